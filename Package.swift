@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Language mode 5: the server bridges C callbacks and worker threads by hand
+// (see ARCHITECTURE.md); every type that crosses threads says why it is safe.
+let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "StorageProxy",
+    products: [
+        .executable(name: "storage-proxy", targets: ["storage-proxy"]),
+        .library(name: "StorageProxyClient", targets: ["StorageProxyClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries, used directly through module maps (Debian's -dev packages).
+        .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+
+        // JSON codec, time, JSON-RPC messages and errors, models, adapter protocols, config.
+        .target(name: "StorageCore", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: v5),
+        // StorageAdapter on sqlite3: one group-committing writer + reader threads.
+        .target(name: "SQLiteStorage", dependencies: ["StorageCore", "CSQLite"], swiftSettings: v5),
+        // libuv loop, listeners, connections, framing, dispatch, transactions.
+        .target(name: "ProxyServer", dependencies: ["StorageCore", "CLibUV"], swiftSettings: v5),
+        // Client over the wire contract (used by `call`, `bench` and the tests).
+        .target(name: "StorageProxyClient", dependencies: ["StorageCore"], swiftSettings: v5),
+        .executableTarget(
+            name: "storage-proxy",
+            dependencies: [
+                "StorageCore", "SQLiteStorage", "ProxyServer", "StorageProxyClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: v5),
+
+        .testTarget(name: "StorageCoreTests", dependencies: ["StorageCore"], swiftSettings: v5),
+        .testTarget(
+            name: "ProxyTests",
+            dependencies: ["StorageCore", "StorageProxyClient", "storage-proxy"],
+            swiftSettings: v5),
+    ]
+)

@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Cuts a byte stream into lines ending in `\n` (a `\r` before it is
+/// dropped). Complete lines inside one read are handed over without copying;
+/// only a partial tail is kept. A line longer than `maxLineBytes` is reported
+/// once, as soon as it is known to be too long, and the rest of it is skipped
+/// up to its newline: the connection stays usable and memory stays bounded.
+struct LineFramer {
+    enum Event {
+        case line(UnsafeBufferPointer<UInt8>)
+        case tooLarge
+    }
+
+    let maxLineBytes: Int
+    private var partial: [UInt8] = []
+    private var discarding = false
+
+    init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
+
+    var hasPartialLine: Bool { !partial.isEmpty }
+
+    mutating func feed(_ chunk: UnsafeRawBufferPointer, _ emit: (Event) -> Void) {
+        let bytes = chunk.bindMemory(to: UInt8.self)
+        var start = 0
+        while start < bytes.count {
+            let rest = bytes.count - start
+            guard let nl = memchr(bytes.baseAddress! + start, 0x0A, rest) else {
+                appendPartial(UnsafeBufferPointer(rebasing: bytes[start...]), emit)
+                return
+            }
+            let end = bytes.baseAddress!.distance(to: nl.assumingMemoryBound(to: UInt8.self))
+            if discarding {
+                discarding = false
+            } else if partial.isEmpty {
+                if end - start > maxLineBytes { emit(.tooLarge) } else { emitLine(UnsafeBufferPointer(rebasing: bytes[start..<end]), emit) }
+            } else {
+                if partial.count + (end - start) > maxLineBytes {
+                    emit(.tooLarge)
+                } else {
+                    partial.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<end]))
+                    partial.withUnsafeBufferPointer { emitLine($0, emit) }
+                }
+                partial.removeAll(keepingCapacity: partial.capacity <= 64 * 1024)
+            }
+            start = end + 1
+        }
+    }
+
+    /// At end of input: a last line without its newline still counts.
+    mutating func finish(_ emit: (Event) -> Void) {
+        defer { partial = []; discarding = false }
+        guard !discarding, !partial.isEmpty else { return }
+        partial.withUnsafeBufferPointer { emitLine($0, emit) }
+    }
+
+    private mutating func appendPartial(_ tail: UnsafeBufferPointer<UInt8>, _ emit: (Event) -> Void) {
+        guard !discarding else { return }
+        if partial.count + tail.count > maxLineBytes {
+            emit(.tooLarge)
+            partial = []
+            discarding = true
+            return
+        }
+        partial.append(contentsOf: tail)
+    }
+
+    private func emitLine(_ line: UnsafeBufferPointer<UInt8>, _ emit: (Event) -> Void) {
+        var count = line.count
+        if count > 0, line[count - 1] == 0x0D { count -= 1 }
+        // Blank lines (only spaces/tabs) are ignored, as the contract says.
+        var i = 0
+        while i < count, line[i] == 0x20 || line[i] == 0x09 { i += 1 }
+        if i == count { return }
+        emit(.line(UnsafeBufferPointer(start: line.baseAddress, count: count)))
+    }
+}

@@ -1,0 +1,250 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibUV
+
+// The one place where libuv calls back into Swift. Every handle's `data`
+// holds an `Unmanaged` reference to its Swift owner, retained when the handle
+// is initialised and released in its close callback; the handle's memory is
+// freed there too, never earlier. Everything above this file is plain Swift.
+
+func uvError(_ rc: Int32) -> String { String(cString: uv_strerror(rc)) }
+
+@inline(__always) func asHandle<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<uv_handle_t> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: uv_handle_t.self)
+}
+
+@inline(__always) func asStream<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<uv_stream_t> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: uv_stream_t.self)
+}
+
+/// A libuv loop with the one read buffer its streams share (reads are
+/// consumed synchronously in the read callback, so one buffer suffices).
+final class UVLoop {
+    let raw: UnsafeMutablePointer<uv_loop_t>
+    static let readBufferSize = 64 * 1024
+    let readBuffer = UnsafeMutableRawPointer.allocate(byteCount: UVLoop.readBufferSize, alignment: 16)
+
+    init() {
+        raw = .allocate(capacity: 1)
+        uv_loop_init(raw)
+        raw.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    func run() { uv_run(raw, UV_RUN_DEFAULT) }
+    func stop() { uv_stop(raw) }
+    var now: UInt64 { uv_now(raw) }
+
+    deinit {
+        uv_loop_close(raw)
+        raw.deallocate()
+        readBuffer.deallocate()
+    }
+}
+
+// MARK: - Streams (TCP and Unix sockets alike)
+
+protocol UVStreamDelegate: AnyObject {
+    func stream(_ stream: UVStream, didRead bytes: UnsafeRawBufferPointer)
+    /// EOF (`nread == UV_EOF`) or a read error.
+    func streamDidEnd(_ stream: UVStream, error: Int32?)
+    func streamDidDrain(_ stream: UVStream)
+    func streamDidAccept(_ stream: UVStream)
+}
+
+/// One `uv_tcp_t` or `uv_pipe_t`, as a listener or a connection.
+final class UVStream {
+    enum Kind { case tcp, pipe }
+    let kind: Kind
+    let handle: UnsafeMutablePointer<uv_stream_t>
+    weak var delegate: UVStreamDelegate?
+    /// Bytes handed to `uv_write` and not yet written.
+    private(set) var pendingWriteBytes = 0
+    private(set) var isClosing = false
+
+    private static let handleSize = max(MemoryLayout<uv_tcp_t>.size, MemoryLayout<uv_pipe_t>.size)
+
+    init(loop: UVLoop, kind: Kind) {
+        self.kind = kind
+        let mem = UnsafeMutableRawPointer.allocate(byteCount: Self.handleSize, alignment: 16)
+        handle = mem.assumingMemoryBound(to: uv_stream_t.self)
+        switch kind {
+        case .tcp: uv_tcp_init(loop.raw, mem.assumingMemoryBound(to: uv_tcp_t.self))
+        case .pipe: uv_pipe_init(loop.raw, mem.assumingMemoryBound(to: uv_pipe_t.self), 0)
+        }
+        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()  // released in onClose
+    }
+
+    private static func owner(_ h: UnsafeMutablePointer<uv_stream_t>?) -> UVStream {
+        Unmanaged<UVStream>.fromOpaque(h!.pointee.data).takeUnretainedValue()
+    }
+
+    // Listening
+
+    func bindPipe(_ path: String) -> Int32 {
+        uv_pipe_bind(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_pipe_t.self), path)
+    }
+
+    func bindTCP(host: String, port: Int) -> Int32 {
+        var storage = sockaddr_storage()
+        return withUnsafeMutablePointer(to: &storage) { sp in
+            let addr = UnsafeMutableRawPointer(sp)
+            var rc = uv_ip4_addr(host, Int32(port), addr.assumingMemoryBound(to: sockaddr_in.self))
+            if rc != 0 { rc = uv_ip6_addr(host, Int32(port), addr.assumingMemoryBound(to: sockaddr_in6.self)) }
+            if rc != 0 { return rc }
+            return uv_tcp_bind(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_tcp_t.self),
+                               addr.assumingMemoryBound(to: sockaddr.self), 0)
+        }
+    }
+
+    /// The bound TCP port (useful with port 0).
+    var boundPort: Int {
+        var storage = sockaddr_storage()
+        var len = Int32(MemoryLayout<sockaddr_storage>.size)
+        return withUnsafeMutablePointer(to: &storage) { sp -> Int in
+            let sa = UnsafeMutableRawPointer(sp).assumingMemoryBound(to: sockaddr.self)
+            guard uv_tcp_getsockname(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_tcp_t.self), sa, &len) == 0 else { return 0 }
+            let port = UnsafeMutableRawPointer(sp).assumingMemoryBound(to: sockaddr_in.self).pointee.sin_port
+            return Int(UInt16(bigEndian: port))
+        }
+    }
+
+    func listen(backlog: Int32 = 511) -> Int32 {
+        uv_listen(handle, backlog) { server, status in
+            guard status == 0 else { return }
+            let owner = UVStream.owner(server)
+            owner.delegate?.streamDidAccept(owner)
+        }
+    }
+
+    func accept(into client: UVStream) -> Bool {
+        uv_accept(handle, client.handle) == 0
+    }
+
+    func setNoDelay() {
+        if kind == .tcp { uv_tcp_nodelay(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_tcp_t.self), 1) }
+    }
+
+    // Reading
+
+    func startReading() {
+        guard !isClosing else { return }
+        uv_read_start(handle, { h, _, buf in
+            let loop = Unmanaged<UVLoop>.fromOpaque(h!.pointee.loop.pointee.data).takeUnretainedValue()
+            buf!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self), UInt32(UVLoop.readBufferSize))
+        }, { s, nread, buf in
+            let owner = UVStream.owner(s)
+            if nread > 0 {
+                owner.delegate?.stream(owner, didRead: UnsafeRawBufferPointer(start: buf!.pointee.base, count: nread))
+            } else if nread < 0 {
+                uv_read_stop(s)
+                owner.delegate?.streamDidEnd(owner, error: nread == Int(UV_EOF.rawValue) ? nil : Int32(nread))
+            }
+        })
+    }
+
+    func stopReading() {
+        if !isClosing { uv_read_stop(handle) }
+    }
+
+    // Writing: the request owns a copy of the bytes (one malloc for both).
+
+    func write(_ bytes: UnsafeRawBufferPointer) {
+        guard !isClosing, bytes.count > 0 else { return }
+        let reqSize = MemoryLayout<uv_write_t>.stride
+        let mem = malloc(reqSize + bytes.count)!
+        let req = mem.assumingMemoryBound(to: uv_write_t.self)
+        let data = mem + reqSize
+        data.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        req.pointee.data = UnsafeMutableRawPointer(bitPattern: bytes.count)
+        pendingWriteBytes += bytes.count
+        var buf = uv_buf_init(data.assumingMemoryBound(to: CChar.self), UInt32(bytes.count))
+        let rc = uv_write(req, handle, &buf, 1) { req, _ in
+            let owner = UVStream.owner(req!.pointee.handle)
+            owner.pendingWriteBytes -= Int(bitPattern: req!.pointee.data)
+            free(req)
+            if owner.pendingWriteBytes == 0 { owner.delegate?.streamDidDrain(owner) }
+        }
+        if rc != 0 {
+            pendingWriteBytes -= bytes.count
+            free(mem)
+        }
+    }
+
+    /// Pending writes get their callbacks (cancelled) before the close callback.
+    func close() {
+        guard !isClosing else { return }
+        isClosing = true
+        uv_close(asHandle(handle)) { h in
+            let raw = h!.pointee.data!
+            h!.pointee.data = nil
+            Unmanaged<UVStream>.fromOpaque(raw).release()
+            UnsafeMutableRawPointer(h!).deallocate()
+        }
+    }
+}
+
+// MARK: - Timers, signals, the per-turn check, cross-thread wake-ups
+
+/// A libuv handle whose only job is to call a closure.
+final class UVCallback {
+    enum Kind { case timer, check, async, signal(Int32) }
+    private let handle: UnsafeMutablePointer<uv_handle_t>
+    private let action: () -> Void
+    private var closed = false
+
+    init(loop: UVLoop, _ kind: Kind, action: @escaping () -> Void) {
+        self.action = action
+        let size = max(MemoryLayout<uv_timer_t>.size, MemoryLayout<uv_check_t>.size,
+                       MemoryLayout<uv_async_t>.size, MemoryLayout<uv_signal_t>.size)
+        let mem = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        handle = mem.assumingMemoryBound(to: uv_handle_t.self)
+        switch kind {
+        case .timer: uv_timer_init(loop.raw, mem.assumingMemoryBound(to: uv_timer_t.self))
+        case .check:
+            uv_check_init(loop.raw, mem.assumingMemoryBound(to: uv_check_t.self))
+        case .async:
+            uv_async_init(loop.raw, mem.assumingMemoryBound(to: uv_async_t.self)) { h in UVCallback.fire(asHandle(h!)) }
+        case .signal:
+            uv_signal_init(loop.raw, mem.assumingMemoryBound(to: uv_signal_t.self))
+        }
+        handle.pointee.data = Unmanaged.passRetained(self).toOpaque()  // released in close()
+        switch kind {
+        case .check:
+            uv_check_start(mem.assumingMemoryBound(to: uv_check_t.self)) { h in UVCallback.fire(asHandle(h!)) }
+        case .signal(let signum):
+            uv_signal_start(mem.assumingMemoryBound(to: uv_signal_t.self), { h, _ in UVCallback.fire(asHandle(h!)) }, signum)
+        default: break
+        }
+    }
+
+    private static func fire(_ h: UnsafeMutablePointer<uv_handle_t>) {
+        guard let data = h.pointee.data else { return }
+        Unmanaged<UVCallback>.fromOpaque(data).takeUnretainedValue().action()
+    }
+
+    /// Timers: fire after `ms`, then every `repeatMs` (0 = once).
+    func startTimer(ms: UInt64, repeatMs: UInt64 = 0) {
+        uv_timer_start(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_timer_t.self),
+                       { h in UVCallback.fire(asHandle(h!)) }, ms, repeatMs)
+    }
+
+    /// Async handles: wake the loop from any thread.
+    func send() {
+        uv_async_send(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_async_t.self))
+    }
+
+    /// A handle that does not keep the loop alive on its own.
+    func unref() { uv_unref(handle) }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        uv_close(handle) { h in
+            let raw = h!.pointee.data!
+            h!.pointee.data = nil
+            Unmanaged<UVCallback>.fromOpaque(raw).release()
+            UnsafeMutableRawPointer(h!).deallocate()
+        }
+    }
+}

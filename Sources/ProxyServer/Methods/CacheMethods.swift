@@ -1,0 +1,32 @@
+import StorageCore
+
+/// The seed's `CacheAdapter` on the application's own key space.
+enum CacheMethods {
+    static let all: [MethodSpec] = [
+        MethodSpec("cache.get", "The value, or null.", params: [.required("key", Schema.string, "Key.")],
+                   result: Schema.any, ordering: .read) { call in
+            call.cache.get(try call.params.string("key")) { call.relay($0) }
+        },
+        MethodSpec("cache.set", "Store a value; without ttl any earlier ttl is cleared (as Redis SET).",
+                   params: [.required("key", Schema.string, "Key."), .required("value", Schema.any, "Any JSON value."),
+                            .optional("ttl", Schema.number, "Seconds, > 0.")],
+                   result: Schema.boolean, ordering: .write) { call in
+            let ttl = try call.params.optionalNumber("ttl")
+            if let ttl, !(ttl > 0) { throw ProxyError.invalidParams(field: "ttl", reason: "must be a number of seconds > 0") }
+            call.cache.set(try call.params.string("key"), try call.params.value("value"), ttl: ttl) { call.relay($0) }
+        },
+        MethodSpec("cache.delete", "true if the key existed.", params: [.required("key", Schema.string, "Key.")],
+                   result: Schema.boolean, ordering: .write) { call in
+            call.cache.delete(try call.params.string("key")) { call.relay($0) }
+        },
+        MethodSpec("cache.exists", "true if the key exists.", params: [.required("key", Schema.string, "Key.")],
+                   result: Schema.boolean, ordering: .read) { call in
+            call.cache.exists(try call.params.string("key")) { call.relay($0) }
+        },
+        MethodSpec("cache.clear_pattern", "Delete the keys matching a Redis glob. Returns how many.",
+                   params: [.required("pattern", Schema.string, "Glob: *, ?, [abc], \\x.")],
+                   result: Schema.integer, ordering: .write) { call in
+            call.cache.clearPattern(try call.params.string("pattern")) { call.relay($0) }
+        },
+    ]
+}

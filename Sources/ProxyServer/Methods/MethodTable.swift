@@ -1,0 +1,107 @@
+import StorageCore
+
+/// How a request orders against its neighbours on one connection: reads may
+/// run side by side; a write waits for everything before it, and everything
+/// after it waits for the write (read-your-writes, in order).
+enum Ordering { case read, write }
+
+/// One parameter of a method: validated before the handler runs, and
+/// described in `rpc.discover`.
+struct ParamSpec {
+    let name: String
+    let schema: JSONValue
+    let required: Bool
+    let summary: String
+
+    static func required(_ name: String, _ schema: JSONValue, _ summary: String) -> ParamSpec {
+        ParamSpec(name: name, schema: schema, required: true, summary: summary)
+    }
+    static func optional(_ name: String, _ schema: JSONValue, _ summary: String) -> ParamSpec {
+        ParamSpec(name: name, schema: schema, required: false, summary: summary)
+    }
+}
+
+/// What a handler answers with: a result to encode, or an error.
+typealias Reply = (Result<any JSONWritable, ProxyError>) -> Void
+
+/// Everything a handler may use for one call.
+struct Call {
+    let params: Params
+    let connection: Connection
+    let server: ProxyServer
+    let reply: Reply
+
+    var storage: StorageAdapter { server.storage }
+    var cache: CacheAdapter { server.appCache }
+
+    /// The transaction a call names (`transaction` param), checked against its owner.
+    func transaction() throws(ProxyError) -> TransactionID? {
+        guard let handle = try params.optionalString("transaction") else { return nil }
+        return try server.transactions.resolve(handle, for: connection)
+    }
+
+    /// Adapts a backend completion to the reply.
+    func relay<T: JSONWritable>(_ result: Result<T, ProxyError>) { reply(result.map { $0 as any JSONWritable }) }
+    func relay(_ result: Result<Void, ProxyError>) { reply(result.map { JSONValue.null as any JSONWritable }) }
+}
+
+/// One row of the method table: adding a method is adding a row.
+struct MethodSpec {
+    let name: String
+    let summary: String
+    var params: [ParamSpec]
+    let result: JSONValue
+    let ordering: Ordering
+    let run: (Call) throws -> Void
+    /// Position in the table (per-method statistics).
+    var index = 0
+
+    /// Storage methods take an optional transaction handle.
+    init(_ name: String, _ summary: String, params: [ParamSpec] = [], result: JSONValue, ordering: Ordering,
+         transactional: Bool = false, run: @escaping (Call) throws -> Void) {
+        self.name = name
+        self.summary = summary
+        self.params = params
+        if transactional {
+            self.params.append(.optional("transaction", Schema.string, "Run inside this transaction (from begin_transaction)."))
+        }
+        self.result = result
+        self.ordering = ordering
+        self.run = run
+    }
+}
+
+/// JSON Schema fragments used by the table and `rpc.discover`.
+enum Schema {
+    static let string: JSONValue = ["type": "string"]
+    static let boolean: JSONValue = ["type": "boolean"]
+    static let integer: JSONValue = ["type": "integer"]
+    static let number: JSONValue = ["type": "number"]
+    static let object: JSONValue = ["type": "object"]
+    static let any: JSONValue = [:]
+    static let null: JSONValue = ["type": "null"]
+    static let timestamp: JSONValue = ["type": "string", "format": "date-time"]
+    static func nullable(_ s: JSONValue) -> JSONValue { ["oneOf": [s, null]] }
+    static func array(_ items: JSONValue) -> JSONValue { ["type": "array", "items": items] }
+    static let task: JSONValue = ["$ref": "#/components/schemas/Task"]
+    static let log: JSONValue = ["$ref": "#/components/schemas/LogEntry"]
+}
+
+/// All methods by name.
+struct MethodTable {
+    private(set) var byName: [String: MethodSpec] = [:]
+    private(set) var ordered: [MethodSpec] = []
+
+    init(_ specs: [MethodSpec]) {
+        for var spec in specs {
+            spec.index = ordered.count
+            precondition(byName[spec.name] == nil, "method \(spec.name) defined twice")
+            byName[spec.name] = spec
+            ordered.append(spec)
+        }
+    }
+
+    subscript(name: String) -> MethodSpec? { byName[name] }
+
+    static let standard = MethodTable(StorageMethods.all + CacheMethods.all + ServerMethods.all)
+}

@@ -1,0 +1,55 @@
+import StorageCore
+
+/// The OpenRPC description of the method table (`rpc.discover`, and the
+/// committed `protocol/openrpc.json`, which a test keeps equal to it).
+enum OpenRPC {
+    static let version = "1.0.0"
+
+    static func document(for table: MethodTable) -> JSONValue {
+        let methods: [JSONValue] = table.ordered.map { spec in
+            [
+                "name": .string(spec.name),
+                "summary": .string(spec.summary),
+                "paramStructure": "by-name",
+                "params": .array(spec.params.map { p in
+                    ["name": .string(p.name), "required": .bool(p.required), "summary": .string(p.summary), "schema": p.schema]
+                }),
+                "result": ["name": "result", "schema": spec.result],
+            ]
+        }
+        let errors: [JSONValue] = ProxyError.allCodes.map { ["code": .int(Int64($0.code)), "message": .string($0.title)] }
+        return [
+            "openrpc": "1.3.2",
+            "info": ["title": "storage-proxy", "version": .string(version),
+                     "description": "Line-delimited JSON-RPC 2.0 over a Unix socket or TCP. See protocol/PROTOCOL.md."],
+            "methods": .array(methods),
+            "components": [
+                "schemas": ["Task": taskSchema, "LogEntry": logSchema],
+                "errors": .array(errors),
+            ],
+        ]
+    }
+
+    private static let taskSchema: JSONValue = [
+        "type": "object",
+        "required": ["agent_name", "task_prompt", "schedule_type", "schedule_value"],
+        "additionalProperties": true,
+        "properties": [
+            "id": Schema.string, "agent_name": Schema.string, "task_prompt": Schema.string,
+            "schedule_type": Schema.string, "schedule_value": Schema.string, "repeat": Schema.boolean,
+            "repeat_interval": Schema.nullable(Schema.string), "enabled": Schema.boolean,
+            "created_at": Schema.timestamp, "updated_at": Schema.timestamp,
+            "last_run": Schema.nullable(Schema.timestamp), "next_run": Schema.nullable(Schema.timestamp),
+            "status": Schema.string,
+        ],
+    ]
+
+    private static let logSchema: JSONValue = [
+        "type": "object",
+        "properties": [
+            "id": Schema.string, "task_id": Schema.string,
+            "level": ["enum": ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]],
+            "message": Schema.string, "metadata": Schema.nullable(Schema.object), "created_at": Schema.timestamp,
+        ],
+    ]
+}

@@ -1,0 +1,101 @@
+import StorageCore
+
+/// A request's named parameters with typed, checked access. Every failure
+/// is `-32602` naming the field.
+struct Params {
+    let object: JSONObject
+
+    /// Rejects names the method does not take (a typo must not be ignored)
+    /// and strings holding U+0000 (no backend can store them alike).
+    init(_ object: JSONObject, spec: MethodSpec) throws(ProxyError) {
+        for key in object.keys where !spec.params.contains(where: { $0.name == key }) {
+            throw ProxyError.invalidParams(field: key, reason: "is not a parameter of \(spec.name)")
+        }
+        for p in spec.params where p.required && object[p.name] == nil {
+            throw ProxyError.invalidParams(field: p.name, reason: "is required")
+        }
+        if let path = JSONValue.object(object).pathOfNULString(prefix: "") {
+            throw ProxyError.invalidParams(field: path, reason: "must not contain U+0000")
+        }
+        self.object = object
+    }
+
+    private func present(_ name: String) -> JSONValue? {
+        guard let v = object[name], v != .null else { return nil }
+        return v
+    }
+
+    func string(_ name: String) throws(ProxyError) -> String {
+        guard let s = try optionalString(name) else { throw ProxyError.invalidParams(field: name, reason: "is required") }
+        return s
+    }
+
+    func optionalString(_ name: String) throws(ProxyError) -> String? {
+        guard let v = present(name) else { return nil }
+        guard case .string(let s) = v else { throw ProxyError.invalidParams(field: name, reason: "must be a string, got \(v.typeName)") }
+        return s
+    }
+
+    func int(_ name: String, default def: Int, in range: ClosedRange<Int>) throws(ProxyError) -> Int {
+        guard let v = present(name) else { return def }
+        guard let i = v.intValue, let n = Int(exactly: i), range.contains(n) else {
+            throw ProxyError.invalidParams(field: name, reason: "must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
+    }
+
+    func optionalNumber(_ name: String) throws(ProxyError) -> Double? {
+        guard let v = present(name) else { return nil }
+        guard let d = v.doubleValue else { throw ProxyError.invalidParams(field: name, reason: "must be a number, got \(v.typeName)") }
+        return d
+    }
+
+    func timestamp(_ name: String) throws(ProxyError) -> Timestamp {
+        guard let t = try optionalTimestamp(name) else { throw ProxyError.invalidParams(field: name, reason: "is required") }
+        return t
+    }
+
+    func optionalTimestamp(_ name: String) throws(ProxyError) -> Timestamp? {
+        guard let v = present(name) else { return nil }
+        guard case .string(let s) = v, let t = Timestamp(rfc3339: s) else {
+            throw ProxyError.invalidParams(field: name, reason: "must be an RFC 3339 timestamp string")
+        }
+        return t
+    }
+
+    func objectParam(_ name: String) throws(ProxyError) -> JSONObject {
+        guard let v = present(name) else { throw ProxyError.invalidParams(field: name, reason: "is required") }
+        guard case .object(let o) = v else { throw ProxyError.invalidParams(field: name, reason: "must be an object, got \(v.typeName)") }
+        return o
+    }
+
+    func optionalObject(_ name: String) throws(ProxyError) -> JSONObject? {
+        guard let v = present(name) else { return nil }
+        guard case .object(let o) = v else { throw ProxyError.invalidParams(field: name, reason: "must be an object, got \(v.typeName)") }
+        return o
+    }
+
+    /// Any JSON value, `null` included (it must be present).
+    func value(_ name: String) throws(ProxyError) -> JSONValue {
+        guard let v = object[name] else { throw ProxyError.invalidParams(field: name, reason: "is required") }
+        return v
+    }
+}
+
+extension Optional: JSONWritable where Wrapped: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        if let self { self.writeJSON(into: &out) } else { JSONWriter.raw("null", into: &out) }
+    }
+}
+
+extension Bool: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) { JSONWriter.bool(self, into: &out) }
+}
+
+extension Int: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) { JSONWriter.int(Int64(self), into: &out) }
+}
+
+extension String: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) { JSONWriter.string(self, into: &out) }
+}

@@ -1,0 +1,23 @@
+import StorageCore
+
+/// The proxy's own methods: authentication, status, self-description.
+enum ServerMethods {
+    static let all: [MethodSpec] = [
+        MethodSpec("auth", "Present the server's auth token; required first on TCP when a token is configured.",
+                   params: [.required("token", Schema.string, "The configured server.auth_token.")],
+                   result: Schema.boolean, ordering: .write) { call in
+            guard call.server.checkToken(try call.params.string("token")) else {
+                throw ProxyError.unauthorized("wrong token")
+            }
+            call.connection.isAuthenticated = true
+            call.reply(.success(true))
+        },
+        MethodSpec("server.status", "Connections, requests and errors per method, latency percentiles, storage and cache state.",
+                   result: Schema.object, ordering: .read) { call in
+            call.reply(.success(call.server.statusReport()))
+        },
+        MethodSpec("rpc.discover", "This API as an OpenRPC document.", result: Schema.object, ordering: .read) { call in
+            call.reply(.success(OpenRPC.document(for: MethodTable.standard)))
+        },
+    ]
+}

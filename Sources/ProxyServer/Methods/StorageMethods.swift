@@ -1,0 +1,131 @@
+import StorageCore
+
+/// The seed's `StorageAdapter` methods, as the contract names them.
+enum StorageMethods {
+    static let all: [MethodSpec] = [
+        MethodSpec("health_check", "true when storage (and the cache, if configured) answers, else false.",
+                   result: Schema.boolean, ordering: .read) { call in
+            call.storage.healthCheck { storageResult in
+                let storageUp = (try? storageResult.get()) == true
+                call.cache.ping { cacheResult in
+                    call.reply(.success(storageUp && (try? cacheResult.get()) == true))
+                }
+            }
+        },
+        MethodSpec("save_task", "Insert a task, or update the stored one with the fields present. Returns the task id.",
+                   params: [.required("task", Schema.task, "The task; `id` optional (1-128 printable characters).")],
+                   result: Schema.string, ordering: .write, transactional: true) { call in
+            let task = try call.params.objectParam("task")
+            var id: String?
+            if let raw = task["id"], raw != .null {
+                guard case .string(let s) = raw, Identifier.isValidClientID(s) else {
+                    throw ProxyError.invalidParams(field: "task.id", reason: "must be a string of 1 to 128 printable characters")
+                }
+                id = s
+            }
+            call.storage.saveTask(task, id: id, in: try call.transaction()) { call.relay($0) }
+        },
+        MethodSpec("get_task", "The task, or null.",
+                   params: [.required("task_id", Schema.string, "Task id.")],
+                   result: Schema.nullable(Schema.task), ordering: .read, transactional: true) { call in
+            call.storage.getTask(id: try call.params.string("task_id"), in: try call.transaction()) { call.relay($0) }
+        },
+        MethodSpec("list_tasks", "Tasks, oldest created_at first, then id.",
+                   params: [.optional("agent_name", Schema.string, "Only this agent's tasks."),
+                            .optional("status", Schema.string, "Only tasks with this status."),
+                            .optional("limit", Schema.integer, "1-10000, default 100."),
+                            .optional("offset", Schema.integer, "Default 0.")],
+                   result: Schema.array(Schema.task), ordering: .read, transactional: true) { call in
+            let p = call.params
+            let query = TaskQuery(agentName: try p.optionalString("agent_name"), status: try p.optionalString("status"),
+                                  limit: try p.int("limit", default: 100, in: 1...10_000),
+                                  offset: try p.int("offset", default: 0, in: 0...Int(Int32.max)))
+            call.storage.listTasks(query, in: try call.transaction()) { call.relay($0) }
+        },
+        MethodSpec("delete_task", "true if the task existed; its logs go with it.",
+                   params: [.required("task_id", Schema.string, "Task id.")],
+                   result: Schema.boolean, ordering: .write, transactional: true) { call in
+            call.storage.deleteTask(id: try call.params.string("task_id"), in: try call.transaction()) { call.relay($0) }
+        },
+        MethodSpec("update_task_status", "Set status (and last_run/next_run when given). true if the task exists.",
+                   params: [.required("task_id", Schema.string, "Task id."),
+                            .required("status", Schema.string, "New status."),
+                            .optional("last_run", Schema.timestamp, "Kept when absent."),
+                            .optional("next_run", Schema.timestamp, "Kept when absent.")],
+                   result: Schema.boolean, ordering: .write, transactional: true) { call in
+            let p = call.params
+            call.storage.updateTaskStatus(id: try p.string("task_id"), status: try p.string("status"),
+                                          lastRun: try p.optionalTimestamp("last_run"), nextRun: try p.optionalTimestamp("next_run"),
+                                          in: try call.transaction()) { call.relay($0) }
+        },
+        MethodSpec("save_log", "Append a log line to a task. Returns the log id; an unknown task is -32001.",
+                   params: [.required("task_id", Schema.string, "Task id."),
+                            .required("level", Schema.string, "DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)."),
+                            .required("message", Schema.string, "The message."),
+                            .optional("metadata", Schema.nullable(Schema.object), "Any JSON object.")],
+                   result: Schema.string, ordering: .write, transactional: true) { call in
+            let p = call.params
+            let levelText = try p.string("level")
+            guard let level = LogLevel(loose: levelText) else {
+                throw ProxyError.invalidParams(field: "level", reason: "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+            }
+            call.storage.saveLog(taskID: try p.string("task_id"), level: level, message: try p.string("message"),
+                                 metadata: try p.optionalObject("metadata"), in: try call.transaction()) { call.relay($0) }
+        },
+        MethodSpec("query_logs", "Logs, newest first.",
+                   params: [.optional("task_id", Schema.string, "Only this task's logs."),
+                            .optional("level", Schema.string, "Only this level."),
+                            .optional("start_time", Schema.timestamp, "Inclusive."),
+                            .optional("end_time", Schema.timestamp, "Exclusive."),
+                            .optional("limit", Schema.integer, "1-10000, default 100.")],
+                   result: Schema.array(Schema.log), ordering: .read, transactional: true) { call in
+            let p = call.params
+            var level: LogLevel?
+            if let text = try p.optionalString("level") {
+                guard let l = LogLevel(loose: text) else {
+                    throw ProxyError.invalidParams(field: "level", reason: "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+                }
+                level = l
+            }
+            let query = LogQuery(taskID: try p.optionalString("task_id"), level: level,
+                                 startTime: try p.optionalTimestamp("start_time"), endTime: try p.optionalTimestamp("end_time"),
+                                 limit: try p.int("limit", default: 100, in: 1...10_000))
+            call.storage.queryLogs(query, in: try call.transaction()) { call.relay($0) }
+        },
+        MethodSpec("delete_old_logs", "Delete logs strictly older than `before`. Returns how many.",
+                   params: [.required("before", Schema.timestamp, "Cut-off time.")],
+                   result: Schema.integer, ordering: .write, transactional: true) { call in
+            call.storage.deleteOldLogs(before: try call.params.timestamp("before"), in: try call.transaction()) { call.relay($0) }
+        },
+        MethodSpec("save_metadata", "Store any JSON value under a key.",
+                   params: [.required("key", Schema.string, "Key."), .required("value", Schema.any, "Any JSON value.")],
+                   result: Schema.null, ordering: .write, transactional: true) { call in
+            call.storage.saveMetadata(key: try call.params.string("key"), value: try call.params.value("value"),
+                                      in: try call.transaction()) { call.relay($0) }
+        },
+        MethodSpec("get_metadata", "The value stored under a key, or null.",
+                   params: [.required("key", Schema.string, "Key.")],
+                   result: Schema.any, ordering: .read, transactional: true) { call in
+            call.storage.getMetadata(key: try call.params.string("key"), in: try call.transaction()) { call.relay($0) }
+        },
+        MethodSpec("begin_transaction", "Open a transaction on this connection. Returns its handle.",
+                   result: Schema.string, ordering: .write) { call in
+            try call.server.transactions.checkCapacity()
+            call.storage.beginTransaction { result in
+                call.relay(result.map { tx in call.server.transactions.register(tx, owner: call.connection) })
+            }
+        },
+        MethodSpec("commit_transaction", "Commit; the handle is then gone.",
+                   params: [.required("transaction", Schema.string, "Handle from begin_transaction.")],
+                   result: Schema.null, ordering: .write) { call in
+            let tx = try call.server.transactions.take(try call.params.string("transaction"), for: call.connection)
+            call.storage.commitTransaction(tx) { call.relay($0) }
+        },
+        MethodSpec("rollback_transaction", "Roll back; the handle is then gone.",
+                   params: [.required("transaction", Schema.string, "Handle from begin_transaction.")],
+                   result: Schema.null, ordering: .write) { call in
+            let tx = try call.server.transactions.take(try call.params.string("transaction"), for: call.connection)
+            call.storage.rollbackTransaction(tx) { call.relay($0) }
+        },
+    ]
+}

@@ -1,0 +1,243 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibUV
+import StorageCore
+
+/// The proxy: one libuv loop on the calling thread, its listeners and
+/// connections, the method table, transactions and statistics.
+///
+/// Life: `init` (loop ready, so backends can be built on `completions`) →
+/// `start(storage:cache:)` (bind, log where it listens) → `run()` (until a
+/// signal or `stop()`) → returns after in-flight requests were answered and
+/// the storage pools closed.
+public final class ProxyServer {
+    let config: ProxyConfig.Server
+    let log: Logger
+    let loop = UVLoop()
+    private let handoff: LoopHandoff
+    let methods = MethodTable.standard
+    let stats: ServerStats
+    let transactions: TransactionRegistry
+    private(set) var storage: StorageAdapter!
+    private(set) var appCache: CacheAdapter!
+
+    private var listeners: [(stream: UVStream, requiresAuth: Bool)] = []
+    private var connections: [ObjectIdentifier: Connection] = [:]
+    private var dirty: [Connection] = []
+    private var helpers: [UVCallback] = []
+    private var stopping = false
+    private var socketPath: String?
+    /// The bound TCP port (tests listen on port 0).
+    public private(set) var tcpPort: Int?
+
+    /// Where backends deliver results (the loop thread).
+    public var completions: CompletionQueue { handoff }
+
+    public init(config: ProxyConfig.Server, log: Logger) {
+        self.config = config
+        self.log = log
+        handoff = LoopHandoff(loop: loop)
+        stats = ServerStats(methodCount: MethodTable.standard.ordered.count)
+        transactions = TransactionRegistry(timeout: config.transactionTimeout)
+    }
+
+    // MARK: - Starting
+
+    public func start(storage: StorageAdapter, cache: CacheAdapter) throws(ServerError) {
+        self.storage = storage
+        appCache = cache
+        signal(SIGPIPE, SIG_IGN)
+        if !config.socket.isEmpty { try listenUnix(config.socket) }
+        if !config.listen.isEmpty { try listenTCP(config.listen) }
+        guard !listeners.isEmpty else { throw ServerError("no listener: set server.socket or server.listen") }
+
+        let flush = UVCallback(loop: loop, .check) { [unowned self] in flushDirty() }
+        let sweep = UVCallback(loop: loop, .timer) { [unowned self] in sweepIdle() }
+        sweep.startTimer(ms: 1000, repeatMs: 1000)
+        helpers = [flush, sweep]
+        for signum in [SIGINT, SIGTERM] {
+            helpers.append(UVCallback(loop: loop, .signal(signum)) { [unowned self] in
+                log.info("signal \(signum == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
+                stop()
+            })
+        }
+    }
+
+    private func listenUnix(_ path: String) throws(ServerError) {
+        if let slash = path.lastIndex(of: "/") {
+            let dir = String(path[..<slash])
+            if !dir.isEmpty { mkdir(dir, 0o755) }
+        }
+        try StaleSocket.prepare(path)
+        let stream = UVStream(loop: loop, kind: .pipe)
+        var rc = stream.bindPipe(path)
+        if rc == 0 { rc = stream.listen() }
+        guard rc == 0 else {
+            stream.close()
+            throw ServerError("cannot listen on \(path): \(uvError(rc))")
+        }
+        chmod(path, mode_t(config.socketMode))
+        stream.delegate = acceptor(requiresAuth: false)
+        listeners.append((stream, false))
+        socketPath = path
+        log.info("listening on unix:\(path) (mode \(String(config.socketMode, radix: 8)))")
+    }
+
+    private func listenTCP(_ text: String) throws(ServerError) {
+        guard let address = ListenAddress(text) else { throw ServerError("server.listen: '\(text)' is not HOST:PORT or PORT") }
+        let token = config.authToken ?? ""
+        if !address.isLoopback && token.isEmpty && !config.allowInsecure {
+            throw ServerError("refusing to listen on \(address.host):\(address.port) without server.auth_token "
+                + "(set one, bind a loopback address, or set server.allow_insecure: true)")
+        }
+        let stream = UVStream(loop: loop, kind: .tcp)
+        var rc = stream.bindTCP(host: address.host, port: address.port)
+        if rc == 0 { rc = stream.listen() }
+        guard rc == 0 else {
+            stream.close()
+            throw ServerError("cannot listen on \(address.host):\(address.port): \(uvError(rc))")
+        }
+        let requiresAuth = !token.isEmpty
+        stream.delegate = acceptor(requiresAuth: requiresAuth)
+        listeners.append((stream, requiresAuth))
+        tcpPort = stream.boundPort
+        log.info("listening on tcp:\(address.host):\(stream.boundPort)\(requiresAuth ? " (auth required)" : "")")
+    }
+
+    private func acceptor(requiresAuth: Bool) -> Acceptor {
+        let a = Acceptor(server: self, requiresAuth: requiresAuth)
+        acceptors.append(a)
+        return a
+    }
+    private var acceptors: [Acceptor] = []
+
+    /// Accepts on one listener; over `max_connections` the newcomer gets `overloaded` and is closed.
+    final class Acceptor: UVStreamDelegate {
+        unowned let server: ProxyServer
+        let requiresAuth: Bool
+        init(server: ProxyServer, requiresAuth: Bool) { self.server = server; self.requiresAuth = requiresAuth }
+
+        func streamDidAccept(_ listener: UVStream) {
+            let client = UVStream(loop: server.loop, kind: listener.kind)
+            guard listener.accept(into: client) else { return client.close() }
+            client.setNoDelay()
+            let connection = Connection(stream: client, server: server, requiresAuth: requiresAuth)
+            server.connections[ObjectIdentifier(connection)] = connection
+            if server.connections.count > server.config.maxConnections || server.stopping {
+                server.stats.connectionsRejected += 1
+                connection.reject(server.stopping ? .overloaded("the server is stopping")
+                                  : .overloaded("too many connections (\(server.config.maxConnections))"))
+                return
+            }
+            server.stats.connectionsAccepted += 1
+            connection.start()
+        }
+        func stream(_ stream: UVStream, didRead bytes: UnsafeRawBufferPointer) {}
+        func streamDidEnd(_ stream: UVStream, error: Int32?) {}
+        func streamDidDrain(_ stream: UVStream) {}
+    }
+
+    // MARK: - Running
+
+    /// Runs the loop until the server has stopped.
+    public func run() {
+        loop.run()
+    }
+
+    func markDirty(_ connection: Connection) {
+        guard !connection.isDirty else { return }
+        connection.isDirty = true
+        dirty.append(connection)
+    }
+
+    /// Once per loop turn: one write per connection with answers waiting.
+    private func flushDirty() {
+        guard !dirty.isEmpty else { return }
+        let list = dirty
+        dirty.removeAll(keepingCapacity: true)
+        for c in list { c.writeOut() }
+    }
+
+    func connectionClosed(_ connection: Connection) {
+        connections[ObjectIdentifier(connection)] = nil
+        for tx in transactions.removeAll(ownedBy: connection) {
+            storage.rollbackTransaction(tx) { _ in }
+        }
+        if stopping { finishStopIfDone() }
+    }
+
+    private func sweepIdle() {
+        for tx in transactions.removeExpired() {
+            log.info("transaction idle for more than \(config.transactionTimeout) s: rolled back")
+            storage.rollbackTransaction(tx) { _ in }
+        }
+        guard config.idleTimeout > 0 else { return }
+        let cutoff = MonotonicClock.seconds() - config.idleTimeout
+        for c in connections.values where c.isIdle && c.lastActivity < cutoff { c.close() }
+    }
+
+    func checkToken(_ presented: String) -> Bool {
+        guard let token = config.authToken, !token.isEmpty else { return true }
+        // Constant time: every byte is compared whatever the first difference.
+        let a = Array(presented.utf8), b = Array(token.utf8)
+        var diff = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<b.count { diff |= b[i] ^ (i < a.count ? a[i] : 0) }
+        return diff == 0
+    }
+
+    // MARK: - Stopping
+
+    /// Stops accepting, answers what was received, closes the pools.
+    public func stop() {
+        guard !stopping else { return }
+        stopping = true
+        for l in listeners { l.stream.close() }
+        listeners.removeAll()
+        if let socketPath { unlink(socketPath) }
+        for c in Array(connections.values) { c.endInput() }
+        let deadline = MonotonicClock.seconds() + 10
+        let watchdog = UVCallback(loop: loop, .timer) { [unowned self] in
+            if MonotonicClock.seconds() > deadline {
+                log.warning("\(connections.count) connection(s) still busy after 10 s: closing them")
+                for c in Array(connections.values) { c.close() }
+            }
+        }
+        watchdog.startTimer(ms: 1000, repeatMs: 1000)
+        helpers.append(watchdog)
+        finishStopIfDone()
+    }
+
+    private var closingStorage = false
+
+    private func finishStopIfDone() {
+        guard connections.isEmpty, !closingStorage else { return }
+        closingStorage = true
+        storage.close { [self] in
+            for h in helpers { h.close() }
+            helpers.removeAll()
+            handoff.close()
+            log.info("stopped")
+        }
+    }
+
+    // MARK: - Status
+
+    func statusReport() -> JSONValue {
+        [
+            "version": .string(OpenRPC.version),
+            "uptime_s": .double((MonotonicClock.seconds() - stats.startedAt).rounded()),
+            "connections": ["open": .int(Int64(connections.count)), "accepted": .int(Int64(stats.connectionsAccepted)),
+                            "rejected": .int(Int64(stats.connectionsRejected)), "max": .int(Int64(config.maxConnections))],
+            "requests": stats.report(methods: methods),
+            "transactions": ["open": .int(Int64(transactions.count))],
+            "storage": storage.statusReport(),
+            "cache": appCache.statusReport(),
+        ]
+    }
+}
+
+extension ProxyServer {
+    /// The OpenRPC description of every method (`storage-proxy openrpc`).
+    public static func openRPCDocument() -> JSONValue { OpenRPC.document(for: MethodTable.standard) }
+}

@@ -1,0 +1,79 @@
+import StorageCore
+
+/// Request counters and latency histograms per method (`server.status`).
+/// Loop thread only.
+final class ServerStats {
+    /// Log-scale latency buckets: 8 per power of two from 1 µs up to ~70 s.
+    struct Histogram {
+        static let bucketsPerOctave = 8
+        private var buckets = [UInt64](repeating: 0, count: 27 * Histogram.bucketsPerOctave)
+        private(set) var count: UInt64 = 0
+
+        mutating func record(nanoseconds: UInt64) {
+            let us = max(1.0, Double(nanoseconds) / 1000)
+            let i = min(buckets.count - 1, Int(log2(us) * Double(Self.bucketsPerOctave)))
+            buckets[i] += 1
+            count += 1
+        }
+
+        /// The upper bound (µs) of the bucket holding the q-quantile.
+        func quantile(_ q: Double) -> Double {
+            guard count > 0 else { return 0 }
+            let target = UInt64((Double(count) * q).rounded(.up))
+            var seen: UInt64 = 0
+            for (i, n) in buckets.enumerated() {
+                seen += n
+                if seen >= target { return (pow(2, Double(i + 1) / Double(Self.bucketsPerOctave)) * 10).rounded() / 10 }
+            }
+            return 0
+        }
+    }
+
+    struct MethodFigures {
+        var calls: UInt64 = 0
+        var errors: UInt64 = 0
+        var latency = Histogram()
+    }
+
+    private(set) var perMethod: [MethodFigures]
+    private(set) var invalid = MethodFigures()  // lines that never reached a method
+    var connectionsAccepted: UInt64 = 0
+    var connectionsRejected: UInt64 = 0
+    let startedAt = MonotonicClock.seconds()
+
+    init(methodCount: Int) { perMethod = Array(repeating: MethodFigures(), count: methodCount) }
+
+    func record(method index: Int?, nanoseconds: UInt64, failed: Bool) {
+        if let index {
+            perMethod[index].calls += 1
+            if failed { perMethod[index].errors += 1 }
+            perMethod[index].latency.record(nanoseconds: nanoseconds)
+        } else {
+            invalid.calls += 1
+            invalid.errors += 1
+        }
+    }
+
+    func report(methods: MethodTable) -> JSONValue {
+        var byMethod = JSONObject()
+        var total: UInt64 = invalid.calls, errors: UInt64 = invalid.errors
+        for spec in methods.ordered {
+            let f = perMethod[spec.index]
+            total += f.calls
+            errors += f.errors
+            guard f.calls > 0 else { continue }
+            byMethod[spec.name] = [
+                "calls": .int(Int64(f.calls)), "errors": .int(Int64(f.errors)),
+                "p50_us": .double(f.latency.quantile(0.5)), "p99_us": .double(f.latency.quantile(0.99)),
+            ]
+        }
+        return [
+            "total": .int(Int64(total)), "errors": .int(Int64(errors)),
+            "invalid": .int(Int64(invalid.calls)), "by_method": .object(byMethod),
+        ]
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

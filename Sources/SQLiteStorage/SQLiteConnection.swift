@@ -1,0 +1,154 @@
+import CSQLite
+import StorageCore
+
+/// A value bound to a `?` parameter. SQL text never contains client data.
+enum SQLValue {
+    case null
+    case int(Int64)
+    case text(String)
+}
+
+/// One sqlite3 connection, owned by exactly one thread at a time (opened
+/// NOMUTEX; the worker that owns it is the only caller). Keeps its prepared
+/// statements by SQL text.
+final class SQLiteConnection {
+    let handle: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+
+    struct Options {
+        var path: String
+        var synchronous = "FULL"
+        var busyTimeoutMs = 5000
+        var readOnly = false
+    }
+
+    init(_ options: Options) throws(ProxyError) {
+        var db: OpaquePointer?
+        let flags = (options.readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(options.path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let why = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(db)
+            throw .backendUnavailable("cannot open the SQLite database: \(why)", retryAfterMs: 1000)
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, Int32(options.busyTimeoutMs))
+        if !options.readOnly {
+            try execute("PRAGMA journal_mode=WAL")
+        }
+        try execute("PRAGMA synchronous=\(options.synchronous)")  // a keyword checked by the config loader
+        try execute("PRAGMA foreign_keys=ON")
+    }
+
+    deinit {
+        for stmt in statements.values { sqlite3_finalize(stmt) }
+        sqlite3_close_v2(handle)
+    }
+
+    // MARK: - Statements
+
+    private func prepared(_ sql: String) throws(ProxyError) -> OpaquePointer {
+        if let stmt = statements[sql] { return stmt }
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw error(rc, sql: sql) }
+        statements[sql] = stmt
+        return stmt
+    }
+
+    private func bind(_ stmt: OpaquePointer, _ values: [SQLValue]) {
+        for (i, v) in values.enumerated() {
+            let idx = Int32(i + 1)
+            switch v {
+            case .null: sqlite3_bind_null(stmt, idx)
+            case .int(let n): sqlite3_bind_int64(stmt, idx, n)
+            case .text(let s): sqlite3_bind_text(stmt, idx, s, -1, SQLITE_TRANSIENT)
+            }
+        }
+    }
+
+    /// Runs a statement that returns no rows; returns the number of rows changed.
+    @discardableResult
+    func execute(_ sql: String, _ values: [SQLValue] = []) throws(ProxyError) -> Int {
+        let stmt = try prepared(sql)
+        defer { sqlite3_reset(stmt); sqlite3_clear_bindings(stmt) }
+        bind(stmt, values)
+        var rc = sqlite3_step(stmt)
+        while rc == SQLITE_ROW { rc = sqlite3_step(stmt) }
+        guard rc == SQLITE_DONE else { throw error(rc, sql: sql) }
+        return Int(sqlite3_changes(handle))
+    }
+
+    /// Runs a query, handing each row to `row`.
+    func query(_ sql: String, _ values: [SQLValue] = [], row: (Row) throws(ProxyError) -> Void) throws(ProxyError) {
+        let stmt = try prepared(sql)
+        defer { sqlite3_reset(stmt); sqlite3_clear_bindings(stmt) }
+        bind(stmt, values)
+        while true {
+            let rc = sqlite3_step(stmt)
+            if rc == SQLITE_DONE { return }
+            guard rc == SQLITE_ROW else { throw error(rc, sql: sql) }
+            try row(Row(stmt: stmt))
+        }
+    }
+
+    /// Runs several `;`-separated statements (migrations), not cached.
+    func executeScript(_ sql: String) throws(ProxyError) {
+        let rc = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw error(rc, sql: sql) }
+    }
+
+    // MARK: - Errors
+
+    /// Maps SQLite's extended result codes onto the contract's errors.
+    func error(_ rc: Int32, sql: String) -> ProxyError {
+        let message = String(cString: sqlite3_errmsg(handle))
+        switch rc & 0xFF {
+        case SQLITE_BUSY, SQLITE_LOCKED:
+            return .backendUnavailable("the database is busy (another writer holds it)", retryAfterMs: 100)
+        case SQLITE_CONSTRAINT:
+            let foreignKey = SQLITE_CONSTRAINT | (3 << 8)  // SQLITE_CONSTRAINT_FOREIGNKEY, a macro Swift cannot import
+            if rc == foreignKey { return .notFound("a referenced row does not exist") }
+            return .conflict(message)
+        case SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_NOMEM:
+            return .backendUnavailable("SQLite: \(message)", retryAfterMs: 1000)
+        default:
+            return .internalError("SQLite error \(rc): \(message)")
+        }
+    }
+}
+
+/// A result row; valid only inside the `query` callback.
+struct Row {
+    let stmt: OpaquePointer
+
+    func string(_ i: Int32) -> String {
+        guard let p = sqlite3_column_text(stmt, i) else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, i))), as: UTF8.self)
+    }
+
+    func optionalString(_ i: Int32) -> String? {
+        sqlite3_column_type(stmt, i) == SQLITE_NULL ? nil : string(i)
+    }
+
+    func int(_ i: Int32) -> Int64 { sqlite3_column_int64(stmt, i) }
+
+    func timestamp(_ i: Int32) -> Timestamp {
+        Timestamp(rfc3339: string(i)) ?? Timestamp(microseconds: 0)
+    }
+
+    func optionalTimestamp(_ i: Int32) -> Timestamp? {
+        optionalString(i).flatMap { Timestamp(rfc3339: $0) }
+    }
+
+    /// A JSON column; text that is not JSON (written by hand) comes back as a string.
+    func json(_ i: Int32) -> JSONValue? {
+        guard sqlite3_column_type(stmt, i) != SQLITE_NULL, let p = sqlite3_column_text(stmt, i) else { return nil }
+        let bytes = UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, i)))
+        return (try? JSONParser.parse(bytes, maxDepth: 512)) ?? .string(String(decoding: bytes, as: UTF8.self))
+    }
+}
+
+/// SQLite copies bound text when told the buffer is transient.
+private let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

@@ -1,0 +1,285 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import StorageCore
+
+/// `StorageAdapter` on SQLite (the Personal Edition).
+///
+///     loop thread ──reads──▶ readQueue ──▶ N reader threads (own connection each)
+///                 ──writes─▶ writeQueue ─▶ 1 writer thread: group commit
+///                 ──tx ops─▶ one TransactionSession per open transaction
+///     every worker ──results──▶ CompletionQueue (back on the loop thread)
+///
+/// Writes queued together share one `BEGIN IMMEDIATE … COMMIT` (each in its
+/// own savepoint, so one failing write does not undo the others) and are
+/// acknowledged only after that commit returned: with `synchronous=FULL`
+/// an acknowledged write survives a crash, at one fsync per batch.
+public final class SQLiteStorage: StorageAdapter {
+    private let options: SQLiteConnection.Options
+    private let completions: CompletionQueue
+    private let readQueue = JobQueue<(SQLiteConnection) -> Void>()
+    private let writeQueue = JobQueue<WriteJob>()
+    private var threads: [pthread_t] = []
+    /// Open transactions; loop thread only.
+    private var sessions: [TransactionID: TransactionSession] = [:]
+    private let readerCount: Int
+    private let stats = WriterStats()
+
+    public var backendName: String { "sqlite" }
+
+    /// Opens the database (creating its folder), applies migrations, starts the workers.
+    public init(config: ProxyConfig.SQLite, completions: CompletionQueue) throws(ProxyError) {
+        try Self.createParentDirectory(of: config.path)
+        options = SQLiteConnection.Options(path: config.path, synchronous: config.synchronous, busyTimeoutMs: config.busyTimeoutMs)
+        self.completions = completions
+        readerCount = max(1, config.poolSize)
+        let writer = try SQLiteConnection(options)
+        try SQLiteMigrations.apply(on: writer)
+        var readers: [SQLiteConnection] = []
+        for _ in 0..<readerCount { readers.append(try SQLiteConnection(options)) }
+
+        threads.append(startThread { [writeQueue, completions, stats] in
+            Self.runWriter(writer, queue: writeQueue, completions: completions, stats: stats)
+        })
+        for reader in readers {
+            threads.append(startThread { [readQueue] in
+                while true {
+                    let jobs = readQueue.take(max: 1)
+                    if jobs.isEmpty { return }
+                    for job in jobs { job(reader) }
+                }
+            })
+        }
+    }
+
+    /// `storage-proxy migrate`: applies pending migrations and returns (applied, current version).
+    public static func migrate(config: ProxyConfig.SQLite) throws(ProxyError) -> (applied: [Int], version: Int) {
+        try createParentDirectory(of: config.path)
+        let db = try SQLiteConnection(SQLiteConnection.Options(path: config.path, synchronous: config.synchronous,
+                                                               busyTimeoutMs: config.busyTimeoutMs))
+        let applied = try SQLiteMigrations.apply(on: db)
+        return (applied, try SQLiteMigrations.currentVersion(on: db))
+    }
+
+    private static func createParentDirectory(of path: String) throws(ProxyError) {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
+        var prefix = ""
+        for part in path[..<slash].split(separator: "/", omittingEmptySubsequences: false) {
+            prefix += prefix.isEmpty && part.isEmpty ? "/" : (prefix.isEmpty || prefix == "/" ? "" : "/") + part
+            if prefix.isEmpty || prefix == "/" || prefix == "." { continue }
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw .backendUnavailable("cannot create the folder \(prefix)", retryAfterMs: 1000)
+            }
+        }
+    }
+
+    // MARK: - Routing
+
+    private func read<T>(_ tx: TransactionID?, _ done: @escaping Completion<T>,
+                         _ body: @escaping (SQLiteConnection) throws(ProxyError) -> T) {
+        if let tx { return inTransaction(tx, done, body) }
+        let completions = self.completions
+        let queued = readQueue.push { db in
+            let r = Result { () throws(ProxyError) in try body(db) }
+            completions.post { done(r) }
+        }
+        if !queued { done(.failure(.backendUnavailable("storage is shutting down", retryAfterMs: 1000))) }
+    }
+
+    private func write<T>(_ tx: TransactionID?, _ done: @escaping Completion<T>,
+                          _ body: @escaping (SQLiteConnection) throws(ProxyError) -> T) {
+        if let tx { return inTransaction(tx, done, body) }
+        let queued = writeQueue.push(WriteJob(
+            run: { db in
+                let r = Self.inSavepoint(db, body)
+                return { done(r) }
+            },
+            fail: { error in { done(.failure(error)) } }))
+        if !queued { done(.failure(.backendUnavailable("storage is shutting down", retryAfterMs: 1000))) }
+    }
+
+    private func inTransaction<T>(_ tx: TransactionID, _ done: @escaping Completion<T>,
+                                  _ body: @escaping (SQLiteConnection) throws(ProxyError) -> T) {
+        guard let session = sessions[tx] else { return done(.failure(.transactionInvalid("unknown transaction"))) }
+        session.run(completions: completions, done) { db throws(ProxyError) in try Self.inSavepoint(db, body).get() }
+    }
+
+    /// Runs one write in a savepoint: its failure undoes only itself.
+    static func inSavepoint<T>(_ db: SQLiteConnection, _ body: (SQLiteConnection) throws(ProxyError) -> T) -> Result<T, ProxyError> {
+        do {
+            try db.execute("SAVEPOINT op")
+        } catch {
+            return .failure(error)
+        }
+        do {
+            let value = try body(db)
+            try db.execute("RELEASE op")
+            return .success(value)
+        } catch {
+            _ = try? db.execute("ROLLBACK TO op")
+            _ = try? db.execute("RELEASE op")
+            return .failure(error)
+        }
+    }
+
+    // MARK: - The writer
+
+    private static func runWriter(_ db: SQLiteConnection, queue: JobQueue<WriteJob>, completions: CompletionQueue, stats: WriterStats) {
+        while true {
+            let batch = queue.take(max: 512)
+            if batch.isEmpty { return }
+            var deliveries: [() -> Void] = []
+            deliveries.reserveCapacity(batch.count)
+            do {
+                try db.execute("BEGIN IMMEDIATE")
+            } catch {
+                completions.post(all: batch.map { $0.fail(error) })
+                continue
+            }
+            for job in batch { deliveries.append(job.run(db)) }
+            do {
+                try db.execute("COMMIT")
+                stats.record(batch: batch.count)
+                completions.post(all: deliveries)
+            } catch {
+                _ = try? db.execute("ROLLBACK")
+                completions.post(all: batch.map { $0.fail(error) })
+            }
+        }
+    }
+
+    // MARK: - StorageAdapter
+
+    public func healthCheck(_ done: @escaping Completion<Bool>) {
+        read(nil, { r in done(.success((try? r.get()) == true)) }) { db throws(ProxyError) in
+            var ok = false
+            try db.query("SELECT 1") { _ in ok = true }
+            return ok
+        }
+    }
+
+    public func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>) {
+        write(tx, done) { db throws(ProxyError) in try db.saveTask(fields, id: id, now: .now()) }
+    }
+
+    public func getTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<TaskRecord?>) {
+        read(tx, done) { db throws(ProxyError) in try db.fetchTask(id: id) }
+    }
+
+    public func listTasks(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<[TaskRecord]>) {
+        read(tx, done) { db throws(ProxyError) in try db.listTasks(query) }
+    }
+
+    public func deleteTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
+        write(tx, done) { db throws(ProxyError) in try db.deleteTask(id: id) }
+    }
+
+    public func updateTaskStatus(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?,
+                                 in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
+        write(tx, done) { db throws(ProxyError) in
+            try db.updateTaskStatus(id: id, status: status, lastRun: lastRun, nextRun: nextRun, now: .now())
+        }
+    }
+
+    public func saveLog(taskID: String, level: LogLevel, message: String, metadata: JSONObject?,
+                        in tx: TransactionID?, _ done: @escaping Completion<String>) {
+        let entry = LogEntry(id: Identifier.make(), taskID: taskID, level: level, message: message, metadata: metadata, createdAt: .now())
+        write(tx, done) { db throws(ProxyError) in
+            try db.insertLog(entry)
+            return entry.id
+        }
+    }
+
+    public func queryLogs(_ query: LogQuery, in tx: TransactionID?, _ done: @escaping Completion<[LogEntry]>) {
+        read(tx, done) { db throws(ProxyError) in try db.queryLogs(query) }
+    }
+
+    public func deleteOldLogs(before: Timestamp, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
+        write(tx, done) { db throws(ProxyError) in try db.deleteOldLogs(before: before) }
+    }
+
+    public func saveMetadata(key: String, value: JSONValue, in tx: TransactionID?, _ done: @escaping Completion<Void>) {
+        write(tx, done) { db throws(ProxyError) in try db.saveMetadata(key: key, value: value) }
+    }
+
+    public func getMetadata(key: String, in tx: TransactionID?, _ done: @escaping Completion<JSONValue?>) {
+        read(tx, done) { db throws(ProxyError) in try db.getMetadata(key: key) }
+    }
+
+    // MARK: - Transactions
+
+    public func beginTransaction(_ done: @escaping Completion<TransactionID>) {
+        let tx = TransactionID(Identifier.randomToken())
+        let session = TransactionSession(options: options)
+        sessions[tx] = session
+        session.begin(completions: completions) { [self] result in
+            switch result {
+            case .success: done(.success(tx))
+            case .failure(let e):
+                sessions[tx] = nil
+                done(.failure(e))
+            }
+        }
+    }
+
+    public func commitTransaction(_ tx: TransactionID, _ done: @escaping Completion<Void>) {
+        finish(tx, sql: "COMMIT", done)
+    }
+
+    public func rollbackTransaction(_ tx: TransactionID, _ done: @escaping Completion<Void>) {
+        finish(tx, sql: "ROLLBACK", done)
+    }
+
+    private func finish(_ tx: TransactionID, sql: String, _ done: @escaping Completion<Void>) {
+        guard let session = sessions.removeValue(forKey: tx) else {
+            return done(.failure(.transactionInvalid("unknown transaction")))
+        }
+        session.end(sql: sql, completions: completions, done)
+    }
+
+    // MARK: - Lifecycle
+
+    public func close(_ done: @escaping () -> Void) {
+        for (_, session) in sessions { session.end(sql: "ROLLBACK", completions: completions) { _ in } }
+        sessions.removeAll()
+        readQueue.close()
+        writeQueue.close()
+        let threads = self.threads
+        self.threads = []
+        let completions = self.completions
+        _ = startThread {
+            for t in threads { pthread_join(t, nil) }
+            completions.post(done)
+        }
+    }
+
+    public func statusReport() -> JSONValue {
+        [
+            "type": "sqlite", "state": "up", "path": .string(options.path),
+            "readers": .int(Int64(readerCount)), "read_queue": .int(Int64(readQueue.count)),
+            "write_queue": .int(Int64(writeQueue.count)), "open_transactions": .int(Int64(sessions.count)),
+            "commits": .int(Int64(stats.commits.load(ordering: .relaxed))),
+            "writes_committed": .int(Int64(stats.writes.load(ordering: .relaxed))),
+        ]
+    }
+}
+
+/// A queued write: `run` executes it inside the writer's open transaction and
+/// returns its delivery (sent only after COMMIT); `fail` builds the delivery
+/// when the batch could not start or commit.
+struct WriteJob {
+    let run: (SQLiteConnection) -> (() -> Void)
+    let fail: (ProxyError) -> (() -> Void)
+}
+
+/// Group-commit figures; written by the writer thread, read by the loop.
+final class WriterStats: Sendable {
+    let commits = Atomic<Int>(0)
+    let writes = Atomic<Int>(0)
+
+    func record(batch: Int) {
+        commits.add(1, ordering: .relaxed)
+        writes.add(batch, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,74 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking FIFO shared by the loop thread (producer) and worker threads.
+/// `@unchecked Sendable`: every access to `jobs`/`closed` holds `mutex`.
+final class JobQueue<Job>: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var jobs: [Job] = []
+    private var head = 0
+    private var closed = false
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(cond, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex); mutex.deallocate()
+        pthread_cond_destroy(cond); cond.deallocate()
+    }
+
+    /// Queues a job; false once the queue is closed.
+    @discardableResult
+    func push(_ job: Job) -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        guard !closed else { return false }
+        jobs.append(job)
+        pthread_cond_signal(cond)
+        return true
+    }
+
+    /// Waits for at least one job and takes up to `max`; empty when closed and drained.
+    func take(max: Int) -> ArraySlice<Job> {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while head == jobs.count && !closed { pthread_cond_wait(cond, mutex) }
+        let end = min(jobs.count, head + max)
+        let batch = jobs[head..<end]
+        head = end
+        if head == jobs.count { jobs.removeAll(keepingCapacity: true); head = 0 }
+        return batch
+    }
+
+    var count: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return jobs.count - head
+    }
+
+    /// Workers finish what is queued, then `take` returns empty.
+    func close() {
+        pthread_mutex_lock(mutex)
+        closed = true
+        pthread_cond_broadcast(cond)
+        pthread_mutex_unlock(mutex)
+    }
+}
+
+/// Starts a joinable OS thread running `body`.
+func startThread(_ body: @escaping () -> Void) -> pthread_t {
+    final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+    var thread = pthread_t()
+    let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    let rc = pthread_create(&thread, nil, { raw in
+        let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+        box.body()
+        return nil
+    }, box)
+    precondition(rc == 0, "pthread_create failed: \(rc)")
+    return thread
+}

@@ -1,0 +1,53 @@
+/// How a backend reports a result. Backends call it on the server's loop
+/// thread (through `CompletionQueue`), or synchronously when they already
+/// have the answer (a cache hit), never on a worker thread.
+public typealias Completion<T> = (Result<T, ProxyError>) -> Void
+
+/// The server's loop: backends that work on other threads hand results back
+/// through it. `post` is the only method callable from any thread.
+public protocol CompletionQueue: AnyObject {
+    func post(_ work: @escaping () -> Void)
+    func post(all work: [() -> Void])
+}
+
+/// A backend's handle for an open transaction (the wire handle is the
+/// server's own; it maps to this).
+public struct TransactionID: Hashable, Sendable {
+    public let raw: String
+    public init(_ raw: String) { self.raw = raw }
+}
+
+/// The seed's `StorageAdapter`, one method per contract method. Every
+/// method but health and the transaction calls takes an optional transaction.
+public protocol StorageAdapter: AnyObject {
+    /// `sqlite`, `postgresql`, … (status reports).
+    var backendName: String { get }
+
+    func healthCheck(_ done: @escaping Completion<Bool>)
+
+    /// Insert, or merge into the stored task when `id` exists. Returns the id.
+    func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>)
+    func getTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<TaskRecord?>)
+    func listTasks(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<[TaskRecord]>)
+    func deleteTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<Bool>)
+    func updateTaskStatus(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?,
+                          in tx: TransactionID?, _ done: @escaping Completion<Bool>)
+
+    func saveLog(taskID: String, level: LogLevel, message: String, metadata: JSONObject?,
+                 in tx: TransactionID?, _ done: @escaping Completion<String>)
+    func queryLogs(_ query: LogQuery, in tx: TransactionID?, _ done: @escaping Completion<[LogEntry]>)
+    func deleteOldLogs(before: Timestamp, in tx: TransactionID?, _ done: @escaping Completion<Int>)
+
+    func saveMetadata(key: String, value: JSONValue, in tx: TransactionID?, _ done: @escaping Completion<Void>)
+    func getMetadata(key: String, in tx: TransactionID?, _ done: @escaping Completion<JSONValue?>)
+
+    func beginTransaction(_ done: @escaping Completion<TransactionID>)
+    func commitTransaction(_ tx: TransactionID, _ done: @escaping Completion<Void>)
+    func rollbackTransaction(_ tx: TransactionID, _ done: @escaping Completion<Void>)
+
+    /// Finishes queued work, then closes every connection; `done` runs on the loop.
+    func close(_ done: @escaping () -> Void)
+
+    /// Pool and backend figures for `server.status`.
+    func statusReport() -> JSONValue
+}

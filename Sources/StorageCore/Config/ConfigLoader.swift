@@ -1,0 +1,205 @@
+import Yams
+
+/// A configuration file that cannot be used: names the file, line and key.
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Reads `config/storage.yaml`-style files into `ProxyConfig`.
+public enum ConfigLoader {
+    public static func load(yaml: String, file: String = "config", environment: [String: String]) throws(ConfigError) -> ProxyConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError("\(file): not valid YAML: \(error)")
+        }
+        var config = ProxyConfig()
+        guard let root else { return config }
+        var reader = Reader(file: file, environment: environment)
+        try reader.read(root, into: &config)
+        return config
+    }
+
+    /// `${VAR}` and `${VAR:-default}`; an unset `${VAR}` becomes empty.
+    public static func expand(_ text: String, environment: [String: String]) -> String {
+        guard text.contains("${") else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "${") {
+            out += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].firstIndex(of: "}") else { out += rest[open.lowerBound...]; return out }
+            let body = rest[open.upperBound..<close]
+            if let sep = body.range(of: ":-") {
+                let name = String(body[..<sep.lowerBound])
+                let value = environment[name] ?? ""
+                out += value.isEmpty ? String(body[sep.upperBound...]) : value
+            } else {
+                out += environment[String(body)] ?? ""
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
+    }
+}
+
+/// Walks the YAML tree; each key knows its type, unknown keys are errors
+/// (a typo must not silently fall back to a default).
+private struct Reader {
+    let file: String
+    let environment: [String: String]
+
+    func fail(_ node: Node, _ key: String, _ why: String) -> ConfigError {
+        let line = node.mark.map { ":\($0.line)" } ?? ""
+        return ConfigError("\(file)\(line): \(key): \(why)")
+    }
+
+    func mapping(_ node: Node, _ key: String) throws(ConfigError) -> [(String, Node)] {
+        guard case .mapping(let m) = node else { throw fail(node, key, "expected a mapping") }
+        var out: [(String, Node)] = []
+        for (k, v) in m {
+            guard case .scalar(let s) = k else { throw fail(k, key, "keys must be plain words") }
+            out.append((s.string, v))
+        }
+        return out
+    }
+
+    func string(_ node: Node, _ key: String) throws(ConfigError) -> String {
+        guard case .scalar(let s) = node else { throw fail(node, key, "expected a single value") }
+        return ConfigLoader.expand(s.string, environment: environment)
+    }
+
+    func optionalString(_ node: Node, _ key: String) throws(ConfigError) -> String? {
+        if case .scalar(let s) = node, s.style == .plain, ["", "~", "null"].contains(s.string) { return nil }
+        let v = try string(node, key)
+        return v.isEmpty ? nil : v
+    }
+
+    func int(_ node: Node, _ key: String) throws(ConfigError) -> Int {
+        let text = try string(node, key)
+        guard let v = Int(text.trimmingSpaces) else { throw fail(node, key, "expected an integer, got '\(text)'") }
+        return v
+    }
+
+    func double(_ node: Node, _ key: String) throws(ConfigError) -> Double {
+        let text = try string(node, key)
+        guard let v = Double(text.trimmingSpaces) else { throw fail(node, key, "expected a number of seconds, got '\(text)'") }
+        return v
+    }
+
+    func bool(_ node: Node, _ key: String) throws(ConfigError) -> Bool {
+        let text = try string(node, key).lowercased()
+        switch text {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0", "": return false
+        default: throw fail(node, key, "expected true or false, got '\(text)'")
+        }
+    }
+
+    func choice<T: RawRepresentable>(_ node: Node, _ key: String) throws(ConfigError) -> T where T.RawValue == String {
+        let text = try string(node, key)
+        guard let v = T(rawValue: text.lowercased()) else { throw fail(node, key, "unknown value '\(text)'") }
+        return v
+    }
+
+    mutating func read(_ root: Node, into c: inout ProxyConfig) throws(ConfigError) {
+        for (k, v) in try mapping(root, "(top)") {
+            switch k {
+            case "storage": try readStorage(v, into: &c)
+            case "server": try readServer(v, into: &c.server)
+            default: throw fail(v, k, "unknown key (expected storage or server)")
+            }
+        }
+    }
+
+    mutating func readStorage(_ node: Node, into c: inout ProxyConfig) throws(ConfigError) {
+        for (k, v) in try mapping(node, "storage") {
+            let key = "storage.\(k)"
+            switch k {
+            case "type": c.storageType = try choice(v, key)
+            case "sqlite":
+                for (k2, v2) in try mapping(v, key) {
+                    let key2 = "\(key).\(k2)"
+                    switch k2 {
+                    case "path": c.sqlite.path = try string(v2, key2)
+                    case "pool_size": c.sqlite.poolSize = try int(v2, key2)
+                    case "synchronous":
+                        let s = try string(v2, key2).uppercased()
+                        guard ["OFF", "NORMAL", "FULL", "EXTRA"].contains(s) else { throw fail(v2, key2, "expected OFF, NORMAL, FULL or EXTRA") }
+                        c.sqlite.synchronous = s
+                    case "busy_timeout_ms": c.sqlite.busyTimeoutMs = try int(v2, key2)
+                    default: throw fail(v2, key2, "unknown key")
+                    }
+                }
+            case "postgresql":
+                for (k2, v2) in try mapping(v, key) {
+                    let key2 = "\(key).\(k2)"
+                    switch k2 {
+                    case "url": c.postgresql.url = try optionalString(v2, key2)
+                    case "host": c.postgresql.host = try string(v2, key2)
+                    case "port": c.postgresql.port = try int(v2, key2)
+                    case "database": c.postgresql.database = try string(v2, key2)
+                    case "user": c.postgresql.user = try string(v2, key2)
+                    case "password": c.postgresql.password = try optionalString(v2, key2)
+                    case "pool_size": c.postgresql.poolSize = try int(v2, key2)
+                    case "max_overflow": c.postgresql.maxOverflow = try int(v2, key2)
+                    case "pool_recycle": c.postgresql.poolRecycle = try int(v2, key2)
+                    default: throw fail(v2, key2, "unknown key")
+                    }
+                }
+            case "cache":
+                for (k2, v2) in try mapping(v, key) {
+                    let key2 = "\(key).\(k2)"
+                    switch k2 {
+                    case "type": c.cacheType = try choice(v2, key2)
+                    case "redis":
+                        for (k3, v3) in try mapping(v2, key2) {
+                            let key3 = "\(key2).\(k3)"
+                            switch k3 {
+                            case "url": c.redis.url = try optionalString(v3, key3)
+                            case "host": c.redis.host = try string(v3, key3)
+                            case "port": c.redis.port = try int(v3, key3)
+                            case "db": c.redis.db = try int(v3, key3)
+                            case "password": c.redis.password = try optionalString(v3, key3)
+                            case "pool_size": c.redis.poolSize = try int(v3, key3)
+                            default: throw fail(v3, key3, "unknown key")
+                            }
+                        }
+                    default: throw fail(v2, key2, "unknown key")
+                    }
+                }
+            default: throw fail(v, key, "unknown key")
+            }
+        }
+    }
+
+    mutating func readServer(_ node: Node, into s: inout ProxyConfig.Server) throws(ConfigError) {
+        for (k, v) in try mapping(node, "server") {
+            let key = "server.\(k)"
+            switch k {
+            case "socket": s.socket = try optionalString(v, key) ?? ""
+            case "socket_mode":
+                let text = try string(v, key)
+                guard let mode = Int(text, radix: 8), mode >= 0, mode <= 0o777 else { throw fail(v, key, "expected an octal mode such as 0660") }
+                s.socketMode = mode
+            case "listen": s.listen = try optionalString(v, key) ?? ""
+            case "auth_token": s.authToken = try optionalString(v, key)
+            case "allow_insecure": s.allowInsecure = try bool(v, key)
+            case "max_connections": s.maxConnections = try int(v, key)
+            case "max_line_bytes": s.maxLineBytes = try int(v, key)
+            case "idle_timeout": s.idleTimeout = try double(v, key)
+            case "transaction_timeout": s.transactionTimeout = try double(v, key)
+            case "max_output_bytes": s.maxOutputBytes = try int(v, key)
+            case "log_level": s.logLevel = try string(v, key)
+            default: throw fail(v, key, "unknown key")
+            }
+        }
+    }
+}
+
+extension String {
+    fileprivate var trimmingSpaces: String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

@@ -1,0 +1,62 @@
+/// Everything the proxy can be told, with the Personal Edition's defaults.
+/// Keys follow the seed's `config/storage.yaml`, plus a `server:` section.
+public struct ProxyConfig: Sendable, Equatable {
+    public enum StorageType: String, Sendable { case sqlite, postgresql }
+    public enum CacheType: String, Sendable { case none, memory, redis }
+
+    public struct SQLite: Sendable, Equatable {
+        public var path = "./storage/data.db"
+        public var poolSize = 4
+        /// FULL: an acknowledged write survives a power cut. NORMAL trades that for speed.
+        public var synchronous = "FULL"
+        public var busyTimeoutMs = 5000
+    }
+
+    public struct PostgreSQL: Sendable, Equatable {
+        public var url: String? = nil
+        public var host = "localhost"
+        public var port = 5432
+        public var database = "qwen_agent"
+        public var user = "qwen"
+        public var password: String? = nil
+        public var poolSize = 20
+        public var maxOverflow = 40
+        public var poolRecycle = 3600
+    }
+
+    public struct Redis: Sendable, Equatable {
+        public var url: String? = nil
+        public var host = "localhost"
+        public var port = 6379
+        public var db = 0
+        public var password: String? = nil
+        public var poolSize = 10
+    }
+
+    public struct Server: Sendable, Equatable {
+        /// Unix socket path; empty switches it off.
+        public var socket = "./storage/proxy.sock"
+        public var socketMode = 0o660
+        /// `HOST:PORT`, or `PORT` for loopback; empty switches TCP off.
+        public var listen = ""
+        public var authToken: String? = nil
+        public var allowInsecure = false
+        public var maxConnections = 1024
+        public var maxLineBytes = 1 << 20
+        /// Seconds a connection may stay silent with nothing in flight; 0 = never closed.
+        public var idleTimeout = 300.0
+        public var transactionTimeout = 30.0
+        /// Unsent bytes for one client before the proxy stops reading from it.
+        public var maxOutputBytes = 4 << 20
+        public var logLevel = "info"
+    }
+
+    public var storageType = StorageType.sqlite
+    public var sqlite = SQLite()
+    public var postgresql = PostgreSQL()
+    public var cacheType = CacheType.memory
+    public var redis = Redis()
+    public var server = Server()
+
+    public init() {}
+}

@@ -1,0 +1,88 @@
+/// Every error the proxy can answer with: one case per JSON-RPC code pinned in
+/// `protocol/PROTOCOL.md`. Backends throw these too (they never see JSON-RPC,
+/// only this vocabulary). Messages never carry passwords, connection strings
+/// or stack traces: they are built from the fixed titles below plus a detail
+/// the thrower chose.
+public enum ProxyError: Error, Equatable, Sendable {
+    case parseError(String)                                   // -32700
+    case invalidRequest(String)                               // -32600
+    case methodNotFound(String)                               // -32601
+    case invalidParams(field: String, reason: String)         // -32602
+    case internalError(String)                                // -32603
+    case notFound(String)                                     // -32001
+    case conflict(String)                                     // -32002
+    case backendUnavailable(String, retryAfterMs: Int)        // -32003
+    case transactionInvalid(String)                           // -32004
+    case requestTooLarge(limit: Int)                          // -32005
+    case overloaded(String)                                   // -32006
+    case unauthorized(String)                                 // -32007
+    case timeout(String)                                      // -32008
+
+    public var code: Int {
+        switch self {
+        case .parseError: return -32700
+        case .invalidRequest: return -32600
+        case .methodNotFound: return -32601
+        case .invalidParams: return -32602
+        case .internalError: return -32603
+        case .notFound: return -32001
+        case .conflict: return -32002
+        case .backendUnavailable: return -32003
+        case .transactionInvalid: return -32004
+        case .requestTooLarge: return -32005
+        case .overloaded: return -32006
+        case .unauthorized: return -32007
+        case .timeout: return -32008
+        }
+    }
+
+    public var title: String {
+        switch self {
+        case .parseError: return "Parse error"
+        case .invalidRequest: return "Invalid Request"
+        case .methodNotFound: return "Method not found"
+        case .invalidParams: return "Invalid params"
+        case .internalError: return "Internal error"
+        case .notFound: return "Not found"
+        case .conflict: return "Conflict"
+        case .backendUnavailable: return "Backend unavailable"
+        case .transactionInvalid: return "Transaction unknown or expired"
+        case .requestTooLarge: return "Request too large"
+        case .overloaded: return "Overloaded"
+        case .unauthorized: return "Unauthorized"
+        case .timeout: return "Timeout"
+        }
+    }
+
+    /// Title plus detail, e.g. `Invalid params: task.agent_name is required`.
+    public var message: String {
+        switch self {
+        case .invalidParams(let field, let reason): return "\(title): \(field) \(reason)"
+        case .requestTooLarge(let limit): return "\(title): line exceeds \(limit) bytes"
+        case .parseError(let d), .invalidRequest(let d), .methodNotFound(let d), .internalError(let d),
+            .notFound(let d), .conflict(let d), .backendUnavailable(let d, _), .transactionInvalid(let d),
+            .overloaded(let d), .unauthorized(let d), .timeout(let d):
+            return d.isEmpty ? title : "\(title): \(d)"
+        }
+    }
+
+    /// Structured detail for clients (`error.data`).
+    public var data: JSONValue? {
+        switch self {
+        case .invalidParams(let field, let reason): return ["field": .string(field), "reason": .string(reason)]
+        case .backendUnavailable(_, let ms): return ["retry_after_ms": .int(Int64(ms)), "retryable": true]
+        case .overloaded: return ["retryable": true]
+        case .timeout: return ["retryable": true]
+        case .requestTooLarge(let limit): return ["limit_bytes": .int(Int64(limit))]
+        case .methodNotFound(let name): return ["method": .string(name)]
+        default: return nil
+        }
+    }
+
+    /// Every case, in code order (documentation and tests).
+    public static let allCodes: [(code: Int, title: String)] = ([
+        .parseError(""), .invalidRequest(""), .methodNotFound(""), .invalidParams(field: "", reason: ""),
+        .internalError(""), .notFound(""), .conflict(""), .backendUnavailable("", retryAfterMs: 0),
+        .transactionInvalid(""), .requestTooLarge(limit: 0), .overloaded(""), .unauthorized(""), .timeout(""),
+    ] as [ProxyError]).map { (code: $0.code, title: $0.title) }
+}

@@ -1,0 +1,103 @@
+/// A JSON-RPC 2.0 request after validation of its envelope.
+public struct RPCRequest: Sendable {
+    /// `nil` for a notification (no `id` member): it runs, nothing is answered.
+    public var id: JSONValue?
+    public var method: String
+    public var params: JSONObject
+
+    public init(id: JSONValue?, method: String, params: JSONObject) {
+        self.id = id
+        self.method = method
+        self.params = params
+    }
+
+    public var isNotification: Bool { id == nil }
+}
+
+/// One entry of a line: a request, or the error answer for an entry that
+/// could not become one (answered with the id when it could be read).
+public enum RPCEntry: Sendable {
+    case request(RPCRequest)
+    case invalid(id: JSONValue, ProxyError)
+}
+
+/// What one line of input holds.
+public enum RPCLine: Sendable {
+    case single(RPCEntry)
+    case batch([RPCEntry])
+
+    /// Decodes one line (without its newline).
+    public static func decode(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = JSONParser.defaultMaxDepth) -> RPCLine {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(bytes, maxDepth: maxDepth)
+        } catch {
+            switch error {
+            case .syntax(let why, let offset):
+                return .single(.invalid(id: .null, .parseError("\(why) at byte \(offset)")))
+            case .tooDeep(let limit):
+                return .single(.invalid(id: .null, .invalidRequest("nesting deeper than \(limit) levels")))
+            }
+        }
+        switch value {
+        case .array(let items):
+            if items.isEmpty { return .single(.invalid(id: .null, .invalidRequest("empty batch"))) }
+            return .batch(items.map(entry))
+        default:
+            return .single(entry(value))
+        }
+    }
+
+    static func entry(_ value: JSONValue) -> RPCEntry {
+        guard case .object(let o) = value else {
+            return .invalid(id: .null, .invalidRequest("a request must be a JSON object"))
+        }
+        var id: JSONValue? = nil
+        if let raw = o["id"] {
+            switch raw {
+            case .string, .int, .double, .null: id = raw
+            default: return .invalid(id: .null, .invalidRequest("id must be a string, a number or null"))
+            }
+        }
+        let answerID = id ?? .null
+        if let version = o["jsonrpc"], version != .string("2.0") {
+            return .invalid(id: answerID, .invalidRequest("jsonrpc must be \"2.0\""))
+        }
+        guard case .string(let method)? = o["method"] else {
+            return .invalid(id: answerID, .invalidRequest("method must be a string"))
+        }
+        var params = JSONObject()
+        switch o["params"] {
+        case nil, .null?: break
+        case .object(let p)?: params = p
+        case .array?: return .invalid(id: answerID, .invalidParams(field: "params", reason: "must be an object of named parameters"))
+        default: return .invalid(id: answerID, .invalidRequest("params must be an object"))
+        }
+        return .request(RPCRequest(id: id, method: method, params: params))
+    }
+}
+
+/// Encoding of responses straight into an output buffer.
+public enum RPCResponse {
+    public static func writeResult(id: JSONValue, result: some JSONWritable, into out: inout [UInt8]) {
+        JSONWriter.raw("{\"jsonrpc\":\"2.0\",\"id\":", into: &out)
+        id.writeJSON(into: &out)
+        JSONWriter.raw(",\"result\":", into: &out)
+        result.writeJSON(into: &out)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    public static func writeError(id: JSONValue, error: ProxyError, into out: inout [UInt8]) {
+        JSONWriter.raw("{\"jsonrpc\":\"2.0\",\"id\":", into: &out)
+        id.writeJSON(into: &out)
+        JSONWriter.raw(",\"error\":{\"code\":", into: &out)
+        JSONWriter.int(Int64(error.code), into: &out)
+        JSONWriter.raw(",\"message\":", into: &out)
+        JSONWriter.string(error.message, into: &out)
+        if let data = error.data {
+            JSONWriter.raw(",\"data\":", into: &out)
+            data.writeJSON(into: &out)
+        }
+        JSONWriter.raw("}}", into: &out)
+    }
+}

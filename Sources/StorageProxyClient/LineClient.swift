@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StorageCore
+
+public struct ClientError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// A blocking connection that sends lines and reads lines: the simplest
+/// faithful client of the wire contract (scripts, the bench, the tests).
+/// One thread at a time.
+public final class LineClient {
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+    private var start = 0
+
+    public init(_ address: ProxyAddress, timeoutSeconds: Int = 30) throws(ClientError) {
+        switch address {
+        case .unix(let path):
+            fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw ClientError("socket(): \(String(cString: strerror(errno)))") }
+            var addr = sockaddr_un()
+            addr.sun_family = sa_family_t(AF_UNIX)
+            let bytes = Array(path.utf8)
+            guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { Glibc.close(fd); throw ClientError("socket path too long: \(path)") }
+            withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            if rc != 0 {
+                let why = String(cString: strerror(errno))
+                Glibc.close(fd)
+                throw ClientError("cannot connect to unix://\(path): \(why)")
+            }
+        case .tcp(let host, let port):
+            var hints = addrinfo()
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            var info: UnsafeMutablePointer<addrinfo>?
+            guard getaddrinfo(host, String(port), &hints, &info) == 0, let ai = info else {
+                throw ClientError("cannot resolve \(host)")
+            }
+            defer { freeaddrinfo(info) }
+            fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
+            guard fd >= 0 else { throw ClientError("socket(): \(String(cString: strerror(errno)))") }
+            if connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) != 0 {
+                let why = String(cString: strerror(errno))
+                Glibc.close(fd)
+                throw ClientError("cannot connect to tcp://\(host):\(port): \(why)")
+            }
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if timeoutSeconds > 0 {
+            var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        }
+    }
+
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    public func close() {
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+    }
+
+    /// Half-close: the server sees EOF after what was sent.
+    public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
+    public func send(_ bytes: [UInt8]) throws(ClientError) {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ClientError("send: \(String(cString: strerror(errno)))")
+            }
+            sent += n
+        }
+    }
+
+    public func send(_ text: String) throws(ClientError) { try send(Array(text.utf8)) }
+
+    /// The next line without its newline; nil at EOF.
+    public func readLine() throws(ClientError) -> String? {
+        guard let bytes = try readLineBytes() else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    public func readLineBytes() throws(ClientError) -> ArraySlice<UInt8>? {
+        var scanFrom = start
+        while true {
+            if let nl = buffer[scanFrom...].firstIndex(of: 0x0A) {
+                let line = buffer[start..<nl]
+                start = nl + 1
+                if start == buffer.count { defer { buffer.removeAll(keepingCapacity: true); start = 0 }; return Array(line)[...] }
+                return line
+            }
+            scanFrom = buffer.count
+            if start > 65536 { buffer.removeFirst(start); scanFrom -= start; start = 0 }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
+            if n == 0 { return nil }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ClientError(errno == EAGAIN ? "timed out waiting for the proxy" : "recv: \(String(cString: strerror(errno)))")
+            }
+            buffer.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    /// Sends one request and returns the parsed response object.
+    public func call(_ method: String, _ params: JSONValue? = nil, id: Int64 = 1) throws(ClientError) -> JSONObject {
+        var request: JSONObject = ["jsonrpc": "2.0", "id": .int(id), "method": .string(method)]
+        if let params { request["params"] = params }
+        try send(JSONValue.object(request).jsonText + "\n")
+        guard let line = try readLine() else { throw ClientError("the proxy closed the connection") }
+        guard case .object(let response)? = try? JSONParser.parse(line) else { throw ClientError("not a JSON-RPC response: \(line)") }
+        return response
+    }
+}
+
+extension JSONObject: ExpressibleByDictionaryLiteral {
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self.init(elements.map { (key: $0.0, value: $0.1) })
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import StorageCore
+
+/// The options `serve` and `migrate` share: a config file and the flags
+/// that override it (flags > file > defaults).
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "YAML config file (keys as config/storage.yaml; ${VAR} and ${VAR:-default} are expanded).")
+    var config: String?
+
+    @Option(name: .long, help: "Storage backend: sqlite or postgresql.")
+    var storage: String?
+
+    @Option(name: .long, help: "SQLite file path, or a postgresql:// URL.")
+    var database: String?
+
+    @Option(name: .long, help: "Cache: none (no read-through), memory (in-process, default) or redis://host:port.")
+    var cache: String?
+
+    @Option(name: .long, help: "Unix socket path (default ./storage/proxy.sock); an empty string switches it off.")
+    var socket: String?
+
+    @Option(name: .long, help: "TCP listen address HOST:PORT, or PORT for loopback (default: off).")
+    var listen: String?
+
+    func resolve() throws -> ProxyConfig {
+        var c = ProxyConfig()
+        if let config {
+            guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
+                throw RuntimeError("cannot read the config file \(config)")
+            }
+            do {
+                c = try ConfigLoader.load(yaml: text, file: config, environment: ProcessInfo.processInfo.environment)
+            } catch {
+                throw RuntimeError(error.description)
+            }
+        }
+        if let storage {
+            guard let t = ProxyConfig.StorageType(rawValue: storage) else { throw ValidationError("--storage must be sqlite or postgresql") }
+            c.storageType = t
+        }
+        if let database {
+            if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
+                c.postgresql.url = database
+                if storage == nil { c.storageType = .postgresql }
+            } else {
+                c.sqlite.path = database
+            }
+        }
+        if let cache {
+            if cache.hasPrefix("redis://") || cache.hasPrefix("rediss://") || cache.hasPrefix("unix://") {
+                c.cacheType = .redis
+                c.redis.url = cache
+            } else {
+                guard let t = ProxyConfig.CacheType(rawValue: cache) else { throw ValidationError("--cache must be none, memory or redis://…") }
+                c.cacheType = t
+            }
+        }
+        if let socket { c.server.socket = socket }
+        if let listen { c.server.listen = listen }
+        return c
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import ProxyServer
+import SQLiteStorage
+import StorageCore
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the proxy (the default). With no arguments: the Personal Edition in ./storage/.",
+        discussion: """
+            Listens on a Unix socket (./storage/proxy.sock, mode 0660) and, with --listen, on TCP. \
+            Stops cleanly on SIGINT/SIGTERM: answers what it received, commits, closes, removes the socket file.
+            """)
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+        let config = try options.resolve()
+        let log = Logger(level: config.server.logLevel)
+        let server = ProxyServer(config: config.server, log: log)
+        let (storage, cache): (StorageAdapter, CacheAdapter)
+        do {
+            (storage, cache) = try BackendFactory.make(config, completions: server.completions)
+        } catch let error as ProxyError {
+            throw RuntimeError(error.message)
+        }
+        do {
+            try server.start(storage: storage, cache: cache)
+        } catch {
+            throw RuntimeError(error.description)
+        }
+        log.info(BackendFactory.describe(config))
+        server.run()
+    }
+}
+
+struct Migrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply pending schema migrations and exit (serve applies them too). Safe to repeat.")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+        let config = try options.resolve()
+        guard config.storageType == .sqlite else { throw ValidationError("migrate supports sqlite in this build") }
+        let outcome = Result { () throws(ProxyError) in try SQLiteStorage.migrate(config: config.sqlite) }
+        switch outcome {
+        case .success(let (applied, version)):
+            print(applied.isEmpty ? "schema is up to date (version \(version))"
+                  : "applied migration(s) \(applied.map(String.init).joined(separator: ", ")); schema version \(version)")
+        case .failure(let error):
+            throw RuntimeError(error.message)
+        }
+    }
+}
+
+struct PrintOpenRPC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "openrpc", abstract: "Print the OpenRPC description of the API (protocol/openrpc.json).")
+
+    func run() {
+        print(ProxyServer.openRPCDocument().prettyPrinted())
+    }
+}

@@ -1,0 +1,17 @@
+import ArgumentParser
+
+@main
+struct StorageProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "storage-proxy",
+        abstract: "A storage proxy for AI-agent schedulers: line-delimited JSON-RPC 2.0 over a Unix socket or TCP, "
+            + "backed by SQLite (Personal Edition) or PostgreSQL + Redis (Enterprise Edition).",
+        subcommands: [Serve.self, Migrate.self, Call.self, Bench.self, PrintOpenRPC.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// A failure at run time (not a usage mistake): printed as `Error: …`, exit 1, no usage text.
+struct RuntimeError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import StorageCore
+import StorageProxyClient
+
+/// The storage backends the shared behaviour suite runs against. Each
+/// backend added to the proxy adds a case here; every behaviour test then
+/// runs against it too.
+enum TestBackend: String, CaseIterable, CustomStringConvertible, Sendable {
+    case sqlite
+
+    var description: String { rawValue }
+
+    /// The `serve` flags that put a fresh, empty store in `dir`.
+    func serveArguments(in dir: String) -> [String] {
+        switch self {
+        case .sqlite: return ["--storage", "sqlite", "--database", "\(dir)/data.db"]
+        }
+    }
+}
+
+/// A real `storage-proxy serve` process in a temporary folder, over a real
+/// Unix socket (and TCP when asked). Stopped (SIGKILL) when released.
+final class ProxyProcess {
+    let dir: String
+    let backend: TestBackend
+    let extraArguments: [String]
+    private(set) var process: Process?
+    private(set) var stderrPath: String
+    var socketPath: String { "\(dir)/proxy.sock" }
+    var address: ProxyAddress { .unix(socketPath) }
+
+    /// The `storage-proxy` binary built next to the test bundle.
+    static let binary: String = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("storage-proxy").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        fatalError("storage-proxy binary not found near \(exe)")
+    }()
+
+    init(backend: TestBackend = .sqlite, arguments: [String] = [], dir: String? = nil) throws {
+        self.backend = backend
+        self.extraArguments = arguments
+        self.dir = dir ?? Self.makeTempDir()
+        stderrPath = "\(self.dir)/proxy.log"
+        try start()
+    }
+
+    static func makeTempDir() -> String {
+        var template = Array("/tmp/storage-proxy-test-XXXXXX".utf8CString)
+        return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    /// Starts (or restarts) the server and waits until it answers.
+    func start(extra: [String] = []) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = ["serve", "--socket", socketPath] + backend.serveArguments(in: dir) + extraArguments + extra
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        let log = FileHandle(forWritingAtPath: stderrPath)!
+        log.seekToEndOfFile()
+        p.standardError = log
+        p.standardOutput = log
+        try p.run()
+        process = p
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if !p.isRunning { throw ClientError("proxy exited at start: \(logText)") }
+            if let c = try? LineClient(address), (try? c.call("health_check"))?["result"] == .bool(true) { return }
+            usleep(20_000)
+        }
+        throw ClientError("proxy did not answer within 20 s: \(logText)")
+    }
+
+    var logText: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    func client() throws -> LineClient { try LineClient(address) }
+
+    /// Sends a signal and waits for the process to exit; returns its status.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM) -> Int32 {
+        guard let p = process, p.isRunning else { return process?.terminationStatus ?? 0 }
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    var tcpPort: Int? {
+        for line in logText.split(separator: "\n") where line.contains("listening on tcp:") {
+            if let port = line.split(separator: ":").last.flatMap({ Int($0.split(separator: " ").first ?? "") }) { return port }
+        }
+        return nil
+    }
+
+    deinit {
+        if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+extension LineClient {
+    /// Calls and returns `result`, failing the test's expectations through a thrown error on a JSON-RPC error.
+    func result(_ method: String, _ params: JSONValue? = nil) throws -> JSONValue {
+        let r = try call(method, params)
+        if let error = r["error"] { throw ClientError("\(method) failed: \(error.jsonText)") }
+        return r["result"] ?? .null
+    }
+
+    /// Calls and returns the error code (nil when it succeeded).
+    func errorCode(_ method: String, _ params: JSONValue? = nil) throws -> Int64? {
+        try call(method, params)["error"]?.objectValue?["code"]?.intValue
+    }
+
+    /// Sends raw text (a line or several) and reads `count` response lines.
+    func exchange(_ raw: String, expect count: Int) throws -> [JSONValue] {
+        try send(raw)
+        return try (0..<count).map { _ in
+            guard let line = try readLine() else { throw ClientError("connection closed") }
+            return try JSONParser.parse(line)
+        }
+    }
+}
+
+/// A task with the required fields, for tests.
+func sampleTask(agent: String = "agent-a", id: String? = nil, extra: [(String, JSONValue)] = []) -> JSONValue {
+    var o: JSONObject = ["agent_name": .string(agent), "task_prompt": "summarise the news",
+                         "schedule_type": "cron", "schedule_value": "0 9 * * *"]
+    if let id { o["id"] = .string(id) }
+    for (k, v) in extra { o[k] = v }
+    return .object(o)
+}
