@@ -48,6 +48,13 @@ public final class ProxyServer {
         self.storage = storage
         appCache = cache
         signal(SIGPIPE, SIG_IGN)
+        // A parent may have spawned us with these blocked (Foundation's Process
+        // does); a stop signal must never sit pending forever.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         if !config.socket.isEmpty { try listenUnix(config.socket) }
         if !config.listen.isEmpty { try listenTCP(config.listen) }
         guard !listeners.isEmpty else { throw ServerError("no listener: set server.socket or server.listen") }

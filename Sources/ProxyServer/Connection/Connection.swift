@@ -96,7 +96,7 @@ final class Connection: UVStreamDelegate {
     private func handle(_ event: LineFramer.Event) {
         switch event {
         case .tooLarge:
-            waiting.append(Queued(entry: .invalid(id: .null, .requestTooLarge(limit: framer.maxLineBytes)),
+            waiting.append(Queued(entry: .invalid(id: .null, .requestTooLarge(limit: server.config.maxLineBytes)),
                                   inBatch: false, batchFirst: false, batchLast: false))
         case .line(let bytes):
             switch RPCLine.decode(bytes) {

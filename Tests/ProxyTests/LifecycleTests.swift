@@ -1,0 +1,181 @@
+import Foundation
+import StorageCore
+import StorageProxyClient
+import Testing
+
+/// Starting, stopping, crashing, and what survives each.
+@Suite("Server lifecycle and durability")
+struct LifecycleTests {
+    @Test("a restart keeps every acknowledged write", arguments: TestBackend.allCases)
+    func restartKeepsWrites(backend: TestBackend) throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let c = try proxy.client()
+        for i in 0..<50 { _ = try c.result("save_task", ["task": sampleTask(id: "t\(i)")]) }
+        _ = try c.result("save_log", ["task_id": "t1", "level": "INFO", "message": "kept"])
+        _ = try c.result("save_metadata", ["key": "k", "value": ["v": 1]])
+        #expect(proxy.stop(signal: SIGTERM) == 0)
+        #expect(!FileManager.default.fileExists(atPath: proxy.socketPath))  // removed on a clean stop
+        try proxy.start()
+        let d = try proxy.client()
+        #expect(try d.result("list_tasks", ["limit": 1000]).arrayValue?.count == 50)
+        #expect(try d.result("query_logs", ["task_id": "t1"]).arrayValue?.first?.objectValue?["message"] == "kept")
+        #expect(try d.result("get_metadata", ["key": "k"]) == ["v": 1])
+    }
+
+    @Test("kill -9 during a write load loses no acknowledged write", arguments: TestBackend.allCases)
+    func killNineKeepsAcknowledgedWrites(backend: TestBackend) throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let writers = 8
+        let acked = Locked<[String]>([])
+        let threads = (0..<writers).map { w in
+            Thread {
+                guard let c = try? proxy.client() else { return }
+                for i in 0..<100_000 {
+                    let id = "w\(w)-\(i)"
+                    guard let r = try? c.call("save_task", ["task": sampleTask(id: id)]), r["result"] == .string(id) else { return }
+                    acked.withLock { $0.append(id) }
+                }
+            }
+        }
+        threads.forEach { $0.start() }
+        usleep(700_000)
+        proxy.stop(signal: SIGKILL)
+        usleep(200_000)
+        let ids = acked.withLock { $0 }
+        #expect(ids.count > 50, "the load should have been acknowledged many times before the kill")
+        try proxy.start()  // reuses the leftover socket file
+        let c = try proxy.client()
+        var missing: [String] = []
+        for id in ids where try c.result("get_task", ["task_id": .string(id)]) == .null { missing.append(id) }
+        #expect(missing.isEmpty, "lost acknowledged writes: \(missing.prefix(10))")
+    }
+
+    @Test("SIGTERM answers what was received, then exits 0")
+    func sigtermAnswersInFlight() throws {
+        let proxy = try ProxyProcess()
+        let c = try proxy.client()
+        _ = try c.result("save_task", ["task": sampleTask(id: "t1")])
+        let n = 400
+        let text = (0..<n).map { #"{"id":\#($0),"method":"save_log","params":{"task_id":"t1","level":"INFO","message":"m\#($0)"}}"# }
+            .joined(separator: "\n") + "\n"
+        try c.send(text)
+        _ = try c.readLine()  // the server is processing the batch
+        let status = Locked<Int32>(-1)
+        let stopper = Thread { status.withLock { $0 = proxy.stop(signal: SIGTERM) } }
+        stopper.start()
+        var answered = 1
+        while let line = try c.readLine() {
+            #expect(line.contains("\"result\""))
+            answered += 1
+        }
+        #expect(answered == n)
+        while status.withLock({ $0 }) == -1 { usleep(10_000) }
+        #expect(status.withLock { $0 } == 0)
+        try proxy.start()
+        #expect(try proxy.client().result("query_logs", ["limit": 1000]).arrayValue?.count == n)
+    }
+
+    @Test("a second server on a live socket refuses to start; the socket is mode 0660")
+    func liveSocketIsNotStolen() throws {
+        let proxy = try ProxyProcess()
+        var st = stat()
+        #expect(stat(proxy.socketPath, &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o660)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
+        p.arguments = ["serve", "--socket", proxy.socketPath, "--database", proxy.dir + "/other.db"]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus != 0)
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(text.contains("already listening"))
+        #expect(try proxy.client().result("health_check") == .bool(true))
+    }
+
+    @Test("over max_connections a client gets overloaded, then EOF; the others are unaffected")
+    func maxConnections() throws {
+        let proxy = try ProxyProcess(arguments: ["--config", try writeConfig("server:\n  max_connections: 3\n")])
+        let kept = try (0..<3).map { _ in try proxy.client() }
+        for c in kept { #expect(try c.result("health_check") == .bool(true)) }
+        let extra = try proxy.client()
+        let line = try #require(try extra.readLine())
+        #expect(line.contains("-32006"))
+        #expect(try extra.readLine() == nil)
+        #expect(try kept[0].result("health_check") == .bool(true))
+        kept[2].close()
+        usleep(100_000)
+        #expect(try proxy.client().result("health_check") == .bool(true))
+    }
+
+    @Test("idle connections are closed after idle_timeout")
+    func idleTimeout() throws {
+        let proxy = try ProxyProcess(arguments: ["--config", try writeConfig("server:\n  idle_timeout: 1\n")])
+        let c = try proxy.client()
+        #expect(try c.result("health_check") == .bool(true))
+        let start = Date()
+        #expect(try c.readLine() == nil)
+        #expect(Date().timeIntervalSince(start) < 4)
+    }
+
+    @Test("TCP with a token: auth must come first, wrong tokens fail, the token never reaches the log")
+    func tcpAuth() throws {
+        let token = "s3cret-\(UInt64.random(in: 0...UInt64.max))"
+        setenv("TEST_PROXY_TOKEN", token, 1)
+        let config = try writeConfig("server:\n  listen: \"127.0.0.1:0\"\n  auth_token: ${TEST_PROXY_TOKEN}\n")
+        let proxy = try ProxyProcess(arguments: ["--config", config])
+        let port = try #require(proxy.tcpPort)
+        let c = try LineClient(.tcp(host: "127.0.0.1", port: port))
+        #expect(try c.errorCode("get_task", ["task_id": "x"]) == -32007)
+        #expect(try c.errorCode("auth", ["token": "wrong"]) == -32007)
+        #expect(try c.result("auth", ["token": .string(token)]) == .bool(true))
+        #expect(try c.result("health_check") == .bool(true))
+        // The Unix socket does not ask (file permissions guard it).
+        #expect(try proxy.client().result("health_check") == .bool(true))
+        let status = try c.result("server.status").jsonText
+        #expect(!status.contains(token))
+        proxy.stop()
+        #expect(!proxy.logText.contains(token))
+    }
+
+    @Test("a non-loopback bind without a token is refused")
+    func insecureBindRefused() throws {
+        let dir = ProxyProcess.makeTempDir()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
+        p.arguments = ["serve", "--socket", "\(dir)/p.sock", "--database", "\(dir)/d.db", "--listen", "0.0.0.0:0"]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus != 0)
+        #expect(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("auth_token"))
+    }
+
+    @Test("server.status counts requests and errors per method")
+    func status() throws {
+        let proxy = try ProxyProcess()
+        let c = try proxy.client()
+        func calls(_ s: JSONObject, _ method: String, _ field: String) -> Int64 {
+            s["requests"]?.objectValue?["by_method"]?.objectValue?[method]?.objectValue?[field]?.intValue ?? 0
+        }
+        let before = try #require(try c.result("server.status").objectValue)
+        for _ in 0..<5 { _ = try c.result("health_check") }
+        _ = try c.call("get_task", [:])
+        let s = try #require(try c.result("server.status").objectValue)
+        #expect(calls(s, "health_check", "calls") - calls(before, "health_check", "calls") == 5)
+        #expect(calls(s, "get_task", "errors") == 1)
+        #expect(s["connections"]?.objectValue?["open"] == 1)
+        #expect(s["storage"]?.objectValue?["type"] == "sqlite")
+        #expect(s["cache"]?.objectValue?["type"] == "memory")
+    }
+}
+
+/// A value shared between test threads.
+final class Locked<T>: @unchecked Sendable {  // every access goes through `lock`
+    private var value: T
+    private let lock = NSLock()
+    init(_ v: T) { value = v }
+    func withLock<R>(_ body: (inout T) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(&value) }
+}
