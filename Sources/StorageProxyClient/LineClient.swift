@@ -119,9 +119,3 @@ public final class LineClient {
         return response
     }
 }
-
-extension JSONObject: ExpressibleByDictionaryLiteral {
-    public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self.init(elements.map { (key: $0.0, value: $0.1) })
-    }
-}

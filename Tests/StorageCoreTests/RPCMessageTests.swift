@@ -1,0 +1,48 @@
+import StorageCore
+import Testing
+
+@Suite("JSON-RPC messages and errors")
+struct RPCMessageTests {
+    func decode(_ text: String) -> RPCLine {
+        var bytes = Array(text.utf8)
+        return bytes.withUnsafeMutableBufferPointer { RPCLine.decode(UnsafeBufferPointer($0)) }
+    }
+
+    @Test func requestWithoutJsonrpcMemberIsAccepted() {
+        guard case .single(.request(let r)) = decode(#"{"id":1,"method":"m","params":{"a":1}}"#) else { Issue.record("not a request"); return }
+        #expect(r.id == 1 && r.method == "m" && r.params["a"] == 1 && !r.isNotification)
+    }
+
+    @Test func notificationHasNoID() {
+        guard case .single(.request(let r)) = decode(#"{"jsonrpc":"2.0","method":"m"}"#) else { Issue.record("not a request"); return }
+        #expect(r.isNotification)
+    }
+
+    @Test func errorResponsesAreEncodedPerTheSpec() {
+        var out: [UInt8] = []
+        RPCResponse.writeError(id: "x", error: .invalidParams(field: "task.agent_name", reason: "is required"), into: &out)
+        #expect(String(decoding: out, as: UTF8.self) ==
+                #"{"jsonrpc":"2.0","id":"x","error":{"code":-32602,"message":"Invalid params: task.agent_name is required","data":{"field":"task.agent_name","reason":"is required"}}}"#)
+        out = []
+        RPCResponse.writeError(id: .null, error: .backendUnavailable("busy", retryAfterMs: 250), into: &out)
+        #expect(String(decoding: out, as: UTF8.self).contains(#""data":{"retry_after_ms":250,"retryable":true}"#))
+    }
+
+    @Test func everyCodeOfTheContractIsPinned() {
+        #expect(ProxyError.allCodes.map(\.code) == [-32700, -32600, -32601, -32602, -32603, -32001, -32002, -32003, -32004, -32005, -32006, -32007, -32008])
+    }
+
+    @Test func identifiersSortByCreation() {
+        var previous = ""
+        for _ in 0..<5000 {
+            let id = Identifier.make()
+            #expect(id > previous)
+            #expect(id.count == 36)
+            previous = id
+        }
+        #expect(Identifier.isValidClientID("task-1"))
+        #expect(!Identifier.isValidClientID(""))
+        #expect(!Identifier.isValidClientID("a\nb"))
+        #expect(!Identifier.isValidClientID(String(repeating: "x", count: 129)))
+    }
+}
