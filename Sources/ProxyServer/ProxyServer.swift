@@ -19,6 +19,7 @@ public final class ProxyServer {
     let methods = MethodTable.standard
     let stats: ServerStats
     let transactions: TransactionRegistry
+    let health = HealthProbe()
     private(set) var storage: StorageAdapter!
     private(set) var appCache: CacheAdapter!
 
@@ -180,7 +181,7 @@ public final class ProxyServer {
             storage.rollbackTransaction(tx) { _ in }
         }
         guard config.idleTimeout > 0 else { return }
-        let cutoff = MonotonicClock.seconds() - config.idleTimeout
+        let cutoff = MonotonicClock.coarseSeconds() - config.idleTimeout
         for c in connections.values where c.isIdle && c.lastActivity < cutoff { c.close() }
     }
 

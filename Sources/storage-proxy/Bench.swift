@@ -1,2 +1,103 @@
 import ArgumentParser
-struct Bench: ParsableCommand { func run() {} }
+import Foundation
+import ProxyServer
+import StorageCore
+import StorageProxyClient
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the proxy against a bare libuv line-echo over the same socket kind, in one run.",
+        discussion: """
+            Starts its own proxy (this binary, `serve`, a fresh SQLite file in a temp folder) unless --socket \
+            names a running one, and an in-process echo server. For each workload it drives C connections × W \
+            pipelined requests for D seconds and prints requests/s, p50/p99 latency, and proxy/echo. \
+            Build with -c release for meaningful figures.
+            """)
+
+    @Option(help: "Connections.") var connections = 64
+    @Option(help: "Requests in flight per connection.") var pipeline = 16
+    @Option(help: "Seconds per measurement.") var duration = 3.0
+    @Option(help: "Comma-separated: health_check,get_task,save_task,save_log,mixed.")
+    var workloads = "health_check,get_task,save_task,save_log,mixed"
+    @Option(help: "A running proxy's socket (default: start one).") var socket: String?
+    @Option(help: "synchronous setting of the SQLite file the bench's own proxy uses.") var synchronous = "FULL"
+
+    func run() throws {
+        let dir = NSTemporaryDirectory() + "storage-proxy-bench-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var server: Process?
+        let proxySocket = socket ?? "\(dir)/proxy.sock"
+        if socket == nil { server = try startProxy(dir: dir, socket: proxySocket) }
+        defer { if let server { server.terminate(); server.waitUntilExit() } }
+        let echoSocket = "\(dir)/echo.sock"
+        try LineEchoServer.start(path: echoSocket)
+
+        let taskCount = 1000, agents = 10
+        try seed(socket: proxySocket, tasks: taskCount, agents: agents)
+        print("storage-proxy bench: \(connections) connections × \(pipeline) pipelined, \(duration) s each, Unix socket"
+              + (socket == nil ? ", SQLite synchronous=\(synchronous)" : ""))
+        print(pad("workload", 14) + pad("proxy req/s", 13) + pad("p50 µs", 9) + pad("p99 µs", 9) + pad("echo req/s", 12) + pad("proxy/echo", 11) + "errors")
+        for name in workloads.split(separator: ",").map(String.init) {
+            let lines = try requestLines(name, tasks: taskCount, agents: agents)
+            let echo = try LoadDriver(socketPath: echoSocket, connections: connections, pipeline: pipeline, duration: duration).run(lines: lines)
+            let proxy = try LoadDriver(socketPath: proxySocket, connections: connections, pipeline: pipeline, duration: duration).run(lines: lines)
+            print(pad(name, 14) + pad(fmt(proxy.perSecond), 13) + pad(fmt(proxy.p50us), 9) + pad(fmt(proxy.p99us), 9)
+                  + pad(fmt(echo.perSecond), 12) + pad(String(format: "%.0f%%", 100 * proxy.perSecond / echo.perSecond), 11) + "\(proxy.errors)")
+        }
+    }
+
+    private func startProxy(dir: String, socket: String) throws -> Process {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let config = "\(dir)/bench.yaml"
+        try "storage:\n  sqlite:\n    synchronous: \(synchronous)\nserver:\n  log_level: warning\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["serve", "--config", config, "--socket", socket, "--database", "\(dir)/data.db"]
+        try p.run()
+        for _ in 0..<500 {
+            if let c = try? LineClient(.unix(socket)), (try? c.call("health_check"))?["result"] == .bool(true) { return p }
+            usleep(10_000)
+        }
+        p.terminate()
+        throw RuntimeError("the proxy did not start")
+    }
+
+    private func seed(socket: String, tasks: Int, agents: Int) throws {
+        let c = try LineClient(.unix(socket))
+        var text = ""
+        for i in 0..<tasks {
+            text += #"{"id":\#(i),"method":"save_task","params":{"task":{"id":"bench-\#(i)","agent_name":"agent-\#(i % agents)","task_prompt":"p","schedule_type":"cron","schedule_value":"* * * * *"}}}"# + "\n"
+        }
+        try c.send(text)
+        for _ in 0..<tasks { _ = try c.readLine() }
+    }
+
+    private func requestLines(_ name: String, tasks: Int, agents: Int) throws -> [[UInt8]] {
+        var rng = SystemRandomNumberGenerator()
+        func task() -> Int { Int.random(in: 0..<tasks, using: &rng) }
+        func line(_ s: String) -> [UInt8] { Array((s + "\n").utf8) }
+        let get = { line(#"{"id":1,"method":"get_task","params":{"task_id":"bench-\#(task())"}}"#) }
+        let log = { line(#"{"id":2,"method":"save_log","params":{"task_id":"bench-\#(task())","level":"INFO","message":"step done","metadata":{"ms":12}}}"#) }
+        let status = { line(#"{"id":3,"method":"update_task_status","params":{"task_id":"bench-\#(task())","status":"running"}}"#) }
+        let list = { line(#"{"id":4,"method":"list_tasks","params":{"agent_name":"agent-\#(Int.random(in: 0..<agents, using: &rng))","limit":10}}"#) }
+        switch name {
+        case "health_check": return [line(#"{"id":1,"method":"health_check"}"#)]
+        case "get_task": return (0..<4096).map { _ in get() }
+        case "save_log": return (0..<4096).map { _ in log() }
+        case "save_task":
+            return (0..<4096).map { i in
+                line(#"{"id":5,"method":"save_task","params":{"task":{"id":"st-\#(i)","agent_name":"agent-\#(i % agents)","task_prompt":"p","schedule_type":"cron","schedule_value":"* * * * *"}}}"#)
+            }
+        case "mixed":
+            return (0..<4096).map { _ in
+                let r = Int.random(in: 0..<100, using: &rng)
+                return r < 70 ? get() : r < 90 ? log() : r < 95 ? status() : list()
+            }
+        default: throw ValidationError("unknown workload \(name)")
+        }
+    }
+
+    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+    private func fmt(_ v: Double) -> String { v >= 1000 ? String(format: "%.0f", v) : String(format: "%.1f", v) }
+}

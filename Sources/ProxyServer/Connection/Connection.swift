@@ -37,10 +37,10 @@ final class Connection: UVStreamDelegate {
     }
 
     let stream: UVStream
-    unowned let server: ProxyServer
+    unowned(unsafe) let server: ProxyServer  // the server outlives its connections (it runs the loop)
     let requiresAuth: Bool
     var isAuthenticated = false
-    private(set) var lastActivity = MonotonicClock.seconds()
+    private(set) var lastActivity = MonotonicClock.coarseSeconds()
 
     private var framer: LineFramer
     private var waiting = FIFO<Queued>()
@@ -72,7 +72,7 @@ final class Connection: UVStreamDelegate {
     // MARK: - Input
 
     func stream(_ stream: UVStream, didRead bytes: UnsafeRawBufferPointer) {
-        lastActivity = MonotonicClock.seconds()
+        lastActivity = MonotonicClock.coarseSeconds()
         framer.feed(bytes, handle)
         pump()
     }

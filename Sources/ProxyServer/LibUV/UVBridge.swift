@@ -57,7 +57,10 @@ final class UVStream {
     enum Kind { case tcp, pipe }
     let kind: Kind
     let handle: UnsafeMutablePointer<uv_stream_t>
-    weak var delegate: UVStreamDelegate?
+    /// Not retained (the delegate owns the stream) and not `weak` (a weak
+    /// reference would push every retain of the delegate onto the slow path).
+    /// `close()` clears it, so no callback can reach a delegate that is gone.
+    unowned(unsafe) var delegate: UVStreamDelegate?
     /// Bytes handed to `uv_write` and not yet written.
     private(set) var pendingWriteBytes = 0
     private(set) var isClosing = false
@@ -175,6 +178,7 @@ final class UVStream {
     func close() {
         guard !isClosing else { return }
         isClosing = true
+        delegate = nil
         uv_close(asHandle(handle)) { h in
             let raw = h!.pointee.data!
             h!.pointee.data = nil

@@ -45,11 +45,12 @@ struct Call {
     func relay(_ result: Result<Void, ProxyError>) { reply(result.map { JSONValue.null as any JSONWritable }) }
 }
 
-/// One row of the method table: adding a method is adding a row.
-struct MethodSpec {
+/// One row of the method table: adding a method is adding a row. A class:
+/// the dispatcher looks one up per request and must not copy its arrays.
+final class MethodSpec {
     let name: String
     let summary: String
-    var params: [ParamSpec]
+    private(set) var params: [ParamSpec]
     let result: JSONValue
     let ordering: Ordering
     let run: (Call) throws -> Void
@@ -93,7 +94,7 @@ struct MethodTable {
     private(set) var ordered: [MethodSpec] = []
 
     init(_ specs: [MethodSpec]) {
-        for var spec in specs {
+        for spec in specs {
             spec.index = ordered.count
             precondition(byName[spec.name] == nil, "method \(spec.name) defined twice")
             byName[spec.name] = spec

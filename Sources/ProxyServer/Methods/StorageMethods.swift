@@ -5,12 +5,7 @@ enum StorageMethods {
     static let all: [MethodSpec] = [
         MethodSpec("health_check", "true when storage (and the cache, if configured) answers, else false.",
                    result: Schema.boolean, ordering: .read) { call in
-            call.storage.healthCheck { storageResult in
-                let storageUp = (try? storageResult.get()) == true
-                call.cache.ping { cacheResult in
-                    call.reply(.success(storageUp && (try? cacheResult.get()) == true))
-                }
-            }
+            call.server.health.check(storage: call.storage, cache: call.cache) { up in call.reply(.success(up)) }
         },
         MethodSpec("save_task", "Insert a task, or update the stored one with the fields present. Returns the task id.",
                    params: [.required("task", Schema.task, "The task; `id` optional (1-128 printable characters).")],

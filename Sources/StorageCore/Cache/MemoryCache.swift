@@ -10,7 +10,7 @@ public final class MemoryCache: CacheAdapter {
     private var writesSinceSweep = 0
     private let clock: () -> Double
 
-    public init(clock: @escaping () -> Double = MonotonicClock.seconds) { self.clock = clock }
+    public init(clock: @escaping () -> Double = MonotonicClock.coarseSeconds) { self.clock = clock }
 
     public var cacheName: String { "memory" }
 

@@ -10,7 +10,7 @@ public final class MemoryTaskCache: TaskCache {
     private var tasks: [String: (task: TaskRecord?, expiresAt: Double)] = [:]
     private var lists: [TaskQuery: (tasks: [TaskRecord], expiresAt: Double)] = [:]
 
-    public init(maxEntries: Int = 100_000, clock: @escaping () -> Double = MonotonicClock.seconds) {
+    public init(maxEntries: Int = 100_000, clock: @escaping () -> Double = MonotonicClock.coarseSeconds) {
         self.maxEntries = maxEntries
         self.clock = clock
     }

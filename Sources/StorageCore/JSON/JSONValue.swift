@@ -89,24 +89,34 @@ extension JSONValue {
 
     /// The path of the first string (or key) holding U+0000, if any: the
     /// contract rejects those for every backend alike (PostgreSQL cannot store them).
+    /// Paths are built only on the way out of a hit: the common case allocates nothing.
     public func pathOfNULString(prefix: String) -> String? {
+        guard containsNUL else { return nil }
         switch self {
-        case .string(let s):
-            return s.utf8.contains(0) ? prefix : nil
+        case .string:
+            return prefix
         case .array(let items):
-            for (i, item) in items.enumerated() {
-                if let p = item.pathOfNULString(prefix: "\(prefix)[\(i)]") { return p }
+            for (i, item) in items.enumerated() where item.containsNUL {
+                return item.pathOfNULString(prefix: "\(prefix)[\(i)]")
             }
             return nil
         case .object(let o):
-            for (k, v) in o.members {
+            for (k, v) in o.members where k.utf8.contains(0) || v.containsNUL {
                 let path = prefix.isEmpty ? k : "\(prefix).\(k)"
-                if k.utf8.contains(0) { return path }
-                if let p = v.pathOfNULString(prefix: path) { return p }
+                return k.utf8.contains(0) ? path : v.pathOfNULString(prefix: path)
             }
             return nil
         default:
             return nil
+        }
+    }
+
+    private var containsNUL: Bool {
+        switch self {
+        case .string(let s): return s.utf8.contains(0)
+        case .array(let items): return items.contains { $0.containsNUL }
+        case .object(let o): return o.members.contains { $0.key.utf8.contains(0) || $0.value.containsNUL }
+        default: return false
         }
     }
 }

@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A bare libuv line-echo over a Unix socket: the baseline the benchmark
+/// divides by. It frames lines as the proxy does and writes each read's
+/// complete lines back in one write (the proxy coalesces its answers the
+/// same way): the cost of the loop and the socket, without JSON or storage.
+public final class LineEchoServer {
+    private final class Echo: UVStreamDelegate {
+        let loop: UVLoop
+        var clients: [ObjectIdentifier: UVStream] = [:]
+        init(loop: UVLoop) { self.loop = loop }
+
+        func streamDidAccept(_ listener: UVStream) {
+            let client = UVStream(loop: loop, kind: listener.kind)
+            guard listener.accept(into: client) else { return client.close() }
+            client.delegate = self
+            clients[ObjectIdentifier(client)] = client
+            client.startReading()
+        }
+        var framers: [ObjectIdentifier: LineFramer] = [:]
+        var out: [UInt8] = []
+
+        func stream(_ stream: UVStream, didRead bytes: UnsafeRawBufferPointer) {
+            var framer = framers[ObjectIdentifier(stream)] ?? LineFramer(maxLineBytes: 1 << 20)
+            framer.feed(bytes) { event in
+                if case .line(let line) = event {
+                    out.append(contentsOf: line)
+                    out.append(0x0A)
+                }
+            }
+            framers[ObjectIdentifier(stream)] = framer
+            out.withUnsafeBytes { stream.write($0) }
+            out.removeAll(keepingCapacity: true)
+        }
+        func streamDidEnd(_ stream: UVStream, error: Int32?) {
+            clients[ObjectIdentifier(stream)] = nil
+            framers[ObjectIdentifier(stream)] = nil
+            stream.close()
+        }
+        func streamDidDrain(_ stream: UVStream) {}
+    }
+
+    /// Starts serving on `path` on a thread of its own; runs until the process exits.
+    public static func start(path: String) throws(ServerError) {
+        unlink(path)
+        let ready = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        ready.initialize(to: 0)
+        let thread = Thread {
+            let loop = UVLoop()
+            let echo = Echo(loop: loop)
+            let listener = UVStream(loop: loop, kind: .pipe)
+            listener.delegate = echo
+            var rc = listener.bindPipe(path)
+            if rc == 0 { rc = listener.listen() }
+            ready.pointee = rc == 0 ? 1 : -1
+            if rc == 0 { withExtendedLifetime(echo) { loop.run() } }
+        }
+        thread.start()
+        while ready.pointee == 0 { usleep(1000) }
+        if ready.pointee < 0 { throw ServerError("echo server cannot listen on \(path)") }
+    }
+}
+
+import Foundation
