@@ -10,8 +10,11 @@ final class ServerStats {
         private(set) var count: UInt64 = 0
 
         mutating func record(nanoseconds: UInt64) {
-            let us = max(1.0, Double(nanoseconds) / 1000)
-            let i = min(buckets.count - 1, Int(log2(us) * Double(Self.bucketsPerOctave)))
+            // Octave from the highest set bit, the 3 bits below it pick one of 8 sub-buckets.
+            let us = max(1, nanoseconds / 1000)
+            let octave = 63 - us.leadingZeroBitCount
+            let sub = octave >= 3 ? Int((us >> UInt64(octave - 3)) & 7) : Int((us << UInt64(3 - octave)) & 7)
+            let i = min(buckets.count - 1, octave * Self.bucketsPerOctave + sub)
             buckets[i] += 1
             count += 1
         }
@@ -23,7 +26,10 @@ final class ServerStats {
             var seen: UInt64 = 0
             for (i, n) in buckets.enumerated() {
                 seen += n
-                if seen >= target { return (pow(2, Double(i + 1) / Double(Self.bucketsPerOctave)) * 10).rounded() / 10 }
+                if seen >= target {  // the bucket's upper bound
+                    let octave = i / Self.bucketsPerOctave, sub = i % Self.bucketsPerOctave
+                    return Double(1 << octave) * (1 + Double(sub + 1) / Double(Self.bucketsPerOctave))
+                }
             }
             return 0
         }

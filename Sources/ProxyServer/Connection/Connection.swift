@@ -15,8 +15,12 @@ import StorageCore
 //  Connection until it closes. Loop thread only.
 final class Connection: UVStreamDelegate {
     /// A started request; answers leave in the order slots were created.
+    /// `complete` is the handler's reply: a method reference on the slot is a
+    /// closure that needs no allocation of its own.
     final class Slot {
+        unowned(unsafe) let connection: Connection  // a slot never outlives its connection's handling
         let id: JSONValue?          // nil: notification, nothing is answered
+        var answerID: JSONValue = .null
         let method: Int?            // index in the method table (statistics)
         let isWrite: Bool
         let inBatch: Bool, batchFirst: Bool, batchLast: Bool
@@ -24,16 +28,29 @@ final class Connection: UVStreamDelegate {
         var done = false
         var bytes: [UInt8] = []     // the answer, when it finished ahead of its turn
 
-        init(id: JSONValue?, method: Int?, isWrite: Bool, inBatch: Bool, batchFirst: Bool, batchLast: Bool) {
+        init(connection: Connection, id: JSONValue?, method: Int?, isWrite: Bool, inBatch: Bool, batchFirst: Bool, batchLast: Bool) {
+            self.connection = connection
             self.id = id; self.method = method; self.isWrite = isWrite
+            answerID = id ?? .null
             self.inBatch = inBatch; self.batchFirst = batchFirst; self.batchLast = batchLast
             startedAt = MonotonicClock.nanoseconds()
         }
+
+        func complete(_ result: Result<any JSONWritable, ProxyError>) { connection.finish(self, result) }
     }
 
     private struct Queued {
         let entry: RPCEntry
+        let spec: MethodSpec?      // looked up once, when the line is read
+        let isWrite: Bool
         let inBatch: Bool, batchFirst: Bool, batchLast: Bool
+
+        init(_ entry: RPCEntry, methods: MethodTable, inBatch: Bool = false, batchFirst: Bool = false, batchLast: Bool = false) {
+            self.entry = entry
+            if case .request(let r) = entry { spec = methods[r.method] } else { spec = nil }
+            isWrite = spec?.ordering == .write
+            self.inBatch = inBatch; self.batchFirst = batchFirst; self.batchLast = batchLast
+        }
     }
 
     let stream: UVStream
@@ -96,15 +113,14 @@ final class Connection: UVStreamDelegate {
     private func handle(_ event: LineFramer.Event) {
         switch event {
         case .tooLarge:
-            waiting.append(Queued(entry: .invalid(id: .null, .requestTooLarge(limit: server.config.maxLineBytes)),
-                                  inBatch: false, batchFirst: false, batchLast: false))
+            waiting.append(Queued(.invalid(id: .null, .requestTooLarge(limit: server.config.maxLineBytes)), methods: server.methods))
         case .line(let bytes):
             switch RPCLine.decode(bytes) {
             case .single(let entry):
-                waiting.append(Queued(entry: entry, inBatch: false, batchFirst: false, batchLast: false))
+                waiting.append(Queued(entry, methods: server.methods))
             case .batch(let entries):
                 for (i, entry) in entries.enumerated() {
-                    waiting.append(Queued(entry: entry, inBatch: true, batchFirst: i == 0, batchLast: i == entries.count - 1))
+                    waiting.append(Queued(entry, methods: server.methods, inBatch: true, batchFirst: i == 0, batchLast: i == entries.count - 1))
                 }
             }
         }
@@ -112,52 +128,53 @@ final class Connection: UVStreamDelegate {
 
     // MARK: - Dispatch
 
+    /// A read starts when no write before it is unfinished; a write when nothing before it is.
+    private func canStart(isWrite: Bool) -> Bool {
+        isWrite ? unfinished == 0 : unfinishedWrites == 0
+    }
+
     private func pump() {
         guard !pumping else { return }
         pumping = true
         defer { pumping = false; updateReading() }
-        while !isClosed, let next = waiting.first {
-            var spec: MethodSpec?
-            if case .request(let r) = next.entry { spec = server.methods[r.method] }
-            let isWrite = spec?.ordering == .write
-            if isWrite ? unfinished > 0 : unfinishedWrites > 0 { return }
-            waiting.removeFirst()
-            start(next, spec: spec, isWrite: isWrite)
+        while !isClosed, let isWrite = waiting.withFirst({ $0.isWrite }), canStart(isWrite: isWrite) {
+            start(waiting.popFirst())
         }
     }
 
-    private func start(_ q: Queued, spec: MethodSpec?, isWrite: Bool) {
+    private func start(_ q: Queued) {
+        let spec = q.spec
         var id: JSONValue? = .null
         if case .request(let r) = q.entry { id = r.id }
-        let slot = Slot(id: id, method: spec?.index, isWrite: isWrite, inBatch: q.inBatch, batchFirst: q.batchFirst, batchLast: q.batchLast)
+        let slot = Slot(connection: self, id: id, method: spec?.index, isWrite: q.isWrite,
+                        inBatch: q.inBatch, batchFirst: q.batchFirst, batchLast: q.batchLast)
         inFlight.append(slot)
         unfinished += 1
-        if isWrite { unfinishedWrites += 1 }
+        if q.isWrite { unfinishedWrites += 1 }
 
         switch q.entry {
         case .invalid(let errorID, let error):
-            finish(slot, id: errorID, .failure(error))
+            slot.answerID = errorID
+            finish(slot, .failure(error))
         case .request(let request):
-            guard let spec else { return finish(slot, id: id, .failure(.methodNotFound(request.method))) }
+            guard let spec else { return finish(slot, .failure(.methodNotFound(request.method))) }
             if requiresAuth && !isAuthenticated && spec.name != "auth" {
-                return finish(slot, id: id, .failure(.unauthorized("call auth with the server's token first")))
+                return finish(slot, .failure(.unauthorized("call auth with the server's token first")))
             }
             do {
                 let params = try Params(request.params, spec: spec)
-                try spec.run(Call(params: params, connection: self, server: server) { [self] result in
-                    finish(slot, id: id, result)
-                })
+                try spec.run(Call(params: params, connection: self, server: server, reply: slot.complete))
             } catch let error as ProxyError {
-                finish(slot, id: id, .failure(error))
+                finish(slot, .failure(error))
             } catch {
-                finish(slot, id: id, .failure(.internalError("unexpected failure in \(spec.name)")))
+                finish(slot, .failure(.internalError("unexpected failure in \(spec.name)")))
             }
         }
     }
 
     // MARK: - Output, in request order
 
-    private func finish(_ slot: Slot, id: JSONValue?, _ result: Result<any JSONWritable, ProxyError>) {
+    fileprivate func finish(_ slot: Slot, _ result: Result<any JSONWritable, ProxyError>) {
         guard !slot.done else { return }  // a handler must answer once; a second answer is dropped
         slot.done = true
         unfinished -= 1
@@ -168,13 +185,12 @@ final class Connection: UVStreamDelegate {
         guard !isClosed else { return }
 
         if slot.id != nil {  // notifications are never answered
-            let answerID = id ?? .null
             if inFlight.first === slot && !slot.inBatch {
-                encode(result, id: answerID, into: &out)   // its turn: straight into the output
+                encode(result, id: slot.answerID, into: &out)   // its turn: straight into the output
                 out.append(0x0A)
                 inFlight.removeFirst()
             } else {
-                encode(result, id: answerID, into: &slot.bytes)
+                encode(result, id: slot.answerID, into: &slot.bytes)
             }
         }
         flushFinishedHead()
@@ -263,18 +279,33 @@ final class Connection: UVStreamDelegate {
     }
 }
 
-/// An array-backed queue with O(1) pops from the front.
+/// An array-backed queue with O(1) pops from the front; items are moved
+/// out, not copied (no retain/release pair per pop).
 struct FIFO<T> {
-    private var items: [T] = []
+    private var items: [T?] = []
     private var head = 0
 
     var isEmpty: Bool { head == items.count }
     var count: Int { items.count - head }
     var first: T? { isEmpty ? nil : items[head] }
 
+    /// Reads a field of the first item without copying the item.
+    func withFirst<R>(_ body: (T) -> R) -> R? { isEmpty ? nil : body(items[head]!) }
+
     mutating func append(_ item: T) { items.append(item) }
 
+    mutating func popFirst() -> T {
+        let item = items[head].take()!
+        advance()
+        return item
+    }
+
     mutating func removeFirst() {
+        items[head] = nil
+        advance()
+    }
+
+    private mutating func advance() {
         head += 1
         if head == items.count { items.removeAll(keepingCapacity: items.capacity <= 1024); head = 0 }
         else if head > 1024 && head * 2 > items.count { items.removeFirst(head); head = 0 }

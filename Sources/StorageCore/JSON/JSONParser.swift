@@ -82,6 +82,7 @@ public struct JSONParser {
         if depth > maxDepth { throw .tooDeep(limit: maxDepth) }
         pos += 1
         var members: [(key: String, value: JSONValue)] = []
+        members.reserveCapacity(8)  // one allocation for a typical request object, not three
         skipWhitespace()
         if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(JSONObject(members)) }
         while true {
