@@ -1,7 +1,8 @@
 import StorageCore
 
 /// Request counters and latency histograms per method (`server.status`).
-/// Loop thread only.
+/// Counters are exact; latency is sampled (one request in `sampleEvery`),
+/// which keeps two clock reads off most requests. Loop thread only.
 final class ServerStats {
     /// Log-scale latency buckets: 8 per power of two from 1 µs up to ~70 s.
     struct Histogram {
@@ -47,13 +48,21 @@ final class ServerStats {
     var connectionsRejected: UInt64 = 0
     let startedAt = MonotonicClock.seconds()
 
+    static let sampleEvery: UInt64 = 8
+    private var started: UInt64 = 0
+
     init(methodCount: Int) { perMethod = Array(repeating: MethodFigures(), count: methodCount) }
 
-    func record(method index: Int?, nanoseconds: UInt64, failed: Bool) {
+    func shouldSampleLatency() -> Bool {
+        started &+= 1
+        return started % Self.sampleEvery == 1
+    }
+
+    func record(method index: Int?, failed: Bool, nanoseconds: UInt64?) {
         if let index {
             perMethod[index].calls += 1
             if failed { perMethod[index].errors += 1 }
-            perMethod[index].latency.record(nanoseconds: nanoseconds)
+            if let nanoseconds { perMethod[index].latency.record(nanoseconds: nanoseconds) }
         } else {
             invalid.calls += 1
             invalid.errors += 1
@@ -71,6 +80,7 @@ final class ServerStats {
             byMethod[spec.name] = [
                 "calls": .int(Int64(f.calls)), "errors": .int(Int64(f.errors)),
                 "p50_us": .double(f.latency.quantile(0.5)), "p99_us": .double(f.latency.quantile(0.99)),
+                "latency_samples": .int(Int64(f.latency.count)),
             ]
         }
         return [

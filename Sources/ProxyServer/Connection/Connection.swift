@@ -24,16 +24,17 @@ final class Connection: UVStreamDelegate {
         let method: Int?            // index in the method table (statistics)
         let isWrite: Bool
         let inBatch: Bool, batchFirst: Bool, batchLast: Bool
-        let startedAt: UInt64
+        let startedAt: UInt64       // 0: latency not sampled for this request
         var done = false
         var bytes: [UInt8] = []     // the answer, when it finished ahead of its turn
 
-        init(connection: Connection, id: JSONValue?, method: Int?, isWrite: Bool, inBatch: Bool, batchFirst: Bool, batchLast: Bool) {
+        init(connection: Connection, id: JSONValue?, method: Int?, isWrite: Bool, inBatch: Bool, batchFirst: Bool, batchLast: Bool,
+             sampleLatency: Bool) {
             self.connection = connection
             self.id = id; self.method = method; self.isWrite = isWrite
             answerID = id ?? .null
             self.inBatch = inBatch; self.batchFirst = batchFirst; self.batchLast = batchLast
-            startedAt = MonotonicClock.nanoseconds()
+            startedAt = sampleLatency ? MonotonicClock.nanoseconds() : 0
         }
 
         func complete(_ result: Result<any JSONWritable, ProxyError>) { connection.finish(self, result) }
@@ -147,7 +148,8 @@ final class Connection: UVStreamDelegate {
         var id: JSONValue? = .null
         if case .request(let r) = q.entry { id = r.id }
         let slot = Slot(connection: self, id: id, method: spec?.index, isWrite: q.isWrite,
-                        inBatch: q.inBatch, batchFirst: q.batchFirst, batchLast: q.batchLast)
+                        inBatch: q.inBatch, batchFirst: q.batchFirst, batchLast: q.batchLast,
+                        sampleLatency: server.stats.shouldSampleLatency())
         inFlight.append(slot)
         unfinished += 1
         if q.isWrite { unfinishedWrites += 1 }
@@ -181,7 +183,8 @@ final class Connection: UVStreamDelegate {
         if slot.isWrite { unfinishedWrites -= 1 }
         let failed: Bool
         if case .failure = result { failed = true } else { failed = false }
-        server.stats.record(method: slot.method, nanoseconds: MonotonicClock.nanoseconds() &- slot.startedAt, failed: failed)
+        server.stats.record(method: slot.method, failed: failed,
+                            nanoseconds: slot.startedAt == 0 ? nil : MonotonicClock.nanoseconds() &- slot.startedAt)
         guard !isClosed else { return }
 
         if slot.id != nil {  // notifications are never answered

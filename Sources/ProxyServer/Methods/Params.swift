@@ -81,21 +81,3 @@ struct Params {
         return v
     }
 }
-
-extension Optional: JSONWritable where Wrapped: JSONWritable {
-    public func writeJSON(into out: inout [UInt8]) {
-        if let self { self.writeJSON(into: &out) } else { JSONWriter.raw("null", into: &out) }
-    }
-}
-
-extension Bool: JSONWritable {
-    public func writeJSON(into out: inout [UInt8]) { JSONWriter.bool(self, into: &out) }
-}
-
-extension Int: JSONWritable {
-    public func writeJSON(into out: inout [UInt8]) { JSONWriter.int(Int64(self), into: &out) }
-}
-
-extension String: JSONWritable {
-    public func writeJSON(into out: inout [UInt8]) { JSONWriter.string(self, into: &out) }
-}

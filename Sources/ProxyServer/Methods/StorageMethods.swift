@@ -23,7 +23,7 @@ enum StorageMethods {
         MethodSpec("get_task", "The task, or null.",
                    params: [.required("task_id", Schema.string, "Task id.")],
                    result: Schema.nullable(Schema.task), ordering: .read, transactional: true) { call in
-            call.storage.getTask(id: try call.params.string("task_id"), in: try call.transaction()) { call.relay($0) }
+            call.storage.getTaskJSON(id: try call.params.string("task_id"), in: try call.transaction()) { call.relay($0) }
         },
         MethodSpec("list_tasks", "Tasks, oldest created_at first, then id.",
                    params: [.optional("agent_name", Schema.string, "Only this agent's tasks."),
@@ -35,7 +35,7 @@ enum StorageMethods {
             let query = TaskQuery(agentName: try p.optionalString("agent_name"), status: try p.optionalString("status"),
                                   limit: try p.int("limit", default: 100, in: 1...10_000),
                                   offset: try p.int("offset", default: 0, in: 0...Int(Int32.max)))
-            call.storage.listTasks(query, in: try call.transaction()) { call.relay($0) }
+            call.storage.listTasksJSON(query, in: try call.transaction()) { call.relay($0) }
         },
         MethodSpec("delete_task", "true if the task existed; its logs go with it.",
                    params: [.required("task_id", Schema.string, "Task id.")],

@@ -13,13 +13,13 @@ public protocol CacheAdapter: AnyObject {
 }
 
 /// The proxy's own read-through entries, in a namespace `cache.*` cannot
-/// reach. Values are typed: the in-process implementation stores records as
-/// they are, a remote one serializes them.
+/// reach. Values are the encoded answers (`null` for a task known absent):
+/// what a client receives, ready to copy.
 public protocol TaskCache: AnyObject {
-    func task(id: String) -> TaskRecord??
-    func storeTask(_ task: TaskRecord?, id: String)
-    func taskList(_ query: TaskQuery) -> [TaskRecord]?
-    func storeTaskList(_ tasks: [TaskRecord], for query: TaskQuery)
+    func task(id: String) -> EncodedJSON?
+    func storeTask(_ answer: EncodedJSON, id: String)
+    func taskList(_ query: TaskQuery) -> EncodedJSON?
+    func storeTaskList(_ answer: EncodedJSON, for query: TaskQuery)
     /// Drops a task's entry and every list (any write may change any list).
     func invalidate(taskIDs: some Sequence<String>)
     func statusReport() -> JSONValue

@@ -29,6 +29,11 @@ public protocol StorageAdapter: AnyObject {
     func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>)
     func getTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<TaskRecord?>)
     func listTasks(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<[TaskRecord]>)
+    /// The answers of `get_task` and `list_tasks`, encoded. Backends get the
+    /// defaults below (encode the typed result); the read-through cache keeps
+    /// and serves these bytes.
+    func getTaskJSON(id: String, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>)
+    func listTasksJSON(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>)
     func deleteTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<Bool>)
     func updateTaskStatus(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?,
                           in tx: TransactionID?, _ done: @escaping Completion<Bool>)
@@ -50,4 +55,14 @@ public protocol StorageAdapter: AnyObject {
 
     /// Pool and backend figures for `server.status`.
     func statusReport() -> JSONValue
+}
+
+extension StorageAdapter {
+    public func getTaskJSON(id: String, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
+        getTask(id: id, in: tx) { done($0.map { EncodedJSON(encoding: $0) }) }
+    }
+
+    public func listTasksJSON(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
+        listTasks(query, in: tx) { done($0.map { EncodedJSON(encoding: $0) }) }
+    }
 }

@@ -1,7 +1,8 @@
 /// Puts the proxy's read-through cache in front of a storage backend.
 ///
-/// Reads outside a transaction are served from the cache when they can be;
-/// a miss reads storage and fills the cache. Every committed write that
+/// `get_task`/`list_tasks` answers outside a transaction (`getTaskJSON`,
+/// `listTasksJSON`) are served from the cache, already encoded, when they can
+/// be; a miss reads storage and fills the cache. The typed reads pass through. Every committed write that
 /// touches tasks drops the entries it may have changed, after the commit
 /// succeeded. A fill is only stored if no task write completed while the
 /// read was in flight (`generation`): a reader that read a row before a
@@ -34,30 +35,38 @@ public final class ReadThroughStorage: StorageAdapter {
 
     // MARK: - Cached reads
 
-    public func getTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<TaskRecord?>) {
+    public func getTaskJSON(id: String, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
         if tx == nil, let cached = cache.task(id: id) {
             hits += 1
             return done(.success(cached))
         }
         if tx == nil { misses += 1 }
         let started = generation
-        storage.getTask(id: id, in: tx) { [self] result in
-            if tx == nil, case .success(let task) = result, generation == started { cache.storeTask(task, id: id) }
+        storage.getTaskJSON(id: id, in: tx) { [self] result in
+            if tx == nil, case .success(let answer) = result, generation == started { cache.storeTask(answer, id: id) }
             done(result)
         }
     }
 
-    public func listTasks(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<[TaskRecord]>) {
+    public func listTasksJSON(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
         if tx == nil, let cached = cache.taskList(query) {
             hits += 1
             return done(.success(cached))
         }
         if tx == nil { misses += 1 }
         let started = generation
-        storage.listTasks(query, in: tx) { [self] result in
-            if tx == nil, case .success(let list) = result, generation == started { cache.storeTaskList(list, for: query) }
+        storage.listTasksJSON(query, in: tx) { [self] result in
+            if tx == nil, case .success(let answer) = result, generation == started { cache.storeTaskList(answer, for: query) }
             done(result)
         }
+    }
+
+    public func getTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<TaskRecord?>) {
+        storage.getTask(id: id, in: tx, done)
+    }
+
+    public func listTasks(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<[TaskRecord]>) {
+        storage.listTasks(query, in: tx, done)
     }
 
     // MARK: - Writes that invalidate

@@ -146,3 +146,21 @@ extension Array: JSONWritable where Element: JSONWritable {
         out.append(UInt8(ascii: "]"))
     }
 }
+
+extension Optional: JSONWritable where Wrapped: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) {
+        if let self { self.writeJSON(into: &out) } else { JSONWriter.raw("null", into: &out) }
+    }
+}
+
+extension Bool: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) { JSONWriter.bool(self, into: &out) }
+}
+
+extension Int: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) { JSONWriter.int(Int64(self), into: &out) }
+}
+
+extension String: JSONWritable {
+    public func writeJSON(into out: inout [UInt8]) { JSONWriter.string(self, into: &out) }
+}
