@@ -51,3 +51,37 @@ struct ConcurrencyTests {
         #expect(count == n)
     }
 }
+
+@Suite("Read-through cache under concurrency")
+struct ReadThroughRaceTests {
+    @Test("readers never see a task older than the last acknowledged write", arguments: TestBackend.allCases)
+    func noStaleReads(backend: TestBackend) throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let setup = try proxy.client()
+        _ = try setup.result("save_task", ["task": sampleTask(id: "hot", extra: [("status", "0")])])
+        let acknowledged = Locked<Int>(0)
+        let stop = Locked<Bool>(false)
+        let stale = Locked<[String]>([])
+        let readers = (0..<4).map { _ in
+            Thread {
+                guard let c = try? proxy.client() else { return }
+                while !stop.withLock({ $0 }) {
+                    let floor = acknowledged.withLock { $0 }  // acknowledged before this read is sent
+                    guard let t = try? c.result("get_task", ["task_id": "hot"]),
+                          let seen = t.objectValue?["status"]?.stringValue.flatMap({ Int($0) }) else { continue }
+                    if seen < floor { stale.withLock { $0.append("saw \(seen) after \(floor) was acknowledged") } }
+                }
+            }
+        }
+        readers.forEach { $0.start() }
+        let writer = try proxy.client()
+        for version in 1...1000 {
+            _ = try writer.result("update_task_status", ["task_id": "hot", "status": .string(String(version))])
+            acknowledged.withLock { $0 = version }
+        }
+        stop.withLock { $0 = true }
+        usleep(100_000)
+        #expect(stale.withLock { $0 }.isEmpty, "\(stale.withLock { $0.prefix(5) })")
+        #expect(try setup.result("get_task", ["task_id": "hot"]).objectValue?["status"] == "1000")
+    }
+}
