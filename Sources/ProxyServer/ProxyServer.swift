@@ -23,14 +23,12 @@ public final class ProxyServer {
     private(set) var storage: StorageAdapter!
     private(set) var appCache: CacheAdapter!
 
-    private var listeners: [(stream: UVStream, requiresAuth: Bool)] = []
+    private var listeners: [UVStream] = []
     private var connections: [ObjectIdentifier: Connection] = [:]
     private var dirty: [Connection] = []
     private var helpers: [UVCallback] = []
     private var stopping = false
     private var socketPath: String?
-    /// The bound TCP port (tests listen on port 0).
-    public private(set) var tcpPort: Int?
 
     /// Where backends deliver results (the loop thread).
     public var completions: CompletionQueue { handoff }
@@ -57,7 +55,12 @@ public final class ProxyServer {
         sigaddset(&stopSignals, SIGTERM)
         pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         if !config.socket.isEmpty { try listenUnix(config.socket) }
-        if !config.listen.isEmpty { try listenTCP(config.listen) }
+        do {
+            if !config.listen.isEmpty { try listenTCP(config.listen) }
+        } catch {
+            if let socketPath { unlink(socketPath) }  // do not leave a dead socket behind
+            throw error
+        }
         guard !listeners.isEmpty else { throw ServerError("no listener: set server.socket or server.listen") }
 
         let flush = UVCallback(loop: loop, .check) { [unowned self] in flushDirty() }
@@ -79,15 +82,17 @@ public final class ProxyServer {
         }
         try StaleSocket.prepare(path)
         let stream = UVStream(loop: loop, kind: .pipe)
+        // The socket file is born with its final mode: no window in which others may connect.
+        let previousMask = umask(mode_t(~config.socketMode & 0o777))
         var rc = stream.bindPipe(path)
+        umask(previousMask)
         if rc == 0 { rc = stream.listen() }
         guard rc == 0 else {
             stream.close()
             throw ServerError("cannot listen on \(path): \(uvError(rc))")
         }
-        chmod(path, mode_t(config.socketMode))
         stream.delegate = acceptor(requiresAuth: false)
-        listeners.append((stream, false))
+        listeners.append(stream)
         socketPath = path
         log.info("listening on unix:\(path) (mode \(String(config.socketMode, radix: 8)))")
     }
@@ -108,8 +113,7 @@ public final class ProxyServer {
         }
         let requiresAuth = !token.isEmpty
         stream.delegate = acceptor(requiresAuth: requiresAuth)
-        listeners.append((stream, requiresAuth))
-        tcpPort = stream.boundPort
+        listeners.append(stream)
         log.info("listening on tcp:\(address.host):\(stream.boundPort)\(requiresAuth ? " (auth required)" : "")")
     }
 
@@ -200,7 +204,7 @@ public final class ProxyServer {
     public func stop() {
         guard !stopping else { return }
         stopping = true
-        for l in listeners { l.stream.close() }
+        for l in listeners { l.close() }
         listeners.removeAll()
         if let socketPath { unlink(socketPath) }
         for c in Array(connections.values) { c.endInput() }

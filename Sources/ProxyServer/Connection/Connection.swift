@@ -16,9 +16,11 @@ import StorageCore
 final class Connection: UVStreamDelegate {
     /// A started request; answers leave in the order slots were created.
     /// `complete` is the handler's reply: a method reference on the slot is a
-    /// closure that needs no allocation of its own.
+    /// closure that needs no allocation of its own. The slot keeps its
+    /// connection alive while a backend still holds the reply (a client may
+    /// hang up first); `close()` empties the queues, so no cycle outlives it.
     final class Slot {
-        unowned(unsafe) let connection: Connection  // a slot never outlives its connection's handling
+        let connection: Connection
         let id: JSONValue?          // nil: notification, nothing is answered
         var answerID: JSONValue = .null
         let method: Int?            // index in the method table (statistics)
@@ -72,7 +74,8 @@ final class Connection: UVStreamDelegate {
     private(set) var isClosed = false
     private var reading = false
 
-    /// Requests parsed but not answered before the proxy stops reading (backpressure).
+    /// Requests read but not yet answered (queued or started) before the proxy
+    /// stops reading from the client (backpressure).
     static let maxQueuedRequests = 4096
 
     init(stream: UVStream, server: ProxyServer, requiresAuth: Bool) {
@@ -249,7 +252,7 @@ final class Connection: UVStreamDelegate {
     private func updateReading() {
         guard !isClosed else { return }
         let shouldRead = !inputEnded && stream.pendingWriteBytes + out.count <= server.config.maxOutputBytes
-            && waiting.count < Self.maxQueuedRequests
+            && waiting.count + inFlight.count < Self.maxQueuedRequests
         if shouldRead && !reading {
             stream.startReading()
             reading = true
@@ -269,6 +272,8 @@ final class Connection: UVStreamDelegate {
     func close() {
         guard !isClosed else { return }
         isClosed = true
+        waiting = FIFO()
+        inFlight = FIFO()
         stream.close()
         server.connectionClosed(self)
     }

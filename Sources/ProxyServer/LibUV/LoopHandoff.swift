@@ -7,10 +7,16 @@ import StorageCore
 /// Brings results from worker threads back to the loop thread: workers
 /// append closures under a lock and wake the loop with one `uv_async_send`
 /// (libuv coalesces wake-ups); the loop runs them all in order.
-/// `@unchecked Sendable`: `pending` is only touched under `lock`, and the
-/// async handle's `send` is libuv's one thread-safe call.
+/// `@unchecked Sendable`: `state` is only touched under its mutex, and the
+/// async handle is sent to only under that mutex while it is open, so a late
+/// worker (a detached transaction thread at shutdown) never touches a closed handle.
 final class LoopHandoff: CompletionQueue, @unchecked Sendable {
-    private let lock = Mutex<[() -> Void]>([])
+    private struct State {
+        var pending: [() -> Void] = []
+        var closed = false
+    }
+
+    private let state = Mutex(State())
     private var async: UVCallback!
 
     init(loop: UVLoop) {
@@ -18,21 +24,27 @@ final class LoopHandoff: CompletionQueue, @unchecked Sendable {
     }
 
     func post(_ work: @escaping () -> Void) {
-        lock.withLock { $0.append(work) }
-        async.send()
+        enqueue { $0.append(work) }
     }
 
     func post(all work: [() -> Void]) {
         guard !work.isEmpty else { return }
-        lock.withLock { $0.append(contentsOf: work) }
-        async.send()
+        enqueue { $0.append(contentsOf: work) }
+    }
+
+    private func enqueue(_ add: (inout [() -> Void]) -> Void) {
+        state.withLock { s in
+            guard !s.closed else { return }  // the loop has stopped: nobody is left to answer
+            add(&s.pending)
+            async.send()
+        }
     }
 
     private func drain() {
         while true {
-            let batch = lock.withLock { pending -> [() -> Void] in
-                let b = pending
-                pending.removeAll(keepingCapacity: true)
+            let batch = state.withLock { s -> [() -> Void] in
+                let b = s.pending
+                s.pending.removeAll(keepingCapacity: true)
                 return b
             }
             if batch.isEmpty { return }
@@ -40,5 +52,9 @@ final class LoopHandoff: CompletionQueue, @unchecked Sendable {
         }
     }
 
-    func close() { async.close() }
+    /// Loop thread: no more wake-ups after this.
+    func close() {
+        state.withLock { $0.closed = true }
+        async.close()
+    }
 }

@@ -25,10 +25,16 @@ struct Params {
         return v
     }
 
-    func string(_ name: String) throws(ProxyError) -> String {
-        guard let s = try optionalString(name) else { throw ProxyError.invalidParams(field: name, reason: "is required") }
-        return s
+    /// A parameter that must be present, read with one of the optional readers.
+    private func required<T>(_ name: String, _ read: (String) throws(ProxyError) -> T?) throws(ProxyError) -> T {
+        guard let value = try read(name) else { throw ProxyError.invalidParams(field: name, reason: "is required") }
+        return value
     }
+
+    func string(_ name: String) throws(ProxyError) -> String { try required(name, optionalString) }
+    func timestamp(_ name: String) throws(ProxyError) -> Timestamp { try required(name, optionalTimestamp) }
+    func objectParam(_ name: String) throws(ProxyError) -> JSONObject { try required(name, optionalObject) }
+    func logLevel(_ name: String) throws(ProxyError) -> LogLevel { try required(name, optionalLogLevel) }
 
     func optionalString(_ name: String) throws(ProxyError) -> String? {
         guard let v = present(name) else { return nil }
@@ -50,11 +56,6 @@ struct Params {
         return d
     }
 
-    func timestamp(_ name: String) throws(ProxyError) -> Timestamp {
-        guard let t = try optionalTimestamp(name) else { throw ProxyError.invalidParams(field: name, reason: "is required") }
-        return t
-    }
-
     func optionalTimestamp(_ name: String) throws(ProxyError) -> Timestamp? {
         guard let v = present(name) else { return nil }
         guard case .string(let s) = v, let t = Timestamp(rfc3339: s) else {
@@ -63,16 +64,19 @@ struct Params {
         return t
     }
 
-    func objectParam(_ name: String) throws(ProxyError) -> JSONObject {
-        guard let v = present(name) else { throw ProxyError.invalidParams(field: name, reason: "is required") }
-        guard case .object(let o) = v else { throw ProxyError.invalidParams(field: name, reason: "must be an object, got \(v.typeName)") }
-        return o
-    }
-
     func optionalObject(_ name: String) throws(ProxyError) -> JSONObject? {
         guard let v = present(name) else { return nil }
         guard case .object(let o) = v else { throw ProxyError.invalidParams(field: name, reason: "must be an object, got \(v.typeName)") }
         return o
+    }
+
+    /// DEBUG, INFO, WARNING, ERROR or CRITICAL, in any case.
+    func optionalLogLevel(_ name: String) throws(ProxyError) -> LogLevel? {
+        guard let text = try optionalString(name) else { return nil }
+        guard let level = LogLevel(loose: text) else {
+            throw ProxyError.invalidParams(field: name, reason: "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        }
+        return level
     }
 
     /// Any JSON value, `null` included (it must be present).

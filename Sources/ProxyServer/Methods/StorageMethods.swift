@@ -60,11 +60,7 @@ enum StorageMethods {
                             .optional("metadata", Schema.nullable(Schema.object), "Any JSON object.")],
                    result: Schema.string, ordering: .write, transactional: true) { call in
             let p = call.params
-            let levelText = try p.string("level")
-            guard let level = LogLevel(loose: levelText) else {
-                throw ProxyError.invalidParams(field: "level", reason: "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
-            }
-            call.storage.saveLog(taskID: try p.string("task_id"), level: level, message: try p.string("message"),
+            call.storage.saveLog(taskID: try p.string("task_id"), level: try p.logLevel("level"), message: try p.string("message"),
                                  metadata: try p.optionalObject("metadata"), in: try call.transaction()) { call.relay($0) }
         },
         MethodSpec("query_logs", "Logs, newest first.",
@@ -75,14 +71,7 @@ enum StorageMethods {
                             .optional("limit", Schema.integer, "1-10000, default 100.")],
                    result: Schema.array(Schema.log), ordering: .read, transactional: true) { call in
             let p = call.params
-            var level: LogLevel?
-            if let text = try p.optionalString("level") {
-                guard let l = LogLevel(loose: text) else {
-                    throw ProxyError.invalidParams(field: "level", reason: "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
-                }
-                level = l
-            }
-            let query = LogQuery(taskID: try p.optionalString("task_id"), level: level,
+            let query = LogQuery(taskID: try p.optionalString("task_id"), level: try p.optionalLogLevel("level"),
                                  startTime: try p.optionalTimestamp("start_time"), endTime: try p.optionalTimestamp("end_time"),
                                  limit: try p.int("limit", default: 100, in: 1...10_000))
             call.storage.queryLogs(query, in: try call.transaction()) { call.relay($0) }
