@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation  // Thread: the echo runs its own loop beside the bench
 
 /// A bare libuv line-echo over a Unix socket: the baseline the benchmark
 /// divides by. It frames lines as the proxy does and writes each read's
@@ -62,5 +63,3 @@ public final class LineEchoServer {
         if ready.pointee < 0 { throw ServerError("echo server cannot listen on \(path)") }
     }
 }
-
-import Foundation

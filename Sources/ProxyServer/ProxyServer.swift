@@ -76,10 +76,7 @@ public final class ProxyServer {
     }
 
     private func listenUnix(_ path: String) throws(ServerError) {
-        if let slash = path.lastIndex(of: "/") {
-            let dir = String(path[..<slash])
-            if !dir.isEmpty { mkdir(dir, 0o755) }
-        }
+        if let folder = createParentDirectories(of: path) { throw ServerError("cannot create the folder \(folder)") }
         try StaleSocket.prepare(path)
         let stream = UVStream(loop: loop, kind: .pipe)
         // The socket file is born with its final mode: no window in which others may connect.

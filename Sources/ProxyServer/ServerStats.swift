@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import StorageCore
 
 /// Request counters and latency histograms per method (`server.status`).
@@ -89,7 +92,3 @@ final class ServerStats {
         ]
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

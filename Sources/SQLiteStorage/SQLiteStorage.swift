@@ -63,14 +63,8 @@ public final class SQLiteStorage: StorageAdapter {
     }
 
     private static func createParentDirectory(of path: String) throws(ProxyError) {
-        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
-        var prefix = ""
-        for part in path[..<slash].split(separator: "/", omittingEmptySubsequences: false) {
-            prefix += prefix.isEmpty && part.isEmpty ? "/" : (prefix.isEmpty || prefix == "/" ? "" : "/") + part
-            if prefix.isEmpty || prefix == "/" || prefix == "." { continue }
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                throw .backendUnavailable("cannot create the folder \(prefix)", retryAfterMs: 1000)
-            }
+        if let folder = createParentDirectories(of: path) {
+            throw .backendUnavailable("cannot create the folder \(folder)", retryAfterMs: 1000)
         }
     }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import StorageCore
 import StorageProxyClient
@@ -65,7 +68,3 @@ func environment(_ name: String) -> String? {
 struct StandardError: TextOutputStream {
     mutating func write(_ string: String) { fputs(string, stderr) }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

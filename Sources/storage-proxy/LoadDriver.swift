@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import StorageCore
+import StorageProxyClient
 
 /// Drives C connections to a Unix socket, each keeping W requests in flight,
 /// from one thread with poll(2) (so the driver costs the same whatever it
@@ -141,5 +142,3 @@ struct LoadDriver {
         return fd
     }
 }
-
-import StorageProxyClient

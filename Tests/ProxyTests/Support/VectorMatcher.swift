@@ -1,3 +1,4 @@
+import Foundation
 import StorageCore
 
 /// Matches a response against a vector's `expect` pattern (see
@@ -49,7 +50,3 @@ struct VectorMatcher {
         }
     }
 }
-
-#if canImport(Foundation)
-import Foundation
-#endif
