@@ -58,4 +58,30 @@ struct ProtocolTests {
         }
         for (code, _) in ProxyError.allCodes { #expect(doc.contains("\(code)"), "PROTOCOL.md does not mention \(code)") }
     }
+
+    @Test("PROTOCOL.md's copy-paste examples answer as written, one connection per command")
+    func copyPasteExamples() throws {
+        let doc = try String(contentsOf: protocolFolder.appendingPathComponent("PROTOCOL.md"), encoding: .utf8)
+        let section = try #require(doc.components(separatedBy: "## Every method, copy-paste").last?
+            .components(separatedBy: "```console").dropFirst().first?.components(separatedBy: "```").first)
+        let proxy = try ProxyProcess()
+        var commands = 0
+        var client: LineClient?
+        for line in section.split(separator: "\n").map(String.init) {
+            if line.hasPrefix("$ ") {
+                // The quoted JSON arguments of `echo '…' | nc` or `printf '%s\n' '…' '…' | nc`.
+                let quoted = line.components(separatedBy: "'").enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+                    .filter { $0 != "%s\\n" }
+                client = try proxy.client()
+                for request in quoted { try client!.send(request + "\n") }
+                commands += 1
+            } else if !line.isEmpty {
+                let answer = try #require(try client?.readLine(), "no answer for: \(line)")
+                // `…` in the documented answer stands for anything.
+                let pattern = "^" + NSRegularExpression.escapedPattern(for: line).replacingOccurrences(of: "…", with: ".*") + "$"
+                #expect(answer.range(of: pattern, options: .regularExpression) != nil, "documented: \(line)\n got: \(answer)")
+            }
+        }
+        #expect(commands >= 20)
+    }
 }
