@@ -26,8 +26,10 @@ let package = Package(
         .target(name: "StorageCore", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: v5),
         // StorageAdapter on sqlite3: one group-committing writer + reader threads.
         .target(name: "SQLiteStorage", dependencies: ["StorageCore", "CSQLite"], swiftSettings: v5),
-        // libuv loop, listeners, connections, framing, dispatch, transactions.
-        .target(name: "ProxyServer", dependencies: ["StorageCore", "CLibUV"], swiftSettings: v5),
+        // The libuv bridge: loop, streams, timers, polls, the hand-off from worker threads.
+        .target(name: "EventLoop", dependencies: ["StorageCore", "CLibUV"], swiftSettings: v5),
+        // Listeners, connections, framing, dispatch, transactions.
+        .target(name: "ProxyServer", dependencies: ["StorageCore", "EventLoop"], swiftSettings: v5),
         // Client over the wire contract (used by `call`, `bench` and the tests).
         .target(name: "StorageProxyClient", dependencies: ["StorageCore"], swiftSettings: v5),
         .executableTarget(

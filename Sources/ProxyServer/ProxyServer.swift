@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLibUV
+import EventLoop
 import StorageCore
 
 /// The proxy: one libuv loop on the calling thread, its listeners and

@@ -1,3 +1,4 @@
+import EventLoop
 import StorageCore
 
 //  One client connection.

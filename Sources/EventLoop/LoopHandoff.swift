@@ -10,7 +10,7 @@ import StorageCore
 /// `@unchecked Sendable`: `state` is only touched under its mutex, and the
 /// async handle is sent to only under that mutex while it is open, so a late
 /// worker (a detached transaction thread at shutdown) never touches a closed handle.
-final class LoopHandoff: CompletionQueue, @unchecked Sendable {
+public final class LoopHandoff: CompletionQueue, @unchecked Sendable {
     private struct State {
         var pending: [() -> Void] = []
         var closed = false
@@ -19,15 +19,15 @@ final class LoopHandoff: CompletionQueue, @unchecked Sendable {
     private let state = Mutex(State())
     private var async: UVCallback!
 
-    init(loop: UVLoop) {
+    public init(loop: UVLoop) {
         async = UVCallback(loop: loop, .async) { [unowned self] in self.drain() }
     }
 
-    func post(_ work: @escaping () -> Void) {
+    public func post(_ work: @escaping () -> Void) {
         enqueue { $0.append(work) }
     }
 
-    func post(all work: [() -> Void]) {
+    public func post(all work: [() -> Void]) {
         guard !work.isEmpty else { return }
         enqueue { $0.append(contentsOf: work) }
     }
@@ -53,7 +53,7 @@ final class LoopHandoff: CompletionQueue, @unchecked Sendable {
     }
 
     /// Loop thread: no more wake-ups after this.
-    func close() {
+    public func close() {
         state.withLock { $0.closed = true }
         async.close()
     }

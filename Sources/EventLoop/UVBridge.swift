@@ -8,7 +8,7 @@ import CLibUV
 // is initialised and released in its close callback; the handle's memory is
 // freed there too, never earlier. Everything above this file is plain Swift.
 
-func uvError(_ rc: Int32) -> String { String(cString: uv_strerror(rc)) }
+public func uvError(_ rc: Int32) -> String { String(cString: uv_strerror(rc)) }
 
 @inline(__always) func asHandle<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<uv_handle_t> {
     UnsafeMutableRawPointer(p).assumingMemoryBound(to: uv_handle_t.self)
@@ -20,20 +20,18 @@ func uvError(_ rc: Int32) -> String { String(cString: uv_strerror(rc)) }
 
 /// A libuv loop with the one read buffer its streams share (reads are
 /// consumed synchronously in the read callback, so one buffer suffices).
-final class UVLoop {
-    let raw: UnsafeMutablePointer<uv_loop_t>
+public final class UVLoop {
+    public let raw: UnsafeMutablePointer<uv_loop_t>
     static let readBufferSize = 64 * 1024
     let readBuffer = UnsafeMutableRawPointer.allocate(byteCount: UVLoop.readBufferSize, alignment: 16)
 
-    init() {
+    public init() {
         raw = .allocate(capacity: 1)
         uv_loop_init(raw)
         raw.pointee.data = Unmanaged.passUnretained(self).toOpaque()
     }
 
-    func run() { uv_run(raw, UV_RUN_DEFAULT) }
-    func stop() { uv_stop(raw) }
-    var now: UInt64 { uv_now(raw) }
+    public func run() { uv_run(raw, UV_RUN_DEFAULT) }
 
     deinit {
         uv_loop_close(raw)
@@ -44,7 +42,7 @@ final class UVLoop {
 
 // MARK: - Streams (TCP and Unix sockets alike)
 
-protocol UVStreamDelegate: AnyObject {
+public protocol UVStreamDelegate: AnyObject {
     func stream(_ stream: UVStream, didRead bytes: UnsafeRawBufferPointer)
     /// EOF (`nread == UV_EOF`) or a read error.
     func streamDidEnd(_ stream: UVStream, error: Int32?)
@@ -53,21 +51,21 @@ protocol UVStreamDelegate: AnyObject {
 }
 
 /// One `uv_tcp_t` or `uv_pipe_t`, as a listener or a connection.
-final class UVStream {
-    enum Kind { case tcp, pipe }
-    let kind: Kind
+public final class UVStream {
+    public enum Kind: Sendable { case tcp, pipe }
+    public let kind: Kind
     let handle: UnsafeMutablePointer<uv_stream_t>
     /// Not retained (the delegate owns the stream) and not `weak` (a weak
     /// reference would push every retain of the delegate onto the slow path).
     /// `close()` clears it, so no callback can reach a delegate that is gone.
-    unowned(unsafe) var delegate: UVStreamDelegate?
+    public unowned(unsafe) var delegate: UVStreamDelegate?
     /// Bytes handed to `uv_write` and not yet written.
-    private(set) var pendingWriteBytes = 0
-    private(set) var isClosing = false
+    public private(set) var pendingWriteBytes = 0
+    public private(set) var isClosing = false
 
     private static let handleSize = max(MemoryLayout<uv_tcp_t>.size, MemoryLayout<uv_pipe_t>.size)
 
-    init(loop: UVLoop, kind: Kind) {
+    public init(loop: UVLoop, kind: Kind) {
         self.kind = kind
         let mem = UnsafeMutableRawPointer.allocate(byteCount: Self.handleSize, alignment: 16)
         handle = mem.assumingMemoryBound(to: uv_stream_t.self)
@@ -84,11 +82,11 @@ final class UVStream {
 
     // Listening
 
-    func bindPipe(_ path: String) -> Int32 {
+    public func bindPipe(_ path: String) -> Int32 {
         uv_pipe_bind(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_pipe_t.self), path)
     }
 
-    func bindTCP(host: String, port: Int) -> Int32 {
+    public func bindTCP(host: String, port: Int) -> Int32 {
         var storage = sockaddr_storage()
         return withUnsafeMutablePointer(to: &storage) { sp in
             let addr = UnsafeMutableRawPointer(sp)
@@ -101,7 +99,7 @@ final class UVStream {
     }
 
     /// The bound TCP port (useful with port 0).
-    var boundPort: Int {
+    public var boundPort: Int {
         var storage = sockaddr_storage()
         var len = Int32(MemoryLayout<sockaddr_storage>.size)
         return withUnsafeMutablePointer(to: &storage) { sp -> Int in
@@ -112,7 +110,7 @@ final class UVStream {
         }
     }
 
-    func listen(backlog: Int32 = 511) -> Int32 {
+    public func listen(backlog: Int32 = 511) -> Int32 {
         uv_listen(handle, backlog) { server, status in
             guard status == 0 else { return }
             let owner = UVStream.owner(server)
@@ -120,17 +118,17 @@ final class UVStream {
         }
     }
 
-    func accept(into client: UVStream) -> Bool {
+    public func accept(into client: UVStream) -> Bool {
         uv_accept(handle, client.handle) == 0
     }
 
-    func setNoDelay() {
+    public func setNoDelay() {
         if kind == .tcp { uv_tcp_nodelay(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_tcp_t.self), 1) }
     }
 
     // Reading
 
-    func startReading() {
+    public func startReading() {
         guard !isClosing else { return }
         uv_read_start(handle, { h, _, buf in
             let loop = Unmanaged<UVLoop>.fromOpaque(h!.pointee.loop.pointee.data).takeUnretainedValue()
@@ -146,13 +144,13 @@ final class UVStream {
         })
     }
 
-    func stopReading() {
+    public func stopReading() {
         if !isClosing { uv_read_stop(handle) }
     }
 
     // Writing: the request owns a copy of the bytes (one malloc for both).
 
-    func write(_ bytes: UnsafeRawBufferPointer) {
+    public func write(_ bytes: UnsafeRawBufferPointer) {
         guard !isClosing, bytes.count > 0 else { return }
         let reqSize = MemoryLayout<uv_write_t>.stride
         let mem = malloc(reqSize + bytes.count)!
@@ -175,7 +173,7 @@ final class UVStream {
     }
 
     /// Pending writes get their callbacks (cancelled) before the close callback.
-    func close() {
+    public func close() {
         guard !isClosing else { return }
         isClosing = true
         delegate = nil
@@ -191,13 +189,13 @@ final class UVStream {
 // MARK: - Timers, signals, the per-turn check, cross-thread wake-ups
 
 /// A libuv handle whose only job is to call a closure.
-final class UVCallback {
-    enum Kind { case timer, check, async, signal(Int32) }
+public final class UVCallback {
+    public enum Kind: Sendable { case timer, check, async, signal(Int32) }
     private let handle: UnsafeMutablePointer<uv_handle_t>
     private let action: () -> Void
     private var closed = false
 
-    init(loop: UVLoop, _ kind: Kind, action: @escaping () -> Void) {
+    public init(loop: UVLoop, _ kind: Kind, action: @escaping () -> Void) {
         self.action = action
         let size = max(MemoryLayout<uv_timer_t>.size, MemoryLayout<uv_check_t>.size,
                        MemoryLayout<uv_async_t>.size, MemoryLayout<uv_signal_t>.size)
@@ -228,20 +226,20 @@ final class UVCallback {
     }
 
     /// Timers: fire after `ms`, then every `repeatMs` (0 = once).
-    func startTimer(ms: UInt64, repeatMs: UInt64 = 0) {
+    public func startTimer(ms: UInt64, repeatMs: UInt64 = 0) {
         uv_timer_start(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_timer_t.self),
                        { h in UVCallback.fire(asHandle(h!)) }, ms, repeatMs)
     }
 
     /// Async handles: wake the loop from any thread.
-    func send() {
+    public func send() {
         uv_async_send(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_async_t.self))
     }
 
     /// A handle that does not keep the loop alive on its own.
-    func unref() { uv_unref(handle) }
+    public func unref() { uv_unref(handle) }
 
-    func close() {
+    public func close() {
         guard !closed else { return }
         closed = true
         uv_close(handle) { h in
