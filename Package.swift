@@ -28,6 +28,8 @@ let package = Package(
         .target(name: "SQLiteStorage", dependencies: ["StorageCore", "CSQLite"], swiftSettings: v5),
         // The libuv bridge: loop, streams, timers, polls, the hand-off from worker threads.
         .target(name: "EventLoop", dependencies: ["StorageCore", "CLibUV"], swiftSettings: v5),
+        // StorageAdapter on libpq, non-blocking on the loop (in progress: the connection so far).
+        .target(name: "PostgresStorage", dependencies: ["StorageCore", "EventLoop", "CLibPQ"], swiftSettings: v5),
         // Listeners, connections, framing, dispatch, transactions.
         .target(name: "ProxyServer", dependencies: ["StorageCore", "EventLoop"], swiftSettings: v5),
         // Client over the wire contract (used by `call`, `bench` and the tests).
@@ -41,6 +43,7 @@ let package = Package(
             swiftSettings: v5),
 
         .testTarget(name: "StorageCoreTests", dependencies: ["StorageCore"], swiftSettings: v5),
+        .testTarget(name: "PostgresStorageTests", dependencies: ["PostgresStorage", "EventLoop", "StorageCore"], swiftSettings: v5),
         .testTarget(
             name: "ProxyTests",
             dependencies: ["StorageCore", "StorageProxyClient", "storage-proxy"],

@@ -1,0 +1,185 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibPQ
+import EventLoop
+import StorageCore
+
+/// One PostgreSQL connection driven by the libuv loop: libpq in non-blocking
+/// mode, its socket watched with `uv_poll`, never a blocking call on the loop
+/// thread. Queries are queued and sent one at a time, in order.
+///
+///     connecting ──PQconnectPoll──▶ idle ◀──results──┐
+///                                    │ send next      │
+///                                    ▼                │
+///                                  busy ─flush/consume┘
+///     any I/O failure ─▶ broken: every queued query fails with -32003
+///
+/// Loop thread only.
+public final class PGConnection {
+    public typealias QueryDone = (Result<PGResult, ProxyError>) -> Void
+
+    private struct Query {
+        let sql: String
+        let params: [String?]
+        let done: QueryDone
+    }
+
+    private let conn: OpaquePointer
+    private var poll: UVPoll?
+    private var queue: [Query] = []
+    private var current: Query?
+    private var lastResult: PGResult?
+    private var firstError: ProxyError?
+    private var connectDone: ((Result<PGConnection, ProxyError>) -> Void)?
+    public private(set) var isBroken = false
+    public private(set) var isClosed = false
+    /// When the connection was opened (pool recycling).
+    public let openedAt = MonotonicClock.seconds()
+
+    private init(conn: OpaquePointer) { self.conn = conn }
+
+    /// Starts connecting; `done` runs on the loop once connected or failed.
+    /// Failures never repeat the connection string (it may hold a password).
+    public static func connect(loop: UVLoop, conninfo: String, _ done: @escaping (Result<PGConnection, ProxyError>) -> Void) {
+        guard let raw = PQconnectStart(conninfo) else {
+            return done(.failure(.backendUnavailable("PostgreSQL: out of memory", retryAfterMs: 1000)))
+        }
+        let c = PGConnection(conn: raw)
+        guard PQstatus(raw) != CONNECTION_BAD, PQsetnonblocking(raw, 1) == 0,
+              let poll = UVPoll(loop: loop, fd: PQsocket(raw)) else {
+            let why = c.connectionMessage
+            c.finish()
+            return done(.failure(.backendUnavailable("cannot connect to PostgreSQL: \(why)", retryAfterMs: 1000)))
+        }
+        c.poll = poll
+        c.connectDone = done
+        // While connecting, the poll's callback owns the connection (nobody else has it
+        // yet); the cycle ends when connecting does (the callback is replaced or closed).
+        poll.onEvent = { status, _ in c.advanceConnect(status: status) }
+        poll.start(.writable)  // libpq's first step after PQconnectStart is writing
+    }
+
+    private var connectionMessage: String {
+        let text = PQerrorMessage(conn).map { String(cString: $0) } ?? ""
+        return text.split(separator: "\n").first.map(String.init) ?? "unknown error"
+    }
+
+    private func advanceConnect(status: Int32) {
+        switch PQconnectPoll(conn) {
+        case PGRES_POLLING_READING: poll?.start(.readable)
+        case PGRES_POLLING_WRITING: poll?.start(.writable)
+        case PGRES_POLLING_OK:
+            poll?.onEvent = { [unowned self] status, events in handleIO(status: status, events: events) }
+            poll?.stop()
+            let done = connectDone
+            connectDone = nil
+            done?(.success(self))
+        default:
+            let why = connectionMessage
+            let done = connectDone
+            connectDone = nil
+            finish()
+            done?(.failure(.backendUnavailable("cannot connect to PostgreSQL: \(why)", retryAfterMs: 1000)))
+        }
+    }
+
+    // MARK: - Queries
+
+    /// Queues a statement with `$1…` parameters (text format; nil is NULL).
+    public func query(_ sql: String, _ params: [String?] = [], _ done: @escaping QueryDone) {
+        guard !isBroken, !isClosed else {
+            return done(.failure(.backendUnavailable("the PostgreSQL connection is closed", retryAfterMs: 100)))
+        }
+        queue.append(Query(sql: sql, params: params, done: done))
+        if current == nil { sendNext() }
+    }
+
+    public var isIdle: Bool { current == nil && queue.isEmpty }
+
+    private func sendNext() {
+        guard current == nil, !queue.isEmpty else { return }
+        let q = queue.removeFirst()
+        current = q
+        lastResult = nil
+        firstError = nil
+        let sent = Self.withCStrings(q.params) { values in
+            PQsendQueryParams(conn, q.sql, Int32(q.params.count), nil, values, nil, nil, 0)
+        }
+        guard sent == 1 else { return fail("PostgreSQL: \(connectionMessage)") }
+        flush()
+    }
+
+    private func flush() {
+        switch PQflush(conn) {
+        case 0: poll?.start(.readable)
+        case 1: poll?.start([.readable, .writable])  // more to send; read too, the server may answer early
+        default: fail("PostgreSQL: \(connectionMessage)")
+        }
+    }
+
+    private func handleIO(status: Int32, events: UVPoll.Events) {
+        guard status == 0 else { return fail("PostgreSQL socket error: \(uvError(status))") }
+        if events.contains(.writable) { flush() }
+        guard events.contains(.readable) else { return }
+        guard PQconsumeInput(conn) == 1 else { return fail("PostgreSQL: \(connectionMessage)") }
+        while PQisBusy(conn) == 0 {
+            guard let raw = PQgetResult(conn) else { return completeCurrent() }
+            switch PQresultStatus(raw) {
+            case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+                lastResult = PGResult(raw)
+            default:
+                if firstError == nil { firstError = PGErrorMapping.error(from: raw) }
+                PQclear(raw)
+            }
+        }
+    }
+
+    private func completeCurrent() {
+        guard let q = current else { return }
+        current = nil
+        let result: Result<PGResult, ProxyError>
+        if let firstError { result = .failure(firstError) }
+        else if let lastResult { result = .success(lastResult) }
+        else { result = .failure(.internalError("PostgreSQL returned no result")) }
+        lastResult = nil
+        firstError = nil
+        if queue.isEmpty { poll?.stop() } else { sendNext() }
+        q.done(result)
+    }
+
+    /// The connection is unusable: everything in flight or queued fails, retryably.
+    private func fail(_ why: String) {
+        isBroken = true
+        poll?.stop()
+        let pending = (current.map { [$0] } ?? []) + queue
+        current = nil
+        queue = []
+        for q in pending { q.done(.failure(.backendUnavailable(why, retryAfterMs: 500))) }
+    }
+
+    // MARK: - Closing
+
+    /// Stops watching and closes the socket. Queued queries fail.
+    public func close() {
+        guard !isClosed else { return }
+        if !isBroken { fail("the PostgreSQL connection was closed") }
+        finish()
+    }
+
+    private func finish() {
+        isClosed = true
+        poll?.close()
+        poll = nil
+        PQfinish(conn)
+    }
+
+    /// libpq wants C strings for the parameters only for the duration of the send.
+    private static func withCStrings<R>(_ values: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+        guard !values.isEmpty else { return body(nil) }
+        let copies: [UnsafeMutablePointer<CChar>?] = values.map { $0.map { strdup($0) } ?? nil }
+        defer { for c in copies { free(c) } }
+        let pointers = copies.map { UnsafePointer($0) }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+}

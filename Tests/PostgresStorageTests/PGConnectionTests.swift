@@ -1,0 +1,122 @@
+import EventLoop
+import Foundation
+import PostgresStorage
+import StorageCore
+import Testing
+
+/// The PostgreSQL started by `scripts/test-services` (the README's test command starts it).
+func testDatabaseURL() throws -> String {
+    try #require(ProcessInfo.processInfo.environment["STORAGE_PROXY_TEST_POSTGRES"],
+                 "no test PostgreSQL: run the tests through scripts/test, which starts one")
+}
+
+/// Runs `body` on a fresh loop and returns once every handle it opened is closed.
+func onLoop(_ body: (UVLoop) -> Void) {
+    let loop = UVLoop()
+    body(loop)
+    loop.run()
+}
+
+@Suite("PostgreSQL connection on the loop")
+struct PGConnectionTests {
+    @Test func connectsAndRunsParameterisedQueries() throws {
+        let url = try testDatabaseURL()
+        var rows: [[String?]] = []
+        var failure: ProxyError?
+        onLoop { loop in
+            PGConnection.connect(loop: loop, conninfo: url) { result in
+                let c: PGConnection
+                switch result {
+                case .success(let connection): c = connection
+                case .failure(let e): failure = e; return
+                }
+                c.query("SELECT $1::int + 1, $2::text IS NULL, $3::text", ["41", nil, "é ' \" \\ ;"]) { r in
+                    switch r {
+                    case .success(let res): rows = [(0..<res.columnCount).map { res.string(0, $0) }]
+                    case .failure(let e): failure = e
+                    }
+                    c.close()
+                }
+            }
+        }
+        #expect(failure == nil)
+        #expect(rows == [["42", "t", "é ' \" \\ ;"]])
+    }
+
+    @Test func queuedQueriesAnswerInOrder() throws {
+        let url = try testDatabaseURL()
+        var answers: [String] = []
+        onLoop { loop in
+            PGConnection.connect(loop: loop, conninfo: url) { result in
+                guard case .success(let c) = result else { return }
+                for i in 0..<200 {
+                    c.query("SELECT $1::int * 2", [String(i)]) { r in
+                        answers.append((try? r.get().string(0, 0)) ?? "error")
+                        if i == 199 { c.close() }
+                    }
+                }
+            }
+        }
+        #expect(answers == (0..<200).map { String($0 * 2) })
+    }
+
+    @Test func sqlErrorsMapBySQLState() throws {
+        let url = try testDatabaseURL()
+        var codes: [Int] = []
+        onLoop { loop in
+            PGConnection.connect(loop: loop, conninfo: url) { result in
+                guard case .success(let c) = result else { return }
+                func code(_ r: Result<PGResult, ProxyError>) -> Int { if case .failure(let e) = r { return e.code } else { return 0 } }
+                c.query("CREATE TEMP TABLE p (id int PRIMARY KEY)") { codes.append(code($0)) }
+                c.query("CREATE TEMP TABLE ch (p int REFERENCES p(id))") { codes.append(code($0)) }
+                c.query("INSERT INTO p VALUES (1)") { codes.append(code($0)) }
+                c.query("INSERT INTO p VALUES (1)") { codes.append(code($0)) }         // unique → conflict
+                c.query("INSERT INTO ch VALUES (7)") { codes.append(code($0)) }        // foreign key → not found
+                c.query("SELECT * FROM no_such_table") { codes.append(code($0)) }      // a bug of ours → internal
+                c.query("SELECT 1") { codes.append(code($0)); c.close() }              // the connection is still fine
+            }
+        }
+        #expect(codes == [0, 0, 0, -32002, -32001, -32603, 0])
+    }
+
+    @Test func refusedConnectionsAreRetryableAndNeverShowThePassword() throws {
+        var error: ProxyError?
+        onLoop { loop in
+            PGConnection.connect(loop: loop, conninfo: "postgresql://user:s3cretpw@127.0.0.1:1/db?connect_timeout=2") { r in
+                if case .failure(let e) = r { error = e }
+            }
+        }
+        let e = try #require(error)
+        #expect(e.code == -32003)
+        #expect(!e.message.contains("s3cretpw"))
+    }
+
+    @Test func aKilledBackendFailsItsQueriesRetryably() throws {
+        let url = try testDatabaseURL()
+        var outcome: ProxyError?
+        var afterwards: String?
+        onLoop { loop in
+            PGConnection.connect(loop: loop, conninfo: url) { r1 in
+                guard case .success(let victim) = r1 else { return }
+                victim.query("SELECT pg_backend_pid()") { pid in
+                    guard let pid = try? pid.get().string(0, 0) else { return }
+                    PGConnection.connect(loop: loop, conninfo: url) { r2 in
+                        guard case .success(let killer) = r2 else { return }
+                        killer.query("SELECT pg_terminate_backend($1::int)", [pid]) { _ in
+                            victim.query("SELECT 1") { r in
+                                if case .failure(let e) = r { outcome = e }
+                                victim.close()
+                                killer.query("SELECT 'still here'") { r in
+                                    afterwards = try? r.get().string(0, 0)
+                                    killer.close()
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(outcome?.code == -32003)
+        #expect(afterwards == "still here")
+    }
+}
