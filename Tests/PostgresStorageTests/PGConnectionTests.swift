@@ -120,3 +120,50 @@ struct PGConnectionTests {
         #expect(afterwards == "still here")
     }
 }
+
+@Suite("PostgreSQL migrations")
+struct PGMigrationTests {
+    /// A fresh, empty database on the test server.
+    static func freshDatabase() throws -> String {
+        let url = try testDatabaseURL()
+        let name = "mig_\(UInt32.random(in: 0...UInt32.max))"
+        var created = false
+        onLoop { loop in
+            PGConnection.connect(loop: loop, conninfo: url) { r in
+                guard case .success(let c) = r else { return }
+                c.query("CREATE DATABASE \(name)") { created = (try? $0.get()) != nil; c.close() }
+            }
+        }
+        try #require(created)
+        return url.replacingOccurrences(of: "/proxy_test", with: "/\(name)")
+    }
+
+    @Test func applyOnceThenNothing() throws {
+        let db = try Self.freshDatabase()
+        let first = try PGMigrations.apply(conninfo: db)
+        #expect(first.applied == [1] && first.version == 1)
+        let second = try PGMigrations.apply(conninfo: db)
+        #expect(second.applied.isEmpty && second.version == 1)
+    }
+
+    @Test func concurrentStartsApplyEachChangeOnce() throws {
+        let db = try Self.freshDatabase()
+        let results = Locked<[Result<[Int], ProxyError>]>([])
+        let threads = (0..<4).map { _ in
+            Thread { results.withLock { $0.append(Result { () throws(ProxyError) in try PGMigrations.apply(conninfo: db).applied }) } }
+        }
+        threads.forEach { $0.start() }
+        while results.withLock({ $0.count }) < 4 { usleep(10_000) }
+        let applied = results.withLock { $0 }.compactMap { try? $0.get() }
+        #expect(applied.count == 4, "every start succeeds")
+        #expect(applied.flatMap { $0 } == [1], "version 1 applied exactly once")
+    }
+}
+
+/// A value shared between test threads.
+final class Locked<T>: @unchecked Sendable {  // every access goes through `lock`
+    private var value: T
+    private let lock = NSLock()
+    init(_ v: T) { value = v }
+    func withLock<R>(_ body: (inout T) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(&value) }
+}
