@@ -1,0 +1,120 @@
+import EventLoop
+import Foundation
+import PostgresStorage
+import StorageCore
+import Testing
+
+@Suite("PostgreSQL pool")
+struct PGPoolTests {
+    func settings(_ change: (inout PGPool.Settings) -> Void = { _ in }) throws -> PGPool.Settings {
+        var s = PGPool.Settings(conninfo: try testDatabaseURL())
+        change(&s)
+        return s
+    }
+
+    func pid(_ c: PGConnection, _ done: @escaping (String?) -> Void) {
+        c.query("SELECT pg_backend_pid()") { done(try? $0.get().string(0, 0)) }
+    }
+
+    @Test func lendsUpToSizePlusOverflowThenQueuesThenTimesOut() throws {
+        let s = try settings { $0.poolSize = 2; $0.maxOverflow = 1; $0.acquireTimeout = 0.3 }
+        var events: [String] = []
+        onLoop { loop in
+            let pool = PGPool(loop: loop, settings: s)
+            var leased: [PGConnection] = []
+            for i in 0..<3 {
+                pool.acquire { r in
+                    guard case .success(let c) = r else { events.append("fail \(i)"); return }
+                    leased.append(c)
+                    events.append("lease \(i)")
+                    if leased.count == 3 {
+                        pool.acquire { r in  // the 4th waits for a release
+                            events.append((try? r.get()) != nil ? "lease 3 after release" : "fail 3")
+                            pool.acquire { r in  // the 5th waits and times out
+                                if case .failure(let e) = r { events.append("timeout \(e.code)") }
+                                pool.close()
+                                for c in leased { c.close() }
+                            }
+                        }
+                        pool.release(leased.removeFirst())
+                    }
+                }
+            }
+        }
+        #expect(events.prefix(3).sorted() == ["lease 0", "lease 1", "lease 2"])
+        #expect(events.dropFirst(3) == ["lease 3 after release", "timeout -32006"])
+    }
+
+    @Test func recyclesOldConnections() throws {
+        let s = try settings { $0.recycleAfter = 0 }
+        var pids: [String?] = []
+        onLoop { loop in
+            let pool = PGPool(loop: loop, settings: s)
+            pool.acquire { r in
+                guard case .success(let c) = r else { return }
+                pid(c) { p in
+                    pids.append(p)
+                    pool.release(c)
+                    pool.acquire { r in
+                        guard case .success(let c2) = r else { return }
+                        pid(c2) { p in pids.append(p); c2.close(); pool.close() }
+                    }
+                }
+            }
+        }
+        #expect(pids.count == 2 && pids[0] != nil && pids[0] != pids[1])
+    }
+
+    @Test func prePingReplacesAConnectionTheServerDropped() throws {
+        let s = try settings { $0.prePingAfter = 0 }
+        var answer: String?
+        var pids: [String?] = []
+        onLoop { loop in
+            let pool = PGPool(loop: loop, settings: s)
+            pool.acquire { r in
+                guard case .success(let victim) = r else { return }
+                pid(victim) { p in
+                    pids.append(p)
+                    pool.release(victim)  // idle in the pool…
+                    PGConnection.connect(loop: loop, conninfo: s.conninfo) { r in
+                        guard case .success(let killer) = r, let p else { return }
+                        killer.query("SELECT pg_terminate_backend($1::int)", [p]) { _ in  // …and killed by the server
+                            killer.close()
+                            usleep(100_000)
+                            pool.acquire { r in
+                                guard case .success(let c) = r else { return }
+                                pid(c) { p in
+                                    pids.append(p)
+                                    answer = p == nil ? nil : "usable"
+                                    c.close()
+                                    pool.close()
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(answer == "usable")
+        #expect(pids.count == 2 && pids[0] != pids[1])
+    }
+
+    @Test func anUnreachableServerFailsFastAndRetryably() throws {
+        var codes: [Int] = []
+        var elapsed = 0.0
+        onLoop { loop in
+            let pool = PGPool(loop: loop, settings: PGPool.Settings(conninfo: "postgresql://u@127.0.0.1:1/db?connect_timeout=2"))
+            pool.acquire { r in
+                if case .failure(let e) = r { codes.append(e.code) }
+                let start = Date()
+                pool.acquire { r in  // within the back-off: no new connect attempt
+                    if case .failure(let e) = r { codes.append(e.code) }
+                    elapsed = Date().timeIntervalSince(start)
+                    pool.close()
+                }
+            }
+        }
+        #expect(codes == [-32003, -32003])
+        #expect(elapsed < 0.01)
+    }
+}
