@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "SQLiteStorage", dependencies: ["StorageCore", "CSQLite"], swiftSettings: v5),
         // The libuv bridge: loop, streams, timers, polls, the hand-off from worker threads.
         .target(name: "EventLoop", dependencies: ["StorageCore", "CLibUV"], swiftSettings: v5),
-        // StorageAdapter on libpq, non-blocking on the loop (in progress: the connection so far).
+        // StorageAdapter on libpq, non-blocking on the loop: pool, migrations, transactions.
         .target(name: "PostgresStorage", dependencies: ["StorageCore", "EventLoop", "CLibPQ"], swiftSettings: v5),
         // Listeners, connections, framing, dispatch, transactions.
         .target(name: "ProxyServer", dependencies: ["StorageCore", "EventLoop"], swiftSettings: v5),
@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "storage-proxy",
             dependencies: [
-                "StorageCore", "SQLiteStorage", "ProxyServer", "StorageProxyClient",
+                "StorageCore", "SQLiteStorage", "PostgresStorage", "EventLoop", "ProxyServer", "StorageProxyClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: v5),

@@ -33,6 +33,9 @@ public final class ProxyServer {
     /// Where backends deliver results (the loop thread).
     public var completions: CompletionQueue { handoff }
 
+    /// The loop, for backends that do their I/O on it (PostgreSQL).
+    public var eventLoop: UVLoop { loop }
+
     public init(config: ProxyConfig.Server, log: Logger) {
         self.config = config
         self.log = log
@@ -201,19 +204,20 @@ public final class ProxyServer {
     public func stop() {
         guard !stopping else { return }
         stopping = true
+        // The watchdog first: closing connections can finish the whole stop
+        // synchronously, and it must be among the handles closed then.
+        let deadline = MonotonicClock.seconds() + 10
+        let watchdog = UVCallback(loop: loop, .timer) { [unowned self] in
+            guard !connections.isEmpty, MonotonicClock.seconds() > deadline else { return }
+            log.warning("\(connections.count) connection(s) still busy after 10 s: closing them")
+            for c in Array(connections.values) { c.close() }
+        }
+        watchdog.startTimer(ms: 1000, repeatMs: 1000)
+        helpers.append(watchdog)
         for l in listeners { l.close() }
         listeners.removeAll()
         if let socketPath { unlink(socketPath) }
         for c in Array(connections.values) { c.endInput() }
-        let deadline = MonotonicClock.seconds() + 10
-        let watchdog = UVCallback(loop: loop, .timer) { [unowned self] in
-            if MonotonicClock.seconds() > deadline {
-                log.warning("\(connections.count) connection(s) still busy after 10 s: closing them")
-                for c in Array(connections.values) { c.close() }
-            }
-        }
-        watchdog.startTimer(ms: 1000, repeatMs: 1000)
-        helpers.append(watchdog)
         finishStopIfDone()
     }
 

@@ -1,17 +1,20 @@
 import ArgumentParser
+import EventLoop
+import PostgresStorage
 import ProxyServer
 import SQLiteStorage
 import StorageCore
 
 /// Picks the backends an edition runs on (the seed's `StorageFactory`).
 enum BackendFactory {
-    static func make(_ config: ProxyConfig, completions: CompletionQueue) throws -> (StorageAdapter, CacheAdapter) {
+    static func make(_ config: ProxyConfig, server: ProxyServer) throws -> (StorageAdapter, CacheAdapter) {
         let storage: StorageAdapter
         switch config.storageType {
         case .sqlite:
-            storage = try SQLiteStorage(config: config.sqlite, completions: completions)
+            storage = try SQLiteStorage(config: config.sqlite, completions: server.completions)
         case .postgresql:
-            throw RuntimeError("the PostgreSQL backend is not available in this build yet; use --storage sqlite")
+            _ = try PGMigrations.apply(conninfo: PGConnectionString.make(config.postgresql))  // before serving
+            storage = PostgresStorage(loop: server.eventLoop, settings: poolSettings(config.postgresql))
         }
         switch config.cacheType {
         case .none:
@@ -23,10 +26,25 @@ enum BackendFactory {
         }
     }
 
+    static func poolSettings(_ c: ProxyConfig.PostgreSQL) -> PGPool.Settings {
+        var s = PGPool.Settings(conninfo: PGConnectionString.make(c))
+        s.poolSize = max(1, c.poolSize)
+        s.maxOverflow = max(0, c.maxOverflow)
+        s.recycleAfter = Double(c.poolRecycle)
+        return s
+    }
+
+    static func migrate(_ config: ProxyConfig) throws(ProxyError) -> (applied: [Int], version: Int) {
+        switch config.storageType {
+        case .sqlite: return try SQLiteStorage.migrate(config: config.sqlite)
+        case .postgresql: return try PGMigrations.apply(conninfo: PGConnectionString.make(config.postgresql))
+        }
+    }
+
     static func describe(_ config: ProxyConfig) -> String {
         switch config.storageType {
         case .sqlite: return "Personal Edition: SQLite at \(config.sqlite.path) (synchronous=\(config.sqlite.synchronous)), cache \(config.cacheType.rawValue)"
-        case .postgresql: return "Enterprise Edition: PostgreSQL, cache \(config.cacheType.rawValue)"
+        case .postgresql: return "Enterprise Edition: PostgreSQL \(PGConnectionString.describe(config.postgresql)), cache \(config.cacheType.rawValue)"
         }
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import ProxyServer
-import SQLiteStorage
 import StorageCore
 
 struct Serve: ParsableCommand {
@@ -19,7 +18,7 @@ struct Serve: ParsableCommand {
         let server = ProxyServer(config: config.server, log: log)
         let (storage, cache): (StorageAdapter, CacheAdapter)
         do {
-            (storage, cache) = try BackendFactory.make(config, completions: server.completions)
+            (storage, cache) = try BackendFactory.make(config, server: server)
         } catch let error as ProxyError {
             throw RuntimeError(error.message)
         }
@@ -41,8 +40,7 @@ struct Migrate: ParsableCommand {
 
     func run() throws {
         let config = try options.resolve()
-        guard config.storageType == .sqlite else { throw ValidationError("migrate supports sqlite in this build") }
-        let outcome = Result { () throws(ProxyError) in try SQLiteStorage.migrate(config: config.sqlite) }
+        let outcome = Result { () throws(ProxyError) in try BackendFactory.migrate(config) }
         switch outcome {
         case .success(let (applied, version)):
             print(applied.isEmpty ? "schema is up to date (version \(version))"

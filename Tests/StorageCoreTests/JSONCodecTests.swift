@@ -68,3 +68,13 @@ struct JSONCodecTests {
         #expect(JSONValue.object(["k": "v"]).pathOfNULString(prefix: "") == nil)
     }
 }
+
+@Suite("JSON equality")
+struct JSONEqualityTests {
+    @Test func objectsAreUnordered() throws {
+        #expect(try JSONParser.parse(#"{"a":1,"b":[1,2]}"#) == JSONParser.parse(#"{"b":[1,2],"a":1}"#))
+        #expect(try JSONParser.parse(#"{"a":1}"#) != JSONParser.parse(#"{"a":1,"b":2}"#))
+        #expect(try JSONParser.parse(#"{"a":1}"#) != JSONParser.parse(#"{"a":2}"#))
+        #expect(try JSONParser.parse("[1,2]") != JSONParser.parse("[2,1]"))  // arrays keep their order
+    }
+}

@@ -42,12 +42,16 @@ public struct JSONObject: Equatable, Sendable {
 
     public var keys: [String] { members.map(\.key) }
 
+    /// JSON equality: objects are unordered (PostgreSQL's `jsonb`, for one,
+    /// does not keep member order), so the same keys with equal values are equal.
     public static func == (a: JSONObject, b: JSONObject) -> Bool {
-        guard a.members.count == b.members.count else { return false }
-        for (x, y) in zip(a.members, b.members) where x.key != y.key || x.value != y.value {
-            return false
+        if a.members.count == b.members.count,
+           zip(a.members, b.members).allSatisfy({ $0.key == $1.key && $0.value == $1.value }) {
+            return true  // same order: the common case, no lookups
         }
-        return true
+        let keys = Set(a.keys)
+        guard keys == Set(b.keys) else { return false }
+        return keys.allSatisfy { a[$0] == b[$0] }
     }
 }
 

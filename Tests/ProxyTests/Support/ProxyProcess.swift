@@ -7,14 +7,44 @@ import StorageProxyClient
 /// runs against it too.
 enum TestBackend: String, CaseIterable, CustomStringConvertible, Sendable {
     case sqlite
+    case postgresql
 
     var description: String { rawValue }
 
-    /// The `serve` flags that put a fresh, empty store in `dir`.
-    func serveArguments(in dir: String) -> [String] {
+    /// The `serve` flags that put a fresh, empty store in `dir` (the same
+    /// store again when the same `dir` is served again: restarts).
+    func serveArguments(in dir: String) throws -> [String] {
         switch self {
-        case .sqlite: return ["--storage", "sqlite", "--database", "\(dir)/data.db"]
+        case .sqlite:
+            return ["--storage", "sqlite", "--database", "\(dir)/data.db"]
+        case .postgresql:
+            return ["--storage", "postgresql", "--database", try TestPostgres.database(named: dir)]
         }
+    }
+}
+
+/// Databases on the throwaway PostgreSQL that `scripts/test` starts.
+enum TestPostgres {
+    static func serverURL() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["STORAGE_PROXY_TEST_POSTGRES"] else {
+            throw ClientError("no test PostgreSQL: run the tests through scripts/test, which starts one")
+        }
+        return url
+    }
+
+    /// A database for one test folder, created on first use.
+    static func database(named folder: String) throws -> String {
+        let server = try serverURL()
+        let name = "t_" + String(folder.split(separator: "/").last ?? "x").lowercased().filter { $0.isLetter || $0.isNumber }
+        let bin = ProcessInfo.processInfo.environment["STORAGE_PROXY_TEST_POSTGRES_BIN"].map { $0 + "/psql" } ?? "/usr/bin/psql"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bin)
+        p.arguments = ["-q", "-d", server, "-c", "CREATE DATABASE \(name)"]
+        p.standardError = FileHandle.nullDevice  // "already exists" on a restart is fine
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return server.replacingOccurrences(of: "/proxy_test", with: "/\(name)")
     }
 }
 
@@ -58,7 +88,7 @@ final class ProxyProcess {
     func start(extra: [String] = []) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = ["serve", "--socket", socketPath] + backend.serveArguments(in: dir) + extraArguments + extra
+        p.arguments = ["serve", "--socket", socketPath] + (try backend.serveArguments(in: dir)) + extraArguments + extra
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
         let log = FileHandle(forWritingAtPath: stderrPath)!

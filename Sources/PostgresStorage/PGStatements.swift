@@ -1,0 +1,98 @@
+import StorageCore
+
+/// The contract's SQL for PostgreSQL, and how rows become records. Every
+/// value is a `$n` parameter; timestamps travel as canonical RFC 3339 text
+/// and come back as epoch microseconds (exact, no parsing of server formats).
+enum PGStatements {
+    private static func micros(_ column: String) -> String {
+        "(extract(epoch from \(column)) * 1000000)::bigint"
+    }
+
+    static let taskColumns = """
+        id, agent_name, task_prompt, schedule_type, schedule_value, repeat, repeat_interval, enabled, \
+        \(micros("created_at")), \(micros("updated_at")), \(micros("last_run")), \(micros("next_run")), status, extra::text
+        """
+
+    static func task(_ r: PGResult, _ row: Int) -> TaskRecord {
+        func time(_ c: Int) -> Timestamp? { r.string(row, c).flatMap { Int64($0) }.map { Timestamp(microseconds: $0) } }
+        let extra = r.string(row, 13).flatMap { try? JSONParser.parse($0, maxDepth: 512) }?.objectValue ?? JSONObject()
+        return TaskRecord(
+            id: r.string(row, 0) ?? "", agentName: r.string(row, 1) ?? "", taskPrompt: r.string(row, 2) ?? "",
+            scheduleType: r.string(row, 3) ?? "", scheduleValue: r.string(row, 4) ?? "", repeats: r.string(row, 5) == "t",
+            repeatInterval: r.string(row, 6), enabled: r.string(row, 7) == "t",
+            createdAt: time(8) ?? Timestamp(microseconds: 0), updatedAt: time(9) ?? Timestamp(microseconds: 0),
+            lastRun: time(10), nextRun: time(11), status: r.string(row, 12) ?? "", extra: extra)
+    }
+
+    static func tasks(_ r: PGResult) -> [TaskRecord] { (0..<r.rowCount).map { task(r, $0) } }
+
+    static let selectTaskForUpdate = "SELECT \(taskColumns) FROM tasks WHERE id = $1 FOR UPDATE"
+    static let selectTask = "SELECT \(taskColumns) FROM tasks WHERE id = $1"
+
+    static let insertTask = """
+        INSERT INTO tasks (agent_name, task_prompt, schedule_type, schedule_value, repeat, repeat_interval, enabled,
+                           updated_at, last_run, next_run, status, extra, id, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)
+        """
+
+    static let updateTask = """
+        UPDATE tasks SET agent_name = $1, task_prompt = $2, schedule_type = $3, schedule_value = $4, repeat = $5,
+               repeat_interval = $6, enabled = $7, updated_at = $8, last_run = $9, next_run = $10, status = $11,
+               extra = $12::jsonb
+        WHERE id = $13
+        """
+
+    /// Parameters $1…$12 of insert/update (the columns a save can change).
+    static func values(_ t: TaskRecord) -> [String?] {
+        [t.agentName, t.taskPrompt, t.scheduleType, t.scheduleValue, t.repeats ? "true" : "false", t.repeatInterval,
+         t.enabled ? "true" : "false", t.updatedAt.rfc3339, t.lastRun?.rfc3339, t.nextRun?.rfc3339, t.status,
+         t.extra.isEmpty ? nil : JSONValue.object(t.extra).jsonText]
+    }
+
+    static func listTasks(_ q: TaskQuery) -> (String, [String?]) {
+        var sql = "SELECT \(taskColumns) FROM tasks"
+        var args: [String?] = []
+        var conditions: [String] = []
+        if let a = q.agentName { args.append(a); conditions.append("agent_name = $\(args.count)") }
+        if let s = q.status { args.append(s); conditions.append("status = $\(args.count)") }
+        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        args += [String(q.limit), String(q.offset)]
+        sql += " ORDER BY created_at, id LIMIT $\(args.count - 1) OFFSET $\(args.count)"
+        return (sql, args)
+    }
+
+    static let updateStatus = """
+        UPDATE tasks SET status = $1, last_run = COALESCE($2::timestamptz, last_run),
+               next_run = COALESCE($3::timestamptz, next_run), updated_at = $4
+        WHERE id = $5
+        """
+
+    static let insertLog = "INSERT INTO logs (id, task_id, level, message, metadata, created_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6)"
+
+    static func queryLogs(_ q: LogQuery) -> (String, [String?]) {
+        var sql = "SELECT id, task_id, level, message, metadata::text, \(micros("created_at")) FROM logs"
+        var args: [String?] = []
+        var conditions: [String] = []
+        if let t = q.taskID { args.append(t); conditions.append("task_id = $\(args.count)") }
+        if let l = q.level { args.append(l.rawValue); conditions.append("level = $\(args.count)") }
+        if let s = q.startTime { args.append(s.rfc3339); conditions.append("created_at >= $\(args.count)") }
+        if let e = q.endTime { args.append(e.rfc3339); conditions.append("created_at < $\(args.count)") }
+        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        args.append(String(q.limit))
+        sql += " ORDER BY created_at DESC, id DESC LIMIT $\(args.count)"
+        return (sql, args)
+    }
+
+    static func logs(_ r: PGResult) -> [LogEntry] {
+        (0..<r.rowCount).map { row in
+            LogEntry(id: r.string(row, 0) ?? "", taskID: r.string(row, 1) ?? "",
+                     level: LogLevel(loose: r.string(row, 2) ?? "") ?? .info, message: r.string(row, 3) ?? "",
+                     metadata: r.string(row, 4).flatMap { try? JSONParser.parse($0, maxDepth: 512) }?.objectValue,
+                     createdAt: Timestamp(microseconds: r.string(row, 5).flatMap { Int64($0) } ?? 0))
+        }
+    }
+
+    static let deleteOldLogs = "DELETE FROM logs WHERE created_at < $1"
+    static let saveMetadata = "INSERT INTO metadata (key, value) VALUES ($1, $2::jsonb) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    static let getMetadata = "SELECT value::text FROM metadata WHERE key = $1"
+}

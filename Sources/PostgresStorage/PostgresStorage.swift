@@ -1,0 +1,223 @@
+import EventLoop
+import StorageCore
+
+/// `StorageAdapter` on PostgreSQL (the Enterprise Edition): every call leases
+/// a pooled connection for as long as it runs, on the loop thread, with no
+/// blocking call. A client transaction pins one connection from
+/// `begin_transaction` to commit or rollback; what runs in it uses
+/// savepoints where a call needs more than one statement. Loop thread only.
+public final class PostgresStorage: StorageAdapter {
+    private let pool: PGPool
+    private var pinned: [TransactionID: PGConnection] = [:]
+
+    public var backendName: String { "postgresql" }
+
+    /// Migrations must have run (`PGMigrations.apply`) before serving.
+    public init(loop: UVLoop, settings: PGPool.Settings) {
+        pool = PGPool(loop: loop, settings: settings)
+    }
+
+    // MARK: - Leasing
+
+    /// Runs `body` on the transaction's connection, or on a pooled one that
+    /// goes back to the pool when `body` has answered.
+    private func withConnection<T>(_ tx: TransactionID?, _ done: @escaping Completion<T>,
+                                   _ body: @escaping (PGConnection, @escaping Completion<T>) -> Void) {
+        if let tx {
+            guard let connection = pinned[tx] else { return done(.failure(.transactionInvalid("unknown transaction"))) }
+            return body(connection, done)
+        }
+        pool.acquire { [pool] lease in
+            switch lease {
+            case .failure(let error): done(.failure(error))
+            case .success(let connection):
+                body(connection) { result in
+                    pool.release(connection)
+                    done(result)
+                }
+            }
+        }
+    }
+
+    /// One statement, its result mapped.
+    private func run<T>(_ tx: TransactionID?, _ sql: String, _ params: [String?], _ done: @escaping Completion<T>,
+                        _ map: @escaping (PGResult) throws(ProxyError) -> T) {
+        withConnection(tx, done) { connection, done in
+            connection.query(sql, params) { result in
+                done(result.flatMap { r in Result { () throws(ProxyError) in try map(r) } })
+            }
+        }
+    }
+
+    // MARK: - Tasks
+
+    public func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>) {
+        guard let id else {
+            // A new id cannot exist yet: one INSERT.
+            let task: TaskRecord
+            do { task = try TaskRecord.inserting(fields, id: Identifier.make(), now: .now()) } catch { return done(.failure(error)) }
+            return run(tx, PGStatements.insertTask, PGStatements.values(task) + [task.id, task.createdAt.rfc3339], done) { _ in task.id }
+        }
+        withConnection(tx, done) { connection, done in
+            PGUpsert(connection: connection, inTransaction: tx != nil, fields: fields, id: id).run(retries: 1, done)
+        }
+    }
+
+    public func getTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<TaskRecord?>) {
+        run(tx, PGStatements.selectTask, [id], done) { r in r.rowCount > 0 ? PGStatements.task(r, 0) : nil }
+    }
+
+    public func listTasks(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<[TaskRecord]>) {
+        let (sql, args) = PGStatements.listTasks(query)
+        run(tx, sql, args, done, PGStatements.tasks)
+    }
+
+    public func deleteTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
+        run(tx, "DELETE FROM tasks WHERE id = $1", [id], done) { $0.affectedRows > 0 }
+    }
+
+    public func updateTaskStatus(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?,
+                                 in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
+        run(tx, PGStatements.updateStatus, [status, lastRun?.rfc3339, nextRun?.rfc3339, Timestamp.now().rfc3339, id], done) {
+            $0.affectedRows > 0
+        }
+    }
+
+    // MARK: - Logs and metadata
+
+    public func saveLog(taskID: String, level: LogLevel, message: String, metadata: JSONObject?,
+                        in tx: TransactionID?, _ done: @escaping Completion<String>) {
+        let id = Identifier.make()
+        let params: [String?] = [id, taskID, level.rawValue, message, metadata.map { JSONValue.object($0).jsonText }, Timestamp.now().rfc3339]
+        run(tx, PGStatements.insertLog, params, { result in
+            if case .failure(.notFound) = result { return done(.failure(.notFound("task \(taskID) does not exist"))) }
+            done(result)
+        }) { _ in id }
+    }
+
+    public func queryLogs(_ query: LogQuery, in tx: TransactionID?, _ done: @escaping Completion<[LogEntry]>) {
+        let (sql, args) = PGStatements.queryLogs(query)
+        run(tx, sql, args, done, PGStatements.logs)
+    }
+
+    public func deleteOldLogs(before: Timestamp, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
+        run(tx, PGStatements.deleteOldLogs, [before.rfc3339], done) { $0.affectedRows }
+    }
+
+    public func saveMetadata(key: String, value: JSONValue, in tx: TransactionID?, _ done: @escaping Completion<Void>) {
+        run(tx, PGStatements.saveMetadata, [key, value.jsonText], done) { _ in () }
+    }
+
+    public func getMetadata(key: String, in tx: TransactionID?, _ done: @escaping Completion<JSONValue?>) {
+        run(tx, PGStatements.getMetadata, [key], done) { r throws(ProxyError) in
+            guard r.rowCount > 0, let text = r.string(0, 0) else { return nil }
+            return try? JSONParser.parse(text, maxDepth: 512)
+        }
+    }
+
+    public func healthCheck(_ done: @escaping Completion<Bool>) {
+        run(nil, "SELECT 1", [], { done(.success((try? $0.get()) == true)) }) { $0.string(0, 0) == "1" }
+    }
+
+    // MARK: - Transactions
+
+    public func beginTransaction(_ done: @escaping Completion<TransactionID>) {
+        pool.acquire { [self] lease in
+            guard case .success(let connection) = lease else { return done(lease.map { _ in TransactionID("") }) }
+            connection.query("BEGIN") { [self] result in
+                if case .failure(let error) = result {
+                    pool.release(connection)
+                    return done(.failure(error))
+                }
+                let tx = TransactionID(Identifier.randomToken())
+                pinned[tx] = connection
+                done(.success(tx))
+            }
+        }
+    }
+
+    public func commitTransaction(_ tx: TransactionID, _ done: @escaping Completion<Void>) {
+        finish(tx, "COMMIT", done)
+    }
+
+    public func rollbackTransaction(_ tx: TransactionID, _ done: @escaping Completion<Void>) {
+        finish(tx, "ROLLBACK", done)
+    }
+
+    /// Ends the transaction; the connection returns to the pool clean (a failed
+    /// COMMIT is rolled back first; a broken connection is discarded by the pool).
+    private func finish(_ tx: TransactionID, _ sql: String, _ done: @escaping Completion<Void>) {
+        guard let connection = pinned.removeValue(forKey: tx) else { return done(.failure(.transactionInvalid("unknown transaction"))) }
+        connection.query(sql) { [pool] result in
+            if case .failure = result {
+                connection.query("ROLLBACK") { _ in pool.release(connection) }
+            } else {
+                pool.release(connection)
+            }
+            done(result.map { _ in () })
+        }
+    }
+
+    // MARK: - Lifecycle
+
+    public func close(_ done: @escaping () -> Void) {
+        for (_, connection) in pinned { connection.close() }  // closing rolls back on the server
+        pinned = [:]
+        pool.close()
+        done()
+    }
+
+    public func statusReport() -> JSONValue {
+        ["type": "postgresql", "state": "up", "pool": pool.figures, "open_transactions": .int(Int64(pinned.count))]
+    }
+}
+
+/// `save_task` for a client-chosen id: lock the row, then merge into it or
+/// insert, as one unit (a transaction, or a savepoint inside the client's).
+/// Two connections inserting the same new id at once: the loser gets a
+/// unique violation and tries once more, finding the row to merge into.
+private struct PGUpsert {
+    let connection: PGConnection
+    let inTransaction: Bool
+    let fields: JSONObject
+    let id: String
+
+    private var begin: String { inTransaction ? "SAVEPOINT save_task" : "BEGIN" }
+    private var commit: String { inTransaction ? "RELEASE SAVEPOINT save_task" : "COMMIT" }
+    private var rollback: String { inTransaction ? "ROLLBACK TO SAVEPOINT save_task; RELEASE SAVEPOINT save_task" : "ROLLBACK" }
+
+    func run(retries: Int, _ done: @escaping Completion<String>) {
+        var beginError: ProxyError?
+        connection.query(begin) { if case .failure(let e) = $0 { beginError = e } }
+        connection.query(PGStatements.selectTaskForUpdate, [id]) { selected in
+            if let beginError { return done(.failure(beginError)) }
+            let now = Timestamp.now()
+            let write: (String, [String?])
+            do throws(ProxyError) {
+                let found = try selected.get()
+                if found.rowCount > 0 {
+                    var task = PGStatements.task(found, 0)
+                    try task.apply(fields, isUpdate: true)
+                    task.updatedAt = now
+                    write = (PGStatements.updateTask, PGStatements.values(task) + [id])
+                } else {
+                    let task = try TaskRecord.inserting(fields, id: id, now: now)
+                    write = (PGStatements.insertTask, PGStatements.values(task) + [id, task.createdAt.rfc3339])
+                }
+            } catch {
+                return abort(error, retries: 0, done)
+            }
+            connection.query(write.0, write.1) { written in
+                if case .failure(let error) = written { return abort(error, retries: retries, done) }
+                connection.query(commit) { committed in done(committed.map { _ in id }) }
+            }
+        }
+    }
+
+    private func abort(_ error: ProxyError, retries: Int, _ done: @escaping Completion<String>) {
+        connection.query(rollback) { _ in
+            if case .conflict = error, retries > 0 { return run(retries: retries - 1, done) }
+            done(.failure(error))
+        }
+    }
+}
