@@ -19,6 +19,11 @@ enum BackendFactory {
         switch config.cacheType {
         case .none:
             return (storage, MemoryCache())
+        case .memory where config.storageType == .postgresql:
+            // Several proxies share one PostgreSQL; a per-process read-through cache
+            // cannot see the others' writes (stale reads). That needs Redis (shared
+            // invalidation); until then reads go to PostgreSQL.
+            return (storage, MemoryCache())
         case .memory:
             return (ReadThroughStorage(storage: storage, cache: MemoryTaskCache()), MemoryCache())
         case .redis:
@@ -44,7 +49,9 @@ enum BackendFactory {
     static func describe(_ config: ProxyConfig) -> String {
         switch config.storageType {
         case .sqlite: return "Personal Edition: SQLite at \(config.sqlite.path) (synchronous=\(config.sqlite.synchronous)), cache \(config.cacheType.rawValue)"
-        case .postgresql: return "Enterprise Edition: PostgreSQL \(PGConnectionString.describe(config.postgresql)), cache \(config.cacheType.rawValue)"
+        case .postgresql:
+            let cache = config.cacheType == .memory ? "memory (cache.* only: read-through across proxies needs Redis)" : config.cacheType.rawValue
+            return "Enterprise Edition: PostgreSQL \(PGConnectionString.describe(config.postgresql)), cache \(cache)"
         }
     }
 }
