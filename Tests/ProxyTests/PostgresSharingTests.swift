@@ -24,3 +24,74 @@ struct PostgresSharingTests {
         #expect(try ca.result("get_task", ["task_id": "shared"]) == .null)
     }
 }
+
+/// PostgreSQL going away and coming back while the proxy is under load.
+@Suite("PostgreSQL: restart under load")
+struct PostgresRestartTests {
+    static let script = protocolFolder.deletingLastPathComponent().appendingPathComponent("scripts/test-services").path
+
+    /// posix_spawn + waitpid, not Foundation's Process: the script leaves a
+    /// PostgreSQL daemon behind, and Process would wait for that one too.
+    func services(_ verb: String, _ dir: String) throws {
+        let argv: [UnsafeMutablePointer<CChar>?] = [Self.script, verb, dir].map { (s: String) in strdup(s) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        try #require(posix_spawn(&pid, Self.script, nil, nil, argv, environ) == 0, "cannot run \(Self.script)")
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        try #require(status == 0, "test-services \(verb) failed")
+    }
+
+    @Test("in-flight calls get retryable errors, health turns false, service resumes by itself")
+    func databaseRestartMidLoad() throws {
+        // A private cluster: restarting the shared one would disturb the other tests.
+        let dir = ProxyProcess.makeTempDir()
+        try services("start", dir)
+        defer { try? services("stop", dir) }
+        let env = try String(contentsOfFile: "\(dir)/env", encoding: .utf8)
+        let url = try #require(env.split(separator: "\"").dropFirst().first.map(String.init))
+        let proxy = try ProxyProcess(backend: .postgresql, arguments: ["--database", url])
+
+        let outcomes = Locked<[String: Int]>([:])
+        let stop = Locked(false)
+        let workers = (0..<4).map { w in
+            Thread {
+                guard let c = try? proxy.client() else { return }
+                var i = 0
+                while !stop.withLock({ $0 }) {
+                    i += 1
+                    let r = try? c.call("save_task", ["task": sampleTask(id: "w\(w)-\(i)")])
+                    let key = r.map { $0["error"]?.objectValue?["code"]?.intValue.map { "error \($0)" } ?? "ok" } ?? "no answer"
+                    outcomes.withLock { $0[key, default: 0] += 1 }
+                    if key != "ok" { usleep(20_000) }
+                }
+            }
+        }
+        workers.forEach { $0.start() }
+        usleep(400_000)
+        try services("pg-down", dir)
+        let watcher = try proxy.client()
+        var sawUnhealthy = false
+        for _ in 0..<40 where !sawUnhealthy {
+            sawUnhealthy = (try? watcher.result("health_check")) == .bool(false)
+            usleep(50_000)
+        }
+        usleep(500_000)
+        try services("pg-up", dir)
+        var recovered = false
+        for _ in 0..<100 where !recovered {  // back-off is at most 5 s
+            recovered = (try? watcher.result("save_task", ["task": sampleTask(id: "after")])) == "after"
+            usleep(100_000)
+        }
+        stop.withLock { $0 = true }
+        usleep(300_000)
+        let seen = outcomes.withLock { $0 }
+        #expect(sawUnhealthy, "health_check never said false while PostgreSQL was down")
+        #expect(recovered, "the proxy did not resume by itself")
+        #expect((seen["ok"] ?? 0) > 10)
+        #expect((seen["error -32003"] ?? 0) > 0, "the outage should have been reported as retryable")
+        let unexpected = seen.filter { $0.key != "ok" && $0.key != "error -32003" && $0.key != "error -32006" }
+        #expect(unexpected.isEmpty, "only retryable errors are acceptable: \(seen)")
+        #expect(try watcher.result("health_check") == .bool(true))
+    }
+}
