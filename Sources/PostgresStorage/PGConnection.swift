@@ -7,7 +7,8 @@ import StorageCore
 
 /// One PostgreSQL connection driven by the libuv loop: libpq in non-blocking
 /// mode, its socket watched with `uv_poll`, never a blocking call on the loop
-/// thread. Queries are queued and sent one at a time, in order.
+/// thread. Queries are queued and sent one at a time, in order. A statement
+/// with parameters is prepared on its first use and run prepared after that.
 ///
 ///     connecting ──PQconnectPoll──▶ idle ◀──results──┐
 ///                                    │ send next      │
@@ -32,6 +33,10 @@ public final class PGConnection {
     private var lastResult: PGResult?
     private var firstError: ProxyError?
     private var connectDone: ((Result<PGConnection, ProxyError>) -> Void)?
+    /// SQL text → prepared statement name, on this connection.
+    private var prepared: [String: String] = [:]
+    /// The current query's statement is being prepared (its results are the PREPARE's).
+    private var preparing: String?
     public private(set) var isBroken = false
     public private(set) var isClosed = false
     /// When the connection was opened (pool recycling).
@@ -103,8 +108,21 @@ public final class PGConnection {
         current = q
         lastResult = nil
         firstError = nil
-        let sent = Self.withCStrings(q.params) { values in
-            PQsendQueryParams(conn, q.sql, Int32(q.params.count), nil, values, nil, nil, 0)
+        send(q)
+    }
+
+    private func send(_ q: Query) {
+        let sent: Int32
+        if q.params.isEmpty {
+            sent = PQsendQueryParams(conn, q.sql, 0, nil, nil, nil, nil, 0)  // control statements: nothing to prepare
+        } else if let name = prepared[q.sql] {
+            sent = Self.withCStrings(q.params) { values in
+                PQsendQueryPrepared(conn, name, Int32(q.params.count), values, nil, nil, 0)
+            }
+        } else {
+            let name = "s\(prepared.count + 1)"
+            preparing = name
+            sent = PQsendPrepare(conn, name, q.sql, Int32(q.params.count), nil)
         }
         guard sent == 1 else { return fail("PostgreSQL: \(connectionMessage)") }
         flush()
@@ -137,6 +155,14 @@ public final class PGConnection {
 
     private func completeCurrent() {
         guard let q = current else { return }
+        if let name = preparing {  // the PREPARE finished: now run the statement itself
+            preparing = nil
+            if firstError == nil {
+                prepared[q.sql] = name
+                lastResult = nil
+                return send(q)
+            }
+        }
         current = nil
         let result: Result<PGResult, ProxyError>
         if let firstError { result = .failure(firstError) }
@@ -151,6 +177,7 @@ public final class PGConnection {
     /// The connection is unusable: everything in flight or queued fails, retryably.
     private func fail(_ why: String) {
         isBroken = true
+        preparing = nil
         poll?.stop()
         let pending = (current.map { [$0] } ?? []) + queue
         current = nil

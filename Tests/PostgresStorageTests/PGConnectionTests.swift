@@ -43,6 +43,24 @@ struct PGConnectionTests {
         #expect(rows == [["42", "t", "é ' \" \\ ;"]])
     }
 
+    @Test func statementsWithParametersArePreparedOnceThenReused() throws {
+        let url = try testDatabaseURL()
+        var answers: [String?] = []
+        var preparedCount: String?
+        onLoop { loop in
+            PGConnection.connect(loop: loop, conninfo: url) { result in
+                guard case .success(let c) = result else { return }
+                for i in 0..<3 { c.query("SELECT $1::int + 100", [String(i)]) { answers.append(try? $0.get().string(0, 0)) } }
+                c.query("SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT $1::int + 100'") { r in
+                    preparedCount = try? r.get().string(0, 0)
+                    c.close()
+                }
+            }
+        }
+        #expect(answers == ["100", "101", "102"])
+        #expect(preparedCount == "1")
+    }
+
     @Test func queuedQueriesAnswerInOrder() throws {
         let url = try testDatabaseURL()
         var answers: [String] = []
