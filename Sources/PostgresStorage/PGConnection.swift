@@ -37,6 +37,9 @@ public final class PGConnection {
     private var prepared: [String: String] = [:]
     /// The current query's statement is being prepared (its results are the PREPARE's).
     private var preparing: String?
+    /// Readable is always watched once connected (an idle connection that the
+    /// server closes is noticed at once); writable only while libpq has unsent bytes.
+    private var watchingWrite = false
     public private(set) var isBroken = false
     public private(set) var isClosed = false
     /// When the connection was opened (pool recycling).
@@ -76,7 +79,7 @@ public final class PGConnection {
         case PGRES_POLLING_WRITING: poll?.start(.writable)
         case PGRES_POLLING_OK:
             poll?.onEvent = { [unowned self] status, events in handleIO(status: status, events: events) }
-            poll?.stop()
+            poll?.start(.readable)
             let done = connectDone
             connectDone = nil
             done?(.success(self))
@@ -130,10 +133,16 @@ public final class PGConnection {
 
     private func flush() {
         switch PQflush(conn) {
-        case 0: poll?.start(.readable)
-        case 1: poll?.start([.readable, .writable])  // more to send; read too, the server may answer early
+        case 0: watchWrite(false)
+        case 1: watchWrite(true)  // more to send; reads stay watched, the server may answer early
         default: fail("PostgreSQL: \(connectionMessage)")
         }
+    }
+
+    private func watchWrite(_ on: Bool) {
+        guard on != watchingWrite else { return }
+        watchingWrite = on
+        poll?.start(on ? [.readable, .writable] : .readable)
     }
 
     private func handleIO(status: Int32, events: UVPoll.Events) {
@@ -141,6 +150,11 @@ public final class PGConnection {
         if events.contains(.writable) { flush() }
         guard events.contains(.readable) else { return }
         guard PQconsumeInput(conn) == 1 else { return fail("PostgreSQL: \(connectionMessage)") }
+        guard current != nil else {
+            // Nothing asked: the server is closing us (or sent a notice). A closed socket reads EOF.
+            if PQstatus(conn) == CONNECTION_BAD { fail("PostgreSQL closed the connection") }
+            return
+        }
         while PQisBusy(conn) == 0 {
             guard let raw = PQgetResult(conn) else { return completeCurrent() }
             switch PQresultStatus(raw) {
@@ -170,7 +184,7 @@ public final class PGConnection {
         else { result = .failure(.internalError("PostgreSQL returned no result")) }
         lastResult = nil
         firstError = nil
-        if queue.isEmpty { poll?.stop() } else { sendNext() }
+        sendNext()
         q.done(result)
     }
 

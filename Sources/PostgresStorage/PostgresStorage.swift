@@ -12,6 +12,10 @@ public final class PostgresStorage: StorageAdapter {
 
     public var backendName: String { "postgresql" }
 
+    /// The SQL `get_task` and `save_log` run, for the benchmark's pgbench side.
+    public static let getTaskSQL = PGStatements.selectTask
+    public static let saveLogSQL = PGStatements.insertLog
+
     /// Migrations must have run (`PGMigrations.apply`) before serving.
     public init(loop: UVLoop, settings: PGPool.Settings) {
         pool = PGPool(loop: loop, settings: settings)

@@ -47,8 +47,11 @@ public final class LineEchoServer {
     /// Starts serving on `path` on a thread of its own; runs until the process exits.
     public static func start(path: String) throws(ServerError) {
         unlink(path)
-        let ready = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-        ready.initialize(to: 0)
+        final class Outcome: @unchecked Sendable {  // written before `started.signal()`, read after `wait()`
+            var listening = false
+        }
+        let outcome = Outcome()
+        let started = DispatchSemaphore(value: 0)
         let thread = Thread {
             let loop = UVLoop()
             let echo = Echo(loop: loop)
@@ -56,11 +59,12 @@ public final class LineEchoServer {
             listener.delegate = echo
             var rc = listener.bindPipe(path)
             if rc == 0 { rc = listener.listen() }
-            ready.pointee = rc == 0 ? 1 : -1
+            outcome.listening = rc == 0
+            started.signal()
             if rc == 0 { withExtendedLifetime(echo) { loop.run() } }
         }
         thread.start()
-        while ready.pointee == 0 { usleep(1000) }
-        if ready.pointee < 0 { throw ServerError("echo server cannot listen on \(path)") }
+        started.wait()
+        if !outcome.listening { throw ServerError("echo server cannot listen on \(path)") }
     }
 }

@@ -21,6 +21,10 @@ struct Bench: ParsableCommand {
     var workloads = "health_check,get_task,save_task,save_log,mixed"
     @Option(help: "A running proxy's socket (default: start one).") var socket: String?
     @Option(help: "synchronous setting of the SQLite file the bench's own proxy uses.") var synchronous = "FULL"
+    @Option(help: "Run the bench's own proxy on this PostgreSQL (postgresql://…) instead of SQLite.") var database: String?
+    @Option(help: "PostgreSQL pool_size for the bench's own proxy.") var poolSize = 20
+    @Option(help: "PostgreSQL max_overflow for the bench's own proxy.") var maxOverflow = 40
+    @Flag(help: "With --database: also run pgbench with the same SQL and connections (get_task, save_log).") var pgbench = false
 
     func run() throws {
         let dir = NSTemporaryDirectory() + "storage-proxy-bench-\(getpid())"
@@ -35,8 +39,9 @@ struct Bench: ParsableCommand {
 
         let taskCount = 1000, agents = 10
         try seed(socket: proxySocket, tasks: taskCount, agents: agents)
+        let backend = database != nil ? "PostgreSQL (pool_size \(poolSize), max_overflow \(maxOverflow))" : "SQLite synchronous=\(synchronous)"
         print("storage-proxy bench: \(connections) connections × \(pipeline) pipelined, \(duration) s each, Unix socket"
-              + (socket == nil ? ", SQLite synchronous=\(synchronous)" : ""))
+              + (socket == nil ? ", \(backend)" : ""))
         print(pad("workload", 14) + pad("proxy req/s", 13) + pad("p50 µs", 9) + pad("p99 µs", 9) + pad("echo req/s", 12) + pad("proxy/echo", 11) + "errors")
         for name in workloads.split(separator: ",").map(String.init) {
             let lines = try requestLines(name, tasks: taskCount, agents: agents)
@@ -44,16 +49,22 @@ struct Bench: ParsableCommand {
             let proxy = try LoadDriver(socketPath: proxySocket, connections: connections, pipeline: pipeline, duration: duration).run(lines: lines)
             print(pad(name, 14) + pad(fmt(proxy.perSecond), 13) + pad(fmt(proxy.p50us), 9) + pad(fmt(proxy.p99us), 9)
                   + pad(fmt(echo.perSecond), 12) + pad(String(format: "%.0f%%", 100 * proxy.perSecond / echo.perSecond), 11) + "\(proxy.errors)")
+            if pgbench, let database, let script = PgBench.script(for: name) {
+                let direct = try PgBench.run(script: script, url: database, connections: connections, seconds: duration, dir: dir)
+                print(pad("  pgbench", 14) + pad(fmt(direct), 13) + "same SQL, \(connections) direct connections; proxy/pgbench "
+                      + String(format: "%.0f%%", 100 * proxy.perSecond / direct))
+            }
         }
     }
 
     private func startProxy(dir: String, socket: String) throws -> Process {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let config = "\(dir)/bench.yaml"
-        try "storage:\n  sqlite:\n    synchronous: \(synchronous)\nserver:\n  log_level: warning\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try ("storage:\n  sqlite:\n    synchronous: \(synchronous)\n  postgresql:\n    pool_size: \(poolSize)\n    max_overflow: \(maxOverflow)\n"
+             + "server:\n  log_level: warning\n  max_connections: 4096\n").write(toFile: config, atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["serve", "--config", config, "--socket", socket, "--database", "\(dir)/data.db"]
+        p.arguments = ["serve", "--config", config, "--socket", socket, "--database", database ?? "\(dir)/data.db"]
         try p.run()
         for _ in 0..<500 {
             if let c = try? LineClient(.unix(socket)), (try? c.call("health_check"))?["result"] == .bool(true) { return p }

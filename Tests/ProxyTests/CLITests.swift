@@ -80,8 +80,12 @@ struct CLITests {
         let env = ["DB_PASSWORD": "pw", "REDIS_PASSWORD": "rpw", "PROXY_AUTH_TOKEN": "tok"]
         let personal = try ConfigLoader.load(yaml: String(contentsOf: root.appendingPathComponent("config/storage.yaml"), encoding: .utf8), environment: env)
         #expect(personal.storageType == .sqlite && personal.sqlite.path == "./storage/data.db" && personal.sqlite.synchronous == "FULL")
-        let enterprise = try ConfigLoader.load(yaml: String(contentsOf: root.appendingPathComponent("config/storage.enterprise.yaml"), encoding: .utf8), environment: env)
+        let enterpriseYAML = try String(contentsOf: root.appendingPathComponent("config/storage.enterprise.yaml"), encoding: .utf8)
+        let enterprise = try ConfigLoader.load(yaml: enterpriseYAML, environment: env)
         #expect(enterprise.storageType == .postgresql && enterprise.postgresql.password == "pw")
-        #expect(enterprise.cacheType == .redis && enterprise.redis.password == "rpw" && enterprise.server.authToken == "tok")
+        #expect(enterprise.cacheType == .memory && enterprise.redis.password == "rpw" && enterprise.server.authToken == "tok")
+        var withRedis = env
+        withRedis["CACHE_TYPE"] = "redis"
+        #expect(try ConfigLoader.load(yaml: enterpriseYAML, environment: withRedis).cacheType == .redis)
     }
 }
