@@ -95,3 +95,21 @@ struct PostgresRestartTests {
         #expect(try watcher.result("health_check") == .bool(true))
     }
 }
+
+@Suite("PostgreSQL: secrets")
+struct PostgresSecretTests {
+    @Test("a password in the database URL reaches neither the log nor any answer")
+    func passwordNeverShown() throws {
+        let password = "pw\(UInt32.random(in: 0...UInt32.max))"
+        let plain = try TestPostgres.database(named: ProxyProcess.makeTempDir())
+        let withPassword = plain.replacingOccurrences(of: "postgresql://postgres@", with: "postgresql://postgres:\(password)@")
+        let proxy = try ProxyProcess(backend: .postgresql, arguments: ["--database", withPassword])
+        let c = try proxy.client()
+        _ = try c.result("save_task", ["task": sampleTask(id: "t")])
+        let status = try c.result("server.status").jsonText
+        #expect(!status.contains(password))
+        proxy.stop()
+        #expect(proxy.logText.contains("Enterprise Edition: PostgreSQL postgres@"))
+        #expect(!proxy.logText.contains(password))
+    }
+}
