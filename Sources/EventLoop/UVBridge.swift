@@ -14,6 +14,17 @@ public func uvError(_ rc: Int32) -> String { String(cString: uv_strerror(rc)) }
     UnsafeMutableRawPointer(p).assumingMemoryBound(to: uv_handle_t.self)
 }
 
+/// How every handle here closes: libuv calls back once it is done with the
+/// handle; then the owner's retain (taken at init) is dropped and the memory freed.
+func closeHandle(_ handle: UnsafeMutablePointer<uv_handle_t>) {
+    uv_close(handle) { h in
+        let raw = h!.pointee.data!
+        h!.pointee.data = nil
+        Unmanaged<AnyObject>.fromOpaque(raw).release()
+        UnsafeMutableRawPointer(h!).deallocate()
+    }
+}
+
 @inline(__always) func asStream<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<uv_stream_t> {
     UnsafeMutableRawPointer(p).assumingMemoryBound(to: uv_stream_t.self)
 }
@@ -177,12 +188,7 @@ public final class UVStream {
         guard !isClosing else { return }
         isClosing = true
         delegate = nil
-        uv_close(asHandle(handle)) { h in
-            let raw = h!.pointee.data!
-            h!.pointee.data = nil
-            Unmanaged<UVStream>.fromOpaque(raw).release()
-            UnsafeMutableRawPointer(h!).deallocate()
-        }
+        closeHandle(asHandle(handle))
     }
 }
 
@@ -242,11 +248,6 @@ public final class UVCallback {
     public func close() {
         guard !closed else { return }
         closed = true
-        uv_close(handle) { h in
-            let raw = h!.pointee.data!
-            h!.pointee.data = nil
-            Unmanaged<UVCallback>.fromOpaque(raw).release()
-            UnsafeMutableRawPointer(h!).deallocate()
-        }
+        closeHandle(handle)
     }
 }

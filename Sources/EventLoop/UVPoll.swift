@@ -17,9 +17,10 @@ public final class UVPoll {
     private var closed = false
 
     public init?(loop: UVLoop, fd: Int32) {
-        handle = .allocate(capacity: 1)
+        handle = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<uv_poll_t>.size, alignment: 16)
+            .assumingMemoryBound(to: uv_poll_t.self)
         guard uv_poll_init(loop.raw, handle, fd) == 0 else {
-            handle.deallocate()
+            UnsafeMutableRawPointer(handle).deallocate()
             return nil
         }
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()  // released in close()
@@ -43,11 +44,6 @@ public final class UVPoll {
         guard !closed else { return }
         closed = true
         onEvent = nil
-        uv_close(asHandle(handle)) { h in
-            let raw = h!.pointee.data!
-            h!.pointee.data = nil
-            Unmanaged<UVPoll>.fromOpaque(raw).release()
-            UnsafeMutableRawPointer(h!).assumingMemoryBound(to: uv_poll_t.self).deallocate()
-        }
+        closeHandle(asHandle(handle))
     }
 }
