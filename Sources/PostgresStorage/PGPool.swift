@@ -41,6 +41,9 @@ public final class PGPool {
 
     public var capacity: Int { settings.poolSize + settings.maxOverflow }
 
+    /// The last connect failed and the back-off has not run out.
+    public var isBackingOff: Bool { MonotonicClock.seconds() < failedUntil }
+
     // MARK: - Lending
 
     public func acquire(_ done: @escaping Lease) {

@@ -127,7 +127,11 @@ public final class PostgresStorage: StorageAdapter {
 
     public func beginTransaction(_ done: @escaping Completion<TransactionID>) {
         pool.acquire { [self] lease in
-            guard case .success(let connection) = lease else { return done(lease.map { _ in TransactionID("") }) }
+            let connection: PGConnection
+            switch lease {
+            case .success(let c): connection = c
+            case .failure(let error): return done(.failure(error))
+            }
             connection.query("BEGIN") { [self] result in
                 if case .failure(let error) = result {
                     pool.release(connection)
@@ -172,7 +176,8 @@ public final class PostgresStorage: StorageAdapter {
     }
 
     public func statusReport() -> JSONValue {
-        ["type": "postgresql", "state": "up", "pool": pool.figures, "open_transactions": .int(Int64(pinned.count))]
+        ["type": "postgresql", "state": pool.isBackingOff ? "unreachable" : "up", "pool": pool.figures,
+         "open_transactions": .int(Int64(pinned.count))]
     }
 }
 
