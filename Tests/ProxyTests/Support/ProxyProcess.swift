@@ -40,9 +40,13 @@ enum TestPostgres {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: bin)
         p.arguments = ["-q", "-d", server, "-c", "CREATE DATABASE \(name)"]
-        p.standardError = FileHandle.nullDevice  // "already exists" on a restart is fine
-        p.standardOutput = FileHandle.nullDevice
+        // Its own pipe, not FileHandle.nullDevice: Foundation closes that shared
+        // descriptor after a spawn, and the next spawn then fails with EBADF.
+        let output = Pipe()
+        p.standardError = output  // "already exists" on a restart is fine
+        p.standardOutput = output
         try p.run()
+        _ = output.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return server.replacingOccurrences(of: "/proxy_test", with: "/\(name)")
     }
