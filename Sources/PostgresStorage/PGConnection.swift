@@ -7,36 +7,35 @@ import StorageCore
 
 /// One PostgreSQL connection driven by the libuv loop: libpq in non-blocking
 /// mode, its socket watched with `uv_poll`, never a blocking call on the loop
-/// thread. Queries are queued and sent one at a time, in order. A statement
+/// thread. It runs in libpq's pipeline mode: every query is sent as soon as it
+/// is asked for, each in its own sync segment (one failing query does not
+/// abort the next), and answers are matched to queries in order. A statement
 /// with parameters is prepared on its first use and run prepared after that.
 ///
-///     connecting ──PQconnectPoll──▶ idle ◀──results──┐
-///                                    │ send next      │
-///                                    ▼                │
-///                                  busy ─flush/consume┘
-///     any I/O failure ─▶ broken: every queued query fails with -32003
+///     connecting ──PQconnectPoll──▶ open: query() sends [prepare] execute sync
+///                                         results ─▶ head of inFlight, in order
+///     any I/O failure ─▶ broken: every query in flight fails with -32003
 ///
 /// Loop thread only.
 public final class PGConnection {
     public typealias QueryDone = (Result<PGResult, ProxyError>) -> Void
 
-    private struct Query {
+    /// A query sent and not yet answered, and which of its replies comes next.
+    private struct InFlight {
+        enum Stage { case prepare, execute, sync }
         let sql: String
-        let params: [String?]
         let done: QueryDone
+        var stage: Stage
+        var result: PGResult?
+        var error: ProxyError?
     }
 
     private let conn: OpaquePointer
     private var poll: UVPoll?
-    private var queue: [Query] = []
-    private var current: Query?
-    private var lastResult: PGResult?
-    private var firstError: ProxyError?
+    private var inFlight: [InFlight] = []
     private var connectDone: ((Result<PGConnection, ProxyError>) -> Void)?
     /// SQL text → prepared statement name, on this connection.
     private var prepared: [String: String] = [:]
-    /// The current query's statement is being prepared (its results are the PREPARE's).
-    private var preparing: String?
     /// Readable is always watched once connected (an idle connection that the
     /// server closes is noticed at once); writable only while libpq has unsent bytes.
     private var watchingWrite = false
@@ -78,6 +77,14 @@ public final class PGConnection {
         case PGRES_POLLING_READING: poll?.start(.readable)
         case PGRES_POLLING_WRITING: poll?.start(.writable)
         case PGRES_POLLING_OK:
+            guard PQenterPipelineMode(conn) == 1 else {
+                let why = connectionMessage
+                let done = connectDone
+                connectDone = nil
+                finish()
+                done?(.failure(.backendUnavailable("PostgreSQL: no pipeline mode: \(why)", retryAfterMs: 1000)))
+                return
+            }
             poll?.onEvent = { [unowned self] status, events in handleIO(status: status, events: events) }
             poll?.start(.readable)
             let done = connectDone
@@ -94,42 +101,36 @@ public final class PGConnection {
 
     // MARK: - Queries
 
-    /// Queues a statement with `$1…` parameters (text format; nil is NULL).
+    /// Sends a statement with `$1…` parameters (text format; nil is NULL);
+    /// `done` runs when its answer arrives, after those of earlier queries.
     public func query(_ sql: String, _ params: [String?] = [], _ done: @escaping QueryDone) {
         guard !isBroken, !isClosed else {
             return done(.failure(.backendUnavailable("the PostgreSQL connection is closed", retryAfterMs: 100)))
         }
-        queue.append(Query(sql: sql, params: params, done: done))
-        if current == nil { sendNext() }
-    }
-
-    public var isIdle: Bool { current == nil && queue.isEmpty }
-
-    private func sendNext() {
-        guard current == nil, !queue.isEmpty else { return }
-        let q = queue.removeFirst()
-        current = q
-        lastResult = nil
-        firstError = nil
-        send(q)
-    }
-
-    private func send(_ q: Query) {
-        let sent: Int32
-        if q.params.isEmpty {
-            sent = PQsendQueryParams(conn, q.sql, 0, nil, nil, nil, nil, 0)  // control statements: nothing to prepare
-        } else if let name = prepared[q.sql] {
-            sent = Self.withCStrings(q.params) { values in
-                PQsendQueryPrepared(conn, name, Int32(q.params.count), values, nil, nil, 0)
-            }
+        var stage = InFlight.Stage.execute
+        var sent: Int32 = 1
+        if params.isEmpty {
+            sent = PQsendQueryParams(conn, sql, 0, nil, nil, nil, nil, 0)  // control statements: nothing to prepare
         } else {
-            let name = "s\(prepared.count + 1)"
-            preparing = name
-            sent = PQsendPrepare(conn, name, q.sql, Int32(q.params.count), nil)
+            if prepared[sql] == nil {
+                let name = "s\(prepared.count + 1)"
+                prepared[sql] = name
+                stage = .prepare
+                sent = PQsendPrepare(conn, name, sql, Int32(params.count), nil)
+            }
+            if sent == 1, let name = prepared[sql] {
+                sent = Self.withCStrings(params) { values in
+                    PQsendQueryPrepared(conn, name, Int32(params.count), values, nil, nil, 0)
+                }
+            }
         }
+        if sent == 1 { sent = PQpipelineSync(conn) }
+        inFlight.append(InFlight(sql: sql, done: done, stage: stage))
         guard sent == 1 else { return fail("PostgreSQL: \(connectionMessage)") }
         flush()
     }
+
+    public var isIdle: Bool { inFlight.isEmpty }
 
     private func flush() {
         switch PQflush(conn) {
@@ -150,52 +151,52 @@ public final class PGConnection {
         if events.contains(.writable) { flush() }
         guard events.contains(.readable) else { return }
         guard PQconsumeInput(conn) == 1 else { return fail("PostgreSQL: \(connectionMessage)") }
-        guard current != nil else {
+        if inFlight.isEmpty {
             // Nothing asked: the server is closing us (or sent a notice). A closed socket reads EOF.
             if PQstatus(conn) == CONNECTION_BAD { fail("PostgreSQL closed the connection") }
             return
         }
-        while PQisBusy(conn) == 0 {
-            guard let raw = PQgetResult(conn) else { return completeCurrent() }
+        while !inFlight.isEmpty, !isBroken, PQisBusy(conn) == 0 {
+            guard let raw = PQgetResult(conn) else {
+                // The end of one command's replies: the head's next reply is for its next command.
+                switch inFlight[0].stage {
+                case .prepare: inFlight[0].stage = .execute
+                case .execute: inFlight[0].stage = .sync
+                case .sync: return  // nothing more has arrived yet
+                }
+                continue
+            }
             switch PQresultStatus(raw) {
+            case PGRES_PIPELINE_SYNC:
+                PQclear(raw)
+                completeHead()
             case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
-                lastResult = PGResult(raw)
+                if inFlight[0].stage == .execute { inFlight[0].result = PGResult(raw) } else { PQclear(raw) }
+            case PGRES_PIPELINE_ABORTED:
+                PQclear(raw)  // skipped because the prepare before it failed: that error is kept
             default:
-                if firstError == nil { firstError = PGErrorMapping.error(from: raw) }
+                if inFlight[0].error == nil { inFlight[0].error = PGErrorMapping.error(from: raw) }
+                if inFlight[0].stage == .prepare { prepared[inFlight[0].sql] = nil }
                 PQclear(raw)
             }
         }
     }
 
-    private func completeCurrent() {
-        guard let q = current else { return }
-        if let name = preparing {  // the PREPARE finished: now run the statement itself
-            preparing = nil
-            if firstError == nil {
-                prepared[q.sql] = name
-                lastResult = nil
-                return send(q)
-            }
-        }
-        current = nil
+    private func completeHead() {
+        let head = inFlight.removeFirst()
         let result: Result<PGResult, ProxyError>
-        if let firstError { result = .failure(firstError) }
-        else if let lastResult { result = .success(lastResult) }
+        if let error = head.error { result = .failure(error) }
+        else if let r = head.result { result = .success(r) }
         else { result = .failure(.internalError("PostgreSQL returned no result")) }
-        lastResult = nil
-        firstError = nil
-        sendNext()
-        q.done(result)
+        head.done(result)
     }
 
     /// The connection is unusable: everything in flight or queued fails, retryably.
     private func fail(_ why: String) {
         isBroken = true
-        preparing = nil
         poll?.stop()
-        let pending = (current.map { [$0] } ?? []) + queue
-        current = nil
-        queue = []
+        let pending = inFlight
+        inFlight = []
         for q in pending { q.done(.failure(.backendUnavailable(why, retryAfterMs: 500))) }
     }
 
