@@ -61,6 +61,28 @@ struct PGConnectionTests {
         #expect(preparedCount == "1")
     }
 
+    @Test func aStatementThatCannotBePreparedFailsAloneAndIsNotRemembered() throws {
+        let url = try testDatabaseURL()
+        var outcomes: [String] = []
+        onLoop { loop in
+            PGConnection.connect(loop: loop, conninfo: url) { result in
+                guard case .success(let c) = result else { return }
+                func note(_ r: Result<PGResult, ProxyError>) {
+                    switch r {
+                    case .success(let res): outcomes.append(res.string(0, 0) ?? "null")
+                    case .failure(let e): outcomes.append("error \(e.code)")
+                    }
+                }
+                // All sent at once (pipeline mode); each in its own sync segment.
+                c.query("SELECT $1::no_such_type", ["x"], note)
+                c.query("SELECT $1::int + 1", ["1"], note)
+                c.query("SELECT $1::no_such_type", ["x"], note)
+                c.query("SELECT 'after'") { note($0); c.close() }
+            }
+        }
+        #expect(outcomes == ["error -32603", "2", "error -32603", "after"])
+    }
+
     @Test func queuedQueriesAnswerInOrder() throws {
         let url = try testDatabaseURL()
         var answers: [String] = []
