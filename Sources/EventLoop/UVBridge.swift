@@ -242,9 +242,6 @@ public final class UVCallback {
         uv_async_send(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_async_t.self))
     }
 
-    /// A handle that does not keep the loop alive on its own.
-    public func unref() { uv_unref(handle) }
-
     public func close() {
         guard !closed else { return }
         closed = true

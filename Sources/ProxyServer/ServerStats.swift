@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import StorageCore
 
 /// Request counters and latency histograms per method (`server.status`).

@@ -68,7 +68,7 @@ enum SQLiteMigrations {
                 }
                 try db.execute("COMMIT")
             } catch {
-                try? db.execute("ROLLBACK")
+                _ = try? db.execute("ROLLBACK")
                 throw error
             }
         }

@@ -15,6 +15,7 @@ public final class LineClient {
     private var fd: Int32
     private var buffer: [UInt8] = []
     private var start = 0
+    private var chunk = [UInt8](repeating: 0, count: 65536)
 
     public init(_ address: ProxyAddress, timeoutSeconds: Int = 30) throws(ClientError) {
         switch address {
@@ -83,23 +84,17 @@ public final class LineClient {
 
     /// The next line without its newline; nil at EOF.
     public func readLine() throws(ClientError) -> String? {
-        guard let bytes = try readLineBytes() else { return nil }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    public func readLineBytes() throws(ClientError) -> ArraySlice<UInt8>? {
         var scanFrom = start
         while true {
             if let nl = buffer[scanFrom...].firstIndex(of: 0x0A) {
-                let line = buffer[start..<nl]
+                let line = String(decoding: buffer[start..<nl], as: UTF8.self)
                 start = nl + 1
-                if start == buffer.count { defer { buffer.removeAll(keepingCapacity: true); start = 0 }; return Array(line)[...] }
+                if start == buffer.count { buffer.removeAll(keepingCapacity: true); start = 0 }
                 return line
             }
             scanFrom = buffer.count
             if start > 65536 { buffer.removeFirst(start); scanFrom -= start; start = 0 }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 65536, 0) }
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n == 0 { return nil }
             if n < 0 {
                 if errno == EINTR { continue }

@@ -22,8 +22,7 @@ final class Connection: UVStreamDelegate {
     /// hang up first); `close()` empties the queues, so no cycle outlives it.
     final class Slot {
         let connection: Connection
-        let id: JSONValue?          // nil: notification, nothing is answered
-        var answerID: JSONValue = .null
+        let id: JSONValue?          // what the answer carries; nil: notification, nothing is answered
         let method: Int?            // index in the method table (statistics)
         let isWrite: Bool
         let inBatch: Bool, batchFirst: Bool, batchLast: Bool
@@ -35,7 +34,6 @@ final class Connection: UVStreamDelegate {
              sampleLatency: Bool) {
             self.connection = connection
             self.id = id; self.method = method; self.isWrite = isWrite
-            answerID = id ?? .null
             self.inBatch = inBatch; self.batchFirst = batchFirst; self.batchLast = batchLast
             startedAt = sampleLatency ? MonotonicClock.nanoseconds() : 0
         }
@@ -149,8 +147,11 @@ final class Connection: UVStreamDelegate {
 
     private func start(_ q: Queued) {
         let spec = q.spec
-        var id: JSONValue? = .null
-        if case .request(let r) = q.entry { id = r.id }
+        let id: JSONValue?
+        switch q.entry {
+        case .request(let r): id = r.id
+        case .invalid(let errorID, _): id = errorID  // answered even without an id: with null
+        }
         let slot = Slot(connection: self, id: id, method: spec?.index, isWrite: q.isWrite,
                         inBatch: q.inBatch, batchFirst: q.batchFirst, batchLast: q.batchLast,
                         sampleLatency: server.stats.shouldSampleLatency())
@@ -159,8 +160,7 @@ final class Connection: UVStreamDelegate {
         if q.isWrite { unfinishedWrites += 1 }
 
         switch q.entry {
-        case .invalid(let errorID, let error):
-            slot.answerID = errorID
+        case .invalid(_, let error):
             finish(slot, .failure(error))
         case .request(let request):
             guard let spec else { return finish(slot, .failure(.methodNotFound(request.method))) }
@@ -191,13 +191,13 @@ final class Connection: UVStreamDelegate {
                             nanoseconds: slot.startedAt == 0 ? nil : MonotonicClock.nanoseconds() &- slot.startedAt)
         guard !isClosed else { return }
 
-        if slot.id != nil {  // notifications are never answered
+        if let id = slot.id {  // notifications are never answered
             if inFlight.first === slot && !slot.inBatch {
-                encode(result, id: slot.answerID, into: &out)   // its turn: straight into the output
+                encode(result, id: id, into: &out)   // its turn: straight into the output
                 out.append(0x0A)
                 inFlight.removeFirst()
             } else {
-                encode(result, id: slot.answerID, into: &slot.bytes)
+                encode(result, id: id, into: &slot.bytes)
             }
         }
         flushFinishedHead()

@@ -19,8 +19,6 @@ struct LineFramer {
 
     init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
 
-    var hasPartialLine: Bool { !partial.isEmpty }
-
     mutating func feed(_ chunk: UnsafeRawBufferPointer, _ emit: (Event) -> Void) {
         let bytes = chunk.bindMemory(to: UInt8.self)
         var start = 0

@@ -44,7 +44,7 @@ public enum JSONWriter {
         if v >= 0 && v < 10 { out.append(UInt8(ascii: "0") + UInt8(v)); return }
         var magnitude = v.magnitude
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of stack room for 20 digits
-        let count = withUnsafeMutableBytes(of: &digits) { buf -> Int in
+        withUnsafeMutableBytes(of: &digits) { buf in
             var n = 0
             repeat {
                 buf[23 - n] = UInt8(ascii: "0") + UInt8(magnitude % 10)
@@ -53,9 +53,7 @@ public enum JSONWriter {
             } while magnitude > 0
             if v < 0 { buf[23 - n] = UInt8(ascii: "-"); n += 1 }
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[(24 - n)...]))
-            return n
         }
-        _ = count
     }
 
     public static func double(_ d: Double, into out: inout [UInt8]) {

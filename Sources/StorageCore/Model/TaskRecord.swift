@@ -27,11 +27,6 @@ public struct TaskRecord: Equatable, Sendable {
         self.status = status; self.extra = extra
     }
 
-    /// The column names, in wire order.
-    public static let columns: Set<String> = [
-        "id", "agent_name", "task_prompt", "schedule_type", "schedule_value", "repeat", "repeat_interval",
-        "enabled", "created_at", "updated_at", "last_run", "next_run", "status",
-    ]
     public static let requiredOnInsert = ["agent_name", "task_prompt", "schedule_type", "schedule_value"]
 
     /// A new task from a client's object; `id` is the client's or a fresh one.

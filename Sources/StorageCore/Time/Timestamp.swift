@@ -20,10 +20,6 @@ public struct Timestamp: Comparable, Hashable, Sendable {
 
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.microseconds < b.microseconds }
 
-    public func adding(seconds: Double) -> Timestamp {
-        Timestamp(microseconds: microseconds + Int64(seconds * 1_000_000))
-    }
-
     // MARK: - Formatting
 
     public var rfc3339: String {
