@@ -18,23 +18,36 @@ public final class LineClient {
     private var chunk = [UInt8](repeating: 0, count: 65536)
 
     public init(_ address: ProxyAddress, timeoutSeconds: Int = 30) throws(ClientError) {
+        // `fd` is set only once connected: a failed init must not reach `deinit`,
+        // which would close the descriptor number a second time (by then it may
+        // belong to another thread's socket).
+        fd = try Self.connect(address)
+        if timeoutSeconds > 0 {
+            var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        }
+    }
+
+    /// A connected socket, or an error (having closed what it opened).
+    private static func connect(_ address: ProxyAddress) throws(ClientError) -> Int32 {
         switch address {
         case .unix(let path):
-            fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw ClientError("socket(): \(String(cString: strerror(errno)))") }
             var addr = sockaddr_un()
             addr.sun_family = sa_family_t(AF_UNIX)
             let bytes = Array(path.utf8)
-            guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { Glibc.close(fd); throw ClientError("socket path too long: \(path)") }
+            guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw ClientError("socket path too long: \(path)") }
             withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw ClientError("socket(): \(String(cString: strerror(errno)))") }
             let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             }
             if rc != 0 {
                 let why = String(cString: strerror(errno))
                 Glibc.close(fd)
                 throw ClientError("cannot connect to unix://\(path): \(why)")
             }
+            return fd
         case .tcp(let host, let port):
             var hints = addrinfo()
             hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -43,19 +56,16 @@ public final class LineClient {
                 throw ClientError("cannot resolve \(host)")
             }
             defer { freeaddrinfo(info) }
-            fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
+            let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
             guard fd >= 0 else { throw ClientError("socket(): \(String(cString: strerror(errno)))") }
-            if connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) != 0 {
+            if Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) != 0 {
                 let why = String(cString: strerror(errno))
                 Glibc.close(fd)
                 throw ClientError("cannot connect to tcp://\(host):\(port): \(why)")
             }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        }
-        if timeoutSeconds > 0 {
-            var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            return fd
         }
     }
 

@@ -33,7 +33,7 @@ enum PgBench {
         p.arguments = ["-n", "-M", "prepared", "-c", String(connections), "-j", "2", "-T", String(Int(seconds.rounded(.up))), "-f", file, url]
         let out = Pipe()
         p.standardOutput = out
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")  // not the shared nullDevice: Foundation may close it
+        p.standardError = FileHandle.nullDevice
         try p.run()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()

@@ -49,7 +49,7 @@ struct CLITests {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")  // not the shared nullDevice (see TestPostgres)
+        p.standardError = FileHandle.nullDevice
         try p.run()
         defer { p.interrupt(); p.waitUntilExit() }
         var answered = false

@@ -40,13 +40,9 @@ enum TestPostgres {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: bin)
         p.arguments = ["-q", "-d", server, "-c", "CREATE DATABASE \(name)"]
-        // Its own pipe, not FileHandle.nullDevice: Foundation closes that shared
-        // descriptor after a spawn, and the next spawn then fails with EBADF.
-        let output = Pipe()
-        p.standardError = output  // "already exists" on a restart is fine
-        p.standardOutput = output
+        p.standardError = FileHandle.nullDevice  // "already exists" on a restart is fine
+        p.standardOutput = FileHandle.nullDevice
         try p.run()
-        _ = output.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return server.replacingOccurrences(of: "/proxy_test", with: "/\(name)")
     }
@@ -94,7 +90,7 @@ final class ProxyProcess {
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = ["serve", "--socket", socketPath] + (try backend.serveArguments(in: dir)) + extraArguments + extra
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         let log = FileHandle(forWritingAtPath: stderrPath)!
         log.seekToEndOfFile()
         p.standardError = log
