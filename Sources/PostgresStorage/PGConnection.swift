@@ -130,7 +130,8 @@ public final class PGConnection {
         flush()
     }
 
-    public var isIdle: Bool { inFlight.isEmpty }
+    /// Queries sent and not yet answered.
+    public var queued: Int { inFlight.count }
 
     private func flush() {
         switch PQflush(conn) {

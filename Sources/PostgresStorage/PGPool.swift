@@ -7,7 +7,14 @@ import StorageCore
 /// before use, one older than `recycleAfter` is replaced, and a caller that
 /// waits longer than `acquireTimeout` gets the retryable `overloaded` error.
 /// After a failed connect, callers fail fast for a back-off that doubles up
-/// to 5 s and resets on success. Loop thread only.
+/// to 5 s and resets on success.
+///
+/// One-statement autocommit calls (`get_task`, `save_log`, …) may share a
+/// connection: each is its own pipeline sync segment, so none sees another's
+/// transaction or failure. Packing up to `pipelineDepth` of them onto one
+/// backend before waking another is what closes most of the gap to direct
+/// connections (BENCHMARKS.md): one backend reads a batch of queries per
+/// wake-up instead of many backends one query each. Loop thread only.
 public final class PGPool {
     public struct Settings: Sendable {
         public var conninfo: String
@@ -16,6 +23,8 @@ public final class PGPool {
         public var recycleAfter = 3600.0
         public var prePingAfter = 30.0
         public var acquireTimeout = 5.0
+        /// Autocommit statements queued on one connection before another is used; 1: one at a time.
+        public var pipelineDepth = 8
 
         public init(conninfo: String) { self.conninfo = conninfo }
     }
@@ -25,6 +34,8 @@ public final class PGPool {
     private let loop: UVLoop
     private let settings: Settings
     private var idle: [(connection: PGConnection, since: Double)] = []
+    /// Lent for autocommit statements, each with at least one in flight.
+    private var sharing: [PGConnection] = []
     private var open = 0                      // connected or connecting
     private var waiters: [(deadline: Double, done: Lease)] = []
     private var timer: UVCallback?
@@ -65,6 +76,34 @@ public final class PGPool {
         }
         waiters.append((now + settings.acquireTimeout, done))
         startTimer()
+    }
+
+    /// Lends a connection for one autocommit statement: the least busy one
+    /// already shared while it has fewer than `pipelineDepth` queued, else a
+    /// pooled one, else (pool_size all lent) the least busy shared one anyway.
+    /// Give it back with `releaseShared` once the statement has answered.
+    public func acquireShared(_ done: @escaping Lease) {
+        let leastBusy = sharing.min { $0.queued < $1.queued }
+        if let leastBusy, leastBusy.queued < settings.pipelineDepth || !canLendWithinPoolSize {
+            return done(.success(leastBusy))
+        }
+        acquire { [self] lease in
+            if case .success(let connection) = lease { sharing.append(connection) }
+            done(lease)
+        }
+    }
+
+    /// Back from one statement: to the pool once nothing is queued on it.
+    public func releaseShared(_ connection: PGConnection) {
+        guard connection.queued == 0 || connection.isBroken,
+              let i = sharing.firstIndex(where: { $0 === connection }) else { return }
+        sharing.remove(at: i)
+        release(connection)
+    }
+
+    /// A connection can be lent now without overflow or waiting.
+    private var canLendWithinPoolSize: Bool {
+        !idle.isEmpty || (open < settings.poolSize && !isBackingOff)
     }
 
     /// Gives a connection back: to the next waiter, to the idle list, or closed when over `pool_size`.
@@ -157,7 +196,7 @@ public final class PGPool {
     }
 
     public var figures: JSONValue {
-        ["open": .int(Int64(open)), "idle": .int(Int64(idle.count)), "waiting": .int(Int64(waiters.count)),
+        ["open": .int(Int64(open)), "idle": .int(Int64(idle.count)), "shared": .int(Int64(sharing.count)), "waiting": .int(Int64(waiters.count)),
          "pool_size": .int(Int64(settings.poolSize)), "max_overflow": .int(Int64(settings.maxOverflow)),
          "connects": .int(Int64(connectsSucceeded)), "connect_failures": .int(Int64(connectsFailed))]
     }

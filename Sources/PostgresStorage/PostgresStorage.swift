@@ -1,11 +1,13 @@
 import EventLoop
 import StorageCore
 
-/// `StorageAdapter` on PostgreSQL (the Enterprise Edition): every call leases
-/// a pooled connection for as long as it runs, on the loop thread, with no
-/// blocking call. A client transaction pins one connection from
-/// `begin_transaction` to commit or rollback; what runs in it uses
-/// savepoints where a call needs more than one statement. Loop thread only.
+/// `StorageAdapter` on PostgreSQL (the Enterprise Edition), on the loop
+/// thread with no blocking call. A one-statement call outside a transaction
+/// runs on a connection it may share with other such calls (`PGPool.acquireShared`);
+/// a call of several statements leases one for as long as it runs. A client
+/// transaction pins one connection from `begin_transaction` to commit or
+/// rollback; what runs in it uses savepoints where a call needs more than one
+/// statement. Loop thread only.
 public final class PostgresStorage: StorageAdapter {
     private let pool: PGPool
     private var pinned: [TransactionID: PGConnection] = [:]
@@ -24,19 +26,22 @@ public final class PostgresStorage: StorageAdapter {
     // MARK: - Leasing
 
     /// Runs `body` on the transaction's connection, or on a pooled one that
-    /// goes back to the pool when `body` has answered.
-    private func withConnection<T>(_ tx: TransactionID?, _ done: @escaping Completion<T>,
+    /// goes back to the pool when `body` has answered: one it may share with
+    /// other calls if `body` is a single autocommit statement.
+    private func withConnection<T>(_ tx: TransactionID?, oneStatement: Bool = false, _ done: @escaping Completion<T>,
                                    _ body: @escaping (PGConnection, @escaping Completion<T>) -> Void) {
         if let tx {
             guard let connection = pinned[tx] else { return done(.failure(.transactionInvalid("unknown transaction"))) }
             return body(connection, done)
         }
-        pool.acquire { [pool] lease in
+        let lend = oneStatement ? pool.acquireShared : pool.acquire
+        let giveBack = oneStatement ? pool.releaseShared : pool.release
+        lend { lease in
             switch lease {
             case .failure(let error): done(.failure(error))
             case .success(let connection):
                 body(connection) { result in
-                    pool.release(connection)
+                    giveBack(connection)
                     done(result)
                 }
             }
@@ -46,7 +51,7 @@ public final class PostgresStorage: StorageAdapter {
     /// One statement, its result mapped.
     private func run<T>(_ tx: TransactionID?, _ sql: String, _ params: [String?], _ done: @escaping Completion<T>,
                         _ map: @escaping (PGResult) throws(ProxyError) -> T) {
-        withConnection(tx, done) { connection, done in
+        withConnection(tx, oneStatement: true, done) { connection, done in
             connection.query(sql, params) { result in
                 done(result.flatMap { r in Result { () throws(ProxyError) in try map(r) } })
             }

@@ -36,6 +36,7 @@ enum BackendFactory {
         s.poolSize = max(1, c.poolSize)
         s.maxOverflow = max(0, c.maxOverflow)
         s.recycleAfter = Double(c.poolRecycle)
+        s.pipelineDepth = max(1, c.pipelineDepth)
         return s
     }
 

@@ -24,6 +24,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Run the bench's own proxy on this PostgreSQL (postgresql://…) instead of SQLite.") var database: String?
     @Option(help: "PostgreSQL pool_size for the bench's own proxy.") var poolSize = 20
     @Option(help: "PostgreSQL max_overflow for the bench's own proxy.") var maxOverflow = 40
+    @Option(help: "PostgreSQL pipeline_depth for the bench's own proxy (1: one statement per connection at a time).") var pipelineDepth = 8
     @Flag(help: "With --database: also run pgbench with the same SQL and connections (get_task, save_log).") var pgbench = false
 
     func run() throws {
@@ -39,7 +40,7 @@ struct Bench: ParsableCommand {
 
         let taskCount = 1000, agents = 10
         try seed(socket: proxySocket, tasks: taskCount, agents: agents)
-        let backend = database != nil ? "PostgreSQL (pool_size \(poolSize), max_overflow \(maxOverflow))" : "SQLite synchronous=\(synchronous)"
+        let backend = database != nil ? "PostgreSQL (pool_size \(poolSize), max_overflow \(maxOverflow), pipeline_depth \(pipelineDepth))" : "SQLite synchronous=\(synchronous)"
         print("storage-proxy bench: \(connections) connections × \(pipeline) pipelined, \(duration) s each, Unix socket"
               + (socket == nil ? ", \(backend)" : ""))
         print(pad("workload", 14) + pad("proxy req/s", 13) + pad("p50 µs", 9) + pad("p99 µs", 9) + pad("echo req/s", 12) + pad("proxy/echo", 11) + "errors")
@@ -60,7 +61,7 @@ struct Bench: ParsableCommand {
     private func startProxy(dir: String, socket: String) throws -> Process {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let config = "\(dir)/bench.yaml"
-        try ("storage:\n  sqlite:\n    synchronous: \(synchronous)\n  postgresql:\n    pool_size: \(poolSize)\n    max_overflow: \(maxOverflow)\n"
+        try ("storage:\n  sqlite:\n    synchronous: \(synchronous)\n  postgresql:\n    pool_size: \(poolSize)\n    max_overflow: \(maxOverflow)\n    pipeline_depth: \(pipelineDepth)\n"
              + "server:\n  log_level: warning\n  max_connections: 4096\n").write(toFile: config, atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)

@@ -46,6 +46,78 @@ struct PGPoolTests {
         #expect(events.dropFirst(3) == ["lease 3 after release", "timeout -32006"])
     }
 
+    /// Opens `count` connections and puts them back idle, then runs `then`
+    /// (connecting is asynchronous; idle connections are lent at once).
+    func warm(_ pool: PGPool, _ count: Int, then: @escaping () -> Void) {
+        var opened: [PGConnection] = []
+        for _ in 0..<count {
+            pool.acquire { r in
+                if let c = try? r.get() { opened.append(c) }
+                if opened.count == count { for c in opened { pool.release(c) }; then() }
+            }
+        }
+    }
+
+    @Test func autocommitStatementsShareConnectionsUpToThePipelineDepth() throws {
+        let s = try settings { $0.poolSize = 3; $0.pipelineDepth = 4 }
+        var pids: [String] = []
+        var answers: [String] = []
+        var sharedWhileBusy: JSONValue?
+        onLoop { loop in
+            let pool = PGPool(loop: loop, settings: s)
+            warm(pool, 3) {
+              for i in 0..<6 {
+                pool.acquireShared { r in
+                    guard case .success(let c) = r else { answers.append("no connection"); return }
+                    // The fourth fails (division by zero): alone, since each statement is its own sync segment.
+                    let sql = i % 4 == 3 ? "SELECT 1 / ($1::int - $1::int)" : "SELECT pg_backend_pid()::text || ' ' || $1::text"
+                    c.query(sql, ["\(i)"]) { r in
+                        pool.releaseShared(c)
+                        switch r {
+                        case .success(let rows):
+                            let text = rows.string(0, 0) ?? ""
+                            pids.append(String(text.split(separator: " ")[0]))
+                            answers.append(String(text.split(separator: " ")[1]))
+                        case .failure(let e): answers.append("error \(e.code)")
+                        }
+                        if answers.count == 6 { pool.close() }
+                    }
+                }
+              }
+              sharedWhileBusy = pool.figures.objectValue?["shared"]
+            }
+        }
+        #expect(sharedWhileBusy == .int(2))  // 4 + 2 statements on 2 of the 3 connections
+        #expect(Set(pids).count == 2)
+        #expect(answers.filter { $0.hasPrefix("error") } == ["error -32603"])
+        #expect(answers.filter { !$0.hasPrefix("error") }.sorted() == ["0", "1", "2", "4", "5"])
+    }
+
+    @Test func pastPoolSizeSharedStatementsQueueDeeperInsteadOfWaiting() throws {
+        let s = try settings { $0.poolSize = 1; $0.maxOverflow = 0; $0.pipelineDepth = 2; $0.acquireTimeout = 0.2 }
+        var pids: Set<String> = []
+        var failures = 0
+        onLoop { loop in
+            let pool = PGPool(loop: loop, settings: s)
+            var answered = 0
+            warm(pool, 1) {
+              for _ in 0..<6 {
+                pool.acquireShared { r in
+                    guard case .success(let c) = r else { failures += 1; answered += 1; return }
+                    pid(c) { p in
+                        pool.releaseShared(c)
+                        if let p { pids.insert(p) } else { failures += 1 }
+                        answered += 1
+                        if answered == 6 { pool.close() }
+                    }
+                }
+              }
+            }
+        }
+        #expect(failures == 0)
+        #expect(pids.count == 1)
+    }
+
     @Test func recyclesOldConnections() throws {
         let s = try settings { $0.recycleAfter = 0 }
         var pids: [String?] = []

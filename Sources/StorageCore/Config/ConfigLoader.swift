@@ -145,6 +145,7 @@ private struct Reader {
                     case "pool_size": c.postgresql.poolSize = try int(v2, key2)
                     case "max_overflow": c.postgresql.maxOverflow = try int(v2, key2)
                     case "pool_recycle": c.postgresql.poolRecycle = try int(v2, key2)
+                    case "pipeline_depth": c.postgresql.pipelineDepth = try int(v2, key2)
                     default: throw fail(v2, key2, "unknown key")
                     }
                 }

@@ -22,6 +22,8 @@ public struct ProxyConfig: Sendable, Equatable {
         public var poolSize = 20
         public var maxOverflow = 40
         public var poolRecycle = 3600
+        /// Autocommit statements queued on one connection before another is used.
+        public var pipelineDepth = 8
     }
 
     public struct Redis: Sendable, Equatable {
