@@ -45,26 +45,55 @@ struct CacheTests {
         #expect(existed == false)
     }
 
-    @Test func taskCacheExpiresAndInvalidates() {
+    /// What a lookup answers, with the in-process cache (it answers at once).
+    func lookup(_ cache: MemoryTaskCache, task id: String) -> CacheLookup? {
+        var out: CacheLookup?
+        cache.lookupTask(id: id) { out = $0 }
+        return out
+    }
+
+    func hit(_ l: CacheLookup?) -> EncodedJSON? { if case .hit(let a) = l { return a } else { return nil } }
+    func ticket(_ l: CacheLookup?) -> FillTicket? { if case .miss(let t) = l { return t } else { return nil } }
+
+    @Test func taskCacheExpiresAndInvalidates() throws {
         let clock = FakeClock()
         let cache = MemoryTaskCache(clock: { clock.now })
         let t = TaskRecord(id: "t1", agentName: "a", taskPrompt: "p", scheduleType: "s", scheduleValue: "v",
                            createdAt: .now(), updatedAt: .now())
         let one = EncodedJSON(encoding: t), list = EncodedJSON(encoding: [t])
-        cache.storeTask(one, id: "t1")
-        cache.storeTaskList(list, for: TaskQuery())
-        #expect(cache.task(id: "t1") == one)
-        #expect(cache.taskList(TaskQuery()) == list)
-        #expect(cache.taskList(TaskQuery(limit: 5)) == nil)  // the key includes limit and offset
+        cache.fill(try #require(ticket(lookup(cache, task: "t1"))), with: one)
+        var listLookup: CacheLookup?
+        cache.lookupTaskList(TaskQuery()) { listLookup = $0 }
+        cache.fill(try #require(ticket(listLookup)), with: list)
+        #expect(hit(lookup(cache, task: "t1")) == one)
+        cache.lookupTaskList(TaskQuery()) { listLookup = $0 }
+        #expect(hit(listLookup) == list)
+        cache.lookupTaskList(TaskQuery(limit: 5)) { listLookup = $0 }
+        #expect(hit(listLookup) == nil)  // the key includes limit and offset
         clock.now += MemoryTaskCache.listTTL + 1
-        #expect(cache.taskList(TaskQuery()) == nil)
-        #expect(cache.task(id: "t1") == one)
+        cache.lookupTaskList(TaskQuery()) { listLookup = $0 }
+        #expect(hit(listLookup) == nil)
+        #expect(hit(lookup(cache, task: "t1")) == one)
         clock.now += MemoryTaskCache.taskTTL
-        #expect(cache.task(id: "t1") == nil)
-        cache.storeTask(one, id: "t1")
-        cache.invalidate(taskIDs: ["t1"])
-        #expect(cache.task(id: "t1") == nil)
-        cache.storeTask(EncodedJSON(encoding: JSONValue.null), id: "ghost")  // absent tasks are cached too
-        #expect(cache.task(id: "ghost")?.text == "null")
+        #expect(hit(lookup(cache, task: "t1")) == nil)
+        cache.fill(try #require(ticket(lookup(cache, task: "t1"))), with: one)
+        cache.invalidate(taskIDs: ["t1"]) {}
+        #expect(hit(lookup(cache, task: "t1")) == nil)
+        cache.fill(try #require(ticket(lookup(cache, task: "ghost"))), with: EncodedJSON(encoding: JSONValue.null))
+        #expect(hit(lookup(cache, task: "ghost"))?.text == "null")  // absent tasks are cached too
+    }
+
+    @Test func aFillFromBeforeAnInvalidationDoesNotLand() throws {
+        let cache = MemoryTaskCache()
+        let before = try #require(ticket(lookup(cache, task: "t1")))  // a reader misses…
+        cache.invalidate(taskIDs: ["t1"]) {}                           // …a writer commits…
+        cache.fill(before, with: EncodedJSON(encoding: JSONValue.string("old")))  // …the reader's old row
+        #expect(hit(lookup(cache, task: "t1")) == nil)
+    }
+
+    @Test func listKeysEscapeTheirParts() {
+        #expect(CacheKeys.taskList(TaskQuery(agentName: "a:b", status: "c")) != CacheKeys.taskList(TaskQuery(agentName: "a", status: "b:c")))
+        #expect(CacheKeys.taskList(TaskQuery(agentName: "*")) != CacheKeys.taskList(TaskQuery()))
+        #expect(CacheKeys.taskList(TaskQuery(agentName: "news", status: "pending", limit: 10)) == "tasks:news:pending:10:0")
     }
 }

@@ -14,13 +14,38 @@ public protocol CacheAdapter: AnyObject {
 
 /// The proxy's own read-through entries, in a namespace `cache.*` cannot
 /// reach. Values are the encoded answers (`null` for a task known absent):
-/// what a client receives, ready to copy.
+/// what a client receives, ready to copy. A cache may live in the process or
+/// be shared by several proxies (Redis), so every step answers through a
+/// callback; an in-process cache calls back at once.
 public protocol TaskCache: AnyObject {
-    func task(id: String) -> EncodedJSON?
-    func storeTask(_ answer: EncodedJSON, id: String)
-    func taskList(_ query: TaskQuery) -> EncodedJSON?
-    func storeTaskList(_ answer: EncodedJSON, for query: TaskQuery)
-    /// Drops a task's entry and every list (any write may change any list).
-    func invalidate(taskIDs: some Sequence<String>)
+    func lookupTask(id: String, _ done: @escaping (CacheLookup) -> Void)
+    func lookupTaskList(_ query: TaskQuery, _ done: @escaping (CacheLookup) -> Void)
+    /// Stores a storage answer read after the lookup that gave `ticket`,
+    /// unless a task write was invalidated since (then it may be stale).
+    func fill(_ ticket: FillTicket, with answer: EncodedJSON)
+    /// Drops the tasks' entries and every list (any write may change any
+    /// list); `done` once no proxy sharing the cache can serve them any more.
+    func invalidate(taskIDs: [String], _ done: @escaping () -> Void)
     func statusReport() -> JSONValue
+}
+
+public enum CacheLookup {
+    case hit(EncodedJSON)
+    /// Not cached: read storage, then `fill` with the ticket.
+    case miss(FillTicket)
+    /// The cache cannot be asked (Redis down): read storage, fill nothing.
+    case unavailable
+}
+
+/// What a miss saw: the entry to fill and the versions that must still hold
+/// for the fill to land. Equal tickets are identical misses, which may share
+/// one storage read.
+public struct FillTicket: Hashable, Sendable {
+    public let entry: String
+    public let versions: [String]
+
+    public init(entry: String, versions: [String]) {
+        self.entry = entry
+        self.versions = versions
+    }
 }

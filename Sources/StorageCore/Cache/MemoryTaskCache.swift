@@ -1,45 +1,59 @@
 /// The proxy's read-through entries in process, as encoded answers.
 /// TTLs are the seed's (`task:{id}` 300 s, `tasks:{agent}:{status}` 60 s).
+/// A fill lands only if no invalidation happened since its lookup (one
+/// generation for the whole cache: writes are rare next to reads).
 /// Loop thread only.
 public final class MemoryTaskCache: TaskCache {
     public static let taskTTL = 300.0
     public static let listTTL = 60.0
     private let maxEntries: Int
     private let clock: () -> Double
+    private var generation: UInt64 = 0
 
     private var tasks: [String: (answer: EncodedJSON, expiresAt: Double)] = [:]
-    private var lists: [TaskQuery: (answer: EncodedJSON, expiresAt: Double)] = [:]
+    private var lists: [String: (answer: EncodedJSON, expiresAt: Double)] = [:]
 
     public init(maxEntries: Int = 100_000, clock: @escaping () -> Double = MonotonicClock.coarseSeconds) {
         self.maxEntries = maxEntries
         self.clock = clock
     }
 
-    public func task(id: String) -> EncodedJSON? {
-        guard let e = tasks[id] else { return nil }
-        guard e.expiresAt > clock() else { tasks[id] = nil; return nil }
-        return e.answer
+    private var ticketVersions: [String] { [String(generation)] }
+
+    public func lookupTask(id: String, _ done: @escaping (CacheLookup) -> Void) {
+        let key = CacheKeys.task(id)
+        if let e = tasks[key] {
+            if e.expiresAt > clock() { return done(.hit(e.answer)) }
+            tasks[key] = nil
+        }
+        done(.miss(FillTicket(entry: key, versions: ticketVersions)))
     }
 
-    public func storeTask(_ answer: EncodedJSON, id: String) {
-        if tasks.count >= maxEntries { tasks.removeAll(keepingCapacity: true) }
-        tasks[id] = (answer, clock() + Self.taskTTL)
+    public func lookupTaskList(_ query: TaskQuery, _ done: @escaping (CacheLookup) -> Void) {
+        let key = CacheKeys.taskList(query)
+        if let e = lists[key] {
+            if e.expiresAt > clock() { return done(.hit(e.answer)) }
+            lists[key] = nil
+        }
+        done(.miss(FillTicket(entry: key, versions: ticketVersions)))
     }
 
-    public func taskList(_ query: TaskQuery) -> EncodedJSON? {
-        guard let e = lists[query] else { return nil }
-        guard e.expiresAt > clock() else { lists[query] = nil; return nil }
-        return e.answer
+    public func fill(_ ticket: FillTicket, with answer: EncodedJSON) {
+        guard ticket.versions == ticketVersions else { return }  // a write came in between
+        if CacheKeys.isTaskList(ticket.entry) {
+            if lists.count >= maxEntries / 10 { lists.removeAll(keepingCapacity: true) }
+            lists[ticket.entry] = (answer, clock() + Self.listTTL)
+        } else {
+            if tasks.count >= maxEntries { tasks.removeAll(keepingCapacity: true) }
+            tasks[ticket.entry] = (answer, clock() + Self.taskTTL)
+        }
     }
 
-    public func storeTaskList(_ answer: EncodedJSON, for query: TaskQuery) {
-        if lists.count >= maxEntries / 10 { lists.removeAll(keepingCapacity: true) }
-        lists[query] = (answer, clock() + Self.listTTL)
-    }
-
-    public func invalidate(taskIDs: some Sequence<String>) {
-        for id in taskIDs { tasks[id] = nil }
+    public func invalidate(taskIDs: [String], _ done: @escaping () -> Void) {
+        generation &+= 1
+        for id in taskIDs { tasks[CacheKeys.task(id)] = nil }
         lists.removeAll(keepingCapacity: true)
+        done()
     }
 
     public func statusReport() -> JSONValue {

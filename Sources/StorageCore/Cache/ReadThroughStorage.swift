@@ -1,21 +1,30 @@
 /// Puts the proxy's read-through cache in front of a storage backend.
 ///
 /// `get_task`/`list_tasks` answers outside a transaction (`getTaskJSON`,
-/// `listTasksJSON`) are served from the cache, already encoded, when they can
-/// be; a miss reads storage and fills the cache. The typed reads pass through. Every committed write that
-/// touches tasks drops the entries it may have changed, after the commit
-/// succeeded. A fill is only stored if no task write completed while the
-/// read was in flight (`generation`): a reader that read a row before a
-/// concurrent writer committed can never put it back after the writer's
-/// invalidation. Loop thread only.
+/// `listTasksJSON`) are served from the cache, already encoded, when they
+/// can be; a miss reads storage and fills the cache. Identical misses in
+/// flight together share one storage read (single-flight: a stampede on a
+/// hot key costs one query). The typed reads pass through.
+///
+/// Every committed write that touches tasks invalidates the entries it may
+/// have changed after the commit succeeded and before it is acknowledged, so
+/// a read sent after the acknowledgement, through any proxy sharing the
+/// cache, cannot be served the old answer. A fill carries the versions its
+/// lookup saw (`FillTicket`) and lands only if no invalidation came in
+/// between: a reader that read a row before a concurrent writer committed
+/// can never put it back after the writer's invalidation. Loop thread only.
 public final class ReadThroughStorage: StorageAdapter {
     public let storage: StorageAdapter
     public let cache: TaskCache
-    private var generation: UInt64 = 0
     /// Tasks written inside each open transaction: invalidated at commit.
     private var touched: [TransactionID: Set<String>] = [:]
+    /// Storage reads in flight for a miss, and who else waits for each.
+    private var flights: [FillTicket: [Completion<EncodedJSON>]] = [:]
     public private(set) var hits = 0
     public private(set) var misses = 0
+    public private(set) var storageReads = 0
+    public private(set) var sharedReads = 0
+    public private(set) var bypassed = 0
 
     public init(storage: StorageAdapter, cache: TaskCache) {
         self.storage = storage
@@ -24,40 +33,56 @@ public final class ReadThroughStorage: StorageAdapter {
 
     public var backendName: String { storage.backendName }
 
-    private func wrote(_ ids: [String], in tx: TransactionID?) {
+    /// Runs `then` once the writes' entries are gone (at once inside a
+    /// transaction: its writes are invalidated when it commits).
+    private func wrote(_ ids: [String], in tx: TransactionID?, then: @escaping () -> Void) {
         if let tx {
             touched[tx, default: []].formUnion(ids)
-        } else {
-            generation &+= 1
-            cache.invalidate(taskIDs: ids)
+            return then()
         }
+        cache.invalidate(taskIDs: ids, then)
     }
 
     // MARK: - Cached reads
 
     public func getTaskJSON(id: String, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
-        if tx == nil, let cached = cache.task(id: id) {
-            hits += 1
-            return done(.success(cached))
-        }
-        if tx == nil { misses += 1 }
-        let started = generation
-        storage.getTaskJSON(id: id, in: tx) { [self] result in
-            if tx == nil, case .success(let answer) = result, generation == started { cache.storeTask(answer, id: id) }
-            done(result)
+        guard tx == nil else { return storage.getTaskJSON(id: id, in: tx, done) }
+        cache.lookupTask(id: id) { [self] lookup in
+            serve(lookup, done) { [storage] in storage.getTaskJSON(id: id, in: nil, $0) }
         }
     }
 
     public func listTasksJSON(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
-        if tx == nil, let cached = cache.taskList(query) {
-            hits += 1
-            return done(.success(cached))
+        guard tx == nil else { return storage.listTasksJSON(query, in: tx, done) }
+        cache.lookupTaskList(query) { [self] lookup in
+            serve(lookup, done) { [storage] in storage.listTasksJSON(query, in: nil, $0) }
         }
-        if tx == nil { misses += 1 }
-        let started = generation
-        storage.listTasksJSON(query, in: tx) { [self] result in
-            if tx == nil, case .success(let answer) = result, generation == started { cache.storeTaskList(answer, for: query) }
-            done(result)
+    }
+
+    private func serve(_ lookup: CacheLookup, _ done: @escaping Completion<EncodedJSON>,
+                       read: (@escaping Completion<EncodedJSON>) -> Void) {
+        switch lookup {
+        case .hit(let answer):
+            hits += 1
+            done(.success(answer))
+        case .unavailable:
+            bypassed += 1
+            storageReads += 1
+            read(done)
+        case .miss(let ticket):
+            misses += 1
+            if flights[ticket] != nil {
+                sharedReads += 1
+                flights[ticket]!.append(done)
+                return
+            }
+            flights[ticket] = [done]
+            storageReads += 1
+            read { [self] result in
+                let waiting = flights.removeValue(forKey: ticket) ?? []
+                if case .success(let answer) = result { cache.fill(ticket, with: answer) }
+                for w in waiting { w(result) }
+            }
         }
     }
 
@@ -73,23 +98,23 @@ public final class ReadThroughStorage: StorageAdapter {
 
     public func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>) {
         storage.saveTask(fields, id: id, in: tx) { [self] result in
-            if case .success(let savedID) = result { wrote([savedID], in: tx) }
-            done(result)
+            guard case .success(let savedID) = result else { return done(result) }
+            wrote([savedID], in: tx) { done(result) }
         }
     }
 
     public func deleteTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
         storage.deleteTask(id: id, in: tx) { [self] result in
-            if case .success = result { wrote([id], in: tx) }
-            done(result)
+            guard case .success = result else { return done(result) }
+            wrote([id], in: tx) { done(result) }
         }
     }
 
     public func updateTaskStatus(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?,
                                  in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
         storage.updateTaskStatus(id: id, status: status, lastRun: lastRun, nextRun: nextRun, in: tx) { [self] result in
-            if case .success = result { wrote([id], in: tx) }
-            done(result)
+            guard case .success = result else { return done(result) }
+            wrote([id], in: tx) { done(result) }
         }
     }
 
@@ -97,8 +122,8 @@ public final class ReadThroughStorage: StorageAdapter {
         storage.commitTransaction(tx) { [self] result in
             let ids = touched.removeValue(forKey: tx) ?? []
             // Even a failed commit may have been applied: dropping entries is always safe.
-            if !ids.isEmpty { wrote(Array(ids), in: nil) }
-            done(result)
+            guard !ids.isEmpty else { return done(result) }
+            wrote(Array(ids), in: nil) { done(result) }
         }
     }
 
@@ -138,7 +163,9 @@ public final class ReadThroughStorage: StorageAdapter {
 
     public func statusReport() -> JSONValue {
         guard case .object(var report) = storage.statusReport() else { return storage.statusReport() }
-        report["read_through"] = ["hits": .int(Int64(hits)), "misses": .int(Int64(misses)), "entries": cache.statusReport()]
+        report["read_through"] = ["hits": .int(Int64(hits)), "misses": .int(Int64(misses)),
+                                  "storage_reads": .int(Int64(storageReads)), "shared_reads": .int(Int64(sharedReads)),
+                                  "bypassed": .int(Int64(bypassed)), "cache": cache.statusReport()]
         return .object(report)
     }
 }
