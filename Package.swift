@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "EventLoop", dependencies: ["StorageCore", "CLibUV"], swiftSettings: v5),
         // StorageAdapter on libpq, non-blocking on the loop: pool, migrations, transactions.
         .target(name: "PostgresStorage", dependencies: ["StorageCore", "EventLoop", "CLibPQ"], swiftSettings: v5),
+        // Redis on the loop (hiredis async): the shared read-through cache and `cache.*`.
+        .target(name: "RedisCache", dependencies: ["StorageCore", "EventLoop", "CHiredis"], swiftSettings: v5),
         // Listeners, connections, framing, dispatch, transactions.
         .target(name: "ProxyServer", dependencies: ["StorageCore", "EventLoop"], swiftSettings: v5),
         // Client over the wire contract (used by `call`, `bench` and the tests).
@@ -37,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "storage-proxy",
             dependencies: [
-                "StorageCore", "SQLiteStorage", "PostgresStorage", "EventLoop", "ProxyServer", "StorageProxyClient",
+                "StorageCore", "SQLiteStorage", "PostgresStorage", "RedisCache", "EventLoop", "ProxyServer", "StorageProxyClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: v5),

@@ -13,7 +13,7 @@ import StorageCore
 /// the storage pools closed.
 public final class ProxyServer {
     let config: ProxyConfig.Server
-    let log: Logger
+    public let log: Logger
     let loop = UVLoop()
     private let handoff: LoopHandoff
     let methods = MethodTable.standard
@@ -227,6 +227,7 @@ public final class ProxyServer {
         guard connections.isEmpty, !closingStorage else { return }
         closingStorage = true
         storage.close { [self] in
+            appCache.close()
             for h in helpers { h.close() }
             helpers.removeAll()
             handoff.close()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EventLoop
 import PostgresStorage
+import RedisCache
 import ProxyServer
 import SQLiteStorage
 import StorageCore
@@ -27,7 +28,18 @@ enum BackendFactory {
         case .memory:
             return (ReadThroughStorage(storage: storage, cache: MemoryTaskCache()), MemoryCache())
         case .redis:
-            throw RuntimeError("the Redis cache is not available in this build yet; use --cache memory or none")
+            // Shared by every proxy on this Redis: read-through is correct across them.
+            let redis = RedisClient(loop: server.eventLoop, settings: try RedisSettings(config: config.redis))
+            let entries = RedisTaskCache(redis: redis)  // registers its step on every connect: before start
+            redis.onAvailabilityChange = { [log = server.log] problem in
+                if let problem {
+                    log.warning("Redis unavailable (\(problem)): storage calls go straight to storage, cache.* fails until it is back")
+                } else {
+                    log.info("Redis is back; entries from before are retired (new generation)")
+                }
+            }
+            redis.start()
+            return (ReadThroughStorage(storage: storage, cache: entries), RedisCache(redis: redis))
         }
     }
 
@@ -48,11 +60,15 @@ enum BackendFactory {
     }
 
     static func describe(_ config: ProxyConfig) -> String {
+        let cache: String
+        switch config.cacheType {
+        case .redis: cache = "Redis at " + ((try? RedisSettings(config: config.redis))?.description ?? "?")
+        case .memory where config.storageType == .postgresql: cache = "memory (cache.* only: read-through across proxies needs Redis)"
+        default: cache = config.cacheType.rawValue
+        }
         switch config.storageType {
-        case .sqlite: return "Personal Edition: SQLite at \(config.sqlite.path) (synchronous=\(config.sqlite.synchronous)), cache \(config.cacheType.rawValue)"
-        case .postgresql:
-            let cache = config.cacheType == .memory ? "memory (cache.* only: read-through across proxies needs Redis)" : config.cacheType.rawValue
-            return "Enterprise Edition: PostgreSQL \(PGConnectionString.describe(config.postgresql)), cache \(cache)"
+        case .sqlite: return "Personal Edition: SQLite at \(config.sqlite.path) (synchronous=\(config.sqlite.synchronous)), cache \(cache)"
+        case .postgresql: return "Enterprise Edition: PostgreSQL \(PGConnectionString.describe(config.postgresql)), cache \(cache)"
         }
     }
 }

@@ -7,9 +7,15 @@ import Testing
 /// the proxy adds a case (Redis: issue 4); every test below then runs on it.
 enum TestCache: String, CaseIterable, CustomStringConvertible, Sendable {
     case memory
+    case redis
 
     var description: String { rawValue }
-    var serveArguments: [String] { ["--cache", rawValue] }
+    func serveArguments() throws -> [String] {
+        switch self {
+        case .memory: return ["--cache", "memory"]
+        case .redis: return try TestRedis.serveArguments(prefix: TestRedis.freshPrefix())
+        }
+    }
 }
 
 /// The seed's `CacheAdapter` over the wire, as the contract defines it.
@@ -17,7 +23,7 @@ enum TestCache: String, CaseIterable, CustomStringConvertible, Sendable {
 struct CacheBehaviourTests {
     /// Runs `body` with a client of a fresh proxy that lives until `body` returns.
     func withClient(_ cache: TestCache, _ body: (LineClient) throws -> Void) throws {
-        let proxy = try ProxyProcess(arguments: cache.serveArguments)
+        let proxy = try ProxyProcess(arguments: try cache.serveArguments())
         try withExtendedLifetime(proxy) { try body(try proxy.client()) }
     }
 

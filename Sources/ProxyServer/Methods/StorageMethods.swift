@@ -3,9 +3,9 @@ import StorageCore
 /// The seed's `StorageAdapter` methods, as the contract names them.
 enum StorageMethods {
     static let all: [MethodSpec] = [
-        MethodSpec("health_check", "true when storage (and the cache, if configured) answers, else false.",
+        MethodSpec("health_check", "true when storage answers, else false (the cache does not count; see server.status).",
                    result: Schema.boolean, ordering: .read) { call in
-            call.server.health.check(storage: call.storage, cache: call.cache) { up in call.reply(.success(up)) }
+            call.server.health.check(storage: call.storage) { up in call.reply(.success(up)) }
         },
         MethodSpec("save_task", "Insert a task, or update the stored one with the fields present. Returns the task id.",
                    params: [.required("task", Schema.task, "The task; `id` optional (1-128 printable characters).")],

@@ -10,6 +10,12 @@ public protocol CacheAdapter: AnyObject {
     func clearPattern(_ pattern: String, _ done: @escaping Completion<Int>)
     func ping(_ done: @escaping Completion<Bool>)
     func statusReport() -> JSONValue
+    /// Lets go of connections at shutdown (after storage closed).
+    func close()
+}
+
+extension CacheAdapter {
+    public func close() {}
 }
 
 /// The proxy's own read-through entries, in a namespace `cache.*` cannot

@@ -164,6 +164,7 @@ private struct Reader {
                             case "db": c.redis.db = try int(v3, key3)
                             case "password": c.redis.password = try optionalString(v3, key3)
                             case "pool_size": c.redis.poolSize = try int(v3, key3)
+                            case "key_prefix": c.redis.keyPrefix = try string(v3, key3)
                             default: throw fail(v3, key3, "unknown key")
                             }
                         }

@@ -33,6 +33,8 @@ public struct ProxyConfig: Sendable, Equatable {
         public var db = 0
         public var password: String? = nil
         public var poolSize = 10
+        /// Every key the proxy writes in Redis starts with this.
+        public var keyPrefix = "storage-proxy:"
     }
 
     public struct Server: Sendable, Equatable {

@@ -1,0 +1,146 @@
+import CHiredis
+import EventLoop
+import StorageCore
+
+/// One Redis connection on the libuv loop: hiredis's async API through its
+/// libuv adapter. This file is the only place that touches hiredis's C
+/// callbacks. The connection is retained (through `ac->data`) from connect
+/// until hiredis reports it gone: the connect callback with an error, or the
+/// disconnect callback; each command's callback box is retained until hiredis
+/// calls it, which it always does once (with no reply when the connection
+/// goes). Commands are pipelined: sent at once, answered in order.
+///
+///     connect ──connected──▶ up: command() … ──error / close()──▶ gone (onGone, once)
+///
+/// Loop thread only.
+public final class RedisConnection {
+    public enum Target: Equatable, Sendable {
+        case tcp(host: String, port: Int)
+        case unix(String)
+    }
+
+    public typealias ReplyDone = (Result<RedisReply, ProxyError>) -> Void
+
+    private var ac: UnsafeMutablePointer<redisAsyncContext>?
+    private var connectDone: ((Result<RedisConnection, ProxyError>) -> Void)?
+    /// Called once when an established connection is lost or closed, with why.
+    public var onGone: ((String) -> Void)?
+    public private(set) var isUp = false
+
+    private init() {}
+
+    public static func connect(loop: UVLoop, to target: Target, _ done: @escaping (Result<RedisConnection, ProxyError>) -> Void) {
+        let raw: UnsafeMutablePointer<redisAsyncContext>?
+        switch target {
+        case .tcp(let host, let port): raw = redisAsyncConnect(host, Int32(port))
+        case .unix(let path): raw = redisAsyncConnectUnix(path)
+        }
+        guard let raw else { return done(.failure(.backendUnavailable("Redis: out of memory", retryAfterMs: 1000))) }
+        if raw.pointee.err != 0 {
+            let why = raw.pointee.errstr.map { String(cString: $0) } ?? "unknown error"
+            redisAsyncFree(raw)
+            return done(.failure(.backendUnavailable("cannot connect to Redis: \(why)", retryAfterMs: 1000)))
+        }
+        guard storage_proxy_redis_attach(raw, loop.raw) == REDIS_OK else {
+            redisAsyncFree(raw)
+            return done(.failure(.backendUnavailable("Redis: cannot watch the socket", retryAfterMs: 1000)))
+        }
+        let c = RedisConnection()
+        c.ac = raw
+        c.connectDone = done
+        raw.pointee.data = Unmanaged.passRetained(c).toOpaque()
+        redisAsyncSetConnectCallback(raw) { ac, status in
+            let c = RedisConnection.owner(of: ac)
+            c.connected(ok: status == REDIS_OK, why: ac!.pointee.errstr.map { String(cString: $0) } ?? "unknown error")
+        }
+        redisAsyncSetDisconnectCallback(raw) { ac, status in
+            let c = RedisConnection.owner(of: ac)
+            c.gone(why: status == REDIS_OK ? "closed" : "connection lost")
+        }
+    }
+
+    private static func owner(of ac: UnsafePointer<redisAsyncContext>?) -> RedisConnection {
+        Unmanaged<RedisConnection>.fromOpaque(ac!.pointee.data!).takeUnretainedValue()
+    }
+
+    private func connected(ok: Bool, why: String) {
+        let done = connectDone
+        connectDone = nil
+        if ok {
+            isUp = true
+            done?(.success(self))
+        } else {
+            // hiredis frees the context after this callback; the disconnect callback does not come.
+            ac = nil
+            Unmanaged.passUnretained(self).release()
+            done?(.failure(.backendUnavailable("cannot connect to Redis: \(why)", retryAfterMs: 1000)))
+        }
+    }
+
+    private func gone(why: String) {
+        ac = nil  // hiredis frees it when this returns
+        let wasUp = isUp
+        isUp = false
+        let notify = onGone
+        onGone = nil
+        if wasUp { notify?(why) }
+        Unmanaged.passUnretained(self).release()
+    }
+
+    /// Sends one command (binary-safe arguments); `done` runs with its reply,
+    /// after the replies of earlier commands. An error reply is `.error`, not a failure;
+    /// a failure means the connection is gone.
+    public func command(_ args: [[UInt8]], _ done: @escaping ReplyDone) {
+        guard let ac, isUp else { return done(.failure(.backendUnavailable("Redis is not connected", retryAfterMs: 500))) }
+        let box = Unmanaged.passRetained(ReplyBox(done)).toOpaque()
+        let lengths = args.map { $0.count }
+        let sent: Int32 = args.withPointers { argv in
+            lengths.withUnsafeBufferPointer { lens in
+                redisAsyncCommandArgv(ac, { _, reply, privdata in
+                    let done = Unmanaged<ReplyBox>.fromOpaque(privdata!).takeRetainedValue().done
+                    if let reply {
+                        done(.success(RedisReply(reply.assumingMemoryBound(to: redisReply.self))))
+                    } else {
+                        done(.failure(.backendUnavailable("the Redis connection was lost", retryAfterMs: 500)))
+                    }
+                }, box, Int32(args.count), argv, lens.baseAddress)
+            }
+        }
+        if sent != REDIS_OK {
+            Unmanaged<ReplyBox>.fromOpaque(box).release()
+            done(.failure(.backendUnavailable("Redis: cannot send the command", retryAfterMs: 500)))
+        }
+    }
+
+    public func command(_ args: String...) { command(args.map { Array($0.utf8) }) { _ in } }
+
+    /// Closes now: commands still waiting get a failure, `onGone` runs.
+    public func close() {
+        guard let ac else { return }
+        redisAsyncFree(ac)  // runs the disconnect callback, which releases us
+    }
+}
+
+private final class ReplyBox {
+    let done: RedisConnection.ReplyDone
+    init(_ done: @escaping RedisConnection.ReplyDone) { self.done = done }
+}
+
+private extension Array where Element == [UInt8] {
+    /// C pointers to every argument (copied into one buffer), valid during `body`.
+    func withPointers<R>(_ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>) -> R) -> R {
+        var joined: [UInt8] = []
+        joined.reserveCapacity(reduce(0) { $0 + $1.count })
+        for arg in self { joined.append(contentsOf: arg) }
+        let pointers = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: Swift.max(1, count))
+        defer { pointers.deallocate() }
+        return joined.withUnsafeBytes { raw in
+            var offset = 0
+            for (i, arg) in enumerated() {
+                pointers[i] = raw.baseAddress.map { UnsafePointer(($0 + offset).assumingMemoryBound(to: CChar.self)) }
+                offset += arg.count
+            }
+            return body(pointers)
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import EventLoop
+import StorageCore
+
+/// A Redis connection that keeps itself up: it connects, authenticates,
+/// selects the database, runs the owner's `prepare` step (the read-through
+/// cache bumps its generation there), and only then takes commands. When the
+/// connection is lost it reconnects after a back-off that doubles from 50 ms
+/// to 5 s. While it is not ready, commands fail at once with the retryable
+/// `backend unavailable` error. Loop thread only.
+final class RedisLink {
+    enum State: String { case connecting, ready, down }
+
+    private let loop: UVLoop
+    private let settings: RedisSettings
+    private let prepare: (RedisConnection, @escaping (Bool) -> Void) -> Void
+    private let onStateChange: (RedisLink, String?) -> Void
+    private var connection: RedisConnection?
+    private var retryTimer: UVCallback?
+    private var backoff = 0.0
+    private var isClosed = false
+    private var announcedDown = false
+    private(set) var state = State.connecting
+    private(set) var connects = 0
+    private(set) var lastError: String?
+
+    init(loop: UVLoop, settings: RedisSettings,
+         prepare: @escaping (RedisConnection, @escaping (Bool) -> Void) -> Void,
+         onStateChange: @escaping (RedisLink, String?) -> Void) {
+        self.loop = loop
+        self.settings = settings
+        self.prepare = prepare
+        self.onStateChange = onStateChange
+        connect()
+    }
+
+    var isReady: Bool { state == .ready }
+
+    func command(_ args: [[UInt8]], _ done: @escaping RedisConnection.ReplyDone) {
+        guard state == .ready, let connection else {
+            return done(.failure(.backendUnavailable("Redis is unavailable" + (lastError.map { ": \($0)" } ?? ""), retryAfterMs: 500)))
+        }
+        connection.command(args, done)
+    }
+
+    /// Drops the connection (a reply showed it cannot be trusted); it reconnects and prepares again.
+    func reset(_ why: String) {
+        guard state == .ready else { return }
+        connection?.close()  // onGone → down → reconnect
+        if state == .ready { lost(why) }
+    }
+
+    func close() {
+        isClosed = true
+        retryTimer?.close()
+        retryTimer = nil
+        connection?.onGone = nil
+        connection?.close()
+        connection = nil
+        state = .down
+    }
+
+    // MARK: - Connecting
+
+    private func connect() {
+        state = .connecting
+        RedisConnection.connect(loop: loop, to: settings.target) { [self] result in
+            guard !isClosed else { (try? result.get())?.close(); return }
+            switch result {
+            case .failure(.backendUnavailable(let why, _)): lost(why)
+            case .failure(let error): lost(error.message)
+            case .success(let c):
+                connection = c
+                c.onGone = { [unowned self] why in lost(why) }
+                setUp(c)
+            }
+        }
+    }
+
+    /// AUTH, SELECT, then the owner's step, pipelined; ready when all succeeded.
+    /// The password never appears in what is reported.
+    private func setUp(_ c: RedisConnection) {
+        var failure: String?
+        if let password = settings.password, !password.isEmpty {
+            c.command([Array("AUTH".utf8), Array(password.utf8)]) { r in
+                if case .success(.error(let e)) = r { failure = failure ?? "authentication failed: \(e)" }
+            }
+        }
+        let db = settings.db
+        if db != 0 {
+            c.command([Array("SELECT".utf8), Array(String(db).utf8)]) { r in
+                if case .success(.error(let e)) = r { failure = failure ?? "SELECT \(db): \(e)" }
+            }
+        }
+        c.command([Array("PING".utf8)]) { [self] r in
+            guard !isClosed, connection === c else { return }
+            if let failure { return fail(c, failure) }
+            guard case .success(.status("PONG")) = r else { return fail(c, "no answer to PING") }
+            prepare(c) { [self] ok in
+                guard !isClosed, connection === c else { return }
+                guard ok else { return fail(c, "could not prepare the connection") }
+                backoff = 0
+                connects += 1
+                lastError = nil
+                state = .ready
+                announcedDown = false
+                onStateChange(self, nil)
+            }
+        }
+    }
+
+    private func fail(_ c: RedisConnection, _ why: String) {
+        c.onGone = nil
+        c.close()
+        lost(why)
+    }
+
+    private func lost(_ why: String) {
+        guard !isClosed, retryTimer == nil else { return }
+        connection = nil
+        state = .down
+        lastError = why
+        if !announcedDown {  // once per outage, not per retry
+            announcedDown = true
+            onStateChange(self, why)
+        }
+        backoff = min(5, max(0.05, backoff * 2))
+        let t = UVCallback(loop: loop, .timer) { [unowned self] in
+            retryTimer?.close()
+            retryTimer = nil
+            if !isClosed { connect() }
+        }
+        t.startTimer(ms: UInt64(backoff * 1000), repeatMs: 0)
+        retryTimer = t
+    }
+}

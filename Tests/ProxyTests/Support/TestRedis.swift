@@ -1,0 +1,44 @@
+import Foundation
+import StorageProxyClient
+
+/// The throwaway Redis that `scripts/test` starts. Each test gets its own key
+/// prefix, so tests running at once never see each other's keys.
+enum TestRedis {
+    static func url() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["STORAGE_PROXY_TEST_REDIS"] else {
+            throw ClientError("no test Redis: run the tests through scripts/test, which starts one")
+        }
+        return url
+    }
+
+    static func freshPrefix() -> String { "t\(UInt32.random(in: 0...UInt32.max)):" }
+
+    /// `serve` flags for a proxy on `url` with `prefix` (proxies given the same prefix share entries).
+    static func serveArguments(url: String? = nil, prefix: String) throws -> [String] {
+        let config = try writeConfig("""
+            storage:
+              cache:
+                type: redis
+                redis:
+                  url: "\(try url ?? Self.url())"
+                  key_prefix: "\(prefix)"
+                  pool_size: 2
+            """)
+        return ["--config", config]
+    }
+
+    /// Runs `redis-cli` against `url` and returns what it printed.
+    @discardableResult
+    static func cli(_ args: [String], url: String? = nil) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        p.arguments = ["-u", try url ?? Self.url()] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
