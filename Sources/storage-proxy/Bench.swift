@@ -26,6 +26,8 @@ struct Bench: ParsableCommand {
     @Option(help: "PostgreSQL max_overflow for the bench's own proxy.") var maxOverflow = 40
     @Option(help: "PostgreSQL pipeline_depth for the bench's own proxy (1: one statement per connection at a time).") var pipelineDepth = 8
     @Flag(help: "With --database: also run pgbench with the same SQL and connections (get_task, save_log).") var pgbench = false
+    @Option(help: "The bench's own proxy caches in this Redis (redis://HOST:PORT) instead of in process.") var cache: String?
+    @Flag(help: "With --cache: also run redis-benchmark GET with the same connections and pipelining (get_task).") var redisBenchmark = false
 
     func run() throws {
         let dir = NSTemporaryDirectory() + "storage-proxy-bench-\(getpid())"
@@ -50,6 +52,19 @@ struct Bench: ParsableCommand {
             let proxy = try LoadDriver(socketPath: proxySocket, connections: connections, pipeline: pipeline, duration: duration).run(lines: lines)
             print(pad(name, 14) + pad(fmt(proxy.perSecond), 13) + pad(fmt(proxy.p50us), 9) + pad(fmt(proxy.p99us), 9)
                   + pad(fmt(echo.perSecond), 12) + pad(String(format: "%.0f%%", 100 * proxy.perSecond / echo.perSecond), 11) + "\(proxy.errors)")
+            if redisBenchmark, let cache, name == "get_task" {
+                let direct = try RedisBenchmark.getRate(url: cache, connections: connections, pipeline: pipeline, seconds: duration)
+                print(pad("  redis GET", 14) + pad(fmt(direct), 13) + "redis-benchmark, \(connections) connections × \(pipeline); proxy/redis "
+                      + String(format: "%.0f%%", 100 * proxy.perSecond / direct))
+            }
+            if name == "zipf", let c = try? LineClient(.unix(proxySocket)),
+               let rt = try c.call("server.status")["result"]?.objectValue?["storage"]?.objectValue?["read_through"]?.objectValue {
+                let hits = Double(rt["hits"]?.intValue ?? 0), misses = Double(rt["misses"]?.intValue ?? 0)
+                let reads = Double(rt["storage_reads"]?.intValue ?? 0)
+                print("  read-through since start: hit ratio " + String(format: "%.1f%%", 100 * hits / max(1, hits + misses))
+                      + ", storage reads \(fmt(reads)) for \(fmt(hits + misses)) cached-path reads ("
+                      + String(format: "%.1f%%", 100 * (1 - reads / max(1, hits + misses))) + " saved)")
+            }
             if pgbench, let database, let script = PgBench.script(for: name) {
                 let direct = try PgBench.run(script: script, url: database, connections: connections, seconds: duration, dir: dir)
                 print(pad("  pgbench", 14) + pad(fmt(direct), 13) + "same SQL, \(connections) direct connections; proxy/pgbench "
@@ -66,6 +81,7 @@ struct Bench: ParsableCommand {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = ["serve", "--config", config, "--socket", socket, "--database", database ?? "\(dir)/data.db"]
+            + (cache.map { ["--cache", $0] } ?? [])
         try p.run()
         for _ in 0..<500 {
             if let c = try? LineClient(.unix(socket)), (try? c.call("health_check"))?["result"] == .bool(true) { return p }
@@ -100,6 +116,16 @@ struct Bench: ParsableCommand {
         case "save_task":
             return (0..<4096).map { i in
                 line(#"{"id":5,"method":"save_task","params":{"task":{"id":"st-\#(i)","agent_name":"agent-\#(i % agents)","task_prompt":"p","schedule_type":"cron","schedule_value":"* * * * *"}}}"#)
+            }
+        case "zipf":
+            // Agents read a few tasks far more often than the rest (Zipf, s = 1):
+            // 90% get_task, 5% list_tasks, 5% update_task_status, on skewed ids.
+            let zipf = Zipf(count: tasks)
+            return (0..<16384).map { _ in
+                let id = zipf.next(&rng), r = Int.random(in: 0..<100, using: &rng)
+                if r < 90 { return line(#"{"id":1,"method":"get_task","params":{"task_id":"bench-\#(id)"}}"#) }
+                if r < 95 { return list() }
+                return line(#"{"id":3,"method":"update_task_status","params":{"task_id":"bench-\#(id)","status":"running"}}"#)
             }
         case "mixed":
             return (0..<4096).map { _ in

@@ -83,9 +83,10 @@ struct CLITests {
         let enterpriseYAML = try String(contentsOf: root.appendingPathComponent("config/storage.enterprise.yaml"), encoding: .utf8)
         let enterprise = try ConfigLoader.load(yaml: enterpriseYAML, environment: env)
         #expect(enterprise.storageType == .postgresql && enterprise.postgresql.password == "pw")
-        #expect(enterprise.cacheType == .memory && enterprise.redis.password == "rpw" && enterprise.server.authToken == "tok")
-        var withRedis = env
-        withRedis["CACHE_TYPE"] = "redis"
-        #expect(try ConfigLoader.load(yaml: enterpriseYAML, environment: withRedis).cacheType == .redis)
+        #expect(enterprise.cacheType == .redis && enterprise.redis.password == "rpw" && enterprise.server.authToken == "tok")
+        #expect(enterprise.redis.keyPrefix == "storage-proxy:")
+        var inProcess = env
+        inProcess["CACHE_TYPE"] = "memory"
+        #expect(try ConfigLoader.load(yaml: enterpriseYAML, environment: inProcess).cacheType == .memory)
     }
 }
