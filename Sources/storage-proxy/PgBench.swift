@@ -1,6 +1,20 @@
 import Foundation
 import PostgresStorage
 
+/// What a program printed on standard output (its errors are dropped).
+func output(of program: String, _ arguments: [String]) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: program)
+    p.arguments = arguments
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    return text
+}
+
 /// pgbench with the SQL the proxy runs, for the side-by-side figures.
 enum PgBench {
     /// A pgbench script for a workload (ids are the bench's seeded `bench-N` tasks).
@@ -28,15 +42,8 @@ enum PgBench {
         guard let pgbench = binary.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw RuntimeError("pgbench not found (Debian package postgresql-contrib or postgresql)")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: pgbench)
-        p.arguments = ["-n", "-M", "prepared", "-c", String(connections), "-j", "2", "-T", String(Int(seconds.rounded(.up))), "-f", file, url]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let text = try output(of: pgbench, ["-n", "-M", "prepared", "-c", String(connections), "-j", "2",
+                                            "-T", String(Int(seconds.rounded(.up))), "-f", file, url])
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
               let tps = Double(line.dropFirst(6).split(separator: " ").first ?? "") else {
             throw RuntimeError("pgbench gave no figure:\n\(text)")

@@ -9,16 +9,9 @@ enum RedisBenchmark {
         let parts = hostPort.split(separator: ":")
         // Enough requests to run about `seconds` at the rates seen here.
         let requests = max(100_000, Int(seconds * 400_000))
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-benchmark")
-        p.arguments = ["-h", String(parts[0]), "-p", parts.count > 1 ? String(parts[1]) : "6379", "-c", String(connections),
-                       "-P", String(pipeline), "-n", String(requests), "-t", "get", "-d", "300", "-q"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let text = try output(of: "/usr/bin/redis-benchmark", [
+            "-h", String(parts[0]), "-p", parts.count > 1 ? String(parts[1]) : "6379", "-c", String(connections),
+            "-P", String(pipeline), "-n", String(requests), "-t", "get", "-d", "300", "-q"])
         // "GET: 123456.79 requests per second, p50=…"
         guard let line = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last(where: { $0.contains("GET: ") }),
               let rate = Double(line.components(separatedBy: "GET: ").last?.split(separator: " ").first ?? "") else {
