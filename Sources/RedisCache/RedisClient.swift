@@ -83,10 +83,6 @@ public final class RedisClient {
         done(.failure(.backendUnavailable("Redis is unavailable" + (links.compactMap(\.lastError).first.map { ": \($0)" } ?? ""), retryAfterMs: 500)))
     }
 
-    public func command(_ args: String..., done: @escaping RedisConnection.ReplyDone) {
-        command(args.map { Array($0.utf8) }, done)
-    }
-
     /// Every connection reconnects (and prepares again): after a reply that
     /// shows Redis cannot be trusted to have applied what we sent.
     public func resetAll(_ why: String) {

@@ -112,8 +112,6 @@ public final class RedisConnection {
         }
     }
 
-    public func command(_ args: String...) { command(args.map { Array($0.utf8) }) { _ in } }
-
     /// Closes now: commands still waiting get a failure, `onGone` runs.
     public func close() {
         guard let ac else { return }
