@@ -192,18 +192,18 @@ public final class UVStream {
     }
 }
 
-// MARK: - Timers, signals, the per-turn check, cross-thread wake-ups
+// MARK: - Timers, signals, per-turn hooks (check, prepare), cross-thread wake-ups
 
 /// A libuv handle whose only job is to call a closure.
 public final class UVCallback {
-    public enum Kind: Sendable { case timer, check, async, signal(Int32) }
+    public enum Kind: Sendable { case timer, check, prepare, async, signal(Int32) }
     private let handle: UnsafeMutablePointer<uv_handle_t>
     private let action: () -> Void
     private var closed = false
 
     public init(loop: UVLoop, _ kind: Kind, action: @escaping () -> Void) {
         self.action = action
-        let size = max(MemoryLayout<uv_timer_t>.size, MemoryLayout<uv_check_t>.size,
+        let size = max(MemoryLayout<uv_timer_t>.size, MemoryLayout<uv_check_t>.size, MemoryLayout<uv_prepare_t>.size,
                        MemoryLayout<uv_async_t>.size, MemoryLayout<uv_signal_t>.size)
         let mem = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
         handle = mem.assumingMemoryBound(to: uv_handle_t.self)
@@ -211,6 +211,8 @@ public final class UVCallback {
         case .timer: uv_timer_init(loop.raw, mem.assumingMemoryBound(to: uv_timer_t.self))
         case .check:
             uv_check_init(loop.raw, mem.assumingMemoryBound(to: uv_check_t.self))
+        case .prepare:
+            uv_prepare_init(loop.raw, mem.assumingMemoryBound(to: uv_prepare_t.self))
         case .async:
             uv_async_init(loop.raw, mem.assumingMemoryBound(to: uv_async_t.self)) { h in UVCallback.fire(asHandle(h!)) }
         case .signal:
@@ -220,6 +222,8 @@ public final class UVCallback {
         switch kind {
         case .check:
             uv_check_start(mem.assumingMemoryBound(to: uv_check_t.self)) { h in UVCallback.fire(asHandle(h!)) }
+        case .prepare:
+            uv_prepare_start(mem.assumingMemoryBound(to: uv_prepare_t.self)) { h in UVCallback.fire(asHandle(h!)) }
         case .signal(let signum):
             uv_signal_start(mem.assumingMemoryBound(to: uv_signal_t.self), { h, _ in UVCallback.fire(asHandle(h!)) }, signum)
         default: break

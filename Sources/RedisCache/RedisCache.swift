@@ -15,11 +15,11 @@ public final class RedisCache: CacheAdapter {
 
     public var cacheName: String { "redis" }
 
-    private func key(_ k: String) -> [UInt8] { Array((space + k).utf8) }
+    private func key(_ k: String) -> String { space + k }
 
     /// Runs a command; an error reply becomes a proxy error (never showing
     /// anything but Redis's own message).
-    private func run<T>(_ args: [[UInt8]], _ done: @escaping Completion<T>, _ map: @escaping (RedisReply) -> T?) {
+    private func run<T>(_ args: RedisCommand, _ done: @escaping Completion<T>, _ map: @escaping (RedisReply) -> T?) {
         redis.command(args) { result in
             switch result {
             case .failure(let error): done(.failure(error))
@@ -34,7 +34,7 @@ public final class RedisCache: CacheAdapter {
     }
 
     public func get(_ k: String, _ done: @escaping Completion<JSONValue?>) {
-        run([Array("GET".utf8), key(k)], done) { reply -> JSONValue?? in
+        run(["GET", key(k)], done) { reply -> JSONValue?? in
             switch reply {
             case .null: return .some(nil)
             case .bulk(let bytes):
@@ -47,23 +47,24 @@ public final class RedisCache: CacheAdapter {
     }
 
     public func set(_ k: String, _ value: JSONValue, ttl: Double?, _ done: @escaping Completion<Bool>) {
-        var args = [Array("SET".utf8), key(k), Array(value.jsonText.utf8)]
+        var args: RedisCommand = ["SET", key(k), value.jsonText]
         if let ttl {
             let ms = Int64((ttl * 1000).rounded(.up))
             guard ms > 0 else {  // already expired, as the in-process cache treats it
-                return run([Array("DEL".utf8), key(k)], done) { _ in true }
+                return run(["DEL", key(k)], done) { _ in true }
             }
-            args += [Array("PX".utf8), Array(String(ms).utf8)]
+            args.append("PX")
+            args.append(String(ms))
         }
         run(args, done) { _ in true }
     }
 
     public func delete(_ k: String, _ done: @escaping Completion<Bool>) {
-        run([Array("DEL".utf8), key(k)], done) { $0.integer.map { $0 > 0 } }
+        run(["DEL", key(k)], done) { $0.integer.map { $0 > 0 } }
     }
 
     public func exists(_ k: String, _ done: @escaping Completion<Bool>) {
-        run([Array("EXISTS".utf8), key(k)], done) { $0.integer.map { $0 > 0 } }
+        run(["EXISTS", key(k)], done) { $0.integer.map { $0 > 0 } }
     }
 
     /// `SCAN … MATCH` in steps (never `KEYS`, which blocks Redis), unlinking
@@ -73,7 +74,7 @@ public final class RedisCache: CacheAdapter {
     }
 
     private func scan(cursor: String, match: String, removed: Int, _ done: @escaping Completion<Int>) {
-        let args = [Array("SCAN".utf8), Array(cursor.utf8), Array("MATCH".utf8), Array(match.utf8), Array("COUNT".utf8), Array("1000".utf8)]
+        let args: RedisCommand = ["SCAN", cursor, "MATCH", match, "COUNT", "1000"]
         run(args, { [self] (result: Result<(String, [[UInt8]]), ProxyError>) in
             switch result {
             case .failure(let error): done(.failure(error))
@@ -82,7 +83,9 @@ public final class RedisCache: CacheAdapter {
                     next == "0" ? done(.success(removed + n)) : scan(cursor: next, match: match, removed: removed + n, done)
                 }
                 guard !keys.isEmpty else { return finish(0) }
-                run([Array("UNLINK".utf8)] + keys, { (r: Result<Int, ProxyError>) in
+                var unlink: RedisCommand = ["UNLINK"]
+                for k in keys { unlink.append(bytes: k) }
+                run(unlink, { (r: Result<Int, ProxyError>) in
                     switch r {
                     case .failure(let error): done(.failure(error))
                     case .success(let n): finish(n)
@@ -97,7 +100,7 @@ public final class RedisCache: CacheAdapter {
     }
 
     public func ping(_ done: @escaping Completion<Bool>) {
-        redis.command([Array("PING".utf8)]) { done(.success((try? $0.get()) == .status("PONG"))) }
+        redis.command(["PING"]) { done(.success((try? $0.get()) == .status("PONG"))) }
     }
 
     public func statusReport() -> JSONValue { redis.figures }

@@ -36,6 +36,8 @@ public final class RedisClient {
     public var onAvailabilityChange: ((String?) -> Void)?
     private var wasAvailable: Bool?
     public private(set) var outages = 0
+    private var turnHooks: [() -> Void] = []
+    private var turnHandle: UVCallback?
 
     public init(loop: UVLoop, settings: RedisSettings) {
         self.loop = loop
@@ -48,6 +50,9 @@ public final class RedisClient {
     }
 
     public func start() {
+        if !turnHooks.isEmpty {
+            turnHandle = UVCallback(loop: loop, .prepare) { [unowned self] in for f in turnHooks { f() } }
+        }
         for _ in 0..<max(1, settings.poolSize) {
             links.append(RedisLink(loop: loop, settings: settings, prepare: { [unowned self] c, done in
                 runSteps(c, from: 0, done)
@@ -74,13 +79,36 @@ public final class RedisClient {
     }
 
     /// Sends on the next ready connection; fails at once (retryably) if none is.
-    public func command(_ args: [[UInt8]], _ done: @escaping RedisConnection.ReplyDone) {
+    public func command(_ command: RedisCommand, _ done: @escaping RedisConnection.ReplyDone) {
+        guard let c = nextReady() else { return done(.failure(unavailable)) }
+        c.command(command, done)
+    }
+
+    /// The same, with the reply read in place (nil: no reply, Redis is unavailable).
+    func send(_ command: RedisCommand, _ done: @escaping (RedisReplyView?) -> Void) {
+        guard let c = nextReady() else { return done(nil) }
+        c.send(command, done)
+    }
+
+    private func nextReady() -> RedisConnection? {
         for _ in 0..<links.count {
             let link = links[next]
             next = next + 1 == links.count ? 0 : next + 1
-            if link.isReady { return link.command(args, done) }
+            if let c = link.readyConnection { return c }
         }
-        done(.failure(.backendUnavailable("Redis is unavailable" + (links.compactMap(\.lastError).first.map { ": \($0)" } ?? ""), retryAfterMs: 500)))
+        return nil
+    }
+
+    private var unavailable: ProxyError {
+        .backendUnavailable("Redis is unavailable" + (links.compactMap(\.lastError).first.map { ": \($0)" } ?? ""), retryAfterMs: 500)
+    }
+
+    /// Runs `flush` on every loop turn just before the loop waits for I/O, so
+    /// a user can gather what a turn's requests ask for and send it as one
+    /// command (hiredis writes on the next poll either way, so this adds no
+    /// delay). Call before `start`.
+    public func beforeWaiting(_ flush: @escaping () -> Void) {
+        turnHooks.append(flush)
     }
 
     /// Every connection reconnects (and prepares again): after a reply that
@@ -90,6 +118,8 @@ public final class RedisClient {
     }
 
     public func close() {
+        turnHandle?.close()
+        turnHandle = nil
         for l in links { l.close() }
         links = []
     }

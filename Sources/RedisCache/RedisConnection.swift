@@ -87,28 +87,29 @@ public final class RedisConnection {
         Unmanaged.passUnretained(self).release()
     }
 
-    /// Sends one command (binary-safe arguments); `done` runs with its reply,
-    /// after the replies of earlier commands. An error reply is `.error`, not a failure;
-    /// a failure means the connection is gone.
-    public func command(_ args: [[UInt8]], _ done: @escaping ReplyDone) {
-        guard let ac, isUp else { return done(.failure(.backendUnavailable("Redis is not connected", retryAfterMs: 500))) }
+    /// Sends one command; `done` runs with its reply, after the replies of
+    /// earlier commands. An error reply is `.error`, not a failure; a failure
+    /// means the connection is gone.
+    public func command(_ command: RedisCommand, _ done: @escaping ReplyDone) {
+        send(command) { reply in
+            guard let reply else { return done(.failure(.backendUnavailable("the Redis connection was lost", retryAfterMs: 500))) }
+            done(.success(RedisReply(reply.raw)))
+        }
+    }
+
+    /// The same, with the reply read in place (nil: the connection is gone).
+    func send(_ command: RedisCommand, _ done: @escaping (RedisReplyView?) -> Void) {
+        guard let ac, isUp else { return done(nil) }
         let box = Unmanaged.passRetained(ReplyBox(done)).toOpaque()
-        let lengths = args.map { $0.count }
-        let sent: Int32 = args.withPointers { argv in
-            lengths.withUnsafeBufferPointer { lens in
-                redisAsyncCommandArgv(ac, { _, reply, privdata in
-                    let done = Unmanaged<ReplyBox>.fromOpaque(privdata!).takeRetainedValue().done
-                    if let reply {
-                        done(.success(RedisReply(reply.assumingMemoryBound(to: redisReply.self))))
-                    } else {
-                        done(.failure(.backendUnavailable("the Redis connection was lost", retryAfterMs: 500)))
-                    }
-                }, box, Int32(args.count), argv, lens.baseAddress)
-            }
+        let sent: Int32 = command.withArgv { argv, lengths in
+            redisAsyncCommandArgv(ac, { _, reply, privdata in
+                let done = Unmanaged<ReplyBox>.fromOpaque(privdata!).takeRetainedValue().done
+                done(reply.map { RedisReplyView(raw: $0.assumingMemoryBound(to: redisReply.self)) })
+            }, box, Int32(command.count), UnsafeMutablePointer(mutating: argv), lengths)
         }
         if sent != REDIS_OK {
             Unmanaged<ReplyBox>.fromOpaque(box).release()
-            done(.failure(.backendUnavailable("Redis: cannot send the command", retryAfterMs: 500)))
+            done(nil)
         }
     }
 
@@ -120,25 +121,6 @@ public final class RedisConnection {
 }
 
 private final class ReplyBox {
-    let done: RedisConnection.ReplyDone
-    init(_ done: @escaping RedisConnection.ReplyDone) { self.done = done }
-}
-
-private extension Array where Element == [UInt8] {
-    /// C pointers to every argument (copied into one buffer), valid during `body`.
-    func withPointers<R>(_ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>) -> R) -> R {
-        var joined: [UInt8] = []
-        joined.reserveCapacity(reduce(0) { $0 + $1.count })
-        for arg in self { joined.append(contentsOf: arg) }
-        let pointers = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: Swift.max(1, count))
-        defer { pointers.deallocate() }
-        return joined.withUnsafeBytes { raw in
-            var offset = 0
-            for (i, arg) in enumerated() {
-                pointers[i] = raw.baseAddress.map { UnsafePointer(($0 + offset).assumingMemoryBound(to: CChar.self)) }
-                offset += arg.count
-            }
-            return body(pointers)
-        }
-    }
+    let done: (RedisReplyView?) -> Void
+    init(_ done: @escaping (RedisReplyView?) -> Void) { self.done = done }
 }

@@ -35,12 +35,8 @@ final class RedisLink {
 
     var isReady: Bool { state == .ready }
 
-    func command(_ args: [[UInt8]], _ done: @escaping RedisConnection.ReplyDone) {
-        guard state == .ready, let connection else {
-            return done(.failure(.backendUnavailable("Redis is unavailable" + (lastError.map { ": \($0)" } ?? ""), retryAfterMs: 500)))
-        }
-        connection.command(args, done)
-    }
+    /// The connection, while it takes commands.
+    var readyConnection: RedisConnection? { state == .ready ? connection : nil }
 
     /// Drops the connection (a reply showed it cannot be trusted); it reconnects and prepares again.
     func reset(_ why: String) {
@@ -81,17 +77,17 @@ final class RedisLink {
     private func setUp(_ c: RedisConnection) {
         var failure: String?
         if let password = settings.password, !password.isEmpty {
-            c.command([Array("AUTH".utf8), Array(password.utf8)]) { r in
+            c.command(["AUTH", password]) { r in
                 if case .success(.error(let e)) = r { failure = failure ?? "authentication failed: \(e)" }
             }
         }
         let db = settings.db
         if db != 0 {
-            c.command([Array("SELECT".utf8), Array(String(db).utf8)]) { r in
+            c.command(["SELECT", String(db)]) { r in
                 if case .success(.error(let e)) = r { failure = failure ?? "SELECT \(db): \(e)" }
             }
         }
-        c.command([Array("PING".utf8)]) { [self] r in
+        c.command(["PING"]) { [self] r in
             guard !isClosed, connection === c else { return }
             if let failure { return fail(c, failure) }
             guard case .success(.status("PONG")) = r else { return fail(c, "no answer to PING") }

@@ -44,3 +44,19 @@ public enum RedisReply: Equatable, Sendable {
         }
     }
 }
+
+/// A reply read in place, during the callback that receives it (hiredis
+/// frees it afterwards): the hot path takes only the bytes it keeps.
+struct RedisReplyView {
+    let raw: UnsafeMutablePointer<redisReply>
+
+    var isArray: Bool { raw.pointee.type == REDIS_REPLY_ARRAY }
+    var count: Int { isArray ? Int(raw.pointee.elements) : 0 }
+    subscript(i: Int) -> RedisReplyView { RedisReplyView(raw: raw.pointee.element[i]!) }
+
+    /// A bulk string's bytes (nil for anything else, including a missing key).
+    var bytes: UnsafeRawBufferPointer? {
+        guard raw.pointee.type == REDIS_REPLY_STRING else { return nil }
+        return UnsafeRawBufferPointer(start: raw.pointee.str, count: Int(raw.pointee.len))
+    }
+}

@@ -15,8 +15,8 @@ import StorageCore
 ///   `gen.lists`: any write retires every list) and sets the task's version
 ///   key `task:{id}:v` to that new value, then deletes the entry. This runs
 ///   after the storage commit and before the write is acknowledged.
-/// - A lookup reads generation, entry and version in one `MGET`; a miss hands
-///   out what it saw, and the fill (a script) writes only if generation and
+/// - A lookup reads generation, entry and version with one `MGET` (the
+///   lookups of one loop turn share it); a miss hands out what it saw, and the fill (a script) writes only if generation and
 ///   version are unchanged: a reader that read a row before a concurrent
 ///   writer committed can never store it after the writer's invalidation.
 ///
@@ -32,6 +32,19 @@ public final class RedisTaskCache: TaskCache {
     public private(set) var fills = 0
     public private(set) var invalidationsMissed = 0
 
+    /// Lookups asked for during this loop turn, sent together before the loop waits.
+    private var pending: [PendingLookup] = []
+    /// Lookups per `MGET`: enough to cut per-command costs, few enough to
+    /// spread a deep pipeline over several connections.
+    static let lookupsPerCommand = 32
+
+    private struct PendingLookup {
+        let entry: String
+        let guardKey: String
+        let isList: Bool
+        let done: (CacheLookup) -> Void
+    }
+
     public init(redis: RedisClient) {
         self.redis = redis
         space = redis.settings.keyPrefix + "rt:"
@@ -39,36 +52,71 @@ public final class RedisTaskCache: TaskCache {
         listsKey = space + "lists"
         let generationKey = generationKey
         redis.onEveryConnect { connection, done in
-            connection.command([Array("INCR".utf8), Array(generationKey.utf8)]) { r in
+            connection.command(["INCR", generationKey]) { r in
                 if case .success(.integer) = r { done(true) } else { done(false) }
             }
         }
+        redis.beforeWaiting { [unowned self] in sendPending() }
     }
 
     // MARK: - Lookups
 
     public func lookupTask(id: String, _ done: @escaping (CacheLookup) -> Void) {
         let entry = space + CacheKeys.task(id)
-        lookup(entry: entry, guardKey: entry + ":v", stamp: { gen, _ in gen }, done)
+        pending.append(PendingLookup(entry: entry, guardKey: entry + ":v", isList: false, done: done))
     }
 
     public func lookupTaskList(_ query: TaskQuery, _ done: @escaping (CacheLookup) -> Void) {
-        lookup(entry: space + CacheKeys.taskList(query), guardKey: listsKey, stamp: { gen, lists in gen + "." + lists }, done)
+        pending.append(PendingLookup(entry: space + CacheKeys.taskList(query), guardKey: listsKey, isList: true, done: done))
     }
 
-    /// `MGET gen entry guard`: a hit if the entry's stamp is the current one.
-    private func lookup(entry: String, guardKey: String, stamp: @escaping (String, String) -> String,
-                        _ done: @escaping (CacheLookup) -> Void) {
-        redis.command([Array("MGET".utf8), Array(generationKey.utf8), Array(entry.utf8), Array(guardKey.utf8)]) { result in
-            guard case .success(.array(let values)) = result, values.count == 3 else { return done(.unavailable) }
-            let gen = values[0].text ?? "", version = values[2].text ?? ""
-            let current = stamp(gen, version)
-            if case .bulk(let bytes) = values[1], let bar = bytes.firstIndex(of: UInt8(ascii: "|")),
-               bytes[..<bar].elementsEqual(current.utf8) {
-                return done(.hit(EncodedJSON(bytes: Array(bytes[(bar + 1)...]))))
+    /// `MGET gen entry₁ guard₁ entry₂ guard₂ …` for the turn's lookups. An
+    /// entry is a hit if its stamp is the current one: the generation, and
+    /// for a list also the lists counter (its guard).
+    private func sendPending() {
+        while !pending.isEmpty {  // a reply handled at once (Redis down) may ask again
+            let turn = pending
+            pending.removeAll(keepingCapacity: true)
+            var start = 0
+            while start < turn.count {
+                let batch = turn[start..<min(turn.count, start + Self.lookupsPerCommand)]
+                start = batch.endIndex
+                var mget: RedisCommand = ["MGET", generationKey]
+                for l in batch {
+                    mget.append(l.entry)
+                    mget.append(l.guardKey)
+                }
+                redis.send(mget) { reply in Self.answer(batch, from: reply) }
             }
-            done(.miss(FillTicket(entry: entry, versions: [gen, version, guardKey, current])))
         }
+    }
+
+    private static func answer(_ batch: ArraySlice<PendingLookup>, from reply: RedisReplyView?) {
+        guard let reply, reply.isArray, reply.count == 1 + 2 * batch.count, let gen = reply[0].bytes else {
+            for l in batch { l.done(.unavailable) }
+            return
+        }
+        for (i, l) in zip(0..., batch) {
+            let version = reply[2 + 2 * i].bytes
+            if let stored = reply[1 + 2 * i].bytes, let bar = stored.firstIndex(of: UInt8(ascii: "|")),
+               isCurrent(stored[..<bar], gen: gen, lists: l.isList ? version : nil) {
+                l.done(.hit(EncodedJSON(bytes: Array(stored[(bar + 1)...]))))
+            } else {
+                let genText = String(decoding: gen, as: UTF8.self)
+                let versionText = version.map { String(decoding: $0, as: UTF8.self) } ?? ""
+                let stamp = l.isList ? genText + "." + versionText : genText
+                l.done(.miss(FillTicket(entry: l.entry, versions: [genText, versionText, l.guardKey, stamp])))
+            }
+        }
+    }
+
+    /// A task's stamp is `gen`; a list's is `gen.lists`.
+    private static func isCurrent(_ stamp: Slice<UnsafeRawBufferPointer>, gen: UnsafeRawBufferPointer,
+                                  lists: UnsafeRawBufferPointer?) -> Bool {
+        guard let lists else { return stamp.elementsEqual(gen) }
+        guard stamp.count == gen.count + 1 + lists.count else { return false }
+        let dot = stamp.startIndex + gen.count
+        return stamp[..<dot].elementsEqual(gen) && stamp[dot] == UInt8(ascii: ".") && stamp[(dot + 1)...].elementsEqual(lists)
     }
 
     // MARK: - Fills and invalidation
@@ -85,10 +133,10 @@ public final class RedisTaskCache: TaskCache {
         let v = ticket.versions
         guard v.count == 4 else { return }
         let ttl = ticket.entry.hasPrefix(space + "tasks:") ? Self.listTTL : Self.taskTTL
-        let args: [[UInt8]] = [Array("EVAL".utf8), Array(Self.fillScript.utf8), Array("3".utf8),
-                               Array(generationKey.utf8), Array(v[2].utf8), Array(ticket.entry.utf8),
-                               Array(v[0].utf8), Array(v[1].utf8), Array(v[3].utf8), answer.bytes, Array(String(ttl).utf8)]
-        redis.command(args) { [self] r in
+        var eval: RedisCommand = ["EVAL", Self.fillScript, "3", generationKey, v[2], ticket.entry, v[0], v[1], v[3]]
+        eval.append(bytes: answer.bytes)
+        eval.append(String(ttl))
+        redis.command(eval) { [self] r in
             if case .success(.integer(1)) = r { fills += 1 }
         }
     }
@@ -106,14 +154,13 @@ public final class RedisTaskCache: TaskCache {
     /// bumps the generation before it serves, so nothing the missed
     /// invalidation should have removed is served again.
     public func invalidate(taskIDs: [String], _ done: @escaping () -> Void) {
-        var args: [[UInt8]] = [Array("EVAL".utf8), Array(Self.invalidateScript.utf8),
-                               Array(String(1 + 2 * taskIDs.count).utf8), Array(listsKey.utf8)]
+        var eval: RedisCommand = ["EVAL", Self.invalidateScript, String(1 + 2 * taskIDs.count), listsKey]
         for id in taskIDs {
             let entry = space + CacheKeys.task(id)
-            args.append(Array(entry.utf8))
-            args.append(Array((entry + ":v").utf8))
+            eval.append(entry)
+            eval.append(entry + ":v")
         }
-        redis.command(args) { [self] r in
+        redis.command(eval) { [self] r in
             if case .success(.integer) = r { return done() }
             invalidationsMissed += 1
             redis.resetAll("an invalidation was not confirmed")

@@ -4,14 +4,18 @@ import StorageProxyClient
 import Testing
 
 /// A private redis-server (append-only file, fsync always: what it held
-/// survives `kill -9`, so a missed invalidation would come back with it).
+/// survives `kill -9`, so a missed invalidation would come back with it),
+/// on loopback TCP and a Unix socket, with a password if given.
 final class PrivateRedis {
     let dir = ProxyProcess.makeTempDir()
     let port: Int
+    let password: String?
     private var pid: pid_t = 0
-    var url: String { "redis://127.0.0.1:\(port)" }
+    var url: String { "redis://127.0.0.1:\(port)" }  // without the password
+    var socketPath: String { "\(dir)/redis.sock" }
 
-    init() throws {
+    init(password: String? = nil) throws {
+        self.password = password
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
@@ -26,12 +30,13 @@ final class PrivateRedis {
 
     func start() throws {
         let args = ["/usr/bin/redis-server", "--bind", "127.0.0.1", "--port", String(port), "--dir", dir,
-                    "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--logfile", "\(dir)/redis.log"]
+                    "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--logfile", "\(dir)/redis.log",
+                    "--unixsocket", socketPath] + (password.map { ["--requirepass", $0] } ?? [])
         let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         try #require(posix_spawn(&pid, args[0], nil, nil, argv, environ) == 0, "cannot start redis-server")
         for _ in 0..<200 {
-            if (try? TestRedis.cli(["PING"], url: url)) == "PONG" { return }
+            if (try? TestRedis.cli(["PING"], connect: ["-s", socketPath] + (password.map { ["-a", $0] } ?? []))) == "PONG" { return }
             usleep(25_000)
         }
         throw ClientError("redis-server did not start")

@@ -14,7 +14,7 @@ enum TestRedis {
     static func freshPrefix() -> String { "t\(UInt32.random(in: 0...UInt32.max)):" }
 
     /// `serve` flags for a proxy on `url` with `prefix` (proxies given the same prefix share entries).
-    static func serveArguments(url: String? = nil, prefix: String) throws -> [String] {
+    static func serveArguments(url: String? = nil, password: String? = nil, prefix: String) throws -> [String] {
         let config = try writeConfig("""
             storage:
               cache:
@@ -23,16 +23,22 @@ enum TestRedis {
                   url: "\(try url ?? Self.url())"
                   key_prefix: "\(prefix)"
                   pool_size: 2
-            """)
+            """ + (password.map { "\n      password: \"\($0)\"" } ?? ""))
         return ["--config", config]
     }
 
     /// Runs `redis-cli` against `url` and returns what it printed.
     @discardableResult
     static func cli(_ args: [String], url: String? = nil) throws -> String {
+        try cli(args, connect: ["-u", try url ?? Self.url()])
+    }
+
+    /// Runs `redis-cli` with its own connection flags (`-s path -a password -n db`).
+    @discardableResult
+    static func cli(_ args: [String], connect: [String]) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
-        p.arguments = ["-u", try url ?? Self.url()] + args
+        p.arguments = ["--no-auth-warning"] + connect + args
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
