@@ -21,6 +21,8 @@ public final class ProxyServer {
     let transactions: TransactionRegistry
     let health = HealthProbe()
     private(set) var storage: StorageAdapter!
+    /// `storage.appliesWritesInOrder`, read once (connections ask per request).
+    private(set) var writesInOrder = false
     private(set) var appCache: CacheAdapter!
 
     private var listeners: [UVStream] = []
@@ -48,6 +50,7 @@ public final class ProxyServer {
 
     public func start(storage: StorageAdapter, cache: CacheAdapter) throws(ServerError) {
         self.storage = storage
+        writesInOrder = storage.appliesWritesInOrder
         appCache = cache
         signal(SIGPIPE, SIG_IGN)
         // A parent may have spawned us with these blocked (Foundation's Process

@@ -145,6 +145,9 @@ public final class SQLiteStorage: StorageAdapter {
 
     // MARK: - StorageAdapter
 
+    /// Writes outside transactions go through one FIFO to one writer thread.
+    public var appliesWritesInOrder: Bool { true }
+
     public func healthCheck(_ done: @escaping Completion<Bool>) {
         read(nil, { r in done(.success((try? r.get()) == true)) }) { db throws(ProxyError) in
             var ok = false

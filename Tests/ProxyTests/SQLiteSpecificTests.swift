@@ -37,4 +37,29 @@ struct SQLiteSpecificTests {
         #expect(try b.readLine()?.contains("\"result\":\"same\"") == true)
         #expect(try a.result("list_tasks").arrayValue?.count == 1)
     }
+
+    @Test("writes pipelined on one connection share group commits, and still apply in the order sent")
+    func pipelinedWritesShareCommits() throws {
+        let proxy = try ProxyProcess()
+        let c = try proxy.client()
+        let before = try c.result("server.status").objectValue?["storage"]?.objectValue?["commits"]?.intValue ?? -1
+        // One line each, sent at once: the task, 300 status changes of it, 300 logs for it.
+        var lines = #"{"id":0,"method":"save_task","params":{"task":{"id":"w","agent_name":"a","task_prompt":"p","schedule_type":"c","schedule_value":"v"}}}"# + "\n"
+        for i in 1...300 {
+            lines += #"{"id":\#(2 * i - 1),"method":"update_task_status","params":{"task_id":"w","status":"s\#(i)"}}"# + "\n"
+            lines += #"{"id":\#(2 * i),"method":"save_log","params":{"task_id":"w","level":"INFO","message":"m\#(i)"}}"# + "\n"
+        }
+        try c.send(lines)
+        for i in 0...600 {
+            let answer = try #require(try c.readLine())
+            #expect(answer.contains("\"id\":\(i),\"result\":"), "\(answer)")  // every one applied, none failed
+        }
+        #expect(try c.result("get_task", ["task_id": "w"]).objectValue?["status"] == "s300")  // the last one sent won
+        let logs = try c.result("query_logs", ["task_id": "w", "limit": 1000]).arrayValue ?? []
+        #expect(logs.count == 300)
+        let status = try c.result("server.status").objectValue?["storage"]?.objectValue
+        let commits = (status?["commits"]?.intValue ?? 0) - before
+        // One commit per write would be 601; chained writes share commits.
+        #expect(commits > 0 && commits < 300, "\(commits) commits for 601 writes")
+    }
 }

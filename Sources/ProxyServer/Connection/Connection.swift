@@ -25,15 +25,16 @@ final class Connection: UVStreamDelegate {
         let id: JSONValue?          // what the answer carries; nil: notification, nothing is answered
         let method: Int?            // index in the method table (statistics)
         let isWrite: Bool
+        let chains: Bool            // a write that may start before earlier writes answered
         let inBatch: Bool, batchFirst: Bool, batchLast: Bool
         let startedAt: UInt64       // 0: latency not sampled for this request
         var done = false
         var bytes: [UInt8] = []     // the answer, when it finished ahead of its turn
 
-        init(connection: Connection, id: JSONValue?, method: Int?, isWrite: Bool, inBatch: Bool, batchFirst: Bool, batchLast: Bool,
-             sampleLatency: Bool) {
+        init(connection: Connection, id: JSONValue?, method: Int?, isWrite: Bool, chains: Bool,
+             inBatch: Bool, batchFirst: Bool, batchLast: Bool, sampleLatency: Bool) {
             self.connection = connection
-            self.id = id; self.method = method; self.isWrite = isWrite
+            self.id = id; self.method = method; self.isWrite = isWrite; self.chains = chains
             self.inBatch = inBatch; self.batchFirst = batchFirst; self.batchLast = batchLast
             startedAt = sampleLatency ? MonotonicClock.nanoseconds() : 0
         }
@@ -45,12 +46,21 @@ final class Connection: UVStreamDelegate {
         let entry: RPCEntry
         let spec: MethodSpec?      // looked up once, when the line is read
         let isWrite: Bool
+        let chains: Bool
         let inBatch: Bool, batchFirst: Bool, batchLast: Bool
 
-        init(_ entry: RPCEntry, methods: MethodTable, inBatch: Bool = false, batchFirst: Bool = false, batchLast: Bool = false) {
+        init(_ entry: RPCEntry, methods: MethodTable, writesInOrder: Bool,
+             inBatch: Bool = false, batchFirst: Bool = false, batchLast: Bool = false) {
             self.entry = entry
             if case .request(let r) = entry { spec = methods[r.method] } else { spec = nil }
             isWrite = spec?.ordering == .write
+            // A storage write outside a transaction, on a backend that applies
+            // such writes in call order: it needs no earlier write's answer.
+            if writesInOrder, isWrite, spec?.transactional == true, case .request(let r) = entry {
+                chains = r.params["transaction"] == nil
+            } else {
+                chains = false
+            }
             self.inBatch = inBatch; self.batchFirst = batchFirst; self.batchLast = batchLast
         }
     }
@@ -64,7 +74,7 @@ final class Connection: UVStreamDelegate {
     private var framer: LineFramer
     private var waiting = FIFO<Queued>()
     private var inFlight = FIFO<Slot>()
-    private var unfinished = 0, unfinishedWrites = 0
+    private var unfinished = 0, unfinishedWrites = 0, unfinishedChained = 0
     private var pumping = false
     private var batchWroteAny = false
     var out: [UInt8] = []
@@ -116,31 +126,39 @@ final class Connection: UVStreamDelegate {
     private func handle(_ event: LineFramer.Event) {
         switch event {
         case .tooLarge:
-            waiting.append(Queued(.invalid(id: .null, .requestTooLarge(limit: server.config.maxLineBytes)), methods: server.methods))
+            waiting.append(queued(.invalid(id: .null, .requestTooLarge(limit: server.config.maxLineBytes))))
         case .line(let bytes):
             switch RPCLine.decode(bytes) {
             case .single(let entry):
-                waiting.append(Queued(entry, methods: server.methods))
+                waiting.append(queued(entry))
             case .batch(let entries):
                 for (i, entry) in entries.enumerated() {
-                    waiting.append(Queued(entry, methods: server.methods, inBatch: true, batchFirst: i == 0, batchLast: i == entries.count - 1))
+                    waiting.append(queued(entry, inBatch: true, batchFirst: i == 0, batchLast: i == entries.count - 1))
                 }
             }
         }
     }
 
+    private func queued(_ entry: RPCEntry, inBatch: Bool = false, batchFirst: Bool = false, batchLast: Bool = false) -> Queued {
+        Queued(entry, methods: server.methods, writesInOrder: server.writesInOrder,
+               inBatch: inBatch, batchFirst: batchFirst, batchLast: batchLast)
+    }
+
     // MARK: - Dispatch
 
-    /// A read starts when no write before it is unfinished; a write when nothing before it is.
-    private func canStart(isWrite: Bool) -> Bool {
-        isWrite ? unfinished == 0 : unfinishedWrites == 0
+    /// A read starts when no write before it is unfinished; a write when
+    /// nothing before it is, except that a chaining write may follow earlier
+    /// chaining writes (the backend applies them in order).
+    private func canStart(_ q: Queued) -> Bool {
+        guard q.isWrite else { return unfinishedWrites == 0 }
+        return unfinished == 0 || (q.chains && unfinished == unfinishedChained)
     }
 
     private func pump() {
         guard !pumping else { return }
         pumping = true
         defer { pumping = false; updateReading() }
-        while !isClosed, let isWrite = waiting.withFirst({ $0.isWrite }), canStart(isWrite: isWrite) {
+        while !isClosed, waiting.withFirst({ canStart($0) }) == true {
             start(waiting.popFirst())
         }
     }
@@ -152,12 +170,13 @@ final class Connection: UVStreamDelegate {
         case .request(let r): id = r.id
         case .invalid(let errorID, _): id = errorID  // answered even without an id: with null
         }
-        let slot = Slot(connection: self, id: id, method: spec?.index, isWrite: q.isWrite,
+        let slot = Slot(connection: self, id: id, method: spec?.index, isWrite: q.isWrite, chains: q.chains,
                         inBatch: q.inBatch, batchFirst: q.batchFirst, batchLast: q.batchLast,
                         sampleLatency: server.stats.shouldSampleLatency())
         inFlight.append(slot)
         unfinished += 1
         if q.isWrite { unfinishedWrites += 1 }
+        if q.chains { unfinishedChained += 1 }
 
         switch q.entry {
         case .invalid(_, let error):
@@ -185,6 +204,7 @@ final class Connection: UVStreamDelegate {
         slot.done = true
         unfinished -= 1
         if slot.isWrite { unfinishedWrites -= 1 }
+        if slot.chains { unfinishedChained -= 1 }
         let failed: Bool
         if case .failure = result { failed = true } else { failed = false }
         server.stats.record(method: slot.method, failed: failed,

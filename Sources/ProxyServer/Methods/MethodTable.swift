@@ -53,6 +53,8 @@ final class MethodSpec {
     private(set) var params: [ParamSpec]
     let result: JSONValue
     let ordering: Ordering
+    /// A storage method: takes an optional transaction handle.
+    let transactional: Bool
     let run: (Call) throws -> Void
     /// Position in the table (per-method statistics).
     var index = 0
@@ -68,6 +70,7 @@ final class MethodSpec {
         }
         self.result = result
         self.ordering = ordering
+        self.transactional = transactional
         self.run = run
     }
 }

@@ -55,9 +55,19 @@ public protocol StorageAdapter: AnyObject {
 
     /// Pool and backend figures for `server.status`.
     func statusReport() -> JSONValue
+
+    /// True when writes outside transactions are applied in the order they
+    /// were called (SQLite: one writer thread takes them first in, first
+    /// out). The server then starts a connection's next write without waiting
+    /// for the answer to the one before, so pipelined writes share a group
+    /// commit. False (the default) when they may be applied in any order
+    /// (PostgreSQL: several pooled connections).
+    var appliesWritesInOrder: Bool { get }
 }
 
 extension StorageAdapter {
+    public var appliesWritesInOrder: Bool { false }
+
     public func getTaskJSON(id: String, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
         getTask(id: id, in: tx) { done($0.map { EncodedJSON(encoding: $0) }) }
     }

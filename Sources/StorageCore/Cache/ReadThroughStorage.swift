@@ -32,6 +32,8 @@ public final class ReadThroughStorage: StorageAdapter {
     }
 
     public var backendName: String { storage.backendName }
+    /// Invalidation runs after each commit, before the answer: order is the storage's.
+    public var appliesWritesInOrder: Bool { storage.appliesWritesInOrder }
 
     /// Runs `then` once the writes' entries are gone (at once inside a
     /// transaction: its writes are invalidated when it commits).

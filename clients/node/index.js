@@ -1,0 +1,270 @@
+'use strict';
+// The Node client: every method of the wire contract (protocol/PROTOCOL.md) as
+// a promise, over one pipelined connection. Calls are written at once; the proxy
+// answers in the order they were sent, so a FIFO of pending calls matches them.
+//
+//   const client = new StorageProxyClient('unix:///app/storage/proxy.sock');
+//   await client.saveTask({ agent_name: 'news', ... });
+//   await client.transaction(async (tx) => { await tx.updateTaskStatus('t1', 'done'); });
+
+const net = require('net');
+const errors = require('./errors');
+const { ProxyConnectionError, errorFromWire } = errors;
+
+// Methods that change nothing: sent again once if the connection was lost under them.
+const SAFE_TO_RETRY = new Set(['health_check', 'get_task', 'list_tasks', 'query_logs', 'get_metadata',
+  'cache.get', 'cache.exists', 'vector.search', 'server.status', 'rpc.discover']);
+
+function parseAddress(address) {
+  if (address.startsWith('unix://')) return { path: address.slice('unix://'.length) };
+  if (address.startsWith('tcp://')) {
+    const url = new URL(address);
+    if (!url.hostname || !url.port) throw new Error('tcp:// needs a host and a port: tcp://host:port');
+    return { host: url.hostname, port: Number(url.port) };
+  }
+  if (address.includes('://')) throw new Error(`unsupported address ${address}: use unix:///path or tcp://host:port`);
+  return { path: address };
+}
+
+/** Named parameters without the ones left undefined (the proxy's defaults apply). */
+function named(fields) {
+  const out = {};
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** One socket and its FIFO of calls waiting for answers. */
+class Connection {
+  static open(target) {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(target);
+      socket.once('connect', () => { socket.removeAllListeners('error'); resolve(new Connection(socket)); });
+      socket.once('error', (e) => reject(new ProxyConnectionError(`cannot connect to the proxy: ${e.message}`)));
+    });
+  }
+
+  constructor(socket) {
+    this.socket = socket;
+    this.pending = [];
+    this.head = 0;
+    this.buffered = '';
+    this.closed = false;
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => this.received(chunk));
+    socket.on('error', (e) => this.fail(`the connection to the proxy failed: ${e.message}`));
+    socket.on('close', () => this.fail('the proxy closed the connection'));
+  }
+
+  send(id, line) {
+    if (this.closed) return Promise.reject(new ProxyConnectionError('the connection to the proxy is closed'));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ id, resolve, reject });
+      this.socket.write(line);
+    });
+  }
+
+  received(chunk) {
+    const text = this.buffered + chunk;
+    let start = 0;
+    let newline;
+    while ((newline = text.indexOf('\n', start)) >= 0) {
+      const line = text.slice(start, newline);
+      start = newline + 1;
+      if (!line.trim()) continue;
+      const call = this.pending[this.head];
+      if (!call) return this.fail('the proxy answered a request that was not sent');
+      this.pending[this.head++] = undefined;
+      if (this.head > 1024 && this.head * 2 > this.pending.length) {
+        this.pending = this.pending.slice(this.head);
+        this.head = 0;
+      }
+      let answer;
+      try { answer = JSON.parse(line); } catch (e) { return this.fail(`unreadable answer: ${e.message}`); }
+      if (answer.id !== call.id && answer.id !== null) {
+        call.reject(new ProxyConnectionError(`answer for id ${answer.id} where ${call.id} was expected`));
+        return this.fail('answers out of order');
+      }
+      call.resolve(answer);
+    }
+    this.buffered = text.slice(start);
+  }
+
+  fail(why) {
+    if (this.closed) return;
+    this.closed = true;
+    for (let i = this.head; i < this.pending.length; i++) {
+      const call = this.pending[i];
+      if (call) call.reject(new ProxyConnectionError(`${why}; the call may or may not have run`));
+    }
+    this.pending = [];
+    this.head = 0;
+    this.socket.destroy();
+  }
+
+  close() {
+    return new Promise((resolve) => {
+      if (this.socket.destroyed) return resolve();
+      this.socket.once('close', resolve);
+      this.socket.end();
+    });
+  }
+}
+
+/** The storage methods; a transaction runs the same ones with its handle. */
+class StorageMethods {
+  inTx(method, params) {
+    if (this.transactionHandle) params.transaction = this.transactionHandle;
+    return this.call(method, params);
+  }
+
+  saveTask(task) { return this.inTx('save_task', { task }); }
+  getTask(taskId) { return this.inTx('get_task', { task_id: taskId }); }
+  listTasks({ agentName, status, limit, offset } = {}) {
+    return this.inTx('list_tasks', named({ agent_name: agentName, status, limit, offset }));
+  }
+  deleteTask(taskId) { return this.inTx('delete_task', { task_id: taskId }); }
+  updateTaskStatus(taskId, status, { lastRun, nextRun } = {}) {
+    return this.inTx('update_task_status', named({ task_id: taskId, status, last_run: lastRun, next_run: nextRun }));
+  }
+  saveLog(taskId, level, message, metadata) {
+    return this.inTx('save_log', named({ task_id: taskId, level, message, metadata }));
+  }
+  queryLogs({ taskId, level, startTime, endTime, limit } = {}) {
+    return this.inTx('query_logs', named({ task_id: taskId, level, start_time: startTime, end_time: endTime, limit }));
+  }
+  deleteOldLogs(before) { return this.inTx('delete_old_logs', { before }); }
+  saveMetadata(key, value) { return this.inTx('save_metadata', { key, value: value === undefined ? null : value }); }
+  getMetadata(key) { return this.inTx('get_metadata', { key }); }
+}
+
+class Transaction extends StorageMethods {
+  constructor(client, handle) {
+    super();
+    this.client = client;
+    this.transactionHandle = handle;
+  }
+
+  call(method, params) { return this.client.call(method, params); }
+  commit() { return this.client.commitTransaction(this.transactionHandle); }
+  rollback() { return this.client.rollbackTransaction(this.transactionHandle); }
+}
+
+class StorageProxyClient extends StorageMethods {
+  /**
+   * @param {string} address `unix:///path/proxy.sock` or `tcp://host:port`
+   * @param {{token?: string, connectTimeoutMs?: number}} options `token`: the server's auth_token
+   *   (TCP); a lost connection is reopened by the next call, retrying for up to connectTimeoutMs.
+   */
+  constructor(address = 'unix://storage/proxy.sock', { token, connectTimeoutMs = 10000 } = {}) {
+    super();
+    this.target = parseAddress(address);
+    this.token = token;
+    this.connectTimeoutMs = connectTimeoutMs;
+    this.connection = null;
+    this.connecting = null;
+    this.nextId = 1;
+  }
+
+  async connect() { await this.connected(); }
+
+  async close() {
+    const c = this.connection;
+    this.connection = null;
+    if (c) await c.close();
+  }
+
+  connected() {
+    if (this.connection && !this.connection.closed) return Promise.resolve(this.connection);
+    if (!this.connecting) {  // one reconnect for every call that found it closed
+      this.connecting = this.open().then(
+        (c) => { this.connecting = null; this.connection = c; return c; },
+        (e) => { this.connecting = null; throw e; });
+    }
+    return this.connecting;
+  }
+
+  async open() {
+    const deadline = Date.now() + this.connectTimeoutMs;
+    let delay = 50;
+    let connection;
+    for (;;) {
+      try {
+        connection = await Connection.open(this.target);
+        break;
+      } catch (e) {
+        if (Date.now() + delay > deadline) throw e;
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
+    if (this.token !== undefined) {
+      const id = this.nextId++;
+      const answer = await connection.send(id, line(id, 'auth', { token: this.token }));
+      if (answer.error) {
+        await connection.close();
+        throw errorFromWire(answer.error);
+      }
+    }
+    return connection;
+  }
+
+  async send(method, params) {
+    const connection = await this.connected();
+    const id = this.nextId++;
+    return connection.send(id, line(id, method, params));
+  }
+
+  /** Any method by name, e.g. call('server.status'). Resolves with the result, rejects with its error. */
+  async call(method, params) {
+    let answer;
+    try {
+      answer = await this.send(method, params);
+    } catch (e) {
+      if (!(e instanceof ProxyConnectionError) || !SAFE_TO_RETRY.has(method) || (params && params.transaction)) throw e;
+      answer = await this.send(method, params);
+    }
+    if (answer.error) throw errorFromWire(answer.error);
+    return answer.result;
+  }
+
+  healthCheck() { return this.call('health_check'); }
+  beginTransaction() { return this.call('begin_transaction'); }
+  commitTransaction(handle) { return this.call('commit_transaction', { transaction: handle }); }
+  rollbackTransaction(handle) { return this.call('rollback_transaction', { transaction: handle }); }
+
+  /** Runs `body(tx)` in a transaction: committed if it resolves, rolled back if it throws. */
+  async transaction(body) {
+    const tx = new Transaction(this, await this.beginTransaction());
+    let result;
+    try {
+      result = await body(tx);
+    } catch (e) {
+      await tx.rollback().catch(() => {});
+      throw e;
+    }
+    await tx.commit();
+    return result;
+  }
+
+  // cache.* (the application's key space); ttl in seconds
+  cacheGet(key) { return this.call('cache.get', { key }); }
+  cacheSet(key, value, ttl) { return this.call('cache.set', named({ key, value: value === undefined ? null : value, ttl })); }
+  cacheDelete(key) { return this.call('cache.delete', { key }); }
+  cacheExists(key) { return this.call('cache.exists', { key }); }
+  cacheClearPattern(pattern) { return this.call('cache.clear_pattern', { pattern }); }
+
+  // vector.* (the proxy answers -32601 until it has a vector store)
+  addDocuments(documents, metadata, embeddings) {
+    return this.call('vector.add_documents', named({ documents, metadata, embeddings }));
+  }
+  search(query, { topK, filter } = {}) { return this.call('vector.search', named({ query, top_k: topK, filter })); }
+  deleteDocuments(ids) { return this.call('vector.delete_documents', { ids }); }
+}
+
+function line(id, method, params) {
+  const message = { jsonrpc: '2.0', id, method };
+  if (params && Object.keys(params).length) message.params = params;
+  return JSON.stringify(message) + '\n';  // a Date becomes its ISO string (toJSON)
+}
+
+module.exports = { StorageProxyClient, Transaction, parseAddress, ...errors };

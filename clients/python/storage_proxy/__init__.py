@@ -1,0 +1,21 @@
+"""Thin client of the storage proxy (see protocol/PROTOCOL.md).
+
+``StorageProxyClient`` (asyncio) implements the seed's ``StorageAdapter``,
+``CacheAdapter`` and ``VectorStoreAdapter``; ``StorageClient`` offers the same
+methods blocking. Standard library only.
+"""
+
+from .blocking import BlockingTransaction, StorageClient
+from .client import StorageProxyClient, Transaction
+from .errors import (BackendUnavailable, Conflict, InternalError, InvalidParams, InvalidRequest, MethodNotFound,
+                     NotFound, Overloaded, ParseError, ProxyConnectionError, RequestTooLarge, RetryableError,
+                     StorageProxyError, Timeout, TransactionError, Unauthorized)
+from .interfaces import CacheAdapter, StorageAdapter, VectorStoreAdapter
+
+__all__ = [
+    "StorageProxyClient", "Transaction", "StorageClient", "BlockingTransaction",
+    "StorageAdapter", "CacheAdapter", "VectorStoreAdapter",
+    "StorageProxyError", "RetryableError", "ParseError", "InvalidRequest", "MethodNotFound", "InvalidParams",
+    "InternalError", "NotFound", "Conflict", "BackendUnavailable", "TransactionError", "RequestTooLarge",
+    "Overloaded", "Unauthorized", "Timeout", "ProxyConnectionError",
+]

@@ -1,0 +1,273 @@
+"""The asyncio client: the seed's ``StorageAdapter``, ``CacheAdapter`` and
+``VectorStoreAdapter``, method for method, over one pipelined connection.
+
+    client = StorageProxyClient("unix:///app/storage/proxy.sock")
+    await client.initialize()
+    task_id = await client.save_task({...})
+    async with client.transaction() as tx:
+        await tx.update_task_status(task_id, "running")
+"""
+
+import asyncio
+import itertools
+from datetime import datetime, timedelta
+from typing import Any, Dict, List, Optional
+
+from .connection import Connection, describe
+from .errors import ProxyConnectionError, error_from_wire
+from .interfaces import CacheAdapter, StorageAdapter, VectorStoreAdapter
+from .wire import Address, logs_from_wire, parse_address, request_line, seconds, task_from_wire, tasks_from_wire
+
+
+# Methods that change nothing: sent again once if the connection was lost under them.
+_SAFE_TO_RETRY = frozenset({"health_check", "get_task", "list_tasks", "query_logs", "get_metadata",
+                            "cache.get", "cache.exists", "vector.search", "server.status", "rpc.discover"})
+
+
+def _params(**fields: Any) -> Dict[str, Any]:
+    """Named parameters, leaving out the ones not given (the proxy's defaults apply)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+class StorageMethods:
+    """The seed's storage methods; a ``Transaction`` runs the same ones inside its transaction."""
+
+    _transaction: Optional[str] = None
+
+    async def _call(self, method: str, params: Optional[Dict[str, Any]] = None) -> Any:
+        raise NotImplementedError
+
+    async def _in_tx(self, method: str, params: Dict[str, Any]) -> Any:
+        if self._transaction is not None:
+            params["transaction"] = self._transaction
+        return await self._call(method, params)
+
+    async def save_task(self, task: Dict[str, Any]) -> str:
+        return await self._in_tx("save_task", {"task": task})
+
+    async def get_task(self, task_id: str) -> Optional[Dict[str, Any]]:
+        return task_from_wire(await self._in_tx("get_task", {"task_id": task_id}))
+
+    async def list_tasks(self, agent_name: Optional[str] = None, status: Optional[str] = None,
+                         limit: int = 100, offset: int = 0) -> List[Dict[str, Any]]:
+        params = _params(agent_name=agent_name, status=status, limit=limit, offset=offset)
+        return tasks_from_wire(await self._in_tx("list_tasks", params))
+
+    async def delete_task(self, task_id: str) -> bool:
+        return await self._in_tx("delete_task", {"task_id": task_id})
+
+    async def update_task_status(self, task_id: str, status: str, last_run: Optional[datetime] = None,
+                                 next_run: Optional[datetime] = None) -> bool:
+        params = _params(task_id=task_id, status=status, last_run=last_run, next_run=next_run)
+        return await self._in_tx("update_task_status", params)
+
+    async def save_log(self, task_id: str, level: str, message: str,
+                       metadata: Optional[Dict[str, Any]] = None) -> str:
+        params = _params(task_id=task_id, level=level, message=message, metadata=metadata)
+        return await self._in_tx("save_log", params)
+
+    async def query_logs(self, task_id: Optional[str] = None, level: Optional[str] = None,
+                         start_time: Optional[datetime] = None, end_time: Optional[datetime] = None,
+                         limit: int = 100) -> List[Dict[str, Any]]:
+        params = _params(task_id=task_id, level=level, start_time=start_time, end_time=end_time, limit=limit)
+        return logs_from_wire(await self._in_tx("query_logs", params))
+
+    async def delete_old_logs(self, before: datetime) -> int:
+        return await self._in_tx("delete_old_logs", {"before": before})
+
+    async def save_metadata(self, key: str, value: Any) -> None:
+        await self._in_tx("save_metadata", {"key": key, "value": value})
+
+    async def get_metadata(self, key: str) -> Optional[Any]:
+        return await self._in_tx("get_metadata", {"key": key})
+
+
+class Transaction(StorageMethods):
+    """The storage methods, run inside one transaction on the client's connection."""
+
+    def __init__(self, client: "StorageProxyClient", handle: str):
+        self._client = client
+        self._transaction = handle
+
+    @property
+    def handle(self) -> str:
+        return self._transaction
+
+    async def _call(self, method: str, params: Optional[Dict[str, Any]] = None) -> Any:
+        return await self._client._call(method, params)
+
+    async def commit(self) -> None:
+        await self._client.commit_transaction(self._transaction)
+
+    async def rollback(self) -> None:
+        await self._client.rollback_transaction(self._transaction)
+
+
+class _TransactionScope:
+    """``async with client.transaction() as tx``: commit on success, roll back on an exception."""
+
+    def __init__(self, client: "StorageProxyClient"):
+        self._client = client
+        self._tx: Optional[Transaction] = None
+
+    async def __aenter__(self) -> Transaction:
+        self._tx = Transaction(self._client, await self._client.begin_transaction())
+        return self._tx
+
+    async def __aexit__(self, kind, error, traceback) -> bool:
+        assert self._tx is not None
+        if kind is None:
+            await self._tx.commit()
+        else:
+            try:
+                await self._tx.rollback()
+            except Exception:
+                pass  # the exception that got us here is the one to see
+        return False
+
+
+class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorStoreAdapter):
+    """All three seed interfaces over one connection; safe for any number of concurrent tasks.
+
+    ``address``: ``unix:///path/proxy.sock`` or ``tcp://host:port``. ``token``: the
+    server's ``auth_token`` (TCP). A lost connection is reopened by the next call,
+    retrying for up to ``connect_timeout`` seconds (a proxy restarting).
+    """
+
+    def __init__(self, address: str = "unix://storage/proxy.sock", token: Optional[str] = None,
+                 connect_timeout: float = 10.0):
+        self.address: Address = parse_address(address)
+        self._token = token
+        self._connect_timeout = connect_timeout
+        self._connection: Optional[Connection] = None
+        self._connecting: Optional[asyncio.Lock] = None
+        self._ids = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return f"StorageProxyClient({describe(self.address)!r})"
+
+    # -- the connection
+
+    async def initialize(self) -> None:
+        await self._connected()
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await connection.close()
+
+    async def __aenter__(self) -> "StorageProxyClient":
+        await self.initialize()
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+    async def _connected(self) -> Connection:
+        connection = self._connection
+        if connection is not None and not connection.closed:
+            return connection
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:  # one reconnect for all the calls that found it closed
+            if self._connection is not None and not self._connection.closed:
+                return self._connection
+            self._connection = await self._open()
+            return self._connection
+
+    async def _open(self) -> Connection:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._connect_timeout
+        delay = 0.05
+        while True:
+            try:
+                connection = await Connection.open(self.address)
+                break
+            except ProxyConnectionError:
+                if loop.time() + delay > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        if self._token is not None:
+            call_id = next(self._ids)
+            answer = await connection.send(call_id, request_line(call_id, "auth", {"token": self._token}))
+            if "error" in answer:
+                await connection.close()
+                raise error_from_wire(answer["error"])
+        return connection
+
+    async def _call(self, method: str, params: Optional[Dict[str, Any]] = None) -> Any:
+        try:
+            answer = await self._send(method, params)
+        except ProxyConnectionError:
+            # A read that changes nothing is safe to send again on a new
+            # connection (not inside a transaction: that ended with the old one).
+            if method not in _SAFE_TO_RETRY or (params and "transaction" in params):
+                raise
+            answer = await self._send(method, params)
+        if "error" in answer:
+            raise error_from_wire(answer["error"])
+        return answer.get("result")
+
+    async def _send(self, method: str, params: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        connection = await self._connected()
+        call_id = next(self._ids)
+        return await connection.send(call_id, request_line(call_id, method, params))
+
+    async def call(self, method: str, **params: Any) -> Any:
+        """Any method by name (``server.status``, ``rpc.discover``, …)."""
+        return await self._call(method, params or None)
+
+    # -- StorageAdapter (the rest is in StorageMethods)
+
+    async def health_check(self) -> bool:
+        return await self._call("health_check")
+
+    async def begin_transaction(self) -> str:
+        return await self._call("begin_transaction")
+
+    async def commit_transaction(self, transaction: Any) -> None:
+        await self._call("commit_transaction", {"transaction": _handle(transaction)})
+
+    async def rollback_transaction(self, transaction: Any) -> None:
+        await self._call("rollback_transaction", {"transaction": _handle(transaction)})
+
+    def transaction(self) -> _TransactionScope:
+        return _TransactionScope(self)
+
+    # -- CacheAdapter
+
+    async def get(self, key: str) -> Optional[Any]:
+        return await self._call("cache.get", {"key": key})
+
+    async def set(self, key: str, value: Any, ttl: Optional[timedelta] = None) -> bool:
+        params = {"key": key, "value": value}  # a None value is stored as null, not left out
+        if ttl is not None:
+            params["ttl"] = seconds(ttl)
+        return await self._call("cache.set", params)
+
+    async def delete(self, key: str) -> bool:
+        return await self._call("cache.delete", {"key": key})
+
+    async def exists(self, key: str) -> bool:
+        return await self._call("cache.exists", {"key": key})
+
+    async def clear_pattern(self, pattern: str) -> int:
+        return await self._call("cache.clear_pattern", {"pattern": pattern})
+
+    # -- VectorStoreAdapter (the proxy answers -32601 until it has a vector store)
+
+    async def add_documents(self, documents: List[str], metadata: List[Dict[str, Any]],
+                            embeddings: Optional[List[List[float]]] = None) -> List[str]:
+        return await self._call("vector.add_documents",
+                                _params(documents=documents, metadata=metadata, embeddings=embeddings))
+
+    async def search(self, query: str, top_k: int = 5, filter: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+        return await self._call("vector.search", _params(query=query, top_k=top_k, filter=filter))
+
+    async def delete_documents(self, document_ids: List[str]) -> int:
+        return await self._call("vector.delete_documents", {"ids": document_ids})
+
+
+def _handle(transaction: Any) -> str:
+    return transaction.handle if isinstance(transaction, Transaction) else transaction

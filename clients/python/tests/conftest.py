@@ -1,0 +1,108 @@
+"""A real proxy process per test (no mocks), on each edition the environment offers.
+
+``scripts/test`` builds the proxy and starts a throwaway PostgreSQL and Redis
+(``STORAGE_PROXY_TEST_POSTGRES``, ``STORAGE_PROXY_TEST_REDIS``); without them the
+Enterprise cases are reported as skipped, never as passed.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+BINARY = os.environ.get("STORAGE_PROXY_BIN", str(REPO / ".build" / "debug" / "storage-proxy"))
+EDITIONS = ["personal", "enterprise"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def enterprise_config(folder: Path) -> str:
+    """PostgreSQL (a database of its own) with Redis in front (a key prefix of its own)."""
+    server = os.environ.get("STORAGE_PROXY_TEST_POSTGRES")
+    redis = os.environ.get("STORAGE_PROXY_TEST_REDIS")
+    if not server or not redis:
+        pytest.skip("no test PostgreSQL/Redis: run through scripts/test, which starts them")
+    name = "py_" + uuid.uuid4().hex[:12]
+    psql = os.path.join(os.environ.get("STORAGE_PROXY_TEST_POSTGRES_BIN", "/usr/bin"), "psql")
+    subprocess.run([psql, "-q", "-d", server, "-c", f"CREATE DATABASE {name}"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return (f"storage:\n  type: postgresql\n  postgresql:\n    url: \"{server.rsplit('/', 1)[0]}/{name}\"\n"
+            f"  cache:\n    type: redis\n    redis:\n      url: \"{redis}\"\n      key_prefix: \"{name}:\"\n")
+
+
+class Proxy:
+    """``storage-proxy serve`` in a temporary folder: ``storage/proxy.sock`` there, and TCP when asked."""
+
+    def __init__(self, edition: str = "personal", tcp: bool = False, token: str = ""):
+        self.folder = Path(tempfile.mkdtemp(prefix="pyproxy-"))
+        (self.folder / "storage").mkdir()
+        self.edition = edition
+        self.socket_path = str(self.folder / "storage" / "proxy.sock")
+        self.address = "unix://" + self.socket_path
+        self.port = free_port() if tcp else None
+        config = enterprise_config(self.folder) if edition == "enterprise" else ""
+        if token:
+            config += f"server:\n  auth_token: \"{token}\"\n"
+        self.config = self.folder / "proxy.yaml"
+        self.config.write_text(config)
+        self.process = None
+        self.start()
+
+    @property
+    def tcp_address(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        args = [BINARY, "serve", "--config", str(self.config), "--socket", self.socket_path]
+        if self.edition == "personal":
+            args += ["--database", str(self.folder / "storage" / "data.db")]
+        if self.port:
+            args += ["--listen", f"127.0.0.1:{self.port}"]
+        self.log = open(self.folder / "proxy.log", "ab")
+        self.process = subprocess.Popen(args, cwd=self.folder, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("proxy exited at start: " + (self.folder / "proxy.log").read_text())
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(self.socket_path)
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("proxy did not start: " + (self.folder / "proxy.log").read_text())
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture(params=EDITIONS)
+def proxy(request):
+    p = Proxy(request.param)
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def personal():
+    p = Proxy("personal")
+    yield p
+    p.stop()
