@@ -78,6 +78,10 @@ public final class LineClient {
     /// Half-close: the server sees EOF after what was sent.
     public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
+    /// Ends both directions without closing the descriptor: a thread blocked
+    /// in `readLine` returns (EOF), and may then `close()`.
+    public func shutdownBoth() { shutdown(fd, Int32(SHUT_RDWR)) }
+
     public func send(_ bytes: [UInt8]) throws(ClientError) {
         var sent = 0
         while sent < bytes.count {

@@ -4,7 +4,7 @@ import ProxyServer
 import StorageCore
 import StorageProxyClient
 
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the proxy against a bare libuv line-echo over the same socket kind, in one run.",
         discussion: """
@@ -29,19 +29,21 @@ struct Bench: ParsableCommand {
     @Option(help: "The bench's own proxy caches in this Redis (redis://HOST:PORT) instead of in process.") var cache: String?
     @Flag(help: "With --cache: also run redis-benchmark GET with the same connections and pipelining (get_task).") var redisBenchmark = false
 
-    func run() throws {
+    func run() async throws {
         let dir = NSTemporaryDirectory() + "storage-proxy-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var server: Process?
         let proxySocket = socket ?? "\(dir)/proxy.sock"
-        if socket == nil { server = try startProxy(dir: dir, socket: proxySocket) }
+        if socket == nil { server = try await startProxy(dir: dir, socket: proxySocket) }
         defer { if let server { server.terminate(); server.waitUntilExit() } }
         let echoSocket = "\(dir)/echo.sock"
         try LineEchoServer.start(path: echoSocket)
 
         let taskCount = 1000, agents = 10
-        try seed(socket: proxySocket, tasks: taskCount, agents: agents)
+        let client = ProxyClient(.unix(proxySocket))
+        defer { client.close() }
+        try await seed(client, tasks: taskCount, agents: agents)
         let backend = database != nil ? "PostgreSQL (pool_size \(poolSize), max_overflow \(maxOverflow), pipeline_depth \(pipelineDepth))" : "SQLite synchronous=\(synchronous)"
         print("storage-proxy bench: \(connections) connections × \(pipeline) pipelined, \(duration) s each, Unix socket"
               + (socket == nil ? ", \(backend)" : ""))
@@ -57,8 +59,7 @@ struct Bench: ParsableCommand {
                 print(pad("  redis GET", 14) + pad(fmt(direct), 13) + "redis-benchmark, \(connections) connections × \(pipeline); proxy/redis "
                       + String(format: "%.0f%%", 100 * proxy.perSecond / direct))
             }
-            if name == "zipf", let c = try? LineClient(.unix(proxySocket)),
-               let rt = try c.call("server.status")["result"]?.objectValue?["storage"]?.objectValue?["read_through"]?.objectValue {
+            if name == "zipf", let rt = try await client.call("server.status").objectValue?["storage"]?.objectValue?["read_through"]?.objectValue {
                 let hits = Double(rt["hits"]?.intValue ?? 0), misses = Double(rt["misses"]?.intValue ?? 0)
                 let reads = Double(rt["storage_reads"]?.intValue ?? 0)
                 print("  read-through since start: hit ratio " + String(format: "%.1f%%", 100 * hits / max(1, hits + misses))
@@ -73,7 +74,7 @@ struct Bench: ParsableCommand {
         }
     }
 
-    private func startProxy(dir: String, socket: String) throws -> Process {
+    private func startProxy(dir: String, socket: String) async throws -> Process {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let config = "\(dir)/bench.yaml"
         try ("storage:\n  sqlite:\n    synchronous: \(synchronous)\n  postgresql:\n    pool_size: \(poolSize)\n    max_overflow: \(maxOverflow)\n    pipeline_depth: \(pipelineDepth)\n"
@@ -83,22 +84,24 @@ struct Bench: ParsableCommand {
         p.arguments = ["serve", "--config", config, "--socket", socket, "--database", database ?? "\(dir)/data.db"]
             + (cache.map { ["--cache", $0] } ?? [])
         try p.run()
-        for _ in 0..<500 {
-            if let c = try? LineClient(.unix(socket)), (try? c.call("health_check"))?["result"] == .bool(true) { return p }
-            usleep(10_000)
-        }
+        let client = ProxyClient(.unix(socket), connectTimeout: 5)  // waits for the socket to appear
+        defer { client.close() }
+        if (try? await client.healthCheck()) == true { return p }
         p.terminate()
         throw RuntimeError("the proxy did not start")
     }
 
-    private func seed(socket: String, tasks: Int, agents: Int) throws {
-        let c = try LineClient(.unix(socket))
-        var text = ""
-        for i in 0..<tasks {
-            text += #"{"id":\#(i),"method":"save_task","params":{"task":{"id":"bench-\#(i)","agent_name":"agent-\#(i % agents)","task_prompt":"p","schedule_type":"cron","schedule_value":"* * * * *"}}}"# + "\n"
+    /// The tasks every workload reads, saved concurrently (pipelined on the client's connection).
+    private func seed(_ client: ProxyClient, tasks: Int, agents: Int) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<tasks {
+                group.addTask {
+                    try await client.saveTask(["id": .string("bench-\(i)"), "agent_name": .string("agent-\(i % agents)"), "task_prompt": "p",
+                                               "schedule_type": "cron", "schedule_value": "* * * * *"])
+                }
+            }
+            try await group.waitForAll()
         }
-        try c.send(text)
-        for _ in 0..<tasks { _ = try c.readLine() }
     }
 
     private func requestLines(_ name: String, tasks: Int, agents: Int) throws -> [[UInt8]] {

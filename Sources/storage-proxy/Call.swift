@@ -5,7 +5,7 @@ import ArgumentParser
 import StorageCore
 import StorageProxyClient
 
-struct Call: ParsableCommand {
+struct Call: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Send one request to a running proxy and print the result.",
         discussion: """
@@ -25,26 +25,25 @@ struct Call: ParsableCommand {
     @Option(name: .long, help: "Auth token for TCP listeners that require one (default: $STORAGE_PROXY_TOKEN).")
     var token: String?
 
-    func run() throws {
+    func run() async throws {
         guard let address = ProxyAddress(address) else { throw ValidationError("bad --address \(self.address)") }
-        var paramsValue: JSONValue?
+        var paramsValue = JSONObject()
         if let params {
-            guard let v = try? JSONParser.parse(params), case .object = v else {
+            guard case .object(let object)? = try? JSONParser.parse(params) else {
                 throw ValidationError("parameters must be a JSON object, e.g. '{\"task_id\":\"t1\"}'")
             }
-            paramsValue = v
+            paramsValue = object
         }
+        let client = ProxyClient(address, token: token ?? environment("STORAGE_PROXY_TOKEN"), connectTimeout: 0)
+        defer { client.close() }
         do {
-            let client = try LineClient(address)
-            if let token = token ?? environment("STORAGE_PROXY_TOKEN") {
-                let auth = try client.call("auth", ["token": .string(token)], id: 0)
-                if let error = auth["error"] { fail(error) }
-            }
-            let response = try client.call(method, paramsValue)
-            if let error = response["error"] { fail(error) }
-            print((response["result"] ?? .null).prettyPrinted())
+            print(try await client.call(method, paramsValue).prettyPrinted())
+        } catch let error as ProxyError {
+            var wire: JSONObject = ["code": .int(Int64(error.code)), "message": .string(error.message)]
+            if let data = error.data { wire["data"] = data }
+            fail(.object(wire))
         } catch {
-            printError("storage-proxy: \(error.description)")
+            printError("storage-proxy: \(error)")
             throw ExitCode(2)
         }
     }

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct StorageProxyCommand: ParsableCommand {
+struct StorageProxyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "storage-proxy",
         abstract: "A storage proxy for AI-agent schedulers: line-delimited JSON-RPC 2.0 over a Unix socket or TCP, "

@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StorageCore
+import Synchronization
+
+/// One connection shared by concurrent callers: requests are written as they
+/// come (pipelined) and the proxy answers in order, so a reader thread hands
+/// each answer line to the oldest waiting caller.
+///
+///     send() ──sendLock: enqueue + write──▶ proxy ──▶ reader thread ──▶ pending.first.resume
+///
+/// Sending and reading take different locks: a sender blocked on a full socket
+/// never stops the reader from draining answers (which would deadlock against
+/// the proxy's own backpressure).
+final class PipelinedConnection: @unchecked Sendable {
+    // @unchecked: `line` is used by one sender at a time (sendLock) and by the
+    // reader thread, which only reads; the rest is in Mutexes.
+    private let line: LineClient
+    private let sendLock = Mutex(())
+    private let pending = Mutex(Pending())
+
+    private struct Pending {
+        var waiting: [CheckedContinuation<JSONObject, Error>] = []
+        var head = 0
+        var closedBecause: String?
+    }
+
+    init(_ address: ProxyAddress) throws(ClientError) {
+        line = try LineClient(address, timeoutSeconds: 0)
+        startReader()
+    }
+
+    var isClosed: Bool { pending.withLock { $0.closedBecause != nil } }
+
+    /// Writes one request line and waits for its answer.
+    func send(_ request: [UInt8]) async throws -> JSONObject {
+        try await withCheckedThrowingContinuation { (answer: CheckedContinuation<JSONObject, Error>) in
+            sendLock.withLock { _ in
+                let closed = pending.withLock { p -> String? in
+                    if p.closedBecause == nil { p.waiting.append(answer) }
+                    return p.closedBecause
+                }
+                if let closed { return answer.resume(throwing: ClientError(closed)) }
+                do {
+                    try line.send(request)
+                } catch {
+                    line.shutdownBoth()  // the reader sees the end and fails every waiting call
+                }
+            }
+        }
+    }
+
+    /// Ends the connection; calls still waiting fail.
+    func close() { line.shutdownBoth() }
+
+    private func startReader() {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { raw in
+            let c = Unmanaged<PipelinedConnection>.fromOpaque(raw!).takeRetainedValue()
+            c.readAnswers()
+            return nil
+        }, box)
+        pthread_detach(thread)
+    }
+
+    private func readAnswers() {
+        var why = "the proxy closed the connection"
+        while true {
+            let text: String?
+            do { text = try line.readLine() } catch { why = error.description; break }
+            guard let text else { break }
+            if text.isEmpty { continue }
+            guard case .object(let answer)? = try? JSONParser.parse(text) else { why = "not a JSON-RPC answer: \(text.prefix(200))"; break }
+            let next = pending.withLock { p -> CheckedContinuation<JSONObject, Error>? in
+                guard p.head < p.waiting.count else { return nil }
+                defer {
+                    p.head += 1
+                    if p.head == p.waiting.count { p.waiting.removeAll(keepingCapacity: true); p.head = 0 }
+                }
+                return p.waiting[p.head]
+            }
+            guard let next else { why = "the proxy answered a request that was not sent"; break }
+            next.resume(returning: answer)
+        }
+        let failing = pending.withLock { p -> ArraySlice<CheckedContinuation<JSONObject, Error>> in
+            p.closedBecause = why
+            defer { p.waiting = []; p.head = 0 }
+            return p.waiting[p.head...]
+        }
+        for waiting in failing { waiting.resume(throwing: ClientError(why + "; the call may or may not have run")) }
+        sendLock.withLock { _ in line.close() }  // no sender is writing; later ones see closedBecause
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import StorageCore
+import StorageProxyClient
+import Testing
+
+/// The async/await `ProxyClient` against a real proxy: every method, errors as
+/// `ProxyError`, 1,000 concurrent calls on one connection, reconnects, transactions.
+@Suite("Swift client (async/await)")
+struct SwiftClientTests {
+    static func task(_ id: String, agent: String = "news") -> JSONObject {
+        ["id": .string(id), "agent_name": .string(agent), "task_prompt": "Summarise", "schedule_type": "cron", "schedule_value": "0 9 * * *"]
+    }
+
+    @Test("every method", arguments: TestBackend.allCases)
+    func everyMethod(backend: TestBackend) async throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let c = ProxyClient(proxy.address)
+        defer { c.close() }
+        #expect(try await c.healthCheck())
+        #expect(try await c.saveTask(Self.task("t1")) == "t1")
+        #expect(try await c.saveTask(Self.task("m1", agent: "mail")) == "m1")
+        #expect(try await c.getTask("t1")?["status"] == "pending")
+        #expect(try await c.getTask("missing") == nil)
+        #expect(try await c.listTasks(agentName: "news").map { $0["id"] } == ["t1"])
+        #expect(try await c.listTasks(limit: 1, offset: 1).count == 1)
+        let ran = try #require(Timestamp(rfc3339: "2026-11-25T09:00:05.123456Z"))
+        #expect(try await c.updateTaskStatus("t1", status: "running", lastRun: ran))
+        #expect(try await c.updateTaskStatus("missing", status: "running") == false)
+        #expect(try await c.getTask("t1")?["last_run"] == "2026-11-25T09:00:05.123456Z")
+        #expect(try await c.listTasks(status: "running").count == 1)
+
+        let first = try await c.saveLog(taskID: "t1", level: "info", message: "started", metadata: ["step": 1])
+        try await c.saveLog(taskID: "t1", level: "ERROR", message: "failed")
+        let logs = try await c.queryLogs(taskID: "t1")
+        #expect(logs.map { $0["message"] } == ["failed", "started"])
+        #expect(logs.last?["id"] == .string(first))
+        #expect(try await c.queryLogs(level: "ERROR").count == 1)
+        #expect(try await c.queryLogs(startTime: Timestamp(rfc3339: "2000-01-01T00:00:00Z"), endTime: .now(), limit: 1).count == 1)
+        #expect(try await c.deleteOldLogs(before: try #require(Timestamp(rfc3339: "2000-01-01T00:00:00Z"))) == 0)
+        #expect(try await c.deleteOldLogs(before: Timestamp(microseconds: Timestamp.now().microseconds + 60_000_000)) == 2)
+
+        try await c.saveMetadata("schema", ["v": 3])
+        #expect(try await c.getMetadata("schema") == ["v": 3])
+        #expect(try await c.getMetadata("nothing") == .null)
+
+        #expect(try await c.cacheSet("response:1", ["text": "hi"]))
+        #expect(try await c.cacheGet("response:1") == ["text": "hi"])
+        #expect(try await c.cacheExists("response:1"))
+        try await c.cacheSet("response:2", 2, ttl: 60)
+        #expect(try await c.cacheClearPattern("response:*") == 2)
+        #expect(try await c.cacheDelete("response:1") == false)
+
+        #expect(try await c.deleteTask("t1"))
+        #expect(try await c.deleteTask("t1") == false)
+    }
+
+    @Test("the proxy's errors are thrown as ProxyError, with their data")
+    func errors() async throws {
+        let proxy = try ProxyProcess()
+        let c = ProxyClient(proxy.address)
+        defer { c.close() }
+        await #expect(throws: ProxyError.invalidParams(field: "task.agent_name", reason: "is required")) {
+            try await c.saveTask(["id": "x"])
+        }
+        do {
+            try await c.saveLog(taskID: "missing", level: "INFO", message: "m")
+            Issue.record("expected not found")
+        } catch let error as ProxyError {
+            guard case .notFound(let detail) = error else { throw error }
+            #expect(detail.contains("missing") && error.code == -32001 && !error.isRetryable)
+        }
+        await #expect(throws: ProxyError.methodNotFound("no.such.method")) { try await c.call("no.such.method") }
+        do {
+            _ = try await c.call("commit_transaction", ["transaction": "nope"])
+            Issue.record("expected a transaction error")
+        } catch let error as ProxyError {
+            #expect(error.code == -32004)
+        }
+        #expect(try await c.healthCheck())  // the connection is still good
+        #expect(ProxyError(code: -32003, message: "Backend unavailable: busy", data: ["retry_after_ms": 250, "retryable": true])
+                == .backendUnavailable("busy", retryAfterMs: 250))
+        #expect(ProxyError(code: -32003, message: "Backend unavailable: busy", data: nil)?.isRetryable == true)
+    }
+
+    @Test("1,000 concurrent calls share one connection", arguments: TestBackend.allCases)
+    func thousandConcurrentCalls(backend: TestBackend) async throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let c = ProxyClient(proxy.address)
+        defer { c.close() }
+        try await c.saveTask(Self.task("p"))
+        let accepted = try await c.call("server.status").objectValue?["connections"]?.objectValue?["accepted"]
+        let ids = try await withThrowingTaskGroup(of: String.self) { group in
+            for i in 0..<1000 {
+                group.addTask {
+                    if i % 2 == 0 { return try await c.saveLog(taskID: "p", level: "INFO", message: "line \(i)") }
+                    return try await c.getTask("p")?["id"]?.stringValue ?? "?"
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(Set(ids.filter { $0 != "p" }).count == 500 && ids.filter { $0 == "p" }.count == 500)
+        #expect(try await c.queryLogs(taskID: "p", limit: 1000).count == 500)
+        #expect(try await c.call("server.status").objectValue?["connections"]?.objectValue?["accepted"] == accepted)
+    }
+
+    @Test("reconnects after the proxy restarts")
+    func reconnects() async throws {
+        let proxy = try ProxyProcess()
+        let c = ProxyClient(proxy.address, connectTimeout: 15)
+        defer { c.close() }
+        try await c.saveTask(Self.task("kept"))
+        proxy.stop()
+        let restart = Thread { usleep(500_000); try? proxy.start() }
+        restart.start()
+        try await c.saveLog(taskID: "kept", level: "INFO", message: "after the restart")  // waits for the proxy
+        #expect(try await c.queryLogs(taskID: "kept").map { $0["message"] } == ["after the restart"])
+
+        proxy.stop()
+        let impatient = ProxyClient(proxy.address, connectTimeout: 0.3)
+        await #expect(throws: ClientError.self) { try await impatient.healthCheck() }
+    }
+
+    @Test("withTransaction commits on success and rolls back on a throw", arguments: TestBackend.allCases)
+    func transactions(backend: TestBackend) async throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let c = ProxyClient(proxy.address)
+        defer { c.close() }
+        try await c.withTransaction { tx in
+            try await tx.saveTask(Self.task("a"))
+            try await tx.saveLog(taskID: "a", level: "INFO", message: "inside")
+            #expect(try await tx.getTask("a")?["id"] == "a")
+        }
+        #expect(try await c.getTask("a")?["id"] == "a")
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await c.withTransaction { tx in
+                try await tx.saveTask(Self.task("b"))
+                try await tx.updateTaskStatus("a", status: "cancelled")
+                throw Boom()
+            }
+        }
+        #expect(try await c.getTask("b") == nil)
+        #expect(try await c.getTask("a")?["status"] == "pending")
+    }
+}
