@@ -49,6 +49,7 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: ["StorageCore", "StorageProxyClient", "storage-proxy"],
+            exclude: ["Fixtures"],  // read from the source tree by path (import-files)
             swiftSettings: v5),
     ]
 )

@@ -67,7 +67,7 @@ enum PGStatements {
         WHERE id = $5
         """
 
-    static let insertLog = "INSERT INTO logs (id, task_id, level, message, metadata, created_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6)"
+    static let insertLog = "INSERT INTO logs (id, task_id, level, message, metadata, created_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (id) DO NOTHING"
 
     static func queryLogs(_ q: LogQuery) -> (String, [String?]) {
         var sql = "SELECT id, task_id, level, message, metadata::text, \(micros("created_at")) FROM logs"

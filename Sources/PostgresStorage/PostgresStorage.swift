@@ -58,6 +58,29 @@ public final class PostgresStorage: StorageAdapter {
         }
     }
 
+    /// One writing statement. Inside a client's transaction it runs in a
+    /// savepoint, so that its failure (an unknown task, a constraint) is its
+    /// own and the transaction goes on, as on SQLite; PostgreSQL would
+    /// otherwise refuse every later statement of the transaction. The three
+    /// are queued at once (pipelined); on a failure the savepoint is rolled
+    /// back before the error is answered.
+    private func write<T>(_ tx: TransactionID?, _ sql: String, _ params: [String?], _ done: @escaping Completion<T>,
+                          _ map: @escaping (PGResult) throws(ProxyError) -> T) {
+        guard tx != nil else { return run(tx, sql, params, done, map) }
+        withConnection(tx, done) { connection, done in
+            connection.query("SAVEPOINT proxy_call") { _ in }
+            connection.query(sql, params) { result in
+                switch result.flatMap({ r in Result { () throws(ProxyError) in try map(r) } }) {
+                case .success(let value): done(.success(value))  // its RELEASE is already queued before anything later
+                case .failure(let error):
+                    connection.query("ROLLBACK TO SAVEPOINT proxy_call") { _ in }
+                    connection.query("RELEASE SAVEPOINT proxy_call") { _ in done(.failure(error)) }
+                }
+            }
+            connection.query("RELEASE SAVEPOINT proxy_call") { _ in }  // fails harmlessly after an error: rolled back above
+        }
+    }
+
     // MARK: - Tasks
 
     public func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>) {
@@ -65,7 +88,7 @@ public final class PostgresStorage: StorageAdapter {
             // A new id cannot exist yet: one INSERT.
             let task: TaskRecord
             do { task = try TaskRecord.inserting(fields, id: Identifier.make(), now: .now()) } catch { return done(.failure(error)) }
-            return run(tx, PGStatements.insertTask, PGStatements.values(task) + [task.id, task.createdAt.rfc3339], done) { _ in task.id }
+            return write(tx, PGStatements.insertTask, PGStatements.values(task) + [task.id, task.createdAt.rfc3339], done) { _ in task.id }
         }
         withConnection(tx, done) { connection, done in
             PGUpsert(connection: connection, inTransaction: tx != nil, fields: fields, id: id).run(retries: 1, done)
@@ -82,26 +105,25 @@ public final class PostgresStorage: StorageAdapter {
     }
 
     public func deleteTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
-        run(tx, "DELETE FROM tasks WHERE id = $1", [id], done) { $0.affectedRows > 0 }
+        write(tx, "DELETE FROM tasks WHERE id = $1", [id], done) { $0.affectedRows > 0 }
     }
 
     public func updateTaskStatus(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?,
                                  in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
-        run(tx, PGStatements.updateStatus, [status, lastRun?.rfc3339, nextRun?.rfc3339, Timestamp.now().rfc3339, id], done) {
+        write(tx, PGStatements.updateStatus, [status, lastRun?.rfc3339, nextRun?.rfc3339, Timestamp.now().rfc3339, id], done) {
             $0.affectedRows > 0
         }
     }
 
     // MARK: - Logs and metadata
 
-    public func saveLog(taskID: String, level: LogLevel, message: String, metadata: JSONObject?,
-                        in tx: TransactionID?, _ done: @escaping Completion<String>) {
-        let id = Identifier.make()
-        let params: [String?] = [id, taskID, level.rawValue, message, metadata.map { JSONValue.object($0).jsonText }, Timestamp.now().rfc3339]
-        run(tx, PGStatements.insertLog, params, { result in
-            if case .failure(.notFound) = result { return done(.failure(.notFound("task \(taskID) does not exist"))) }
+    public func saveLog(_ entry: LogEntry, in tx: TransactionID?, _ done: @escaping Completion<String>) {
+        let params: [String?] = [entry.id, entry.taskID, entry.level.rawValue, entry.message,
+                                 entry.metadata.map { JSONValue.object($0).jsonText }, entry.createdAt.rfc3339]
+        write(tx, PGStatements.insertLog, params, { result in
+            if case .failure(.notFound) = result { return done(.failure(.notFound("task \(entry.taskID) does not exist"))) }
             done(result)
-        }) { _ in id }
+        }) { _ in entry.id }
     }
 
     public func queryLogs(_ query: LogQuery, in tx: TransactionID?, _ done: @escaping Completion<[LogEntry]>) {
@@ -110,11 +132,11 @@ public final class PostgresStorage: StorageAdapter {
     }
 
     public func deleteOldLogs(before: Timestamp, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
-        run(tx, PGStatements.deleteOldLogs, [before.rfc3339], done) { $0.affectedRows }
+        write(tx, PGStatements.deleteOldLogs, [before.rfc3339], done) { $0.affectedRows }
     }
 
     public func saveMetadata(key: String, value: JSONValue, in tx: TransactionID?, _ done: @escaping Completion<Void>) {
-        run(tx, PGStatements.saveMetadata, [key, value.jsonText], done) { _ in () }
+        write(tx, PGStatements.saveMetadata, [key, value.jsonText], done) { _ in () }
     }
 
     public func getMetadata(key: String, in tx: TransactionID?, _ done: @escaping Completion<JSONValue?>) {
@@ -198,7 +220,8 @@ private struct PGUpsert {
 
     private var begin: String { inTransaction ? "SAVEPOINT save_task" : "BEGIN" }
     private var commit: String { inTransaction ? "RELEASE SAVEPOINT save_task" : "COMMIT" }
-    private var rollback: String { inTransaction ? "ROLLBACK TO SAVEPOINT save_task; RELEASE SAVEPOINT save_task" : "ROLLBACK" }
+    // One statement per query: pipeline mode takes no multi-statement strings.
+    private var rollback: [String] { inTransaction ? ["ROLLBACK TO SAVEPOINT save_task", "RELEASE SAVEPOINT save_task"] : ["ROLLBACK"] }
 
     func run(retries: Int, _ done: @escaping Completion<String>) {
         var beginError: ProxyError?
@@ -229,7 +252,8 @@ private struct PGUpsert {
     }
 
     private func abort(_ error: ProxyError, retries: Int, _ done: @escaping Completion<String>) {
-        connection.query(rollback) { _ in
+        for step in rollback.dropLast() { connection.query(step) { _ in } }
+        connection.query(rollback.last!) { _ in
             if case .conflict = error, retries > 0 { return run(retries: retries - 1, done) }
             done(.failure(error))
         }

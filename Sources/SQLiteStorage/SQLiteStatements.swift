@@ -81,7 +81,7 @@ extension SQLiteConnection {
 
     func insertLog(_ entry: LogEntry) throws(ProxyError) {
         do {
-            try execute("INSERT INTO logs (id, task_id, level, message, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            try execute("INSERT INTO logs (id, task_id, level, message, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                         [.text(entry.id), .text(entry.taskID), .text(entry.level.rawValue), .text(entry.message),
                          entry.metadata.map { .text(JSONValue.object($0).jsonText) } ?? .null, .text(entry.createdAt.rfc3339)])
         } catch .notFound {

@@ -179,9 +179,7 @@ public final class SQLiteStorage: StorageAdapter {
         }
     }
 
-    public func saveLog(taskID: String, level: LogLevel, message: String, metadata: JSONObject?,
-                        in tx: TransactionID?, _ done: @escaping Completion<String>) {
-        let entry = LogEntry(id: Identifier.make(), taskID: taskID, level: level, message: message, metadata: metadata, createdAt: .now())
+    public func saveLog(_ entry: LogEntry, in tx: TransactionID?, _ done: @escaping Completion<String>) {
         write(tx, done) { db throws(ProxyError) in
             try db.insertLog(entry)
             return entry.id

@@ -33,10 +33,10 @@ struct Bench: AsyncParsableCommand {
         let dir = NSTemporaryDirectory() + "storage-proxy-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var server: Process?
+        var server: PrivateProxy?
         let proxySocket = socket ?? "\(dir)/proxy.sock"
         if socket == nil { server = try await startProxy(dir: dir, socket: proxySocket) }
-        defer { if let server { server.terminate(); server.waitUntilExit() } }
+        defer { server?.stop() }
         let echoSocket = "\(dir)/echo.sock"
         try LineEchoServer.start(path: echoSocket)
 
@@ -74,21 +74,12 @@ struct Bench: AsyncParsableCommand {
         }
     }
 
-    private func startProxy(dir: String, socket: String) async throws -> Process {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    private func startProxy(dir: String, socket: String) async throws -> PrivateProxy {
         let config = "\(dir)/bench.yaml"
         try ("storage:\n  sqlite:\n    synchronous: \(synchronous)\n  postgresql:\n    pool_size: \(poolSize)\n    max_overflow: \(maxOverflow)\n    pipeline_depth: \(pipelineDepth)\n"
              + "server:\n  log_level: warning\n  max_connections: 4096\n").write(toFile: config, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["serve", "--config", config, "--socket", socket, "--database", database ?? "\(dir)/data.db"]
-            + (cache.map { ["--cache", $0] } ?? [])
-        try p.run()
-        let client = ProxyClient(.unix(socket), connectTimeout: 5)  // waits for the socket to appear
-        defer { client.close() }
-        if (try? await client.healthCheck()) == true { return p }
-        p.terminate()
-        throw RuntimeError("the proxy did not start")
+        return try await PrivateProxy(arguments: ["--config", config, "--database", database ?? "\(dir)/data.db"] + (cache.map { ["--cache", $0] } ?? []),
+                                      socket: socket)
     }
 
     /// The tasks every workload reads, saved concurrently (pipelined on the client's connection).

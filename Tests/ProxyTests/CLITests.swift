@@ -5,21 +5,7 @@ import Testing
 /// The `storage-proxy` command line as scripts use it.
 @Suite("Command line")
 struct CLITests {
-    struct Run { var status: Int32; var out: String; var err: String }
-
-    func run(_ args: [String], cwd: String? = nil) throws -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
-        p.arguments = args
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
-    }
+    func run(_ args: [String], cwd: String? = nil) throws -> CLIRun { try runCLI(args, cwd: cwd) }
 
     @Test func callPrintsResultsAndFailsOnErrors() throws {
         let proxy = try ProxyProcess()

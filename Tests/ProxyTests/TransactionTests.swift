@@ -8,6 +8,21 @@ import Testing
 struct TransactionTests {
     func code(_ r: JSONObject) -> Int64? { r["error"]?.objectValue?["code"]?.intValue }
 
+    @Test("a failed call inside a transaction is its own: the transaction goes on and commits the rest", arguments: TestBackend.allCases)
+    func failedCallKeepsTheTransaction(backend: TestBackend) throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let a = try proxy.client()
+        let tx = try a.result("begin_transaction")
+        _ = try a.result("save_task", ["task": sampleTask(id: "t1"), "transaction": tx])
+        #expect(code(try a.call("save_log", ["task_id": "nobody", "level": "INFO", "message": "m", "transaction": tx])) == -32001)
+        #expect(code(try a.call("save_task", ["task": sampleTask(id: "t1", extra: [("next_run", "tomorrow")]), "transaction": tx])) == -32602)
+        _ = try a.result("save_log", ["task_id": "t1", "level": "INFO", "message": "after the errors", "transaction": tx])
+        _ = try a.result("update_task_status", ["task_id": "t1", "status": "running", "transaction": tx])
+        #expect(try a.result("commit_transaction", ["transaction": tx]) == .null)
+        #expect(try a.result("get_task", ["task_id": "t1"]).objectValue?["status"] == "running")
+        #expect(try a.result("query_logs", ["task_id": "t1"]).arrayValue?.count == 1)
+    }
+
     @Test("commit makes the writes visible to others; reads inside see them first", arguments: TestBackend.allCases)
     func commit(backend: TestBackend) throws {
         let proxy = try ProxyProcess(backend: backend)

@@ -57,11 +57,16 @@ enum StorageMethods {
                    params: [.required("task_id", Schema.string, "Task id."),
                             .required("level", Schema.string, "DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)."),
                             .required("message", Schema.string, "The message."),
-                            .optional("metadata", Schema.nullable(Schema.object), "Any JSON object.")],
+                            .optional("metadata", Schema.nullable(Schema.object), "Any JSON object."),
+                            .optional("id", Schema.string, "The client's own log id (1–128 printable characters); a log with this id already stored is not written again."),
+                            .optional("created_at", Schema.timestamp, "When it happened (default: now), e.g. for imported logs.")],
                    result: Schema.string, ordering: .write, transactional: true) { call in
             let p = call.params
-            call.storage.saveLog(taskID: try p.string("task_id"), level: try p.logLevel("level"), message: try p.string("message"),
-                                 metadata: try p.optionalObject("metadata"), in: try call.transaction()) { call.relay($0) }
+            let id = try p.optionalString("id") ?? Identifier.make()
+            guard Identifier.isValidClientID(id) else { throw ProxyError.invalidParams(field: "id", reason: "must be 1–128 printable characters") }
+            let entry = LogEntry(id: id, taskID: try p.string("task_id"), level: try p.logLevel("level"), message: try p.string("message"),
+                                 metadata: try p.optionalObject("metadata"), createdAt: try p.optionalTimestamp("created_at") ?? .now())
+            call.storage.saveLog(entry, in: try call.transaction()) { call.relay($0) }
         },
         MethodSpec("query_logs", "Logs, newest first.",
                    params: [.optional("task_id", Schema.string, "Only this task's logs."),

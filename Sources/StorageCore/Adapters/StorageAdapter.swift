@@ -38,8 +38,10 @@ public protocol StorageAdapter: AnyObject {
     func updateTaskStatus(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?,
                           in tx: TransactionID?, _ done: @escaping Completion<Bool>)
 
-    func saveLog(taskID: String, level: LogLevel, message: String, metadata: JSONObject?,
-                 in tx: TransactionID?, _ done: @escaping Completion<String>)
+    /// Stores the entry (its id and time chosen by the caller) and returns its
+    /// id. An id already stored is not written again: retries and re-imports
+    /// are idempotent. An unknown task is `.notFound`.
+    func saveLog(_ entry: LogEntry, in tx: TransactionID?, _ done: @escaping Completion<String>)
     func queryLogs(_ query: LogQuery, in tx: TransactionID?, _ done: @escaping Completion<[LogEntry]>)
     func deleteOldLogs(before: Timestamp, in tx: TransactionID?, _ done: @escaping Completion<Int>)
 

@@ -138,9 +138,8 @@ public final class ReadThroughStorage: StorageAdapter {
 
     public func healthCheck(_ done: @escaping Completion<Bool>) { storage.healthCheck(done) }
 
-    public func saveLog(taskID: String, level: LogLevel, message: String, metadata: JSONObject?,
-                        in tx: TransactionID?, _ done: @escaping Completion<String>) {
-        storage.saveLog(taskID: taskID, level: level, message: message, metadata: metadata, in: tx, done)
+    public func saveLog(_ entry: LogEntry, in tx: TransactionID?, _ done: @escaping Completion<String>) {
+        storage.saveLog(entry, in: tx, done)
     }
 
     public func queryLogs(_ query: LogQuery, in tx: TransactionID?, _ done: @escaping Completion<[LogEntry]>) {

@@ -1,0 +1,18 @@
+import Foundation
+
+/// What one run of the `storage-proxy` binary printed, and how it exited.
+struct CLIRun { var status: Int32; var out: String; var err: String }
+
+func runCLI(_ args: [String], cwd: String? = nil) throws -> CLIRun {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
+    p.arguments = args
+    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return CLIRun(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+}
