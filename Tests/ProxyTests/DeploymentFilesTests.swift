@@ -10,17 +10,7 @@ struct DeploymentFilesTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     func compose(envFile: String) throws -> CLIRun {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/docker-compose")
-        p.arguments = ["--env-file", envFile, "-f", Self.root + "/docker-compose.yml", "config"]
-        p.currentDirectoryURL = URL(fileURLWithPath: Self.root)
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLIRun(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+        try runProgram("/usr/bin/docker-compose", ["--env-file", envFile, "-f", Self.root + "/docker-compose.yml", "config"], cwd: Self.root)
     }
 
     @Test("docker-compose config accepts the compose file with .env.example, and resolves every service")

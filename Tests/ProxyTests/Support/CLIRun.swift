@@ -1,11 +1,16 @@
 import Foundation
 
-/// What one run of the `storage-proxy` binary printed, and how it exited.
+/// What one run of a program printed, and how it exited.
 struct CLIRun { var status: Int32; var out: String; var err: String }
 
+/// Runs the `storage-proxy` binary under test.
 func runCLI(_ args: [String], cwd: String? = nil) throws -> CLIRun {
+    try runProgram(ProxyProcess.binary, args, cwd: cwd)
+}
+
+func runProgram(_ path: String, _ args: [String], cwd: String? = nil) throws -> CLIRun {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
+    p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
     if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
     let out = Pipe(), err = Pipe()
