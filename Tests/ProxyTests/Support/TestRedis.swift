@@ -36,15 +36,6 @@ enum TestRedis {
     /// Runs `redis-cli` with its own connection flags (`-s path -a password -n db`).
     @discardableResult
     static func cli(_ args: [String], connect: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
-        p.arguments = ["--no-auth-warning"] + connect + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        try runProgram("/usr/bin/redis-cli", ["--no-auth-warning"] + connect + args).out.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
