@@ -11,14 +11,17 @@ public struct RedisCommand: ExpressibleByArrayLiteral {
         for a in arguments { append(a) }
     }
 
-    public init(_ arguments: [String]) {
-        for a in arguments { append(a) }
-    }
-
     public var count: Int { ends.count }
 
     public mutating func append(_ argument: String) {
         bytes.append(contentsOf: argument.utf8)
+        ends.append(bytes.count)
+    }
+
+    /// One argument written as two pieces (no joined string is built).
+    public mutating func append(_ argument: String, suffix: String) {
+        bytes.append(contentsOf: argument.utf8)
+        bytes.append(contentsOf: suffix.utf8)
         ends.append(bytes.count)
     }
 

@@ -40,8 +40,7 @@ public final class RedisTaskCache: TaskCache {
 
     private struct PendingLookup {
         let entry: String
-        let guardKey: String
-        let isList: Bool
+        let isList: Bool  // guarded by the lists counter; a task by its `entry:v` version key
         let done: (CacheLookup) -> Void
     }
 
@@ -63,11 +62,11 @@ public final class RedisTaskCache: TaskCache {
 
     public func lookupTask(id: String, _ done: @escaping (CacheLookup) -> Void) {
         let entry = space + CacheKeys.task(id)
-        pending.append(PendingLookup(entry: entry, guardKey: entry + ":v", isList: false, done: done))
+        pending.append(PendingLookup(entry: entry, isList: false, done: done))
     }
 
     public func lookupTaskList(_ query: TaskQuery, _ done: @escaping (CacheLookup) -> Void) {
-        pending.append(PendingLookup(entry: space + CacheKeys.taskList(query), guardKey: listsKey, isList: true, done: done))
+        pending.append(PendingLookup(entry: space + CacheKeys.taskList(query), isList: true, done: done))
     }
 
     /// `MGET gen entry₁ guard₁ entry₂ guard₂ …` for the turn's lookups. An
@@ -84,14 +83,14 @@ public final class RedisTaskCache: TaskCache {
                 var mget: RedisCommand = ["MGET", generationKey]
                 for l in batch {
                     mget.append(l.entry)
-                    mget.append(l.guardKey)
+                    if l.isList { mget.append(listsKey) } else { mget.append(l.entry, suffix: ":v") }
                 }
-                redis.send(mget) { reply in Self.answer(batch, from: reply) }
+                redis.send(mget) { [listsKey] reply in Self.answer(batch, from: reply, listsKey: listsKey) }
             }
         }
     }
 
-    private static func answer(_ batch: ArraySlice<PendingLookup>, from reply: RedisReplyView?) {
+    private static func answer(_ batch: ArraySlice<PendingLookup>, from reply: RedisReplyView?, listsKey: String) {
         guard let reply, reply.isArray, reply.count == 1 + 2 * batch.count, let gen = reply[0].bytes else {
             for l in batch { l.done(.unavailable) }
             return
@@ -105,7 +104,8 @@ public final class RedisTaskCache: TaskCache {
                 let genText = String(decoding: gen, as: UTF8.self)
                 let versionText = version.map { String(decoding: $0, as: UTF8.self) } ?? ""
                 let stamp = l.isList ? genText + "." + versionText : genText
-                l.done(.miss(FillTicket(entry: l.entry, versions: [genText, versionText, l.guardKey, stamp])))
+                let guardKey = l.isList ? listsKey : l.entry + ":v"  // built only on a miss
+                l.done(.miss(FillTicket(entry: l.entry, versions: [genText, versionText, guardKey, stamp])))
             }
         }
     }
