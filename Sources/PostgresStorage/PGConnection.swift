@@ -218,7 +218,7 @@ public final class PGConnection {
     }
 
     /// libpq wants C strings for the parameters only for the duration of the send.
-    private static func withCStrings<R>(_ values: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    static func withCStrings<R>(_ values: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
         guard !values.isEmpty else { return body(nil) }
         let copies: [UnsafeMutablePointer<CChar>?] = values.map { $0.map { strdup($0) } ?? nil }
         defer { for c in copies { free(c) } }

@@ -48,18 +48,21 @@ public enum PGMigrations {
             """),
     ]
 
+    /// Where applied versions are recorded.
+    static let bookkeeping = """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )
+        """
+
     /// Applies what is missing; returns (versions applied now, current version).
     public static func apply(conninfo: String) throws(ProxyError) -> (applied: [Int], version: Int) {
         let db = try BlockingConnection(conninfo)
         try db.exec("SELECT pg_advisory_lock(\(lockKey))")
         defer { _ = try? db.exec("SELECT pg_advisory_unlock(\(lockKey))") }
-        try db.exec("""
-            CREATE TABLE IF NOT EXISTS schema_migrations (
-                version INTEGER PRIMARY KEY,
-                name TEXT NOT NULL,
-                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-            )
-            """)
+        try db.exec(bookkeeping)
         var applied: [Int] = []
         for m in all {
             let present = try db.exec("SELECT 1 FROM schema_migrations WHERE version = \(m.version)")
@@ -77,37 +80,5 @@ public enum PGMigrations {
         }
         let version = Int((try db.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").first?.first ?? nil) ?? "0") ?? 0
         return (applied, version)
-    }
-}
-
-/// A plain libpq connection for start-up work (never used while serving).
-final class BlockingConnection {
-    private let conn: OpaquePointer
-
-    init(_ conninfo: String) throws(ProxyError) {
-        guard let c = PQconnectdb(conninfo) else { throw .backendUnavailable("PostgreSQL: out of memory", retryAfterMs: 1000) }
-        guard PQstatus(c) == CONNECTION_OK else {
-            let why = String(cString: PQerrorMessage(c)).split(separator: "\n").first.map(String.init) ?? "unknown error"
-            PQfinish(c)
-            throw .backendUnavailable("cannot connect to PostgreSQL: \(why)", retryAfterMs: 1000)
-        }
-        conn = c
-    }
-
-    deinit { PQfinish(conn) }
-
-    /// Runs SQL written by us (no client data: the statements here take no parameters).
-    @discardableResult
-    func exec(_ sql: String) throws(ProxyError) -> [[String?]] {
-        guard let res = PQexec(conn, sql) else { throw .backendUnavailable("PostgreSQL: out of memory", retryAfterMs: 1000) }
-        defer { PQclear(res) }
-        switch PQresultStatus(res) {
-        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
-            return (0..<PQntuples(res)).map { row in
-                (0..<PQnfields(res)).map { col in PQgetisnull(res, row, col) == 1 ? nil : String(cString: PQgetvalue(res, row, col)) }
-            }
-        default:
-            throw PGErrorMapping.error(from: res)
-        }
     }
 }

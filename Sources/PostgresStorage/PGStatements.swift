@@ -67,10 +67,17 @@ enum PGStatements {
         WHERE id = $5
         """
 
+    static let logColumns = "id, task_id, level, message, metadata::text, \(micros("created_at"))"
+
+    /// The columns of `insertLog`, in its order.
+    static func values(_ l: LogEntry) -> [String?] {
+        [l.id, l.taskID, l.level.rawValue, l.message, l.metadata.map { JSONValue.object($0).jsonText }, l.createdAt.rfc3339]
+    }
+
     static let insertLog = "INSERT INTO logs (id, task_id, level, message, metadata, created_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (id) DO NOTHING"
 
     static func queryLogs(_ q: LogQuery) -> (String, [String?]) {
-        var sql = "SELECT id, task_id, level, message, metadata::text, \(micros("created_at")) FROM logs"
+        var sql = "SELECT \(logColumns) FROM logs"
         var args: [String?] = []
         var conditions: [String] = []
         if let t = q.taskID { args.append(t); conditions.append("task_id = $\(args.count)") }

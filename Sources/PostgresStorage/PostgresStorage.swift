@@ -118,9 +118,7 @@ public final class PostgresStorage: StorageAdapter {
     // MARK: - Logs and metadata
 
     public func saveLog(_ entry: LogEntry, in tx: TransactionID?, _ done: @escaping Completion<String>) {
-        let params: [String?] = [entry.id, entry.taskID, entry.level.rawValue, entry.message,
-                                 entry.metadata.map { JSONValue.object($0).jsonText }, entry.createdAt.rfc3339]
-        write(tx, PGStatements.insertLog, params, { result in
+        write(tx, PGStatements.insertLog, PGStatements.values(entry), { result in
             if case .failure(.notFound) = result { return done(.failure(.notFound("task \(entry.taskID) does not exist"))) }
             done(result)
         }) { _ in entry.id }

@@ -3,12 +3,12 @@ import StorageCore
 /// The contract's operations as SQL on one connection. Called on whichever
 /// worker owns the connection; parameters are always bound.
 extension SQLiteConnection {
-    private static let taskColumns = """
+    static let taskColumns = """
         id, agent_name, task_prompt, schedule_type, schedule_value, repeat, repeat_interval, enabled, \
         created_at, updated_at, last_run, next_run, status, extra
         """
 
-    private func task(from row: Row) -> TaskRecord {
+    func task(from row: Row) -> TaskRecord {
         TaskRecord(
             id: row.string(0), agentName: row.string(1), taskPrompt: row.string(2),
             scheduleType: row.string(3), scheduleValue: row.string(4), repeats: row.int(5) != 0,
@@ -33,19 +33,26 @@ extension SQLiteConnection {
                 UPDATE tasks SET agent_name = ?, task_prompt = ?, schedule_type = ?, schedule_value = ?, repeat = ?,
                 repeat_interval = ?, enabled = ?, updated_at = ?, last_run = ?, next_run = ?, status = ?, extra = ?
                 WHERE id = ?
-                """, Self.values(existing, includeID: false) + [.text(id)])
+                """, Self.values(existing) + [.text(id)])
             return id
         }
         let task = try TaskRecord.inserting(fields, id: id ?? Identifier.make(), now: now)
-        try execute("""
-            INSERT INTO tasks (agent_name, task_prompt, schedule_type, schedule_value, repeat, repeat_interval,
-            enabled, updated_at, last_run, next_run, status, extra, id, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, Self.values(task, includeID: false) + [.text(task.id), .text(task.createdAt.rfc3339)])
+        try insertTask(task)  // absent: looked up above, and this thread is the only writer
         return task.id
     }
 
-    private static func values(_ t: TaskRecord, includeID: Bool) -> [SQLValue] {
+    /// Inserts a whole row unless its id is taken; returns whether it did.
+    @discardableResult
+    func insertTask(_ task: TaskRecord) throws(ProxyError) -> Bool {
+        try execute("""
+            INSERT INTO tasks (agent_name, task_prompt, schedule_type, schedule_value, repeat, repeat_interval,
+            enabled, updated_at, last_run, next_run, status, extra, id, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
+            """, Self.values(task) + [.text(task.id), .text(task.createdAt.rfc3339)]) > 0
+    }
+
+    /// The columns a save can change, in the order of the UPDATE and INSERT above.
+    private static func values(_ t: TaskRecord) -> [SQLValue] {
         [.text(t.agentName), .text(t.taskPrompt), .text(t.scheduleType), .text(t.scheduleValue),
          .int(t.repeats ? 1 : 0), t.repeatInterval.map { .text($0) } ?? .null, .int(t.enabled ? 1 : 0),
          .text(t.updatedAt.rfc3339), time(t.lastRun), time(t.nextRun), .text(t.status),
@@ -79,18 +86,20 @@ extension SQLiteConnection {
             """, [.text(status), Self.time(lastRun), Self.time(nextRun), .text(now.rfc3339), .text(id)]) > 0
     }
 
-    func insertLog(_ entry: LogEntry) throws(ProxyError) {
+    /// Inserts unless the id is taken (`save_log` with an id is idempotent); returns whether it did.
+    @discardableResult
+    func insertLog(_ entry: LogEntry) throws(ProxyError) -> Bool {
         do {
-            try execute("INSERT INTO logs (id, task_id, level, message, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            return try execute("INSERT INTO logs (id, task_id, level, message, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                         [.text(entry.id), .text(entry.taskID), .text(entry.level.rawValue), .text(entry.message),
-                         entry.metadata.map { .text(JSONValue.object($0).jsonText) } ?? .null, .text(entry.createdAt.rfc3339)])
+                         entry.metadata.map { .text(JSONValue.object($0).jsonText) } ?? .null, .text(entry.createdAt.rfc3339)]) > 0
         } catch .notFound {
             throw .notFound("task \(entry.taskID) does not exist")
         }
     }
 
     func queryLogs(_ q: LogQuery) throws(ProxyError) -> [LogEntry] {
-        var sql = "SELECT id, task_id, level, message, metadata, created_at FROM logs"
+        var sql = "SELECT \(Self.logColumns) FROM logs"
         var args: [SQLValue] = []
         var conditions: [String] = []
         if let t = q.taskID { conditions.append("task_id = ?"); args.append(.text(t)) }
@@ -101,11 +110,15 @@ extension SQLiteConnection {
         sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         args.append(.int(Int64(q.limit)))
         var out: [LogEntry] = []
-        try query(sql, args) { row in
-            out.append(LogEntry(id: row.string(0), taskID: row.string(1), level: LogLevel(loose: row.string(2)) ?? .info,
-                                message: row.string(3), metadata: row.json(4)?.objectValue, createdAt: row.timestamp(5)))
-        }
+        try query(sql, args) { row in out.append(log(from: row)) }
         return out
+    }
+
+    static let logColumns = "id, task_id, level, message, metadata, created_at"
+
+    func log(from row: Row) -> LogEntry {
+        LogEntry(id: row.string(0), taskID: row.string(1), level: LogLevel(loose: row.string(2)) ?? .info,
+                 message: row.string(3), metadata: row.json(4)?.objectValue, createdAt: row.timestamp(5))
     }
 
     func deleteOldLogs(before: Timestamp) throws(ProxyError) -> Int {

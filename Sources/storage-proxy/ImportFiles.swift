@@ -62,7 +62,7 @@ struct Importer {
     let dryRun: Bool
     private(set) var tasks = Counts(), logs = Counts()
     private(set) var skipped: [StorageFolder.Skip] = []
-    private var progress: Progress
+    private var progress: ProgressBar
 
     struct Counts { var imported = 0, present = 0, skipped = 0 }
 
@@ -70,7 +70,7 @@ struct Importer {
         self.client = client
         self.folder = folder
         self.dryRun = dryRun
-        progress = Progress(total: folder.tasks.count + folder.logs.reduce(0) { $0 + $1.entries.count })
+        progress = ProgressBar(total: folder.tasks.count + folder.logs.reduce(0) { $0 + $1.entries.count })
     }
 
     /// A dry run writes inside a transaction that it rolls back: the proxy
@@ -173,24 +173,4 @@ struct Importer {
         }
         return lines.joined(separator: "\n")
     }
-}
-
-/// A progress bar on standard error, drawn only when it is a terminal.
-struct Progress {
-    let total: Int
-    private var done = 0, drawn = -1
-    private let visible = isatty(STDERR_FILENO) == 1
-
-    init(total: Int) { self.total = total }
-
-    mutating func advance(by n: Int = 1) {
-        done += n
-        let percent = total == 0 ? 100 : done * 100 / total
-        guard visible, percent != drawn else { return }
-        drawn = percent
-        let bar = String(repeating: "#", count: percent / 4) + String(repeating: ".", count: 25 - percent / 4)
-        fputs("\r[\(bar)] \(percent)% \(done)/\(total)", stderr)
-    }
-
-    func finish() { if visible && drawn >= 0 { fputs("\n", stderr) } }
 }

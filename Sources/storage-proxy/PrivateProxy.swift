@@ -15,7 +15,7 @@ final class PrivateProxy {
         process.arguments = ["serve", "--socket", socket, "--listen", ""] + arguments
         // Its log goes to a file next to the socket: shown only if it fails to start.
         let logPath = socket + ".log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = FileHandle(forWritingAtPath: logPath)
         process.standardOutput = log
         process.standardError = log

@@ -6,7 +6,8 @@ struct StorageProxyCommand: AsyncParsableCommand {
         commandName: "storage-proxy",
         abstract: "A storage proxy for AI-agent schedulers: line-delimited JSON-RPC 2.0 over a Unix socket or TCP, "
             + "backed by SQLite (Personal Edition) or PostgreSQL + Redis (Enterprise Edition).",
-        subcommands: [Serve.self, Migrate.self, Call.self, ImportFiles.self, Backup.self, Bench.self, PrintOpenRPC.self],
+        subcommands: [Serve.self, Migrate.self, Call.self, ImportFiles.self, Copy.self, Export.self, Checksum.self, Backup.self,
+                      Bench.self, PrintOpenRPC.self],
         defaultSubcommand: Serve.self)
 }
 

@@ -32,20 +32,23 @@ enum TestPostgres {
         return url
     }
 
-    /// A database for one test folder, created on first use.
-    static func database(named folder: String) throws -> String {
+    /// A database for one test folder, created on first use. The cluster's
+    /// collation is C (byte order, as SQLite's); `icuLocale` gives it a
+    /// natural-language one instead, which orders text keys differently.
+    static func database(named folder: String, icuLocale: String? = nil) throws -> String {
         let server = try serverURL()
         let name = "t_" + String(folder.split(separator: "/").last ?? "x").lowercased().filter { $0.isLetter || $0.isNumber }
-        let bin = ProcessInfo.processInfo.environment["STORAGE_PROXY_TEST_POSTGRES_BIN"].map { $0 + "/psql" } ?? "/usr/bin/psql"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: bin)
-        p.arguments = ["-q", "-d", server, "-c", "CREATE DATABASE \(name)"]
-        p.standardError = FileHandle.nullDevice  // "already exists" on a restart is fine
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
+        let collation = icuLocale.map { " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '\($0)' LOCALE 'C.UTF-8'" } ?? ""
+        _ = try psql(server, "CREATE DATABASE \(name)\(collation)")  // "already exists" on a restart is fine
         return server.replacingOccurrences(of: "/proxy_test", with: "/\(name)")
     }
+
+    /// Runs `psql` quietly, unaligned and without headers: the output is the bare values.
+    static func psql(_ url: String, _ sql: String) throws -> CLIRun {
+        try runProgram(psqlPath, ["-qAtX", "-d", url, "-c", sql])
+    }
+
+    static let psqlPath = ProcessInfo.processInfo.environment["STORAGE_PROXY_TEST_POSTGRES_BIN"].map { $0 + "/psql" } ?? "/usr/bin/psql"
 }
 
 /// A real `storage-proxy serve` process in a temporary folder, over a real
