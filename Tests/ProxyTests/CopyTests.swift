@@ -200,3 +200,19 @@ func fillForCopy(_ proxy: ProxyProcess, logs: Int) throws {
 extension String {
     var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
 }
+
+@Suite("copy errors")
+struct CopyErrorTests {
+    @Test("an unreachable target is named without its password, and nothing is left half-done")
+    func unreachableTarget() throws {
+        let source = try ProxyProcess(backend: .sqlite)
+        try fillForCopy(source, logs: 3)
+        source.stop()
+        let run = try runCLI(["copy", "--from", "\(source.dir)/data.db", "--to", "postgresql://agent:S3cr3t-pw@127.0.0.1:1/qwen_agent"])
+        #expect(run.status == 1, "\(run.out)\(run.err)")
+        #expect(run.err.contains("postgresql://agent@127.0.0.1:1/qwen_agent") && run.err.contains("cannot connect"), "\(run.err)")
+        #expect(!(run.out + run.err).contains("S3cr3t-pw"))
+        let same = try runCLI(["copy", "--from", "\(source.dir)/data.db", "--to", "sqlite:\(source.dir)/data.db"])
+        #expect(same.status != 0 && same.err.contains("the same database"), "\(same.err)")
+    }
+}

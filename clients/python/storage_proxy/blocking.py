@@ -35,6 +35,14 @@ class StorageClient:
             self._run(self._client.close())
             self._loop.close()
 
+    def __del__(self) -> None:
+        # A client dropped without close() (a script that simply ends): close its
+        # connection here, or asyncio warns "Task was destroyed but it is pending".
+        try:
+            self.close()
+        except Exception:
+            pass
+
     def __enter__(self) -> "StorageClient":
         self.initialize()
         return self

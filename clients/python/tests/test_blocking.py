@@ -1,6 +1,8 @@
 """The blocking client: the same methods, plain calls."""
 
 import inspect
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import pytest
@@ -37,3 +39,13 @@ def test_blocking_client(personal):
                 tx.update_task_status("b1", "failed")
                 raise ValueError("no")
         assert c.get_task("b1")["status"] == "done"
+
+
+def test_a_script_that_never_closes_its_client_ends_quietly(personal):
+    # Scripts often just end; the connection's reader task must not make asyncio
+    # print "Task was destroyed but it is pending!" at exit.
+    script = ("import sys\nfrom storage_proxy import StorageClient\n"
+              "c = StorageClient(sys.argv[1])\nassert c.health_check() is True\nprint('done')\n")
+    run = subprocess.run([sys.executable, "-c", script, personal.address], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0 and run.stdout == "done\n", run.stderr
+    assert run.stderr == ""
