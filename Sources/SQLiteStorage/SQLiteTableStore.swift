@@ -16,7 +16,7 @@ public final class SQLiteTableStore: TableStore {
             try db.execute(CopyMarkTable.create)
         } else {
             db = try SQLiteConnection(.init(path: path, readOnly: true))
-            guard try SQLiteMigrations.currentVersion(on: db) > 0 else {
+            guard let version = try? SQLiteMigrations.currentVersion(on: db), version > 0 else {
                 throw .notFound("\(path) is not a storage-proxy database (no schema_migrations)")
             }
         }
