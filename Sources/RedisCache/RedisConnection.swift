@@ -29,21 +29,30 @@ public final class RedisConnection {
 
     private init() {}
 
-    public static func connect(loop: UVLoop, to target: Target, _ done: @escaping (Result<RedisConnection, ProxyError>) -> Void) {
+    /// Starts connecting; returns the connection while it is in progress (to
+    /// `abandon` it), nil when it failed at once (`done` has run then).
+    @discardableResult
+    public static func connect(loop: UVLoop, to target: Target,
+                               _ done: @escaping (Result<RedisConnection, ProxyError>) -> Void) -> RedisConnection? {
         let raw: UnsafeMutablePointer<redisAsyncContext>?
         switch target {
         case .tcp(let host, let port): raw = redisAsyncConnect(host, Int32(port))
         case .unix(let path): raw = redisAsyncConnectUnix(path)
         }
-        guard let raw else { return done(.failure(.backendUnavailable("Redis: out of memory", retryAfterMs: 1000))) }
+        guard let raw else {
+            done(.failure(.backendUnavailable("Redis: out of memory", retryAfterMs: 1000)))
+            return nil
+        }
         if raw.pointee.err != 0 {
             let why = raw.pointee.errstr.map { String(cString: $0) } ?? "unknown error"
             redisAsyncFree(raw)
-            return done(.failure(.backendUnavailable("cannot connect to Redis: \(why)", retryAfterMs: 1000)))
+            done(.failure(.backendUnavailable("cannot connect to Redis: \(why)", retryAfterMs: 1000)))
+            return nil
         }
         guard storage_proxy_redis_attach(raw, loop.raw) == REDIS_OK else {
             redisAsyncFree(raw)
-            return done(.failure(.backendUnavailable("Redis: cannot watch the socket", retryAfterMs: 1000)))
+            done(.failure(.backendUnavailable("Redis: cannot watch the socket", retryAfterMs: 1000)))
+            return nil
         }
         let c = RedisConnection()
         c.ac = raw
@@ -57,6 +66,7 @@ public final class RedisConnection {
             let c = RedisConnection.owner(of: ac)
             c.gone(why: status == REDIS_OK ? "closed" : "connection lost")
         }
+        return c
     }
 
     private static func owner(of ac: UnsafePointer<redisAsyncContext>?) -> RedisConnection {
@@ -77,7 +87,24 @@ public final class RedisConnection {
         }
     }
 
+    /// Gives up a connect still in progress (a host that does not answer):
+    /// `done` gets the failure. Whether hiredis then calls the disconnect
+    /// callback depends on how far its connect got, so the release is ours
+    /// unless `gone` did it.
+    public func abandonConnect(_ why: String) {
+        guard let ac, !isUp, let done = connectDone else { return }
+        connectDone = nil
+        isReleased = false
+        redisAsyncFree(ac)
+        self.ac = nil
+        if !isReleased { Unmanaged.passUnretained(self).release() }
+        done(.failure(.backendUnavailable("cannot connect to Redis: \(why)", retryAfterMs: 1000)))
+    }
+
+    private var isReleased = false
+
     private func gone(why: String) {
+        isReleased = true
         ac = nil  // hiredis frees it when this returns
         let wasUp = isUp
         isUp = false

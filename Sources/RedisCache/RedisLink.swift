@@ -5,8 +5,11 @@ import StorageCore
 /// selects the database, runs the owner's `prepare` step (the read-through
 /// cache bumps its generation there), and only then takes commands. When the
 /// connection is lost it reconnects after a back-off that doubles from 50 ms
-/// to 5 s. While it is not ready, commands fail at once with the retryable
-/// `backend unavailable` error. Loop thread only.
+/// to 5 s. Connecting and setting up must finish within `setUpTimeoutMs`, or
+/// the attempt counts as failed: a host that drops packets would otherwise
+/// hold the link in `connecting` for the kernel's TCP timeout (minutes). While
+/// it is not ready, commands fail at once with the retryable `backend
+/// unavailable` error. Loop thread only.
 final class RedisLink {
     enum State: String { case connecting, ready, down }
 
@@ -15,7 +18,11 @@ final class RedisLink {
     private let prepare: (RedisConnection, @escaping (Bool) -> Void) -> Void
     private let onStateChange: (RedisLink, String?) -> Void
     private var connection: RedisConnection?
+    /// The connect in progress (hiredis has not said yet), to abandon on timeout.
+    private var pending: RedisConnection?
     private var retryTimer: UVCallback?
+    private var setUpTimer: UVCallback?
+    static let setUpTimeoutMs: UInt64 = 2000
     private var backoff = 0.0
     private var isClosed = false
     private var announcedDown = false
@@ -49,6 +56,9 @@ final class RedisLink {
         isClosed = true
         retryTimer?.close()
         retryTimer = nil
+        stopSetUpTimer()
+        pending?.abandonConnect("closed")
+        pending = nil
         connection?.onGone = nil
         connection?.close()
         connection = nil
@@ -59,7 +69,8 @@ final class RedisLink {
 
     private func connect() {
         state = .connecting
-        RedisConnection.connect(loop: loop, to: settings.target) { [self] result in
+        let attempt = RedisConnection.connect(loop: loop, to: settings.target) { [self] result in
+            pending = nil
             guard !isClosed else { (try? result.get())?.close(); return }
             switch result {
             case .failure(.backendUnavailable(let why, _)): lost(why)
@@ -70,6 +81,21 @@ final class RedisLink {
                 setUp(c)
             }
         }
+        guard state == .connecting, let attempt else { return }  // failed at once
+        pending = attempt
+        let timer = UVCallback(loop: loop, .timer) { [unowned self] in
+            stopSetUpTimer()
+            guard !isClosed, state == .connecting else { return }
+            let why = "no answer within \(Self.setUpTimeoutMs) ms"
+            if let c = connection { fail(c, "connected, but " + why) } else { pending?.abandonConnect(why) }
+        }
+        timer.startTimer(ms: Self.setUpTimeoutMs, repeatMs: 0)
+        setUpTimer = timer
+    }
+
+    private func stopSetUpTimer() {
+        setUpTimer?.close()
+        setUpTimer = nil
     }
 
     /// AUTH, SELECT, then the owner's step, pipelined; ready when all succeeded.
@@ -94,6 +120,7 @@ final class RedisLink {
             prepare(c) { [self] ok in
                 guard !isClosed, connection === c else { return }
                 guard ok else { return fail(c, "could not prepare the connection") }
+                stopSetUpTimer()
                 backoff = 0
                 connects += 1
                 lastError = nil
@@ -106,12 +133,14 @@ final class RedisLink {
 
     private func fail(_ c: RedisConnection, _ why: String) {
         c.onGone = nil
+        connection = nil  // the replies that fail as it closes belong to no one now
         c.close()
         lost(why)
     }
 
     private func lost(_ why: String) {
         guard !isClosed, retryTimer == nil else { return }
+        stopSetUpTimer()
         connection = nil
         state = .down
         lastError = why

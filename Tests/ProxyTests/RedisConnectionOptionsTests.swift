@@ -55,4 +55,61 @@ struct RedisConnectionOptionsTests {
             }
         }
     }
+
+    @Test("a Redis that never answers the connect: the attempt gives up after 2 s and says why; storage serves")
+    func connectTimeout() throws {
+        let silent = try SilentListener()
+        let proxy = try ProxyProcess(arguments: try TestRedis.serveArguments(url: "redis://127.0.0.1:\(silent.port)", prefix: "t:"))
+        try withExtendedLifetime((silent, proxy)) {
+            let c = try proxy.client()
+            _ = try c.result("save_task", ["task": sampleTask(id: "t1")])
+            #expect(try c.result("get_task", ["task_id": "t1"]).objectValue?["id"] == "t1")
+            #expect(try c.errorCode("cache.get", ["key": "k"]) == -32003)
+            var cache: JSONObject?
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                cache = try c.result("server.status").objectValue?["cache"]?.objectValue
+                if cache?["last_error"] != nil && cache?["last_error"] != .null { break }
+                usleep(100_000)
+            }
+            #expect(cache?["state"] == "down")
+            #expect(cache?["last_error"]?.stringValue?.contains("no answer within 2000 ms") == true, "\(String(describing: cache))")
+            #expect(proxy.logText.contains("Redis unavailable (cannot connect to Redis: no answer within 2000 ms)"), "\(proxy.logText)")
+        }
+    }
+}
+
+/// A TCP port on loopback whose connects never complete: a listener with a
+/// backlog of 0, filled by one connection it never accepts, so the kernel
+/// drops further SYNs, as a host behind a firewall that drops packets would.
+final class SilentListener {
+    let port: Int
+    private let listener: Int32, filler: Int32
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                bind(listener, sa, length) == 0 && listen(listener, 0) == 0 && getsockname(listener, sa, &length) == 0
+            }
+        }
+        let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let connected = bound && withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) == 0 }
+        }
+        guard connected else {
+            close(filler); close(listener)
+            throw ClientError("cannot set up a silent listener on loopback")
+        }
+        (self.listener, self.filler, port) = (listener, filler, Int(UInt16(bigEndian: addr.sin_port)))
+    }
+
+    deinit {
+        close(filler)
+        close(listener)
+    }
 }
