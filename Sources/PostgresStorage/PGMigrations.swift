@@ -1,4 +1,3 @@
-import CLibPQ
 import StorageCore
 
 /// Versioned schema changes for PostgreSQL, the same logical schema as
