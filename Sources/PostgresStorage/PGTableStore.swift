@@ -49,7 +49,7 @@ public final class PGTableStore: TableStore {
                 let (sql, params) = Self.insertStatement(rows[start..<min(rows.count, start + perStatement)], into: mark.table)
                 inserted += try db.query(sql, params).affectedRows
             }
-            _ = try db.query(CopyMarkTable.upsert, [mark.source, mark.table.rawValue, mark.lastKey, String(mark.rows)])
+            _ = try db.query(CopyMarkTable.upsert, [mark.source, mark.table.rawValue, mark.lastKey, String(mark.rows), mark.merge ? "1" : "0"])
             try db.exec("COMMIT")
             return inserted
         } catch {
@@ -62,7 +62,8 @@ public final class PGTableStore: TableStore {
         let r = try db.query(CopyMarkTable.select, [source])
         return (0..<r.rowCount).compactMap { i in
             guard let table = StoredTable(rawValue: r.string(i, 0) ?? "") else { return nil }
-            return CopyMark(source: source, table: table, lastKey: r.string(i, 1) ?? "", rows: Int(r.string(i, 2) ?? "0") ?? 0)
+            return CopyMark(source: source, table: table, lastKey: r.string(i, 1) ?? "", rows: Int(r.string(i, 2) ?? "0") ?? 0,
+                             merge: r.string(i, 3) == "1")
         }
     }
 

@@ -54,7 +54,7 @@ public final class SQLiteTableStore: TableStore {
         do {
             var inserted = 0
             for row in rows where try insert(row) { inserted += 1 }
-            try db.execute(CopyMarkTable.upsert, [.text(mark.source), .text(mark.table.rawValue), .text(mark.lastKey), .int(Int64(mark.rows))])
+            try db.execute(CopyMarkTable.upsert, [.text(mark.source), .text(mark.table.rawValue), .text(mark.lastKey), .int(Int64(mark.rows)), .int(mark.merge ? 1 : 0)])
             try db.execute("COMMIT")
             return inserted
         } catch {
@@ -67,7 +67,7 @@ public final class SQLiteTableStore: TableStore {
         var found: [CopyMark] = []
         try db.query(CopyMarkTable.select, [.text(source)]) { row in
             if let table = StoredTable(rawValue: row.string(0)) {
-                found.append(CopyMark(source: source, table: table, lastKey: row.string(1), rows: Int(row.int(2))))
+                found.append(CopyMark(source: source, table: table, lastKey: row.string(1), rows: Int(row.int(2)), merge: row.int(3) != 0))
             }
         }
         return found

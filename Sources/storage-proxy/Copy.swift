@@ -36,6 +36,7 @@ struct Copy: AsyncParsableCommand {
 
     private func run(_ copy: TableCopy, source: DatabaseLocation, target: DatabaseLocation) async throws {
         let marks = try copy.earlierMarks()
+        let merge = self.merge || marks.contains(where: \.merge)  // a merge stays one when resumed
         if marks.isEmpty && !merge {
             let held = try copy.targetContents()
             if !held.isEmpty {
@@ -45,7 +46,7 @@ struct Copy: AsyncParsableCommand {
         }
         print("copying \(source) → \(target)")
         if !marks.isEmpty {
-            print("resuming an interrupted copy: " + marks.map { "\($0.table.rawValue) after \($0.rows) rows" }.joined(separator: ", "))
+            print("resuming an interrupted copy\(merge ? " (merging)" : ""): " + marks.map { "\($0.table.rawValue) after \($0.rows) rows" }.joined(separator: ", "))
         }
         var bar: ProgressBar?
         let started = MonotonicClock.seconds()
@@ -60,7 +61,7 @@ struct Copy: AsyncParsableCommand {
         let seconds = MonotonicClock.seconds() - started
         print("copied \(inserted.countsText) and verified in \(String(format: "%.1f", seconds)) s"
               + (present > 0 ? "; \(present) rows were already in the target and left as they were" : ""))
-        print(report(checks, source: source, target: target))
+        print(report(checks, merge: merge, source: source, target: target))
 
         let problems = merge
             ? checks.filter { $0.missing > 0 }.map { "\($0.missing) \($0.table.rawValue) rows of the source are missing" }
@@ -75,7 +76,7 @@ struct Copy: AsyncParsableCommand {
         print(merge ? "verified: every source row is in the target" : "verified: the target holds exactly the source's rows")
     }
 
-    private func report(_ checks: [TableCopy.Check], source: DatabaseLocation, target: DatabaseLocation) -> String {
+    private func report(_ checks: [TableCopy.Check], merge: Bool, source: DatabaseLocation, target: DatabaseLocation) -> String {
         var table = SummaryTable(databases: ["source " + source.description, "target " + target.description])
         for c in checks {
             let note = merge

@@ -114,17 +114,7 @@ struct CopyTests {
         let args = ["copy", "--from", "\(source.dir)/data.db", "--to", target]
         #expect(try runCLI(args).status == 0)
 
-        // A copy that stopped part-way: as if killed after the tasks and the first logs.
-        let marks = try runProgram("/usr/bin/env", ["python3", "-c", """
-            import sqlite3, sys
-            db = sqlite3.connect(sys.argv[1])
-            ids = [r[0] for r in db.execute("SELECT id FROM logs ORDER BY id")]
-            db.execute("DELETE FROM logs WHERE id > ?", (ids[39],))
-            db.execute("INSERT INTO storage_proxy_copy_marks VALUES (?, 'logs', ?, 40)", ("sqlite:" + sys.argv[2], ids[39]))
-            db.execute("INSERT INTO storage_proxy_copy_marks VALUES (?, 'tasks', 'alpha', 3)", ("sqlite:" + sys.argv[2],))
-            db.commit()
-            """, target, "\(source.dir)/data.db"])
-        #expect(marks.status == 0, "\(marks.err)")
+        try pretendInterrupted(target: target, source: "\(source.dir)/data.db", merge: false)
         // Meanwhile a log whose key sorts before the mark lands in the source.
         try source.start()
         _ = try source.client().result("save_log", ["task_id": "T0", "level": "INFO", "message": "late", "id": "0-early"])
@@ -137,6 +127,42 @@ struct CopyTests {
         let again = try runCLI(args + ["--merge"])  // adds the missing row
         #expect(again.status == 0 && again.out.contains("101 identical, 0 kept the target's own, 0 missing"), "\(again.out)\(again.err)")
         #expect(try runCLI(["checksum", "\(source.dir)/data.db", target]).status == 0)
+    }
+
+    @Test("a --merge copy resumed without --merge is still checked as a merge")
+    func mergeResumedAsMerge() throws {
+        let source = try ProxyProcess(backend: .sqlite)
+        try fillForCopy(source, logs: 100)
+        source.stop()
+        let target = "\(ProxyProcess.makeTempDir())/target.db", from = "\(source.dir)/data.db"
+        #expect(try runCLI(["copy", "--from", from, "--to", target]).status == 0)
+        try pretendInterrupted(target: target, source: from, merge: true, alsoRun: """
+            INSERT INTO tasks (id, agent_name, task_prompt, schedule_type, schedule_value, created_at, updated_at)
+            VALUES ('own', 'a', 'p', 'cron', '* * * * *', '2026-11-25T09:00:00.000000Z', '2026-11-25T09:00:00.000000Z')
+            """)
+
+        let resumed = try runCLI(["copy", "--from", from, "--to", target])
+        #expect(resumed.status == 0, "\(resumed.out)\(resumed.err)")
+        #expect(resumed.out.contains("resuming an interrupted copy (merging): "), "\(resumed.out)")
+        #expect(resumed.out.contains("100 identical, 0 kept the target's own, 0 missing"), "\(resumed.out)")
+        #expect(resumed.out.contains("verified: every source row is in the target"), "\(resumed.out)")
+    }
+
+    /// Makes `target`, a finished copy of `source`, look like a copy killed
+    /// after its tasks and 40 logs: the later logs gone, the marks in place.
+    func pretendInterrupted(target: String, source: String, merge: Bool, alsoRun extraSQL: String = "") throws {
+        let run = try runProgram("/usr/bin/env", ["python3", "-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            ids = [r[0] for r in db.execute("SELECT id FROM logs ORDER BY id")]
+            db.execute("DELETE FROM logs WHERE id > ?", (ids[39],))
+            marks = "INSERT INTO storage_proxy_copy_marks VALUES (?, ?, ?, ?, ?)"
+            db.execute(marks, ("sqlite:" + sys.argv[2], "logs", ids[39], 40, int(sys.argv[3])))
+            db.execute(marks, ("sqlite:" + sys.argv[2], "tasks", "alpha", 3, int(sys.argv[3])))
+            if sys.argv[4]: db.execute(sys.argv[4])
+            db.commit()
+            """, target, source, merge ? "1" : "0", extraSQL])
+        #expect(run.status == 0, "\(run.err)")
     }
 
     @Test("checksum tells databases apart by content, not only by row count")

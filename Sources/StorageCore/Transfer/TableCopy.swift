@@ -64,7 +64,7 @@ public struct TableCopy {
         var outcomes: [Outcome] = []
         for table in StoredTable.allCases {
             let mark = marks.first { $0.table == table }
-            outcomes.append(try copy(table, after: mark, progress: progress))
+            outcomes.append(try copy(table, after: mark, merge: merge, progress: progress))
         }
         var checks: [Check] = []
         for table in StoredTable.allCases {
@@ -73,12 +73,13 @@ public struct TableCopy {
         return (outcomes, checks)
     }
 
-    private func copy(_ table: StoredTable, after mark: CopyMark?, progress: (StoredTable, Int) -> Void) throws(ProxyError) -> Outcome {
+    private func copy(_ table: StoredTable, after mark: CopyMark?, merge: Bool,
+                      progress: (StoredTable, Int) -> Void) throws(ProxyError) -> Outcome {
         var outcome = Outcome(table: table, resumedAfter: mark?.rows ?? 0)
         var done = outcome.resumedAfter
         try source.scan(table, after: mark?.lastKey, batchSize: batchSize) { (batch) throws(ProxyError) in
             done += batch.count
-            let mark = CopyMark(source: sourceName, table: table, lastKey: batch[batch.count - 1].key, rows: done)
+            let mark = CopyMark(source: sourceName, table: table, lastKey: batch[batch.count - 1].key, rows: done, merge: merge)
             outcome.inserted += try target.insert(batch, mark: mark)
             outcome.read += batch.count
             progress(table, batch.count)

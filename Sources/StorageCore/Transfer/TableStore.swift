@@ -30,15 +30,17 @@ public protocol TableStore: AnyObject {
 }
 
 /// How far a copy from one source got in one table: the last key of the
-/// last committed batch and the rows read from the source up to it.
+/// last committed batch, the rows read from the source up to it, and
+/// whether it merges (so a resume checks it the same way).
 public struct CopyMark: Equatable, Sendable {
     public var source: String
     public var table: StoredTable
     public var lastKey: String
     public var rows: Int
+    public var merge: Bool
 
-    public init(source: String, table: StoredTable, lastKey: String, rows: Int) {
-        self.source = source; self.table = table; self.lastKey = lastKey; self.rows = rows
+    public init(source: String, table: StoredTable, lastKey: String, rows: Int, merge: Bool) {
+        self.source = source; self.table = table; self.lastKey = lastKey; self.rows = rows; self.merge = merge
     }
 }
 
@@ -52,6 +54,7 @@ public enum CopyMarkTable {
             tbl TEXT NOT NULL,
             last_key TEXT NOT NULL,
             row_count BIGINT NOT NULL,
+            merge_mode INTEGER NOT NULL,
             PRIMARY KEY (source, tbl)
         )
         """
@@ -60,10 +63,10 @@ public enum CopyMarkTable {
 extension CopyMarkTable {
     // `$n` parameters: SQLite numbers them as PostgreSQL does.
     public static let upsert = """
-        INSERT INTO \(name) (source, tbl, last_key, row_count) VALUES ($1, $2, $3, $4)
+        INSERT INTO \(name) (source, tbl, last_key, row_count, merge_mode) VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (source, tbl) DO UPDATE SET last_key = excluded.last_key, row_count = excluded.row_count
         """
-    public static let select = "SELECT tbl, last_key, row_count FROM \(name) WHERE source = $1"
+    public static let select = "SELECT tbl, last_key, row_count, merge_mode FROM \(name) WHERE source = $1"
     public static let delete = "DELETE FROM \(name) WHERE source = $1"
 }
 
