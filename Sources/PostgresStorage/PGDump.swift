@@ -25,10 +25,12 @@ public enum PGDump {
         }
         var counts: [StoredTable: Int] = [:]
         for table in StoredTable.allCases {
+            let (names, types) = PGStatements.insertColumns(table)
             try store.scan(table, batchSize: batchSize) { (batch) throws(ProxyError) in
-                out.append("\nINSERT INTO \(table.rawValue) (\(columns(table))) VALUES\n")
+                out.append("\nINSERT INTO \(table.rawValue) (\(names)) VALUES\n")
                 for (i, row) in batch.enumerated() {
-                    out.append((i == 0 ? "  (" : ", (") + values(row).joined(separator: ", ") + ")\n")
+                    let values = zip(PGStatements.values(row), types).map { value, type in value.map { literal($0) + "::" + type } ?? "NULL" }
+                    out.append((i == 0 ? "  (" : ", (") + values.joined(separator: ", ") + ")\n")
                 }
                 out.append("ON CONFLICT DO NOTHING;\n")
                 counts[table, default: 0] += batch.count
@@ -39,37 +41,8 @@ public enum PGDump {
         return counts
     }
 
-    private static func columns(_ table: StoredTable) -> String {
-        switch table {
-        case .tasks:
-            return "id, agent_name, task_prompt, schedule_type, schedule_value, repeat, repeat_interval, enabled, "
-                + "created_at, updated_at, last_run, next_run, status, extra"
-        case .logs: return "id, task_id, level, message, metadata, created_at"
-        case .metadata: return "key, value"
-        }
-    }
-
-    private static func values(_ row: StoredRow) -> [String] {
-        switch row {
-        case .task(let t):
-            return [literal(t.id), literal(t.agentName), literal(t.taskPrompt), literal(t.scheduleType),
-                    literal(t.scheduleValue), t.repeats ? "TRUE" : "FALSE", literal(t.repeatInterval),
-                    t.enabled ? "TRUE" : "FALSE", time(t.createdAt), time(t.updatedAt), time(t.lastRun),
-                    time(t.nextRun), literal(t.status), t.extra.isEmpty ? "NULL" : json(.object(t.extra))]
-        case .log(let l):
-            return [literal(l.id), literal(l.taskID), literal(l.level.rawValue), literal(l.message),
-                    l.metadata.map { json(.object($0)) } ?? "NULL", time(l.createdAt)]
-        case .metadata(let key, let value):
-            return [literal(key), json(value)]
-        }
-    }
-
     /// A string constant under standard_conforming_strings: only `'` is special.
-    static func literal(_ s: String?) -> String {
-        guard let s else { return "NULL" }
-        return "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+    static func literal(_ s: String) -> String {
+        "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
     }
-
-    private static func time(_ t: Timestamp?) -> String { t.map { literal($0.rfc3339) + "::timestamptz" } ?? "NULL" }
-    private static func json(_ v: JSONValue) -> String { literal(v.jsonText) + "::jsonb" }
 }

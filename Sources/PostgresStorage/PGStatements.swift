@@ -99,6 +99,31 @@ enum PGStatements {
         }
     }
 
+    /// How a stored row goes into PostgreSQL: its columns, each column's
+    /// type (for casts: a VALUES list does not take types from the table),
+    /// and the values in that order (text format; nil is NULL).
+    static func insertColumns(_ table: StoredTable) -> (names: String, types: [String]) {
+        switch table {
+        case .tasks:
+            return ("agent_name, task_prompt, schedule_type, schedule_value, repeat, repeat_interval, enabled, "
+                    + "updated_at, last_run, next_run, status, extra, id, created_at",
+                    ["text", "text", "text", "text", "boolean", "text", "boolean",
+                     "timestamptz", "timestamptz", "timestamptz", "text", "jsonb", "text", "timestamptz"])
+        case .logs:
+            return ("id, task_id, level, message, metadata, created_at", ["text", "text", "text", "text", "jsonb", "timestamptz"])
+        case .metadata:
+            return ("key, value", ["text", "jsonb"])
+        }
+    }
+
+    static func values(_ row: StoredRow) -> [String?] {
+        switch row {
+        case .task(let t): return values(t) + [t.id, t.createdAt.rfc3339]
+        case .log(let l): return values(l)
+        case .metadata(let key, let value): return [key, value.jsonText]
+        }
+    }
+
     static let deleteOldLogs = "DELETE FROM logs WHERE created_at < $1"
     static let saveMetadata = "INSERT INTO metadata (key, value) VALUES ($1, $2::jsonb) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
     static let getMetadata = "SELECT value::text FROM metadata WHERE key = $1"

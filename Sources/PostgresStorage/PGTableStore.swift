@@ -26,17 +26,15 @@ public final class PGTableStore: TableStore {
     }
 
     public func rows(_ table: StoredTable, after key: String?, limit: Int) throws(ProxyError) -> [StoredRow] {
-        let (columns, keyColumn) = Self.layout(table)
-        let from = key == nil ? "" : "WHERE \(keyColumn) > $2"
-        let result = try db.query("SELECT \(columns) FROM \(table.rawValue) \(from) ORDER BY \(keyColumn) LIMIT $1",
+        let from = key == nil ? "" : "WHERE \(table.keyColumn) > $2"
+        let result = try db.query("SELECT \(Self.columns(table)) FROM \(table.rawValue) \(from) ORDER BY \(table.keyColumn) LIMIT $1",
                                   [String(limit)] + (key.map { [$0] } ?? []))
         return Self.rows(result, table)
     }
 
     public func rows(_ table: StoredTable, keys: [String]) throws(ProxyError) -> [StoredRow] {
-        let (columns, keyColumn) = Self.layout(table)
         let list = JSONValue.array(keys.map { .string($0) }).jsonText  // one parameter, whatever the count
-        let result = try db.query("SELECT \(columns) FROM \(table.rawValue) WHERE \(keyColumn) IN (SELECT jsonb_array_elements_text($1::jsonb))", [list])
+        let result = try db.query("SELECT \(Self.columns(table)) FROM \(table.rawValue) WHERE \(table.keyColumn) IN (SELECT jsonb_array_elements_text($1::jsonb))", [list])
         return Self.rows(result, table)
     }
 
@@ -71,11 +69,12 @@ public final class PGTableStore: TableStore {
 
     // MARK: - Rows
 
-    private static func layout(_ table: StoredTable) -> (columns: String, key: String) {
+    /// The columns read, in the order `rows(_:_:)` decodes them.
+    private static func columns(_ table: StoredTable) -> String {
         switch table {
-        case .tasks: return (PGStatements.taskColumns, "id")
-        case .logs: return (PGStatements.logColumns, "id")
-        case .metadata: return ("key, value::text", "key")
+        case .tasks: return PGStatements.taskColumns
+        case .logs: return PGStatements.logColumns
+        case .metadata: return "key, value::text"
         }
     }
 
@@ -90,37 +89,17 @@ public final class PGTableStore: TableStore {
         }
     }
 
-    /// One multi-row INSERT that leaves rows whose key is taken alone. Every
-    /// parameter is cast: a VALUES list does not take its types from the table.
+    /// One multi-row INSERT that leaves rows whose key is taken alone.
     private static func insertStatement(_ rows: ArraySlice<StoredRow>, into table: StoredTable) -> (String, [String?]) {
-        let (head, types): (String, [String])
-        switch table {
-        case .tasks:
-            head = """
-                INSERT INTO tasks (agent_name, task_prompt, schedule_type, schedule_value, repeat, repeat_interval, enabled,
-                                   updated_at, last_run, next_run, status, extra, id, created_at) VALUES
-                """
-            types = ["text", "text", "text", "text", "boolean", "text", "boolean",
-                     "timestamptz", "timestamptz", "timestamptz", "text", "jsonb", "text", "timestamptz"]
-        case .logs:
-            head = "INSERT INTO logs (id, task_id, level, message, metadata, created_at) VALUES"
-            types = ["text", "text", "text", "text", "jsonb", "timestamptz"]
-        case .metadata:
-            head = "INSERT INTO metadata (key, value) VALUES"
-            types = ["text", "jsonb"]
-        }
+        let (names, types) = PGStatements.insertColumns(table)
         var params: [String?] = []
         params.reserveCapacity(rows.count * types.count)
         var tuples: [String] = []
         for row in rows {
-            switch row {
-            case .task(let t): params += PGStatements.values(t) + [t.id, t.createdAt.rfc3339]
-            case .log(let l): params += PGStatements.values(l)
-            case .metadata(let key, let value): params += [key, value.jsonText]
-            }
+            params += PGStatements.values(row)
             let first = params.count - types.count
             tuples.append("(" + types.enumerated().map { "$\(first + $0.offset + 1)::\($0.element)" }.joined(separator: ", ") + ")")
         }
-        return (head + " " + tuples.joined(separator: ", ") + " ON CONFLICT DO NOTHING", params)
+        return ("INSERT INTO \(table.rawValue) (\(names)) VALUES " + tuples.joined(separator: ", ") + " ON CONFLICT DO NOTHING", params)
     }
 }

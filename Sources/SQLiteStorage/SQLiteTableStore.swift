@@ -36,16 +36,14 @@ public final class SQLiteTableStore: TableStore {
     }
 
     public func rows(_ table: StoredTable, after key: String?, limit: Int) throws(ProxyError) -> [StoredRow] {
-        let (columns, keyColumn) = Self.layout(table)
-        let from = key == nil ? "" : "WHERE \(keyColumn) > ?"
+        let from = key == nil ? "" : "WHERE \(table.keyColumn) > ?"
         let args: [SQLValue] = (key.map { [.text($0)] } ?? []) + [.int(Int64(limit))]
-        return try select("SELECT \(columns) FROM \(table.rawValue) \(from) ORDER BY \(keyColumn) LIMIT ?", args, table)
+        return try select("SELECT \(Self.columns(table)) FROM \(table.rawValue) \(from) ORDER BY \(table.keyColumn) LIMIT ?", args, table)
     }
 
     public func rows(_ table: StoredTable, keys: [String]) throws(ProxyError) -> [StoredRow] {
-        let (columns, keyColumn) = Self.layout(table)
         let list = JSONValue.array(keys.map { .string($0) }).jsonText  // one parameter, whatever the count
-        return try select("SELECT \(columns) FROM \(table.rawValue) WHERE \(keyColumn) IN (SELECT value FROM json_each(?))",
+        return try select("SELECT \(Self.columns(table)) FROM \(table.rawValue) WHERE \(table.keyColumn) IN (SELECT value FROM json_each(?))",
                           [.text(list)], table)
     }
 
@@ -79,11 +77,12 @@ public final class SQLiteTableStore: TableStore {
 
     // MARK: - Rows
 
-    private static func layout(_ table: StoredTable) -> (columns: String, key: String) {
+    /// The columns read, in the order `select` decodes them.
+    private static func columns(_ table: StoredTable) -> String {
         switch table {
-        case .tasks: return (SQLiteConnection.taskColumns, "id")
-        case .logs: return (SQLiteConnection.logColumns, "id")
-        case .metadata: return ("key, value", "key")
+        case .tasks: return SQLiteConnection.taskColumns
+        case .logs: return SQLiteConnection.logColumns
+        case .metadata: return "key, value"
         }
     }
 

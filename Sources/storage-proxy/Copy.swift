@@ -66,13 +66,12 @@ struct Copy: AsyncParsableCommand {
         let problems = merge
             ? checks.filter { $0.missing > 0 }.map { "\($0.missing) \($0.table.rawValue) rows of the source are missing" }
             : checks.filter { $0.source != $0.target }.map { "\($0.table.rawValue) differs" }
+        try copy.target.clearMarks(source: copy.sourceName)  // verified or not, a rerun starts afresh
         guard problems.isEmpty else {
-            try copy.target.clearMarks(source: copy.sourceName)
             throw RuntimeError("verification failed: " + problems.joined(separator: "; ")
                 + ". Did something write to the source during the copy? Stop its proxies and copy again "
                 + "(with --merge to add what is missing).")
         }
-        try copy.target.clearMarks(source: copy.sourceName)
         print(merge ? "verified: every source row is in the target" : "verified: the target holds exactly the source's rows")
     }
 

@@ -6,16 +6,14 @@ import Testing
 /// Transactions per the contract, against every backend.
 @Suite("Transactions (every backend)")
 struct TransactionTests {
-    func code(_ r: JSONObject) -> Int64? { r["error"]?.objectValue?["code"]?.intValue }
-
     @Test("a failed call inside a transaction is its own: the transaction goes on and commits the rest", arguments: TestBackend.allCases)
     func failedCallKeepsTheTransaction(backend: TestBackend) throws {
         let proxy = try ProxyProcess(backend: backend)
         let a = try proxy.client()
         let tx = try a.result("begin_transaction")
         _ = try a.result("save_task", ["task": sampleTask(id: "t1"), "transaction": tx])
-        #expect(code(try a.call("save_log", ["task_id": "nobody", "level": "INFO", "message": "m", "transaction": tx])) == -32001)
-        #expect(code(try a.call("save_task", ["task": sampleTask(id: "t1", extra: [("next_run", "tomorrow")]), "transaction": tx])) == -32602)
+        #expect(try a.errorCode("save_log", ["task_id": "nobody", "level": "INFO", "message": "m", "transaction": tx]) == -32001)
+        #expect(try a.errorCode("save_task", ["task": sampleTask(id: "t1", extra: [("next_run", "tomorrow")]), "transaction": tx]) == -32602)
         _ = try a.result("save_log", ["task_id": "t1", "level": "INFO", "message": "after the errors", "transaction": tx])
         _ = try a.result("update_task_status", ["task_id": "t1", "status": "running", "transaction": tx])
         #expect(try a.result("commit_transaction", ["transaction": tx]) == .null)
@@ -42,7 +40,7 @@ struct TransactionTests {
         #expect(try b.result("get_task", ["task_id": "t1"]).objectValue?["id"] == "t1")
         #expect(try b.result("get_task", ["task_id": "t0"]).objectValue?["status"] == "running")  // cache invalidated at commit
         #expect(try b.result("query_logs", ["task_id": "t1"]).arrayValue?.count == 1)
-        #expect(code(try a.call("commit_transaction", ["transaction": tx])) == -32004)  // the handle is gone
+        #expect(try a.errorCode("commit_transaction", ["transaction": tx]) == -32004)  // the handle is gone
     }
 
     @Test("rollback discards the writes", arguments: TestBackend.allCases)
@@ -65,9 +63,9 @@ struct TransactionTests {
         let proxy = try ProxyProcess(backend: backend)
         let a = try proxy.client(), b = try proxy.client()
         let tx = try a.result("begin_transaction")
-        #expect(code(try b.call("get_task", ["task_id": "x", "transaction": tx])) == -32004)
-        #expect(code(try b.call("commit_transaction", ["transaction": tx])) == -32004)
-        #expect(code(try a.call("get_task", ["task_id": "x", "transaction": "made-up"])) == -32004)
+        #expect(try b.errorCode("get_task", ["task_id": "x", "transaction": tx]) == -32004)
+        #expect(try b.errorCode("commit_transaction", ["transaction": tx]) == -32004)
+        #expect(try a.errorCode("get_task", ["task_id": "x", "transaction": "made-up"]) == -32004)
         #expect(try a.result("commit_transaction", ["transaction": tx]) == .null)  // still a's to finish
     }
 
@@ -93,7 +91,7 @@ struct TransactionTests {
         let tx = try a.result("begin_transaction")
         _ = try a.result("save_task", ["task": sampleTask(id: "t1"), "transaction": tx])
         usleep(2_600_000)
-        #expect(code(try a.call("commit_transaction", ["transaction": tx])) == -32004)
+        #expect(try a.errorCode("commit_transaction", ["transaction": tx]) == -32004)
         #expect(try a.result("get_task", ["task_id": "t1"]) == .null)
     }
 }

@@ -3,6 +3,9 @@
 /// its own migrations.
 public enum StoredTable: String, CaseIterable, Sendable {
     case tasks, logs, metadata
+
+    /// The primary key column, by which rows are paged, copied and compared.
+    public var keyColumn: String { self == .metadata ? "key" : "id" }
 }
 
 /// One row of a stored table, independent of the backend it came from.
