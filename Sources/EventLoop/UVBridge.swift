@@ -44,6 +44,9 @@ public final class UVLoop {
 
     public func run() { uv_run(raw, UV_RUN_DEFAULT) }
 
+    /// One turn: waits for at least one event (a timer, I/O) and handles what is ready.
+    public func runOnce() { uv_run(raw, UV_RUN_ONCE) }
+
     deinit {
         uv_loop_close(raw)
         raw.deallocate()

@@ -60,6 +60,15 @@ public final class RedisClient {
         }
     }
 
+    /// Runs the loop until every connection's first attempt has succeeded or
+    /// failed (at most `RedisLink.setUpTimeoutMs`). A proxy that waits for
+    /// this before it listens serves its first request with the cache in the
+    /// state it will stay in, and every connection has already bumped the
+    /// generation, so no later connect retires entries filled meanwhile.
+    public func awaitFirstAttempts() {
+        while links.contains(where: { !$0.hasTriedOnce }) { loop.runOnce() }
+    }
+
     private func runSteps(_ c: RedisConnection, from i: Int, _ done: @escaping (Bool) -> Void) {
         guard i < prepareSteps.count else { return done(true) }
         prepareSteps[i](c) { [self] ok in ok ? runSteps(c, from: i + 1, done) : done(false) }

@@ -28,6 +28,8 @@ final class RedisLink {
     private var announcedDown = false
     private(set) var state = State.connecting
     private(set) var connects = 0
+    /// The first attempt has ended, ready or failed (it ends within `setUpTimeoutMs`).
+    private(set) var hasTriedOnce = false
     private(set) var lastError: String?
 
     init(loop: UVLoop, settings: RedisSettings,
@@ -125,6 +127,7 @@ final class RedisLink {
                 connects += 1
                 lastError = nil
                 state = .ready
+                hasTriedOnce = true
                 announcedDown = false
                 onStateChange(self, nil)
             }
@@ -143,6 +146,7 @@ final class RedisLink {
         stopSetUpTimer()
         connection = nil
         state = .down
+        hasTriedOnce = true
         lastError = why
         if !announcedDown {  // once per outage, not per retry
             announcedDown = true

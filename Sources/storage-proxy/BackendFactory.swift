@@ -39,6 +39,7 @@ enum BackendFactory {
                 }
             }
             redis.start()
+            redis.awaitFirstAttempts()  // before listening: see there why
             return (ReadThroughStorage(storage: storage, cache: entries), RedisCache(redis: redis))
         }
     }

@@ -122,7 +122,10 @@ struct SwiftClientTests {
 
     @Test("withTransaction commits on success and rolls back on a throw", arguments: TestBackend.allCases)
     func transactions(backend: TestBackend) async throws {
-        let proxy = try ProxyProcess(backend: backend)
+        // An async test resumes on the shared cooperative threads, which the
+        // blocking tests running beside it can hold for longer than the
+        // default 30 s idle timeout on a loaded machine: that is not under test here.
+        let proxy = try ProxyProcess(backend: backend, arguments: ["--config", try writeConfig("server:\n  transaction_timeout: 600\n")])
         let c = ProxyClient(proxy.address)
         defer { c.close() }
         try await c.withTransaction { tx in
