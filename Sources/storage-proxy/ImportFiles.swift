@@ -128,8 +128,7 @@ struct Importer {
     /// The lines not stored yet (by id), saved 256 at a time, pipelined.
     private mutating func importLines(_ file: StorageFolder.LogFile, _ tx: Transaction?) async throws {
         // Ids already stored: an import run before, or stopped half-way.
-        // (At most 10,000 are listed; past that, lines are sent again and the proxy drops them by id.)
-        let stored = Set(try await client.queryLogs(taskID: file.taskID, limit: 10_000).compactMap { $0["id"]?.stringValue })
+        let stored = try await storedLogIDs(of: file.taskID)
         var fresh: [StorageFolder.LogLine] = []
         for entry in file.entries {
             if stored.contains(entry.id) { logs.present += 1 } else { fresh.append(entry) }
@@ -160,6 +159,26 @@ struct Importer {
             logs.skipped += failures.count
             logs.imported += chunk.count - failures.count
             progress.advance(by: chunk.count)
+        }
+    }
+
+    /// Every stored log id of a task, read newest first a page at a time
+    /// (`query_logs` returns at most 10,000). Each page ends *at* the oldest
+    /// time of the page before, inclusive, so logs sharing that time are read
+    /// again rather than skipped. (Only a page whose 10,000 logs all share
+    /// one microsecond stops the walk early; lines past it would be sent
+    /// again, and the proxy drops them by id.)
+    private func storedLogIDs(of taskID: String) async throws -> Set<String> {
+        let page = 10_000
+        var ids = Set<String>()
+        var end: Timestamp?
+        while true {
+            let logs = try await client.queryLogs(taskID: taskID, endTime: end, limit: page)
+            let before = ids.count
+            for log in logs { if let id = log["id"]?.stringValue { ids.insert(id) } }
+            guard logs.count == page, ids.count > before,
+                  let oldest = logs.last?["created_at"]?.stringValue.flatMap(Timestamp.init(rfc3339:)) else { return ids }
+            end = Timestamp(microseconds: oldest.microseconds + 1)
         }
     }
 

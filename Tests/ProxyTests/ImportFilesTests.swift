@@ -70,6 +70,29 @@ struct ImportFilesTests {
         #expect(try Self.snapshot(Self.fixture) == before)  // the source is only read
     }
 
+    @Test("a task with more logs than one query_logs page: the second run still finds every line", arguments: TestBackend.allCases)
+    func manyLogsForOneTask(backend: TestBackend) throws {
+        let source = ProxyProcess.makeTempDir(), dir = ProxyProcess.makeTempDir()
+        defer { for d in [source, dir] { try? FileManager.default.removeItem(atPath: d) } }
+        try FileManager.default.createDirectory(atPath: source + "/tasks", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: source + "/logs", withIntermediateDirectories: true)
+        try #"{"agent_name":"a","task_prompt":"p","schedule_type":"cron","schedule_value":"* * * * *"}"#
+            .write(toFile: source + "/tasks/busy.json", atomically: true, encoding: .utf8)
+        // Four lines per millisecond: pages of 10,000 end in the middle of equal times.
+        let lines = 21_000
+        let text = (0..<lines).map { i -> String in
+            let ms = i / 4
+            return "2026-11-24 10:\(pad(ms / 60_000)):\(pad(ms / 1000 % 60)),\(pad(ms % 1000, 3)) - INFO - line \(i)"
+        }.joined(separator: "\n") + "\n"
+        try text.write(toFile: source + "/logs/busy.log", atomically: true, encoding: .utf8)
+        let args = ["import-files", "--source", source] + (try backend.serveArguments(in: dir))
+
+        let first = try runCLI(args)
+        #expect(first.out.contains("logs:  \(lines) imported, 0 already present"), "\(first.out)\(first.err)")
+        let second = try runCLI(args)
+        #expect(second.out.contains("logs:  0 imported, \(lines) already present"), "\(second.out)\(second.err)")
+    }
+
     @Test("--dry-run checks everything the same way and writes nothing")
     func dryRun() throws {
         let dir = ProxyProcess.makeTempDir()
@@ -92,4 +115,10 @@ struct ImportFilesTests {
         let missing = try runCLI(["import-files", "--source", "/nonexistent/storage", "--address", "unix://\(proxy.socketPath)"])
         #expect(missing.status != 0 && missing.err.contains("no folder at /nonexistent/storage"))
     }
+}
+
+/// `n` as decimal with leading zeros to `width` digits.
+private func pad(_ n: Int, _ width: Int = 2) -> String {
+    let digits = String(n)
+    return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }
