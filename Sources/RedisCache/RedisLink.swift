@@ -28,8 +28,6 @@ final class RedisLink {
     private var announcedDown = false
     private(set) var state = State.connecting
     private(set) var connects = 0
-    /// The first attempt has ended, ready or failed (it ends within `setUpTimeoutMs`).
-    private(set) var hasTriedOnce = false
     private(set) var lastError: String?
 
     init(loop: UVLoop, settings: RedisSettings,
@@ -43,6 +41,9 @@ final class RedisLink {
     }
 
     var isReady: Bool { state == .ready }
+
+    /// The first attempt has ended, ready or failed (it ends within `setUpTimeoutMs`).
+    var hasTriedOnce: Bool { connects > 0 || lastError != nil }
 
     /// The connection, while it takes commands.
     var readyConnection: RedisConnection? { state == .ready ? connection : nil }
@@ -127,7 +128,6 @@ final class RedisLink {
                 connects += 1
                 lastError = nil
                 state = .ready
-                hasTriedOnce = true
                 announcedDown = false
                 onStateChange(self, nil)
             }
@@ -146,7 +146,6 @@ final class RedisLink {
         stopSetUpTimer()
         connection = nil
         state = .down
-        hasTriedOnce = true
         lastError = why
         if !announcedDown {  // once per outage, not per retry
             announcedDown = true
