@@ -71,43 +71,63 @@ public final class RedisTaskCache: TaskCache {
 
     /// `MGET gen entry₁ guard₁ entry₂ guard₂ …` for the turn's lookups. An
     /// entry is a hit if its stamp is the current one: the generation, and
-    /// for a list also the lists counter (its guard).
+    /// for a list also the lists counter (its guard). Lookups of one entry
+    /// asked one after another (a stampede on a hot key) share one slot: Redis
+    /// reads the entry once, and they all get the same answer, so their misses
+    /// share one storage read too.
     private func sendPending() {
         while !pending.isEmpty {  // a reply handled at once (Redis down) may ask again
             let turn = pending
             pending.removeAll(keepingCapacity: true)
             var start = 0
             while start < turn.count {
-                let batch = turn[start..<min(turn.count, start + Self.lookupsPerCommand)]
-                start = batch.endIndex
                 var mget: RedisCommand = ["MGET", generationKey]
-                for l in batch {
-                    mget.append(l.entry)
-                    if l.isList { mget.append(listsKey) } else { mget.append(l.entry, suffix: ":v") }
+                var slots = 0, end = start
+                while end < turn.count {
+                    let l = turn[end]
+                    if end == start || turn[end - 1].entry != l.entry {
+                        if slots == Self.lookupsPerCommand { break }
+                        slots += 1
+                        mget.append(l.entry)
+                        if l.isList { mget.append(listsKey) } else { mget.append(l.entry, suffix: ":v") }
+                    }
+                    end += 1
                 }
-                redis.send(mget) { [listsKey] reply in Self.answer(batch, from: reply, listsKey: listsKey) }
+                let batch = turn[start..<end]
+                start = end
+                redis.send(mget) { [listsKey] reply in Self.answer(batch, slots: slots, from: reply, listsKey: listsKey) }
             }
         }
     }
 
-    private static func answer(_ batch: ArraySlice<PendingLookup>, from reply: RedisReplyView?, listsKey: String) {
-        guard let reply, reply.isArray, reply.count == 1 + 2 * batch.count, let gen = reply[0].bytes else {
+    private static func answer(_ batch: ArraySlice<PendingLookup>, slots: Int, from reply: RedisReplyView?, listsKey: String) {
+        guard let reply, reply.isArray, reply.count == 1 + 2 * slots, let gen = reply[0].bytes else {
             for l in batch { l.done(.unavailable) }
             return
         }
-        for (i, l) in zip(0..., batch) {
-            let version = reply[2 + 2 * i].bytes
-            if let stored = reply[1 + 2 * i].bytes, let bar = stored.firstIndex(of: UInt8(ascii: "|")),
-               isCurrent(stored[..<bar], gen: gen, lists: l.isList ? version : nil) {
-                l.done(.hit(EncodedJSON(bytes: Array(stored[(bar + 1)...]))))
-            } else {
-                let genText = String(decoding: gen, as: UTF8.self)
-                let versionText = version.map { String(decoding: $0, as: UTF8.self) } ?? ""
-                let stamp = l.isList ? genText + "." + versionText : genText
-                let guardKey = l.isList ? listsKey : l.entry + ":v"  // built only on a miss
-                l.done(.miss(FillTicket(entry: l.entry, versions: [genText, versionText, guardKey, stamp])))
+        var slot = -1
+        var lookup = CacheLookup.unavailable
+        for i in batch.indices {
+            let l = batch[i]
+            if i == batch.startIndex || batch[i - 1].entry != l.entry {
+                slot += 1
+                lookup = answer(l, stored: reply[1 + 2 * slot].bytes, version: reply[2 + 2 * slot].bytes, gen: gen, listsKey: listsKey)
             }
+            l.done(lookup)
         }
+    }
+
+    private static func answer(_ l: PendingLookup, stored: UnsafeRawBufferPointer?, version: UnsafeRawBufferPointer?,
+                               gen: UnsafeRawBufferPointer, listsKey: String) -> CacheLookup {
+        if let stored, let bar = stored.firstIndex(of: UInt8(ascii: "|")),
+           isCurrent(stored[..<bar], gen: gen, lists: l.isList ? version : nil) {
+            return .hit(EncodedJSON(bytes: Array(stored[(bar + 1)...])))
+        }
+        let genText = String(decoding: gen, as: UTF8.self)
+        let versionText = version.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let stamp = l.isList ? genText + "." + versionText : genText
+        let guardKey = l.isList ? listsKey : l.entry + ":v"  // built only on a miss
+        return .miss(FillTicket(entry: l.entry, versions: [genText, versionText, guardKey, stamp]))
     }
 
     /// A task's stamp is `gen`; a list's is `gen.lists`.
