@@ -82,7 +82,7 @@ struct ImportFilesTests {
         let lines = 21_000
         let text = (0..<lines).map { i -> String in
             let ms = i / 4
-            return "2026-11-24 10:\(pad(ms / 60_000)):\(pad(ms / 1000 % 60)),\(pad(ms % 1000, 3)) - INFO - line \(i)"
+            return String(format: "2026-11-24 10:%02d:%02d,%03d - INFO - line %d", ms / 60_000, ms / 1000 % 60, ms % 1000, i)
         }.joined(separator: "\n") + "\n"
         try text.write(toFile: source + "/logs/busy.log", atomically: true, encoding: .utf8)
         let args = ["import-files", "--source", source] + (try backend.serveArguments(in: dir))
@@ -115,10 +115,4 @@ struct ImportFilesTests {
         let missing = try runCLI(["import-files", "--source", "/nonexistent/storage", "--address", "unix://\(proxy.socketPath)"])
         #expect(missing.status != 0 && missing.err.contains("no folder at /nonexistent/storage"))
     }
-}
-
-/// `n` as decimal with leading zeros to `width` digits.
-private func pad(_ n: Int, _ width: Int = 2) -> String {
-    let digits = String(n)
-    return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }
