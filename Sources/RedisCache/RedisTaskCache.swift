@@ -149,15 +149,16 @@ public final class RedisTaskCache: TaskCache {
         return 0
         """
 
-    public func fill(_ ticket: FillTicket, with answer: EncodedJSON) {
+    public func fill(_ ticket: FillTicket, with answer: EncodedJSON, _ done: @escaping () -> Void) {
         let v = ticket.versions
-        guard v.count == 4 else { return }
+        guard v.count == 4 else { return done() }
         let ttl = ticket.entry.hasPrefix(space + "tasks:") ? Self.listTTL : Self.taskTTL
         var eval: RedisCommand = ["EVAL", Self.fillScript, "3", generationKey, v[2], ticket.entry, v[0], v[1], v[3]]
         eval.append(bytes: answer.bytes)
         eval.append(String(ttl))
         redis.command(eval) { [self] r in
             if case .success(.integer(1)) = r { fills += 1 }
+            done()
         }
     }
 

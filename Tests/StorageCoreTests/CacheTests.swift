@@ -61,10 +61,10 @@ struct CacheTests {
         let t = TaskRecord(id: "t1", agentName: "a", taskPrompt: "p", scheduleType: "s", scheduleValue: "v",
                            createdAt: .now(), updatedAt: .now())
         let one = EncodedJSON(encoding: t), list = EncodedJSON(encoding: [t])
-        cache.fill(try #require(ticket(lookup(cache, task: "t1"))), with: one)
+        cache.fill(try #require(ticket(lookup(cache, task: "t1"))), with: one) {}
         var listLookup: CacheLookup?
         cache.lookupTaskList(TaskQuery()) { listLookup = $0 }
-        cache.fill(try #require(ticket(listLookup)), with: list)
+        cache.fill(try #require(ticket(listLookup)), with: list) {}
         #expect(hit(lookup(cache, task: "t1")) == one)
         cache.lookupTaskList(TaskQuery()) { listLookup = $0 }
         #expect(hit(listLookup) == list)
@@ -76,10 +76,10 @@ struct CacheTests {
         #expect(hit(lookup(cache, task: "t1")) == one)
         clock.now += MemoryTaskCache.taskTTL
         #expect(hit(lookup(cache, task: "t1")) == nil)
-        cache.fill(try #require(ticket(lookup(cache, task: "t1"))), with: one)
+        cache.fill(try #require(ticket(lookup(cache, task: "t1"))), with: one) {}
         cache.invalidate(taskIDs: ["t1"]) {}
         #expect(hit(lookup(cache, task: "t1")) == nil)
-        cache.fill(try #require(ticket(lookup(cache, task: "ghost"))), with: EncodedJSON(encoding: JSONValue.null))
+        cache.fill(try #require(ticket(lookup(cache, task: "ghost"))), with: EncodedJSON(encoding: JSONValue.null)) {}
         #expect(hit(lookup(cache, task: "ghost"))?.text == "null")  // absent tasks are cached too
     }
 
@@ -87,7 +87,7 @@ struct CacheTests {
         let cache = MemoryTaskCache()
         let before = try #require(ticket(lookup(cache, task: "t1")))  // a reader misses…
         cache.invalidate(taskIDs: ["t1"]) {}                           // …a writer commits…
-        cache.fill(before, with: EncodedJSON(encoding: JSONValue.string("old")))  // …the reader's old row
+        cache.fill(before, with: EncodedJSON(encoding: JSONValue.string("old"))) {}  // …the reader's old row
         #expect(hit(lookup(cache, task: "t1")) == nil)
     }
 

@@ -28,7 +28,10 @@ public protocol TaskCache: AnyObject {
     func lookupTaskList(_ query: TaskQuery, _ done: @escaping (CacheLookup) -> Void)
     /// Stores a storage answer read after the lookup that gave `ticket`,
     /// unless a task write was invalidated since (then it may be stale).
-    func fill(_ ticket: FillTicket, with answer: EncodedJSON)
+    /// `done` once the cache has taken it or refused it: a lookup sent after
+    /// that finds the entry (a shared cache on several connections could
+    /// otherwise read before the fill arrives).
+    func fill(_ ticket: FillTicket, with answer: EncodedJSON, _ done: @escaping () -> Void)
     /// Drops the tasks' entries and every list (any write may change any
     /// list); `done` once no proxy sharing the cache can serve them any more.
     func invalidate(taskIDs: [String], _ done: @escaping () -> Void)

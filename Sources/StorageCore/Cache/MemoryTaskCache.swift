@@ -38,7 +38,8 @@ public final class MemoryTaskCache: TaskCache {
         done(.miss(FillTicket(entry: key, versions: ticketVersions)))
     }
 
-    public func fill(_ ticket: FillTicket, with answer: EncodedJSON) {
+    public func fill(_ ticket: FillTicket, with answer: EncodedJSON, _ done: @escaping () -> Void) {
+        defer { done() }
         guard ticket.versions == ticketVersions else { return }  // a write came in between
         if CacheKeys.isTaskList(ticket.entry) {
             if lists.count >= maxEntries / 10 { lists.removeAll(keepingCapacity: true) }

@@ -81,11 +81,17 @@ public final class ReadThroughStorage: StorageAdapter {
             flights[ticket] = [done]
             storageReads += 1
             read { [self] result in
-                let waiting = flights.removeValue(forKey: ticket) ?? []
-                if case .success(let answer) = result { cache.fill(ticket, with: answer) }
-                for w in waiting { w(result) }
+                guard case .success(let answer) = result else { return land(ticket, result) }
+                // Answered once the entry is in: the next read of it, from
+                // anyone, is a hit. Misses meanwhile join this flight.
+                cache.fill(ticket, with: answer) { [self] in land(ticket, result) }
             }
         }
+    }
+
+    /// Ends a flight: everyone who waited for it gets its answer.
+    private func land(_ ticket: FillTicket, _ result: Result<EncodedJSON, ProxyError>) {
+        for w in flights.removeValue(forKey: ticket) ?? [] { w(result) }
     }
 
     public func getTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<TaskRecord?>) {
