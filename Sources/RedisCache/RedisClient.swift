@@ -38,6 +38,7 @@ public final class RedisClient {
     public private(set) var outages = 0
     private var turnHooks: [() -> Void] = []
     private var turnHandle: UVCallback?
+    private var stallCheck: UVCallback?
 
     public init(loop: UVLoop, settings: RedisSettings) {
         self.loop = loop
@@ -53,6 +54,12 @@ public final class RedisClient {
         if !turnHooks.isEmpty {
             turnHandle = UVCallback(loop: loop, .prepare) { [unowned self] in for f in turnHooks { f() } }
         }
+        let check = UVCallback(loop: loop, .timer) { [unowned self] in
+            let now = MonotonicClock.coarseSeconds()
+            for l in links { l.dropIfStalled(now: now) }
+        }
+        check.startTimer(ms: 250, repeatMs: 250)
+        stallCheck = check
         for _ in 0..<max(1, settings.poolSize) {
             links.append(RedisLink(loop: loop, settings: settings, prepare: { [unowned self] c, done in
                 runSteps(c, from: 0, done)
@@ -129,6 +136,8 @@ public final class RedisClient {
     public func close() {
         turnHandle?.close()
         turnHandle = nil
+        stallCheck?.close()
+        stallCheck = nil
         for l in links { l.close() }
         links = []
     }

@@ -26,8 +26,16 @@ public final class RedisConnection {
     /// Called once when an established connection is lost or closed, with why.
     public var onGone: ((String) -> Void)?
     public private(set) var isUp = false
+    /// Commands sent and not answered yet, and since when the connection has
+    /// waited without any reply (replies come in order, so no progress for
+    /// long means the server stopped answering).
+    private var unanswered = 0
+    private var waitingSince = 0.0
 
     private init() {}
+
+    /// Commands are waiting and no reply came for `seconds`.
+    func hasStalled(for seconds: Double, now: Double) -> Bool { unanswered > 0 && now - waitingSince > seconds }
 
     /// Starts connecting; returns the connection while it is in progress (to
     /// `abandon` it), nil when it failed at once (`done` has run then).
@@ -129,15 +137,24 @@ public final class RedisConnection {
         guard let ac, isUp else { return done(nil) }
         let box = Unmanaged.passRetained(ReplyBox(done)).toOpaque()
         let sent: Int32 = command.withArgv { argv, lengths in
-            redisAsyncCommandArgv(ac, { _, reply, privdata in
+            redisAsyncCommandArgv(ac, { ac, reply, privdata in
+                // Teardown calls back with no reply, from inside redisAsyncFree: `data` is still ours then.
+                RedisConnection.owner(of: ac).answered()
                 let done = Unmanaged<ReplyBox>.fromOpaque(privdata!).takeRetainedValue().done
                 done(reply.map { RedisReplyView(raw: $0.assumingMemoryBound(to: redisReply.self)) })
             }, box, Int32(command.count), UnsafeMutablePointer(mutating: argv), lengths)
         }
         if sent != REDIS_OK {
             Unmanaged<ReplyBox>.fromOpaque(box).release()
-            done(nil)
+            return done(nil)
         }
+        if unanswered == 0 { waitingSince = MonotonicClock.coarseSeconds() }
+        unanswered += 1
+    }
+
+    private func answered() {
+        unanswered -= 1
+        if unanswered > 0 { waitingSince = MonotonicClock.coarseSeconds() }
     }
 
     /// Closes now: commands still waiting get a failure, `onGone` runs.

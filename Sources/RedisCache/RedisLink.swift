@@ -7,7 +7,8 @@ import StorageCore
 /// connection is lost it reconnects after a back-off that doubles from 50 ms
 /// to 5 s. Connecting and setting up must finish within `setUpTimeoutMs`, or
 /// the attempt counts as failed: a host that drops packets would otherwise
-/// hold the link in `connecting` for the kernel's TCP timeout (minutes). While
+/// hold the link in `connecting` for the kernel's TCP timeout (minutes). A
+/// ready connection whose commands get no reply for as long is dropped. While
 /// it is not ready, commands fail at once with the retryable `backend
 /// unavailable` error. Loop thread only.
 final class RedisLink {
@@ -53,6 +54,16 @@ final class RedisLink {
         guard state == .ready else { return }
         connection?.close()  // onGone → down → reconnect
         if state == .ready { lost(why) }
+    }
+
+    /// A server that stopped answering (stopped, hung, cut off without a
+    /// reset) would hold every cached read: once commands have waited
+    /// `setUpTimeoutMs` with no reply, the connection is dropped, they fail
+    /// (reads go to storage), and it reconnects as after any loss.
+    func dropIfStalled(now: Double) {
+        guard state == .ready, let c = connection,
+              c.hasStalled(for: Double(Self.setUpTimeoutMs) / 1000, now: now) else { return }
+        fail(c, "no answer within \(Self.setUpTimeoutMs) ms")
     }
 
     func close() {

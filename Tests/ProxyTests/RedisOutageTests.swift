@@ -42,6 +42,10 @@ final class PrivateRedis {
         throw ClientError("redis-server did not start")
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open, nothing is answered.
+    func pause() { kill(pid, SIGSTOP) }
+    func resume() { kill(pid, SIGCONT) }
+
     func kill9() {
         kill(pid, SIGKILL)
         var status: Int32 = 0
@@ -118,6 +122,42 @@ struct RedisOutageTests {
             #expect(calls.withLock { $0 } > 100)
             let warnings = proxy.logText.split(separator: "\n").filter { $0.contains("Redis unavailable") }
             #expect(warnings.count == 1)  // once per outage, not per request
+        }
+    }
+
+    @Test("a Redis that stops answering: reads go to storage after 2 s, a write is never served stale after it resumes")
+    func redisStopsAnswering() throws {
+        let redis = try PrivateRedis()
+        let proxy = try ProxyProcess(arguments: try TestRedis.serveArguments(url: redis.url, prefix: "stall:"))
+        try withExtendedLifetime((redis, proxy)) {
+            let c = try proxy.client()
+            _ = try c.result("save_task", ["task": sampleTask(id: "kept", extra: [("status", "before")])])
+            #expect(try c.result("get_task", ["task_id": "kept"]).objectValue?["status"] == "before")  // cached now
+
+            redis.pause()
+            defer { redis.resume() }
+            let started = Date()
+            // Answered from storage once the stalled connections are given up on.
+            #expect(try c.result("get_task", ["task_id": "kept"]).objectValue?["status"] == "before")
+            #expect(Date().timeIntervalSince(started) < 10)
+            #expect(try c.errorCode("cache.get", ["key": "k"]) == -32003)
+            let cache = try c.result("server.status").objectValue?["cache"]?.objectValue
+            #expect(cache?["state"] == "down")
+            #expect(cache?["last_error"]?.stringValue?.contains("no answer within 2000 ms") == true, "\(String(describing: cache))")
+            // A write whose invalidation Redis never confirms is still acknowledged…
+            _ = try c.result("update_task_status", ["task_id": "kept", "status": "during"])
+
+            // …and once Redis answers again, the entry it still holds is not served.
+            redis.resume()
+            var state: String?
+            for _ in 0..<200 where state != "up" {
+                usleep(50_000)
+                state = try c.result("server.status").objectValue?["cache"]?.objectValue?["state"]?.stringValue
+            }
+            #expect(state == "up")
+            #expect(try c.result("get_task", ["task_id": "kept"]).objectValue?["status"] == "during")
+            #expect(try c.result("get_task", ["task_id": "kept"]).objectValue?["status"] == "during")
+            #expect(try c.result("cache.set", ["key": "k", "value": 1]) == true)
         }
     }
 
