@@ -64,14 +64,30 @@ struct RedisOutageTests {
         try c.result("server.status").objectValue?["cache"]?.objectValue?["state"]?.stringValue
     }
 
+    /// A proxy on a private Redis, with task `kept` (status `before`) read once, so cached.
+    func proxyWithACachedTask(_ redis: PrivateRedis, prefix: String) throws -> (ProxyProcess, LineClient) {
+        let proxy = try ProxyProcess(arguments: try TestRedis.serveArguments(url: redis.url, prefix: prefix))
+        let c = try proxy.client()
+        _ = try c.result("save_task", ["task": sampleTask(id: "kept", extra: [("status", "before")])])
+        #expect(try c.result("get_task", ["task_id": "kept"]).objectValue?["status"] == "before")
+        return (proxy, c)
+    }
+
+    /// Polls until the proxy reports its cache `up` (at most 10 s); the last state seen.
+    func waitUntilCacheIsUp(_ c: LineClient) throws -> String? {
+        var state: String?
+        for _ in 0..<200 where state != "up" {
+            usleep(50_000)
+            state = try cacheState(c)
+        }
+        return state
+    }
+
     @Test("Redis killed and restarted under load: no failed storage call, nothing stale served after")
     func redisRestartMidLoad() throws {
         let redis = try PrivateRedis()
-        let proxy = try ProxyProcess(arguments: try TestRedis.serveArguments(url: redis.url, prefix: "outage:"))
+        let (proxy, c) = try proxyWithACachedTask(redis, prefix: "outage:")
         try withExtendedLifetime((redis, proxy)) {
-            let c = try proxy.client()
-            _ = try c.result("save_task", ["task": sampleTask(id: "kept", extra: [("status", "before")])])
-            #expect(try c.result("get_task", ["task_id": "kept"]).objectValue?["status"] == "before")  // cached now
 
             // Load on other tasks all along: every storage call must succeed.
             let done = Locked(false), failures = Locked<[String]>([]), calls = Locked(0)
@@ -105,12 +121,7 @@ struct RedisOutageTests {
 
             // …and Redis comes back holding the old entry (append-only file).
             try redis.start()
-            var state: String?
-            for _ in 0..<100 where state != "up" {
-                usleep(50_000)
-                state = try cacheState(c)
-            }
-            #expect(state == "up")
+            #expect(try waitUntilCacheIsUp(c) == "up")
             usleep(300_000)
             done.withLock { $0 = true }
             usleep(100_000)
@@ -128,11 +139,8 @@ struct RedisOutageTests {
     @Test("a Redis that stops answering: reads go to storage after 2 s, a write is never served stale after it resumes")
     func redisStopsAnswering() throws {
         let redis = try PrivateRedis()
-        let proxy = try ProxyProcess(arguments: try TestRedis.serveArguments(url: redis.url, prefix: "stall:"))
+        let (proxy, c) = try proxyWithACachedTask(redis, prefix: "stall:")
         try withExtendedLifetime((redis, proxy)) {
-            let c = try proxy.client()
-            _ = try c.result("save_task", ["task": sampleTask(id: "kept", extra: [("status", "before")])])
-            #expect(try c.result("get_task", ["task_id": "kept"]).objectValue?["status"] == "before")  // cached now
 
             redis.pause()
             defer { redis.resume() }
@@ -149,12 +157,7 @@ struct RedisOutageTests {
 
             // …and once Redis answers again, the entry it still holds is not served.
             redis.resume()
-            var state: String?
-            for _ in 0..<200 where state != "up" {
-                usleep(50_000)
-                state = try c.result("server.status").objectValue?["cache"]?.objectValue?["state"]?.stringValue
-            }
-            #expect(state == "up")
+            #expect(try waitUntilCacheIsUp(c) == "up")
             #expect(try c.result("get_task", ["task_id": "kept"]).objectValue?["status"] == "during")
             #expect(try c.result("get_task", ["task_id": "kept"]).objectValue?["status"] == "during")
             #expect(try c.result("cache.set", ["key": "k", "value": 1]) == true)
