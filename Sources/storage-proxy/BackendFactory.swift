@@ -19,14 +19,15 @@ enum BackendFactory {
         }
         switch config.cacheType {
         case .none:
-            return (storage, MemoryCache())
+            return (storage, MemoryCache(maxBytes: config.memoryCache.maxMemory))
         case .memory where config.storageType == .postgresql:
             // Several proxies share one PostgreSQL; a per-process read-through cache
             // cannot see the others' writes (stale reads). That needs Redis (shared
             // invalidation); until then reads go to PostgreSQL.
-            return (storage, MemoryCache())
+            return (storage, MemoryCache(maxBytes: config.memoryCache.maxMemory))
         case .memory:
-            return (ReadThroughStorage(storage: storage, cache: MemoryTaskCache()), MemoryCache())
+            return (ReadThroughStorage(storage: storage, cache: MemoryTaskCache(maxBytes: config.memoryCache.readThroughMaxMemory)),
+                    MemoryCache(maxBytes: config.memoryCache.maxMemory))
         case .redis:
             // Shared by every proxy on this Redis: read-through is correct across them.
             let redis = RedisClient(loop: server.eventLoop, settings: try RedisSettings(config: config.redis))

@@ -40,6 +40,10 @@ struct ConfigOptions: ParsableArguments {
             c.storageType = t
         }
         if let database {
+            // SQLite opens a private temporary database for an empty path: acknowledged writes would vanish.
+            guard !database.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw ValidationError("--database must not be empty (a SQLite file path or a postgresql:// URL)")
+            }
             if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
                 c.postgresql.url = database
                 if storage == nil { c.storageType = .postgresql }

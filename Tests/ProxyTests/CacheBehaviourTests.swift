@@ -83,4 +83,30 @@ struct CacheBehaviourTests {
             #expect(try c.result("get_task", ["task_id": "t1"]).objectValue?["id"] == "t1")
         }
     }
+
+    /// Found by hostile-client testing: a recursive glob overflowed the stack
+    /// on a long pattern and backtracked for minutes on `*a*a…*b`; a ttl of
+    /// 1e16 trapped converting to milliseconds. Each answer must come back
+    /// promptly and the proxy must keep serving.
+    @Test("abusive patterns and numbers are answered, not fatal", arguments: TestCache.allCases)
+    func abusiveInput(cache: TestCache) throws {
+        try withClient(cache) { (c: LineClient) throws in
+            let longKey = String(repeating: "a", count: 150_000)
+            #expect(try c.result("cache.set", ["key": .string(longKey), "value": 1]) == true)
+            #expect(try c.errorCode("cache.clear_pattern", ["pattern": .string(String(repeating: "*?", count: 150_000))]) == -32602)
+            let started = Date()
+            #expect(try c.result("cache.clear_pattern", ["pattern": .string(String(repeating: "*?", count: 500))]) == 1)
+            _ = try c.result("cache.set", ["key": .string(String(repeating: "a", count: 60)), "value": 1])
+            #expect(try c.result("cache.clear_pattern", ["pattern": .string(String(repeating: "*a", count: 12) + "*b")]) == 0)
+            #expect(try c.result("cache.clear_pattern", ["pattern": .string(String(repeating: "*a", count: 300) + "*b")]) == 0)
+            #expect(Date().timeIntervalSince(started) < 2)
+            for ttl: JSONValue in [1e16, -1, 1e300, .int(Int64.max)] {
+                let r = try c.call("cache.set", ["key": "x", "value": 1, "ttl": ttl])
+                #expect(r["error"]?.objectValue?["code"] == -32602, "ttl \(ttl.jsonText)")
+                #expect(r["error"]?.objectValue?["data"]?.objectValue?["field"] == "ttl")
+            }
+            #expect(try c.result("cache.set", ["key": "x", "value": 1, "ttl": 1e9]) == true)
+            #expect(try c.result("health_check") == true)
+        }
+    }
 }

@@ -45,6 +45,43 @@ struct CacheTests {
         #expect(existed == false)
     }
 
+    /// Like Redis with `maxmemory` and `allkeys-lru`: the least recently used
+    /// keys go first, reads count as use, and the budget holds.
+    @Test func memoryCacheEvictsTheLeastRecentlyUsedPastItsBudget() {
+        let cache = MemoryCache(maxBytes: 10 * (MemoryCache.entryOverhead + 1024))
+        let value = JSONValue.string(String(repeating: "v", count: 1000))
+        for i in 0..<9 { cache.set("k\(i)", value, ttl: Double?.none) { _ in } }
+        var seen: JSONValue?? = nil
+        cache.get("k0") { seen = try? $0.get() }  // k0 is now the most recent
+        #expect(seen == .some(value))
+        for i in 9..<14 { cache.set("k\(i)", value, ttl: Double?.none) { _ in } }
+        var present: [String] = []
+        for i in 0..<14 { cache.exists("k\(i)") { if (try? $0.get()) == true { present.append("k\(i)") } } }
+        #expect(present.contains("k0"))
+        #expect(!present.contains("k1") && !present.contains("k2"))
+        #expect(present.contains("k13"))
+        #expect(cache.usedBytes <= 10 * (MemoryCache.entryOverhead + 1024))
+        var refused: ProxyError?
+        cache.set("huge", JSONValue.string(String(repeating: "x", count: 20_000)), ttl: Double?.none) { if case .failure(let e) = $0 { refused = e } }
+        #expect(refused?.code == -32602)
+    }
+
+    @Test func readThroughEntriesStayInsideTheirByteBudget() throws {
+        let cache = MemoryTaskCache(maxBytes: 1 << 20)
+        let big = EncodedJSON(bytes: [UInt8](repeating: UInt8(ascii: "1"), count: 100_000))
+        for limit in 1...40 {
+            var l: CacheLookup?
+            cache.lookupTaskList(TaskQuery(limit: limit)) { l = $0 }
+            cache.fill(try #require(ticket(l)), with: big) {}
+            #expect(cache.usedBytes <= 1 << 20)
+        }
+        var l: CacheLookup?
+        cache.lookupTaskList(TaskQuery(limit: 40)) { l = $0 }
+        #expect(hit(l) == big)  // the newest fill is kept
+        cache.fill(try #require(ticket(lookup(cache, task: "t"))), with: EncodedJSON(bytes: [UInt8](repeating: 49, count: 200_000))) {}
+        #expect(hit(lookup(cache, task: "t")) == nil)  // over an eighth of the budget: not kept
+    }
+
     /// What a lookup answers, with the in-process cache (it answers at once).
     func lookup(_ cache: MemoryTaskCache, task id: String) -> CacheLookup? {
         var out: CacheLookup?

@@ -3,13 +3,45 @@ import Testing
 
 @Suite("Configuration files")
 struct ConfigLoaderTests {
-    @Test func expandsVariablesWithDefaults() {
+    @Test func expandsVariablesWithDefaults() throws {
         let env = ["A": "1", "EMPTY": ""]
-        #expect(ConfigLoader.expand("x${A}y", environment: env) == "x1y")
-        #expect(ConfigLoader.expand("${MISSING:-dflt}", environment: env) == "dflt")
-        #expect(ConfigLoader.expand("${EMPTY:-dflt}", environment: env) == "dflt")
-        #expect(ConfigLoader.expand("${MISSING}", environment: env) == "")
-        #expect(ConfigLoader.expand("${A:-x}:${A}", environment: env) == "1:1")
+        #expect(try ConfigLoader.expand("x${A}y", environment: env) == "x1y")
+        #expect(try ConfigLoader.expand("${MISSING:-dflt}", environment: env) == "dflt")
+        #expect(try ConfigLoader.expand("${EMPTY:-dflt}", environment: env) == "dflt")
+        #expect(try ConfigLoader.expand("${MISSING:-}", environment: env) == "")
+        #expect(try ConfigLoader.expand("${EMPTY}", environment: env) == "")
+        #expect(try ConfigLoader.expand("${A:-x}:${A}", environment: env) == "1:1")
+        #expect(try ConfigLoader.expand("${A:?needed}", environment: env) == "1")
+    }
+
+    /// An unset variable must never become an empty value silently: for
+    /// `storage.sqlite.path` that is SQLite's private temporary database.
+    @Test func unsetVariablesStopTheLoadWithKeyFileAndLine() {
+        let cases: [(String, String)] = [
+            ("storage:\n  sqlite:\n    path: \"${SQLITE_PATH}\"\n", "SQLITE_PATH} is not set"),
+            ("storage:\n  sqlite:\n    path: \"${SQLITE_PATH:?set it in .env}\"\n", "set it in .env"),
+            ("storage:\n  sqlite:\n    path: \"${EMPTY:?}\"\n", "EMPTY} is not set"),
+            ("storage:\n  sqlite:\n    path: \"\"\n", "must not be empty"),
+            ("storage:\n  sqlite:\n    path: \"${EMPTY:-}\"\n", "must not be empty"),
+        ]
+        for (yaml, why) in cases {
+            do {
+                _ = try ConfigLoader.load(yaml: yaml, file: "p.yaml", environment: ["EMPTY": ""])
+                Issue.record("accepted: \(yaml)")
+            } catch {
+                #expect(error.description.hasPrefix("p.yaml:3: storage.sqlite.path: "), "\(error)")
+                #expect(error.description.contains(why), "\(error)")
+            }
+        }
+    }
+
+    @Test func valuesOutOfRangeAreRefusedAtLoad() {
+        for yaml in ["server:\n  max_connections: -1\n", "server:\n  max_line_bytes: 0\n", "server:\n  log_level: loud\n",
+                     "server:\n  idle_timeout: -5\n", "server:\n  transaction_timeout: 0\n", "storage:\n  sqlite:\n    pool_size: 0\n",
+                     "storage:\n  postgresql:\n    port: 70000\n", "storage:\n  cache:\n    max_memory: 10\n",
+                     "server:\n  idle_timeout: .nan\n"] {
+            #expect(throws: ConfigError.self, "\(yaml)") { try ConfigLoader.load(yaml: yaml, environment: [:]) }
+        }
     }
 
     @Test func readsTheSeedsKeysAndTheServerSection() throws {
@@ -41,7 +73,7 @@ struct ConfigLoaderTests {
               socket_mode: "0600"
               idle_timeout: 2.5
             """
-        let c = try ConfigLoader.load(yaml: yaml, environment: ["STORAGE_TYPE": "postgresql", "DB_HOST": "db", "DB_PASSWORD": "pw", "TOKEN": "t"])
+        let c = try ConfigLoader.load(yaml: yaml, environment: ["STORAGE_TYPE": "postgresql", "DB_HOST": "db", "DB_PASSWORD": "pw", "TOKEN": "t", "REDIS_PASSWORD": ""])
         #expect(c.storageType == .postgresql)
         #expect(c.sqlite.poolSize == 5)
         #expect(c.postgresql.host == "db" && c.postgresql.user == "qwen" && c.postgresql.password == "pw" && c.postgresql.maxOverflow == 40)

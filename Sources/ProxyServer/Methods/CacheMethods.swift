@@ -2,6 +2,9 @@ import StorageCore
 
 /// The seed's `CacheAdapter` on the application's own key space.
 enum CacheMethods {
+    /// About 31 years: far beyond any cache entry, far inside every backend's range.
+    static let maxTTL = 1e9
+
     static let all: [MethodSpec] = [
         MethodSpec("cache.get", "The value, or null.", params: [.required("key", Schema.string, "Key.")],
                    result: Schema.any, ordering: .read) { call in
@@ -9,10 +12,9 @@ enum CacheMethods {
         },
         MethodSpec("cache.set", "Store a value; without ttl any earlier ttl is cleared (as Redis SET).",
                    params: [.required("key", Schema.string, "Key."), .required("value", Schema.any, "Any JSON value."),
-                            .optional("ttl", Schema.number, "Seconds, > 0.")],
+                            .optional("ttl", Schema.number, "Seconds, more than 0 and at most \(Int(maxTTL)).")],
                    result: Schema.boolean, ordering: .write) { call in
-            let ttl = try call.params.optionalNumber("ttl")
-            if let ttl, !(ttl > 0) { throw ProxyError.invalidParams(field: "ttl", reason: "must be a number of seconds > 0") }
+            let ttl = try call.params.optionalNumber("ttl", in: 0...maxTTL, exclusiveLowerBound: true)
             call.cache.set(try call.params.string("key"), try call.params.value("value"), ttl: ttl) { call.relay($0) }
         },
         MethodSpec("cache.delete", "true if the key existed.", params: [.required("key", Schema.string, "Key.")],
@@ -26,7 +28,8 @@ enum CacheMethods {
         MethodSpec("cache.clear_pattern", "Delete the keys matching a Redis glob. Returns how many.",
                    params: [.required("pattern", Schema.string, "Glob: *, ?, [abc], \\x.")],
                    result: Schema.integer, ordering: .write) { call in
-            call.cache.clearPattern(try call.params.string("pattern")) { call.relay($0) }
+            let pattern = try call.params.string("pattern", maxBytes: call.server.config.maxPatternBytes)
+            call.cache.clearPattern(pattern) { call.relay($0) }
         },
     ]
 }

@@ -50,10 +50,26 @@ struct Params {
         return n
     }
 
-    func optionalNumber(_ name: String) throws(ProxyError) -> Double? {
+    /// A number inside `range` (open at 0 when `range` starts above it):
+    /// every number reaches a backend only after this check, so none can
+    /// overflow a conversion there.
+    func optionalNumber(_ name: String, in range: ClosedRange<Double>, exclusiveLowerBound: Bool = false) throws(ProxyError) -> Double? {
         guard let v = present(name) else { return nil }
         guard let d = v.doubleValue else { throw ProxyError.invalidParams(field: name, reason: "must be a number, got \(v.typeName)") }
+        guard range.contains(d), !(exclusiveLowerBound && d == range.lowerBound) else {
+            let low = exclusiveLowerBound ? "more than \(range.lowerBound.formatted)" : "from \(range.lowerBound.formatted)"
+            throw ProxyError.invalidParams(field: name, reason: "must be a number \(low) up to \(range.upperBound.formatted)")
+        }
         return d
+    }
+
+    /// A string of at most `maxBytes` UTF-8 bytes.
+    func string(_ name: String, maxBytes: Int) throws(ProxyError) -> String {
+        let s = try string(name)
+        guard s.utf8.count <= maxBytes else {
+            throw ProxyError.invalidParams(field: name, reason: "is longer than \(maxBytes) bytes")
+        }
+        return s
     }
 
     func optionalTimestamp(_ name: String) throws(ProxyError) -> Timestamp? {
@@ -84,4 +100,9 @@ struct Params {
         guard let v = object[name] else { throw ProxyError.invalidParams(field: name, reason: "is required") }
         return v
     }
+}
+
+extension Double {
+    /// `1e9` as `1000000000`, `0.5` as `0.5`: for error messages.
+    fileprivate var formatted: String { self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self) }
 }

@@ -22,8 +22,11 @@ public enum ConfigLoader {
         return config
     }
 
-    /// `${VAR}` and `${VAR:-default}`; an unset `${VAR}` becomes empty.
-    public static func expand(_ text: String, environment: [String: String]) -> String {
+    /// `${VAR}`, `${VAR:-default}` (also when VAR is empty; `${VAR:-}` for an
+    /// explicit empty value) and `${VAR:?message}` (VAR must be set and not
+    /// empty). An unset `${VAR}` is an error, not an empty value: an empty
+    /// database path or password must never be a silent default.
+    public static func expand(_ text: String, environment: [String: String]) throws(ConfigError) -> String {
         guard text.contains("${") else { return text }
         var out = ""
         var rest = Substring(text)
@@ -32,11 +35,20 @@ public enum ConfigLoader {
             guard let close = rest[open.upperBound...].firstIndex(of: "}") else { out += rest[open.lowerBound...]; return out }
             let body = rest[open.upperBound..<close]
             if let sep = body.range(of: ":-") {
-                let name = String(body[..<sep.lowerBound])
-                let value = environment[name] ?? ""
+                let value = environment[String(body[..<sep.lowerBound])] ?? ""
                 out += value.isEmpty ? String(body[sep.upperBound...]) : value
+            } else if let sep = body.range(of: ":?") {
+                let name = String(body[..<sep.lowerBound])
+                guard let value = environment[name], !value.isEmpty else {
+                    let message = body[sep.upperBound...]
+                    throw ConfigError("${\(name)} is not set" + (message.isEmpty ? "" : ": \(message)"))
+                }
+                out += value
             } else {
-                out += environment[String(body)] ?? ""
+                guard let value = environment[String(body)] else {
+                    throw ConfigError("${\(body)} is not set (write ${\(body):-} for an empty default)")
+                }
+                out += value
             }
             rest = rest[rest.index(after: close)...]
         }
@@ -67,7 +79,17 @@ private struct Reader {
 
     func string(_ node: Node, _ key: String) throws(ConfigError) -> String {
         guard case .scalar(let s) = node else { throw fail(node, key, "expected a single value") }
-        return ConfigLoader.expand(s.string, environment: environment)
+        do {
+            return try ConfigLoader.expand(s.string, environment: environment)
+        } catch {
+            throw fail(node, key, error.description)
+        }
+    }
+
+    func nonEmptyString(_ node: Node, _ key: String) throws(ConfigError) -> String {
+        let v = try string(node, key)
+        if v.trimmingSpaces.isEmpty { throw fail(node, key, "must not be empty") }
+        return v
     }
 
     func optionalString(_ node: Node, _ key: String) throws(ConfigError) -> String? {
@@ -76,15 +98,17 @@ private struct Reader {
         return v.isEmpty ? nil : v
     }
 
-    func int(_ node: Node, _ key: String) throws(ConfigError) -> Int {
+    func int(_ node: Node, _ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
         let text = try string(node, key)
         guard let v = Int(text.trimmingSpaces) else { throw fail(node, key, "expected an integer, got '\(text)'") }
+        guard range.contains(v) else { throw fail(node, key, "must be from \(range.lowerBound) to \(range.upperBound), got \(v)") }
         return v
     }
 
-    func double(_ node: Node, _ key: String) throws(ConfigError) -> Double {
+    func double(_ node: Node, _ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double {
         let text = try string(node, key)
-        guard let v = Double(text.trimmingSpaces) else { throw fail(node, key, "expected a number of seconds, got '\(text)'") }
+        guard let v = Double(text.trimmingSpaces), v.isFinite else { throw fail(node, key, "expected a number of seconds, got '\(text)'") }
+        guard range.contains(v) else { throw fail(node, key, "must be from \(range.lowerBound) to \(range.upperBound) seconds, got \(text)") }
         return v
     }
 
@@ -122,13 +146,13 @@ private struct Reader {
                 for (k2, v2) in try mapping(v, key) {
                     let key2 = "\(key).\(k2)"
                     switch k2 {
-                    case "path": c.sqlite.path = try string(v2, key2)
-                    case "pool_size": c.sqlite.poolSize = try int(v2, key2)
+                    case "path": c.sqlite.path = try nonEmptyString(v2, key2)
+                    case "pool_size": c.sqlite.poolSize = try int(v2, key2, in: 1...64)
                     case "synchronous":
                         let s = try string(v2, key2).uppercased()
                         guard ["OFF", "NORMAL", "FULL", "EXTRA"].contains(s) else { throw fail(v2, key2, "expected OFF, NORMAL, FULL or EXTRA") }
                         c.sqlite.synchronous = s
-                    case "busy_timeout_ms": c.sqlite.busyTimeoutMs = try int(v2, key2)
+                    case "busy_timeout_ms": c.sqlite.busyTimeoutMs = try int(v2, key2, in: 0...600_000)
                     default: throw fail(v2, key2, "unknown key")
                     }
                 }
@@ -137,15 +161,15 @@ private struct Reader {
                     let key2 = "\(key).\(k2)"
                     switch k2 {
                     case "url": c.postgresql.url = try optionalString(v2, key2)
-                    case "host": c.postgresql.host = try string(v2, key2)
-                    case "port": c.postgresql.port = try int(v2, key2)
-                    case "database": c.postgresql.database = try string(v2, key2)
-                    case "user": c.postgresql.user = try string(v2, key2)
+                    case "host": c.postgresql.host = try nonEmptyString(v2, key2)
+                    case "port": c.postgresql.port = try int(v2, key2, in: 1...65535)
+                    case "database": c.postgresql.database = try nonEmptyString(v2, key2)
+                    case "user": c.postgresql.user = try nonEmptyString(v2, key2)
                     case "password": c.postgresql.password = try optionalString(v2, key2)
-                    case "pool_size": c.postgresql.poolSize = try int(v2, key2)
-                    case "max_overflow": c.postgresql.maxOverflow = try int(v2, key2)
-                    case "pool_recycle": c.postgresql.poolRecycle = try int(v2, key2)
-                    case "pipeline_depth": c.postgresql.pipelineDepth = try int(v2, key2)
+                    case "pool_size": c.postgresql.poolSize = try int(v2, key2, in: 1...1000)
+                    case "max_overflow": c.postgresql.maxOverflow = try int(v2, key2, in: 0...10_000)
+                    case "pool_recycle": c.postgresql.poolRecycle = try int(v2, key2, in: 1...Int(Int32.max))
+                    case "pipeline_depth": c.postgresql.pipelineDepth = try int(v2, key2, in: 1...1024)
                     default: throw fail(v2, key2, "unknown key")
                     }
                 }
@@ -154,16 +178,18 @@ private struct Reader {
                     let key2 = "\(key).\(k2)"
                     switch k2 {
                     case "type": c.cacheType = try choice(v2, key2)
+                    case "max_memory": c.memoryCache.maxMemory = try int(v2, key2, in: 1024...(1 << 40))
+                    case "read_through_max_memory": c.memoryCache.readThroughMaxMemory = try int(v2, key2, in: 0...(1 << 40))
                     case "redis":
                         for (k3, v3) in try mapping(v2, key2) {
                             let key3 = "\(key2).\(k3)"
                             switch k3 {
                             case "url": c.redis.url = try optionalString(v3, key3)
-                            case "host": c.redis.host = try string(v3, key3)
-                            case "port": c.redis.port = try int(v3, key3)
-                            case "db": c.redis.db = try int(v3, key3)
+                            case "host": c.redis.host = try nonEmptyString(v3, key3)
+                            case "port": c.redis.port = try int(v3, key3, in: 1...65535)
+                            case "db": c.redis.db = try int(v3, key3, in: 0...Int(Int32.max))
                             case "password": c.redis.password = try optionalString(v3, key3)
-                            case "pool_size": c.redis.poolSize = try int(v3, key3)
+                            case "pool_size": c.redis.poolSize = try int(v3, key3, in: 1...256)
                             case "key_prefix": c.redis.keyPrefix = try string(v3, key3)
                             default: throw fail(v3, key3, "unknown key")
                             }
@@ -188,12 +214,22 @@ private struct Reader {
             case "listen": s.listen = try optionalString(v, key) ?? ""
             case "auth_token": s.authToken = try optionalString(v, key)
             case "allow_insecure": s.allowInsecure = try bool(v, key)
-            case "max_connections": s.maxConnections = try int(v, key)
-            case "max_line_bytes": s.maxLineBytes = try int(v, key)
-            case "idle_timeout": s.idleTimeout = try double(v, key)
-            case "transaction_timeout": s.transactionTimeout = try double(v, key)
-            case "max_output_bytes": s.maxOutputBytes = try int(v, key)
-            case "log_level": s.logLevel = try string(v, key)
+            case "max_connections": s.maxConnections = try int(v, key, in: 1...1_000_000)
+            case "max_line_bytes": s.maxLineBytes = try int(v, key, in: 256...(1 << 30))
+            case "idle_timeout": s.idleTimeout = try double(v, key, in: 0...31_536_000)
+            case "transaction_timeout": s.transactionTimeout = try double(v, key, in: 0.001...86_400)
+            case "transaction_max_lifetime": s.transactionMaxLifetime = try double(v, key, in: 0.001...86_400)
+            case "max_transactions": s.maxTransactions = try int(v, key, in: 1...100_000)
+            case "max_transactions_per_connection": s.maxTransactionsPerConnection = try int(v, key, in: 1...100_000)
+            case "line_timeout": s.lineTimeout = try double(v, key, in: 0.001...86_400)
+            case "max_answer_bytes": s.maxAnswerBytes = try int(v, key, in: 1024...(1 << 40))
+            case "max_pattern_bytes": s.maxPatternBytes = try int(v, key, in: 1...(1 << 20))
+            case "max_auth_failures": s.maxAuthFailures = try int(v, key, in: 1...1000)
+            case "max_output_bytes": s.maxOutputBytes = try int(v, key, in: 1024...(1 << 40))
+            case "log_level":
+                let level = try string(v, key).lowercased()
+                guard ["debug", "info", "warning", "error"].contains(level) else { throw fail(v, key, "expected debug, info, warning or error") }
+                s.logLevel = level
             default: throw fail(v, key, "unknown key")
             }
         }

@@ -37,6 +37,14 @@ public struct ProxyConfig: Sendable, Equatable {
         public var keyPrefix = "storage-proxy:"
     }
 
+    /// Byte ceilings of the caches held in the proxy's own memory.
+    public struct MemoryLimits: Sendable, Equatable {
+        /// The in-process `cache.*` store: past it the least recently used keys go (Redis `allkeys-lru`).
+        public var maxMemory = 64 << 20
+        /// The in-process read-through entries (encoded answers).
+        public var readThroughMaxMemory = 64 << 20
+    }
+
     public struct Server: Sendable, Equatable {
         /// Unix socket path; empty switches it off.
         public var socket = "./storage/proxy.sock"
@@ -50,6 +58,19 @@ public struct ProxyConfig: Sendable, Equatable {
         /// Seconds a connection may stay silent with nothing in flight; 0 = never closed.
         public var idleTimeout = 300.0
         public var transactionTimeout = 30.0
+        /// Seconds a transaction may stay open however busy it is (its locks go with it).
+        public var transactionMaxLifetime = 300.0
+        /// Open (and opening) transactions: all connections / one connection.
+        public var maxTransactions = 256
+        public var maxTransactionsPerConnection = 16
+        /// Seconds a started line may take to arrive complete (slow senders).
+        public var lineTimeout = 30.0
+        /// The largest single answer (a result row set); past it, `-32005`.
+        public var maxAnswerBytes = 16 << 20
+        /// The longest `cache.clear_pattern` glob.
+        public var maxPatternBytes = 1024
+        /// Wrong `auth` tokens on one connection before it is closed.
+        public var maxAuthFailures = 3
         /// Unsent bytes for one client before the proxy stops reading from it.
         public var maxOutputBytes = 4 << 20
         public var logLevel = "info"
@@ -60,6 +81,7 @@ public struct ProxyConfig: Sendable, Equatable {
     public var postgresql = PostgreSQL()
     public var cacheType = CacheType.memory
     public var redis = Redis()
+    public var memoryCache = MemoryLimits()
     public var server = Server()
 
     public init() {}
