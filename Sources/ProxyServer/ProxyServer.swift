@@ -43,7 +43,8 @@ public final class ProxyServer {
         self.log = log
         handoff = LoopHandoff(loop: loop)
         stats = ServerStats(methodCount: MethodTable.standard.ordered.count)
-        transactions = TransactionRegistry(timeout: config.transactionTimeout)
+        transactions = TransactionRegistry(timeout: config.transactionTimeout, maxLifetime: config.transactionMaxLifetime,
+                                           maxOpen: config.maxTransactions, maxPerConnection: config.maxTransactionsPerConnection)
     }
 
     // MARK: - Starting
@@ -183,8 +184,8 @@ public final class ProxyServer {
     }
 
     private func sweepIdle() {
-        for tx in transactions.removeExpired() {
-            log.info("transaction idle for more than \(config.transactionTimeout) s: rolled back")
+        for (tx, why) in transactions.removeExpired() {
+            log.info("transaction \(why): rolled back")
             storage.rollbackTransaction(tx) { _ in }
         }
         guard config.idleTimeout > 0 else { return }
@@ -247,7 +248,8 @@ public final class ProxyServer {
             "connections": ["open": .int(Int64(connections.count)), "accepted": .int(Int64(stats.connectionsAccepted)),
                             "rejected": .int(Int64(stats.connectionsRejected)), "max": .int(Int64(config.maxConnections))],
             "requests": stats.report(methods: methods),
-            "transactions": ["open": .int(Int64(transactions.count))],
+            "transactions": ["open": .int(Int64(transactions.count)), "opening": .int(Int64(transactions.openingCount)),
+                             "max": .int(Int64(config.maxTransactions))],
             "storage": storage.statusReport(),
             "cache": appCache.statusReport(),
         ]

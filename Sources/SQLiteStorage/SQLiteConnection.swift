@@ -14,6 +14,10 @@ enum SQLValue {
 final class SQLiteConnection {
     let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
+    /// The extended result code of the last failure (SQLITE_BUSY_SNAPSHOT vs SQLITE_BUSY).
+    private(set) var lastErrorCode: Int32 = 0
+    /// The detail of every "busy" error: the storage adds who holds the lock.
+    static let busyDetail = "the database is busy (another writer holds it)"
 
     struct Options {
         var path: String
@@ -103,10 +107,11 @@ final class SQLiteConnection {
 
     /// Maps SQLite's extended result codes onto the contract's errors.
     func error(_ rc: Int32, sql: String) -> ProxyError {
+        lastErrorCode = rc
         let message = String(cString: sqlite3_errmsg(handle))
         switch rc & 0xFF {
         case SQLITE_BUSY, SQLITE_LOCKED:
-            return .backendUnavailable("the database is busy (another writer holds it)", retryAfterMs: 100)
+            return .backendUnavailable(Self.busyDetail, retryAfterMs: 100)
         case SQLITE_CONSTRAINT:
             let foreignKey = SQLITE_CONSTRAINT | (3 << 8)  // SQLITE_CONSTRAINT_FOREIGNKEY, a macro Swift cannot import
             if rc == foreignKey { return .notFound("a referenced row does not exist") }

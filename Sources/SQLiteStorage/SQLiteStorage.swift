@@ -72,7 +72,7 @@ public final class SQLiteStorage: StorageAdapter {
 
     private func read<T>(_ tx: TransactionID?, _ done: @escaping Completion<T>,
                          _ body: @escaping (SQLiteConnection) throws(ProxyError) -> T) {
-        if let tx { return inTransaction(tx, done, body) }
+        if let tx { return inTransaction(tx, isWrite: false, done, body) }
         let completions = self.completions
         let queued = readQueue.push { db in
             let r = Result { () throws(ProxyError) in try body(db) }
@@ -83,20 +83,35 @@ public final class SQLiteStorage: StorageAdapter {
 
     private func write<T>(_ tx: TransactionID?, _ done: @escaping Completion<T>,
                           _ body: @escaping (SQLiteConnection) throws(ProxyError) -> T) {
-        if let tx { return inTransaction(tx, done, body) }
+        if let tx { return inTransaction(tx, isWrite: true, done, body) }
         let queued = writeQueue.push(WriteJob(
             run: { db in
                 let r = Self.inSavepoint(db, body)
-                return { done(r) }
+                return { done(self.namingLockHolder(r)) }
             },
-            fail: { error in { done(.failure(error)) } }))
+            fail: { error in { done(self.namingLockHolder(.failure(error))) } }))
         if !queued { done(.failure(.backendUnavailable("storage is shutting down", retryAfterMs: 1000))) }
     }
 
-    private func inTransaction<T>(_ tx: TransactionID, _ done: @escaping Completion<T>,
+    private func inTransaction<T>(_ tx: TransactionID, isWrite: Bool, _ done: @escaping Completion<T>,
                                   _ body: @escaping (SQLiteConnection) throws(ProxyError) -> T) {
         guard let session = sessions[tx] else { return done(.failure(.transactionInvalid("unknown transaction"))) }
-        session.run(completions: completions, done) { db throws(ProxyError) in try Self.inSavepoint(db, body).get() }
+        session.run(isWrite: isWrite, completions: completions, { r in done(self.namingLockHolder(r)) }) { db throws(ProxyError) in
+            try Self.inSavepoint(db, body).get()
+        }
+    }
+
+    /// A "busy" failure says how long the transaction holding the write lock
+    /// has had it, and asks the client to wait about that long (at least
+    /// 100 ms, at most 30 s): a long holder is likely to go on. Loop thread.
+    private func namingLockHolder<T>(_ result: Result<T, ProxyError>) -> Result<T, ProxyError> {
+        guard case .failure(.backendUnavailable(SQLiteConnection.busyDetail, _)) = result else { return result }
+        let now = MonotonicClock.nanoseconds()
+        let since = sessions.values.map { $0.writeLockSince.load(ordering: .relaxed) }.filter { $0 != 0 }.min()
+        guard let since, now > since else { return result }
+        let heldMs = Int((now - since) / 1_000_000)
+        return .failure(.backendUnavailable("the database is busy: a transaction has held the write lock for \(heldMs) ms",
+                                            retryAfterMs: min(max(100, heldMs), 30_000)))
     }
 
     /// Runs one write in a savepoint: its failure undoes only itself.

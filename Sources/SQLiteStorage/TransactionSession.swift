@@ -1,29 +1,93 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 import StorageCore
 
-/// One client transaction: its own connection on its own thread, holding
-/// SQLite's write lock (`BEGIN IMMEDIATE`) from begin to commit/rollback, so
-/// the statements in it run in order and see each other. Other writers wait
-/// up to `busy_timeout` for it, then get `backend unavailable`.
-final class TransactionSession {
+/// One client transaction: its own connection on its own thread, so the
+/// statements in it run in order and see each other.
+///
+/// SQLite's write lock is taken at the transaction's first write, not at
+/// `begin_transaction`: a transaction that only reads (or has not started)
+/// never blocks other writers. One that began with a read holds a snapshot;
+/// its first write then waits for the lock up to `busy_timeout` (SQLite does
+/// not wait by itself there), and if another writer committed since the
+/// snapshot it gets `-32002` (roll back and retry), as a serialization
+/// failure would on PostgreSQL.
+final class TransactionSession: @unchecked Sendable {  // `queue` and the atomic are the only shared state
     private let options: SQLiteConnection.Options
-    private let queue = JobQueue<(SQLiteConnection) -> Void>()
+    private let queue = JobQueue<(Worker) -> Void>()
     private var thread: pthread_t?
+    /// When this transaction took the write lock (monotonic ns); 0 while it holds none.
+    let writeLockSince = Atomic<UInt64>(0)
 
     init(options: SQLiteConnection.Options) {
         self.options = options
     }
 
+    /// The connection and how far its transaction has gone; session thread only.
+    final class Worker {
+        enum State { case notStarted, reading, writing }
+        let db: SQLiteConnection
+        var state = State.notStarted
+        unowned let session: TransactionSession
+
+        init(db: SQLiteConnection, session: TransactionSession) { self.db = db; self.session = session }
+
+        /// Starts the transaction, or takes the write lock, as the next statement needs.
+        func prepare(forWrite: Bool) throws(ProxyError) {
+            switch state {
+            case .notStarted:
+                try db.execute(forWrite ? "BEGIN IMMEDIATE" : "BEGIN")
+                state = forWrite ? .writing : .reading
+                if forWrite { session.writeLockSince.store(MonotonicClock.nanoseconds(), ordering: .relaxed) }
+            case .reading where forWrite:
+                try takeWriteLock()
+                state = .writing
+                session.writeLockSince.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
+            default:
+                break
+            }
+        }
+
+        private func takeWriteLock() throws(ProxyError) {
+            let deadline = MonotonicClock.nanoseconds() + UInt64(session.options.busyTimeoutMs) * 1_000_000
+            while true {
+                do {
+                    try db.execute("DELETE FROM metadata WHERE 0")  // writes nothing; takes the lock
+                    return
+                } catch {
+                    let busySnapshot = Int32(5 | (2 << 8))  // SQLITE_BUSY_SNAPSHOT, a macro Swift cannot import
+                    if db.lastErrorCode == busySnapshot {
+                        throw .conflict("another writer changed the database since this transaction first read it; roll back and retry")
+                    }
+                    guard db.lastErrorCode == 5 /* SQLITE_BUSY */, MonotonicClock.nanoseconds() < deadline else { throw error }
+                    usleep(2_000)
+                }
+            }
+        }
+
+        /// Commits or rolls back what was started (nothing, if nothing was).
+        func end(_ sql: String) throws(ProxyError) {
+            defer { session.writeLockSince.store(0, ordering: .relaxed) }
+            guard state != .notStarted else { return }
+            state = .notStarted
+            do {
+                try db.execute(sql)
+            } catch {
+                _ = try? db.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
     func begin(completions: CompletionQueue, _ done: @escaping Completion<Void>) {
         let options = self.options
-        thread = startThread { [queue] in
+        thread = startThread { [queue, self] in
             // Jobs queued before the connection is open wait in the queue, in order.
-            let db: SQLiteConnection
+            let worker: Worker
             do throws(ProxyError) {
-                db = try SQLiteConnection(options)
-                try db.execute("BEGIN IMMEDIATE")
+                worker = Worker(db: try SQLiteConnection(options), session: self)
             } catch {
                 queue.close()
                 completions.post { done(.failure(error)) }
@@ -34,16 +98,19 @@ final class TransactionSession {
             while true {
                 let jobs = queue.take(max: 16)
                 if jobs.isEmpty { return }
-                for job in jobs { job(db) }
+                for job in jobs { job(worker) }
             }
         }
         pthread_detach(thread!)
     }
 
-    func run<T>(completions: CompletionQueue, _ done: @escaping Completion<T>,
+    func run<T>(isWrite: Bool, completions: CompletionQueue, _ done: @escaping Completion<T>,
                 _ body: @escaping (SQLiteConnection) throws(ProxyError) -> T) {
-        let queued = queue.push { db in
-            let r = Result { () throws(ProxyError) in try body(db) }
+        let queued = queue.push { worker in
+            let r = Result { () throws(ProxyError) in
+                try worker.prepare(forWrite: isWrite)
+                return try body(worker.db)
+            }
             completions.post { done(r) }
         }
         if !queued { done(.failure(.transactionInvalid("the transaction has ended"))) }
@@ -51,14 +118,8 @@ final class TransactionSession {
 
     /// Commits or rolls back, then lets the thread and its connection go.
     func end(sql: String, completions: CompletionQueue, _ done: @escaping Completion<Void>) {
-        let queued = queue.push { db in
-            var result: Result<Void, ProxyError> = .success(())
-            do throws(ProxyError) {
-                try db.execute(sql)
-            } catch {
-                _ = try? db.execute("ROLLBACK")
-                result = .failure(error)
-            }
+        let queued = queue.push { worker in
+            let result = Result { () throws(ProxyError) in try worker.end(sql) }
             completions.post { done(result) }
         }
         queue.close()

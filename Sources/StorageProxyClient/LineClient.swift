@@ -75,6 +75,13 @@ public final class LineClient {
         if fd >= 0 { Glibc.close(fd); fd = -1 }
     }
 
+    /// Closes with a TCP reset (SO_LINGER 0) instead of an orderly FIN: a client that vanishes.
+    public func reset() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close()
+    }
+
     /// Half-close: the server sees EOF after what was sent.
     public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 

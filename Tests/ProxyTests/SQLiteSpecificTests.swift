@@ -11,7 +11,8 @@ struct SQLiteSpecificTests {
         let config = try writeConfig("storage:\n  sqlite:\n    busy_timeout_ms: 300\n")
         let proxy = try ProxyProcess(arguments: ["--config", config])
         let a = try proxy.client(), b = try proxy.client()
-        let tx = try a.result("begin_transaction")  // holds the write lock
+        let tx = try a.result("begin_transaction")
+        _ = try a.result("save_metadata", ["key": "k", "value": 1, "transaction": tx])  // its first write takes the lock
         let started = Date()
         let r = try b.call("save_task", ["task": sampleTask(id: "t1")])
         let error = try #require(r["error"]?.objectValue)

@@ -99,9 +99,21 @@ enum StorageMethods {
         },
         MethodSpec("begin_transaction", "Open a transaction on this connection. Returns its handle.",
                    result: Schema.string, ordering: .write) { call in
-            try call.server.transactions.checkCapacity()
+            let registry = call.server.transactions
+            try registry.reserve(for: call.connection)
             call.storage.beginTransaction { result in
-                call.relay(result.map { tx in call.server.transactions.register(tx, owner: call.connection) })
+                switch result {
+                case .success(let tx) where call.connection.isClosed:
+                    // Its owner hung up while it opened: nobody could ever use or end it.
+                    _ = registry.opened(nil, for: call.connection)
+                    call.storage.rollbackTransaction(tx) { _ in }
+                    call.reply(.failure(.transactionInvalid("the connection closed while the transaction opened")))
+                case .success(let tx):
+                    call.reply(.success(registry.opened(tx, for: call.connection)!))
+                case .failure(let error):
+                    _ = registry.opened(nil, for: call.connection)
+                    call.reply(.failure(error))
+                }
             }
         },
         MethodSpec("commit_transaction", "Commit; the handle is then gone.",
