@@ -188,8 +188,12 @@ public final class ProxyServer {
             log.info("transaction \(why): rolled back")
             storage.rollbackTransaction(tx) { _ in }
         }
+        let now = MonotonicClock.coarseSeconds()
+        for c in connections.values {
+            if let since = c.partialLineSince, now - since > config.lineTimeout { c.abandonSlowLine(after: config.lineTimeout) }
+        }
         guard config.idleTimeout > 0 else { return }
-        let cutoff = MonotonicClock.coarseSeconds() - config.idleTimeout
+        let cutoff = now - config.idleTimeout
         for c in connections.values where c.isIdle && c.lastActivity < cutoff { c.close() }
     }
 

@@ -10,7 +10,24 @@ struct RPCMessageTests {
 
     @Test func requestWithoutJsonrpcMemberIsAccepted() {
         guard case .single(.request(let r)) = decode(#"{"id":1,"method":"m","params":{"a":1}}"#) else { Issue.record("not a request"); return }
-        #expect(r.id == 1 && r.method == "m" && r.params["a"] == 1 && !r.isNotification)
+        #expect(r.id == .number("1") && r.method == "m" && r.params["a"] == 1 && !r.isNotification)
+    }
+
+    /// Ids come back byte for byte: a number's literal text, not its value
+    /// re-encoded (2^64 and 1e2 used to come back as floats).
+    @Test(arguments: ["1e2", "-0", "18446744073709551616", "123456789012345678901234567890", "1.50", "9007199254740993", "-7", "0.1E-3"])
+    func numericIDsAreEchoedExactly(literal: String) {
+        for line in [#"{"id":\#(literal),"method":"m","params":{"task":{"id":5}}}"#, #"[{"method":"n"},{"id":\#(literal),"method":"m"}]"#] {
+            let entry: RPCEntry
+            switch decode(line) {
+            case .single(let e): entry = e
+            case .batch(let es): entry = es[1]
+            }
+            guard case .request(let r) = entry else { Issue.record("not a request: \(line)"); continue }
+            var out: [UInt8] = []
+            RPCResponse.writeResult(id: r.id!, result: JSONValue.null, into: &out)
+            #expect(String(decoding: out, as: UTF8.self) == #"{"jsonrpc":"2.0","id":\#(literal),"result":null}"#)
+        }
     }
 
     @Test func notificationHasNoID() {

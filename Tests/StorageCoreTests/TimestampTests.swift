@@ -20,9 +20,18 @@ struct TimestampTests {
     }
 
     @Test(arguments: ["2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z", "2026-11-25", "2026-11-25T9:00:00Z",
-                      "2026-11-25T09:00:00.Z", "2026-11-25T09:00:00+0100", "1700000000", "", "2026-11-25T24:00:00Z", "2026-11-25T09:00:00Zjunk"])
+                      "2026-11-25T09:00:00.Z", "2026-11-25T09:00:00+0100", "1700000000", "", "2026-11-25T24:00:00Z", "2026-11-25T09:00:00Zjunk",
+                      // outside 0001–9999 in UTC, or offsets that are not ±HH:MM under 24 h: refused, never shifted or clamped
+                      "0000-06-01T00:00:00Z", "0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00",
+                      "2026-11-25T09:00:00+24:00", "2026-11-25T09:00:00+01:60", "2026-11-25T09:00:00+1:00"])
     func rejectsNonTimestamps(input: String) {
         #expect(Timestamp(rfc3339: input) == nil)
+    }
+
+    @Test func theEdgesOfTheRangeAreKept() throws {
+        #expect(try #require(Timestamp(rfc3339: "0001-01-01T00:00:00Z")).rfc3339 == "0001-01-01T00:00:00.000000Z")
+        #expect(try #require(Timestamp(rfc3339: "9999-12-31T23:59:59.999999Z")).rfc3339 == "9999-12-31T23:59:59.999999Z")
+        #expect(try #require(Timestamp(rfc3339: "0001-01-01T01:00:00+01:00")).rfc3339 == "0001-01-01T00:00:00.000000Z")
     }
 
     @Test func epochAndOrdering() throws {

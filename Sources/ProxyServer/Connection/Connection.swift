@@ -22,7 +22,7 @@ final class Connection: UVStreamDelegate {
     /// hang up first); `close()` empties the queues, so no cycle outlives it.
     final class Slot {
         let connection: Connection
-        let id: JSONValue?          // what the answer carries; nil: notification, nothing is answered
+        let id: RequestID?          // what the answer carries; nil: notification, nothing is answered
         let method: Int?            // index in the method table (statistics)
         let isWrite: Bool
         let chains: Bool            // a write that may start before earlier writes answered
@@ -31,7 +31,7 @@ final class Connection: UVStreamDelegate {
         var done = false
         var bytes: [UInt8] = []     // the answer, when it finished ahead of its turn
 
-        init(connection: Connection, id: JSONValue?, method: Int?, isWrite: Bool, chains: Bool,
+        init(connection: Connection, id: RequestID?, method: Int?, isWrite: Bool, chains: Bool,
              inBatch: Bool, batchFirst: Bool, batchLast: Bool, sampleLatency: Bool) {
             self.connection = connection
             self.id = id; self.method = method; self.isWrite = isWrite; self.chains = chains
@@ -69,7 +69,11 @@ final class Connection: UVStreamDelegate {
     unowned(unsafe) let server: ProxyServer  // the server outlives its connections (it runs the loop)
     let requiresAuth: Bool
     var isAuthenticated = false
+    private var authFailures = 0
+    /// When the last complete line arrived (bytes that never end a line do not count: trickling keeps no one alive).
     private(set) var lastActivity = MonotonicClock.coarseSeconds()
+    /// When the line being received began; nil between lines.
+    private(set) var partialLineSince: Double?
 
     private var framer: LineFramer
     private var waiting = FIFO<Queued>()
@@ -102,9 +106,26 @@ final class Connection: UVStreamDelegate {
     // MARK: - Input
 
     func stream(_ stream: UVStream, didRead bytes: UnsafeRawBufferPointer) {
-        lastActivity = MonotonicClock.coarseSeconds()
         framer.feed(bytes, handle)
+        if framer.hasPartialLine, partialLineSince == nil { partialLineSince = MonotonicClock.coarseSeconds() }
         pump()
+    }
+
+    /// A line has been arriving for longer than `server.line_timeout`: answer
+    /// why, stop reading, close once what came before is answered.
+    func abandonSlowLine(after seconds: Double) {
+        partialLineSince = nil
+        waiting.append(queued(.invalid(id: .null, .timeout("a line took more than \(seconds) s to arrive (server.line_timeout)"))))
+        endInput()
+    }
+
+    /// A wrong `auth` token; past `server.max_auth_failures` the connection
+    /// is closed once the answer is out. Returns whether it will close.
+    func recordAuthFailure() -> Bool {
+        authFailures += 1
+        guard authFailures >= server.config.maxAuthFailures else { return false }
+        endInput()
+        return true
     }
 
     func streamDidEnd(_ stream: UVStream, error: Int32?) {
@@ -124,6 +145,8 @@ final class Connection: UVStreamDelegate {
     }
 
     private func handle(_ event: LineFramer.Event) {
+        lastActivity = MonotonicClock.coarseSeconds()
+        partialLineSince = nil
         switch event {
         case .tooLarge:
             waiting.append(queued(.invalid(id: .null, .requestTooLarge(limit: server.config.maxLineBytes))))
@@ -165,7 +188,7 @@ final class Connection: UVStreamDelegate {
 
     private func start(_ q: Queued) {
         let spec = q.spec
-        let id: JSONValue?
+        let id: RequestID?
         switch q.entry {
         case .request(let r): id = r.id
         case .invalid(let errorID, _): id = errorID  // answered even without an id: with null
@@ -182,10 +205,11 @@ final class Connection: UVStreamDelegate {
         case .invalid(_, let error):
             finish(slot, .failure(error))
         case .request(let request):
-            guard let spec else { return finish(slot, .failure(.methodNotFound(request.method))) }
-            if requiresAuth && !isAuthenticated && spec.name != "auth" {
+            // Before `auth`, nothing about the server is told, not even which methods exist.
+            if requiresAuth && !isAuthenticated && request.method != "auth" {
                 return finish(slot, .failure(.unauthorized("call auth with the server's token first")))
             }
+            guard let spec else { return finish(slot, .failure(.methodNotFound(request.method))) }
             do {
                 let params = try Params(request.params, spec: spec)
                 try spec.run(Call(params: params, connection: self, server: server, reply: slot.complete))
@@ -226,7 +250,7 @@ final class Connection: UVStreamDelegate {
         closeIfFinished()
     }
 
-    private func encode(_ result: Result<any JSONWritable, ProxyError>, id: JSONValue, into buffer: inout [UInt8]) {
+    private func encode(_ result: Result<any JSONWritable, ProxyError>, id: RequestID, into buffer: inout [UInt8]) {
         switch result {
         case .success(let value): RPCResponse.writeResult(id: id, result: value, into: &buffer)
         case .failure(let error): RPCResponse.writeError(id: id, error: error, into: &buffer)

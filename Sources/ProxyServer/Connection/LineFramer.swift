@@ -3,10 +3,11 @@ import Glibc
 #endif
 
 /// Cuts a byte stream into lines ending in `\n` (a `\r` before it is
-/// dropped). Complete lines inside one read are handed over without copying;
-/// only a partial tail is kept. A line longer than `maxLineBytes` is reported
-/// once, as soon as it is known to be too long, and the rest of it is skipped
-/// up to its newline: the connection stays usable and memory stays bounded.
+/// dropped, and does not count toward the limit). Complete lines inside one
+/// read are handed over without copying; only a partial tail is kept. A line
+/// longer than `maxLineBytes` is reported once, as soon as it is known to be
+/// too long, and the rest of it is skipped up to its newline: the connection
+/// stays usable and memory stays bounded.
 struct LineFramer {
     enum Event {
         case line(UnsafeBufferPointer<UInt8>)
@@ -18,6 +19,14 @@ struct LineFramer {
     private var discarding = false
 
     init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
+
+    /// A line has begun and not ended yet (the proxy times how long it takes).
+    var hasPartialLine: Bool { discarding || !partial.isEmpty }
+
+    /// Whether `count` bytes, ending at `last`, exceed the limit once a final `\r` is set aside.
+    private func exceeds(_ count: Int, last: UInt8?) -> Bool {
+        count - (last == 0x0D ? 1 : 0) > maxLineBytes
+    }
 
     mutating func feed(_ chunk: UnsafeRawBufferPointer, _ emit: (Event) -> Void) {
         let bytes = chunk.bindMemory(to: UInt8.self)
@@ -32,9 +41,9 @@ struct LineFramer {
             if discarding {
                 discarding = false
             } else if partial.isEmpty {
-                if end - start > maxLineBytes { emit(.tooLarge) } else { emitLine(UnsafeBufferPointer(rebasing: bytes[start..<end]), emit) }
+                if exceeds(end - start, last: end > start ? bytes[end - 1] : nil) { emit(.tooLarge) } else { emitLine(UnsafeBufferPointer(rebasing: bytes[start..<end]), emit) }
             } else {
-                if partial.count + (end - start) > maxLineBytes {
+                if exceeds(partial.count + (end - start), last: end > start ? bytes[end - 1] : partial.last) {
                     emit(.tooLarge)
                 } else {
                     partial.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<end]))
@@ -50,12 +59,14 @@ struct LineFramer {
     mutating func finish(_ emit: (Event) -> Void) {
         defer { partial = []; discarding = false }
         guard !discarding, !partial.isEmpty else { return }
+        if exceeds(partial.count, last: nil) { return emit(.tooLarge) }
         partial.withUnsafeBufferPointer { emitLine($0, emit) }
     }
 
     private mutating func appendPartial(_ tail: UnsafeBufferPointer<UInt8>, _ emit: (Event) -> Void) {
         guard !discarding else { return }
-        if partial.count + tail.count > maxLineBytes {
+        // One byte of slack: it may be the `\r` of a CRLF still to come.
+        if partial.count + tail.count > maxLineBytes + 1 {
             emit(.tooLarge)
             partial = []
             discarding = true

@@ -7,7 +7,8 @@ enum ServerMethods {
                    params: [.required("token", Schema.string, "The configured server.auth_token.")],
                    result: Schema.boolean, ordering: .write) { call in
             guard call.server.checkToken(try call.params.string("token")) else {
-                throw ProxyError.unauthorized("wrong token")
+                let closing = call.connection.recordAuthFailure()
+                throw ProxyError.unauthorized(closing ? "wrong token; too many wrong tokens, the connection closes" : "wrong token")
             }
             call.connection.isAuthenticated = true
             call.reply(.success(true))

@@ -16,6 +16,12 @@ public struct JSONParser {
     private var pos = 0
     private let maxDepth: Int
     private var scratch: [UInt8] = []
+    /// Request parsing: the depth of request objects (1: the line is one
+    /// object, 2: a batch), the batch element being read, and the literal
+    /// text of each request's numeric `id` by element.
+    private var requestDepth = 0
+    private var element = 0
+    private var numericIDs: [Int: String] = [:]
 
     private init(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.bytes = bytes
@@ -30,6 +36,21 @@ public struct JSONParser {
         p.skipWhitespace()
         if p.pos != bytes.count { throw p.error("unexpected data after the JSON value") }
         return value
+    }
+
+    /// Parses a JSON-RPC line, also returning the literal text of every
+    /// request's numeric `id` (by batch element; 0 for a single request), so
+    /// `1e2`, `-0` or 2^64 are answered exactly as they were sent.
+    public static func parseRequestLine(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = defaultMaxDepth)
+        throws(JSONParseError) -> (value: JSONValue, numericIDs: [Int: String])
+    {
+        var p = JSONParser(bytes, maxDepth: maxDepth)
+        p.skipWhitespace()
+        if p.pos < bytes.count { p.requestDepth = bytes[p.pos] == UInt8(ascii: "[") ? 2 : 1 }
+        let value = try p.parseValue(depth: 0)
+        p.skipWhitespace()
+        if p.pos != bytes.count { throw p.error("unexpected data after the JSON value") }
+        return (value, p.numericIDs)
     }
 
     public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
@@ -93,7 +114,10 @@ public struct JSONParser {
             guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw error("expected ':'") }
             pos += 1
             skipWhitespace()
+            let valueStart = pos
             let value = try parseValue(depth: depth)
+            if depth == requestDepth, key == "id", case .int = value { recordID(from: valueStart) }
+            if depth == requestDepth, key == "id", case .double = value { recordID(from: valueStart) }
             members.append((key, value))
             skipWhitespace()
             guard pos < bytes.count else { throw error("unterminated object") }
@@ -111,6 +135,7 @@ public struct JSONParser {
         if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
         while true {
             skipWhitespace()
+            if depth == 1 { element = items.count }
             items.append(try parseValue(depth: depth))
             skipWhitespace()
             guard pos < bytes.count else { throw error("unterminated array") }
@@ -118,6 +143,10 @@ public struct JSONParser {
             if bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
             throw error("expected ',' or ']'")
         }
+    }
+
+    private mutating func recordID(from start: Int) {
+        numericIDs[element] = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
     }
 
     // MARK: - Strings

@@ -1,11 +1,31 @@
+/// A request id exactly as the client wrote it: a number keeps its literal
+/// text (`1e2`, `-0`, `18446744073709551616` come back byte for byte).
+public enum RequestID: Sendable, Equatable, JSONWritable {
+    case null
+    case string(String)
+    case number(String)
+
+    public func writeJSON(into out: inout [UInt8]) {
+        switch self {
+        case .null: JSONWriter.raw("null", into: &out)
+        case .string(let s): JSONWriter.string(s, into: &out)
+        case .number(let literal): out.append(contentsOf: literal.utf8)
+        }
+    }
+}
+
+extension RequestID: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+}
+
 /// A JSON-RPC 2.0 request after validation of its envelope.
 public struct RPCRequest: Sendable {
     /// `nil` for a notification (no `id` member): it runs, nothing is answered.
-    public var id: JSONValue?
+    public var id: RequestID?
     public var method: String
     public var params: JSONObject
 
-    public init(id: JSONValue?, method: String, params: JSONObject) {
+    public init(id: RequestID?, method: String, params: JSONObject) {
         self.id = id
         self.method = method
         self.params = params
@@ -18,7 +38,7 @@ public struct RPCRequest: Sendable {
 /// could not become one (answered with the id when it could be read).
 public enum RPCEntry: Sendable {
     case request(RPCRequest)
-    case invalid(id: JSONValue, ProxyError)
+    case invalid(id: RequestID, ProxyError)
 }
 
 /// What one line of input holds.
@@ -28,9 +48,9 @@ public enum RPCLine: Sendable {
 
     /// Decodes one line (without its newline).
     public static func decode(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = JSONParser.defaultMaxDepth) -> RPCLine {
-        let value: JSONValue
+        let value: JSONValue, numericIDs: [Int: String]
         do {
-            value = try JSONParser.parse(bytes, maxDepth: maxDepth)
+            (value, numericIDs) = try JSONParser.parseRequestLine(bytes, maxDepth: maxDepth)
         } catch {
             switch error {
             case .syntax(let why, let offset):
@@ -42,24 +62,26 @@ public enum RPCLine: Sendable {
         switch value {
         case .array(let items):
             if items.isEmpty { return .single(.invalid(id: .null, .invalidRequest("empty batch"))) }
-            return .batch(items.map(entry))
+            return .batch(items.enumerated().map { entry($1, numericID: numericIDs[$0]) })
         default:
-            return .single(entry(value))
+            return .single(entry(value, numericID: numericIDs[0]))
         }
     }
 
-    static func entry(_ value: JSONValue) -> RPCEntry {
+    static func entry(_ value: JSONValue, numericID: String?) -> RPCEntry {
         guard case .object(let o) = value else {
             return .invalid(id: .null, .invalidRequest("a request must be a JSON object"))
         }
-        var id: JSONValue? = nil
+        var id: RequestID? = nil
         if let raw = o["id"] {
             switch raw {
-            case .string, .int, .double, .null: id = raw
+            case .string(let s): id = .string(s)
+            case .null: id = .null
+            case .int, .double: id = .number(numericID ?? raw.jsonText)
             default: return .invalid(id: .null, .invalidRequest("id must be a string, a number or null"))
             }
         }
-        let answerID = id ?? .null
+        let answerID = id ?? RequestID.null
         if let version = o["jsonrpc"], version != .string("2.0") {
             return .invalid(id: answerID, .invalidRequest("jsonrpc must be \"2.0\""))
         }
@@ -79,7 +101,7 @@ public enum RPCLine: Sendable {
 
 /// Encoding of responses straight into an output buffer.
 public enum RPCResponse {
-    public static func writeResult(id: JSONValue, result: some JSONWritable, into out: inout [UInt8]) {
+    public static func writeResult(id: RequestID, result: some JSONWritable, into out: inout [UInt8]) {
         JSONWriter.raw("{\"jsonrpc\":\"2.0\",\"id\":", into: &out)
         id.writeJSON(into: &out)
         JSONWriter.raw(",\"result\":", into: &out)
@@ -87,7 +109,7 @@ public enum RPCResponse {
         out.append(UInt8(ascii: "}"))
     }
 
-    public static func writeError(id: JSONValue, error: ProxyError, into out: inout [UInt8]) {
+    public static func writeError(id: RequestID, error: ProxyError, into out: inout [UInt8]) {
         JSONWriter.raw("{\"jsonrpc\":\"2.0\",\"id\":", into: &out)
         id.writeJSON(into: &out)
         JSONWriter.raw(",\"error\":{\"code\":", into: &out)

@@ -83,7 +83,7 @@ public struct Timestamp: Comparable, Hashable, Sendable {
         guard i < b.count, b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: "t") || b[i] == UInt8(ascii: " ") else { return nil }
         i += 1
         guard let h = num(2), expect(UInt8(ascii: ":")), let mi = num(2), expect(UInt8(ascii: ":")), let s = num(2) else { return nil }
-        guard (1...12).contains(mo), d >= 1, d <= daysInMonth(y, mo), h < 24, mi < 60, s < 61 else { return nil }
+        guard y >= 1, (1...12).contains(mo), d >= 1, d <= daysInMonth(y, mo), h < 24, mi < 60, s < 61 else { return nil }
         var micros: Int64 = 0
         if expect(UInt8(ascii: ".")) {
             var n = 0
@@ -111,8 +111,13 @@ public struct Timestamp: Comparable, Hashable, Sendable {
         }
         guard i == b.count else { return nil }
         let secs = days(fromCivil: y, mo, d) * 86_400 + h * 3600 + mi * 60 + min(s, 59) - offset
+        // An offset may carry a time past year 1 or 9999 in UTC: refused, never clamped on output.
+        guard Self.representableSeconds.contains(secs) else { return nil }
         return Timestamp(microseconds: secs * 1_000_000 + micros)
     }
+
+    /// 0001-01-01T00:00:00Z through 9999-12-31T23:59:59Z: what the output format can say.
+    static let representableSeconds = (days(fromCivil: 1, 1, 1) * 86_400)...(days(fromCivil: 9999, 12, 31) * 86_400 + 86_399)
 
     private static func daysInMonth(_ y: Int64, _ m: Int64) -> Int64 {
         switch m {

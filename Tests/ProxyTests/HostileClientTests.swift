@@ -1,0 +1,77 @@
+import Foundation
+import StorageCore
+import StorageProxyClient
+import Testing
+
+/// Clients that try to hold the proxy or learn about it without the token:
+/// each is bounded, answered, and nobody else notices.
+@Suite("Hostile clients")
+struct HostileClientTests {
+    @Test("a line trickled byte by byte ends at server.line_timeout; the trickle does not keep it alive")
+    func slowLines() throws {
+        let config = try writeConfig("server:\n  line_timeout: 1\n  max_connections: 20\n")
+        let proxy = try ProxyProcess(arguments: ["--config", config])
+        // 15 tricklers, each sending a byte every 200 ms and never a newline.
+        let tricklers = try (0..<15).map { _ in try proxy.client() }
+        let started = Date()
+        var closedAt: [Double] = []
+        let payload = Array(#"{"id":1,"method":"health_check"    "#.utf8)
+        var answers: [String] = []
+        for i in 0..<payload.count {
+            for c in tricklers { try? c.send([payload[i]]) }
+            usleep(200_000)
+            if Date().timeIntervalSince(started) > 4 { break }
+        }
+        for c in tricklers {
+            if let line = try? c.readLine() { answers.append(line) }
+            if (try? c.readLine()) == nil { closedAt.append(Date().timeIntervalSince(started)) }
+        }
+        #expect(answers.count == 15)
+        #expect(answers.allSatisfy { $0.contains("-32008") && $0.contains("line_timeout") })
+        #expect(closedAt.count == 15)
+        // Everyone else is served.
+        #expect(try proxy.client().result("health_check") == true)
+    }
+
+    @Test("before auth every method, unknown ones included, is -32007; wrong tokens close the connection")
+    func authBeforeAnything() throws {
+        let token = "t-\(UInt64.random(in: 0...UInt64.max))"
+        let config = try writeConfig("server:\n  listen: \"127.0.0.1:0\"\n  auth_token: \"\(token)\"\n  max_auth_failures: 3\n")
+        let proxy = try ProxyProcess(arguments: ["--config", config])
+        let port = try #require(proxy.tcpPort)
+        let c = try LineClient(.tcp(host: "127.0.0.1", port: port))
+        #expect(try c.errorCode("no.such.method") == -32007)
+        #expect(try c.errorCode("rpc.discover") == -32007)
+        // A batch before auth: small answers, not the API description 30,000 times.
+        let batch = "[" + Array(repeating: #"{"id":1,"method":"rpc.discover"}"#, count: 2000).joined(separator: ",") + "]\n"
+        try c.send(batch)
+        let answer = try #require(try c.readLine())
+        #expect(answer.count < 2000 * 200)
+        for attempt in 1...3 {
+            let r = try c.call("auth", ["token": .string("wrong-\(attempt)")])
+            #expect(r["error"]?.objectValue?["code"] == -32007)
+        }
+        #expect(try c.readLine() == nil)  // closed after the third
+        let again = try LineClient(.tcp(host: "127.0.0.1", port: port))
+        #expect(try again.result("auth", ["token": .string(token)]) == true)
+        #expect(!proxy.logText.contains(token))
+    }
+
+    @Test("the \\r of a CRLF does not count toward max_line_bytes; numeric ids come back byte for byte")
+    func exactness() throws {
+        let config = try writeConfig("server:\n  max_line_bytes: 1000\n")
+        let proxy = try ProxyProcess(arguments: ["--config", config])
+        let c = try proxy.client()
+        let head = #"{"id":1,"method":"cache.set","params":{"key":"k","value":""#, tail = #""}}"#
+        let exact = head + String(repeating: "x", count: 1000 - head.utf8.count - tail.utf8.count) + tail
+        #expect(exact.utf8.count == 1000)
+        try c.send(exact + "\r\n")
+        #expect(try c.readLine() == #"{"jsonrpc":"2.0","id":1,"result":true}"#)
+        try c.send("x" + exact + "\r\n")
+        #expect(try c.readLine()?.contains("-32005") == true)
+        for literal in ["1e2", "18446744073709551616", "-0", "1.50"] {
+            try c.send(#"{"id":\#(literal),"method":"health_check"}"# + "\n")
+            #expect(try c.readLine() == #"{"jsonrpc":"2.0","id":\#(literal),"result":true}"#)
+        }
+    }
+}
