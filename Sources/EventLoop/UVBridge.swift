@@ -126,11 +126,15 @@ public final class UVStream {
 
     public func listen(backlog: Int32 = 511) -> Int32 {
         uv_listen(handle, backlog) { server, status in
-            guard status == 0 else { return }
             let owner = UVStream.owner(server)
+            guard status == 0 else { return owner.acceptFailed?(status) ?? () }
             owner.delegate?.streamDidAccept(owner)
         }
     }
+
+    /// Called when libuv could not accept (e.g. out of descriptors: libuv
+    /// then closes the pending connection itself, with its reserve descriptor).
+    public var acceptFailed: ((Int32) -> Void)?
 
     public func accept(into client: UVStream) -> Bool {
         uv_accept(handle, client.handle) == 0

@@ -61,6 +61,7 @@ public final class ProxyServer {
         sigaddset(&stopSignals, SIGINT)
         sigaddset(&stopSignals, SIGTERM)
         pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+        connectionCap = raiseDescriptorLimit()
         if !config.socket.isEmpty { try listenUnix(config.socket) }
         do {
             if !config.listen.isEmpty { try listenTCP(config.listen) }
@@ -96,6 +97,7 @@ public final class ProxyServer {
             throw ServerError("cannot listen on \(path): \(uvError(rc))")
         }
         stream.delegate = acceptor(requiresAuth: false)
+        stream.acceptFailed = { [unowned self] in acceptFailed($0) }
         listeners.append(stream)
         socketPath = path
         log.info("listening on unix:\(path) (mode \(String(config.socketMode, radix: 8)))")
@@ -117,8 +119,44 @@ public final class ProxyServer {
         }
         let requiresAuth = !token.isEmpty
         stream.delegate = acceptor(requiresAuth: requiresAuth)
+        stream.acceptFailed = { [unowned self] in acceptFailed($0) }
         listeners.append(stream)
         log.info("listening on tcp:\(address.host):\(stream.boundPort)\(requiresAuth ? " (auth required)" : "")")
+    }
+
+    /// The connections the descriptors allow: `server.max_connections`, or
+    /// fewer when the process may not open that many files. Past it a client
+    /// is accepted only to be told `-32006`, never dropped silently.
+    private(set) var connectionCap = 1024
+    private var lastAcceptFailureLog = -Double.infinity
+
+    /// Raises the soft RLIMIT_NOFILE to the hard one (as PgBouncer and Redis
+    /// do) and keeps an eighth of it, plus 64, for storage, caches and logs.
+    private func raiseDescriptorLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return config.maxConnections }
+        let before = limit.rlim_cur
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 { limit.rlim_cur = before }
+        }
+        let files = Int(clamping: limit.rlim_cur)
+        let cap = min(config.maxConnections, max(1, files - 64 - files / 8))
+        log.info("open files: \(files)\(files > Int(clamping: before) ? " (raised from \(before))" : ""); connections: \(cap)")
+        if cap < config.maxConnections {
+            log.warning("server.max_connections \(config.maxConnections) needs more descriptors than the \(files) allowed: "
+                        + "connections past \(cap) get -32006")
+        }
+        return cap
+    }
+
+    /// Logged once per burst (at most every 10 s): a flood must not flood the log too.
+    private func acceptFailed(_ status: Int32) {
+        let now = MonotonicClock.coarseSeconds()
+        stats.connectionsRejected += 1
+        guard now - lastAcceptFailureLog > 10 else { return }
+        lastAcceptFailureLog = now
+        log.warning("cannot accept a connection: \(uvError(status)) (open: \(connections.count), cap: \(connectionCap))")
     }
 
     private func acceptor(requiresAuth: Bool) -> Acceptor {
@@ -140,10 +178,10 @@ public final class ProxyServer {
             client.setNoDelay()
             let connection = Connection(stream: client, server: server, requiresAuth: requiresAuth)
             server.connections[ObjectIdentifier(connection)] = connection
-            if server.connections.count > server.config.maxConnections || server.stopping {
+            if server.connections.count > server.connectionCap || server.stopping {
                 server.stats.connectionsRejected += 1
                 connection.reject(server.stopping ? .overloaded("the server is stopping")
-                                  : .overloaded("too many connections (\(server.config.maxConnections))"))
+                                  : .overloaded("too many connections (\(server.connectionCap))"))
                 return
             }
             server.stats.connectionsAccepted += 1
@@ -250,7 +288,7 @@ public final class ProxyServer {
             "version": .string(OpenRPC.version),
             "uptime_s": .double((MonotonicClock.seconds() - stats.startedAt).rounded()),
             "connections": ["open": .int(Int64(connections.count)), "accepted": .int(Int64(stats.connectionsAccepted)),
-                            "rejected": .int(Int64(stats.connectionsRejected)), "max": .int(Int64(config.maxConnections))],
+                            "rejected": .int(Int64(stats.connectionsRejected)), "max": .int(Int64(connectionCap))],
             "requests": stats.report(methods: methods),
             "transactions": ["open": .int(Int64(transactions.count)), "opening": .int(Int64(transactions.openingCount)),
                              "max": .int(Int64(config.maxTransactions))],

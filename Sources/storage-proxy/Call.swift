@@ -37,7 +37,13 @@ struct Call: AsyncParsableCommand {
         let client = ProxyClient(address, token: token ?? environment("STORAGE_PROXY_TOKEN"), connectTimeout: 0)
         defer { client.close() }
         do {
-            print(try await client.call(method, paramsValue).prettyPrinted())
+            let result = try await client.call(method, paramsValue)
+            print(result.prettyPrinted())
+            // Health checks (Dockerfile, compose) read the exit status: storage not answering is a failure.
+            if method == "health_check", result == .bool(false) {
+                printError("storage-proxy: health_check answered false: storage is not answering")
+                Call.exit(withError: ExitCode(1))
+            }
         } catch let error as ProxyError {
             var wire: JSONObject = ["code": .int(Int64(error.code)), "message": .string(error.message)]
             if let data = error.data { wire["data"] = data }

@@ -74,4 +74,60 @@ struct HostileClientTests {
             #expect(try c.readLine() == #"{"jsonrpc":"2.0","id":\#(literal),"result":true}"#)
         }
     }
+
+    func peakMemoryKiB(_ proxy: ProxyProcess) throws -> Int {
+        let pid = try #require(proxy.process?.processIdentifier)
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    @Test("a batch whose answer is 30 times max_output_bytes streams out; the proxy's memory stays bounded")
+    func hugeBatchAnswer() throws {
+        let proxy = try ProxyProcess(arguments: ["--config", try writeConfig("server:\n  max_output_bytes: 1048576\n")])
+        let c = try proxy.client()
+        let before = try peakMemoryKiB(proxy)
+        let batch = "[" + Array(repeating: #"{"id":1,"method":"rpc.discover"}"#, count: 3_000).joined(separator: ",") + "]\n"
+        try c.send(batch)
+        let answer = try #require(try c.readLine())
+        #expect(answer.utf8.count > 30 << 20)
+        #expect(answer.hasSuffix("]"))
+        let grew = try peakMemoryKiB(proxy) - before
+        #expect(grew < 16 << 10, "peak memory grew by \(grew) KiB for a \(answer.utf8.count >> 20) MiB answer")
+        #expect(try c.result("health_check") == true)
+    }
+
+    /// Out of descriptors, libuv would accept and drop a client without a
+    /// word. The proxy raises its soft limit and keeps its connections
+    /// below what the descriptors allow, so the client past it hears -32006.
+    @Test("past the descriptors a client gets -32006, never a silent close")
+    func descriptorLimit() throws {
+        let dir = ProxyProcess.makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+        p.arguments = ["--nofile=128:256", "--", ProxyProcess.binary, "serve", "--socket", "\(dir)/p.sock", "--database", "\(dir)/d.db"]
+        let log = Pipe()
+        p.standardError = log
+        p.standardOutput = log
+        try p.run()
+        defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        var first: LineClient?
+        for _ in 0..<100 where first == nil { first = try? LineClient(.unix("\(dir)/p.sock")); usleep(50_000) }
+        _ = try #require(first).result("health_check")
+        var clients: [LineClient] = []
+        var rejected = 0, served = 0, silent = 0
+        for _ in 0..<260 {
+            guard let c = try? LineClient(.unix("\(dir)/p.sock"), timeoutSeconds: 5) else { silent += 1; continue }
+            clients.append(c)
+            // A rejected client may find the socket closed when it sends; its answer is still there to read.
+            let r = (try? c.call("health_check")) ?? ((try? c.readLine()) ?? nil).flatMap { try? JSONParser.parse($0).objectValue }
+            if r?["result"] == .bool(true) { served += 1 }
+            else if r?["error"]?.objectValue?["code"] == -32006 { rejected += 1 }
+            else { silent += 1 }
+        }
+        #expect(served >= 100)   // the soft limit 128 was raised to 256
+        #expect(rejected > 0)
+        #expect(silent == 0)
+    }
 }

@@ -177,11 +177,16 @@ final class Connection: UVStreamDelegate {
         return unfinished == 0 || (q.chains && unfinished == unfinishedChained)
     }
 
+    /// Answers not yet sent count toward `server.max_output_bytes`: past it
+    /// no further request starts (the rest of a batch included) until the
+    /// client has read, so a batch's answer streams out instead of piling up.
+    private var hasOutputRoom: Bool { stream.pendingWriteBytes + out.count <= server.config.maxOutputBytes }
+
     private func pump() {
         guard !pumping else { return }
         pumping = true
         defer { pumping = false; updateReading() }
-        while !isClosed, waiting.withFirst({ canStart($0) }) == true {
+        while !isClosed, hasOutputRoom, waiting.withFirst({ canStart($0) }) == true {
             start(waiting.popFirst())
         }
     }
@@ -287,6 +292,7 @@ final class Connection: UVStreamDelegate {
     }
 
     func streamDidDrain(_ stream: UVStream) {
+        pump()
         updateReading()
         closeIfFinished()
     }
