@@ -130,4 +130,19 @@ struct HostileClientTests {
         #expect(rejected > 0)
         #expect(silent == 0)
     }
+
+    @Test("an answer over server.max_answer_bytes is -32005; a smaller page of the same query is served", arguments: TestBackend.allCases)
+    func answerCap(backend: TestBackend) throws {
+        let proxy = try ProxyProcess(backend: backend, arguments: ["--config", try writeConfig("server:\n  max_answer_bytes: 100000\n")])
+        let c = try proxy.client()
+        for i in 0..<5 {
+            _ = try c.result("save_task", ["task": sampleTask(id: "big\(i)", extra: [("task_prompt", .string(String(repeating: "p", count: 30_000)))])])
+        }
+        let r = try c.call("list_tasks")
+        let error = try #require(r["error"]?.objectValue)
+        #expect(error["code"] == -32005)
+        #expect(error["message"]?.stringValue?.contains("answer exceeds 100000 bytes") == true)
+        #expect(try c.result("list_tasks", ["limit": 2]).arrayValue?.count == 2)
+        #expect(try c.result("health_check") == true)
+    }
 }

@@ -255,9 +255,18 @@ final class Connection: UVStreamDelegate {
         closeIfFinished()
     }
 
+    /// An answer over `server.max_answer_bytes` is replaced by `-32005`
+    /// (ask for fewer rows), measured where it was encoded: no copy.
     private func encode(_ result: Result<any JSONWritable, ProxyError>, id: RequestID, into buffer: inout [UInt8]) {
         switch result {
-        case .success(let value): RPCResponse.writeResult(id: id, result: value, into: &buffer)
+        case .success(let value):
+            let start = buffer.count
+            RPCResponse.writeResult(id: id, result: value, into: &buffer)
+            let limit = server.config.maxAnswerBytes
+            if buffer.count - start > limit {
+                buffer.removeSubrange(start...)
+                RPCResponse.writeError(id: id, error: .requestTooLarge(limit: limit, subject: "answer"), into: &buffer)
+            }
         case .failure(let error): RPCResponse.writeError(id: id, error: error, into: &buffer)
         }
     }

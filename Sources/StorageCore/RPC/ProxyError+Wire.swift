@@ -21,7 +21,9 @@ extension ProxyError {
         case -32003:
             self = .backendUnavailable(detail("Backend unavailable"), retryAfterMs: Int(fields?["retry_after_ms"]?.intValue ?? 0))
         case -32004: self = .transactionInvalid(detail("Transaction unknown or expired"))
-        case -32005: self = .requestTooLarge(limit: Int(fields?["limit_bytes"]?.intValue ?? 0))
+        case -32005:
+            let subject = message.contains(": answer exceeds") ? "answer" : "line"
+            self = .requestTooLarge(limit: Int(fields?["limit_bytes"]?.intValue ?? 0), subject: subject)
         case -32006: self = .overloaded(detail("Overloaded"))
         case -32007: self = .unauthorized(detail("Unauthorized"))
         case -32008: self = .timeout(detail("Timeout"))

@@ -13,7 +13,8 @@ public enum ProxyError: Error, Equatable, Sendable {
     case conflict(String)                                     // -32002
     case backendUnavailable(String, retryAfterMs: Int)        // -32003
     case transactionInvalid(String)                           // -32004
-    case requestTooLarge(limit: Int)                          // -32005
+    /// A request line, or an answer (`subject: "answer"`), over its byte limit.
+    case requestTooLarge(limit: Int, subject: String = "line")  // -32005
     case overloaded(String)                                   // -32006
     case unauthorized(String)                                 // -32007
     case timeout(String)                                      // -32008
@@ -58,7 +59,7 @@ public enum ProxyError: Error, Equatable, Sendable {
     public var message: String {
         switch self {
         case .invalidParams(let field, let reason): return "\(title): \(field) \(reason)"
-        case .requestTooLarge(let limit): return "\(title): line exceeds \(limit) bytes"
+        case .requestTooLarge(let limit, let subject): return "\(title): \(subject) exceeds \(limit) bytes"
         case .parseError(let d), .invalidRequest(let d), .methodNotFound(let d), .internalError(let d),
             .notFound(let d), .conflict(let d), .backendUnavailable(let d, _), .transactionInvalid(let d),
             .overloaded(let d), .unauthorized(let d), .timeout(let d):
@@ -73,7 +74,7 @@ public enum ProxyError: Error, Equatable, Sendable {
         case .backendUnavailable(_, let ms): return ["retry_after_ms": .int(Int64(ms)), "retryable": true]
         case .overloaded: return ["retryable": true]
         case .timeout: return ["retryable": true]
-        case .requestTooLarge(let limit): return ["limit_bytes": .int(Int64(limit))]
+        case .requestTooLarge(let limit, _): return ["limit_bytes": .int(Int64(limit))]
         case .methodNotFound(let name): return ["method": .string(name)]
         default: return nil
         }
