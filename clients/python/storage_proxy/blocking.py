@@ -23,9 +23,10 @@ _TX_METHODS = [name for name in dir(StorageMethods)
 
 class StorageClient:
     def __init__(self, address: str = "unix://storage/proxy.sock", token: Optional[str] = None,
-                 connect_timeout: float = 10.0):
+                 connect_timeout: float = 10.0, first_connect_timeout: float = 1.0):
         self._loop = asyncio.new_event_loop()
-        self._client = StorageProxyClient(address, token=token, connect_timeout=connect_timeout)
+        self._client = StorageProxyClient(address, token=token, connect_timeout=connect_timeout,
+                                          first_connect_timeout=first_connect_timeout)
 
     def _run(self, coroutine: Any) -> Any:
         return self._loop.run_until_complete(coroutine)

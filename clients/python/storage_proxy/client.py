@@ -130,15 +130,19 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
     """All three seed interfaces over one connection; safe for any number of concurrent tasks.
 
     ``address``: ``unix:///path/proxy.sock`` or ``tcp://host:port``. ``token``: the
-    server's ``auth_token`` (TCP). A lost connection is reopened by the next call,
-    retrying for up to ``connect_timeout`` seconds (a proxy restarting).
+    server's ``auth_token`` (TCP). The first connect is tried once, for at most
+    ``first_connect_timeout`` seconds: a proxy that is not there is an error at once,
+    not a long wait. A lost connection is reopened by the next call, retrying for up
+    to ``connect_timeout`` seconds (a proxy restarting).
     """
 
     def __init__(self, address: str = "unix://storage/proxy.sock", token: Optional[str] = None,
-                 connect_timeout: float = 10.0):
+                 connect_timeout: float = 10.0, first_connect_timeout: float = 1.0):
         self.address: Address = parse_address(address)
         self._token = token
         self._connect_timeout = connect_timeout
+        self._first_connect_timeout = first_connect_timeout
+        self._ever_connected = False
         self._connection: Optional[Connection] = None
         self._connecting: Optional[asyncio.Lock] = None
         self._ids = itertools.count(1)
@@ -176,18 +180,33 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
             return self._connection
 
     async def _open(self) -> Connection:
+        if not self._ever_connected:
+            # Never reached yet: a wrong address or a proxy not started is told at once.
+            try:
+                connection = await asyncio.wait_for(Connection.open(self.address), self._first_connect_timeout)
+            except asyncio.TimeoutError:
+                raise ProxyConnectionError(f"cannot connect to {describe(self.address)}: "
+                                           f"no answer within {self._first_connect_timeout} s") from None
+        else:
+            connection = await self._reopen()
+        self._ever_connected = True
+        return await self._authenticated(connection)
+
+    async def _reopen(self) -> Connection:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._connect_timeout
         delay = 0.05
         while True:
             try:
-                connection = await Connection.open(self.address)
-                break
-            except ProxyConnectionError:
+                return await asyncio.wait_for(Connection.open(self.address), max(0.05, deadline - loop.time()))
+            except (ProxyConnectionError, asyncio.TimeoutError):
                 if loop.time() + delay > deadline:
-                    raise
+                    raise ProxyConnectionError(f"cannot connect to {describe(self.address)} "
+                                               f"within {self._connect_timeout} s") from None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
+
+    async def _authenticated(self, connection: Connection) -> Connection:
         if self._token is not None:
             call_id = next(self._ids)
             answer = await connection.send(call_id, request_line(call_id, "auth", {"token": self._token}))

@@ -178,6 +178,16 @@ def test_reconnects_after_the_proxy_restarts(personal):
     run(scenario())
 
 
+def test_a_first_connect_to_no_proxy_fails_at_once(tmp_path):
+    """Not the 19 s of retries a reconnect may take: nothing was ever there."""
+    async def scenario():
+        started = time.monotonic()
+        with pytest.raises(ProxyConnectionError, match="cannot connect"):
+            await StorageProxyClient(f"unix://{tmp_path}/nobody.sock", connect_timeout=30).health_check()
+        assert time.monotonic() - started < 1.5
+    run(scenario())
+
+
 def test_transaction_context_manager(proxy):
     async def scenario():
         async with StorageProxyClient(proxy.address) as c:
