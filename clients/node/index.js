@@ -152,14 +152,18 @@ class Transaction extends StorageMethods {
 class StorageProxyClient extends StorageMethods {
   /**
    * @param {string} address `unix:///path/proxy.sock` or `tcp://host:port`
-   * @param {{token?: string, connectTimeoutMs?: number}} options `token`: the server's auth_token
-   *   (TCP); a lost connection is reopened by the next call, retrying for up to connectTimeoutMs.
+   * @param {{token?: string, connectTimeoutMs?: number, firstConnectTimeoutMs?: number}} options
+   *   `token`: the server's auth_token (TCP). The first connect is tried once, for at most
+   *   firstConnectTimeoutMs: a proxy that is not there is an error at once. A lost connection
+   *   is reopened by the next call, retrying for up to connectTimeoutMs.
    */
-  constructor(address = 'unix://storage/proxy.sock', { token, connectTimeoutMs = 10000 } = {}) {
+  constructor(address = 'unix://storage/proxy.sock', { token, connectTimeoutMs = 10000, firstConnectTimeoutMs = 1000 } = {}) {
     super();
     this.target = parseAddress(address);
     this.token = token;
     this.connectTimeoutMs = connectTimeoutMs;
+    this.firstConnectTimeoutMs = firstConnectTimeoutMs;
+    this.everConnected = false;
     this.connection = null;
     this.connecting = null;
     this.nextId = 1;
@@ -183,20 +187,40 @@ class StorageProxyClient extends StorageMethods {
     return this.connecting;
   }
 
+  /** One connect attempt that gives up after `ms` (a connection made after that is closed). */
+  openWithin(ms) {
+    let timer;
+    let timedOut = false;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new ProxyConnectionError(`cannot connect to the proxy: no answer within ${ms} ms`));
+      }, ms);
+    });
+    const attempt = Connection.open(this.target);
+    attempt.then((c) => { if (timedOut) c.close(); }, () => {});
+    return Promise.race([attempt, timeout]).finally(() => clearTimeout(timer));
+  }
+
   async open() {
-    const deadline = Date.now() + this.connectTimeoutMs;
-    let delay = 50;
     let connection;
-    for (;;) {
-      try {
-        connection = await Connection.open(this.target);
-        break;
-      } catch (e) {
-        if (Date.now() + delay > deadline) throw e;
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 1000);
+    if (!this.everConnected) {
+      connection = await this.openWithin(this.firstConnectTimeoutMs);  // never reached: say so at once
+    } else {
+      const deadline = Date.now() + this.connectTimeoutMs;
+      let delay = 50;
+      for (;;) {
+        try {
+          connection = await this.openWithin(Math.max(50, deadline - Date.now()));
+          break;
+        } catch (e) {
+          if (Date.now() + delay > deadline) throw e;
+          await new Promise((r) => setTimeout(r, delay));
+          delay = Math.min(delay * 2, 1000);
+        }
       }
     }
+    this.everConnected = true;
     if (this.token !== undefined) {
       const id = this.nextId++;
       const answer = await connection.send(id, line(id, 'auth', { token: this.token }));

@@ -177,3 +177,12 @@ describe('errors', () => {
     }
   });
 });
+
+test('a first connect to a proxy that is not there fails at once', async () => {
+  const os = require('node:os');
+  const path = require('node:path');
+  const started = Date.now();
+  const nobody = new StorageProxyClient(`unix://${path.join(os.tmpdir(), `nobody-${process.pid}.sock`)}`, { connectTimeoutMs: 30000 });
+  await assert.rejects(nobody.healthCheck(), (e) => e instanceof ProxyConnectionError && /cannot connect/.test(e.message));
+  assert.ok(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
+});
