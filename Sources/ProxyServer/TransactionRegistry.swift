@@ -57,16 +57,18 @@ final class TransactionRegistry {
         opening += 1
     }
 
-    /// The opening ended: `tx` opened (registered, its handle returned) or failed (nil).
-    func opened(_ tx: TransactionID?, for connection: Connection) -> String? {
+    /// The opening succeeded: registers `tx` and returns its handle.
+    func opened(_ tx: TransactionID, for connection: Connection) -> String {
         opening -= 1
-        guard let tx else {
-            release(ObjectIdentifier(connection))
-            return nil
-        }
         let now = MonotonicClock.seconds()
         open[tx.raw] = Entry(tx: tx, owner: ObjectIdentifier(connection), openedAt: now, lastUsed: now)
         return tx.raw
+    }
+
+    /// The opening failed, or its connection is gone: the place is free again.
+    func abandonedOpening(for connection: Connection) {
+        opening -= 1
+        release(ObjectIdentifier(connection))
     }
 
     /// The transaction behind a handle, if it is this connection's.

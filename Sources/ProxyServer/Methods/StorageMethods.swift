@@ -105,13 +105,13 @@ enum StorageMethods {
                 switch result {
                 case .success(let tx) where call.connection.isClosed:
                     // Its owner hung up while it opened: nobody could ever use or end it.
-                    _ = registry.opened(nil, for: call.connection)
+                    registry.abandonedOpening(for: call.connection)
                     call.storage.rollbackTransaction(tx) { _ in }
                     call.reply(.failure(.transactionInvalid("the connection closed while the transaction opened")))
                 case .success(let tx):
-                    call.reply(.success(registry.opened(tx, for: call.connection)!))
+                    call.reply(.success(registry.opened(tx, for: call.connection)))
                 case .failure(let error):
-                    _ = registry.opened(nil, for: call.connection)
+                    registry.abandonedOpening(for: call.connection)
                     call.reply(.failure(error))
                 }
             }

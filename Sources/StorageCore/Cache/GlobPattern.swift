@@ -26,7 +26,7 @@ public struct GlobPattern: Sendable {
     public init(_ pattern: String) { self.init(bytes: Array(pattern.utf8)) }
 
     public init(bytes pattern: [UInt8]) {
-        var segments: [Segment] = []
+        var segments: [[ByteSet]] = []
         var current: [ByteSet] = []
         var starGroups = 0
         var endsWithStar = false
@@ -35,17 +35,18 @@ public struct GlobPattern: Sendable {
                 current.append(set)
                 endsWithStar = false
             } else {
-                segments.append(Segment(current))
+                segments.append(current)
                 current = []
                 starGroups += 1
                 endsWithStar = true
             }
         }
-        segments.append(Segment(current))
+        segments.append(current)
         hasStar = starGroups > 0
-        head = segments.first!
-        tail = segments.last!
-        middles = segments.count > 2 ? Array(segments[1..<(segments.count - 1)]) : []
+        // Only the middle segments are searched for: only they need the scan's masks.
+        head = Segment(segments.first!, searchable: false)
+        tail = Segment(segments.last!, searchable: false)
+        middles = segments.count > 2 ? segments[1..<(segments.count - 1)].map { Segment($0, searchable: true) } : []
         // Redis recurses once per `*` group and answers "no match" past 1000
         // levels, unless that group is the pattern's last byte.
         neverMatches = starGroups > Self.maxStarGroups + 1 || (starGroups == Self.maxStarGroups + 1 && !endsWithStar)
@@ -166,14 +167,15 @@ struct ByteSet: Sendable {
 /// A run of single-byte positions between two `*`s.
 struct Segment: Sendable {
     let sets: [ByteSet]
-    /// Shift-And masks: bit j of `masks[b * wordCount + j / 64]` is set when
-    /// position j accepts byte b.
+    /// Shift-And masks (searchable segments only): bit j of
+    /// `masks[b * wordCount + j / 64]` is set when position j accepts byte b.
     private let masks: [UInt64]
     private let wordCount: Int
 
-    init(_ sets: [ByteSet]) {
+    init(_ sets: [ByteSet], searchable: Bool) {
         self.sets = sets
         wordCount = max(1, (sets.count + 63) / 64)
+        guard searchable else { masks = []; return }
         var masks = [UInt64](repeating: 0, count: 256 * wordCount)
         for (j, set) in sets.enumerated() {
             for b in 0...255 where set.contains(UInt8(b)) { masks[b * wordCount + j / 64] |= UInt64(1) << UInt64(j % 64) }

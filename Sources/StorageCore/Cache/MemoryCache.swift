@@ -23,6 +23,7 @@ public final class MemoryCache: CacheAdapter {
     public private(set) var usedBytes = 0
     private(set) var evictions = 0
     private var writesSinceSweep = 0
+    private var sizing: [UInt8] = []  // reused to measure a value's JSON text
     private let maxBytes: Int
     private let clock: () -> Double
 
@@ -50,7 +51,9 @@ public final class MemoryCache: CacheAdapter {
     }
 
     public func set(_ key: String, _ value: JSONValue, ttl: Double?, _ done: @escaping Completion<Bool>) {
-        let bytes = key.utf8.count + value.jsonText.utf8.count + Self.entryOverhead
+        sizing.removeAll(keepingCapacity: sizing.capacity <= 64 << 10)
+        value.writeJSON(into: &sizing)
+        let bytes = key.utf8.count + sizing.count + Self.entryOverhead
         guard bytes <= maxBytes else {
             return done(.failure(.invalidParams(field: "value", reason: "with its key takes \(bytes) bytes, more than the cache's max_memory (\(maxBytes))")))
         }

@@ -17,8 +17,8 @@ public struct JSONParser {
     private let maxDepth: Int
     private var scratch: [UInt8] = []
     /// Request parsing: the depth of request objects (1: the line is one
-    /// object, 2: a batch), the batch element being read, and the literal
-    /// text of each request's numeric `id` by element.
+    /// object, 2: a batch), the batch element being read, and by element the
+    /// literal text of each numeric `id` that re-encoding would change.
     private var requestDepth = 0
     private var element = 0
     private var numericIDs: [Int: String] = [:]
@@ -38,9 +38,10 @@ public struct JSONParser {
         return value
     }
 
-    /// Parses a JSON-RPC line, also returning the literal text of every
-    /// request's numeric `id` (by batch element; 0 for a single request), so
-    /// `1e2`, `-0` or 2^64 are answered exactly as they were sent.
+    /// Parses a JSON-RPC line, also returning the literal text of each
+    /// request's numeric `id` that re-encoding would change (by batch
+    /// element; 0 for a single request), so `1e2`, `-0` or 2^64 are answered
+    /// exactly as they were sent.
     public static func parseRequestLine(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = defaultMaxDepth)
         throws(JSONParseError) -> (value: JSONValue, numericIDs: [Int: String])
     {
@@ -116,8 +117,7 @@ public struct JSONParser {
             skipWhitespace()
             let valueStart = pos
             let value = try parseValue(depth: depth)
-            if depth == requestDepth, key == "id", case .int = value { recordID(from: valueStart) }
-            if depth == requestDepth, key == "id", case .double = value { recordID(from: valueStart) }
+            if depth == requestDepth, key == "id" { recordIDLiteral(of: value, from: valueStart) }
             members.append((key, value))
             skipWhitespace()
             guard pos < bytes.count else { throw error("unterminated object") }
@@ -145,7 +145,15 @@ public struct JSONParser {
         }
     }
 
-    private mutating func recordID(from start: Int) {
+    /// Keeps the literal only where re-encoding the value would change it
+    /// (a fraction, an exponent, a big integer, `-0`): the common small
+    /// integer id costs no dictionary and no string.
+    private mutating func recordIDLiteral(of value: JSONValue, from start: Int) {
+        switch value {
+        case .double: break
+        case .int(0) where bytes[start] == UInt8(ascii: "-"): break
+        default: return
+        }
         numericIDs[element] = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
     }
 
