@@ -12,8 +12,8 @@ let package = Package(
         .library(name: "StorageProxyClient", targets: ["StorageProxyClient"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", exact: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
     ],
     targets: [
         // C libraries, used directly through module maps (Debian's -dev packages).
@@ -53,3 +53,16 @@ let package = Package(
             swiftSettings: v5),
     ]
 )
+
+// libFuzzer targets, only when `scripts/fuzz` builds them: they need
+// `-sanitize=fuzzer,address -parse-as-library`, which an ordinary build must
+// not get. Each feeds one reader of client input and checks what it must
+// never do: crash, hang, or break its own invariants.
+if Context.environment["STORAGE_PROXY_FUZZ"] == "1" {
+    package.targets += [
+        .target(name: "FuzzDriver", path: "Tests/Fuzz/FuzzDriver", swiftSettings: v5),
+        .executableTarget(name: "fuzz-line-framer", dependencies: ["FuzzDriver", "ProxyServer"], path: "Tests/Fuzz/LineFramer", swiftSettings: v5),
+        .executableTarget(name: "fuzz-json-parser", dependencies: ["FuzzDriver", "StorageCore"], path: "Tests/Fuzz/JSONParser", swiftSettings: v5),
+        .executableTarget(name: "fuzz-request-decoder", dependencies: ["FuzzDriver", "StorageCore", "ProxyServer"], path: "Tests/Fuzz/RequestDecoder", swiftSettings: v5),
+    ]
+}

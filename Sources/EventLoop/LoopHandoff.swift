@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
+
 import StorageCore
 
 /// Brings results from worker threads back to the loop thread: workers
@@ -16,7 +16,7 @@ public final class LoopHandoff: CompletionQueue, @unchecked Sendable {
         var closed = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private var async: UVCallback!
 
     public init(loop: UVLoop) {

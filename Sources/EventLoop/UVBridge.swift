@@ -36,10 +36,26 @@ public final class UVLoop {
     static let readBufferSize = 64 * 1024
     let readBuffer = UnsafeMutableRawPointer.allocate(byteCount: UVLoop.readBufferSize, alignment: 16)
 
+    /// A descriptor held in reserve (libuv keeps one the same way): given up
+    /// for a moment when the process has none left, so a listener can still
+    /// accept a client to tell it so.
+    private var reserveDescriptor: Int32 = -1
+
     public init() {
         raw = .allocate(capacity: 1)
         uv_loop_init(raw)
         raw.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        reserveDescriptor = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    }
+
+    /// Runs `body` with the reserve descriptor free; nil when there was none
+    /// to give up (another thread took the last one while it was free).
+    func withReserveDescriptor<T>(_ body: () -> T) -> T? {
+        if reserveDescriptor < 0 { reserveDescriptor = open("/dev/null", O_RDONLY | O_CLOEXEC) }
+        guard reserveDescriptor >= 0 else { return nil }
+        Glibc.close(reserveDescriptor)
+        defer { reserveDescriptor = open("/dev/null", O_RDONLY | O_CLOEXEC) }
+        return body()
     }
 
     public func run() { uv_run(raw, UV_RUN_DEFAULT) }
@@ -51,6 +67,7 @@ public final class UVLoop {
         uv_loop_close(raw)
         raw.deallocate()
         readBuffer.deallocate()
+        if reserveDescriptor >= 0 { Glibc.close(reserveDescriptor) }
     }
 }
 
@@ -76,6 +93,12 @@ public final class UVStream {
     /// Bytes handed to `uv_write` and not yet written.
     public private(set) var pendingWriteBytes = 0
     public private(set) var isClosing = false
+    /// A listener's own accept loop (AcceptLoop.swift): its poll, the client
+    /// accepted and not yet taken by `accept(into:)`, and what a client that
+    /// can be accepted only with the reserve descriptor is told.
+    var acceptPoll: UVPoll?
+    var acceptedDescriptor: Int32 = -1
+    public var refusal: [UInt8] = []
 
     private static let handleSize = max(MemoryLayout<uv_tcp_t>.size, MemoryLayout<uv_pipe_t>.size)
 
@@ -124,20 +147,27 @@ public final class UVStream {
         }
     }
 
-    public func listen(backlog: Int32 = 511) -> Int32 {
-        uv_listen(handle, backlog) { server, status in
-            let owner = UVStream.owner(server)
-            guard status == 0 else { return owner.acceptFailed?(status) ?? () }
-            owner.delegate?.streamDidAccept(owner)
-        }
-    }
-
-    /// Called when libuv could not accept (e.g. out of descriptors: libuv
-    /// then closes the pending connection itself, with its reserve descriptor).
+    /// Called when a client could not be accepted (out of descriptors: it
+    /// was then told `refusal`, if the reserve descriptor allowed).
     public var acceptFailed: ((Int32) -> Void)?
 
+    /// The file descriptor libuv made at bind.
+    var descriptor: Int32? {
+        var fd: uv_os_fd_t = -1
+        return uv_fileno(asHandle(handle), &fd) == 0 ? fd : nil
+    }
+
+    /// Takes the client the accept loop has just accepted (in `streamDidAccept`).
     public func accept(into client: UVStream) -> Bool {
-        uv_accept(handle, client.handle) == 0
+        guard acceptedDescriptor >= 0 else { return false }
+        let fd = acceptedDescriptor
+        acceptedDescriptor = -1
+        let rc = switch kind {
+        case .tcp: uv_tcp_open(UnsafeMutableRawPointer(client.handle).assumingMemoryBound(to: uv_tcp_t.self), fd)
+        case .pipe: uv_pipe_open(UnsafeMutableRawPointer(client.handle).assumingMemoryBound(to: uv_pipe_t.self), fd)
+        }
+        if rc != 0 { Glibc.close(fd) }
+        return rc == 0
     }
 
     public func setNoDelay() {
@@ -195,6 +225,8 @@ public final class UVStream {
         guard !isClosing else { return }
         isClosing = true
         delegate = nil
+        acceptPoll?.close()  // before the handle closes the descriptor it watches
+        acceptPoll = nil
         closeHandle(asHandle(handle))
     }
 }

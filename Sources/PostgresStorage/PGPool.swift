@@ -44,6 +44,13 @@ public final class PGPool {
     private var isClosed = false
     public private(set) var connectsSucceeded = 0
     public private(set) var connectsFailed = 0
+    /// Whether the last connect reached PostgreSQL. Connects are the signal:
+    /// a connection lost in an outage is discarded, and the next call opens
+    /// a new one. Each change is reported once to `onReachabilityChange`
+    /// (the reason when it is lost, nil when it is back), so an outage is
+    /// logged once and its end once, however many calls fail in between.
+    public private(set) var isReachable = true
+    public var onReachabilityChange: ((_ lostBecause: String?) -> Void)?
 
     public init(loop: UVLoop, settings: Settings) {
         self.loop = loop
@@ -132,6 +139,7 @@ public final class PGPool {
             case .success(let connection):
                 connectsSucceeded += 1
                 backoff = 0
+                reachable(true, nil)
                 if isClosed { connection.close(); open -= 1; return done(.failure(.backendUnavailable("storage is shutting down", retryAfterMs: 1000))) }
                 done(.success(connection))
             case .failure(let error):
@@ -139,10 +147,17 @@ public final class PGPool {
                 open -= 1
                 backoff = min(5, max(0.05, backoff * 2))
                 failedUntil = MonotonicClock.seconds() + backoff
+                reachable(false, error.message)
                 done(.failure(error))
                 failWaitersIfNothingOpen(error)
             }
         }
+    }
+
+    private func reachable(_ now: Bool, _ why: String?) {
+        guard now != isReachable else { return }
+        isReachable = now
+        onReachabilityChange?(why)
     }
 
     private func discard(_ connection: PGConnection) {

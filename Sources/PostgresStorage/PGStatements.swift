@@ -13,6 +13,8 @@ enum PGStatements {
         \(micros("created_at")), \(micros("updated_at")), \(micros("last_run")), \(micros("next_run")), status, extra::text
         """
 
+    static let taskColumnCount = 14
+
     static func task(_ r: PGResult, _ row: Int) -> TaskRecord {
         func time(_ c: Int) -> Timestamp? { r.string(row, c).flatMap { Int64($0) }.map { Timestamp(microseconds: $0) } }
         let extra = r.string(row, 13).flatMap { try? JSONParser.parse($0, maxDepth: 512) }?.objectValue ?? JSONObject()
@@ -50,15 +52,36 @@ enum PGStatements {
     }
 
     static func listTasks(_ q: TaskQuery) -> (String, [String?]) {
-        var sql = "SELECT \(taskColumns) FROM tasks"
         var args: [String?] = []
         var conditions: [String] = []
         if let a = q.agentName { args.append(a); conditions.append("agent_name = $\(args.count)") }
         if let s = q.status { args.append(s); conditions.append("status = $\(args.count)") }
-        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
-        args += [String(q.limit), String(q.offset)]
-        sql += " ORDER BY created_at, id LIMIT $\(args.count - 1) OFFSET $\(args.count)"
+        args += [String(q.limit), String(q.offset), String(q.budget.limit)]
+        let sql = withinBudget(columns: taskColumns, table: "tasks", conditions: conditions, order: "created_at, id",
+                               page: "LIMIT $\(args.count - 2) OFFSET $\(args.count - 1)", budget: args.count)
         return (sql, args)
+    }
+
+    /// A page of `table` that PostgreSQL cuts short of the answer budget:
+    /// it adds up each row's size as text in page order, and sends no row
+    /// after the first one that takes the total past `$budget` (the proxy
+    /// then answers -32005 without having held the rest). Three columns
+    /// follow `columns`: the row's bytes, its position, the running total.
+    private static func withinBudget(columns: String, table: String, conditions: [String], order: String, page: String, budget: Int) -> String {
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        return """
+            SELECT * FROM (SELECT paged.*, sum(row_bytes) OVER (ORDER BY position) AS bytes_through FROM (\
+            SELECT \(columns), octet_length(\(table)::text) AS row_bytes, row_number() OVER (ORDER BY \(order)) AS position \
+            FROM \(table)\(filter) ORDER BY \(order) \(page)) paged) counted \
+            WHERE bytes_through - row_bytes <= $\(budget) ORDER BY position
+            """
+    }
+
+    /// Throws -32005 when the page's last row took it past its budget.
+    static func checkBudget(_ r: PGResult, columns: Int, _ budget: AnswerBudget) throws(ProxyError) {
+        guard r.rowCount > 0, let total = r.string(r.rowCount - 1, columns + 2).flatMap({ Int($0) }) else { return }
+        var spent = budget
+        try spent.spend(total)
     }
 
     static let updateStatus = """
@@ -68,6 +91,7 @@ enum PGStatements {
         """
 
     static let logColumns = "id, task_id, level, message, metadata::text, \(micros("created_at"))"
+    static let logColumnCount = 6
 
     /// The columns of `insertLog`, in its order.
     static func values(_ l: LogEntry) -> [String?] {
@@ -77,16 +101,15 @@ enum PGStatements {
     static let insertLog = "INSERT INTO logs (id, task_id, level, message, metadata, created_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (id) DO NOTHING"
 
     static func queryLogs(_ q: LogQuery) -> (String, [String?]) {
-        var sql = "SELECT \(logColumns) FROM logs"
         var args: [String?] = []
         var conditions: [String] = []
         if let t = q.taskID { args.append(t); conditions.append("task_id = $\(args.count)") }
         if let l = q.level { args.append(l.rawValue); conditions.append("level = $\(args.count)") }
         if let s = q.startTime { args.append(s.rfc3339); conditions.append("created_at >= $\(args.count)") }
         if let e = q.endTime { args.append(e.rfc3339); conditions.append("created_at < $\(args.count)") }
-        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
-        args.append(String(q.limit))
-        sql += " ORDER BY created_at DESC, id DESC LIMIT $\(args.count)"
+        args += [String(q.limit), String(q.budget.limit)]
+        let sql = withinBudget(columns: logColumns, table: "logs", conditions: conditions, order: "created_at DESC, id DESC",
+                               page: "LIMIT $\(args.count - 1)", budget: args.count)
         return (sql, args)
     }
 

@@ -23,6 +23,13 @@ public final class PostgresStorage: StorageAdapter {
         pool = PGPool(loop: loop, settings: settings)
     }
 
+    /// Told once when PostgreSQL becomes unreachable (with the reason) and
+    /// once when it is back (nil); `server.status` shows the same as `state`.
+    public var onReachabilityChange: ((_ lostBecause: String?) -> Void)? {
+        get { pool.onReachabilityChange }
+        set { pool.onReachabilityChange = newValue }
+    }
+
     // MARK: - Leasing
 
     /// Runs `body` on the transaction's connection, or on a pooled one that
@@ -101,7 +108,10 @@ public final class PostgresStorage: StorageAdapter {
 
     public func listTasks(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<[TaskRecord]>) {
         let (sql, args) = PGStatements.listTasks(query)
-        run(tx, sql, args, done, PGStatements.tasks)
+        run(tx, sql, args, done) { r throws(ProxyError) in
+            try PGStatements.checkBudget(r, columns: PGStatements.taskColumnCount, query.budget)
+            return PGStatements.tasks(r)
+        }
     }
 
     public func deleteTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
@@ -126,7 +136,10 @@ public final class PostgresStorage: StorageAdapter {
 
     public func queryLogs(_ query: LogQuery, in tx: TransactionID?, _ done: @escaping Completion<[LogEntry]>) {
         let (sql, args) = PGStatements.queryLogs(query)
-        run(tx, sql, args, done, PGStatements.logs)
+        run(tx, sql, args, done) { r throws(ProxyError) in
+            try PGStatements.checkBudget(r, columns: PGStatements.logColumnCount, query.budget)
+            return PGStatements.logs(r)
+        }
     }
 
     public func deleteOldLogs(before: Timestamp, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
@@ -201,7 +214,7 @@ public final class PostgresStorage: StorageAdapter {
     }
 
     public func statusReport() -> JSONValue {
-        ["type": "postgresql", "state": pool.isBackingOff ? "unreachable" : "up", "pool": pool.figures,
+        ["type": "postgresql", "state": pool.isReachable ? "up" : "down", "pool": pool.figures,
          "open_transactions": .int(Int64(pinned.count))]
     }
 }

@@ -98,6 +98,7 @@ public final class ProxyServer {
         }
         stream.delegate = acceptor(requiresAuth: false)
         stream.acceptFailed = { [unowned self] in acceptFailed($0) }
+        stream.refusal = Self.outOfDescriptors
         listeners.append(stream)
         socketPath = path
         log.info("listening on unix:\(path) (mode \(String(config.socketMode, radix: 8)))")
@@ -120,6 +121,7 @@ public final class ProxyServer {
         let requiresAuth = !token.isEmpty
         stream.delegate = acceptor(requiresAuth: requiresAuth)
         stream.acceptFailed = { [unowned self] in acceptFailed($0) }
+        stream.refusal = Self.outOfDescriptors
         listeners.append(stream)
         log.info("listening on tcp:\(address.host):\(stream.boundPort)\(requiresAuth ? " (auth required)" : "")")
     }
@@ -149,6 +151,14 @@ public final class ProxyServer {
         }
         return cap
     }
+
+    /// What a client hears when the process has no descriptor to give it.
+    private static let outOfDescriptors: [UInt8] = {
+        var line: [UInt8] = []
+        RPCResponse.writeError(id: .null, error: .overloaded("the proxy is out of file descriptors"), into: &line)
+        line.append(0x0A)
+        return line
+    }()
 
     /// Logged once per burst (at most every 10 s): a flood must not flood the log too.
     private func acceptFailed(_ status: Int32) {

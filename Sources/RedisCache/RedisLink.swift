@@ -130,7 +130,13 @@ final class RedisLink {
         c.command(["PING"]) { [self] r in
             guard !isClosed, connection === c else { return }
             if let failure { return fail(c, failure) }
-            guard case .success(.status("PONG")) = r else { return fail(c, "no answer to PING") }
+            switch r {
+            case .success(.status("PONG")): break
+            case .success(.error(let e)) where e.hasPrefix("NOAUTH"):
+                return fail(c, "Redis requires a password (\(e)); set redis.password")
+            case .success(.error(let e)): return fail(c, "PING refused: \(e)")
+            default: return fail(c, "no answer to PING")
+            }
             prepare(c) { [self] ok in
                 guard !isClosed, connection === c else { return }
                 guard ok else { return fail(c, "could not prepare the connection") }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CSQLite
 import StorageCore
 
@@ -13,6 +16,8 @@ enum SQLValue {
 /// statements by SQL text.
 final class SQLiteConnection {
     let handle: OpaquePointer
+    /// Named in errors about the file itself (full disk, read-only folder, not a database).
+    let path: String
     private var statements: [String: OpaquePointer] = [:]
     /// The extended result code of the last failure (SQLITE_BUSY_SNAPSHOT vs SQLITE_BUSY).
     private(set) var lastErrorCode: Int32 = 0
@@ -31,11 +36,12 @@ final class SQLiteConnection {
         let flags = (options.readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(options.path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
-            let why = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            let why = Self.fileProblem(options.path) ?? db.map { Self.reason($0, String(cString: sqlite3_errmsg($0))) } ?? "out of memory"
             sqlite3_close_v2(db)
-            throw .backendUnavailable("cannot open the SQLite database: \(why)", retryAfterMs: 1000)
+            throw .backendUnavailable("cannot open the SQLite database \(options.path): \(why)", retryAfterMs: 1000)
         }
         handle = db
+        path = options.path
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, Int32(options.busyTimeoutMs))
         if !options.readOnly {
@@ -105,6 +111,26 @@ final class SQLiteConnection {
 
     // MARK: - Errors
 
+    /// What keeps the database file (or the WAL files beside it) from being
+    /// opened for writing, in the operator's terms; nil if nothing visible.
+    private static func fileProblem(_ path: String) -> String? {
+        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let dir = folder.isEmpty ? "/" : folder
+        if access(dir, F_OK) != 0 { return "the folder \(dir) does not exist" }
+        if access(dir, W_OK) != 0 { return "the folder \(dir) is not writable (\(String(cString: strerror(errno))))" }
+        if access(path, F_OK) == 0, access(path, R_OK | W_OK) != 0 {
+            return "the file is not readable and writable (\(String(cString: strerror(errno))))"
+        }
+        return nil
+    }
+
+    /// SQLite's message plus the operating system's reason when there is one
+    /// ("unable to open database file: Read-only file system").
+    private static func reason(_ db: OpaquePointer, _ message: String) -> String {
+        let os = sqlite3_system_errno(db)
+        return os == 0 ? message : "\(message): \(String(cString: strerror(os)))"
+    }
+
     /// Maps SQLite's extended result codes onto the contract's errors.
     func error(_ rc: Int32, sql: String) -> ProxyError {
         lastErrorCode = rc
@@ -116,7 +142,13 @@ final class SQLiteConnection {
             let foreignKey = SQLITE_CONSTRAINT | (3 << 8)  // SQLITE_CONSTRAINT_FOREIGNKEY, a macro Swift cannot import
             if rc == foreignKey { return .notFound("a referenced row does not exist") }
             return .conflict(message)
-        case SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_NOMEM:
+        case SQLITE_CANTOPEN, SQLITE_READONLY:
+            return .backendUnavailable("SQLite \(path): \(Self.fileProblem(path) ?? Self.reason(handle, message))", retryAfterMs: 1000)
+        case SQLITE_FULL, SQLITE_IOERR:
+            return .backendUnavailable("SQLite \(path): \(Self.reason(handle, message))", retryAfterMs: 1000)
+        case SQLITE_NOTADB, SQLITE_CORRUPT:
+            return .backendUnavailable("SQLite \(path): \(message) (is the path right?)", retryAfterMs: 1000)
+        case SQLITE_NOMEM:
             return .backendUnavailable("SQLite: \(message)", retryAfterMs: 1000)
         default:
             return .internalError("SQLite error \(rc): \(message)")
@@ -138,6 +170,19 @@ struct Row {
     }
 
     func int(_ i: Int32) -> Int64 { sqlite3_column_int64(stmt, i) }
+
+    /// The row's stored bytes (text and blobs as they are, numbers as 8),
+    /// read before any column is copied out.
+    var byteCount: Int {
+        var total = 0
+        for i in 0..<sqlite3_column_count(stmt) {
+            switch sqlite3_column_type(stmt, i) {
+            case SQLITE_TEXT, SQLITE_BLOB: total += Int(sqlite3_column_bytes(stmt, i))
+            default: total += 8
+            }
+        }
+        return total
+    }
 
     func timestamp(_ i: Int32) -> Timestamp {
         Timestamp(rfc3339: string(i)) ?? Timestamp(microseconds: 0)

@@ -71,7 +71,11 @@ extension SQLiteConnection {
         sql += " ORDER BY created_at, id LIMIT ? OFFSET ?"
         args += [.int(Int64(q.limit)), .int(Int64(q.offset))]
         var out: [TaskRecord] = []
-        try query(sql, args) { row in out.append(task(from: row)) }
+        var budget = q.budget
+        try query(sql, args) { row throws(ProxyError) in
+            try budget.spend(row.byteCount)
+            out.append(task(from: row))
+        }
         return out
     }
 
@@ -110,7 +114,11 @@ extension SQLiteConnection {
         sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         args.append(.int(Int64(q.limit)))
         var out: [LogEntry] = []
-        try query(sql, args) { row in out.append(log(from: row)) }
+        var budget = q.budget
+        try query(sql, args) { row throws(ProxyError) in
+            try budget.spend(row.byteCount)
+            out.append(log(from: row))
+        }
         return out
     }
 

@@ -258,10 +258,12 @@ public final class SQLiteStorage: StorageAdapter {
         let threads = self.threads
         self.threads = []
         let completions = self.completions
-        _ = startThread {
+        // Joins the workers off the loop; detached, as nobody joins it.
+        let joiner = startThread {
             for t in threads { pthread_join(t, nil) }
             completions.post(done)
         }
+        pthread_detach(joiner)
     }
 
     public func statusReport() -> JSONValue {

@@ -17,11 +17,13 @@ public final class LineClient {
     private var start = 0
     private var chunk = [UInt8](repeating: 0, count: 65536)
 
-    public init(_ address: ProxyAddress, timeoutSeconds: Int = 30) throws(ClientError) {
+    /// `connectTimeout` bounds the connect itself (a host that drops packets
+    /// would otherwise hold it for minutes); `timeoutSeconds` each read.
+    public init(_ address: ProxyAddress, timeoutSeconds: Int = 30, connectTimeout: Double = 10) throws(ClientError) {
         // `fd` is set only once connected: a failed init must not reach `deinit`,
         // which would close the descriptor number a second time (by then it may
         // belong to another thread's socket).
-        fd = try Self.connect(address)
+        fd = try Self.connect(address, within: connectTimeout)
         if timeoutSeconds > 0 {
             var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -29,7 +31,7 @@ public final class LineClient {
     }
 
     /// A connected socket, or an error (having closed what it opened).
-    private static func connect(_ address: ProxyAddress) throws(ClientError) -> Int32 {
+    private static func connect(_ address: ProxyAddress, within seconds: Double) throws(ClientError) -> Int32 {
         switch address {
         case .unix(let path):
             var addr = sockaddr_un()
@@ -39,13 +41,14 @@ public final class LineClient {
             withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
             let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw ClientError("socket(): \(String(cString: strerror(errno)))") }
-            let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            let failure = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size), within: seconds)
+                }
             }
-            if rc != 0 {
-                let why = String(cString: strerror(errno))
+            if let failure {
                 Glibc.close(fd)
-                throw ClientError("cannot connect to unix://\(path): \(why)")
+                throw ClientError("cannot connect to unix://\(path): \(failure)")
             }
             return fd
         case .tcp(let host, let port):
@@ -58,15 +61,34 @@ public final class LineClient {
             defer { freeaddrinfo(info) }
             let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
             guard fd >= 0 else { throw ClientError("socket(): \(String(cString: strerror(errno)))") }
-            if Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) != 0 {
-                let why = String(cString: strerror(errno))
+            if let failure = connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen, within: seconds) {
                 Glibc.close(fd)
-                throw ClientError("cannot connect to tcp://\(host):\(port): \(why)")
+                throw ClientError("cannot connect to tcp://\(host):\(port): \(failure)")
             }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             return fd
         }
+    }
+
+    /// A non-blocking connect waited on with `poll`, so it ends within
+    /// `seconds`; the socket is blocking again afterwards. Returns why it failed.
+    private static func connect(_ fd: Int32, _ addr: UnsafePointer<sockaddr>, _ length: socklen_t, within seconds: Double) -> String? {
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        defer { _ = fcntl(fd, F_SETFL, flags) }
+        if Glibc.connect(fd, addr, length) == 0 { return nil }
+        // EINPROGRESS: a TCP handshake under way. (A Unix socket never waits:
+        // its EAGAIN means the listener's queue is full, and nothing is under way.)
+        guard errno == EINPROGRESS else { return String(cString: strerror(errno)) }
+        var waiting = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        let ready = poll(&waiting, 1, Int32(max(0, min(seconds, 86_400)) * 1000))
+        if ready == 0 { return "no answer within \(seconds) s" }
+        if ready < 0 { return String(cString: strerror(errno)) }
+        var failure: Int32 = 0
+        var size = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &size)
+        return failure == 0 ? nil : String(cString: strerror(failure))
     }
 
     deinit { if fd >= 0 { Glibc.close(fd) } }
@@ -87,7 +109,7 @@ public final class LineClient {
 
     /// Ends both directions without closing the descriptor: a thread blocked
     /// in `readLine` returns (EOF), and may then `close()`.
-    public func shutdownBoth() { shutdown(fd, Int32(SHUT_RDWR)) }
+    public func shutdownBoth() { if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) } }
 
     public func send(_ bytes: [UInt8]) throws(ClientError) {
         var sent = 0

@@ -2,23 +2,24 @@
 import Glibc
 #endif
 import StorageCore
-import Synchronization
+
 
 /// One connection shared by concurrent callers: requests are written as they
 /// come (pipelined) and the proxy answers in order, so a reader thread hands
 /// each answer line to the oldest waiting caller.
 ///
-///     send() ──sendLock: enqueue + write──▶ proxy ──▶ reader thread ──▶ pending.first.resume
+///     send() ──lineOpen: enqueue + write──▶ proxy ──▶ reader thread ──▶ pending.first.resume
 ///
 /// Sending and reading take different locks: a sender blocked on a full socket
 /// never stops the reader from draining answers (which would deadlock against
 /// the proxy's own backpressure).
 final class PipelinedConnection: @unchecked Sendable {
-    // @unchecked: `line` is used by one sender at a time (sendLock) and by the
-    // reader thread, which only reads; the rest is in Mutexes.
+    // @unchecked: `line` is used by one sender at a time (lineOpen) and by the
+    // reader thread, which only reads; the rest is behind locks.
     private let line: LineClient
-    private let sendLock = Mutex(())
-    private let pending = Mutex(Pending())
+    /// Held while writing to `line` or closing it; false once the reader closed it.
+    private let lineOpen = Locked(true)
+    private let pending = Locked(Pending())
 
     private struct Pending {
         var waiting: [CheckedContinuation<JSONObject, Error>] = []
@@ -26,8 +27,8 @@ final class PipelinedConnection: @unchecked Sendable {
         var closedBecause: String?
     }
 
-    init(_ address: ProxyAddress) throws(ClientError) {
-        line = try LineClient(address, timeoutSeconds: 0)
+    init(_ address: ProxyAddress, connectTimeout: Double) throws(ClientError) {
+        line = try LineClient(address, timeoutSeconds: 0, connectTimeout: connectTimeout)
         startReader()
     }
 
@@ -36,7 +37,7 @@ final class PipelinedConnection: @unchecked Sendable {
     /// Writes one request line and waits for its answer.
     func send(_ request: [UInt8]) async throws -> JSONObject {
         try await withCheckedThrowingContinuation { (answer: CheckedContinuation<JSONObject, Error>) in
-            sendLock.withLock { _ in
+            lineOpen.withLock { _ in
                 let closed = pending.withLock { p -> String? in
                     if p.closedBecause == nil { p.waiting.append(answer) }
                     return p.closedBecause
@@ -51,8 +52,10 @@ final class PipelinedConnection: @unchecked Sendable {
         }
     }
 
-    /// Ends the connection; calls still waiting fail.
-    func close() { line.shutdownBoth() }
+    /// Ends the connection; calls still waiting fail. Under `lineOpen`, as
+    /// the reader's final close is: a shutdown never reaches a descriptor
+    /// number that was closed and then reused by another connection.
+    func close() { lineOpen.withLock { open in if open { line.shutdownBoth() } } }
 
     private func startReader() {
         let box = Unmanaged.passRetained(self).toOpaque()
@@ -90,6 +93,6 @@ final class PipelinedConnection: @unchecked Sendable {
             return p.waiting[p.head...]
         }
         for waiting in failing { waiting.resume(throwing: ClientError(why + "; the call may or may not have run")) }
-        sendLock.withLock { _ in line.close() }  // no sender is writing; later ones see closedBecause
+        lineOpen.withLock { open in open = false; line.close() }  // no sender is writing; later ones see closedBecause
     }
 }

@@ -5,9 +5,11 @@ import StorageCore
 import Synchronization
 
 /// The async/await client of the wire contract: one connection that any
-/// number of tasks share (pipelined, answered in order). A lost connection is
-/// reopened by the next call, retrying for up to `connectTimeout` seconds; a
-/// read that was in flight is sent again. Errors the proxy answers are thrown
+/// number of tasks share (pipelined, answered in order). The first connect
+/// is tried once, for at most `firstConnectTimeout` (1 s): a proxy that is
+/// not there is a configuration error, reported at once. A lost connection
+/// is reopened by the next call, retrying for up to `connectTimeout`
+/// seconds (the proxy may be restarting); a read that was in flight is sent again. Errors the proxy answers are thrown
 /// as `ProxyError` (the server's own enum); transport failures as `ClientError`.
 ///
 ///     let client = ProxyClient(.unix("storage/proxy.sock"))
@@ -17,17 +19,20 @@ public final class ProxyClient: StorageCalls, Sendable {
     public let address: ProxyAddress
     private let token: String?
     private let connectTimeout: Double
-    private let current = Mutex<PipelinedConnection?>(nil)
+    private let firstConnectTimeout: Double
+    private let current = Locked<PipelinedConnection?>(nil)
+    private let hasConnected = Atomic<Bool>(false)
     private let ids = Atomic<Int64>(0)
 
     /// Methods that change nothing: sent again once if the connection was lost under them.
     static let safeToRetry: Set<String> = ["health_check", "get_task", "list_tasks", "query_logs", "get_metadata",
                                            "cache.get", "cache.exists", "vector.search", "server.status", "rpc.discover"]
 
-    public init(_ address: ProxyAddress, token: String? = nil, connectTimeout: Double = 10) {
+    public init(_ address: ProxyAddress, token: String? = nil, connectTimeout: Double = 10, firstConnectTimeout: Double = 1) {
         self.address = address
         self.token = token
         self.connectTimeout = connectTimeout
+        self.firstConnectTimeout = firstConnectTimeout
     }
 
     deinit { current.withLock { $0?.close() } }
@@ -74,15 +79,17 @@ public final class ProxyClient: StorageCalls, Sendable {
     /// The open connection, or a new one (retrying while the proxy restarts).
     private func connection() async throws -> PipelinedConnection {
         if let c = current.withLock({ $0 }), !c.isClosed { return c }
-        let deadline = MonotonicClock.seconds() + connectTimeout
+        let reconnecting = hasConnected.load(ordering: .relaxed)
+        let deadline = MonotonicClock.seconds() + (reconnecting ? connectTimeout : firstConnectTimeout)
         var delay = 0.05
         while true {
             do {
-                let fresh = try PipelinedConnection(address)
+                let fresh = try PipelinedConnection(address, connectTimeout: max(0.1, deadline - MonotonicClock.seconds()))
                 if let token {
                     let answer = try await fresh.send(request("auth", ["token": .string(token)]))
                     if case .object(let error)? = answer["error"] { fresh.close(); throw Self.decode(error) }
                 }
+                hasConnected.store(true, ordering: .relaxed)
                 // Several callers may have connected at once: the first one installed wins.
                 return current.withLock { installed in
                     if let other = installed, !other.isClosed { fresh.close(); return other }
@@ -90,7 +97,7 @@ public final class ProxyClient: StorageCalls, Sendable {
                     return fresh
                 }
             } catch let error as ClientError {
-                if MonotonicClock.seconds() + delay > deadline { throw error }
+                if !reconnecting || MonotonicClock.seconds() + delay > deadline { throw error }
                 try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
                 delay = min(delay * 2, 1)
             }

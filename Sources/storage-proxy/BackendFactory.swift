@@ -15,7 +15,15 @@ enum BackendFactory {
             storage = try SQLiteStorage(config: config.sqlite, completions: server.completions)
         case .postgresql:
             _ = try PGMigrations.apply(conninfo: PGConnectionString.make(config.postgresql))  // before serving
-            storage = PostgresStorage(loop: server.eventLoop, settings: poolSettings(config.postgresql))
+            let postgres = PostgresStorage(loop: server.eventLoop, settings: poolSettings(config.postgresql))
+            postgres.onReachabilityChange = { [log = server.log] problem in
+                if let problem {
+                    log.warning("PostgreSQL unreachable (\(problem)): storage calls fail with -32003 until it is back")
+                } else {
+                    log.info("PostgreSQL is reachable again")
+                }
+            }
+            storage = postgres
         }
         switch config.cacheType {
         case .none:

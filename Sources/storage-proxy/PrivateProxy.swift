@@ -20,13 +20,20 @@ final class PrivateProxy {
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        let client = ProxyClient(.unix(socket), connectTimeout: 10)  // waits for the socket to appear
+        // Until it listens (10 s at most; sooner if it exits). The socket file
+        // appears at bind, a moment before it accepts: a connect is the test.
+        for _ in 0..<1000 where process.isRunning && (try? LineClient(.unix(socket), connectTimeout: 1)) == nil { usleep(10_000) }
+        let client = ProxyClient(.unix(socket))
         defer { client.close() }
-        if (try? await client.healthCheck()) != true {
-            stop()
-            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-            throw RuntimeError("the proxy did not start: " + text.split(separator: "\n").suffix(3).joined(separator: "\n"))
+        var failure = "health_check answered false"
+        do {
+            if try await client.healthCheck() { return }
+        } catch {
+            failure = "\(error)"
         }
+        stop()
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        throw RuntimeError("the proxy did not start (\(failure)): " + text.split(separator: "\n").suffix(3).joined(separator: "\n"))
     }
 
     func stop() {

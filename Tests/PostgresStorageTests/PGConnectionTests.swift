@@ -199,11 +199,3 @@ struct PGMigrationTests {
         #expect(applied.flatMap { $0 } == [1], "version 1 applied exactly once")
     }
 }
-
-/// A value shared between test threads.
-final class Locked<T>: @unchecked Sendable {  // every access goes through `lock`
-    private var value: T
-    private let lock = NSLock()
-    init(_ v: T) { value = v }
-    func withLock<R>(_ body: (inout T) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(&value) }
-}

@@ -22,6 +22,28 @@ struct CLITests {
         #expect(down.status == 2 && down.err.contains("cannot connect"))
     }
 
+    @Test("a database that cannot be used: the start fails naming the file and the reason")
+    func unusableDatabaseNamesPathAndReason() throws {
+        let dir = ProxyProcess.makeTempDir()
+        let notADatabase = dir + "/notes.txt"
+        try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: notADatabase))
+        let garbage = try run(["serve", "--socket", dir + "/a.sock", "--database", notADatabase])
+        #expect(garbage.status != 0)
+        #expect(garbage.err.contains(notADatabase) && garbage.err.contains("file is not a database"), "\(garbage.err)")
+        #expect(!garbage.err.contains("Internal error"))
+
+        let readOnly = try Tmpfs(megabytes: 1, readOnly: true)
+        defer { readOnly.unmount() }
+        let locked = try run(["serve", "--socket", dir + "/b.sock", "--database", readOnly.path + "/data.db"])
+        #expect(locked.status != 0)
+        #expect(locked.err.contains("the folder \(readOnly.path) is not writable (Read-only file system)"), "\(locked.err)")
+
+        _ = try run(["migrate", "--database", dir + "/data.db"])
+        let backup = try run(["backup", "--database", dir + "/data.db", "--to", dir + "/missing/copy.db"])
+        #expect(backup.status != 0)
+        #expect(backup.err.contains("the folder \(dir)/missing does not exist"), "\(backup.err)")
+    }
+
     @Test func migrateIsIdempotent() throws {
         let dir = ProxyProcess.makeTempDir()
         let first = try run(["migrate", "--database", "\(dir)/sub/data.db"])

@@ -102,33 +102,55 @@ struct HostileClientTests {
     /// below what the descriptors allow, so the client past it hears -32006.
     @Test("past the descriptors a client gets -32006, never a silent close")
     func descriptorLimit() throws {
-        let dir = ProxyProcess.makeTempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
-        p.arguments = ["--nofile=128:256", "--", ProxyProcess.binary, "serve", "--socket", "\(dir)/p.sock", "--database", "\(dir)/d.db"]
-        let log = Pipe()
-        p.standardError = log
-        p.standardOutput = log
-        try p.run()
-        defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
-        var first: LineClient?
-        for _ in 0..<100 where first == nil { first = try? LineClient(.unix("\(dir)/p.sock")); usleep(50_000) }
-        _ = try #require(first).result("health_check")
+        let proxy = try LimitedProxy(openFiles: "128:256")
         var clients: [LineClient] = []
         var rejected = 0, served = 0, silent = 0
         for _ in 0..<260 {
-            guard let c = try? LineClient(.unix("\(dir)/p.sock"), timeoutSeconds: 5) else { silent += 1; continue }
-            clients.append(c)
-            // A rejected client may find the socket closed when it sends; its answer is still there to read.
-            let r = (try? c.call("health_check")) ?? ((try? c.readLine()) ?? nil).flatMap { try? JSONParser.parse($0).objectValue }
-            if r?["result"] == .bool(true) { served += 1 }
-            else if r?["error"]?.objectValue?["code"] == -32006 { rejected += 1 }
-            else { silent += 1 }
+            switch proxy.healthCheckFromNewClient(keeping: &clients) {
+            case .served: served += 1
+            case .refused: rejected += 1
+            case .silent: silent += 1
+            }
         }
         #expect(served >= 100)   // the soft limit 128 was raised to 256
         #expect(rejected > 0)
         #expect(silent == 0)
+    }
+
+    /// Below the connection cap, descriptors can still run out (open
+    /// transactions hold SQLite files). libuv would then close waiting
+    /// clients without a word; the proxy's own accept loop gives up its
+    /// reserve descriptor for each one and tells it -32006.
+    @Test("out of descriptors below the connection cap: waiting clients get -32006, never a silent close")
+    func descriptorsExhaustedBelowTheCap() throws {
+        let proxy = try LimitedProxy(openFiles: "160:160")
+        // Transactions, each with its own SQLite connection, until the files run out.
+        var holders: [LineClient] = []
+        for _ in 0..<8 {
+            guard let h = try? LineClient(proxy.address, timeoutSeconds: 5) else { break }
+            holders.append(h)
+            for _ in 0..<16 { _ = try? h.call("begin_transaction") }
+        }
+        var clients: [LineClient] = []
+        var refused = 0, served = 0, silent = 0
+        for _ in 0..<40 {
+            switch proxy.healthCheckFromNewClient(keeping: &clients) {
+            case .served: served += 1
+            case .refused(let why): if why.contains("out of file descriptors") { refused += 1 } else { silent += 1 }
+            case .silent: silent += 1
+            }
+        }
+        let log = proxy.log
+        #expect(refused > 0, "served \(served), silent \(silent): \(log.suffix(800))")
+        #expect(silent == 0)
+        #expect(log.components(separatedBy: "cannot accept a connection").count - 1 == 1, "\(log.suffix(800))")
+        holders.forEach { $0.close() }  // the transactions go, and with them their files
+        var healthy = false
+        for _ in 0..<50 where !healthy {
+            healthy = (try? LineClient(proxy.address, timeoutSeconds: 5).result("health_check")) == true
+            if !healthy { usleep(100_000) }
+        }
+        #expect(healthy, "the proxy accepts again once descriptors are free")
     }
 
     @Test("an answer over server.max_answer_bytes is -32005; a smaller page of the same query is served", arguments: TestBackend.allCases)
@@ -143,6 +165,65 @@ struct HostileClientTests {
         #expect(error["code"] == -32005)
         #expect(error["message"]?.stringValue?.contains("answer exceeds 100000 bytes") == true)
         #expect(try c.result("list_tasks", ["limit": 2]).arrayValue?.count == 2)
+        for i in 0..<5 {
+            _ = try c.result("save_log", ["task_id": "big0", "level": "INFO", "message": .string(String(repeating: "m\(i)", count: 15_000))])
+        }
+        #expect(try c.errorCode("query_logs", ["task_id": "big0"]) == -32005)
+        #expect(try c.result("query_logs", ["task_id": "big0", "limit": 2]).arrayValue?.count == 2)
         #expect(try c.result("health_check") == true)
+    }
+
+    @Test("a page of big rows is refused before it is read whole: peak memory stays near max_answer_bytes", arguments: TestBackend.allCases)
+    func bigPageIsNotHeld(backend: TestBackend) throws {
+        let proxy = try ProxyProcess(backend: backend, arguments: ["--config", try writeConfig("server:\n  max_answer_bytes: 2000000\n")])
+        let c = try proxy.client()
+        let prompt = JSONValue.string(String(repeating: "p", count: 900_000))
+        for i in 0..<40 { _ = try c.result("save_task", ["task": sampleTask(id: "big\(i)", extra: [("task_prompt", prompt)])]) }
+        let before = try peakMemoryKiB(proxy)
+        #expect(try c.errorCode("list_tasks", ["limit": 40]) == -32005)
+        let grew = try peakMemoryKiB(proxy) - before
+        // The 36 MB page, read whole, would take more than twice that.
+        #expect(grew < 16 << 10, "peak memory grew by \(grew) KiB")
+        #expect(try c.result("list_tasks", ["limit": 2]).arrayValue?.count == 2)
+    }
+}
+
+/// `storage-proxy serve` under `prlimit --nofile=SOFT:HARD`, on SQLite in a
+/// folder of its own, its log in a file; killed when released.
+final class LimitedProxy {
+    let dir = ProxyProcess.makeTempDir()
+    private let process = Process()
+    var address: ProxyAddress { .unix(dir + "/p.sock") }
+    var log: String { (try? String(contentsOfFile: dir + "/proxy.log", encoding: .utf8)) ?? "" }
+
+    enum Outcome { case served, refused(String), silent }
+
+    init(openFiles: String) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+        process.arguments = ["--nofile=\(openFiles)", "--", ProxyProcess.binary, "serve", "--socket", dir + "/p.sock", "--database", dir + "/d.db"]
+        _ = FileManager.default.createFile(atPath: dir + "/proxy.log", contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: dir + "/proxy.log")
+        try process.run()
+        var first: LineClient?
+        for _ in 0..<100 where first == nil { first = try? LineClient(address); usleep(50_000) }
+        _ = try #require(first).result("health_check")
+    }
+
+    /// A new client's health_check: answered, refused with -32006 (its
+    /// message), or neither: closed without a word, which must never happen.
+    func healthCheckFromNewClient(keeping clients: inout [LineClient]) -> Outcome {
+        guard let c = try? LineClient(address, timeoutSeconds: 5) else { return .silent }
+        clients.append(c)
+        // A refused client may find the socket closed when it sends; its answer is still there to read.
+        let r = (try? c.call("health_check")) ?? ((try? c.readLine()) ?? nil).flatMap { try? JSONParser.parse($0).objectValue }
+        if r?["result"] == .bool(true) { return .served }
+        if let error = r?["error"]?.objectValue, error["code"] == -32006 { return .refused(error["message"]?.stringValue ?? "") }
+        return .silent
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: dir)
     }
 }

@@ -22,32 +22,67 @@ struct LifecycleTests {
         #expect(try d.result("get_metadata", ["key": "k"]) == ["v": 1])
     }
 
-    @Test("kill -9 during a write load loses no acknowledged write", arguments: TestBackend.allCases)
+    /// Crash consistency: writers with known ids (tasks, logs, and
+    /// transactions of two writes) run against the proxy, which is killed
+    /// with SIGKILL at a random moment, restarted on the same store, and
+    /// checked: every write acknowledged in any cycle so far is there.
+    @Test("kill -9 at random moments, many times: every acknowledged write is found", arguments: TestBackend.allCases)
     func killNineKeepsAcknowledgedWrites(backend: TestBackend) throws {
         let proxy = try ProxyProcess(backend: backend)
-        let writers = 8
-        let acked = Locked<[String]>([])
-        let threads = (0..<writers).map { w in
-            Thread {
-                guard let c = try? proxy.client() else { return }
-                for i in 0..<100_000 {
-                    let id = "w\(w)-\(i)"
-                    guard let r = try? c.call("save_task", ["task": sampleTask(id: id)]), r["result"] == .string(id) else { return }
-                    acked.withLock { $0.append(id) }
+        let cycles = 10
+        var tasks: [String] = [], logs: [String] = [], transactions: [String] = []
+        var generator = SystemRandomNumberGenerator()
+        for cycle in 0..<cycles {
+            let acked = Locked<(tasks: [String], logs: [String], transactions: [String])>(([], [], []))
+            let threads = (0..<6).map { w in
+                Thread {
+                    guard let c = try? proxy.client() else { return }
+                    for i in 0..<1_000_000 {
+                        let id = "c\(cycle)-w\(w)-\(i)"
+                        switch i % 3 {
+                        case 0, 1:
+                            guard let r = try? c.call("save_task", ["task": sampleTask(id: id)]), r["result"] == .string(id) else { return }
+                            acked.withLock { $0.tasks.append(id) }
+                            guard i % 3 == 1 else { continue }
+                            guard let l = try? c.call("save_log", ["task_id": .string(id), "level": "INFO", "message": .string(id)]),
+                                  l["result"] != nil else { return }
+                            acked.withLock { $0.logs.append(id) }
+                        default:
+                            // Both writes of a committed transaction, or neither.
+                            guard let b = try? c.call("begin_transaction"), case .string(let tx)? = b["result"],
+                                  (try? c.call("save_task", ["task": sampleTask(id: id), "transaction": .string(tx)]))?["result"] != nil,
+                                  (try? c.call("save_metadata", ["key": .string(id), "value": ["cycle": .int(Int64(cycle))], "transaction": .string(tx)]))?["result"] != nil,
+                                  (try? c.call("commit_transaction", ["transaction": .string(tx)]))?["result"] != nil
+                            else { return }
+                            acked.withLock { $0.transactions.append(id) }
+                        }
+                    }
                 }
             }
+            threads.forEach { $0.start() }
+            usleep(UInt32.random(in: 50_000...600_000, using: &generator))
+            proxy.stop(signal: SIGKILL)
+            usleep(100_000)  // the writers see their connections end
+            acked.withLock {
+                tasks += $0.tasks
+                logs += $0.logs
+                transactions += $0.transactions
+            }
+            try proxy.start()  // the same store; reuses the leftover socket file
+
+            let c = try proxy.client()
+            var missing: [String] = []
+            for id in tasks + transactions where try c.result("get_task", ["task_id": .string(id)]) == .null { missing.append("task " + id) }
+            for id in logs where try c.result("query_logs", ["task_id": .string(id)]).arrayValue?.first?.objectValue?["message"] != .string(id) {
+                missing.append("log " + id)
+            }
+            for id in transactions where try c.result("get_metadata", ["key": .string(id)]) == .null { missing.append("metadata " + id) }
+            #expect(missing.isEmpty, "cycle \(cycle): lost acknowledged writes: \(missing.prefix(10))")
+            if !missing.isEmpty { break }
         }
-        threads.forEach { $0.start() }
-        usleep(700_000)
-        proxy.stop(signal: SIGKILL)
-        usleep(200_000)
-        let ids = acked.withLock { $0 }
-        #expect(ids.count > 50, "the load should have been acknowledged many times before the kill")
-        try proxy.start()  // reuses the leftover socket file
-        let c = try proxy.client()
-        var missing: [String] = []
-        for id in ids where try c.result("get_task", ["task_id": .string(id)]) == .null { missing.append(id) }
-        #expect(missing.isEmpty, "lost acknowledged writes: \(missing.prefix(10))")
+        let writes = tasks.count + logs.count + 2 * transactions.count
+        #expect(tasks.count > 100 && transactions.count > 20, "the load should have been acknowledged many times before the kills")
+        print("kill -9 on \(backend): \(cycles) cycles, \(writes) acknowledged writes (\(tasks.count) tasks, \(logs.count) logs, \(transactions.count) transactions of 2), all found")
     }
 
     @Test("SIGTERM answers what was received, then exits 0")
@@ -170,12 +205,4 @@ struct LifecycleTests {
         #expect(s["storage"]?.objectValue?["type"] == "sqlite")
         #expect(s["cache"]?.objectValue?["type"] == "memory")
     }
-}
-
-/// A value shared between test threads.
-final class Locked<T>: @unchecked Sendable {  // every access goes through `lock`
-    private var value: T
-    private let lock = NSLock()
-    init(_ v: T) { value = v }
-    func withLock<R>(_ body: (inout T) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(&value) }
 }

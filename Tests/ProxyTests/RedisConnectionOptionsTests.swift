@@ -56,6 +56,20 @@ struct RedisConnectionOptionsTests {
         }
     }
 
+    @Test("a Redis that wants a password the proxy was not given: reported as NOAUTH, not as a silent server")
+    func missingPassword() throws {
+        let redis = try PrivateRedis(password: Self.password)
+        let proxy = try ProxyProcess(arguments: try TestRedis.serveArguments(url: redis.url, prefix: "opt:"))
+        try withExtendedLifetime((redis, proxy)) {
+            let c = try proxy.client()
+            let cache = try c.result("server.status").objectValue?["cache"]?.objectValue
+            #expect(cache?["state"] == "down")
+            let why = cache?["last_error"]?.stringValue ?? ""
+            #expect(why.contains("NOAUTH") && why.contains("redis.password"), "\(why)")
+            #expect(proxy.logText.contains("Redis requires a password"), "\(proxy.logText)")
+        }
+    }
+
     @Test("a Redis that never answers the connect: the start waits 2 s for it, then serves storage and says why")
     func connectTimeout() throws {
         let silent = try SilentListener()

@@ -120,6 +120,23 @@ struct SwiftClientTests {
         await #expect(throws: ClientError.self) { try await impatient.healthCheck() }
     }
 
+    @Test("a first connect to a proxy that is not there fails within about a second, naming the address")
+    func firstConnectFailsFast() async throws {
+        let dir = ProxyProcess.makeTempDir()
+        let port = freeLoopbackPort()
+        for address in [ProxyAddress.unix(dir + "/absent.sock"), .tcp(host: "127.0.0.1", port: port)] {
+            let client = ProxyClient(address)  // connectTimeout stays 10 s: it is for reconnects
+            let started = MonotonicClock.seconds()
+            do {
+                _ = try await client.healthCheck()
+                Issue.record("connected to \(address)")
+            } catch let error as ClientError {
+                #expect(error.description.contains("cannot connect to"), "\(error)")
+            }
+            #expect(MonotonicClock.seconds() - started < 4, "about a second (1 s of retries), not connectTimeout's 10 s")
+        }
+    }
+
     @Test("withTransaction commits on success and rolls back on a throw", arguments: TestBackend.allCases)
     func transactions(backend: TestBackend) async throws {
         // An async test resumes on the shared cooperative threads, which the

@@ -66,7 +66,7 @@ struct TransactionLimitsTests {
             #expect(count < 40, "threads: \(count)")
         }
         a.close()  // its 3 go; the places are free again
-        #expect(try waitUntil(5) { (try? b.result("begin_transaction")) != nil })
+        #expect(waitUntil(5) { (try? b.result("begin_transaction")) != nil })
     }
 
     @Test("a transaction touched every few hundred ms still ends at its maximum lifetime", arguments: TestBackend.allCases)

@@ -34,7 +34,8 @@ enum StorageMethods {
             let p = call.params
             let query = TaskQuery(agentName: try p.optionalString("agent_name"), status: try p.optionalString("status"),
                                   limit: try p.int("limit", default: 100, in: 1...10_000),
-                                  offset: try p.int("offset", default: 0, in: 0...Int(Int32.max)))
+                                  offset: try p.int("offset", default: 0, in: 0...Int(Int32.max)),
+                                  budget: AnswerBudget(limit: call.server.config.maxAnswerBytes))
             call.storage.listTasksJSON(query, in: try call.transaction()) { call.relay($0) }
         },
         MethodSpec("delete_task", "true if the task existed; its logs go with it.",
@@ -78,7 +79,8 @@ enum StorageMethods {
             let p = call.params
             let query = LogQuery(taskID: try p.optionalString("task_id"), level: try p.optionalLogLevel("level"),
                                  startTime: try p.optionalTimestamp("start_time"), endTime: try p.optionalTimestamp("end_time"),
-                                 limit: try p.int("limit", default: 100, in: 1...10_000))
+                                 limit: try p.int("limit", default: 100, in: 1...10_000),
+                                 budget: AnswerBudget(limit: call.server.config.maxAnswerBytes))
             call.storage.queryLogs(query, in: try call.transaction()) { call.relay($0) }
         },
         MethodSpec("delete_old_logs", "Delete logs strictly older than `before`. Returns how many.",

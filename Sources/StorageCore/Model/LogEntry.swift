@@ -42,8 +42,11 @@ public struct LogQuery: Sendable {
     public var startTime: Timestamp?   // inclusive
     public var endTime: Timestamp?     // exclusive
     public var limit: Int
+    public var budget: AnswerBudget
 
-    public init(taskID: String? = nil, level: LogLevel? = nil, startTime: Timestamp? = nil, endTime: Timestamp? = nil, limit: Int = 100) {
+    public init(taskID: String? = nil, level: LogLevel? = nil, startTime: Timestamp? = nil, endTime: Timestamp? = nil, limit: Int = 100,
+                budget: AnswerBudget = .unlimited) {
         self.taskID = taskID; self.level = level; self.startTime = startTime; self.endTime = endTime; self.limit = limit
+        self.budget = budget
     }
 }

@@ -120,8 +120,9 @@ public struct TaskQuery: Hashable, Sendable {
     public var status: String?
     public var limit: Int
     public var offset: Int
+    public var budget: AnswerBudget
 
-    public init(agentName: String? = nil, status: String? = nil, limit: Int = 100, offset: Int = 0) {
-        self.agentName = agentName; self.status = status; self.limit = limit; self.offset = offset
+    public init(agentName: String? = nil, status: String? = nil, limit: Int = 100, offset: Int = 0, budget: AnswerBudget = .unlimited) {
+        self.agentName = agentName; self.status = status; self.limit = limit; self.offset = offset; self.budget = budget
     }
 }
