@@ -23,7 +23,7 @@ extension UVStream {
 
     private func acceptWaiting(on fd: Int32, loop: UVLoop) {
         while !isClosing {
-            let client = shim_accept_nonblocking(fd)
+            let client = acceptNonBlocking(fd)
             if client >= 0 {
                 acceptedDescriptor = client
                 delegate?.streamDidAccept(self)
@@ -44,10 +44,20 @@ extension UVStream {
         }
     }
 
+    /// accept(2), the client made non-blocking and close-on-exec (accept4
+    /// would do both at once, but Swift's Glibc module does not declare it).
+    private func acceptNonBlocking(_ fd: Int32) -> Int32 {
+        let client = Glibc.accept(fd, nil, nil)
+        guard client >= 0 else { return client }
+        _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+        return client
+    }
+
     /// Accepts one client with the reserve descriptor, tells it `refusal`
     /// and closes it; false when none could be accepted.
     private func refuseOne(on fd: Int32) -> Bool {
-        let client = shim_accept_nonblocking(fd)
+        let client = acceptNonBlocking(fd)
         guard client >= 0 else { return false }
         refusal.withUnsafeBytes { _ = send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         // Reading what it sent first keeps a TCP close from turning into a
