@@ -1,0 +1,24 @@
+import CLibPQ
+import StorageCore
+
+/// Maps a failed result onto the contract's errors by SQLSTATE. Only the
+/// server's primary message is kept (it names no password or address).
+enum PGErrorMapping {
+    static func error(from result: OpaquePointer) -> ProxyError {
+        let state = field(result, 67) ?? ""      // PG_DIAG_SQLSTATE ('C')
+        let message = field(result, 77) ?? "PostgreSQL error"  // PG_DIAG_MESSAGE_PRIMARY ('M')
+        switch state {
+        case "23503": return .notFound(message)                       // foreign_key_violation
+        case let s where s.hasPrefix("23"): return .conflict(message)  // integrity constraints
+        case "40001", "40P01": return .backendUnavailable(message, retryAfterMs: 50)  // serialization, deadlock
+        case "57014": return .timeout(message)                        // query_canceled
+        case let s where s.hasPrefix("08") || s.hasPrefix("57") || s.hasPrefix("53"):
+            return .backendUnavailable("PostgreSQL: \(message)", retryAfterMs: 500)  // connection, shutdown, resources
+        default: return .internalError("PostgreSQL \(state): \(message)")
+        }
+    }
+
+    private static func field(_ result: OpaquePointer, _ code: Int32) -> String? {
+        PQresultErrorField(result, code).map { String(cString: $0) }
+    }
+}
