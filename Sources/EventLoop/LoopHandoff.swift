@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-
 import StorageCore
 
 /// Brings results from worker threads back to the loop thread: workers

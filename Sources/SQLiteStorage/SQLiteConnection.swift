@@ -146,8 +146,10 @@ final class SQLiteConnection {
             return .backendUnavailable("SQLite \(path): \(Self.fileProblem(path) ?? Self.reason(handle, message))", retryAfterMs: 1000)
         case SQLITE_FULL, SQLITE_IOERR:
             return .backendUnavailable("SQLite \(path): \(Self.reason(handle, message))", retryAfterMs: 1000)
-        case SQLITE_NOTADB, SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
             return .backendUnavailable("SQLite \(path): \(message) (is the path right?)", retryAfterMs: 1000)
+        case SQLITE_CORRUPT:
+            return .backendUnavailable("SQLite \(path): \(message)", retryAfterMs: 1000)
         case SQLITE_NOMEM:
             return .backendUnavailable("SQLite: \(message)", retryAfterMs: 1000)
         default:

@@ -3,7 +3,6 @@ import Glibc
 #endif
 import StorageCore
 
-
 /// One connection shared by concurrent callers: requests are written as they
 /// come (pipelined) and the proxy answers in order, so a reader thread hands
 /// each answer line to the oldest waiting caller.

@@ -9,7 +9,8 @@ import Synchronization
 /// is tried once, for at most `firstConnectTimeout` (1 s): a proxy that is
 /// not there is a configuration error, reported at once. A lost connection
 /// is reopened by the next call, retrying for up to `connectTimeout`
-/// seconds (the proxy may be restarting); a read that was in flight is sent again. Errors the proxy answers are thrown
+/// seconds (the proxy may be restarting); a read that was in flight is sent
+/// again. Errors the proxy answers are thrown
 /// as `ProxyError` (the server's own enum); transport failures as `ClientError`.
 ///
 ///     let client = ProxyClient(.unix("storage/proxy.sock"))
