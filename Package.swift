@@ -22,33 +22,40 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
-        // JSON codec, time, JSON-RPC messages and errors, models, adapter protocols, config.
-        .target(name: "StorageCore", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: v5),
+        // The wire and the model: JSON codec, JSON-RPC messages and ProxyError, records, time,
+        // the small thread primitives (Locked, CompletionQueue). No Foundation, no Yams.
+        .target(name: "ProxyCore", swiftSettings: v5),
+        // What a backend is to the server: storage/cache protocols, read-through, in-process caches, table copy.
+        .target(name: "StoragePorts", dependencies: ["ProxyCore"], swiftSettings: v5),
+        // The configuration model and its YAML loader.
+        .target(name: "ProxyConfig", dependencies: ["ProxyCore", .product(name: "Yams", package: "Yams")], swiftSettings: v5),
         // StorageAdapter on sqlite3: one group-committing writer + reader threads.
-        .target(name: "SQLiteStorage", dependencies: ["StorageCore", "CSQLite"], swiftSettings: v5),
+        .target(name: "SQLiteStorage", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "CSQLite"], swiftSettings: v5),
         // The libuv bridge: loop, streams, timers, polls, the hand-off from worker threads.
-        .target(name: "EventLoop", dependencies: ["StorageCore", "CLibUV"], swiftSettings: v5),
+        .target(name: "EventLoop", dependencies: ["ProxyCore", "CLibUV"], swiftSettings: v5),
         // StorageAdapter on libpq, non-blocking on the loop: pool, migrations, transactions.
-        .target(name: "PostgresStorage", dependencies: ["StorageCore", "EventLoop", "CLibPQ"], swiftSettings: v5),
+        .target(name: "PostgresStorage", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "CLibPQ"], swiftSettings: v5),
         // Redis on the loop (hiredis async): the shared read-through cache and `cache.*`.
-        .target(name: "RedisCache", dependencies: ["StorageCore", "EventLoop", "CHiredis"], swiftSettings: v5),
+        .target(name: "RedisCache", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "CHiredis"], swiftSettings: v5),
         // Listeners, connections, framing, dispatch, transactions.
-        .target(name: "ProxyServer", dependencies: ["StorageCore", "EventLoop"], swiftSettings: v5),
+        .target(name: "ProxyServer", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop"], swiftSettings: v5),
         // Client over the wire contract (used by `call`, `bench` and the tests).
-        .target(name: "StorageProxyClient", dependencies: ["StorageCore"], swiftSettings: v5),
+        .target(name: "StorageProxyClient", dependencies: ["ProxyCore"], swiftSettings: v5),
         .executableTarget(
             name: "storage-proxy",
             dependencies: [
-                "StorageCore", "SQLiteStorage", "PostgresStorage", "RedisCache", "EventLoop", "ProxyServer", "StorageProxyClient",
+                "ProxyCore", "StoragePorts", "ProxyConfig", "SQLiteStorage", "PostgresStorage", "RedisCache", "EventLoop", "ProxyServer", "StorageProxyClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: v5),
 
-        .testTarget(name: "StorageCoreTests", dependencies: ["StorageCore"], swiftSettings: v5),
-        .testTarget(name: "PostgresStorageTests", dependencies: ["PostgresStorage", "EventLoop", "StorageCore"], swiftSettings: v5),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"], swiftSettings: v5),
+        .testTarget(name: "StoragePortsTests", dependencies: ["ProxyCore", "StoragePorts"], swiftSettings: v5),
+        .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyCore", "ProxyConfig"], swiftSettings: v5),
+        .testTarget(name: "PostgresStorageTests", dependencies: ["PostgresStorage", "EventLoop", "ProxyCore"], swiftSettings: v5),
         .testTarget(
             name: "ProxyTests",
-            dependencies: ["StorageCore", "StorageProxyClient", "storage-proxy"],
+            dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "StorageProxyClient", "storage-proxy"],
             exclude: ["Fixtures"],  // read from the source tree by path (import-files)
             swiftSettings: v5),
     ]
@@ -62,7 +69,7 @@ if Context.environment["STORAGE_PROXY_FUZZ"] == "1" {
     package.targets += [
         .target(name: "FuzzDriver", path: "Tests/Fuzz/FuzzDriver", swiftSettings: v5),
         .executableTarget(name: "fuzz-line-framer", dependencies: ["FuzzDriver", "ProxyServer"], path: "Tests/Fuzz/LineFramer", swiftSettings: v5),
-        .executableTarget(name: "fuzz-json-parser", dependencies: ["FuzzDriver", "StorageCore"], path: "Tests/Fuzz/JSONParser", swiftSettings: v5),
-        .executableTarget(name: "fuzz-request-decoder", dependencies: ["FuzzDriver", "StorageCore", "ProxyServer"], path: "Tests/Fuzz/RequestDecoder", swiftSettings: v5),
+        .executableTarget(name: "fuzz-json-parser", dependencies: ["FuzzDriver", "ProxyCore"], path: "Tests/Fuzz/JSONParser", swiftSettings: v5),
+        .executableTarget(name: "fuzz-request-decoder", dependencies: ["FuzzDriver", "ProxyCore", "ProxyServer"], path: "Tests/Fuzz/RequestDecoder", swiftSettings: v5),
     ]
 }

@@ -1,5 +1,5 @@
 import CLibPQ
-import StorageCore
+import ProxyCore
 
 /// A plain blocking libpq connection for work outside serving: migrations
 /// at start-up, and the command-line jobs (`copy`, `export`, `checksum`).

@@ -3,7 +3,7 @@ import Glibc
 #endif
 import CLibPQ
 import EventLoop
-import StorageCore
+import ProxyCore
 
 /// One PostgreSQL connection driven by the libuv loop: libpq in non-blocking
 /// mode, its socket watched with `uv_poll`, never a blocking call on the loop

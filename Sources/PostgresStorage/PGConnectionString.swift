@@ -1,4 +1,5 @@
-import StorageCore
+import ProxyCore
+import ProxyConfig
 
 /// libpq's connection string from the seed's `storage.postgresql` keys, or
 /// the URL when one is given; and a description that is safe to log (no password).

@@ -1,4 +1,5 @@
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 /// `export --format sql`: the stored tables as one SQL script for `psql -f`,
 /// the seed's `dump.sql`. It creates the schema as `storage-proxy migrate`

@@ -1,5 +1,5 @@
 import CLibPQ
-import StorageCore
+import ProxyCore
 
 /// Maps a failed result onto the contract's errors by SQLSTATE. Only the
 /// server's primary message is kept (it names no password or address).

@@ -1,4 +1,4 @@
-import StorageCore
+import ProxyCore
 
 /// Versioned schema changes for PostgreSQL, the same logical schema as
 /// SQLite in native types. They run before the proxy serves (start-up and

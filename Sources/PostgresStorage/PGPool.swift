@@ -1,5 +1,5 @@
 import EventLoop
-import StorageCore
+import ProxyCore
 
 /// Connections to one PostgreSQL database, as the seed configures them:
 /// `pool_size` kept, up to `max_overflow` more under load (closed when

@@ -1,5 +1,5 @@
 import CLibPQ
-import StorageCore
+import ProxyCore
 
 /// One query's rows, owning its `PGresult` (cleared on deinit). Values are
 /// libpq's text format.

@@ -1,4 +1,5 @@
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 /// The contract's SQL for PostgreSQL, and how rows become records. Every
 /// value is a `$n` parameter; timestamps travel as canonical RFC 3339 text

@@ -1,4 +1,5 @@
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 /// A PostgreSQL database as a `TableStore`: the source or target of
 /// `storage-proxy copy`, the source of `export`. One blocking connection.

@@ -1,4 +1,5 @@
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 /// `save_task` for a client-chosen id: lock the row, then merge into it or
 /// insert, as one unit (a transaction, or a savepoint inside the client's).

@@ -1,5 +1,6 @@
 import EventLoop
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 /// `StorageAdapter` on PostgreSQL (the Enterprise Edition), on the loop
 /// thread with no blocking call. A one-statement call outside a transaction

@@ -1,4 +1,5 @@
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 /// `health_check` asks storage for real, at most once per
 /// `maxAge`: an answer younger than that is reused, and callers that arrive

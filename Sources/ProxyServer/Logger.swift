@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import StorageCore
+import ProxyCore
 
 /// Plain lines on standard error: `time LEVEL message`. Callers pass only
 /// what is safe to show; configuration values that are secrets never reach it.

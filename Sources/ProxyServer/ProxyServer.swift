@@ -2,7 +2,9 @@
 import Glibc
 #endif
 import EventLoop
-import StorageCore
+import ProxyCore
+import StoragePorts
+import ProxyConfig
 
 /// The proxy: one libuv loop on the calling thread, its listeners and
 /// connections, the method table, transactions and statistics.

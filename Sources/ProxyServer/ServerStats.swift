@@ -1,4 +1,4 @@
-import StorageCore
+import ProxyCore
 
 /// Request counters and latency histograms per method (`server.status`).
 /// Counters are exact; latency is sampled (one request in `sampleEvery`),

@@ -1,4 +1,5 @@
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 /// Which connection owns which open transaction, and when each was opened
 /// and last used. A handle is usable only by the connection that opened it;

@@ -1,4 +1,5 @@
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 /// `cache.*` in Redis: the application's key space, under `{prefix}app:` so
 /// that no pattern can reach the proxy's own entries. Values are stored as

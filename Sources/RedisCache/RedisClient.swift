@@ -1,5 +1,5 @@
 import EventLoop
-import StorageCore
+import ProxyCore
 
 /// Where Redis is and how to talk to it (the seed's `cache.redis` keys).
 public struct RedisSettings: Sendable {

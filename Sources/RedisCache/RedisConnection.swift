@@ -1,6 +1,6 @@
 import CHiredis
 import EventLoop
-import StorageCore
+import ProxyCore
 
 /// One Redis connection on the libuv loop: hiredis's async API through its
 /// libuv adapter. This file is the only place that touches hiredis's C

@@ -1,5 +1,5 @@
 import EventLoop
-import StorageCore
+import ProxyCore
 
 /// A Redis connection that keeps itself up: it connects, authenticates,
 /// selects the database, runs the owner's `prepare` step (the read-through

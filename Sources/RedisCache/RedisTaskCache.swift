@@ -1,4 +1,5 @@
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 /// The proxy's read-through entries in Redis, shared by every proxy on the
 /// same Redis and database, correct under concurrency and outages:

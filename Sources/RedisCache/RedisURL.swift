@@ -1,4 +1,5 @@
-import StorageCore
+import ProxyCore
+import ProxyConfig
 
 extension RedisSettings {
     /// From the config keys, or from a URL that overrides them:

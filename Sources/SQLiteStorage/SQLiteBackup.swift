@@ -1,5 +1,5 @@
 import CSQLite
-import StorageCore
+import ProxyCore
 
 /// An online copy of a SQLite database with SQLite's backup API: consistent
 /// (one snapshot of the source) while a proxy keeps writing to it, since the

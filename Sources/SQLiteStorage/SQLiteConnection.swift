@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CSQLite
-import StorageCore
+import ProxyCore
 
 /// A value bound to a `?` parameter. SQL text never contains client data.
 enum SQLValue {

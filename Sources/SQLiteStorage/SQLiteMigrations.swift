@@ -1,4 +1,4 @@
-import StorageCore
+import ProxyCore
 
 /// Versioned schema changes, applied in order inside one write transaction
 /// each and recorded in `schema_migrations`; running them again is a no-op.

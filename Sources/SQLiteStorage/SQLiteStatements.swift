@@ -1,4 +1,4 @@
-import StorageCore
+import ProxyCore
 
 /// The contract's operations as SQL on one connection. Called on whichever
 /// worker owns the connection; parameters are always bound.

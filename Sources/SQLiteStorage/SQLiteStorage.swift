@@ -2,7 +2,9 @@
 import Glibc
 #endif
 import Synchronization
-import StorageCore
+import ProxyCore
+import StoragePorts
+import ProxyConfig
 
 /// `StorageAdapter` on SQLite (the Personal Edition).
 ///
@@ -39,17 +41,23 @@ public final class SQLiteStorage: StorageAdapter {
         var readers: [SQLiteConnection] = []
         for _ in 0..<readerCount { readers.append(try SQLiteConnection(options)) }
 
-        threads.append(startThread { [writeQueue, completions, stats] in
-            Self.runWriter(writer, queue: writeQueue, completions: completions, stats: stats)
-        })
-        for reader in readers {
-            threads.append(startThread { [readQueue] in
-                while true {
-                    let jobs = readQueue.take(max: 1)
-                    if jobs.isEmpty { return }
-                    for job in jobs { job(reader) }
-                }
+        do {
+            threads.append(try startThread { [writeQueue, completions, stats] in
+                Self.runWriter(writer, queue: writeQueue, completions: completions, stats: stats)
             })
+            for reader in readers {
+                threads.append(try startThread { [readQueue] in
+                    while true {
+                        let jobs = readQueue.take(max: 1)
+                        if jobs.isEmpty { return }
+                        for job in jobs { job(reader) }
+                    }
+                })
+            }
+        } catch {
+            readQueue.close()  // the threads that did start end
+            writeQueue.close()
+            throw error
         }
     }
 
@@ -258,12 +266,13 @@ public final class SQLiteStorage: StorageAdapter {
         let threads = self.threads
         self.threads = []
         let completions = self.completions
-        // Joins the workers off the loop; detached, as nobody joins it.
-        let joiner = startThread {
+        let joinAll = {
             for t in threads { pthread_join(t, nil) }
             completions.post(done)
         }
-        pthread_detach(joiner)
+        // Joins the workers off the loop; detached, as nobody joins it. With
+        // no thread to spare, on the loop: shutdown waits, but it finishes.
+        do { pthread_detach(try startThread(joinAll)) } catch { joinAll() }
     }
 
     public func statusReport() -> JSONValue {

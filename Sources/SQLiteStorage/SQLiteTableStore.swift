@@ -1,4 +1,6 @@
-import StorageCore
+import ProxyCore
+import StoragePorts
+import ProxyConfig
 
 /// A SQLite file as a `TableStore`: the source or target of `storage-proxy
 /// copy`, the source of `export`. One connection, on the caller's thread.

@@ -2,7 +2,8 @@
 import Glibc
 #endif
 import Synchronization
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 /// One client transaction: its own connection on its own thread, so the
 /// statements in it run in order and see each other.
@@ -17,7 +18,6 @@ import StorageCore
 final class TransactionSession: @unchecked Sendable {  // `queue` and the atomic are the only shared state
     private let options: SQLiteConnection.Options
     private let queue = JobQueue<(Worker) -> Void>()
-    private var thread: pthread_t?
     /// When this transaction took the write lock (monotonic ns); 0 while it holds none.
     let writeLockSince = Atomic<UInt64>(0)
 
@@ -82,26 +82,32 @@ final class TransactionSession: @unchecked Sendable {  // `queue` and the atomic
     }
 
     func begin(completions: CompletionQueue, _ done: @escaping Completion<Void>) {
-        let options = self.options
-        thread = startThread { [queue, self] in
-            // Jobs queued before the connection is open wait in the queue, in order.
-            let worker: Worker
-            do throws(ProxyError) {
-                worker = Worker(db: try SQLiteConnection(options), session: self)
-            } catch {
-                queue.close()
-                completions.post { done(.failure(error)) }
-                while !queue.take(max: 64).isEmpty {}  // drop what was queued meanwhile
-                return
-            }
-            completions.post { done(.success(())) }
-            while true {
-                let jobs = queue.take(max: 16)
-                if jobs.isEmpty { return }
-                for job in jobs { job(worker) }
-            }
+        do throws(ProxyError) {
+            pthread_detach(try startThread { [self] in serve(completions: completions, done) })
+        } catch {
+            queue.close()
+            completions.post { done(.failure(error)) }
         }
-        pthread_detach(thread!)
+    }
+
+    /// The session's thread: opens its connection, then runs the jobs in order
+    /// until the queue closes. Jobs queued before the connection is open wait.
+    private func serve(completions: CompletionQueue, _ done: @escaping Completion<Void>) {
+        let worker: Worker
+        do throws(ProxyError) {
+            worker = Worker(db: try SQLiteConnection(options), session: self)
+        } catch {
+            queue.close()
+            completions.post { done(.failure(error)) }
+            while !queue.take(max: 64).isEmpty {}  // drop what was queued meanwhile
+            return
+        }
+        completions.post { done(.success(())) }
+        while true {
+            let jobs = queue.take(max: 16)
+            if jobs.isEmpty { return }
+            for job in jobs { job(worker) }
+        }
     }
 
     func run<T>(isWrite: Bool, completions: CompletionQueue, _ done: @escaping Completion<T>,

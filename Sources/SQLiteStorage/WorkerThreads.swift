@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ProxyCore
 
 /// A blocking FIFO shared by the loop thread (producer) and worker threads.
 /// `@unchecked Sendable`: every access to `jobs`/`closed` holds `mutex`.
@@ -59,16 +60,21 @@ final class JobQueue<Job>: @unchecked Sendable {
     }
 }
 
-/// Starts a joinable OS thread running `body`.
-func startThread(_ body: @escaping () -> Void) -> pthread_t {
+/// Starts a joinable OS thread running `body`. Fails (rather than traps)
+/// when the system has no thread to give: the caller answers -32006 and the
+/// proxy goes on.
+func startThread(_ body: @escaping () -> Void) throws(ProxyError) -> pthread_t {
     final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
     var thread = pthread_t()
-    let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    let box = Unmanaged.passRetained(Box(body))
     let rc = pthread_create(&thread, nil, { raw in
         let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
         box.body()
         return nil
-    }, box)
-    precondition(rc == 0, "pthread_create failed: \(rc)")
+    }, box.toOpaque())
+    guard rc == 0 else {
+        box.release()
+        throw .overloaded("no thread could be started (\(String(cString: strerror(rc))))")
+    }
     return thread
 }

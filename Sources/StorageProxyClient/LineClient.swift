@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import StorageCore
+import ProxyCore
 
 public struct ClientError: Error, CustomStringConvertible, Sendable {
     public var description: String

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import StorageCore
+import ProxyCore
 
 /// One connection shared by concurrent callers: requests are written as they
 /// come (pipelined) and the proxy answers in order, so a reader thread hands
@@ -28,7 +28,7 @@ final class PipelinedConnection: @unchecked Sendable {
 
     init(_ address: ProxyAddress, connectTimeout: Double) throws(ClientError) {
         line = try LineClient(address, timeoutSeconds: 0, connectTimeout: connectTimeout)
-        startReader()
+        try startReader()
     }
 
     var isClosed: Bool { pending.withLock { $0.closedBecause != nil } }
@@ -56,14 +56,19 @@ final class PipelinedConnection: @unchecked Sendable {
     /// number that was closed and then reused by another connection.
     func close() { lineOpen.withLock { open in if open { line.shutdownBoth() } } }
 
-    private func startReader() {
-        let box = Unmanaged.passRetained(self).toOpaque()
+    private func startReader() throws(ClientError) {
+        let box = Unmanaged.passRetained(self)
         var thread = pthread_t()
-        pthread_create(&thread, nil, { raw in
+        let rc = pthread_create(&thread, nil, { raw in
             let c = Unmanaged<PipelinedConnection>.fromOpaque(raw!).takeRetainedValue()
             c.readAnswers()
             return nil
-        }, box)
+        }, box.toOpaque())
+        guard rc == 0 else {
+            box.release()
+            line.close()
+            throw ClientError("no thread to read the connection with (\(String(cString: strerror(rc))))")
+        }
         pthread_detach(thread)
     }
 

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import StorageCore
+import ProxyCore
 import Synchronization
 
 /// The async/await client of the wire contract: one connection that any

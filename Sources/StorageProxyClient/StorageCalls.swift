@@ -1,4 +1,4 @@
-import StorageCore
+import ProxyCore
 
 /// The contract's storage methods, typed. `ProxyClient` runs them on their
 /// own; a `Transaction` runs the same ones inside its transaction. Records

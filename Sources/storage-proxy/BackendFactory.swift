@@ -4,7 +4,9 @@ import PostgresStorage
 import RedisCache
 import ProxyServer
 import SQLiteStorage
-import StorageCore
+import ProxyCore
+import StoragePorts
+import ProxyConfig
 
 /// Picks the backends an edition runs on (the seed's `StorageFactory`).
 enum BackendFactory {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import ProxyServer
-import StorageCore
+import ProxyCore
 import StorageProxyClient
 
 struct Bench: AsyncParsableCommand {

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import ArgumentParser
-import StorageCore
+import ProxyCore
 import StorageProxyClient
 
 struct Call: AsyncParsableCommand {

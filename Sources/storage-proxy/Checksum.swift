@@ -1,5 +1,6 @@
 import ArgumentParser
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 struct Checksum: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

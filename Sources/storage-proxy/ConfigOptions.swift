@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import StorageCore
+import ProxyCore
+import ProxyConfig
 
 /// The options `serve` and `migrate` share: a config file and the flags
 /// that override it (flags > file > defaults).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 struct Copy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

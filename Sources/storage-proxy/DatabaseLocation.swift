@@ -1,7 +1,9 @@
 import Foundation
 import PostgresStorage
 import SQLiteStorage
-import StorageCore
+import ProxyCore
+import StoragePorts
+import ProxyConfig
 
 /// A database named on the command line of `copy`, `export` and `checksum`:
 /// a postgresql:// (or postgres://) URL, or a SQLite file (a path, or sqlite:PATH).

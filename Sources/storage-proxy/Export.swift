@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import PostgresStorage
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

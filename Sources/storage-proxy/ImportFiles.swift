@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import StorageCore
+import ProxyCore
 import StorageProxyClient
 
 struct ImportFiles: AsyncParsableCommand {

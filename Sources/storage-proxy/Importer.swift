@@ -1,4 +1,4 @@
-import StorageCore
+import ProxyCore
 import StorageProxyClient
 
 /// Moves a `StorageFolder` into storage through a proxy and counts what happened.

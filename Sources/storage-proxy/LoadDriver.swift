@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import StorageCore
+import ProxyCore
 import StorageProxyClient
 
 /// Drives C connections to a Unix socket, each keeping W requests in flight,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ProxyServer
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(

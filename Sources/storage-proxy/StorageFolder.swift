@@ -1,5 +1,5 @@
 import Foundation
-import StorageCore
+import ProxyCore
 
 /// What a seed-era `storage/` folder holds, read without changing anything:
 /// `tasks/*.json` (one task per file; the file name is the id when the JSON

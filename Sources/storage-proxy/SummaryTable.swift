@@ -1,4 +1,5 @@
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 /// Row counts and checksums of several databases, table by table, side by
 /// side: what `copy` prints when it verifies and what `checksum` prints.

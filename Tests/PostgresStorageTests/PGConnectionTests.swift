@@ -1,7 +1,7 @@
 import EventLoop
 import Foundation
 import PostgresStorage
-import StorageCore
+import ProxyCore
 import Testing
 
 /// The PostgreSQL started by `scripts/test-services` (the README's test command starts it).

@@ -1,7 +1,7 @@
 import EventLoop
 import Foundation
 import PostgresStorage
-import StorageCore
+import ProxyCore
 import Testing
 
 @Suite("PostgreSQL pool")

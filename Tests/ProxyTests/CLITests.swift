@@ -1,5 +1,6 @@
 import Foundation
-import StorageCore
+import ProxyCore
+import ProxyConfig
 import Testing
 
 /// The `storage-proxy` command line as scripts use it.

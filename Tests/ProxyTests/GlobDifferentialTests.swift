@@ -1,5 +1,6 @@
 import Foundation
-import StorageCore
+import ProxyCore
+import StoragePorts
 import Testing
 
 /// `GlobPattern` against a real `redis-server`: thousands of generated

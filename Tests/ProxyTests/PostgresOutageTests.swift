@@ -1,5 +1,5 @@
 import Foundation
-import StorageCore
+import ProxyCore
 import StorageProxyClient
 import Testing
 

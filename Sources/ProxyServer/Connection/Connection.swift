@@ -1,5 +1,5 @@
 import EventLoop
-import StorageCore
+import ProxyCore
 
 //  One client connection.
 //

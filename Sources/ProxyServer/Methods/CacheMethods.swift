@@ -1,4 +1,4 @@
-import StorageCore
+import ProxyCore
 
 /// The seed's `CacheAdapter` on the application's own key space.
 enum CacheMethods {

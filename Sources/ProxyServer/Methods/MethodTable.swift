@@ -1,4 +1,5 @@
-import StorageCore
+import ProxyCore
+import StoragePorts
 
 /// How a request orders against its neighbours on one connection: reads may
 /// run side by side; a write waits for everything before it, and everything

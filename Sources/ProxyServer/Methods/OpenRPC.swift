@@ -1,4 +1,4 @@
-import StorageCore
+import ProxyCore
 
 /// The OpenRPC description of the method table (`rpc.discover`, and the
 /// committed `protocol/openrpc.json`, which a test keeps equal to it).

@@ -1,4 +1,4 @@
-import StorageCore
+import ProxyCore
 
 /// A request's named parameters with typed, checked access. Every failure
 /// is `-32602` naming the field.

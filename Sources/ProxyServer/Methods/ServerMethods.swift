@@ -1,4 +1,4 @@
-import StorageCore
+import ProxyCore
 
 /// The proxy's own methods: authentication, status, self-description.
 enum ServerMethods {

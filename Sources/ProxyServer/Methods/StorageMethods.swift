@@ -1,4 +1,4 @@
-import StorageCore
+import ProxyCore
 
 /// The seed's `StorageAdapter` methods, as the contract names them.
 enum StorageMethods {

@@ -1,5 +1,5 @@
 import FuzzDriver
-import StorageCore
+import ProxyCore
 
 /// Any bytes: the parser answers a value or an error, never crashes, and
 /// stays within its nesting limit. What it accepts, the writer writes back

@@ -1,6 +1,6 @@
 import FuzzDriver
 @testable import ProxyServer
-import StorageCore
+import ProxyCore
 
 /// One line from a client, as the proxy reads it: decoded into requests,
 /// each looked up in the method table and its parameters checked and read

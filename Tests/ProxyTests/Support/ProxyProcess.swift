@@ -1,5 +1,5 @@
 import Foundation
-import StorageCore
+import ProxyCore
 import StorageProxyClient
 
 /// The storage backends the shared behaviour suite runs against. Each

@@ -1,5 +1,5 @@
 import Foundation
-import StorageCore
+import ProxyCore
 
 /// Matches a response against a vector's `expect` pattern (see
 /// protocol/vectors/README.md), collecting `$capture:NAME` values.

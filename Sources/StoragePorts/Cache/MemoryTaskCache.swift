@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// The proxy's read-through entries in process, as encoded answers.
 /// TTLs are the seed's (`task:{id}` 300 s, `tasks:{agent}:{status}` 60 s).
 /// A fill lands only if no invalidation happened since its lookup (one

@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// Everything the proxy can be told, with the Personal Edition's defaults.
 /// Keys follow the seed's `config/storage.yaml`, plus a `server:` section.
 public struct ProxyConfig: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// Buffers an export's bytes and hands them on in 64 KiB pieces, so a dump
 /// of any size streams through a small buffer.
 public struct ExportWriter {

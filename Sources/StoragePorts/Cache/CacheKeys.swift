@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// Names of the proxy's read-through entries, as the seed gives them:
 /// `task:{id}` and `tasks:{agent}:{status}`, here with limit and offset
 /// appended (they change the answer) and `*` for "any". Each part is

@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// The application's `cache.*` key space held in the proxy's process: the
 /// default when no Redis is configured. Bounded like Redis with `maxmemory`
 /// and `allkeys-lru`: each entry counts its key, its value's JSON text and a

@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// Puts the proxy's read-through cache in front of a storage backend.
 ///
 /// `get_task`/`list_tasks` answers outside a transaction (`getTaskJSON`,

@@ -1,3 +1,4 @@
+import ProxyCore
 import Yams
 
 /// A configuration file that cannot be used: names the file, line and key.

@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// Redis's glob, as `SCAN … MATCH` applies it to a key space under a literal
 /// prefix (which is how the proxy's `cache.*` keys live in Redis): `*`, `?`,
 /// `[a-z]`, `[^x]`, `\` to escape, byte for byte, with Redis's own reading of

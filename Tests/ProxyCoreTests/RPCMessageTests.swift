@@ -1,4 +1,4 @@
-import StorageCore
+import ProxyCore
 import Testing
 
 @Suite("JSON-RPC messages and errors")

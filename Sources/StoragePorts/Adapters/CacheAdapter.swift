@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// The seed's `CacheAdapter`: the application's own key space (`cache.*`).
 public protocol CacheAdapter: AnyObject {
     var cacheName: String { get }

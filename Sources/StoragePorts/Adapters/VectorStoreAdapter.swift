@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// One result of `vector.search`, best first.
 public struct VectorHit: Sendable {
     public var id: String

@@ -1,4 +1,5 @@
-import StorageCore
+import ProxyCore
+import ProxyConfig
 import Testing
 
 @Suite("Configuration files")

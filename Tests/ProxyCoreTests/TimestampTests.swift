@@ -1,4 +1,4 @@
-import StorageCore
+import ProxyCore
 import Testing
 
 @Suite("RFC 3339 timestamps")

@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// The tables that hold what agents stored, in the order a copy fills them
 /// (a log needs its task). `schema_migrations` is not data: each target runs
 /// its own migrations.

@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// Copies the stored tables from one database into another, a batch per
 /// target transaction, and checks the result.
 ///

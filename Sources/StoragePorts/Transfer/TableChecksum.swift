@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// A table's row count and content checksum, comparable across backends.
 ///
 /// Each row is written as canonical JSON (every column, object members

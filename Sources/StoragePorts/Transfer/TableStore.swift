@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// A database seen as its stored tables, for moving data between backends
 /// (`storage-proxy copy`, `export`, `checksum`). Blocking and single-threaded:
 /// these are command-line jobs, never the serving path.

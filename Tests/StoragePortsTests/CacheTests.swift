@@ -1,4 +1,5 @@
-import StorageCore
+import ProxyCore
+import StoragePorts
 import Testing
 
 @Suite("Caches")
