@@ -29,12 +29,15 @@ let package = Package(
         .target(name: "StoragePorts", dependencies: ["ProxyCore"], swiftSettings: v5),
         // The configuration model and its YAML loader.
         .target(name: "ProxyConfig", dependencies: ["ProxyCore", .product(name: "Yams", package: "Yams")], swiftSettings: v5),
+        // The SQL of both backends, written once: dialect, schema and migration runner,
+        // statements, row codec, the table store of copy/export/checksum.
+        .target(name: "SQLStore", dependencies: ["ProxyCore", "StoragePorts"], swiftSettings: v5),
         // StorageAdapter on sqlite3: one group-committing writer + reader threads.
-        .target(name: "SQLiteStorage", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "CSQLite"], swiftSettings: v5),
+        .target(name: "SQLiteStorage", dependencies: ["ProxyCore", "StoragePorts", "SQLStore", "ProxyConfig", "CSQLite"], swiftSettings: v5),
         // The libuv bridge: loop, streams, timers, polls, the hand-off from worker threads.
         .target(name: "EventLoop", dependencies: ["ProxyCore", "CLibUV"], swiftSettings: v5),
         // StorageAdapter on libpq, non-blocking on the loop: pool, migrations, transactions.
-        .target(name: "PostgresStorage", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "CLibPQ"], swiftSettings: v5),
+        .target(name: "PostgresStorage", dependencies: ["ProxyCore", "StoragePorts", "SQLStore", "ProxyConfig", "EventLoop", "CLibPQ"], swiftSettings: v5),
         // Redis on the loop (hiredis async): the shared read-through cache and `cache.*`.
         .target(name: "RedisCache", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "CHiredis"], swiftSettings: v5),
         // Listeners, connections, framing, dispatch, transactions.
@@ -44,13 +47,14 @@ let package = Package(
         .executableTarget(
             name: "storage-proxy",
             dependencies: [
-                "ProxyCore", "StoragePorts", "ProxyConfig", "SQLiteStorage", "PostgresStorage", "RedisCache", "EventLoop", "ProxyServer", "StorageProxyClient",
+                "ProxyCore", "StoragePorts", "ProxyConfig", "SQLStore", "SQLiteStorage", "PostgresStorage", "RedisCache", "EventLoop", "ProxyServer", "StorageProxyClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: v5),
 
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"], swiftSettings: v5),
         .testTarget(name: "StoragePortsTests", dependencies: ["ProxyCore", "StoragePorts"], swiftSettings: v5),
+        .testTarget(name: "SQLStoreTests", dependencies: ["ProxyCore", "StoragePorts", "SQLStore"], swiftSettings: v5),
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyCore", "ProxyConfig"], swiftSettings: v5),
         .testTarget(name: "PostgresStorageTests", dependencies: ["PostgresStorage", "EventLoop", "ProxyCore"], swiftSettings: v5),
         .testTarget(

@@ -1,9 +1,10 @@
 import CLibPQ
 import ProxyCore
+import SQLStore
 
 /// A plain blocking libpq connection for work outside serving: migrations
 /// at start-up, and the command-line jobs (`copy`, `export`, `checksum`).
-final class BlockingConnection {
+final class BlockingConnection: SQLExecutor {
     private let conn: OpaquePointer
 
     init(_ conninfo: String) throws(ProxyError) {
@@ -48,4 +49,19 @@ final class BlockingConnection {
             throw PGErrorMapping.error(from: res)
         }
     }
+
+    // MARK: - SQLExecutor (migrations, the table store)
+
+    var dialect: SQLDialect { .postgresql }
+
+    @discardableResult
+    func execute(_ sql: String, _ values: [SQLValue]) throws(ProxyError) -> Int {
+        try query(sql, values.map(\.pgText)).affectedRows
+    }
+
+    func forEachRow(_ sql: String, _ values: [SQLValue], _ body: (any SQLRow) throws(ProxyError) -> Void) throws(ProxyError) {
+        for row in try query(sql, values.map(\.pgText)).rows { try body(row) }
+    }
+
+    func executeScript(_ sql: String) throws(ProxyError) { try exec(sql) }
 }

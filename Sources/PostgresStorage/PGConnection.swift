@@ -4,6 +4,7 @@ import Glibc
 import CLibPQ
 import EventLoop
 import ProxyCore
+import SQLStore
 
 /// One PostgreSQL connection driven by the libuv loop: libpq in non-blocking
 /// mode, its socket watched with `uv_poll`, never a blocking call on the loop
@@ -128,6 +129,11 @@ public final class PGConnection {
         inFlight.append(InFlight(sql: sql, done: done, stage: stage))
         guard sent == 1 else { return fail("PostgreSQL: \(connectionMessage)") }
         flush()
+    }
+
+    /// The same with the shared statements' parameters.
+    func query(_ sql: String, _ values: [SQLValue], _ done: @escaping QueryDone) {
+        query(sql, values.map(\.pgText), done)
     }
 
     /// Queries sent and not yet answered.

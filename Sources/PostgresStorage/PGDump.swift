@@ -1,5 +1,6 @@
 import ProxyCore
 import StoragePorts
+import SQLStore
 
 /// `export --format sql`: the stored tables as one SQL script for `psql -f`,
 /// the seed's `dump.sql`. It creates the schema as `storage-proxy migrate`
@@ -18,19 +19,22 @@ public enum PGDump {
             SET client_min_messages = warning;
             SET standard_conforming_strings = on;
             BEGIN;
-            \(PGMigrations.bookkeeping);
+            \(Schema.bookkeeping(.postgresql));
 
             """)
-        for m in PGMigrations.all {
-            out.append("\(m.sql)\nINSERT INTO schema_migrations (version, name) VALUES (\(m.version), \(literal(m.name))) ON CONFLICT (version) DO NOTHING;\n")
+        for m in Schema.migrations(.postgresql) {
+            out.append("\(m.sql)\nINSERT INTO schema_migrations (version, name, applied_at) VALUES (\(m.version), \(literal(m.name)), now()) "
+                       + "ON CONFLICT (version) DO NOTHING;\n")
         }
         var counts: [StoredTable: Int] = [:]
         for table in StoredTable.allCases {
-            let (names, types) = PGStatements.insertColumns(table)
+            let (names, types) = Statements.insertColumns(table, .postgresql)
             try store.scan(table, batchSize: batchSize) { (batch) throws(ProxyError) in
                 out.append("\nINSERT INTO \(table.rawValue) (\(names)) VALUES\n")
                 for (i, row) in batch.enumerated() {
-                    let values = zip(PGStatements.values(row), types).map { value, type in value.map { literal($0) + "::" + type } ?? "NULL" }
+                    let values = zip(Statements.postgresql.values(row), types).map { value, type in
+                        value.pgText.map { literal($0) + "::" + type.lowercased() } ?? "NULL"
+                    }
                     out.append((i == 0 ? "  (" : ", (") + values.joined(separator: ", ") + ")\n")
                 }
                 out.append("ON CONFLICT DO NOTHING;\n")

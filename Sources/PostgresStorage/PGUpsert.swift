@@ -1,5 +1,6 @@
 import ProxyCore
 import StoragePorts
+import SQLStore
 
 /// `save_task` for a client-chosen id: lock the row, then merge into it or
 /// insert, as one unit (a transaction, or a savepoint inside the client's).
@@ -19,20 +20,21 @@ struct PGUpsert {
     func run(retries: Int, _ done: @escaping Completion<String>) {
         var beginError: ProxyError?
         connection.query(begin) { if case .failure(let e) = $0 { beginError = e } }
-        connection.query(PGStatements.selectTaskForUpdate, [id]) { selected in
+        let sql = Statements.postgresql
+        connection.query(sql.selectTaskForUpdate, [.text(id)]) { selected in
             if let beginError { return done(.failure(beginError)) }
             let now = Timestamp.now()
-            let write: (String, [String?])
+            let write: (String, [SQLValue])
             do throws(ProxyError) {
                 let found = try selected.get()
-                if found.rowCount > 0 {
-                    var task = PGStatements.task(found, 0)
+                if let row = found.rows.first {
+                    var task = sql.task(row)
                     try task.apply(fields, isUpdate: true)
                     task.updatedAt = now
-                    write = (PGStatements.updateTask, PGStatements.values(task) + [id])
+                    write = (sql.updateTask, sql.updateValues(task))
                 } else {
                     let task = try TaskRecord.inserting(fields, id: id, now: now)
-                    write = (PGStatements.insertTask, PGStatements.values(task) + [id, task.createdAt.rfc3339])
+                    write = (sql.insertTask, sql.insertValues(task))
                 }
             } catch {
                 return abort(error, retries: 0, done)

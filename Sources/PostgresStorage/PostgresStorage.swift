@@ -1,6 +1,7 @@
 import EventLoop
 import ProxyCore
 import StoragePorts
+import SQLStore
 
 /// `StorageAdapter` on PostgreSQL (the Enterprise Edition), on the loop
 /// thread with no blocking call. A one-statement call outside a transaction
@@ -15,13 +16,22 @@ public final class PostgresStorage: StorageAdapter {
 
     public var backendName: String { "postgresql" }
 
-    /// The SQL `get_task` and `save_log` run, for the benchmark's pgbench side.
-    public static let getTaskSQL = PGStatements.selectTask
-    public static let saveLogSQL = PGStatements.insertLog
+    private var sql: Statements { .postgresql }
 
-    /// Migrations must have run (`PGMigrations.apply`) before serving.
+    /// Migrations must have run (`migrate`) before serving.
     public init(loop: UVLoop, settings: PGPool.Settings) {
         pool = PGPool(loop: loop, settings: settings)
+    }
+
+    /// `storage-proxy migrate`, and start-up before serving: applies the
+    /// missing schema versions over a blocking connection.
+    public static func migrate(conninfo: String) throws(ProxyError) -> (applied: [Int], version: Int) {
+        try MigrationRunner.apply(on: BlockingConnection(conninfo))
+    }
+
+    /// A database as the source or target of `copy`, `export` and `checksum`.
+    public static func tableStore(conninfo: String, writable: Bool) throws(ProxyError) -> TableStore {
+        try SQLTableStore(BlockingConnection(conninfo), writable: writable)
     }
 
     /// Told once when PostgreSQL becomes unreachable (with the reason) and
@@ -57,10 +67,10 @@ public final class PostgresStorage: StorageAdapter {
     }
 
     /// One statement, its result mapped.
-    private func run<T>(_ tx: TransactionID?, _ sql: String, _ params: [String?], _ done: @escaping Completion<T>,
+    private func run<T>(_ tx: TransactionID?, _ statement: String, _ values: [SQLValue], _ done: @escaping Completion<T>,
                         _ map: @escaping (PGResult) throws(ProxyError) -> T) {
         withConnection(tx, oneStatement: true, done) { connection, done in
-            connection.query(sql, params) { result in
+            connection.query(statement, values) { result in
                 done(result.flatMap { r in Result { () throws(ProxyError) in try map(r) } })
             }
         }
@@ -72,12 +82,12 @@ public final class PostgresStorage: StorageAdapter {
     /// otherwise refuse every later statement of the transaction. The three
     /// are queued at once (pipelined); on a failure the savepoint is rolled
     /// back before the error is answered.
-    private func write<T>(_ tx: TransactionID?, _ sql: String, _ params: [String?], _ done: @escaping Completion<T>,
+    private func write<T>(_ tx: TransactionID?, _ statement: String, _ values: [SQLValue], _ done: @escaping Completion<T>,
                           _ map: @escaping (PGResult) throws(ProxyError) -> T) {
-        guard tx != nil else { return run(tx, sql, params, done, map) }
+        guard tx != nil else { return run(tx, statement, values, done, map) }
         withConnection(tx, done) { connection, done in
             connection.query("SAVEPOINT proxy_call") { _ in }
-            connection.query(sql, params) { result in
+            connection.query(statement, values) { result in
                 switch result.flatMap({ r in Result { () throws(ProxyError) in try map(r) } }) {
                 case .success(let value): done(.success(value))  // its RELEASE is already queued before anything later
                 case .failure(let error):
@@ -96,7 +106,7 @@ public final class PostgresStorage: StorageAdapter {
             // A new id cannot exist yet: one INSERT.
             let task: TaskRecord
             do { task = try TaskRecord.inserting(fields, id: Identifier.make(), now: .now()) } catch { return done(.failure(error)) }
-            return write(tx, PGStatements.insertTask, PGStatements.values(task) + [task.id, task.createdAt.rfc3339], done) { _ in task.id }
+            return write(tx, sql.insertTask, sql.insertValues(task), done) { _ in task.id }
         }
         withConnection(tx, done) { connection, done in
             PGUpsert(connection: connection, inTransaction: tx != nil, fields: fields, id: id).run(retries: 1, done)
@@ -104,24 +114,26 @@ public final class PostgresStorage: StorageAdapter {
     }
 
     public func getTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<TaskRecord?>) {
-        run(tx, PGStatements.selectTask, [id], done) { r in r.rowCount > 0 ? PGStatements.task(r, 0) : nil }
+        run(tx, sql.selectTask, [.text(id)], done) { [sql] r in r.rows.first.map { sql.task($0) } }
     }
 
     public func listTasks(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<[TaskRecord]>) {
-        let (sql, args) = PGStatements.listTasks(query)
-        run(tx, sql, args, done) { r throws(ProxyError) in
-            try PGStatements.checkBudget(r, columns: PGStatements.taskColumnCount, query.budget)
-            return PGStatements.tasks(r)
+        let (statement, values) = sql.listTasks(query)
+        run(tx, statement, values, done) { [sql] r throws(ProxyError) in
+            let rows = r.rows
+            try Self.checkBudget(rows, recordColumns: Statements.taskColumnCount, query.budget)
+            return rows.map { sql.task($0) }
         }
     }
 
     public func deleteTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
-        write(tx, "DELETE FROM tasks WHERE id = $1", [id], done) { $0.affectedRows > 0 }
+        write(tx, sql.deleteTask, [.text(id)], done) { $0.affectedRows > 0 }
     }
 
     public func updateTaskStatus(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?,
                                  in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
-        write(tx, PGStatements.updateStatus, [status, lastRun?.rfc3339, nextRun?.rfc3339, Timestamp.now().rfc3339, id], done) {
+        let values = sql.updateStatusValues(id: id, status: status, lastRun: lastRun, nextRun: nextRun, now: .now())
+        write(tx, sql.updateTaskStatus, values, done) {
             $0.affectedRows > 0
         }
     }
@@ -129,37 +141,43 @@ public final class PostgresStorage: StorageAdapter {
     // MARK: - Logs and metadata
 
     public func saveLog(_ entry: LogEntry, in tx: TransactionID?, _ done: @escaping Completion<String>) {
-        write(tx, PGStatements.insertLog, PGStatements.values(entry), { result in
+        write(tx, sql.insertLog, sql.values(entry), { result in
             if case .failure(.notFound) = result { return done(.failure(.notFound("task \(entry.taskID) does not exist"))) }
             done(result)
         }) { _ in entry.id }
     }
 
     public func queryLogs(_ query: LogQuery, in tx: TransactionID?, _ done: @escaping Completion<[LogEntry]>) {
-        let (sql, args) = PGStatements.queryLogs(query)
-        run(tx, sql, args, done) { r throws(ProxyError) in
-            try PGStatements.checkBudget(r, columns: PGStatements.logColumnCount, query.budget)
-            return PGStatements.logs(r)
+        let (statement, values) = sql.queryLogs(query)
+        run(tx, statement, values, done) { [sql] r throws(ProxyError) in
+            let rows = r.rows
+            try Self.checkBudget(rows, recordColumns: Statements.logColumnCount, query.budget)
+            return rows.map { sql.log($0) }
         }
     }
 
     public func deleteOldLogs(before: Timestamp, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
-        write(tx, PGStatements.deleteOldLogs, [before.rfc3339], done) { $0.affectedRows }
+        write(tx, sql.deleteOldLogs, [.text(before.rfc3339)], done) { $0.affectedRows }
     }
 
     public func saveMetadata(key: String, value: JSONValue, in tx: TransactionID?, _ done: @escaping Completion<Void>) {
-        write(tx, PGStatements.saveMetadata, [key, value.jsonText], done) { _ in () }
+        write(tx, sql.saveMetadata, sql.saveMetadataValues(key: key, value: value), done) { _ in () }
     }
 
     public func getMetadata(key: String, in tx: TransactionID?, _ done: @escaping Completion<JSONValue?>) {
-        run(tx, PGStatements.getMetadata, [key], done) { r throws(ProxyError) in
-            guard r.rowCount > 0, let text = r.string(0, 0) else { return nil }
-            return try? JSONParser.parse(text, maxDepth: 512)
-        }
+        run(tx, sql.getMetadata, [.text(key)], done) { r in r.rows.first?.json(0) }
     }
 
     public func healthCheck(_ done: @escaping Completion<Bool>) {
         run(nil, "SELECT 1", [], { done(.success((try? $0.get()) == true)) }) { $0.string(0, 0) == "1" }
+    }
+
+    /// Throws -32005 when a budgeted page's last row took it past its budget
+    /// (PostgreSQL sent nothing after that row; see `Statements`).
+    private static func checkBudget(_ rows: [PGRow], recordColumns: Int, _ budget: AnswerBudget) throws(ProxyError) {
+        guard let last = rows.last, let total = Statements.budgetSpent(last, recordColumns: recordColumns) else { return }
+        var spent = budget
+        try spent.spend(total)
     }
 
     // MARK: - Transactions

@@ -33,11 +33,11 @@ public enum SQLiteBackup {
             throw .backendUnavailable("the backup did not finish: \(String(cString: sqlite3_errstr(rc)))", retryAfterMs: 1000)
         }
         var verdict = ""
-        try to.query("PRAGMA integrity_check") { row in verdict = row.string(0) }
+        try to.query("PRAGMA integrity_check") { row in verdict = row.text(0) ?? "" }
         guard verdict == "ok" else { throw .internalError("the backup failed its integrity check: \(verdict)") }
         var tasks = 0, logs = 0
         try to.query("SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM logs)") { row in
-            tasks = Int(row.int(0)); logs = Int(row.int(1))
+            tasks = Int(row.int(0) ?? 0); logs = Int(row.int(1) ?? 0)
         }
         return Outcome(pages: pages, tasks: tasks, logs: logs)
     }

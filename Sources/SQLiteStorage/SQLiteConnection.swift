@@ -3,18 +3,12 @@ import Glibc
 #endif
 import CSQLite
 import ProxyCore
-
-/// A value bound to a `?` parameter. SQL text never contains client data.
-enum SQLValue {
-    case null
-    case int(Int64)
-    case text(String)
-}
+import SQLStore
 
 /// One sqlite3 connection, owned by exactly one thread at a time (opened
 /// NOMUTEX; the worker that owns it is the only caller). Keeps its prepared
 /// statements by SQL text.
-final class SQLiteConnection {
+final class SQLiteConnection: SQLExecutor {
     let handle: OpaquePointer
     /// Named in errors about the file itself (full disk, read-only folder, not a database).
     let path: String
@@ -58,13 +52,31 @@ final class SQLiteConnection {
 
     // MARK: - Statements
 
+    var dialect: SQLDialect { .sqlite }
+
     private func prepared(_ sql: String) throws(ProxyError) -> OpaquePointer {
         if let stmt = statements[sql] { return stmt }
         var stmt: OpaquePointer?
         let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
         guard rc == SQLITE_OK, let stmt else { throw error(rc, sql: sql) }
+        try checkParameterOrder(stmt, sql)
         statements[sql] = stmt
         return stmt
+    }
+
+    /// Values are bound by position. SQLite numbers a `$n` parameter by its
+    /// first appearance, not by `n`: a statement whose `$n` appear out of
+    /// order would bind values to the wrong columns, so it is refused.
+    private func checkParameterOrder(_ stmt: OpaquePointer, _ sql: String) throws(ProxyError) {
+        let count = sqlite3_bind_parameter_count(stmt)
+        guard count > 0 else { return }
+        for i in 1...count {
+            guard let name = sqlite3_bind_parameter_name(stmt, i) else { continue }  // a plain `?`
+            if String(cString: name) != "$\(i)" {
+                sqlite3_finalize(stmt)
+                throw .internalError("parameter \(String(cString: name)) is number \(i) in: \(sql.prefix(120))")
+            }
+        }
     }
 
     private func bind(_ stmt: OpaquePointer, _ values: [SQLValue]) {
@@ -88,6 +100,11 @@ final class SQLiteConnection {
         while rc == SQLITE_ROW { rc = sqlite3_step(stmt) }
         guard rc == SQLITE_DONE else { throw error(rc, sql: sql) }
         return Int(sqlite3_changes(handle))
+    }
+
+    /// `SQLExecutor`: a query's rows, for the table store and the migrations.
+    func forEachRow(_ sql: String, _ values: [SQLValue], _ body: (any SQLRow) throws(ProxyError) -> Void) throws(ProxyError) {
+        try query(sql, values) { row throws(ProxyError) in try body(row) }
     }
 
     /// Runs a query, handing each row to `row`.
@@ -159,19 +176,24 @@ final class SQLiteConnection {
 }
 
 /// A result row; valid only inside the `query` callback.
-struct Row {
+struct Row: SQLRow {
     let stmt: OpaquePointer
 
-    func string(_ i: Int32) -> String {
-        guard let p = sqlite3_column_text(stmt, i) else { return "" }
-        return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, i))), as: UTF8.self)
+    func text(_ i: Int) -> String? {
+        guard let p = sqlite3_column_text(stmt, Int32(i)) else { return nil }  // NULL (or out of memory)
+        return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, Int32(i)))), as: UTF8.self)
     }
 
-    func optionalString(_ i: Int32) -> String? {
-        sqlite3_column_type(stmt, i) == SQLITE_NULL ? nil : string(i)
+    func int(_ i: Int) -> Int64? {
+        sqlite3_column_type(stmt, Int32(i)) == SQLITE_NULL ? nil : sqlite3_column_int64(stmt, Int32(i))
     }
 
-    func int(_ i: Int32) -> Int64 { sqlite3_column_int64(stmt, i) }
+    /// Parsed from SQLite's own buffer, without a String in between.
+    func json(_ i: Int) -> JSONValue? {
+        guard sqlite3_column_type(stmt, Int32(i)) != SQLITE_NULL, let p = sqlite3_column_text(stmt, Int32(i)) else { return nil }
+        let bytes = UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, Int32(i))))
+        return (try? JSONParser.parse(bytes, maxDepth: 512)) ?? .string(String(decoding: bytes, as: UTF8.self))
+    }
 
     /// The row's stored bytes (text and blobs as they are, numbers as 8),
     /// read before any column is copied out.
@@ -184,21 +206,6 @@ struct Row {
             }
         }
         return total
-    }
-
-    func timestamp(_ i: Int32) -> Timestamp {
-        Timestamp(rfc3339: string(i)) ?? Timestamp(microseconds: 0)
-    }
-
-    func optionalTimestamp(_ i: Int32) -> Timestamp? {
-        optionalString(i).flatMap { Timestamp(rfc3339: $0) }
-    }
-
-    /// A JSON column; text that is not JSON (written by hand) comes back as a string.
-    func json(_ i: Int32) -> JSONValue? {
-        guard sqlite3_column_type(stmt, i) != SQLITE_NULL, let p = sqlite3_column_text(stmt, i) else { return nil }
-        let bytes = UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, i)))
-        return (try? JSONParser.parse(bytes, maxDepth: 512)) ?? .string(String(decoding: bytes, as: UTF8.self))
     }
 }
 

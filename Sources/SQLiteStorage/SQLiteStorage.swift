@@ -4,6 +4,7 @@ import Glibc
 import Synchronization
 import ProxyCore
 import StoragePorts
+import SQLStore
 import ProxyConfig
 
 /// `StorageAdapter` on SQLite (the Personal Edition).
@@ -37,7 +38,7 @@ public final class SQLiteStorage: StorageAdapter {
         self.completions = completions
         readerCount = max(1, config.poolSize)
         let writer = try SQLiteConnection(options)
-        try SQLiteMigrations.apply(on: writer)
+        try MigrationRunner.apply(on: writer)
         var readers: [SQLiteConnection] = []
         for _ in 0..<readerCount { readers.append(try SQLiteConnection(options)) }
 
@@ -66,8 +67,19 @@ public final class SQLiteStorage: StorageAdapter {
         try createParentDirectory(of: config.path)
         let db = try SQLiteConnection(SQLiteConnection.Options(path: config.path, synchronous: config.synchronous,
                                                                busyTimeoutMs: config.busyTimeoutMs))
-        let applied = try SQLiteMigrations.apply(on: db)
-        return (applied, try SQLiteMigrations.currentVersion(on: db))
+        return try MigrationRunner.apply(on: db)
+    }
+
+    /// A database file as the source or target of `copy`, `export` and
+    /// `checksum`: one connection on the caller's thread. One to read must exist.
+    public static func tableStore(path: String, writable: Bool) throws(ProxyError) -> TableStore {
+        if writable { try createParentDirectory(of: path) }
+        let db = try SQLiteConnection(.init(path: path, readOnly: !writable))
+        do {
+            return try SQLTableStore(db, writable: writable)
+        } catch .notFound {
+            throw .notFound("\(path) is not a storage-proxy database (no schema_migrations)")
+        }
     }
 
     private static func createParentDirectory(of path: String) throws(ProxyError) {

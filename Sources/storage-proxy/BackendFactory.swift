@@ -16,7 +16,7 @@ enum BackendFactory {
         case .sqlite:
             storage = try SQLiteStorage(config: config.sqlite, completions: server.completions)
         case .postgresql:
-            _ = try PGMigrations.apply(conninfo: PGConnectionString.make(config.postgresql))  // before serving
+            _ = try PostgresStorage.migrate(conninfo: PGConnectionString.make(config.postgresql))  // before serving
             let postgres = PostgresStorage(loop: server.eventLoop, settings: poolSettings(config.postgresql))
             postgres.onReachabilityChange = { [log = server.log] problem in
                 if let problem {
@@ -67,7 +67,7 @@ enum BackendFactory {
     static func migrate(_ config: ProxyConfig) throws(ProxyError) -> (applied: [Int], version: Int) {
         switch config.storageType {
         case .sqlite: return try SQLiteStorage.migrate(config: config.sqlite)
-        case .postgresql: return try PGMigrations.apply(conninfo: PGConnectionString.make(config.postgresql))
+        case .postgresql: return try PostgresStorage.migrate(conninfo: PGConnectionString.make(config.postgresql))
         }
     }
 

@@ -43,9 +43,9 @@ enum DatabaseLocation: CustomStringConvertible {
             switch self {
             case .sqlite(let path):
                 if !writable && !FileManager.default.fileExists(atPath: path) { throw RuntimeError("no database at \(path)") }
-                return try SQLiteTableStore(path: path, writable: writable)
+                return try SQLiteStorage.tableStore(path: path, writable: writable)
             case .postgresql(let url):
-                return try PGTableStore(conninfo: url, writable: writable)
+                return try PostgresStorage.tableStore(conninfo: url, writable: writable)
             }
         } catch let error as ProxyError {
             throw RuntimeError("\(self): \(error.message)")

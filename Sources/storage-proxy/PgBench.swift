@@ -1,5 +1,6 @@
 import Foundation
 import PostgresStorage
+import SQLStore
 
 /// What a program printed on standard output (its errors are dropped).
 func output(of program: String, _ arguments: [String]) throws -> String {
@@ -25,9 +26,9 @@ enum PgBench {
             return "\\set n random(0, 999)\n" + out.replacingOccurrences(of: "\n", with: " ") + ";\n"
         }
         switch workload {
-        case "get_task": return withID(PostgresStorage.getTaskSQL, ["'bench-' || :n"])
+        case "get_task": return withID(Statements.postgresql.selectTask, ["'bench-' || :n"])
         case "save_log":
-            return withID(PostgresStorage.saveLogSQL, ["gen_random_uuid()::text", "'bench-' || :n", "'INFO'", "'step done'",
+            return withID(Statements.postgresql.insertLog, ["gen_random_uuid()::text", "'bench-' || :n", "'INFO'", "'step done'",
                                                        "'{\"ms\":12}'", "now()"])
         default: return nil
         }

@@ -180,9 +180,9 @@ struct PGMigrationTests {
 
     @Test func applyOnceThenNothing() throws {
         let db = try Self.freshDatabase()
-        let first = try PGMigrations.apply(conninfo: db)
+        let first = try PostgresStorage.migrate(conninfo: db)
         #expect(first.applied == [1] && first.version == 1)
-        let second = try PGMigrations.apply(conninfo: db)
+        let second = try PostgresStorage.migrate(conninfo: db)
         #expect(second.applied.isEmpty && second.version == 1)
     }
 
@@ -190,7 +190,7 @@ struct PGMigrationTests {
         let db = try Self.freshDatabase()
         let results = Locked<[Result<[Int], ProxyError>]>([])
         let threads = (0..<4).map { _ in
-            Thread { results.withLock { $0.append(Result { () throws(ProxyError) in try PGMigrations.apply(conninfo: db).applied }) } }
+            Thread { results.withLock { $0.append(Result { () throws(ProxyError) in try PostgresStorage.migrate(conninfo: db).applied }) } }
         }
         threads.forEach { $0.start() }
         while results.withLock({ $0.count }) < 4 { usleep(10_000) }

@@ -1,0 +1,31 @@
+import ProxyCore
+import StoragePorts
+
+/// Rows into records, for every backend: the columns are those of
+/// `Statements.taskColumns` and `logColumns`, in that order.
+extension Statements {
+    public func task(_ row: some SQLRow) -> TaskRecord {
+        TaskRecord(
+            id: row.text(0) ?? "", agentName: row.text(1) ?? "", taskPrompt: row.text(2) ?? "",
+            scheduleType: row.text(3) ?? "", scheduleValue: row.text(4) ?? "", repeats: dialect.bool(row, 5),
+            repeatInterval: row.text(6), enabled: dialect.bool(row, 7),
+            createdAt: dialect.time(row, 8) ?? Timestamp(microseconds: 0), updatedAt: dialect.time(row, 9) ?? Timestamp(microseconds: 0),
+            lastRun: dialect.time(row, 10), nextRun: dialect.time(row, 11), status: row.text(12) ?? "",
+            extra: row.json(13)?.objectValue ?? JSONObject())
+    }
+
+    public func log(_ row: some SQLRow) -> LogEntry {
+        LogEntry(id: row.text(0) ?? "", taskID: row.text(1) ?? "", level: LogLevel(loose: row.text(2) ?? "") ?? .info,
+                 message: row.text(3) ?? "", metadata: row.json(4)?.objectValue,
+                 createdAt: dialect.time(row, 5) ?? Timestamp(microseconds: 0))
+    }
+
+    /// A row of `columns(table)`.
+    public func storedRow(_ row: some SQLRow, _ table: StoredTable) -> StoredRow {
+        switch table {
+        case .tasks: return .task(task(row))
+        case .logs: return .log(log(row))
+        case .metadata: return .metadata(key: row.text(0) ?? "", value: row.json(1) ?? .null)
+        }
+    }
+}

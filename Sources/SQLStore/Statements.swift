@@ -1,0 +1,154 @@
+import ProxyCore
+
+/// The contract's SQL, written once: each backend gets its dialect's
+/// instance (`Statements.sqlite`, `Statements.postgresql`) and only runs
+/// these strings with these parameters. Parameters are always bound, never
+/// spliced; the strings are built once, at start-up.
+public struct Statements: Sendable {
+    public let dialect: SQLDialect
+
+    public static let sqlite = Statements(.sqlite)
+    public static let postgresql = Statements(.postgresql)
+
+    /// The task columns, in the order `task(_:)` decodes them.
+    public let taskColumns: String
+    public static let taskColumnCount = 14
+    public let selectTask: String
+    /// The same, locking the row until the transaction ends (PostgreSQL;
+    /// SQLite's single writer needs no row lock).
+    public let selectTaskForUpdate: String
+    /// Fails with a conflict when the id is taken (a concurrent insert of the
+    /// same new id then retries as an update).
+    public let insertTask: String
+    /// Leaves a taken id alone (copies, imports).
+    public let insertTaskIfAbsent: String
+    public let updateTask: String
+    public let deleteTask = "DELETE FROM tasks WHERE id = $1"
+    public let updateTaskStatus: String
+
+    public let logColumns: String
+    public static let logColumnCount = 6
+    /// Leaves a taken id alone: `save_log` with an id is idempotent.
+    public let insertLog: String
+    public let deleteOldLogs = "DELETE FROM logs WHERE created_at < $1"
+
+    public let saveMetadata: String
+    public let getMetadata: String
+
+    init(_ d: SQLDialect) {
+        dialect = d
+        taskColumns = """
+            id, agent_name, task_prompt, schedule_type, schedule_value, repeat, repeat_interval, enabled, \
+            \(d.readTime("created_at")), \(d.readTime("updated_at")), \(d.readTime("last_run")), \(d.readTime("next_run")), \
+            status, \(d.readJSON("extra"))
+            """
+        selectTask = "SELECT \(taskColumns) FROM tasks WHERE id = $1"
+        selectTaskForUpdate = selectTask + (d == .postgresql ? " FOR UPDATE" : "")
+        insertTask = """
+            INSERT INTO tasks (agent_name, task_prompt, schedule_type, schedule_value, repeat, repeat_interval, enabled, \
+            updated_at, last_run, next_run, status, extra, id, created_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \(d.parameter(12, as: d.jsonType)), $13, $14)
+            """
+        insertTaskIfAbsent = insertTask + " ON CONFLICT (id) DO NOTHING"
+        updateTask = """
+            UPDATE tasks SET agent_name = $1, task_prompt = $2, schedule_type = $3, schedule_value = $4, repeat = $5, \
+            repeat_interval = $6, enabled = $7, updated_at = $8, last_run = $9, next_run = $10, status = $11, \
+            extra = \(d.parameter(12, as: d.jsonType)) WHERE id = $13
+            """
+        updateTaskStatus = """
+            UPDATE tasks SET status = $1, last_run = COALESCE(\(d.parameter(2, as: d.timeType)), last_run), \
+            next_run = COALESCE(\(d.parameter(3, as: d.timeType)), next_run), updated_at = $4 WHERE id = $5
+            """
+        logColumns = "id, task_id, level, message, \(d.readJSON("metadata")), \(d.readTime("created_at"))"
+        insertLog = """
+            INSERT INTO logs (id, task_id, level, message, metadata, created_at) \
+            VALUES ($1, $2, $3, $4, \(d.parameter(5, as: d.jsonType)), $6) ON CONFLICT (id) DO NOTHING
+            """
+        saveMetadata = """
+            INSERT INTO metadata (key, value) VALUES ($1, \(d.parameter(2, as: d.jsonType))) \
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value
+            """
+        getMetadata = "SELECT \(d.readJSON("value")) FROM metadata WHERE key = $1"
+    }
+
+    // MARK: - Parameters
+
+    /// Parameters $1…$12 of `insertTask` and `updateTask` (the columns a save can change).
+    public func values(_ t: TaskRecord) -> [SQLValue] {
+        [.text(t.agentName), .text(t.taskPrompt), .text(t.scheduleType), .text(t.scheduleValue), dialect.value(t.repeats),
+         dialect.value(t.repeatInterval), dialect.value(t.enabled), dialect.value(t.updatedAt), dialect.value(t.lastRun),
+         dialect.value(t.nextRun), .text(t.status), dialect.value(json: t.extra.isEmpty ? nil : t.extra)]
+    }
+
+    /// Every parameter of `insertTask`.
+    public func insertValues(_ t: TaskRecord) -> [SQLValue] { values(t) + [.text(t.id), dialect.value(t.createdAt)] }
+
+    /// Every parameter of `updateTask`.
+    public func updateValues(_ t: TaskRecord) -> [SQLValue] { values(t) + [.text(t.id)] }
+
+    public func updateStatusValues(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?, now: Timestamp) -> [SQLValue] {
+        [.text(status), dialect.value(lastRun), dialect.value(nextRun), dialect.value(now), .text(id)]
+    }
+
+    /// Every parameter of `insertLog`, in its order.
+    public func values(_ l: LogEntry) -> [SQLValue] {
+        [.text(l.id), .text(l.taskID), .text(l.level.rawValue), .text(l.message), dialect.value(json: l.metadata),
+         dialect.value(l.createdAt)]
+    }
+
+    public func saveMetadataValues(key: String, value: JSONValue) -> [SQLValue] { [.text(key), .text(value.jsonText)] }
+
+    // MARK: - Pages
+
+    /// `list_tasks`: oldest first, filtered, one page.
+    public func listTasks(_ q: TaskQuery) -> (sql: String, values: [SQLValue]) {
+        var args: [SQLValue] = []
+        var conditions: [String] = []
+        if let a = q.agentName { args.append(.text(a)); conditions.append("agent_name = $\(args.count)") }
+        if let s = q.status { args.append(.text(s)); conditions.append("status = $\(args.count)") }
+        args += [.int(Int64(q.limit)), .int(Int64(q.offset))]
+        let sql = page(columns: taskColumns, table: "tasks", conditions: conditions, order: "created_at, id",
+                       limit: "LIMIT $\(args.count - 1) OFFSET $\(args.count)", budget: q.budget, &args)
+        return (sql, args)
+    }
+
+    /// `query_logs`: newest first, filtered, one page.
+    public func queryLogs(_ q: LogQuery) -> (sql: String, values: [SQLValue]) {
+        var args: [SQLValue] = []
+        var conditions: [String] = []
+        if let t = q.taskID { args.append(.text(t)); conditions.append("task_id = $\(args.count)") }
+        if let l = q.level { args.append(.text(l.rawValue)); conditions.append("level = $\(args.count)") }
+        if let s = q.startTime { args.append(dialect.value(s)); conditions.append("created_at >= $\(args.count)") }
+        if let e = q.endTime { args.append(dialect.value(e)); conditions.append("created_at < $\(args.count)") }
+        args.append(.int(Int64(q.limit)))
+        let sql = page(columns: logColumns, table: "logs", conditions: conditions, order: "created_at DESC, id DESC",
+                       limit: "LIMIT $\(args.count)", budget: q.budget, &args)
+        return (sql, args)
+    }
+
+    /// One page of `table`, kept under the answer budget. SQLite's driver
+    /// counts each row's bytes as it steps and stops itself. PostgreSQL sends
+    /// all rows at once, so the server cuts the page short: it adds up each
+    /// row's size as text in page order and sends no row after the first one
+    /// that takes the total past the budget (the proxy answers -32005 without
+    /// having held the rest). There three columns follow `columns`: the row's
+    /// bytes, its position, the running total (`budgetSpent` reads it).
+    private func page(columns: String, table: String, conditions: [String], order: String, limit: String,
+                      budget: AnswerBudget, _ args: inout [SQLValue]) -> String {
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        guard dialect == .postgresql else { return "SELECT \(columns) FROM \(table)\(filter) ORDER BY \(order) \(limit)" }
+        args.append(.int(Int64(budget.limit)))
+        return """
+            SELECT * FROM (SELECT paged.*, sum(row_bytes) OVER (ORDER BY position) AS bytes_through FROM (\
+            SELECT \(columns), octet_length(\(table)::text) AS row_bytes, row_number() OVER (ORDER BY \(order)) AS position \
+            FROM \(table)\(filter) ORDER BY \(order) \(limit)) paged) counted \
+            WHERE bytes_through - row_bytes <= $\(args.count) ORDER BY position
+            """
+    }
+
+    /// PostgreSQL: what a budgeted page's last row says the page spent (the
+    /// running total after the record's own columns).
+    public static func budgetSpent(_ lastRow: some SQLRow, recordColumns: Int) -> Int? {
+        lastRow.int(recordColumns + 2).map { Int($0) }
+    }
+}
