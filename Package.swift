@@ -44,10 +44,14 @@ let package = Package(
         .target(name: "ProxyServer", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop"], swiftSettings: v5),
         // Client over the wire contract (used by `call`, `bench` and the tests).
         .target(name: "StorageProxyClient", dependencies: ["ProxyCore"], swiftSettings: v5),
+        // The benchmark's parts (not the product's): a bare libuv line-echo, the load driver, pgbench and
+        // redis-benchmark runners. `storage-proxy bench` drives them.
+        .target(name: "ProxyBench", dependencies: ["ProxyCore", "EventLoop", "SQLStore", "StorageProxyClient"], swiftSettings: v5),
         .executableTarget(
             name: "storage-proxy",
             dependencies: [
-                "ProxyCore", "StoragePorts", "ProxyConfig", "SQLStore", "SQLiteStorage", "PostgresStorage", "RedisCache", "EventLoop", "ProxyServer", "StorageProxyClient",
+                "ProxyCore", "StoragePorts", "ProxyConfig", "SQLStore", "SQLiteStorage", "PostgresStorage", "RedisCache",
+                "EventLoop", "ProxyServer", "StorageProxyClient", "ProxyBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: v5),
@@ -72,7 +76,7 @@ let package = Package(
 if Context.environment["STORAGE_PROXY_FUZZ"] == "1" {
     package.targets += [
         .target(name: "FuzzDriver", path: "Tests/Fuzz/FuzzDriver", swiftSettings: v5),
-        .executableTarget(name: "fuzz-line-framer", dependencies: ["FuzzDriver", "ProxyServer"], path: "Tests/Fuzz/LineFramer", swiftSettings: v5),
+        .executableTarget(name: "fuzz-line-framer", dependencies: ["FuzzDriver", "ProxyCore"], path: "Tests/Fuzz/LineFramer", swiftSettings: v5),
         .executableTarget(name: "fuzz-json-parser", dependencies: ["FuzzDriver", "ProxyCore"], path: "Tests/Fuzz/JSONParser", swiftSettings: v5),
         .executableTarget(name: "fuzz-request-decoder", dependencies: ["FuzzDriver", "ProxyCore", "ProxyServer"], path: "Tests/Fuzz/RequestDecoder", swiftSettings: v5),
     ]

@@ -118,12 +118,7 @@ public final class PostgresStorage: StorageAdapter {
     }
 
     public func listTasks(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<[TaskRecord]>) {
-        let (statement, values) = sql.listTasks(query)
-        run(tx, statement, values, done) { [sql] r throws(ProxyError) in
-            let rows = r.rows
-            try Self.checkBudget(rows, recordColumns: Statements.taskColumnCount, query.budget)
-            return rows.map { sql.task($0) }
-        }
+        page(tx, sql.listTasks(query), query.budget, recordColumns: Statements.taskColumnCount, done) { [sql] in sql.task($0) }
     }
 
     public func deleteTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
@@ -148,12 +143,7 @@ public final class PostgresStorage: StorageAdapter {
     }
 
     public func queryLogs(_ query: LogQuery, in tx: TransactionID?, _ done: @escaping Completion<[LogEntry]>) {
-        let (statement, values) = sql.queryLogs(query)
-        run(tx, statement, values, done) { [sql] r throws(ProxyError) in
-            let rows = r.rows
-            try Self.checkBudget(rows, recordColumns: Statements.logColumnCount, query.budget)
-            return rows.map { sql.log($0) }
-        }
+        page(tx, sql.queryLogs(query), query.budget, recordColumns: Statements.logColumnCount, done) { [sql] in sql.log($0) }
     }
 
     public func deleteOldLogs(before: Timestamp, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
@@ -172,12 +162,18 @@ public final class PostgresStorage: StorageAdapter {
         run(nil, "SELECT 1", [], { done(.success((try? $0.get()) == true)) }) { $0.string(0, 0) == "1" }
     }
 
-    /// Throws -32005 when a budgeted page's last row took it past its budget
-    /// (PostgreSQL sent nothing after that row; see `Statements`).
-    private static func checkBudget(_ rows: [PGRow], recordColumns: Int, _ budget: AnswerBudget) throws(ProxyError) {
-        guard let last = rows.last, let total = Statements.budgetSpent(last, recordColumns: recordColumns) else { return }
-        var spent = budget
-        try spent.spend(total)
+    /// A page of records, refused (-32005) when its last row took it past
+    /// its budget: PostgreSQL sent nothing after that row (see `Statements`).
+    private func page<T>(_ tx: TransactionID?, _ statement: (sql: String, values: [SQLValue]), _ budget: AnswerBudget, recordColumns: Int,
+                         _ done: @escaping Completion<[T]>, _ decode: @escaping (PGRow) -> T) {
+        run(tx, statement.sql, statement.values, done) { r throws(ProxyError) in
+            let rows = r.rows
+            if let last = rows.last, let total = Statements.budgetSpent(last, recordColumns: recordColumns) {
+                var spent = budget
+                try spent.spend(total)
+            }
+            return rows.map(decode)
+        }
     }
 
     // MARK: - Transactions

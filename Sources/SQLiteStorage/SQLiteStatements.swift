@@ -27,14 +27,17 @@ extension SQLiteConnection {
         return task.id
     }
 
-    /// A page of tasks; stops reading (-32005) once the rows pass the answer budget.
     func listTasks(_ q: TaskQuery) throws(ProxyError) -> [TaskRecord] {
-        let (statement, values) = sql.listTasks(q)
-        var out: [TaskRecord] = []
-        var budget = q.budget
-        try query(statement, values) { row throws(ProxyError) in
+        try page(sql.listTasks(q), q.budget) { sql.task($0) }
+    }
+
+    /// A page of records; stops reading (-32005) once the rows pass the answer budget.
+    private func page<T>(_ statement: (sql: String, values: [SQLValue]), _ budget: AnswerBudget, _ decode: (Row) -> T) throws(ProxyError) -> [T] {
+        var out: [T] = []
+        var budget = budget
+        try query(statement.sql, statement.values) { row throws(ProxyError) in
             try budget.spend(row.byteCount)
-            out.append(sql.task(row))
+            out.append(decode(row))
         }
         return out
     }
@@ -57,16 +60,8 @@ extension SQLiteConnection {
         }
     }
 
-    /// A page of logs, newest first; stops reading once past the answer budget.
     func queryLogs(_ q: LogQuery) throws(ProxyError) -> [LogEntry] {
-        let (statement, values) = sql.queryLogs(q)
-        var out: [LogEntry] = []
-        var budget = q.budget
-        try query(statement, values) { row throws(ProxyError) in
-            try budget.spend(row.byteCount)
-            out.append(sql.log(row))
-        }
-        return out
+        try page(sql.queryLogs(q), q.budget) { sql.log($0) }
     }
 
     func deleteOldLogs(before: Timestamp) throws(ProxyError) -> Int {

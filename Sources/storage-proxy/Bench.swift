@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import ProxyServer
+import ProxyBench
 import ProxyCore
 import StorageProxyClient
 

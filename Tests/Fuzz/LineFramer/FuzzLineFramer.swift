@@ -1,5 +1,5 @@
 import FuzzDriver
-@testable import ProxyServer
+import ProxyCore
 
 /// The framer must cut any byte stream, however it is split into reads,
 /// exactly as a plain split on `\n` would: the same lines, the same

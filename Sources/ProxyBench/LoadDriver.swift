@@ -7,14 +7,14 @@ import StorageProxyClient
 /// Drives C connections to a Unix socket, each keeping W requests in flight,
 /// from one thread with poll(2) (so the driver costs the same whatever it
 /// talks to). Counts answers by newline and times each request.
-struct LoadDriver {
-    struct Figures {
-        var requests: Int
-        var seconds: Double
-        var p50us: Double
-        var p99us: Double
-        var errors: Int
-        var perSecond: Double { Double(requests) / seconds }
+public struct LoadDriver {
+    public struct Figures {
+        public var requests: Int
+        public var seconds: Double
+        public var p50us: Double
+        public var p99us: Double
+        public var errors: Int
+        public var perSecond: Double { Double(requests) / seconds }
     }
 
     let socketPath: String
@@ -22,8 +22,12 @@ struct LoadDriver {
     let pipeline: Int
     let duration: Double
 
+    public init(socketPath: String, connections: Int, pipeline: Int, duration: Double) {
+        self.socketPath = socketPath; self.connections = connections; self.pipeline = pipeline; self.duration = duration
+    }
+
     /// Sends the `lines` (cycled, each ending in "\n") and measures.
-    func run(lines: [[UInt8]]) throws -> Figures {
+    public func run(lines: [[UInt8]]) throws -> Figures {
         var conns: [Conn] = []
         var fds: [pollfd] = []
         for i in 0..<connections {

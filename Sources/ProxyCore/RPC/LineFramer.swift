@@ -8,27 +8,27 @@ import Glibc
 /// longer than `maxLineBytes` is reported once, as soon as it is known to be
 /// too long, and the rest of it is skipped up to its newline: the connection
 /// stays usable and memory stays bounded.
-struct LineFramer {
-    enum Event {
+public struct LineFramer {
+    public enum Event {
         case line(UnsafeBufferPointer<UInt8>)
         case tooLarge
     }
 
-    let maxLineBytes: Int
+    public let maxLineBytes: Int
     private var partial: [UInt8] = []
     private var discarding = false
 
-    init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
+    public init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
 
     /// A line has begun and not ended yet (the proxy times how long it takes).
-    var hasPartialLine: Bool { discarding || !partial.isEmpty }
+    public var hasPartialLine: Bool { discarding || !partial.isEmpty }
 
     /// Whether `count` bytes, ending at `last`, exceed the limit once a final `\r` is set aside.
     private func exceeds(_ count: Int, last: UInt8?) -> Bool {
         count - (last == 0x0D ? 1 : 0) > maxLineBytes
     }
 
-    mutating func feed(_ chunk: UnsafeRawBufferPointer, _ emit: (Event) -> Void) {
+    public mutating func feed(_ chunk: UnsafeRawBufferPointer, _ emit: (Event) -> Void) {
         let bytes = chunk.bindMemory(to: UInt8.self)
         var start = 0
         while start < bytes.count {
@@ -56,7 +56,7 @@ struct LineFramer {
     }
 
     /// At end of input: a last line without its newline still counts.
-    mutating func finish(_ emit: (Event) -> Void) {
+    public mutating func finish(_ emit: (Event) -> Void) {
         defer { partial = []; discarding = false }
         guard !discarding, !partial.isEmpty else { return }
         if exceeds(partial.count, last: nil) { return emit(.tooLarge) }

@@ -1,25 +1,10 @@
 import Foundation
-import PostgresStorage
 import SQLStore
 
-/// What a program printed on standard output (its errors are dropped).
-func output(of program: String, _ arguments: [String]) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: program)
-    p.arguments = arguments
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    return text
-}
-
 /// pgbench with the SQL the proxy runs, for the side-by-side figures.
-enum PgBench {
+public enum PgBench {
     /// A pgbench script for a workload (ids are the bench's seeded `bench-N` tasks).
-    static func script(for workload: String) -> String? {
+    public static func script(for workload: String) -> String? {
         func withID(_ sql: String, _ params: [String]) -> String {
             var out = sql
             for (i, p) in params.enumerated().reversed() { out = out.replacingOccurrences(of: "$\(i + 1)", with: p) }
@@ -35,19 +20,19 @@ enum PgBench {
     }
 
     /// Runs pgbench in prepared mode and returns its transactions per second.
-    static func run(script: String, url: String, connections: Int, seconds: Double, dir: String) throws -> Double {
+    public static func run(script: String, url: String, connections: Int, seconds: Double, dir: String) throws -> Double {
         let file = "\(dir)/pgbench-\(UUID().uuidString).sql"
         try script.write(toFile: file, atomically: true, encoding: .utf8)
         let binary = ["/usr/bin/pgbench"] + ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
             .sorted().reversed().map { "/usr/lib/postgresql/\($0)/bin/pgbench" }
         guard let pgbench = binary.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw RuntimeError("pgbench not found (Debian package postgresql-contrib or postgresql)")
+            throw BenchError("pgbench not found (Debian package postgresql-contrib or postgresql)")
         }
         let text = try output(of: pgbench, ["-n", "-M", "prepared", "-c", String(connections), "-j", "2",
                                             "-T", String(Int(seconds.rounded(.up))), "-f", file, url])
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
               let tps = Double(line.dropFirst(6).split(separator: " ").first ?? "") else {
-            throw RuntimeError("pgbench gave no figure:\n\(text)")
+            throw BenchError("pgbench gave no figure:\n\(text)")
         }
         return tps
     }

@@ -1,4 +1,5 @@
 import EventLoop
+import ProxyCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,7 +46,7 @@ public final class LineEchoServer {
     }
 
     /// Starts serving on `path` on a thread of its own; runs until the process exits.
-    public static func start(path: String) throws(ServerError) {
+    public static func start(path: String) throws(BenchError) {
         unlink(path)
         final class Outcome: @unchecked Sendable {  // written before `started.signal()`, read after `wait()`
             var listening = false
@@ -65,6 +66,6 @@ public final class LineEchoServer {
         }
         thread.start()
         started.wait()
-        if !outcome.listening { throw ServerError("echo server cannot listen on \(path)") }
+        if !outcome.listening { throw BenchError("echo server cannot listen on \(path)") }
     }
 }
