@@ -25,10 +25,6 @@ public final class ProxyClient: StorageCalls, Sendable {
     private let hasConnected = Atomic<Bool>(false)
     private let ids = Atomic<Int64>(0)
 
-    /// Methods that change nothing: sent again once if the connection was lost under them.
-    static let safeToRetry: Set<String> = ["health_check", "get_task", "list_tasks", "query_logs", "get_metadata",
-                                           "cache.get", "cache.exists", "vector.search", "server.status", "rpc.discover"]
-
     public init(_ address: ProxyAddress, token: String? = nil, connectTimeout: Double = 10, firstConnectTimeout: Double = 1) {
         self.address = address
         self.token = token
@@ -49,7 +45,7 @@ public final class ProxyClient: StorageCalls, Sendable {
         do {
             answer = try await send(method, params)
         } catch let error as ClientError {
-            guard Self.safeToRetry.contains(method), params["transaction"] == nil else { throw error }
+            guard RetrySafeMethods.names.contains(method), params["transaction"] == nil else { throw error }
             answer = try await send(method, params)
         }
         if case .object(let error)? = answer["error"] { throw Self.decode(error) }

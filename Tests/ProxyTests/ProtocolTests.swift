@@ -48,6 +48,24 @@ struct ProtocolTests {
         }
     }
 
+    @Test("every method says whether it is retry-safe, and the three clients' lists are generated from that")
+    func retrySafetyIsPublished() throws {
+        let committed = try JSONParser.parse(try String(contentsOf: protocolFolder.appendingPathComponent("openrpc.json"), encoding: .utf8))
+        var safe: Set<String> = []
+        for method in committed.objectValue?["methods"]?.arrayValue ?? [] {
+            let name = try #require(method.objectValue?["name"]?.stringValue)
+            let flag = method.objectValue?["x-retry-safe"]
+            #expect(flag == true || flag == false, "\(name) has no x-retry-safe")
+            if flag == true { safe.insert(name) }
+        }
+        // Reads are; anything that changes state (or authenticates a connection) is not.
+        #expect(safe.isSuperset(of: ["health_check", "get_task", "list_tasks", "query_logs", "get_metadata", "cache.get"]))
+        #expect(safe.isDisjoint(with: ["save_task", "save_log", "delete_task", "cache.set", "begin_transaction", "commit_transaction", "auth"]))
+        let script = protocolFolder.deletingLastPathComponent().appendingPathComponent("scripts/generate-client-methods").path
+        let run = try runProgram(script, ["--check"])
+        #expect(run.status == 0, "\(run.err)")
+    }
+
     @Test("PROTOCOL.md documents every method and every error code")
     func protocolDocIsComplete() throws {
         let doc = try String(contentsOf: protocolFolder.appendingPathComponent("PROTOCOL.md"), encoding: .utf8)

@@ -11,9 +11,7 @@ const net = require('net');
 const errors = require('./errors');
 const { ProxyConnectionError, errorFromWire } = errors;
 
-// Methods that change nothing: sent again once if the connection was lost under them.
-const SAFE_TO_RETRY = new Set(['health_check', 'get_task', 'list_tasks', 'query_logs', 'get_metadata',
-  'cache.get', 'cache.exists', 'vector.search', 'server.status', 'rpc.discover']);
+const { RETRY_SAFE } = require('./methods');
 
 function parseAddress(address) {
   if (address.startsWith('unix://')) return { path: address.slice('unix://'.length) };
@@ -244,7 +242,7 @@ class StorageProxyClient extends StorageMethods {
     try {
       answer = await this.send(method, params);
     } catch (e) {
-      if (!(e instanceof ProxyConnectionError) || !SAFE_TO_RETRY.has(method) || (params && params.transaction)) throw e;
+      if (!(e instanceof ProxyConnectionError) || !RETRY_SAFE.has(method) || (params && params.transaction)) throw e;
       answer = await this.send(method, params);
     }
     if (answer.error) throw errorFromWire(answer.error);

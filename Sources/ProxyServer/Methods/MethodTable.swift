@@ -56,13 +56,19 @@ final class MethodSpec {
     let ordering: Ordering
     /// A storage method: takes an optional transaction handle.
     let transactional: Bool
+    /// Safe to send again when the connection was lost before its answer
+    /// came: it changes nothing. Published as `x-retry-safe` in the OpenRPC
+    /// document, from which the clients' lists are generated
+    /// (`scripts/generate-client-methods`). Outside a transaction only.
+    let retrySafe: Bool
     let run: (Call) throws -> Void
     /// Position in the table (per-method statistics).
     var index = 0
 
     /// Storage methods take an optional transaction handle.
+    /// A read changes nothing, so it is retry-safe unless it says otherwise.
     init(_ name: String, _ summary: String, params: [ParamSpec] = [], result: JSONValue, ordering: Ordering,
-         transactional: Bool = false, run: @escaping (Call) throws -> Void) {
+         transactional: Bool = false, retrySafe: Bool? = nil, run: @escaping (Call) throws -> Void) {
         self.name = name
         self.summary = summary
         self.params = params
@@ -72,6 +78,7 @@ final class MethodSpec {
         self.result = result
         self.ordering = ordering
         self.transactional = transactional
+        self.retrySafe = retrySafe ?? (ordering == .read)
         self.run = run
     }
 }

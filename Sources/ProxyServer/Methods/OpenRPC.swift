@@ -15,6 +15,8 @@ enum OpenRPC {
                     ["name": .string(p.name), "required": .bool(p.required), "summary": .string(p.summary), "schema": p.schema]
                 }),
                 "result": ["name": "result", "schema": spec.result],
+                // Safe to send again after a lost connection (see MethodSpec.retrySafe).
+                "x-retry-safe": .bool(spec.retrySafe),
             ]
         }
         let errors: [JSONValue] = ProxyError.allCodes.map { ["code": .int(Int64($0.code)), "message": .string($0.title)] }

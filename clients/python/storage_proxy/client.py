@@ -16,12 +16,10 @@ from typing import Any, Dict, List, Optional
 from .connection import Connection, describe
 from .errors import ProxyConnectionError, error_from_wire
 from .interfaces import CacheAdapter, StorageAdapter, VectorStoreAdapter
+from .methods import RETRY_SAFE
 from .wire import Address, logs_from_wire, parse_address, request_line, seconds, task_from_wire, tasks_from_wire
 
 
-# Methods that change nothing: sent again once if the connection was lost under them.
-_SAFE_TO_RETRY = frozenset({"health_check", "get_task", "list_tasks", "query_logs", "get_metadata",
-                            "cache.get", "cache.exists", "vector.search", "server.status", "rpc.discover"})
 
 
 def _params(**fields: Any) -> Dict[str, Any]:
@@ -221,7 +219,7 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
         except ProxyConnectionError:
             # A read that changes nothing is safe to send again on a new
             # connection (not inside a transaction: that ended with the old one).
-            if method not in _SAFE_TO_RETRY or (params and "transaction" in params):
+            if method not in RETRY_SAFE or (params and "transaction" in params):
                 raise
             answer = await self._send(method, params)
         if "error" in answer:

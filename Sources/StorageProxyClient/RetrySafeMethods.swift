@@ -1,0 +1,16 @@
+// Generated from protocol/openrpc.json (x-retry-safe) by scripts/generate-client-methods: do not edit.
+
+/// Methods that change nothing: sent again once if the connection was lost under them (outside a transaction).
+enum RetrySafeMethods {
+    static let names: Set<String> = [
+        "cache.exists",
+        "cache.get",
+        "get_metadata",
+        "get_task",
+        "health_check",
+        "list_tasks",
+        "query_logs",
+        "rpc.discover",
+        "server.status",
+    ]
+}

@@ -1,0 +1,17 @@
+// Generated from protocol/openrpc.json (x-retry-safe) by scripts/generate-client-methods: do not edit.
+'use strict';
+
+// Methods that change nothing: sent again once if the connection was lost under them (outside a transaction).
+const RETRY_SAFE = new Set([
+  'cache.exists',
+  'cache.get',
+  'get_metadata',
+  'get_task',
+  'health_check',
+  'list_tasks',
+  'query_logs',
+  'rpc.discover',
+  'server.status',
+]);
+
+module.exports = { RETRY_SAFE };
