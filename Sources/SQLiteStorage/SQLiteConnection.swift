@@ -158,7 +158,7 @@ final class SQLiteConnection: SQLExecutor {
         case SQLITE_CONSTRAINT:
             let foreignKey = SQLITE_CONSTRAINT | (3 << 8)  // SQLITE_CONSTRAINT_FOREIGNKEY, a macro Swift cannot import
             if rc == foreignKey { return .notFound("a referenced row does not exist") }
-            return .conflict(message)
+            return .conflict(message, native: native(rc))
         case SQLITE_CANTOPEN, SQLITE_READONLY:
             return .backendUnavailable("SQLite \(path): \(Self.fileProblem(path) ?? Self.reason(handle, message))", retryAfterMs: 1000)
         case SQLITE_FULL, SQLITE_IOERR:
@@ -170,9 +170,12 @@ final class SQLiteConnection: SQLExecutor {
         case SQLITE_NOMEM:
             return .backendUnavailable("SQLite: \(message)", retryAfterMs: 1000)
         default:
-            return .internalError("SQLite error \(rc): \(message)")
+            return .internalError("SQLite: \(message)", native: native(rc))
         }
     }
+
+    /// SQLite's extended result code, e.g. 2067 (SQLITE_CONSTRAINT_UNIQUE).
+    private func native(_ rc: Int32) -> ProxyError.NativeCode { .init(backend: "sqlite", code: String(rc)) }
 }
 
 /// A result row; valid only inside the `query` callback.

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import ProxyCore
 import ProxyConfig
+import PostgresStorage
+import RedisCache
 
 /// The options `serve` and `migrate` share: a config file and the flags
 /// that override it (flags > file > defaults).
@@ -63,6 +65,14 @@ struct ConfigOptions: ParsableArguments {
         }
         if let socket { c.server.socket = socket }
         if let listen { c.server.listen = listen }
+        // The backends' URLs are checked now, as every other key is: a bad one
+        // stops the command before anything starts, naming the key.
+        do throws(ConfigError) {
+            if c.cacheType == .redis { _ = try RedisSettings(config: c.redis) }
+            if c.storageType == .postgresql { try PGConnectionString.validate(c.postgresql) }
+        } catch {
+            throw RuntimeError(error.description)
+        }
         return c
     }
 }

@@ -2,6 +2,7 @@ import EventLoop
 import Foundation
 import PostgresStorage
 import ProxyCore
+import ProxyConfig
 import Testing
 
 /// The PostgreSQL started by `scripts/test-services` (the README's test command starts it).
@@ -103,10 +104,15 @@ struct PGConnectionTests {
     @Test func sqlErrorsMapBySQLState() throws {
         let url = try testDatabaseURL()
         var codes: [Int] = []
+        var natives: [JSONValue?] = []
         onLoop { loop in
             PGConnection.connect(loop: loop, conninfo: url) { result in
                 guard case .success(let c) = result else { return }
-                func code(_ r: Result<PGResult, ProxyError>) -> Int { if case .failure(let e) = r { return e.code } else { return 0 } }
+                func code(_ r: Result<PGResult, ProxyError>) -> Int {
+                    guard case .failure(let e) = r else { return 0 }
+                    natives.append(e.data?.objectValue?["native"])
+                    return e.code
+                }
                 c.query("CREATE TEMP TABLE p (id int PRIMARY KEY)") { codes.append(code($0)) }
                 c.query("CREATE TEMP TABLE ch (p int REFERENCES p(id))") { codes.append(code($0)) }
                 c.query("INSERT INTO p VALUES (1)") { codes.append(code($0)) }
@@ -117,6 +123,8 @@ struct PGConnectionTests {
             }
         }
         #expect(codes == [0, 0, 0, -32002, -32001, -32603, 0])
+        // The SQLSTATE travels in `data`, not in the message.
+        #expect(natives == [["backend": "postgresql", "code": "23505"], nil, ["backend": "postgresql", "code": "42P01"]])
     }
 
     @Test func refusedConnectionsAreRetryableAndNeverShowThePassword() throws {
@@ -197,5 +205,19 @@ struct PGMigrationTests {
         let applied = results.withLock { $0 }.compactMap { try? $0.get() }
         #expect(applied.count == 4, "every start succeeds")
         #expect(applied.flatMap { $0 } == [1], "version 1 applied exactly once")
+    }
+}
+
+@Suite("Connection strings, as libpq reads them")
+struct PGConnectionStringTests {
+    @Test("a URL or the seed's keys are described as user@host:port/database, without the password")
+    func describedWithoutPassword() {
+        var c = ProxyConfig().postgresql
+        c.url = "postgresql://agent:p%40ss@db.example:5433/agents?sslmode=disable"
+        #expect(PGConnectionString.describe(c) == "agent@db.example:5433/agents")
+        c.url = nil
+        c.host = "10.0.0.5"; c.port = 6432; c.user = "sched"; c.database = "runs"; c.password = "it's secret"
+        #expect(PGConnectionString.describe(c) == "sched@10.0.0.5:6432/runs")
+        #expect(PGConnectionString.make(c).contains("password='it\\'s secret'"))
     }
 }

@@ -63,3 +63,15 @@ struct RPCMessageTests {
         #expect(!Identifier.isValidClientID(String(repeating: "x", count: 129)))
     }
 }
+
+@Suite("Backend codes in errors")
+struct NativeCodeTests {
+    @Test("a backend's own code is in data.native, never in the message")
+    func nativeCodeInData() {
+        let e = ProxyError.internalError("PostgreSQL: relation \"x\" does not exist", native: .init(backend: "postgresql", code: "42P01"))
+        #expect(e.data == ["native": ["backend": "postgresql", "code": "42P01"]])
+        #expect(!e.message.contains("42P01"))
+        #expect(ProxyError.conflict("taken").data == nil)
+        #expect(ProxyError.conflict("taken", native: .init(backend: "sqlite", code: "2067")).code == -32002)
+    }
+}

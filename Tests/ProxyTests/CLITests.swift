@@ -84,6 +84,21 @@ struct CLITests {
         #expect(r.err.contains("proxy.yaml:2") && r.err.contains("server.max_connections"))
     }
 
+    @Test("a backend URL that cannot be used stops the command before it starts, naming the key, never the password",
+          arguments: [
+              (["--database", "postgresql://agent:hunter2-secret@db.example:notaport/agents"], "storage.postgresql.url"),
+              (["--database", "postgresql://agent:hunter2-secret@db.example/agents?hunter2=1"], "storage.postgresql.url"),
+              (["--cache", "rediss://:hunter2-secret@cache.example:6380/0"], "cache.redis.url"),
+              (["--cache", "redis://:hunter2-secret@cache.example:port/0"], "cache.redis.url"),
+          ])
+    func aBadBackendURLIsAConfigError(flags: [String], key: String) throws {
+        let r = try run(["migrate"] + flags)
+        #expect(r.status != 0)
+        #expect(r.err.contains(key), "\(r.err)")
+        #expect(!r.err.contains("hunter2"), "\(r.err)")
+        #expect(!r.err.contains("Invalid params"), "a config error is not a JSON-RPC error: \(r.err)")
+    }
+
     @Test func theCommittedConfigFilesLoad() throws {
         let root = protocolFolder.deletingLastPathComponent()
         let env = ["DB_PASSWORD": "pw", "REDIS_PASSWORD": "rpw", "PROXY_AUTH_TOKEN": "tok"]

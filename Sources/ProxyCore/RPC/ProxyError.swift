@@ -8,9 +8,9 @@ public enum ProxyError: Error, Equatable, Sendable {
     case invalidRequest(String)                               // -32600
     case methodNotFound(String)                               // -32601
     case invalidParams(field: String, reason: String)         // -32602
-    case internalError(String)                                // -32603
+    case internalError(String, native: NativeCode? = nil)     // -32603
     case notFound(String)                                     // -32001
-    case conflict(String)                                     // -32002
+    case conflict(String, native: NativeCode? = nil)          // -32002
     case backendUnavailable(String, retryAfterMs: Int)        // -32003
     case transactionInvalid(String)                           // -32004
     /// A request line, or an answer (`subject: "answer"`), over its byte limit.
@@ -60,8 +60,8 @@ public enum ProxyError: Error, Equatable, Sendable {
         switch self {
         case .invalidParams(let field, let reason): return "\(title): \(field) \(reason)"
         case .requestTooLarge(let limit, let subject): return "\(title): \(subject) exceeds \(limit) bytes"
-        case .parseError(let d), .invalidRequest(let d), .methodNotFound(let d), .internalError(let d),
-            .notFound(let d), .conflict(let d), .backendUnavailable(let d, _), .transactionInvalid(let d),
+        case .parseError(let d), .invalidRequest(let d), .methodNotFound(let d), .internalError(let d, _),
+            .notFound(let d), .conflict(let d, _), .backendUnavailable(let d, _), .transactionInvalid(let d),
             .overloaded(let d), .unauthorized(let d), .timeout(let d):
             return d.isEmpty ? title : "\(title): \(d)"
         }
@@ -76,8 +76,19 @@ public enum ProxyError: Error, Equatable, Sendable {
         case .timeout: return ["retryable": true]
         case .requestTooLarge(let limit, _): return ["limit_bytes": .int(Int64(limit))]
         case .methodNotFound(let name): return ["method": .string(name)]
+        case .internalError(_, let native?), .conflict(_, let native?): return ["native": native.json]
         default: return nil
         }
+    }
+
+    /// The backend's own code for a failure (a PostgreSQL SQLSTATE, an SQLite
+    /// extended result code), for clients that tell failures apart by it;
+    /// `error.data.native` on the wire, never part of the message.
+    public struct NativeCode: Equatable, Sendable {
+        public let backend: String
+        public let code: String
+        public init(backend: String, code: String) { self.backend = backend; self.code = code }
+        var json: JSONValue { ["backend": .string(backend), "code": .string(code)] }
     }
 
     /// Every case, in code order (documentation and tests).
