@@ -6,26 +6,22 @@ import ProxyCore
 import StoragePorts
 import ProxyConfig
 
-/// The proxy: one libuv loop on the calling thread, its listeners and
-/// connections, the method table, transactions and statistics.
+/// The proxy: its listeners and connections on one libuv loop, run on the
+/// calling thread, and the statistics.
 ///
-/// Life: `init` (loop ready, so backends can be built on `completions`) →
-/// `start(storage:cache:)` (bind, log where it listens) → `run()` (until a
-/// signal or `stop()`) → returns after in-flight requests were answered and
-/// the storage pools closed.
-public final class ProxyServer {
+/// Life: the loop and its hand-off are made first, then the backends on
+/// them, then the server with those backends → `start()` (bind, log where it
+/// listens) → `run()` (until a signal or `stop()`) → returns after in-flight
+/// requests were answered and the storage pools closed.
+public final class ProxyServer: ConnectionOwner {
     let config: ProxyConfig.Server
-    public let log: Logger
-    let loop = UVLoop()
+    let log: Logger
+    private let loop: UVLoop
     private let handoff: LoopHandoff
-    let methods = MethodTable.standard
-    let stats: ServerStats
-    let transactions: TransactionRegistry
-    let health = HealthProbe()
-    private(set) var storage: StorageAdapter!
-    /// `storage.appliesWritesInOrder`, read once (connections ask per request).
-    private(set) var writesInOrder = false
-    private(set) var appCache: CacheAdapter!
+    private let stats: ServerStats
+    private let services: Services
+    private let dispatcher: Dispatcher
+    private var storage: StorageAdapter { services.storage }
 
     private var listeners: [UVStream] = []
     private var connections: [ObjectIdentifier: Connection] = [:]
@@ -34,27 +30,29 @@ public final class ProxyServer {
     private var stopping = false
     private var socketPath: String?
 
-    /// Where backends deliver results (the loop thread).
-    public var completions: CompletionQueue { handoff }
-
-    /// The loop, for backends that do their I/O on it (PostgreSQL).
-    public var eventLoop: UVLoop { loop }
-
-    public init(config: ProxyConfig.Server, log: Logger) {
+    /// `handoff` is the loop's, on which the backends were built; the server
+    /// closes it when it stops.
+    public init(config: ProxyConfig.Server, log: Logger, loop: UVLoop, handoff: LoopHandoff,
+                storage: StorageAdapter, cache: CacheAdapter) {
         self.config = config
         self.log = log
-        handoff = LoopHandoff(loop: loop)
-        stats = ServerStats(methodCount: MethodTable.standard.ordered.count)
-        transactions = TransactionRegistry(timeout: config.transactionTimeout, maxLifetime: config.transactionMaxLifetime,
-                                           maxOpen: config.maxTransactions, maxPerConnection: config.maxTransactionsPerConnection)
+        self.loop = loop
+        self.handoff = handoff
+        let methods = MethodTable.standard
+        stats = ServerStats(methodCount: methods.ordered.count)
+        let transactions = TransactionBudget(maxOpen: config.maxTransactions, maxPerConnection: config.maxTransactionsPerConnection,
+                                             idleTimeout: config.transactionTimeout, maxLifetime: config.transactionMaxLifetime)
+        services = Services(storage: storage, cache: cache, transactions: transactions, maxAnswerBytes: config.maxAnswerBytes,
+                            maxPatternBytes: config.maxPatternBytes, authToken: config.authToken)
+        dispatcher = Dispatcher(methods: methods, services: services, stats: stats,
+                                limits: .init(maxLineBytes: config.maxLineBytes, maxOutputBytes: config.maxOutputBytes,
+                                              maxAnswerBytes: config.maxAnswerBytes, maxAuthFailures: config.maxAuthFailures))
+        services.status = { [unowned self] in statusReport() }
     }
 
     // MARK: - Starting
 
-    public func start(storage: StorageAdapter, cache: CacheAdapter) throws(ServerError) {
-        self.storage = storage
-        writesInOrder = storage.appliesWritesInOrder
-        appCache = cache
+    public func start() throws(ServerError) {
         signal(SIGPIPE, SIG_IGN)
         // A parent may have spawned us with these blocked (Foundation's Process
         // does); a stop signal must never sit pending forever.
@@ -188,7 +186,7 @@ public final class ProxyServer {
             let client = UVStream(loop: server.loop, kind: listener.kind)
             guard listener.accept(into: client) else { return client.close() }
             client.setNoDelay()
-            let connection = Connection(stream: client, server: server, requiresAuth: requiresAuth)
+            let connection = Connection(stream: client, owner: server, dispatcher: server.dispatcher, requiresAuth: requiresAuth)
             server.connections[ObjectIdentifier(connection)] = connection
             if server.connections.count > server.connectionCap || server.stopping {
                 server.stats.connectionsRejected += 1
@@ -227,16 +225,19 @@ public final class ProxyServer {
 
     func connectionClosed(_ connection: Connection) {
         connections[ObjectIdentifier(connection)] = nil
-        for tx in transactions.removeAll(ownedBy: connection) {
+        for tx in connection.session.close() {
             storage.rollbackTransaction(tx) { _ in }
         }
         if stopping { finishStopIfDone() }
     }
 
     private func sweepIdle() {
-        for (tx, why) in transactions.removeExpired() {
-            log.info("transaction \(why): rolled back")
-            storage.rollbackTransaction(tx) { _ in }
+        let clock = MonotonicClock.seconds()
+        for c in connections.values {
+            for (tx, why) in c.session.expiredTransactions(now: clock) {
+                log.info("transaction \(why): rolled back")
+                storage.rollbackTransaction(tx) { _ in }
+            }
         }
         let now = MonotonicClock.coarseSeconds()
         for c in connections.values {
@@ -245,15 +246,6 @@ public final class ProxyServer {
         guard config.idleTimeout > 0 else { return }
         let cutoff = now - config.idleTimeout
         for c in connections.values where c.isIdle && c.lastActivity < cutoff { c.close() }
-    }
-
-    func checkToken(_ presented: String) -> Bool {
-        guard let token = config.authToken, !token.isEmpty else { return true }
-        // Constant time: every byte is compared whatever the first difference.
-        let a = Array(presented.utf8), b = Array(token.utf8)
-        var diff = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<b.count { diff |= b[i] ^ (i < a.count ? a[i] : 0) }
-        return diff == 0
     }
 
     // MARK: - Stopping
@@ -285,7 +277,7 @@ public final class ProxyServer {
         guard connections.isEmpty, !closingStorage else { return }
         closingStorage = true
         storage.close { [self] in
-            appCache.close()
+            services.cache.close()
             for h in helpers { h.close() }
             helpers.removeAll()
             handoff.close()
@@ -301,11 +293,11 @@ public final class ProxyServer {
             "uptime_s": .double((MonotonicClock.seconds() - stats.startedAt).rounded()),
             "connections": ["open": .int(Int64(connections.count)), "accepted": .int(Int64(stats.connectionsAccepted)),
                             "rejected": .int(Int64(stats.connectionsRejected)), "max": .int(Int64(connectionCap))],
-            "requests": stats.report(methods: methods),
-            "transactions": ["open": .int(Int64(transactions.count)), "opening": .int(Int64(transactions.openingCount)),
+            "requests": stats.report(methods: dispatcher.methods),
+            "transactions": ["open": .int(Int64(services.transactions.open)), "opening": .int(Int64(services.transactions.opening)),
                              "max": .int(Int64(config.maxTransactions))],
             "storage": storage.statusReport(),
-            "cache": appCache.statusReport(),
+            "cache": services.cache.statusReport(),
         ]
     }
 }

@@ -10,15 +10,17 @@ import ProxyConfig
 
 /// Picks the backends an edition runs on (the seed's `StorageFactory`).
 enum BackendFactory {
-    static func make(_ config: ProxyConfig, server: ProxyServer) throws -> (StorageAdapter, CacheAdapter) {
+    /// The backends, on the loop the server will run (PostgreSQL and Redis do
+    /// their I/O on it; SQLite's workers hand results back through `handoff`).
+    static func make(_ config: ProxyConfig, loop: UVLoop, handoff: LoopHandoff, log: Logger) throws -> (StorageAdapter, CacheAdapter) {
         let storage: StorageAdapter
         switch config.storageType {
         case .sqlite:
-            storage = try SQLiteStorage(config: config.sqlite, completions: server.completions)
+            storage = try SQLiteStorage(config: config.sqlite, completions: handoff)
         case .postgresql:
             _ = try PostgresStorage.migrate(conninfo: PGConnectionString.make(config.postgresql))  // before serving
-            let postgres = PostgresStorage(loop: server.eventLoop, settings: poolSettings(config.postgresql))
-            postgres.onReachabilityChange = { [log = server.log] problem in
+            let postgres = PostgresStorage(loop: loop, settings: poolSettings(config.postgresql))
+            postgres.onReachabilityChange = { problem in
                 if let problem {
                     log.warning("PostgreSQL unreachable (\(problem)): storage calls fail with -32003 until it is back")
                 } else {
@@ -40,9 +42,9 @@ enum BackendFactory {
                     MemoryCache(maxBytes: config.memoryCache.maxMemory))
         case .redis:
             // Shared by every proxy on this Redis: read-through is correct across them.
-            let redis = RedisClient(loop: server.eventLoop, settings: try RedisSettings(config: config.redis))
+            let redis = RedisClient(loop: loop, settings: try RedisSettings(config: config.redis))
             let entries = RedisTaskCache(redis: redis)  // registers its step on every connect: before start
-            redis.onAvailabilityChange = { [log = server.log] problem in
+            redis.onAvailabilityChange = { problem in
                 if let problem {
                     log.warning("Redis unavailable (\(problem)): storage calls go straight to storage, cache.* fails until it is back")
                 } else {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EventLoop
 import ProxyServer
 import ProxyCore
 import StoragePorts
@@ -16,15 +17,18 @@ struct Serve: ParsableCommand {
     func run() throws {
         let config = try options.resolve()
         let log = Logger(level: config.server.logLevel)
-        let server = ProxyServer(config: config.server, log: log)
+        // The loop first, then the backends on it, then the server with them.
+        let loop = UVLoop()
+        let handoff = LoopHandoff(loop: loop)
         let (storage, cache): (StorageAdapter, CacheAdapter)
         do {
-            (storage, cache) = try BackendFactory.make(config, server: server)
+            (storage, cache) = try BackendFactory.make(config, loop: loop, handoff: handoff, log: log)
         } catch let error as ProxyError {
             throw RuntimeError(error.message)
         }
+        let server = ProxyServer(config: config.server, log: log, loop: loop, handoff: handoff, storage: storage, cache: cache)
         do {
-            try server.start(storage: storage, cache: cache)
+            try server.start()
         } catch {
             throw RuntimeError(error.description)
         }

@@ -12,8 +12,9 @@ import ProxyCore
 //                                                               ▼ answers leave from the head only
 //   socket ◀──uv_write (once per loop turn)── out ◀── in request order
 //
-//  Owns: its UVStream (closed in close()), its buffers. The server owns the
-//  Connection until it closes. Loop thread only.
+//  Owns: its UVStream (closed in close()), its buffers, its Session. The
+//  server (its ConnectionOwner) owns the Connection until it closes; the
+//  Dispatcher runs what it reads. Loop thread only.
 final class Connection: UVStreamDelegate {
     /// A started request; answers leave in the order slots were created.
     /// `complete` is the handler's reply: a method reference on the slot is a
@@ -66,10 +67,9 @@ final class Connection: UVStreamDelegate {
     }
 
     let stream: UVStream
-    unowned(unsafe) let server: ProxyServer  // the server outlives its connections (it runs the loop)
-    let requiresAuth: Bool
-    var isAuthenticated = false
-    private var authFailures = 0
+    unowned(unsafe) let owner: ConnectionOwner  // the server outlives its connections (it runs the loop)
+    private let dispatcher: Dispatcher
+    let session: Session
     /// When the last complete line arrived (bytes that never end a line do not count: trickling keeps no one alive).
     private(set) var lastActivity = MonotonicClock.coarseSeconds()
     /// When the line being received began; nil between lines.
@@ -91,12 +91,15 @@ final class Connection: UVStreamDelegate {
     /// stops reading from the client (backpressure).
     static let maxQueuedRequests = 4096
 
-    init(stream: UVStream, server: ProxyServer, requiresAuth: Bool) {
+    init(stream: UVStream, owner: ConnectionOwner, dispatcher: Dispatcher, requiresAuth: Bool) {
         self.stream = stream
-        self.server = server
-        self.requiresAuth = requiresAuth
-        framer = LineFramer(maxLineBytes: server.config.maxLineBytes)
+        self.owner = owner
+        self.dispatcher = dispatcher
+        session = Session(requiresAuth: requiresAuth, maxAuthFailures: dispatcher.limits.maxAuthFailures,
+                          budget: dispatcher.services.transactions)
+        framer = LineFramer(maxLineBytes: dispatcher.limits.maxLineBytes)
         stream.delegate = self
+        session.endInput = { [unowned self] in endInput() }
     }
 
     var isIdle: Bool { waiting.isEmpty && inFlight.isEmpty }
@@ -117,15 +120,6 @@ final class Connection: UVStreamDelegate {
         partialLineSince = nil
         waiting.append(queued(.invalid(id: .null, .timeout("a line took more than \(seconds) s to arrive (server.line_timeout)"))))
         endInput()
-    }
-
-    /// A wrong `auth` token; past `server.max_auth_failures` the connection
-    /// is closed once the answer is out. Returns whether it will close.
-    func recordAuthFailure() -> Bool {
-        authFailures += 1
-        guard authFailures >= server.config.maxAuthFailures else { return false }
-        endInput()
-        return true
     }
 
     func streamDidEnd(_ stream: UVStream, error: Int32?) {
@@ -149,7 +143,7 @@ final class Connection: UVStreamDelegate {
         partialLineSince = nil
         switch event {
         case .tooLarge:
-            waiting.append(queued(.invalid(id: .null, .requestTooLarge(limit: server.config.maxLineBytes))))
+            waiting.append(queued(.invalid(id: .null, .requestTooLarge(limit: dispatcher.limits.maxLineBytes))))
         case .line(let bytes):
             switch RPCLine.decode(bytes) {
             case .single(let entry):
@@ -163,7 +157,7 @@ final class Connection: UVStreamDelegate {
     }
 
     private func queued(_ entry: RPCEntry, inBatch: Bool = false, batchFirst: Bool = false, batchLast: Bool = false) -> Queued {
-        Queued(entry, methods: server.methods, writesInOrder: server.writesInOrder,
+        Queued(entry, methods: dispatcher.methods, writesInOrder: dispatcher.writesInOrder,
                inBatch: inBatch, batchFirst: batchFirst, batchLast: batchLast)
     }
 
@@ -180,7 +174,7 @@ final class Connection: UVStreamDelegate {
     /// Answers not yet sent count toward `server.max_output_bytes`: past it
     /// no further request starts (the rest of a batch included) until the
     /// client has read, so a batch's answer streams out instead of piling up.
-    private var hasOutputRoom: Bool { stream.pendingWriteBytes + out.count <= server.config.maxOutputBytes }
+    private var hasOutputRoom: Bool { stream.pendingWriteBytes + out.count <= dispatcher.limits.maxOutputBytes }
 
     private func pump() {
         guard !pumping else { return }
@@ -200,7 +194,7 @@ final class Connection: UVStreamDelegate {
         }
         let slot = Slot(connection: self, id: id, method: spec?.index, isWrite: q.isWrite, chains: q.chains,
                         inBatch: q.inBatch, batchFirst: q.batchFirst, batchLast: q.batchLast,
-                        sampleLatency: server.stats.shouldSampleLatency())
+                        sampleLatency: dispatcher.stats.shouldSampleLatency())
         inFlight.append(slot)
         unfinished += 1
         if q.isWrite { unfinishedWrites += 1 }
@@ -210,19 +204,7 @@ final class Connection: UVStreamDelegate {
         case .invalid(_, let error):
             finish(slot, .failure(error))
         case .request(let request):
-            // Before `auth`, nothing about the server is told, not even which methods exist.
-            if requiresAuth && !isAuthenticated && request.method != "auth" {
-                return finish(slot, .failure(.unauthorized("call auth with the server's token first")))
-            }
-            guard let spec else { return finish(slot, .failure(.methodNotFound(request.method))) }
-            do {
-                let params = try Params(request.params, spec: spec)
-                try spec.run(Call(params: params, connection: self, server: server, reply: slot.complete))
-            } catch let error as ProxyError {
-                finish(slot, .failure(error))
-            } catch {
-                finish(slot, .failure(.internalError("unexpected failure in \(spec.name)")))
-            }
+            dispatcher.run(request, spec, session: session, reply: slot.complete)
         }
     }
 
@@ -236,7 +218,7 @@ final class Connection: UVStreamDelegate {
         if slot.chains { unfinishedChained -= 1 }
         let failed: Bool
         if case .failure = result { failed = true } else { failed = false }
-        server.stats.record(method: slot.method, failed: failed,
+        dispatcher.stats.record(method: slot.method, failed: failed,
                             nanoseconds: slot.startedAt == 0 ? nil : MonotonicClock.nanoseconds() &- slot.startedAt)
         guard !isClosed else { return }
 
@@ -250,7 +232,7 @@ final class Connection: UVStreamDelegate {
             }
         }
         flushFinishedHead()
-        if !out.isEmpty { server.markDirty(self) }
+        if !out.isEmpty { owner.markDirty(self) }
         pump()
         closeIfFinished()
     }
@@ -262,7 +244,7 @@ final class Connection: UVStreamDelegate {
         case .success(let value):
             let start = buffer.count
             RPCResponse.writeResult(id: id, result: value, into: &buffer)
-            let limit = server.config.maxAnswerBytes
+            let limit = dispatcher.limits.maxAnswerBytes
             if buffer.count - start > limit {
                 buffer.removeSubrange(start...)
                 RPCResponse.writeError(id: id, error: .requestTooLarge(limit: limit, subject: "answer"), into: &buffer)
@@ -311,7 +293,7 @@ final class Connection: UVStreamDelegate {
     /// Reads only while the client's unsent answers and queued requests stay bounded.
     private func updateReading() {
         guard !isClosed else { return }
-        let shouldRead = !inputEnded && stream.pendingWriteBytes + out.count <= server.config.maxOutputBytes
+        let shouldRead = !inputEnded && stream.pendingWriteBytes + out.count <= dispatcher.limits.maxOutputBytes
             && waiting.count + inFlight.count < Self.maxQueuedRequests
         if shouldRead && !reading {
             stream.startReading()
@@ -335,7 +317,7 @@ final class Connection: UVStreamDelegate {
         waiting = FIFO()
         inFlight = FIFO()
         stream.close()
-        server.connectionClosed(self)
+        owner.connectionClosed(self)
     }
 
     /// Answers one error and closes (used when the server is full).

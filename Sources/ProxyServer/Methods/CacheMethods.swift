@@ -28,7 +28,7 @@ enum CacheMethods {
         MethodSpec("cache.clear_pattern", "Delete the keys matching a Redis glob. Returns how many.",
                    params: [.required("pattern", Schema.string, "Glob: *, ?, [abc], \\x.")],
                    result: Schema.integer, ordering: .write) { call in
-            let pattern = try call.params.string("pattern", maxBytes: call.server.config.maxPatternBytes)
+            let pattern = try call.params.string("pattern", maxBytes: call.services.maxPatternBytes)
             call.cache.clearPattern(pattern) { call.relay($0) }
         },
     ]

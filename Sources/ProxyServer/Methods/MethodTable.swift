@@ -22,30 +22,6 @@ struct ParamSpec {
     }
 }
 
-/// What a handler answers with: a result to encode, or an error.
-typealias Reply = (Result<any JSONWritable, ProxyError>) -> Void
-
-/// Everything a handler may use for one call.
-struct Call {
-    let params: Params
-    let connection: Connection
-    let server: ProxyServer
-    let reply: Reply
-
-    var storage: StorageAdapter { server.storage }
-    var cache: CacheAdapter { server.appCache }
-
-    /// The transaction a call names (`transaction` param), checked against its owner.
-    func transaction() throws(ProxyError) -> TransactionID? {
-        guard let handle = try params.optionalString("transaction") else { return nil }
-        return try server.transactions.resolve(handle, for: connection)
-    }
-
-    /// Adapts a backend completion to the reply.
-    func relay<T: JSONWritable>(_ result: Result<T, ProxyError>) { reply(result.map { $0 as any JSONWritable }) }
-    func relay(_ result: Result<Void, ProxyError>) { reply(result.map { JSONValue.null as any JSONWritable }) }
-}
-
 /// One row of the method table: adding a method is adding a row. A class:
 /// the dispatcher looks one up per request and must not copy its arrays.
 final class MethodSpec {

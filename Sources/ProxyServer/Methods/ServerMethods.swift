@@ -6,16 +6,16 @@ enum ServerMethods {
         MethodSpec("auth", "Present the server's auth token; required first on TCP when a token is configured.",
                    params: [.required("token", Schema.string, "The configured server.auth_token.")],
                    result: Schema.boolean, ordering: .write) { call in
-            guard call.server.checkToken(try call.params.string("token")) else {
-                let closing = call.connection.recordAuthFailure()
+            guard call.services.checkToken(try call.params.string("token")) else {
+                let closing = call.session.authFailed()
                 throw ProxyError.unauthorized(closing ? "wrong token; too many wrong tokens, the connection closes" : "wrong token")
             }
-            call.connection.isAuthenticated = true
+            call.session.authenticated()
             call.reply(.success(true))
         },
         MethodSpec("server.status", "Connections, requests and errors per method, latency percentiles, storage and cache state.",
                    result: Schema.object, ordering: .read) { call in
-            call.reply(.success(call.server.statusReport()))
+            call.reply(.success(call.services.status()))
         },
         MethodSpec("rpc.discover", "This API as an OpenRPC document.", result: Schema.object, ordering: .read) { call in
             call.reply(.success(OpenRPC.document(for: MethodTable.standard)))

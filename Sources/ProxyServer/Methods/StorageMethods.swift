@@ -5,7 +5,7 @@ enum StorageMethods {
     static let all: [MethodSpec] = [
         MethodSpec("health_check", "true when storage answers, else false (the cache does not count; see server.status).",
                    result: Schema.boolean, ordering: .read) { call in
-            call.server.health.check(storage: call.storage) { up in call.reply(.success(up)) }
+            call.services.health.check(storage: call.storage) { up in call.reply(.success(up)) }
         },
         MethodSpec("save_task", "Insert a task, or update the stored one with the fields present. Returns the task id.",
                    params: [.required("task", Schema.task, "The task; `id` optional (1-128 printable characters).")],
@@ -23,7 +23,7 @@ enum StorageMethods {
         MethodSpec("get_task", "The task, or null.",
                    params: [.required("task_id", Schema.string, "Task id.")],
                    result: Schema.nullable(Schema.task), ordering: .read, transactional: true) { call in
-            call.storage.getTaskJSON(id: try call.params.string("task_id"), in: try call.transaction()) { call.relay($0) }
+            call.services.taskAnswers.getTaskJSON(id: try call.params.string("task_id"), in: try call.transaction()) { call.relay($0) }
         },
         MethodSpec("list_tasks", "Tasks, oldest created_at first, then id.",
                    params: [.optional("agent_name", Schema.string, "Only this agent's tasks."),
@@ -35,8 +35,8 @@ enum StorageMethods {
             let query = TaskQuery(agentName: try p.optionalString("agent_name"), status: try p.optionalString("status"),
                                   limit: try p.int("limit", default: 100, in: 1...10_000),
                                   offset: try p.int("offset", default: 0, in: 0...Int(Int32.max)),
-                                  budget: AnswerBudget(limit: call.server.config.maxAnswerBytes))
-            call.storage.listTasksJSON(query, in: try call.transaction()) { call.relay($0) }
+                                  budget: AnswerBudget(limit: call.services.maxAnswerBytes))
+            call.services.taskAnswers.listTasksJSON(query, in: try call.transaction()) { call.relay($0) }
         },
         MethodSpec("delete_task", "true if the task existed; its logs go with it.",
                    params: [.required("task_id", Schema.string, "Task id.")],
@@ -80,7 +80,7 @@ enum StorageMethods {
             let query = LogQuery(taskID: try p.optionalString("task_id"), level: try p.optionalLogLevel("level"),
                                  startTime: try p.optionalTimestamp("start_time"), endTime: try p.optionalTimestamp("end_time"),
                                  limit: try p.int("limit", default: 100, in: 1...10_000),
-                                 budget: AnswerBudget(limit: call.server.config.maxAnswerBytes))
+                                 budget: AnswerBudget(limit: call.services.maxAnswerBytes))
             call.storage.queryLogs(query, in: try call.transaction()) { call.relay($0) }
         },
         MethodSpec("delete_old_logs", "Delete logs strictly older than `before`. Returns how many.",
@@ -101,19 +101,16 @@ enum StorageMethods {
         },
         MethodSpec("begin_transaction", "Open a transaction on this connection. Returns its handle.",
                    result: Schema.string, ordering: .write) { call in
-            let registry = call.server.transactions
-            try registry.reserve(for: call.connection)
+            try call.session.reserveTransaction()
             call.storage.beginTransaction { result in
                 switch result {
-                case .success(let tx) where call.connection.isClosed:
-                    // Its owner hung up while it opened: nobody could ever use or end it.
-                    registry.abandonedOpening(for: call.connection)
+                case .success(let tx):
+                    if let handle = call.session.transactionOpened(tx) { return call.reply(.success(handle)) }
+                    // Its connection closed while it opened: nobody could ever use or end it.
                     call.storage.rollbackTransaction(tx) { _ in }
                     call.reply(.failure(.transactionInvalid("the connection closed while the transaction opened")))
-                case .success(let tx):
-                    call.reply(.success(registry.opened(tx, for: call.connection)))
                 case .failure(let error):
-                    registry.abandonedOpening(for: call.connection)
+                    call.session.transactionFailedToOpen()
                     call.reply(.failure(error))
                 }
             }
@@ -121,13 +118,13 @@ enum StorageMethods {
         MethodSpec("commit_transaction", "Commit; the handle is then gone.",
                    params: [.required("transaction", Schema.string, "Handle from begin_transaction.")],
                    result: Schema.null, ordering: .write) { call in
-            let tx = try call.server.transactions.take(try call.params.string("transaction"), for: call.connection)
+            let tx = try call.session.endTransaction(try call.params.string("transaction"))
             call.storage.commitTransaction(tx) { call.relay($0) }
         },
         MethodSpec("rollback_transaction", "Roll back; the handle is then gone.",
                    params: [.required("transaction", Schema.string, "Handle from begin_transaction.")],
                    result: Schema.null, ordering: .write) { call in
-            let tx = try call.server.transactions.take(try call.params.string("transaction"), for: call.connection)
+            let tx = try call.session.endTransaction(try call.params.string("transaction"))
             call.storage.rollbackTransaction(tx) { call.relay($0) }
         },
     ]

@@ -19,11 +19,6 @@ public protocol StorageAdapter: AnyObject {
     func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>)
     func getTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<TaskRecord?>)
     func listTasks(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<[TaskRecord]>)
-    /// The answers of `get_task` and `list_tasks`, encoded. Backends get the
-    /// defaults below (encode the typed result); the read-through cache keeps
-    /// and serves these bytes.
-    func getTaskJSON(id: String, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>)
-    func listTasksJSON(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>)
     func deleteTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<Bool>)
     func updateTaskStatus(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?,
                           in tx: TransactionID?, _ done: @escaping Completion<Bool>)
@@ -59,12 +54,4 @@ public protocol StorageAdapter: AnyObject {
 
 extension StorageAdapter {
     public var appliesWritesInOrder: Bool { false }
-
-    public func getTaskJSON(id: String, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
-        getTask(id: id, in: tx) { done($0.map { EncodedJSON(encoding: $0) }) }
-    }
-
-    public func listTasksJSON(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
-        listTasks(query, in: tx) { done($0.map { EncodedJSON(encoding: $0) }) }
-    }
 }

@@ -15,8 +15,10 @@ import ProxyCore
 /// lookup saw (`FillTicket`) and lands only if no invalidation came in
 /// between: a reader that read a row before a concurrent writer committed
 /// can never put it back after the writer's invalidation. Loop thread only.
-public final class ReadThroughStorage: StorageAdapter {
+public final class ReadThroughStorage: StorageAdapter, TaskAnswers {
     public let storage: StorageAdapter
+    /// Encoded reads inside a transaction, and on a miss.
+    private let direct: EncodedTaskReads
     public let cache: TaskCache
     /// Tasks written inside each open transaction: invalidated at commit.
     private var touched: [TransactionID: Set<String>] = [:]
@@ -31,6 +33,7 @@ public final class ReadThroughStorage: StorageAdapter {
     public init(storage: StorageAdapter, cache: TaskCache) {
         self.storage = storage
         self.cache = cache
+        direct = EncodedTaskReads(storage)
     }
 
     public var backendName: String { storage.backendName }
@@ -50,16 +53,16 @@ public final class ReadThroughStorage: StorageAdapter {
     // MARK: - Cached reads
 
     public func getTaskJSON(id: String, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
-        guard tx == nil else { return storage.getTaskJSON(id: id, in: tx, done) }
+        guard tx == nil else { return direct.getTaskJSON(id: id, in: tx, done) }
         cache.lookupTask(id: id) { [self] lookup in
-            serve(lookup, done) { [storage] in storage.getTaskJSON(id: id, in: nil, $0) }
+            serve(lookup, done) { [direct] in direct.getTaskJSON(id: id, in: nil, $0) }
         }
     }
 
     public func listTasksJSON(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
-        guard tx == nil else { return storage.listTasksJSON(query, in: tx, done) }
+        guard tx == nil else { return direct.listTasksJSON(query, in: tx, done) }
         cache.lookupTaskList(query) { [self] lookup in
-            serve(lookup, done) { [storage] in storage.listTasksJSON(query, in: nil, $0) }
+            serve(lookup, done) { [direct] in direct.listTasksJSON(query, in: nil, $0) }
         }
     }
 

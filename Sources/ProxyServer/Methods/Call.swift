@@ -1,0 +1,27 @@
+import ProxyCore
+import StoragePorts
+
+/// What a handler answers with: a result to encode, or an error.
+typealias Reply = (Result<any JSONWritable, ProxyError>) -> Void
+
+/// Everything a handler may use for one call: its checked parameters, its
+/// connection's session, the services, and the reply.
+struct Call {
+    let params: Params
+    let session: Session
+    let services: Services
+    let reply: Reply
+
+    var storage: StorageAdapter { services.storage }
+    var cache: CacheAdapter { services.cache }
+
+    /// The transaction a call names (`transaction` param), if its session opened it.
+    func transaction() throws(ProxyError) -> TransactionID? {
+        guard let handle = try params.optionalString("transaction") else { return nil }
+        return try session.transaction(handle)
+    }
+
+    /// Adapts a backend completion to the reply.
+    func relay<T: JSONWritable>(_ result: Result<T, ProxyError>) { reply(result.map { $0 as any JSONWritable }) }
+    func relay(_ result: Result<Void, ProxyError>) { reply(result.map { JSONValue.null as any JSONWritable }) }
+}

@@ -1,0 +1,42 @@
+import ProxyCore
+import StoragePorts
+
+/// What the methods work with, made once with the server: the backends and
+/// the few settings handlers read. Handlers get this and their connection's
+/// `Session`, never the server or the connection. Loop thread only.
+final class Services {
+    let storage: StorageAdapter
+    /// `get_task`/`list_tasks` answers, encoded: through the read-through cache when there is one.
+    let taskAnswers: TaskAnswers
+    /// The application's own key space (`cache.*`).
+    let cache: CacheAdapter
+    let health = HealthProbe()
+    let transactions: TransactionBudget
+    /// `server.max_answer_bytes`: backends stop reading rows past it.
+    let maxAnswerBytes: Int
+    /// `server.max_pattern_bytes`: the longest `cache.clear_pattern` glob.
+    let maxPatternBytes: Int
+    private let authToken: String?
+    /// `server.status`, which only the server can assemble (connections, statistics).
+    var status: () -> JSONValue = { [:] }
+
+    init(storage: StorageAdapter, cache: CacheAdapter, transactions: TransactionBudget, maxAnswerBytes: Int, maxPatternBytes: Int,
+         authToken: String?) {
+        self.storage = storage
+        taskAnswers = (storage as? TaskAnswers) ?? EncodedTaskReads(storage)
+        self.cache = cache
+        self.transactions = transactions
+        self.maxAnswerBytes = maxAnswerBytes
+        self.maxPatternBytes = maxPatternBytes
+        self.authToken = authToken
+    }
+
+    /// Constant time: every byte is compared whatever the first difference.
+    func checkToken(_ presented: String) -> Bool {
+        guard let token = authToken, !token.isEmpty else { return true }
+        let a = Array(presented.utf8), b = Array(token.utf8)
+        var diff = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<b.count { diff |= b[i] ^ (i < a.count ? a[i] : 0) }
+        return diff == 0
+    }
+}

@@ -1,0 +1,25 @@
+import ProxyCore
+
+/// Where the answers of `get_task` and `list_tasks` come from, already
+/// encoded: the read-through cache keeps and serves these bytes
+/// (`ReadThroughStorage`); without one they are the storage's typed reads,
+/// encoded (`EncodedTaskReads`). The server picks one at start-up.
+public protocol TaskAnswers: AnyObject {
+    func getTaskJSON(id: String, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>)
+    func listTasksJSON(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>)
+}
+
+/// The storage's typed reads, encoded: no cache in front.
+public final class EncodedTaskReads: TaskAnswers {
+    private let storage: StorageAdapter
+
+    public init(_ storage: StorageAdapter) { self.storage = storage }
+
+    public func getTaskJSON(id: String, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
+        storage.getTask(id: id, in: tx) { done($0.map { EncodedJSON(encoding: $0) }) }
+    }
+
+    public func listTasksJSON(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
+        storage.listTasks(query, in: tx) { done($0.map { EncodedJSON(encoding: $0) }) }
+    }
+}
