@@ -60,6 +60,7 @@ let package = Package(
         .testTarget(name: "StoragePortsTests", dependencies: ["ProxyCore", "StoragePorts"], swiftSettings: v5),
         .testTarget(name: "SQLStoreTests", dependencies: ["ProxyCore", "StoragePorts", "SQLStore"], swiftSettings: v5),
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyCore", "ProxyConfig"], swiftSettings: v5),
+        .testTarget(name: "PoolPolicyTests", dependencies: ["PostgresStorage", "ProxyCore"], swiftSettings: v5),
         .testTarget(name: "PostgresStorageTests", dependencies: ["PostgresStorage", "EventLoop", "ProxyCore", "ProxyConfig"], swiftSettings: v5),
         .testTarget(
             name: "ProxyTests",
