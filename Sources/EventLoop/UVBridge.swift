@@ -63,6 +63,10 @@ public final class UVLoop {
     /// One turn: waits for at least one event (a timer, I/O) and handles what is ready.
     public func runOnce() { uv_run(raw, UV_RUN_ONCE) }
 
+    /// One turn without waiting: handles what is ready, including the close
+    /// callbacks of handles closed before (which free their Swift owners).
+    public func runPending() { uv_run(raw, UV_RUN_NOWAIT) }
+
     deinit {
         uv_loop_close(raw)
         raw.deallocate()

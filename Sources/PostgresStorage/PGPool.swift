@@ -48,9 +48,7 @@ public final class PGPool {
     public init(loop: UVLoop, settings: Settings) {
         self.loop = loop
         conninfo = settings.conninfo
-        policy = PoolPolicy(settings: .init(poolSize: settings.poolSize, maxOverflow: settings.maxOverflow,
-                                            recycleAfter: settings.recycleAfter, prePingAfter: settings.prePingAfter,
-                                            acquireTimeout: settings.acquireTimeout, pipelineDepth: settings.pipelineDepth))
+        policy = PoolPolicy(settings: settings)
     }
 
     public var capacity: Int { policy.capacity }

@@ -17,15 +17,8 @@ protocol PooledConnection: AnyObject {
 /// acquire timeout, connect back-off, sharing one-statement calls up to
 /// `pipeline_depth`) is tested with a fake clock and no database.
 struct PoolPolicy<Connection: PooledConnection, Waiter> {
-    struct Settings {
-        var poolSize = 10
-        var maxOverflow = 20
-        var recycleAfter = 3600.0
-        var prePingAfter = 30.0
-        var acquireTimeout = 5.0
-        /// One-statement calls queued on one connection before another is used; 1: one at a time.
-        var pipelineDepth = 8
-    }
+    /// `PGPool.Settings` (its conninfo is the driver's business).
+    typealias Settings = PGPool.Settings
 
     enum Step {
         /// Hand the connection to the waiter.

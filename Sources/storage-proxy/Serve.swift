@@ -20,17 +20,24 @@ struct Serve: ParsableCommand {
         // The loop first, then the backends on it, then the server with them.
         let loop = UVLoop()
         let handoff = LoopHandoff(loop: loop)
+        // A start that fails closes the hand-off, so that what it holds is freed
+        // (its close callback runs in one more loop turn) before the process exits.
+        func failed(_ why: String) -> RuntimeError {
+            handoff.close()
+            loop.runPending()
+            return RuntimeError(why)
+        }
         let (storage, cache): (StorageAdapter, CacheAdapter)
         do {
             (storage, cache) = try BackendFactory.make(config, loop: loop, handoff: handoff, log: log)
         } catch let error as ProxyError {
-            throw RuntimeError(error.message)
+            throw failed(error.message)
         }
         let server = ProxyServer(config: config.server, log: log, loop: loop, handoff: handoff, storage: storage, cache: cache)
         do {
             try server.start()
         } catch {
-            throw RuntimeError(error.description)
+            throw failed(error.description)
         }
         log.info(BackendFactory.describe(config))
         server.run()

@@ -21,7 +21,8 @@ struct PoolPolicyTests {
     typealias Step = Policy.Step
 
     static func settings(_ change: (inout Policy.Settings) -> Void = { _ in }) -> Policy.Settings {
-        var s = Policy.Settings(poolSize: 2, maxOverflow: 1, recycleAfter: 100, prePingAfter: 10, acquireTimeout: 5, pipelineDepth: 3)
+        var s = PGPool.Settings(conninfo: "")
+        s.poolSize = 2; s.maxOverflow = 1; s.recycleAfter = 100; s.prePingAfter = 10; s.acquireTimeout = 5; s.pipelineDepth = 3
         change(&s)
         return s
     }

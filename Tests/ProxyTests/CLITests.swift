@@ -59,8 +59,8 @@ struct CLITests {
         p.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
         p.standardError = FileHandle.nullDevice
-        try p.run()
-        defer { p.interrupt(); p.waitUntilExit() }
+        try ChildProcess.start(p)
+        defer { p.interrupt(); ChildProcess.wait(p) }
         var answered = false
         for _ in 0..<200 where !answered {
             usleep(20_000)

@@ -55,14 +55,14 @@ struct CopyTests {
         copy.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
         copy.arguments = args
         copy.standardOutput = FileHandle.nullDevice
-        try copy.run()
+        try ChildProcess.start(copy)
         var copiedLogs = 0
         let deadline = Date().addingTimeInterval(30)
         while copiedLogs == 0 && copy.isRunning && Date() < deadline {
             copiedLogs = Int(try TestPostgres.psql(target, "SELECT count(*) FROM logs").out.trimmed) ?? 0
         }
         kill(copy.processIdentifier, SIGKILL)
-        copy.waitUntilExit()
+        ChildProcess.wait(copy)
         #expect(copy.terminationReason == .uncaughtSignal, "the copy finished before it could be interrupted")
 
         // Each batch committed with its mark: the logs present are exactly those the mark counts.

@@ -203,7 +203,7 @@ final class LimitedProxy {
         process.arguments = ["--nofile=\(openFiles)", "--", ProxyProcess.binary, "serve", "--socket", dir + "/p.sock", "--database", dir + "/d.db"]
         _ = FileManager.default.createFile(atPath: dir + "/proxy.log", contents: nil)
         process.standardError = FileHandle(forWritingAtPath: dir + "/proxy.log")
-        try process.run()
+        try ChildProcess.start(process)
         var first: LineClient?
         for _ in 0..<100 where first == nil { first = try? LineClient(address); usleep(50_000) }
         _ = try #require(first).result("health_check")
@@ -223,7 +223,7 @@ final class LimitedProxy {
 
     deinit {
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        ChildProcess.wait(process)
         try? FileManager.default.removeItem(atPath: dir)
     }
 }

@@ -121,8 +121,8 @@ struct LifecycleTests {
         p.arguments = ["serve", "--socket", proxy.socketPath, "--database", proxy.dir + "/other.db"]
         let err = Pipe()
         p.standardError = err
-        try p.run()
-        p.waitUntilExit()
+        try ChildProcess.start(p)
+        ChildProcess.wait(p)
         #expect(p.terminationStatus != 0)
         let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(text.contains("already listening"))
@@ -182,8 +182,8 @@ struct LifecycleTests {
         p.arguments = ["serve", "--socket", "\(dir)/p.sock", "--database", "\(dir)/d.db", "--listen", "0.0.0.0:0"]
         let err = Pipe()
         p.standardError = err
-        try p.run()
-        p.waitUntilExit()
+        try ChildProcess.start(p)
+        ChildProcess.wait(p)
         #expect(p.terminationStatus != 0)
         #expect(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("auth_token"))
     }

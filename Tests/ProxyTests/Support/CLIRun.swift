@@ -16,8 +16,8 @@ func runProgram(_ path: String, _ args: [String], cwd: String? = nil) throws -> 
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
-    try p.run()
+    try ChildProcess.start(p)
     let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
+    ChildProcess.wait(p)
     return CLIRun(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
 }

@@ -98,7 +98,7 @@ final class ProxyProcess {
         log.seekToEndOfFile()
         p.standardError = log
         p.standardOutput = log
-        try p.run()
+        try ChildProcess.start(p)
         process = p
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
@@ -118,7 +118,7 @@ final class ProxyProcess {
     func stop(signal: Int32 = SIGTERM) -> Int32 {
         guard let p = process, p.isRunning else { return process?.terminationStatus ?? 0 }
         kill(p.processIdentifier, signal)
-        p.waitUntilExit()
+        ChildProcess.wait(p)
         return p.terminationStatus
     }
 
@@ -130,7 +130,7 @@ final class ProxyProcess {
     }
 
     deinit {
-        if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL); ChildProcess.wait(p) }
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
