@@ -3,8 +3,9 @@ import ProxyCore
 /// The contract's SQL, written once: each backend gets its dialect's
 /// instance (`Statements.sqlite`, `Statements.postgresql`) and only runs
 /// these strings with these parameters. Parameters are always bound, never
-/// spliced; the strings are built once, at start-up.
-public struct Statements: Sendable {
+/// spliced; the strings are built once, at start-up. A class: each use
+/// shares the one instance instead of copying (and retaining) every string.
+public final class Statements: Sendable {
     public let dialect: SQLDialect
 
     public static let sqlite = Statements(.sqlite)
