@@ -1,15 +1,5 @@
 import ProxyCore
 
-/// What the pool policy needs to know of a connection.
-protocol PooledConnection: AnyObject {
-    var isBroken: Bool { get }
-    var isClosed: Bool { get }
-    /// When it connected (monotonic seconds).
-    var openedAt: Double { get }
-    /// Statements sent on it and not yet answered.
-    var queued: Int { get }
-}
-
 /// The pool's decisions, with no I/O and no clock of its own: every input
 /// comes with `now`, and every output is a `Step` for the driver (`PGPool`)
 /// to carry out: lend, check, connect, close, fail, report reachability.

@@ -219,7 +219,7 @@ final class Connection: UVStreamDelegate {
         let failed: Bool
         if case .failure = result { failed = true } else { failed = false }
         dispatcher.stats.record(method: slot.method, failed: failed,
-                            nanoseconds: slot.startedAt == 0 ? nil : MonotonicClock.nanoseconds() &- slot.startedAt)
+                                nanoseconds: slot.startedAt == 0 ? nil : MonotonicClock.nanoseconds() &- slot.startedAt)
         guard !isClosed else { return }
 
         if let id = slot.id {  // notifications are never answered
