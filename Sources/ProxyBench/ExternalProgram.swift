@@ -10,6 +10,6 @@ func output(of program: String, _ arguments: [String]) throws -> String {
     p.standardError = FileHandle.nullDevice
     try p.run()
     let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
+    while p.isRunning { usleep(2_000) }  // not waitUntilExit(): it runs a CFRunLoop on this thread
     return text
 }

@@ -39,7 +39,9 @@ final class PrivateProxy {
     func stop() {
         guard process.isRunning else { return }
         process.terminate()
-        process.waitUntilExit()
+        // Polled rather than `waitUntilExit()`, which runs a CFRunLoop on this
+        // thread (see Tests/ProxyTests/Support/ChildProcess.swift for why that hurts).
+        while process.isRunning { usleep(2_000) }
     }
 
     deinit { stop() }
