@@ -22,7 +22,14 @@ final class PrivateProxy {
         try process.run()
         // Until it listens (10 s at most; sooner if it exits). The socket file
         // appears at bind, a moment before it accepts: a connect is the test.
-        for _ in 0..<1000 where process.isRunning && (try? LineClient(.unix(socket), connectTimeout: 1)) == nil { usleep(10_000) }
+        // (Not `for … where connect() == nil`: a `where` clause is evaluated
+        // on every remaining turn, so that made hundreds of connections after
+        // the first success, filled the listen queue of a proxy still starting,
+        // and the next connect failed with EAGAIN.)
+        for _ in 0..<1000 {
+            guard process.isRunning, (try? LineClient(.unix(socket), connectTimeout: 1)) == nil else { break }
+            usleep(10_000)
+        }
         let client = ProxyClient(.unix(socket))
         defer { client.close() }
         var failure = "health_check answered false"
