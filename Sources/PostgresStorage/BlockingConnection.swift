@@ -35,8 +35,8 @@ final class BlockingConnection: SQLExecutor {
         }
     }
 
-    /// Runs one statement with `$1…` parameters (text format; nil is NULL).
-    func query(_ sql: String, _ params: [String?] = []) throws(ProxyError) -> PGResult {
+    /// Runs one statement with `$1…` parameters (sent in text format).
+    func query(_ sql: String, _ params: [SQLValue] = []) throws(ProxyError) -> PGResult {
         let res = PGConnection.withCStrings(params) { values in
             PQexecParams(conn, sql, Int32(params.count), nil, values, nil, nil, 0)
         }
@@ -56,11 +56,11 @@ final class BlockingConnection: SQLExecutor {
 
     @discardableResult
     func execute(_ sql: String, _ values: [SQLValue]) throws(ProxyError) -> Int {
-        try query(sql, values.map(\.pgText)).affectedRows
+        try query(sql, values).affectedRows
     }
 
     func forEachRow(_ sql: String, _ values: [SQLValue], _ body: (any SQLRow) throws(ProxyError) -> Void) throws(ProxyError) {
-        for row in try query(sql, values.map(\.pgText)).rows { try body(row) }
+        for row in try query(sql, values).rows { try body(row) }
     }
 
     func executeScript(_ sql: String) throws(ProxyError) { try exec(sql) }

@@ -102,9 +102,9 @@ public final class PGConnection {
 
     // MARK: - Queries
 
-    /// Sends a statement with `$1…` parameters (text format; nil is NULL);
+    /// Sends a statement with `$1…` parameters (sent in text format);
     /// `done` runs when its answer arrives, after those of earlier queries.
-    public func query(_ sql: String, _ params: [String?] = [], _ done: @escaping QueryDone) {
+    func query(_ sql: String, _ params: [SQLValue], _ done: @escaping QueryDone) {
         guard !isBroken, !isClosed else {
             return done(.failure(.backendUnavailable("the PostgreSQL connection is closed", retryAfterMs: 100)))
         }
@@ -131,9 +131,9 @@ public final class PGConnection {
         flush()
     }
 
-    /// The same with the shared statements' parameters.
-    func query(_ sql: String, _ values: [SQLValue], _ done: @escaping QueryDone) {
-        query(sql, values.map(\.pgText), done)
+    /// The same with text parameters (nil is NULL): control statements, tests.
+    public func query(_ sql: String, _ params: [String?] = [], _ done: @escaping QueryDone) {
+        query(sql, params.map { $0.map { .text($0) } ?? .null }, done)
     }
 
     /// Queries sent and not yet answered.
@@ -224,9 +224,9 @@ public final class PGConnection {
     }
 
     /// libpq wants C strings for the parameters only for the duration of the send.
-    static func withCStrings<R>(_ values: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    static func withCStrings<R>(_ values: [SQLValue], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
         guard !values.isEmpty else { return body(nil) }
-        let copies: [UnsafeMutablePointer<CChar>?] = values.map { $0.map { strdup($0) } ?? nil }
+        let copies: [UnsafeMutablePointer<CChar>?] = values.map { $0.pgText.map { strdup($0) } ?? nil }
         defer { for c in copies { free(c) } }
         let pointers = copies.map { UnsafePointer($0) }
         return pointers.withUnsafeBufferPointer { body($0.baseAddress) }

@@ -51,10 +51,7 @@ public final class PGPool {
         policy = PoolPolicy(settings: settings)
     }
 
-    public var capacity: Int { policy.capacity }
     public var isReachable: Bool { policy.isReachable }
-    public var connectsSucceeded: Int { policy.connectsSucceeded }
-    public var connectsFailed: Int { policy.connectsFailed }
 
     // MARK: - Lending
 

@@ -15,7 +15,6 @@ final class Dispatcher {
     struct Limits {
         var maxLineBytes: Int
         var maxOutputBytes: Int
-        var maxAnswerBytes: Int
         var maxAuthFailures: Int
     }
 

@@ -46,7 +46,7 @@ public final class ProxyServer: ConnectionOwner {
                             maxPatternBytes: config.maxPatternBytes, authToken: config.authToken)
         dispatcher = Dispatcher(methods: methods, services: services, stats: stats,
                                 limits: .init(maxLineBytes: config.maxLineBytes, maxOutputBytes: config.maxOutputBytes,
-                                              maxAnswerBytes: config.maxAnswerBytes, maxAuthFailures: config.maxAuthFailures))
+                                              maxAuthFailures: config.maxAuthFailures))
         services.status = { [unowned self] in statusReport() }
     }
 

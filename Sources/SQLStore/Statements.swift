@@ -19,10 +19,8 @@ public final class Statements: Sendable {
     /// SQLite's single writer needs no row lock).
     public let selectTaskForUpdate: String
     /// Fails with a conflict when the id is taken (a concurrent insert of the
-    /// same new id then retries as an update).
+    /// same new id then retries as an update). Copies use `insertIfAbsent`.
     public let insertTask: String
-    /// Leaves a taken id alone (copies, imports).
-    public let insertTaskIfAbsent: String
     public let updateTask: String
     public let deleteTask = "DELETE FROM tasks WHERE id = $1"
     public let updateTaskStatus: String
@@ -50,7 +48,6 @@ public final class Statements: Sendable {
             updated_at, last_run, next_run, status, extra, id, created_at) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \(d.parameter(12, as: d.jsonType)), $13, $14)
             """
-        insertTaskIfAbsent = insertTask + " ON CONFLICT (id) DO NOTHING"
         updateTask = """
             UPDATE tasks SET agent_name = $1, task_prompt = $2, schedule_type = $3, schedule_value = $4, repeat = $5, \
             repeat_interval = $6, enabled = $7, updated_at = $8, last_run = $9, next_run = $10, status = $11, \

@@ -25,7 +25,7 @@ struct StatementsTests {
 
     static func statements(_ s: Statements) -> [String] {
         let hour = Timestamp(microseconds: 3_600_000_000)
-        var all = [s.selectTask, s.selectTaskForUpdate, s.insertTask, s.insertTaskIfAbsent, s.updateTask, s.deleteTask,
+        var all = [s.selectTask, s.selectTaskForUpdate, s.insertTask, s.updateTask, s.deleteTask,
                    s.updateTaskStatus, s.insertLog, s.deleteOldLogs, s.saveMetadata, s.getMetadata]
         all += [TaskQuery(), TaskQuery(agentName: "a"), TaskQuery(status: "done"), TaskQuery(agentName: "a", status: "s", budget: AnswerBudget(limit: 9))]
             .map { s.listTasks($0).sql }

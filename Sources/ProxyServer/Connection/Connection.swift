@@ -244,7 +244,7 @@ final class Connection: UVStreamDelegate {
         case .success(let value):
             let start = buffer.count
             RPCResponse.writeResult(id: id, result: value, into: &buffer)
-            let limit = dispatcher.limits.maxAnswerBytes
+            let limit = dispatcher.services.maxAnswerBytes
             if buffer.count - start > limit {
                 buffer.removeSubrange(start...)
                 RPCResponse.writeError(id: id, error: .requestTooLarge(limit: limit, subject: "answer"), into: &buffer)
