@@ -34,6 +34,8 @@ let package = Package(
         .target(name: "SQLStore", dependencies: ["ProxyCore", "StoragePorts"], swiftSettings: v5),
         // StorageAdapter on sqlite3: one group-committing writer + reader threads.
         .target(name: "SQLiteStorage", dependencies: ["ProxyCore", "StoragePorts", "SQLStore", "ProxyConfig", "CSQLite"], swiftSettings: v5),
+        // Child processes by posix_spawn/waitpid (the CLI's private proxy, the benchmark's tools, the tests).
+        .target(name: "Spawn", swiftSettings: v5),
         // The libuv bridge: loop, streams, timers, polls, the hand-off from worker threads.
         .target(name: "EventLoop", dependencies: ["ProxyCore", "CLibUV"], swiftSettings: v5),
         // StorageAdapter on libpq, non-blocking on the loop: pool, migrations, transactions.
@@ -46,12 +48,12 @@ let package = Package(
         .target(name: "StorageProxyClient", dependencies: ["ProxyCore"], swiftSettings: v5),
         // The benchmark's parts (not the product's): a bare libuv line-echo, the load driver, pgbench and
         // redis-benchmark runners. `storage-proxy bench` drives them.
-        .target(name: "ProxyBench", dependencies: ["ProxyCore", "EventLoop", "SQLStore", "StorageProxyClient"], swiftSettings: v5),
+        .target(name: "ProxyBench", dependencies: ["ProxyCore", "EventLoop", "SQLStore", "StorageProxyClient", "Spawn"], swiftSettings: v5),
         .executableTarget(
             name: "storage-proxy",
             dependencies: [
                 "ProxyCore", "StoragePorts", "ProxyConfig", "SQLStore", "SQLiteStorage", "PostgresStorage", "RedisCache",
-                "EventLoop", "ProxyServer", "StorageProxyClient", "ProxyBench",
+                "EventLoop", "ProxyServer", "StorageProxyClient", "ProxyBench", "Spawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: v5),
@@ -64,7 +66,7 @@ let package = Package(
         .testTarget(name: "PostgresStorageTests", dependencies: ["PostgresStorage", "EventLoop", "ProxyCore", "ProxyConfig"], swiftSettings: v5),
         .testTarget(
             name: "ProxyTests",
-            dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "StorageProxyClient", "storage-proxy"],
+            dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "StorageProxyClient", "Spawn", "storage-proxy"],
             exclude: ["Fixtures"],  // read from the source tree by path (import-files)
             swiftSettings: v5),
     ]

@@ -54,8 +54,8 @@ public final class ProxyServer: ConnectionOwner {
 
     public func start() throws(ServerError) {
         signal(SIGPIPE, SIG_IGN)
-        // A parent may have spawned us with these blocked (Foundation's Process
-        // does); a stop signal must never sit pending forever.
+        // A parent may have spawned us with these blocked (a test runner or a
+        // supervisor can); a stop signal must never sit pending forever.
         var stopSignals = sigset_t()
         sigemptyset(&stopSignals)
         sigaddset(&stopSignals, SIGINT)

@@ -1,25 +1,20 @@
 import Foundation
+import Spawn
 import StorageProxyClient
 
 /// This binary's `serve`, started for one command (bench, import-files) on a
 /// socket of its own, and stopped (SIGTERM: clean, nothing lost) when done.
 final class PrivateProxy {
     let socket: String
-    private let process: Process
+    private let process: ChildProcess
 
     init(arguments: [String], socket: String) async throws {
         self.socket = socket
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: exe)
-        process.arguments = ["serve", "--socket", socket, "--listen", ""] + arguments
         // Its log goes to a file next to the socket: shown only if it fails to start.
         let logPath = socket + ".log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = FileHandle(forWritingAtPath: logPath)
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        process = try ChildProcess(
+            exe, ["serve", "--socket", socket, "--listen", ""] + arguments, stdout: .appendTo(logPath), stderr: .appendTo(logPath))
         // Until it listens (10 s at most; sooner if it exits). The socket file
         // appears at bind, a moment before it accepts: a connect is the test.
         // (Not `for … where connect() == nil`: a `where` clause is evaluated
@@ -45,10 +40,8 @@ final class PrivateProxy {
 
     func stop() {
         guard process.isRunning else { return }
-        process.terminate()
-        // Polled rather than `waitUntilExit()`, which runs a CFRunLoop on this
-        // thread (see Tests/ProxyTests/Support/ChildProcess.swift for why that hurts).
-        while process.isRunning { usleep(2_000) }
+        process.send(SIGTERM)
+        process.wait()
     }
 
     deinit { stop() }

@@ -1,4 +1,5 @@
 import Foundation
+import Spawn
 import ProxyCore
 import ProxyConfig
 import Testing
@@ -55,12 +56,8 @@ struct CLITests {
 
     @Test func noArgumentsServesThePersonalEditionInDotStorage() throws {
         let dir = ProxyProcess.makeTempDir()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        p.standardError = FileHandle.nullDevice
-        try ChildProcess.start(p)
-        defer { p.interrupt(); ChildProcess.wait(p) }
+        let p = try ChildProcess(ProxyProcess.binary, [], directory: dir, stderr: .discard)
+        defer { p.send(SIGINT); p.wait() }
         var answered = false
         for _ in 0..<200 where !answered {
             usleep(20_000)

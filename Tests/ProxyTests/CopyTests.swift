@@ -1,4 +1,5 @@
 import Foundation
+import Spawn
 import ProxyCore
 import StorageProxyClient
 import Testing
@@ -51,19 +52,14 @@ struct CopyTests {
         let target = try TestPostgres.database(named: ProxyProcess.makeTempDir())
         let args = ["copy", "--from", "\(source.dir)/data.db", "--to", target, "--batch-size", "50"]
 
-        let copy = Process()
-        copy.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
-        copy.arguments = args
-        copy.standardOutput = FileHandle.nullDevice
-        try ChildProcess.start(copy)
+        let copy = try ChildProcess(ProxyProcess.binary, args, stdout: .discard)
         var copiedLogs = 0
         let deadline = Date().addingTimeInterval(30)
         while copiedLogs == 0 && copy.isRunning && Date() < deadline {
             copiedLogs = Int(try TestPostgres.psql(target, "SELECT count(*) FROM logs").out.trimmed) ?? 0
         }
-        kill(copy.processIdentifier, SIGKILL)
-        ChildProcess.wait(copy)
-        #expect(copy.terminationReason == .uncaughtSignal, "the copy finished before it could be interrupted")
+        copy.send(SIGKILL)
+        #expect(copy.wait() == .signaled(SIGKILL), "the copy finished before it could be interrupted")
 
         // Each batch committed with its mark: the logs present are exactly those the mark counts.
         let state = try TestPostgres.psql(target, """

@@ -48,7 +48,7 @@ struct DiskFullTests {
         }
         #expect(resumed, "writes should succeed once space is freed")
 
-        #expect(proxy.stop(signal: SIGTERM) == 0)
+        #expect(proxy.stop(signal: SIGTERM) == .exited(0))
         let check = try runProgram("/usr/bin/env", ["python3", "-c",
             "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('pragma integrity_check').fetchone()[0])", disk.path + "/data.db"])
         #expect(check.out.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(check.out) \(check.err)")

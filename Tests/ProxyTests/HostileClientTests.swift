@@ -1,4 +1,5 @@
 import Foundation
+import Spawn
 import ProxyCore
 import StorageProxyClient
 import Testing
@@ -76,7 +77,7 @@ struct HostileClientTests {
     }
 
     func peakMemoryKiB(_ proxy: ProxyProcess) throws -> Int {
-        let pid = try #require(proxy.process?.processIdentifier)
+        let pid = try #require(proxy.process?.pid)
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
@@ -192,18 +193,17 @@ struct HostileClientTests {
 /// folder of its own, its log in a file; killed when released.
 final class LimitedProxy {
     let dir = ProxyProcess.makeTempDir()
-    private let process = Process()
+    private let process: ChildProcess
     var address: ProxyAddress { .unix(dir + "/p.sock") }
     var log: String { (try? String(contentsOfFile: dir + "/proxy.log", encoding: .utf8)) ?? "" }
 
     enum Outcome { case served, refused(String), silent }
 
     init(openFiles: String) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
-        process.arguments = ["--nofile=\(openFiles)", "--", ProxyProcess.binary, "serve", "--socket", dir + "/p.sock", "--database", dir + "/d.db"]
-        _ = FileManager.default.createFile(atPath: dir + "/proxy.log", contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: dir + "/proxy.log")
-        try ChildProcess.start(process)
+        process = try ChildProcess(
+            "/usr/bin/prlimit",
+            ["--nofile=\(openFiles)", "--", ProxyProcess.binary, "serve", "--socket", dir + "/p.sock", "--database", dir + "/d.db"],
+            stderr: .appendTo(dir + "/proxy.log"))
         var first: LineClient?
         for _ in 0..<100 where first == nil { first = try? LineClient(address); usleep(50_000) }
         _ = try #require(first).result("health_check")
@@ -222,8 +222,8 @@ final class LimitedProxy {
     }
 
     deinit {
-        kill(process.processIdentifier, SIGKILL)
-        ChildProcess.wait(process)
+        process.send(SIGKILL)
+        process.wait()
         try? FileManager.default.removeItem(atPath: dir)
     }
 }

@@ -13,7 +13,7 @@ struct LifecycleTests {
         for i in 0..<50 { _ = try c.result("save_task", ["task": sampleTask(id: "t\(i)")]) }
         _ = try c.result("save_log", ["task_id": "t1", "level": "INFO", "message": "kept"])
         _ = try c.result("save_metadata", ["key": "k", "value": ["v": 1]])
-        #expect(proxy.stop(signal: SIGTERM) == 0)
+        #expect(proxy.stop(signal: SIGTERM) == .exited(0))
         #expect(!FileManager.default.fileExists(atPath: proxy.socketPath))  // removed on a clean stop
         try proxy.start()
         let d = try proxy.client()
@@ -96,7 +96,7 @@ struct LifecycleTests {
         try c.send(text)
         _ = try c.readLine()  // the server is processing the batch
         let status = Locked<Int32>(-1)
-        let stopper = Thread { status.withLock { $0 = proxy.stop(signal: SIGTERM) } }
+        let stopper = Thread { status.withLock { $0 = proxy.stop(signal: SIGTERM)?.status ?? -2 } }
         stopper.start()
         var answered = 1
         while let line = try c.readLine() {
@@ -116,16 +116,9 @@ struct LifecycleTests {
         var st = stat()
         #expect(stat(proxy.socketPath, &st) == 0)
         #expect(st.st_mode & 0o777 == 0o660)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
-        p.arguments = ["serve", "--socket", proxy.socketPath, "--database", proxy.dir + "/other.db"]
-        let err = Pipe()
-        p.standardError = err
-        try ChildProcess.start(p)
-        ChildProcess.wait(p)
-        #expect(p.terminationStatus != 0)
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(text.contains("already listening"))
+        let second = try runCLI(["serve", "--socket", proxy.socketPath, "--database", proxy.dir + "/other.db"])
+        #expect(second.status != 0)
+        #expect(second.err.contains("already listening"))
         #expect(try proxy.client().result("health_check") == .bool(true))
     }
 
@@ -177,15 +170,9 @@ struct LifecycleTests {
     @Test("a non-loopback bind without a token is refused")
     func insecureBindRefused() throws {
         let dir = ProxyProcess.makeTempDir()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
-        p.arguments = ["serve", "--socket", "\(dir)/p.sock", "--database", "\(dir)/d.db", "--listen", "0.0.0.0:0"]
-        let err = Pipe()
-        p.standardError = err
-        try ChildProcess.start(p)
-        ChildProcess.wait(p)
-        #expect(p.terminationStatus != 0)
-        #expect(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("auth_token"))
+        let run = try runCLI(["serve", "--socket", "\(dir)/p.sock", "--database", "\(dir)/d.db", "--listen", "0.0.0.0:0"])
+        #expect(run.status != 0)
+        #expect(run.err.contains("auth_token"))
     }
 
     @Test("server.status counts requests and errors per method")

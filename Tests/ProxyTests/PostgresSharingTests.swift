@@ -1,5 +1,6 @@
 import Foundation
 import ProxyCore
+import Spawn
 import StorageProxyClient
 import Testing
 
@@ -30,16 +31,10 @@ struct PostgresSharingTests {
 struct PostgresRestartTests {
     static let script = protocolFolder.deletingLastPathComponent().appendingPathComponent("scripts/test-services").path
 
-    /// posix_spawn + waitpid, not Foundation's Process: the script leaves a
-    /// PostgreSQL daemon behind, and Process would wait for that one too.
+    /// The script leaves a PostgreSQL daemon behind; only the script itself is waited for.
     func services(_ verb: String, _ dir: String) throws {
-        let argv: [UnsafeMutablePointer<CChar>?] = [Self.script, verb, dir].map { (s: String) in strdup(s) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        try #require(posix_spawn(&pid, Self.script, nil, nil, argv, environ) == 0, "cannot run \(Self.script)")
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        try #require(status == 0, "test-services \(verb) failed")
+        let run = try ChildProcess.run(Self.script, [verb, dir])
+        try #require(run.status == 0, "test-services \(verb) failed: \(run.err)")
     }
 
     @Test("in-flight calls get retryable errors, health turns false, service resumes by itself")

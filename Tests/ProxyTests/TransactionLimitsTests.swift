@@ -59,7 +59,7 @@ struct TransactionLimitsTests {
         #expect(try b.errorCode("begin_transaction") == -32006)  // 5 in all
         let status = try b.call("begin_transaction")
         #expect(status["error"]?.objectValue?["message"]?.stringValue?.contains("max_transactions") == true)
-        if let pid = proxy.process?.processIdentifier, backend == .sqlite {
+        if let pid = proxy.process?.pid, backend == .sqlite {
             let threads = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
                 .split(separator: "\n").first { $0.hasPrefix("Threads:") }
             let count = Int(threads?.split(separator: "\t").last ?? "") ?? 0

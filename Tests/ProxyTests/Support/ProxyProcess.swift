@@ -1,5 +1,6 @@
 import Foundation
 import ProxyCore
+import Spawn
 import StorageProxyClient
 
 /// The storage backends the shared behaviour suite runs against. Each
@@ -57,7 +58,7 @@ final class ProxyProcess {
     let dir: String
     let backend: TestBackend
     let extraArguments: [String]
-    private(set) var process: Process?
+    private(set) var process: ChildProcess?
     private(set) var stderrPath: String
     var socketPath: String { "\(dir)/proxy.sock" }
     var address: ProxyAddress { .unix(socketPath) }
@@ -89,16 +90,9 @@ final class ProxyProcess {
 
     /// Starts (or restarts) the server and waits until it answers.
     func start(extra: [String] = []) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = ["serve", "--socket", socketPath] + (try backend.serveArguments(in: dir)) + extraArguments + extra
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        let log = FileHandle(forWritingAtPath: stderrPath)!
-        log.seekToEndOfFile()
-        p.standardError = log
-        p.standardOutput = log
-        try ChildProcess.start(p)
+        let p = try ChildProcess(
+            Self.binary, ["serve", "--socket", socketPath] + (try backend.serveArguments(in: dir)) + extraArguments + extra,
+            directory: dir, stdout: .appendTo(stderrPath), stderr: .appendTo(stderrPath))
         process = p
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
@@ -113,13 +107,12 @@ final class ProxyProcess {
 
     func client() throws -> LineClient { try LineClient(address) }
 
-    /// Sends a signal and waits for the process to exit; returns its status.
+    /// Sends a signal and waits for the process to exit; returns how it ended.
     @discardableResult
-    func stop(signal: Int32 = SIGTERM) -> Int32 {
-        guard let p = process, p.isRunning else { return process?.terminationStatus ?? 0 }
-        kill(p.processIdentifier, signal)
-        ChildProcess.wait(p)
-        return p.terminationStatus
+    func stop(signal: Int32 = SIGTERM) -> ChildProcess.Termination? {
+        guard let p = process else { return nil }
+        p.send(signal)
+        return p.wait()
     }
 
     var tcpPort: Int? {
@@ -130,7 +123,7 @@ final class ProxyProcess {
     }
 
     deinit {
-        if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL); ChildProcess.wait(p) }
+        if let p = process { p.send(SIGKILL); p.wait() }
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
