@@ -32,14 +32,16 @@ let package = Package(
         // The SQL of both backends, written once: dialect, schema and migration runner,
         // statements, row codec, the table store of copy/export/checksum.
         .target(name: "SQLStore", dependencies: ["ProxyCore", "StoragePorts"], swiftSettings: v5),
+        // When a task runs next: cron, intervals and once, in a task's time zone; claims' outcomes.
+        .target(name: "Scheduling", dependencies: ["ProxyCore", "StoragePorts"], swiftSettings: v5),
         // StorageAdapter on sqlite3: one group-committing writer + reader threads.
-        .target(name: "SQLiteStorage", dependencies: ["ProxyCore", "StoragePorts", "SQLStore", "ProxyConfig", "CSQLite"], swiftSettings: v5),
+        .target(name: "SQLiteStorage", dependencies: ["ProxyCore", "StoragePorts", "SQLStore", "Scheduling", "ProxyConfig", "CSQLite"], swiftSettings: v5),
         // Child processes by posix_spawn/waitpid (the CLI's private proxy, the benchmark's tools, the tests).
         .target(name: "Spawn", swiftSettings: v5),
         // The libuv bridge: loop, streams, timers, polls, the hand-off from worker threads.
         .target(name: "EventLoop", dependencies: ["ProxyCore", "CLibUV"], swiftSettings: v5),
         // StorageAdapter on libpq, non-blocking on the loop: pool, migrations, transactions.
-        .target(name: "PostgresStorage", dependencies: ["ProxyCore", "StoragePorts", "SQLStore", "ProxyConfig", "EventLoop", "CLibPQ"], swiftSettings: v5),
+        .target(name: "PostgresStorage", dependencies: ["ProxyCore", "StoragePorts", "SQLStore", "Scheduling", "ProxyConfig", "EventLoop", "CLibPQ"], swiftSettings: v5),
         // Redis on the loop (hiredis async): the shared read-through cache and `cache.*`.
         .target(name: "RedisCache", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "CHiredis"], swiftSettings: v5),
         // Listeners, connections, framing, dispatch, transactions.
@@ -61,9 +63,10 @@ let package = Package(
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"], swiftSettings: v5),
         .testTarget(name: "StoragePortsTests", dependencies: ["ProxyCore", "StoragePorts"], swiftSettings: v5),
         .testTarget(name: "SQLStoreTests", dependencies: ["ProxyCore", "StoragePorts", "SQLStore"], swiftSettings: v5),
+        .testTarget(name: "SchedulingTests", dependencies: ["ProxyCore", "StoragePorts", "Scheduling"], swiftSettings: v5),
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyCore", "ProxyConfig"], swiftSettings: v5),
         .testTarget(name: "PoolPolicyTests", dependencies: ["PostgresStorage", "ProxyCore"], swiftSettings: v5),
-        .testTarget(name: "PostgresStorageTests", dependencies: ["PostgresStorage", "EventLoop", "ProxyCore", "ProxyConfig"], swiftSettings: v5),
+        .testTarget(name: "PostgresStorageTests", dependencies: ["PostgresStorage", "EventLoop", "ProxyCore", "ProxyConfig", "SQLStore"], swiftSettings: v5),
         .testTarget(
             name: "ProxyTests",
             dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "StorageProxyClient", "Spawn", "storage-proxy"],

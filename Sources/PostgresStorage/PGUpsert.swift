@@ -1,4 +1,5 @@
 import ProxyCore
+import Scheduling
 import StoragePorts
 import SQLStore
 
@@ -30,10 +31,12 @@ struct PGUpsert {
                 if let row = found.rows.first {
                     var task = sql.task(row)
                     try task.apply(fields, isUpdate: true)
+                    try task.fillNextRun(sent: fields, isInsert: false, now: now)
                     task.updatedAt = now
                     write = (sql.updateTask, sql.updateValues(task))
                 } else {
-                    let task = try TaskRecord.inserting(fields, id: id, now: now)
+                    var task = try TaskRecord.inserting(fields, id: id, now: now)
+                    try task.fillNextRun(sent: fields, isInsert: true, now: now)
                     write = (sql.insertTask, sql.insertValues(task))
                 }
             } catch {

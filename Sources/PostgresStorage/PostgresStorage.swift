@@ -1,5 +1,6 @@
 import EventLoop
 import ProxyCore
+import Scheduling
 import StoragePorts
 import SQLStore
 
@@ -10,7 +11,7 @@ import SQLStore
 /// transaction pins one connection from `begin_transaction` to commit or
 /// rollback; what runs in it uses savepoints where a call needs more than one
 /// statement. Loop thread only.
-public final class PostgresStorage: StorageAdapter {
+public final class PostgresStorage: StorageAdapter, TaskClaims {
     private let pool: PGPool
     private var pinned: [TransactionID: PGConnection] = [:]
 
@@ -104,8 +105,14 @@ public final class PostgresStorage: StorageAdapter {
     public func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>) {
         guard let id else {
             // A new id cannot exist yet: one INSERT.
-            let task: TaskRecord
-            do { task = try TaskRecord.inserting(fields, id: Identifier.make(), now: .now()) } catch { return done(.failure(error)) }
+            var task: TaskRecord
+            do {
+                let now = Timestamp.now()
+                task = try TaskRecord.inserting(fields, id: Identifier.make(), now: now)
+                try task.fillNextRun(sent: fields, isInsert: true, now: now)
+            } catch {
+                return done(.failure(error))
+            }
             return write(tx, sql.insertTask, sql.insertValues(task), done) { _ in task.id }
         }
         withConnection(tx, done) { connection, done in
@@ -173,6 +180,57 @@ public final class PostgresStorage: StorageAdapter {
                 try spent.spend(total)
             }
             return rows.map(decode)
+        }
+    }
+
+    // MARK: - Claims and leases
+
+    private var claims: ClaimStatements { .postgresql }
+
+    public func claimDueTasks(_ request: ClaimRequest, _ done: @escaping Completion<[TaskRecord]>) {
+        run(nil, claims.claim, claims.claimValues(request), done) { [sql] r in
+            r.rows.map { sql.task($0) }.sorted { ($0.nextRun?.microseconds ?? 0, $0.id) < ($1.nextRun?.microseconds ?? 0, $1.id) }
+        }
+    }
+
+    public func renewLease(taskID: String, worker: String, until: Timestamp, now: Timestamp, _ done: @escaping Completion<TaskRecord>) {
+        let values = claims.renewValues(taskID: taskID, worker: worker, until: until, now: now)
+        run(nil, claims.renew, values, { [self] (result: Result<TaskRecord?, ProxyError>) in
+            guard case .success(nil) = result else { return done(result.map { $0! }) }
+            explainRefusal(taskID: taskID, worker: worker, done)
+        }) { [sql] r in r.rows.first.map { sql.task($0) } }
+    }
+
+    /// Reads the task, computes its outcome (next run from its schedule), and
+    /// writes it only if the worker still holds the lease: two round trips,
+    /// no lock held between them. A schedule edited in between is read again
+    /// at the next completion.
+    public func completeTask(_ completion: TaskCompletion, _ done: @escaping Completion<TaskRecord>) {
+        getTask(id: completion.taskID, in: nil) { [self] read in
+            let task: TaskRecord, outcome: TaskRecord
+            do throws(ProxyError) {
+                guard let found = try read.get() else { throw .notFound("task \(completion.taskID) does not exist") }
+                guard found.isClaimed(by: completion.worker) else { throw .notLeaseOwner(found, worker: completion.worker) }
+                task = found
+                outcome = try found.completed(completion)
+            } catch {
+                return done(.failure(error))
+            }
+            run(nil, claims.complete, claims.completeValues(outcome, worker: completion.worker), { [self] (result: Result<TaskRecord?, ProxyError>) in
+                guard case .success(nil) = result else { return done(result.map { $0! }) }
+                explainRefusal(taskID: task.id, worker: completion.worker, done)  // the lease moved on meanwhile
+            }) { [sql] r in r.rows.first.map { sql.task($0) } }
+        }
+    }
+
+    /// The worker's lease update matched no row: says who holds the task (or that it is gone).
+    private func explainRefusal(taskID: String, worker: String, _ done: @escaping Completion<TaskRecord>) {
+        getTask(id: taskID, in: nil) { read in
+            switch read {
+            case .failure(let error): done(.failure(error))
+            case .success(nil): done(.failure(.notFound("task \(taskID) does not exist")))
+            case .success(let task?): done(.failure(.notLeaseOwner(task, worker: worker)))
+            }
         }
     }
 

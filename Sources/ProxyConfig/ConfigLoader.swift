@@ -227,6 +227,8 @@ private struct Reader {
             case "max_pattern_bytes": s.maxPatternBytes = try int(v, key, in: 1...(1 << 20))
             case "max_auth_failures": s.maxAuthFailures = try int(v, key, in: 1...1000)
             case "max_output_bytes": s.maxOutputBytes = try int(v, key, in: 1024...(1 << 40))
+            case "default_max_attempts": s.defaultMaxAttempts = try int(v, key, in: 0...1_000_000)
+            case "max_lease_seconds": s.maxLeaseSeconds = try double(v, key, in: 1...31_536_000)
             case "log_level":
                 let level = try string(v, key).lowercased()
                 guard ["debug", "info", "warning", "error"].contains(level) else { throw fail(v, key, "expected debug, info, warning or error") }

@@ -75,6 +75,10 @@ public struct ProxyConfig: Sendable, Equatable {
         public var maxAuthFailures = 3
         /// Unsent bytes for one client before the proxy stops reading from it.
         public var maxOutputBytes = 4 << 20
+        /// Claims a task may take when it keeps losing its lease (its own `max_attempts` wins); 0: no limit.
+        public var defaultMaxAttempts = 3
+        /// The longest lease `claim_due_tasks` and `renew_lease` grant.
+        public var maxLeaseSeconds = 86_400.0
         public var logLevel = "info"
     }
 

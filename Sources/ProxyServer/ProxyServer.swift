@@ -43,7 +43,8 @@ public final class ProxyServer: ConnectionOwner {
         let transactions = TransactionBudget(maxOpen: config.maxTransactions, maxPerConnection: config.maxTransactionsPerConnection,
                                              idleTimeout: config.transactionTimeout, maxLifetime: config.transactionMaxLifetime)
         services = Services(storage: storage, cache: cache, transactions: transactions, maxAnswerBytes: config.maxAnswerBytes,
-                            maxPatternBytes: config.maxPatternBytes, authToken: config.authToken)
+                            maxPatternBytes: config.maxPatternBytes, defaultMaxAttempts: config.defaultMaxAttempts,
+                            maxLeaseSeconds: config.maxLeaseSeconds, authToken: config.authToken)
         dispatcher = Dispatcher(methods: methods, services: services, stats: stats,
                                 limits: .init(maxLineBytes: config.maxLineBytes, maxOutputBytes: config.maxOutputBytes,
                                               maxAuthFailures: config.maxAuthFailures))

@@ -16,12 +16,17 @@ final class Services {
     let maxAnswerBytes: Int
     /// `server.max_pattern_bytes`: the longest `cache.clear_pattern` glob.
     let maxPatternBytes: Int
+    /// `server.default_max_attempts` and `server.max_lease_seconds` (claims).
+    let defaultMaxAttempts: Int
+    let maxLeaseSeconds: Double
     private let authToken: String?
     /// `server.status`, which only the server can assemble (connections, statistics).
     var status: () -> JSONValue = { [:] }
 
     init(storage: StorageAdapter, cache: CacheAdapter, transactions: TransactionBudget, maxAnswerBytes: Int, maxPatternBytes: Int,
-         authToken: String?) {
+         defaultMaxAttempts: Int, maxLeaseSeconds: Double, authToken: String?) {
+        self.defaultMaxAttempts = defaultMaxAttempts
+        self.maxLeaseSeconds = maxLeaseSeconds
         self.storage = storage
         taskAnswers = (storage as? TaskAnswers) ?? EncodedTaskReads(storage)
         self.cache = cache

@@ -11,6 +11,8 @@ extension Statements {
             repeatInterval: row.text(6), enabled: dialect.bool(row, 7),
             createdAt: dialect.time(row, 8) ?? Timestamp(microseconds: 0), updatedAt: dialect.time(row, 9) ?? Timestamp(microseconds: 0),
             lastRun: dialect.time(row, 10), nextRun: dialect.time(row, 11), status: row.text(12) ?? "",
+            timeZone: row.text(14), attempts: Int(row.int(15) ?? 0), maxAttempts: row.int(16).map { Int($0) },
+            leaseOwner: row.text(17), leaseUntil: dialect.time(row, 18), lastStatus: row.text(19), lastResult: row.json(20),
             extra: row.json(13)?.objectValue ?? JSONObject())
     }
 

@@ -18,6 +18,10 @@ public enum SQLDialect: Sendable {
     /// JSON documents: text in SQLite.
     var jsonType: String { self == .sqlite ? "TEXT" : "JSONB" }
 
+    /// A column added by a migration. PostgreSQL can skip one already there,
+    /// so an exported dump loads twice (SQLite cannot; its migrations run once).
+    var addColumn: String { self == .sqlite ? "ADD COLUMN" : "ADD COLUMN IF NOT EXISTS" }
+
     // MARK: - Parameters and columns in statements
 
     /// Parameter `n` as a value of `type` (one of the three above, or TEXT):

@@ -47,6 +47,19 @@ public enum Schema {
                     value \(d.jsonType) NOT NULL
                 );
                 """),
+            Migration(version: 2, name: "claims, leases and computed schedules", sql: """
+                ALTER TABLE tasks \(d.addColumn) time_zone TEXT;
+                ALTER TABLE tasks \(d.addColumn) attempts INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE tasks \(d.addColumn) max_attempts INTEGER;
+                ALTER TABLE tasks \(d.addColumn) lease_owner TEXT;
+                ALTER TABLE tasks \(d.addColumn) lease_until \(d.timeType);
+                ALTER TABLE tasks \(d.addColumn) last_status TEXT;
+                ALTER TABLE tasks \(d.addColumn) last_result \(d.jsonType);
+                CREATE INDEX IF NOT EXISTS idx_tasks_due ON tasks(next_run)
+                    WHERE enabled = \(d.trueLiteral) AND status = 'pending';
+                CREATE INDEX IF NOT EXISTS idx_tasks_leased ON tasks(lease_until)
+                    WHERE enabled = \(d.trueLiteral) AND status = 'running';
+                """),
         ]
     }
 

@@ -13,7 +13,7 @@ public final class Statements: Sendable {
 
     /// The task columns, in the order `task(_:)` decodes them.
     public let taskColumns: String
-    public static let taskColumnCount = 14
+    public static let taskColumnCount = 21
     public let selectTask: String
     /// The same, locking the row until the transaction ends (PostgreSQL;
     /// SQLite's single writer needs no row lock).
@@ -39,19 +39,23 @@ public final class Statements: Sendable {
         taskColumns = """
             id, agent_name, task_prompt, schedule_type, schedule_value, repeat, repeat_interval, enabled, \
             \(d.readTime("created_at")), \(d.readTime("updated_at")), \(d.readTime("last_run")), \(d.readTime("next_run")), \
-            status, \(d.readJSON("extra"))
+            status, \(d.readJSON("extra")), time_zone, attempts, max_attempts, lease_owner, \(d.readTime("lease_until")), \
+            last_status, \(d.readJSON("last_result"))
             """
         selectTask = "SELECT \(taskColumns) FROM tasks WHERE id = $1"
         selectTaskForUpdate = selectTask + (d == .postgresql ? " FOR UPDATE" : "")
         insertTask = """
             INSERT INTO tasks (agent_name, task_prompt, schedule_type, schedule_value, repeat, repeat_interval, enabled, \
-            updated_at, last_run, next_run, status, extra, id, created_at) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \(d.parameter(12, as: d.jsonType)), $13, $14)
+            updated_at, last_run, next_run, status, extra, time_zone, attempts, max_attempts, lease_owner, lease_until, \
+            last_status, last_result, id, created_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \(d.parameter(12, as: d.jsonType)), $13, $14, $15, $16, $17, \
+            $18, \(d.parameter(19, as: d.jsonType)), $20, $21)
             """
         updateTask = """
             UPDATE tasks SET agent_name = $1, task_prompt = $2, schedule_type = $3, schedule_value = $4, repeat = $5, \
             repeat_interval = $6, enabled = $7, updated_at = $8, last_run = $9, next_run = $10, status = $11, \
-            extra = \(d.parameter(12, as: d.jsonType)) WHERE id = $13
+            extra = \(d.parameter(12, as: d.jsonType)), time_zone = $13, attempts = $14, max_attempts = $15, lease_owner = $16, \
+            lease_until = $17, last_status = $18, last_result = \(d.parameter(19, as: d.jsonType)) WHERE id = $20
             """
         updateTaskStatus = """
             UPDATE tasks SET status = $1, last_run = COALESCE(\(d.parameter(2, as: d.timeType)), last_run), \
@@ -71,11 +75,14 @@ public final class Statements: Sendable {
 
     // MARK: - Parameters
 
-    /// Parameters $1…$12 of `insertTask` and `updateTask` (the columns a save can change).
+    /// Parameters $1…$19 of `insertTask` and `updateTask` (every column but id and created_at).
     public func values(_ t: TaskRecord) -> [SQLValue] {
         [.text(t.agentName), .text(t.taskPrompt), .text(t.scheduleType), .text(t.scheduleValue), dialect.value(t.repeats),
          dialect.value(t.repeatInterval), dialect.value(t.enabled), dialect.value(t.updatedAt), dialect.value(t.lastRun),
-         dialect.value(t.nextRun), .text(t.status), dialect.value(json: t.extra.isEmpty ? nil : t.extra)]
+         dialect.value(t.nextRun), .text(t.status), dialect.value(json: t.extra.isEmpty ? nil : t.extra),
+         dialect.value(t.timeZone), .int(Int64(t.attempts)), t.maxAttempts.map { .int(Int64($0)) } ?? .null,
+         dialect.value(t.leaseOwner), dialect.value(t.leaseUntil), dialect.value(t.lastStatus),
+         t.lastResult.map { .text($0.jsonText) } ?? .null]
     }
 
     /// Every parameter of `insertTask`.

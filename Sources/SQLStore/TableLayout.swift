@@ -45,7 +45,7 @@ extension Statements {
         return ("INSERT INTO \(table.rawValue) (\(names)) VALUES " + tuples.joined(separator: ", ") + " ON CONFLICT DO NOTHING", values)
     }
 
-    /// Rows per `insertIfAbsent`: 14 parameters a task stays well under both limits.
+    /// Rows per `insertIfAbsent`: at 21 parameters a task, well under both limits.
     public static let rowsPerInsert = 1000
 
     /// A stored row's values in the order of `insertColumns`.
@@ -63,9 +63,11 @@ extension Statements {
         switch table {
         case .tasks:
             return ("agent_name, task_prompt, schedule_type, schedule_value, repeat, repeat_interval, enabled, "
-                    + "updated_at, last_run, next_run, status, extra, id, created_at",
+                    + "updated_at, last_run, next_run, status, extra, time_zone, attempts, max_attempts, lease_owner, lease_until, "
+                    + "last_status, last_result, id, created_at",
                     ["text", "text", "text", "text", d.boolType, "text", d.boolType,
-                     d.timeType, d.timeType, d.timeType, "text", d.jsonType, "text", d.timeType])
+                     d.timeType, d.timeType, d.timeType, "text", d.jsonType, "text", "integer", "integer", "text", d.timeType,
+                     "text", d.jsonType, "text", d.timeType])
         case .logs:
             return ("id, task_id, level, message, metadata, created_at", ["text", "text", "text", "text", d.jsonType, d.timeType])
         case .metadata:

@@ -1,5 +1,7 @@
 import ProxyCore
+import Scheduling
 import SQLStore
+import StoragePorts
 
 /// The contract's operations on one SQLite connection, with the shared SQL
 /// (`Statements.sqlite`). Called on whichever worker owns the connection.
@@ -18,13 +20,44 @@ extension SQLiteConnection {
     func saveTask(_ fields: JSONObject, id: String?, now: Timestamp) throws(ProxyError) -> String {
         if let id, var existing = try fetchTask(id: id) {
             try existing.apply(fields, isUpdate: true)
+            try existing.fillNextRun(sent: fields, isInsert: false, now: now)
             existing.updatedAt = now
             try execute(sql.updateTask, sql.updateValues(existing))
             return id
         }
-        let task = try TaskRecord.inserting(fields, id: id ?? Identifier.make(), now: now)
+        var task = try TaskRecord.inserting(fields, id: id ?? Identifier.make(), now: now)
+        try task.fillNextRun(sent: fields, isInsert: true, now: now)
         try execute(sql.insertTask, sql.insertValues(task))
         return task.id
+    }
+
+    // MARK: - Claims and leases (the writer: one at a time)
+
+    private var claims: ClaimStatements { .sqlite }
+
+    func claimDueTasks(_ r: ClaimRequest) throws(ProxyError) -> [TaskRecord] {
+        var tasks: [TaskRecord] = []
+        try query(claims.claim, claims.claimValues(r)) { row in tasks.append(sql.task(row)) }
+        return tasks.sorted { ($0.nextRun?.microseconds ?? 0, $0.id) < ($1.nextRun?.microseconds ?? 0, $1.id) }
+    }
+
+    func renewLease(taskID: String, worker: String, until: Timestamp, now: Timestamp) throws(ProxyError) -> TaskRecord {
+        var renewed: TaskRecord?
+        try query(claims.renew, claims.renewValues(taskID: taskID, worker: worker, until: until, now: now)) { row in
+            renewed = sql.task(row)
+        }
+        if let renewed { return renewed }
+        guard let task = try fetchTask(id: taskID) else { throw .notFound("task \(taskID) does not exist") }
+        throw .notLeaseOwner(task, worker: worker)
+    }
+
+    func completeTask(_ c: TaskCompletion) throws(ProxyError) -> TaskRecord {
+        guard let task = try fetchTask(id: c.taskID) else { throw .notFound("task \(c.taskID) does not exist") }
+        guard task.isClaimed(by: c.worker) else { throw .notLeaseOwner(task, worker: c.worker) }
+        let done = try task.completed(c)
+        var stored: TaskRecord?
+        try query(claims.complete, claims.completeValues(done, worker: c.worker)) { row in stored = sql.task(row) }
+        return stored ?? done
     }
 
     func listTasks(_ q: TaskQuery) throws(ProxyError) -> [TaskRecord] {

@@ -6,6 +6,7 @@ import ProxyCore
 import StoragePorts
 import SQLStore
 import ProxyConfig
+import Scheduling
 
 /// `StorageAdapter` on SQLite (the Personal Edition).
 ///
@@ -18,7 +19,7 @@ import ProxyConfig
 /// own savepoint, so one failing write does not undo the others) and are
 /// acknowledged only after that commit returned: with `synchronous=FULL`
 /// an acknowledged write survives a crash, at one fsync per batch.
-public final class SQLiteStorage: StorageAdapter {
+public final class SQLiteStorage: StorageAdapter, TaskClaims {
     private let options: SQLiteConnection.Options
     private let completions: CompletionQueue
     private let readQueue = JobQueue<(SQLiteConnection) -> Void>()
@@ -235,6 +236,20 @@ public final class SQLiteStorage: StorageAdapter {
 
     public func getMetadata(key: String, in tx: TransactionID?, _ done: @escaping Completion<JSONValue?>) {
         read(tx, done) { db throws(ProxyError) in try db.getMetadata(key: key) }
+    }
+
+    // MARK: - Claims and leases
+
+    public func claimDueTasks(_ request: ClaimRequest, _ done: @escaping Completion<[TaskRecord]>) {
+        write(nil, done) { db throws(ProxyError) in try db.claimDueTasks(request) }
+    }
+
+    public func renewLease(taskID: String, worker: String, until: Timestamp, now: Timestamp, _ done: @escaping Completion<TaskRecord>) {
+        write(nil, done) { db throws(ProxyError) in try db.renewLease(taskID: taskID, worker: worker, until: until, now: now) }
+    }
+
+    public func completeTask(_ completion: TaskCompletion, _ done: @escaping Completion<TaskRecord>) {
+        write(nil, done) { db throws(ProxyError) in try db.completeTask(completion) }
     }
 
     // MARK: - Transactions

@@ -10,6 +10,7 @@ enum RetrySafeMethods {
         "health_check",
         "list_tasks",
         "query_logs",
+        "renew_lease",
         "rpc.discover",
         "server.status",
     ]

@@ -14,7 +14,7 @@ struct CLITests {
         let address = "unix://\(proxy.socketPath)"
         let ok = try run(["call", "health_check", "--address", address])
         #expect(ok.status == 0 && ok.out == "true\n")
-        let saved = try run(["call", "save_task", #"{"task":{"id":"t1","agent_name":"a","task_prompt":"p","schedule_type":"cron","schedule_value":"x"}}"#, "--address", address])
+        let saved = try run(["call", "save_task", #"{"task":{"id":"t1","agent_name":"a","task_prompt":"p","schedule_type":"cron","schedule_value":"0 7 * * *"}}"#, "--address", address])
         #expect(saved.status == 0 && saved.out == "\"t1\"\n")
         let got = try run(["call", "get_task", #"{"task_id":"t1"}"#, "--address", address])
         #expect(got.status == 0 && got.out.contains("\"agent_name\": \"a\""))
@@ -51,7 +51,7 @@ struct CLITests {
         let first = try run(["migrate", "--database", "\(dir)/sub/data.db"])
         #expect(first.status == 0 && first.out.contains("applied migration(s) 1"))
         let second = try run(["migrate", "--database", "\(dir)/sub/data.db"])
-        #expect(second.status == 0 && second.out.contains("up to date (version 1)"))
+        #expect(second.status == 0 && second.out.contains("up to date (version 2)"))
     }
 
     @Test func noArgumentsServesThePersonalEditionInDotStorage() throws {

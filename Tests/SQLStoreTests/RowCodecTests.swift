@@ -16,8 +16,11 @@ struct RowCodecTests {
     func sqliteTask() {
         let row = Row(columns: ["t1", "agent", "prompt", "cron", "* * * * *", "1", nil, "0",
                                 "2026-11-25T09:00:00.000000Z", "2026-11-25T10:00:00.500000Z", nil, "2026-11-26T00:00:00.000000Z",
-                                "done", #"{"k":[1,2]}"#])
+                                "done", #"{"k":[1,2]}"#, "Europe/Berlin", "2", "5", "w1", "2026-11-26T00:01:00.000000Z",
+                                "failed", #"{"ok":false}"#])
         let t = Statements.sqlite.task(row)
+        #expect(t.timeZone == "Europe/Berlin" && t.attempts == 2 && t.maxAttempts == 5 && t.leaseOwner == "w1")
+        #expect(t.leaseUntil?.rfc3339 == "2026-11-26T00:01:00.000000Z" && t.lastStatus == "failed" && t.lastResult == ["ok": false])
         #expect(t.id == "t1" && t.agentName == "agent" && t.repeats && !t.enabled && t.repeatInterval == nil)
         #expect(t.updatedAt.rfc3339 == "2026-11-25T10:00:00.500000Z" && t.lastRun == nil)
         #expect(t.nextRun?.rfc3339 == "2026-11-26T00:00:00.000000Z")
@@ -27,8 +30,9 @@ struct RowCodecTests {
     @Test("a task reads back from PostgreSQL's text format: t/f booleans, epoch microseconds")
     func postgresTask() {
         let row = Row(columns: ["t1", "agent", "prompt", "cron", "* * * * *", "f", "1h", "t",
-                                "0", "1500000", "-500000", nil, "pending", nil])
+                                "0", "1500000", "-500000", nil, "pending", nil, nil, "0", nil, nil, nil, nil, nil])
         let t = Statements.postgresql.task(row)
+        #expect(t.timeZone == nil && t.attempts == 0 && t.maxAttempts == nil && t.leaseUntil == nil && t.lastResult == nil)
         #expect(!t.repeats && t.enabled && t.repeatInterval == "1h")
         #expect(t.updatedAt.rfc3339 == "1970-01-01T00:00:01.500000Z")
         #expect(t.lastRun?.rfc3339 == "1969-12-31T23:59:59.500000Z" && t.nextRun == nil)
@@ -40,7 +44,9 @@ struct RowCodecTests {
         let task = TaskRecord(id: "t9", agentName: "a", taskPrompt: "p", scheduleType: "interval", scheduleValue: "60",
                               repeats: true, enabled: true, createdAt: Timestamp(microseconds: 1_000_000),
                               updatedAt: Timestamp(microseconds: 2_000_000), nextRun: Timestamp(microseconds: 3_000_001),
-                              status: "pending", extra: ["x": "y"])
+                              status: "pending", timeZone: "Asia/Kolkata", attempts: 1, maxAttempts: 4, leaseOwner: "w",
+                              leaseUntil: Timestamp(microseconds: 4_000_000), lastStatus: "completed", lastResult: [1, "two"],
+                              extra: ["x": "y"])
         // The insert's values, in the select's column order, as the database would return them.
         let v = s.insertValues(task)
         func text(_ value: SQLValue) -> String? {
@@ -53,7 +59,8 @@ struct RowCodecTests {
                 return t
             }
         }
-        let stored = [v[12], v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[13], v[7], v[8], v[9], v[10], v[11]].map(text)
+        let stored = [v[19], v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[20], v[7], v[8], v[9], v[10], v[11],
+                      v[12], v[13], v[14], v[15], v[16], v[17], v[18]].map(text)
         #expect(s.task(Row(columns: stored)) == task)
     }
 

@@ -10,6 +10,7 @@ const RETRY_SAFE = new Set([
   'health_check',
   'list_tasks',
   'query_logs',
+  'renew_lease',
   'rpc.discover',
   'server.status',
 ]);

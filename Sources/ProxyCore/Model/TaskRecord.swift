@@ -1,5 +1,6 @@
-/// A task as stored: the seed's columns plus `updated_at`, and the client's
-/// own fields that are not columns (`extra`), kept and returned as sent.
+/// A task as stored: the seed's columns plus `updated_at`, the scheduling
+/// columns (time zone, attempts, lease, last outcome), and the client's own
+/// fields that are not columns (`extra`), kept and returned as sent.
 public struct TaskRecord: Equatable, Sendable {
     public var id: String
     public var agentName: String
@@ -14,18 +15,37 @@ public struct TaskRecord: Equatable, Sendable {
     public var lastRun: Timestamp?
     public var nextRun: Timestamp?
     public var status: String
+    /// IANA zone a cron or calendar interval is read in; nil is UTC.
+    public var timeZone: String?
+    /// Claims of the current run (reset when a completed task is rescheduled).
+    public var attempts: Int
+    /// Claims allowed before a task that keeps losing its lease fails; nil: the server's default.
+    public var maxAttempts: Int?
+    /// The worker holding the task (`claim_due_tasks`) and until when; the server's to set.
+    public var leaseOwner: String?
+    public var leaseUntil: Timestamp?
+    /// What the last `complete_task` reported; the server's to set.
+    public var lastStatus: String?
+    public var lastResult: JSONValue?
     public var extra: JSONObject
 
     public init(id: String, agentName: String, taskPrompt: String, scheduleType: String, scheduleValue: String,
                 repeats: Bool = false, repeatInterval: String? = nil, enabled: Bool = true,
                 createdAt: Timestamp, updatedAt: Timestamp, lastRun: Timestamp? = nil, nextRun: Timestamp? = nil,
-                status: String = "pending", extra: JSONObject = JSONObject()) {
+                status: String = "pending", timeZone: String? = nil, attempts: Int = 0, maxAttempts: Int? = nil,
+                leaseOwner: String? = nil, leaseUntil: Timestamp? = nil, lastStatus: String? = nil, lastResult: JSONValue? = nil,
+                extra: JSONObject = JSONObject()) {
         self.id = id; self.agentName = agentName; self.taskPrompt = taskPrompt
         self.scheduleType = scheduleType; self.scheduleValue = scheduleValue
         self.repeats = repeats; self.repeatInterval = repeatInterval; self.enabled = enabled
         self.createdAt = createdAt; self.updatedAt = updatedAt; self.lastRun = lastRun; self.nextRun = nextRun
-        self.status = status; self.extra = extra
+        self.status = status; self.timeZone = timeZone; self.attempts = attempts; self.maxAttempts = maxAttempts
+        self.leaseOwner = leaseOwner; self.leaseUntil = leaseUntil; self.lastStatus = lastStatus; self.lastResult = lastResult
+        self.extra = extra
     }
+
+    /// Fields only the server writes: a client that saves back a task it read sends them unchanged, and they are ignored.
+    public static let serverFields: Set<String> = ["id", "updated_at", "lease_owner", "lease_until", "last_status", "last_result"]
 
     public static let requiredOnInsert = ["agent_name", "task_prompt", "schedule_type", "schedule_value"]
 
@@ -46,7 +66,10 @@ public struct TaskRecord: Equatable, Sendable {
     public mutating func apply(_ fields: JSONObject, isUpdate: Bool = false) throws(ProxyError) {
         for (key, value) in fields.members {
             switch key {
-            case "id", "updated_at": continue
+            case _ where Self.serverFields.contains(key): continue
+            case "time_zone": timeZone = value == .null ? nil : try Self.string(value, key)
+            case "attempts": attempts = try Self.int(value, key, in: 0...1_000_000)
+            case "max_attempts": maxAttempts = value == .null ? nil : try Self.int(value, key, in: 1...1_000_000)
             case "agent_name": agentName = try Self.string(value, key)
             case "task_prompt": taskPrompt = try Self.string(value, key)
             case "schedule_type": scheduleType = try Self.string(value, key)
@@ -69,6 +92,13 @@ public struct TaskRecord: Equatable, Sendable {
     private static func string(_ v: JSONValue, _ key: String) throws(ProxyError) -> String {
         guard case .string(let s) = v else { throw .invalidParams(field: "task.\(key)", reason: "must be a string, got \(v.typeName)") }
         return s
+    }
+
+    private static func int(_ v: JSONValue, _ key: String, in range: ClosedRange<Int>) throws(ProxyError) -> Int {
+        guard let i = v.intValue, let n = Int(exactly: i), range.contains(n) else {
+            throw .invalidParams(field: "task.\(key)", reason: "must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
     }
 
     private static func bool(_ v: JSONValue, _ key: String) throws(ProxyError) -> Bool {
@@ -100,6 +130,13 @@ extension TaskRecord: JSONWritable {
         JSONWriter.raw(",\"last_run\":", into: &out); Self.writeTime(lastRun, into: &out)
         JSONWriter.raw(",\"next_run\":", into: &out); Self.writeTime(nextRun, into: &out)
         JSONWriter.raw(",\"status\":", into: &out); JSONWriter.string(status, into: &out)
+        JSONWriter.raw(",\"time_zone\":", into: &out); JSONWriter.optionalString(timeZone, into: &out)
+        JSONWriter.raw(",\"attempts\":", into: &out); JSONValue.int(Int64(attempts)).writeJSON(into: &out)
+        JSONWriter.raw(",\"max_attempts\":", into: &out); (maxAttempts.map { JSONValue.int(Int64($0)) } ?? .null).writeJSON(into: &out)
+        JSONWriter.raw(",\"lease_owner\":", into: &out); JSONWriter.optionalString(leaseOwner, into: &out)
+        JSONWriter.raw(",\"lease_until\":", into: &out); Self.writeTime(leaseUntil, into: &out)
+        JSONWriter.raw(",\"last_status\":", into: &out); JSONWriter.optionalString(lastStatus, into: &out)
+        JSONWriter.raw(",\"last_result\":", into: &out); (lastResult ?? .null).writeJSON(into: &out)
         for (key, value) in extra.members {
             out.append(UInt8(ascii: ","))
             JSONWriter.string(key, into: &out)

@@ -17,7 +17,10 @@ extension ProxyError {
             self = .invalidParams(field: field, reason: fields?["reason"]?.stringValue ?? detail("Invalid params"))
         case -32603: self = .internalError(detail("Internal error"))
         case -32001: self = .notFound(detail("Not found"))
-        case -32002: self = .conflict(detail("Conflict"))
+        case -32002:
+            var rest = fields
+            rest?["native"] = nil
+            self = .conflict(detail("Conflict"), fields: rest?.isEmpty == false ? rest : nil)
         case -32003:
             self = .backendUnavailable(detail("Backend unavailable"), retryAfterMs: Int(fields?["retry_after_ms"]?.intValue ?? 0))
         case -32004: self = .transactionInvalid(detail("Transaction unknown or expired"))

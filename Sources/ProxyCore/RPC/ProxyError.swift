@@ -10,7 +10,8 @@ public enum ProxyError: Error, Equatable, Sendable {
     case invalidParams(field: String, reason: String)         // -32602
     case internalError(String, native: NativeCode? = nil)     // -32603
     case notFound(String)                                     // -32001
-    case conflict(String, native: NativeCode? = nil)          // -32002
+    /// `fields`: what the client needs to act on it, e.g. a lease's current owner.
+    case conflict(String, native: NativeCode? = nil, fields: JSONObject? = nil)  // -32002
     case backendUnavailable(String, retryAfterMs: Int)        // -32003
     case transactionInvalid(String)                           // -32004
     /// A request line, or an answer (`subject: "answer"`), over its byte limit.
@@ -61,7 +62,7 @@ public enum ProxyError: Error, Equatable, Sendable {
         case .invalidParams(let field, let reason): return "\(title): \(field) \(reason)"
         case .requestTooLarge(let limit, let subject): return "\(title): \(subject) exceeds \(limit) bytes"
         case .parseError(let d), .invalidRequest(let d), .methodNotFound(let d), .internalError(let d, _),
-            .notFound(let d), .conflict(let d, _), .backendUnavailable(let d, _), .transactionInvalid(let d),
+            .notFound(let d), .conflict(let d, _, _), .backendUnavailable(let d, _), .transactionInvalid(let d),
             .overloaded(let d), .unauthorized(let d), .timeout(let d):
             return d.isEmpty ? title : "\(title): \(d)"
         }
@@ -76,7 +77,11 @@ public enum ProxyError: Error, Equatable, Sendable {
         case .timeout: return ["retryable": true]
         case .requestTooLarge(let limit, _): return ["limit_bytes": .int(Int64(limit))]
         case .methodNotFound(let name): return ["method": .string(name)]
-        case .internalError(_, let native?), .conflict(_, let native?): return ["native": native.json]
+        case .conflict(_, let native, let fields?):
+            var data = fields
+            if let native { data["native"] = native.json }
+            return .object(data)
+        case .internalError(_, let native?), .conflict(_, let native?, nil): return ["native": native.json]
         default: return nil
         }
     }

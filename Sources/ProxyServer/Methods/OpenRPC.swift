@@ -43,6 +43,9 @@ enum OpenRPC {
             "created_at": Schema.timestamp, "updated_at": Schema.timestamp,
             "last_run": Schema.nullable(Schema.timestamp), "next_run": Schema.nullable(Schema.timestamp),
             "status": Schema.string,
+            "time_zone": Schema.nullable(Schema.string), "attempts": Schema.integer, "max_attempts": Schema.nullable(Schema.integer),
+            "lease_owner": Schema.nullable(Schema.string), "lease_until": Schema.nullable(Schema.timestamp),
+            "last_status": Schema.nullable(Schema.string), "last_result": Schema.any,
         ],
     ]
 

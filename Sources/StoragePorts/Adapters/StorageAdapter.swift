@@ -9,7 +9,8 @@ public struct TransactionID: Hashable, Sendable {
 
 /// The seed's `StorageAdapter`, one method per contract method. Every
 /// method but health and the transaction calls takes an optional transaction.
-public protocol StorageAdapter: AnyObject {
+/// Every backend also implements the claims and leases (`TaskClaims`).
+public protocol StorageAdapter: TaskClaims {
     /// `sqlite`, `postgresql`, … (status reports).
     var backendName: String { get }
 

@@ -9,6 +9,7 @@ RETRY_SAFE = frozenset({
     "health_check",
     "list_tasks",
     "query_logs",
+    "renew_lease",
     "rpc.discover",
     "server.status",
 })

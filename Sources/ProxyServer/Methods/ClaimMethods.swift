@@ -1,0 +1,69 @@
+import ProxyCore
+import StoragePorts
+
+/// Claims and leases: how several schedulers share the tasks (PROTOCOL.md,
+/// "Claims and leases"). Each call is its own atomic unit, never inside a
+/// client transaction: a claim must be committed before its worker starts.
+enum ClaimMethods {
+    static let all: [MethodSpec] = [
+        MethodSpec("claim_due_tasks",
+                   "Take up to `limit` due tasks for `worker`: enabled, and pending with next_run <= now, or running with an expired lease. "
+                   + "Returns them, running under the worker's lease, attempts + 1. A task whose lease expired with no attempts left becomes failed instead.",
+                   params: [.required("worker", Schema.string, "The claiming worker's id (1-128 printable characters), unique per process."),
+                            .optional("agent_name", Schema.string, "Only this agent's tasks."),
+                            .optional("limit", Schema.integer, "1-1000, default 1."),
+                            .optional("lease_seconds", Schema.number, "How long the lease lasts unless renewed; default 60, at most server.max_lease_seconds."),
+                            .optional("now", Schema.timestamp, "Due by this instant instead of the proxy's clock (tests, backfills).")],
+                   result: Schema.array(Schema.task), ordering: .write, retrySafe: false) { call in
+            let p = call.params
+            let worker = try workerParam(p)
+            let now = try p.optionalTimestamp("now") ?? .now()
+            let request = ClaimRequest(worker: worker, agentName: try p.optionalString("agent_name"),
+                                       limit: try p.int("limit", default: 1, in: 1...1000),
+                                       leaseUntil: try leaseEnd(p, from: now, call.services), now: now,
+                                       defaultMaxAttempts: call.services.defaultMaxAttempts)
+            call.storage.claimDueTasks(request) { result in call.relay(result.map { $0.filter { $0.isClaimed(by: worker) } }) }
+        },
+        MethodSpec("renew_lease", "Extend the worker's lease to lease_seconds from now. Returns the task; -32002 (data.owner) when the worker does not hold it.",
+                   params: [.required("task_id", Schema.string, "Task id."),
+                            .required("worker", Schema.string, "The worker holding the lease."),
+                            .optional("lease_seconds", Schema.number, "Default 60, at most server.max_lease_seconds.")],
+                   result: Schema.task, ordering: .write, retrySafe: true) { call in
+            let p = call.params
+            let now = Timestamp.now()
+            call.storage.renewLease(taskID: try p.string("task_id"), worker: try workerParam(p),
+                                    until: try leaseEnd(p, from: now, call.services), now: now) { call.relay($0) }
+        },
+        MethodSpec("complete_task",
+                   "End the worker's run with an outcome. With a next run (given, or computed from the schedule when absent) the task goes back to pending; "
+                   + "without one (next_run null, or a finished once schedule) it keeps `status`. Returns the task; -32002 (data.owner) when the worker does not hold it.",
+                   params: [.required("task_id", Schema.string, "Task id."),
+                            .required("worker", Schema.string, "The worker holding the lease."),
+                            .required("status", Schema.string, "The run's outcome, e.g. completed or failed (kept as last_status)."),
+                            .optional("next_run", Schema.nullable(Schema.timestamp), "Absent: from the schedule; null: no next run."),
+                            .optional("result", Schema.any, "Any JSON value, kept as last_result.")],
+                   result: Schema.task, ordering: .write, retrySafe: false) { call in
+            let p = call.params
+            let next: TaskCompletion.NextRun
+            switch p.object["next_run"] {
+            case nil: next = .fromSchedule
+            case .null?: next = .none
+            default: next = .at(try p.timestamp("next_run"))
+            }
+            let completion = TaskCompletion(taskID: try p.string("task_id"), worker: try workerParam(p), status: try p.string("status"),
+                                            nextRun: next, result: p.object["result"], now: .now())
+            call.storage.completeTask(completion) { call.relay($0) }
+        },
+    ]
+
+    private static func workerParam(_ p: Params) throws(ProxyError) -> String {
+        let worker = try p.string("worker")
+        guard Identifier.isValidClientID(worker) else { throw .invalidParams(field: "worker", reason: "must be 1 to 128 printable characters") }
+        return worker
+    }
+
+    private static func leaseEnd(_ p: Params, from now: Timestamp, _ services: Services) throws(ProxyError) -> Timestamp {
+        let seconds = try p.optionalNumber("lease_seconds", in: 0...services.maxLeaseSeconds, exclusiveLowerBound: true) ?? 60
+        return Timestamp(microseconds: now.microseconds + Int64(seconds * 1_000_000))
+    }
+}

@@ -1,0 +1,98 @@
+import ProxyCore
+
+/// A standard five-field cron expression: minute, hour, day of month, month,
+/// day of week. Each field is `*` or a comma list of values, ranges `a-b` and
+/// steps (`*/n`, `a-b/n`, `a/n`); months and days of week also by English
+/// name (`jan`, `mon`); day of week 0-7 with 0 and 7 both Sunday. The macros
+/// `@yearly` (`@annually`), `@monthly`, `@weekly`, `@daily` (`@midnight`) and
+/// `@hourly` stand for their usual expansions.
+///
+/// When both day fields are restricted (neither is `*`), a day matches if
+/// either does (Vixie cron, croniter); otherwise both must. Parsing is one
+/// pass over the text with no recursion; each field becomes a bit set.
+public struct CronExpression: Equatable, Sendable {
+    public let minutes: UInt64
+    public let hours: UInt64
+    public let daysOfMonth: UInt64
+    public let months: UInt64
+    /// Bit 0 is Sunday.
+    public let daysOfWeek: UInt64
+    /// Both day fields restricted: either may match.
+    public let dayOr: Bool
+
+    private static let macros = [
+        "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
+        "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+    ]
+    private static let monthNames = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+    private static let dayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+
+    /// The longest expression accepted (a schedule is a short string).
+    public static let maxLength = 256
+
+    public init(_ text: String) throws(ScheduleError) {
+        guard text.utf8.count <= Self.maxLength else { throw ScheduleError("is longer than \(Self.maxLength) bytes") }
+        let trimmed = text.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+        let expanded = Self.macros[trimmed.lowercased()] ?? trimmed
+        let fields = expanded.split(separator: " ").map(String.init)
+        guard fields.count == 5 else {
+            throw ScheduleError("must have 5 fields (minute hour day-of-month month day-of-week), found \(fields.count)")
+        }
+        minutes = try Self.field(fields[0], "minute", 0...59)
+        hours = try Self.field(fields[1], "hour", 0...23)
+        daysOfMonth = try Self.field(fields[2], "day of month", 1...31)
+        months = try Self.field(fields[3], "month", 1...12, names: Self.monthNames, firstName: 1)
+        var dow = try Self.field(fields[4], "day of week", 0...7, names: Self.dayNames, firstName: 0)
+        if dow & (1 << 7) != 0 { dow = (dow | 1) & ~(1 << 7) }  // 7 is Sunday too
+        daysOfWeek = dow
+        dayOr = fields[2] != "*" && fields[4] != "*"
+    }
+
+    /// Whether a wall-clock date (not time) is one the expression runs on.
+    func matches(month: Int, day: Int, weekday: Int) -> Bool {
+        guard months & (1 << UInt64(month)) != 0 else { return false }
+        let dom = daysOfMonth & (1 << UInt64(day)) != 0
+        let dow = daysOfWeek & (1 << UInt64(weekday)) != 0
+        return dayOr ? (dom || dow) : (dom && dow)
+    }
+
+    private static func field(_ text: String, _ name: String, _ bounds: ClosedRange<Int>,
+                              names: [String] = [], firstName: Int = 0) throws(ScheduleError) -> UInt64 {
+        var bits: UInt64 = 0
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = item.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count <= 2, !parts[0].isEmpty else { throw ScheduleError("the \(name) field has a malformed item \"\(item)\"") }
+            var step = 1
+            if parts.count == 2 {
+                guard let s = Int(parts[1]), s >= 1, s <= bounds.upperBound + 1 else {
+                    throw ScheduleError("the \(name) field has a bad step in \"\(item)\"")
+                }
+                step = s
+            }
+            var low = bounds.lowerBound, high = bounds.upperBound
+            if parts[0] != "*" {
+                let ends = parts[0].split(separator: "-", omittingEmptySubsequences: false)
+                guard ends.count <= 2 else { throw ScheduleError("the \(name) field has a malformed range \"\(item)\"") }
+                low = try value(ends[0], name, bounds, names, firstName)
+                high = ends.count == 2 ? try value(ends[1], name, bounds, names, firstName) : (parts.count == 2 ? bounds.upperBound : low)
+                guard low <= high else { throw ScheduleError("the \(name) field has a range that runs backwards, \"\(item)\"") }
+            }
+            for v in stride(from: low, through: high, by: step) { bits |= 1 << UInt64(v) }
+        }
+        return bits
+    }
+
+    private static func value(_ text: Substring, _ name: String, _ bounds: ClosedRange<Int>,
+                              _ names: [String], _ firstName: Int) throws(ScheduleError) -> Int {
+        if let n = Int(text), bounds.contains(n) { return n }
+        if let i = names.firstIndex(of: text.lowercased()) { return i + firstName }
+        throw ScheduleError("the \(name) field has \"\(text)\", which is not \(bounds.lowerBound)-\(bounds.upperBound)"
+                            + (names.isEmpty ? "" : " or a name"))
+    }
+}
+
+/// A schedule that cannot be used; the text says why (for `-32602`).
+public struct ScheduleError: Error, Equatable, Sendable {
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+}

@@ -1,0 +1,56 @@
+import ProxyCore
+import StoragePorts
+
+/// Schedules applied to tasks: the one place that turns a task's schedule
+/// fields into `next_run` (both backends call it inside their write).
+extension TaskRecord {
+    /// The task's schedule; nil for a type the proxy does not compute.
+    /// An unusable one is `-32602` naming the field.
+    public func schedule() throws(ProxyError) -> Schedule? {
+        let zone: ZoneClock
+        do {
+            zone = try ZoneClock(identifier: timeZone)
+        } catch {
+            throw .invalidParams(field: "task.time_zone", reason: error.reason)
+        }
+        do {
+            return try Schedule(type: scheduleType, value: scheduleValue, zone: zone)
+        } catch {
+            throw .invalidParams(field: "task.schedule_value", reason: error.reason)
+        }
+    }
+
+    /// `save_task`: when the client sent no `next_run` and the schedule is new
+    /// (an insert) or changed, `next_run` becomes the schedule's first run after now.
+    public mutating func fillNextRun(sent fields: JSONObject, isInsert: Bool, now: Timestamp) throws(ProxyError) {
+        guard fields["next_run"] == nil else { return }
+        let changed = isInsert || ["schedule_type", "schedule_value", "time_zone"].contains { fields[$0] != nil }
+        guard changed, let schedule = try schedule() else { return }
+        guard let next = schedule.nextRun(after: now, previous: nil) else {
+            throw .invalidParams(field: "task.schedule_value", reason: "never matches a date in the next eight years")
+        }
+        nextRun = next
+    }
+
+    /// `complete_task` by the lease owner: the task as it will be stored.
+    /// With a next run it goes back to `pending` (attempts start over);
+    /// without one it keeps the reported status.
+    public func completed(_ c: TaskCompletion) throws(ProxyError) -> TaskRecord {
+        var task = self
+        let next: Timestamp?
+        switch c.nextRun {
+        case .none: next = nil
+        case .at(let t): next = t
+        case .fromSchedule: next = try schedule()?.nextRun(after: c.now, previous: nextRun)
+        }
+        task.nextRun = next
+        task.status = next == nil ? c.status : "pending"
+        if next != nil { task.attempts = 0 }
+        task.leaseOwner = nil
+        task.leaseUntil = nil
+        task.lastStatus = c.status
+        task.lastResult = c.result
+        task.updatedAt = c.now
+        return task
+    }
+}

@@ -1,0 +1,70 @@
+import ProxyCore
+
+/// `claim_due_tasks`: what a worker asks for.
+public struct ClaimRequest: Sendable {
+    public var worker: String
+    public var agentName: String?
+    public var limit: Int
+    public var leaseUntil: Timestamp
+    /// The instant tasks must be due by (the proxy's clock unless the caller gave one).
+    public var now: Timestamp
+    /// Claims a task whose own `max_attempts` is null may take (0: no limit).
+    public var defaultMaxAttempts: Int
+
+    public init(worker: String, agentName: String?, limit: Int, leaseUntil: Timestamp, now: Timestamp, defaultMaxAttempts: Int) {
+        self.worker = worker; self.agentName = agentName; self.limit = limit
+        self.leaseUntil = leaseUntil; self.now = now; self.defaultMaxAttempts = defaultMaxAttempts
+    }
+}
+
+/// `complete_task`: the outcome a lease owner reports.
+public struct TaskCompletion: Sendable {
+    public enum NextRun: Sendable, Equatable {
+        /// From the task's schedule (the proxy computes it).
+        case fromSchedule
+        /// None: the task stays with the reported status.
+        case none
+        case at(Timestamp)
+    }
+
+    public var taskID: String
+    public var worker: String
+    public var status: String
+    public var nextRun: NextRun
+    public var result: JSONValue?
+    public var now: Timestamp
+
+    public init(taskID: String, worker: String, status: String, nextRun: NextRun, result: JSONValue?, now: Timestamp) {
+        self.taskID = taskID; self.worker = worker; self.status = status; self.nextRun = nextRun; self.result = result; self.now = now
+    }
+}
+
+/// Claims and leases: how several schedulers share one store without
+/// running a task twice. Each call is its own atomic unit (no transaction
+/// handle): a claim must commit before the worker starts the task.
+public protocol TaskClaims: AnyObject {
+    /// Takes up to `limit` due tasks (pending with `next_run <= now`, or
+    /// running with an expired lease) for the worker. An expired task out of
+    /// attempts becomes `failed` instead. Returns every task it changed, in
+    /// due order: the worker's claims are those it now holds (`isClaimed(by:)`).
+    func claimDueTasks(_ request: ClaimRequest, _ done: @escaping Completion<[TaskRecord]>)
+    /// Extends the worker's lease; `-32002` (with the owner) when it is not the worker's.
+    func renewLease(taskID: String, worker: String, until: Timestamp, now: Timestamp, _ done: @escaping Completion<TaskRecord>)
+    /// Ends the worker's lease with an outcome, rescheduling the task when it has a next run.
+    func completeTask(_ completion: TaskCompletion, _ done: @escaping Completion<TaskRecord>)
+}
+
+extension TaskRecord {
+    /// Running under this worker's lease.
+    public func isClaimed(by worker: String) -> Bool { status == "running" && leaseOwner == worker }
+}
+
+extension ProxyError {
+    /// The lease is not the caller's: who holds the task now, for the client to decide.
+    public static func notLeaseOwner(_ task: TaskRecord, worker: String) -> ProxyError {
+        let holder = task.leaseOwner.map { "is held by \($0)" } ?? "is not leased (status \(task.status))"
+        return .conflict("task \(task.id) \(holder), not by \(worker)",
+                         fields: ["task_id": .string(task.id), "owner": task.leaseOwner.map { .string($0) } ?? .null,
+                                  "status": .string(task.status)])
+    }
+}
