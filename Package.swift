@@ -45,7 +45,7 @@ let package = Package(
         // Redis on the loop (hiredis async): the shared read-through cache and `cache.*`.
         .target(name: "RedisCache", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "CHiredis"], swiftSettings: v5),
         // Listeners, connections, framing, dispatch, transactions.
-        .target(name: "ProxyServer", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop"], swiftSettings: v5),
+        .target(name: "ProxyServer", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "Scheduling"], swiftSettings: v5),
         // Client over the wire contract (used by `call`, `bench` and the tests).
         .target(name: "StorageProxyClient", dependencies: ["ProxyCore"], swiftSettings: v5),
         // The benchmark's parts (not the product's): a bare libuv line-echo, the load driver, pgbench and

@@ -7,8 +7,10 @@ import ProxyCore
 /// `@yearly` (`@annually`), `@monthly`, `@weekly`, `@daily` (`@midnight`) and
 /// `@hourly` stand for their usual expansions.
 ///
-/// When both day fields are restricted (neither is `*`), a day matches if
-/// either does (Vixie cron, croniter); otherwise both must. Parsing is one
+/// When both day fields are restricted, a day matches if either does (Vixie
+/// cron, croniter); otherwise both must. A day field is unrestricted when it
+/// is `*`, or allows every value while the other day field holds a `*`
+/// (`*/2`): croniter's reading, which the Python suite checks. Parsing is one
 /// pass over the text with no recursion; each field becomes a bit set.
 public struct CronExpression: Equatable, Sendable {
     public let minutes: UInt64
@@ -19,6 +21,11 @@ public struct CronExpression: Equatable, Sendable {
     public let daysOfWeek: UInt64
     /// Both day fields restricted: either may match.
     public let dayOr: Bool
+    /// The hour field does not allow every hour: a job at fixed hours, which
+    /// runs once at the end of a skipped (DST) hour that held one of its times.
+    /// An hourly job runs at its next time that exists instead (Vixie cron's
+    /// rule for fixed-time and wildcard jobs, as croniter applies it).
+    public let isFixedTime: Bool
 
     private static let macros = [
         "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
@@ -26,6 +33,10 @@ public struct CronExpression: Equatable, Sendable {
     ]
     private static let monthNames = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
     private static let dayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+
+    private static let everyHour: UInt64 = (1 << 24) - 1
+    private static let everyDayOfMonth: UInt64 = ((1 << 32) - 1) & ~1  // bits 1…31
+    private static let everyDayOfWeek: UInt64 = (1 << 7) - 1  // bits 0…6
 
     /// The longest expression accepted (a schedule is a short string).
     public static let maxLength = 256
@@ -45,7 +56,10 @@ public struct CronExpression: Equatable, Sendable {
         var dow = try Self.field(fields[4], "day of week", 0...7, names: Self.dayNames, firstName: 0)
         if dow & (1 << 7) != 0 { dow = (dow | 1) & ~(1 << 7) }  // 7 is Sunday too
         daysOfWeek = dow
-        dayOr = fields[2] != "*" && fields[4] != "*"
+        let domUnrestricted = fields[2] == "*" || (daysOfMonth == Self.everyDayOfMonth && fields[4].contains("*"))
+        let dowUnrestricted = fields[4] == "*" || (daysOfWeek == Self.everyDayOfWeek && fields[2].contains("*"))
+        dayOr = !domUnrestricted && !dowUnrestricted
+        isFixedTime = hours != Self.everyHour
     }
 
     /// Whether a wall-clock date (not time) is one the expression runs on.

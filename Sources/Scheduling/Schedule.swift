@@ -6,9 +6,11 @@ import ProxyCore
 ///
 /// - `cron`: the first minute after the given instant whose wall-clock time
 ///   in the task's zone (UTC by default) matches. When clocks go back, a
-///   wall time that occurs twice runs twice; when they go forward, wall
-///   times in the skipped hour run once, at the instant after the gap
-///   (croniter's behaviour, checked against it in the Python suite).
+///   wall time that occurs twice runs twice; when they go forward, a job at
+///   fixed times of day whose time was skipped runs once, at the instant
+///   after the gap, while one whose hour field is `*` simply
+///   runs at its next time that exists (Vixie cron's rule; croniter's
+///   behaviour, checked against it in the Python suite).
 /// - `interval`: fixed rate. The next slot is the previous `next_run` plus
 ///   whole periods, the first one after now (missed slots are skipped, not
 ///   run in a burst); with no previous `next_run`, now plus one period.
@@ -76,8 +78,8 @@ public struct Schedule: Sendable {
             if let wall = firstMatch(cron, fromWall: ceilMinute(from + offset), beforeWall: end + offset) { return wall - offset }
             guard end < horizon else { return nil }
             let after = zone.offset(at: end)
-            // Clocks went forward: a match in the skipped wall times runs at the end of the gap.
-            if after > offset, firstMatch(cron, fromWall: ceilMinute(end + offset), beforeWall: end + after) != nil { return end }
+            // Clocks went forward: a fixed-time job whose time was skipped runs at the end of the gap.
+            if after > offset, cron.isFixedTime, firstMatch(cron, fromWall: ceilMinute(end + offset), beforeWall: end + after) != nil { return end }
             from = end
         }
         return nil

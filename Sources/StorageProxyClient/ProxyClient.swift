@@ -123,6 +123,40 @@ public final class ProxyClient: StorageCalls, Sendable {
         return result
     }
 
+    // MARK: - Claims and leases (never in a transaction)
+
+    /// Due tasks leased to `worker` for `leaseSeconds`.
+    public func claimDueTasks(worker: String, limit: Int = 1, leaseSeconds: Double = 60, agentName: String? = nil,
+                              now: Timestamp? = nil) async throws -> [JSONObject] {
+        var p: JSONObject = ["worker": .string(worker), "limit": .int(Int64(limit)), "lease_seconds": .double(leaseSeconds)]
+        if let agentName { p["agent_name"] = .string(agentName) }
+        if let now { p["now"] = .string(now.rfc3339) }
+        return try await call("claim_due_tasks", p).arrayValue?.compactMap(\.objectValue) ?? []
+    }
+
+    /// `ProxyError.conflict` (its `data` names the holder) when `worker` does not hold the task.
+    @discardableResult
+    public func renewLease(taskID: String, worker: String, leaseSeconds: Double = 60) async throws -> JSONObject {
+        try await call("renew_lease", ["task_id": .string(taskID), "worker": .string(worker), "lease_seconds": .double(leaseSeconds)])
+            .objectValue ?? JSONObject()
+    }
+
+    public enum NextRun: Sendable { case fromSchedule, none, at(Timestamp) }
+
+    /// Ends `worker`'s run; the proxy computes the next run from the schedule unless told otherwise.
+    @discardableResult
+    public func completeTask(taskID: String, worker: String, status: String, nextRun: NextRun = .fromSchedule,
+                             result: JSONValue? = nil) async throws -> JSONObject {
+        var p: JSONObject = ["task_id": .string(taskID), "worker": .string(worker), "status": .string(status)]
+        switch nextRun {
+        case .fromSchedule: break
+        case .none: p["next_run"] = .null
+        case .at(let t): p["next_run"] = .string(t.rfc3339)
+        }
+        if let result { p["result"] = result }
+        return try await call("complete_task", p).objectValue ?? JSONObject()
+    }
+
     public func cacheGet(_ key: String) async throws -> JSONValue { try await call("cache.get", ["key": .string(key)]) }
 
     @discardableResult

@@ -23,6 +23,10 @@ struct DeploymentFilesTests {
         #expect(run.out.contains("image: postgres:16-alpine") && run.out.contains("image: redis:7-alpine"))
         #expect(run.out.contains("DB_PASSWORD: change-me-db-password"))  // taken from the env file
         #expect(run.out.contains("condition: service_healthy"))
+        // The two agents run the example scheduler, built from the Python client.
+        #expect(run.out.components(separatedBy: "image: storage-proxy-scheduler:latest").count == 3)
+        let agentImage = try String(contentsOfFile: Self.root + "/clients/python/Dockerfile", encoding: .utf8)
+        #expect(agentImage.contains("examples/scheduler.py"))
     }
 
     @Test("without the passwords docker-compose refuses, naming the missing one")

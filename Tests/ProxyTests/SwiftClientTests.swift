@@ -82,6 +82,34 @@ struct SwiftClientTests {
         #expect(ProxyError(code: -32003, message: "Backend unavailable: busy", data: nil)?.isRetryable == true)
     }
 
+    @Test("claims and leases: claim, renew, complete; only the holder", arguments: TestBackend.allCases)
+    func claims(backend: TestBackend) async throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let c = ProxyClient(proxy.address)
+        defer { c.close() }
+        try await c.saveTask(["id": "job", "agent_name": "a", "task_prompt": "p", "schedule_type": "interval", "schedule_value": "PT1H",
+                              "next_run": "2026-01-01T00:00:00Z"])
+        let claimed = try await c.claimDueTasks(worker: "w1", limit: 5, leaseSeconds: 30)
+        #expect(claimed.map { $0["id"] } == ["job"] && claimed.first?["attempts"] == 1)
+        #expect(try await c.claimDueTasks(worker: "w2").isEmpty)
+        #expect(try await c.renewLease(taskID: "job", worker: "w1")["lease_owner"] == "w1")
+        do {
+            try await c.completeTask(taskID: "job", worker: "w2", status: "completed")
+            Issue.record("a non-holder completed the task")
+        } catch let error as ProxyError {
+            guard case .conflict(_, _, let fields) = error else { throw error }
+            #expect(fields?["owner"] == "w1" && fields?["status"] == "running")
+        }
+        let done = try await c.completeTask(taskID: "job", worker: "w1", status: "completed", result: ["n": 3])
+        // Fixed rate: the 2026-01-01 slot plus whole hours, the first after now.
+        #expect(done["status"] == "pending" && done["last_result"] == ["n": 3])
+        let next = try #require(done["next_run"]?.stringValue.flatMap { Timestamp(rfc3339: $0) })
+        #expect(next > .now() && next.microseconds % 3_600_000_000 == 0)
+        let ended = try await c.claimDueTasks(worker: "w3", now: next)
+        #expect(ended.count == 1)
+        #expect(try await c.completeTask(taskID: "job", worker: "w3", status: "failed", nextRun: .none)["status"] == "failed")
+    }
+
     @Test("1,000 concurrent calls share one connection", arguments: TestBackend.allCases)
     func thousandConcurrentCalls(backend: TestBackend) async throws {
         let proxy = try ProxyProcess(backend: backend)

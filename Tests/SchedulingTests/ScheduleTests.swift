@@ -44,6 +44,9 @@ struct ScheduleTests {
                 == ["2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z", "2026-11-02T06:30:00Z"])  // 01:30 happens twice
         #expect(try runs("cron", "30 2 * * *", zone: ny, from: "2026-03-07T17:00:00Z", count: 2)
                 == ["2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z"])  // 02:30 does not exist: at 03:00, the gap's end
+        // With `*` in the hour field, times in the skipped hour are skipped too.
+        #expect(try runs("cron", "4 * * * *", zone: "Europe/Berlin", from: "2026-03-28T23:30:00Z", count: 3)
+                == ["2026-03-29T00:04:00Z", "2026-03-29T01:04:00Z", "2026-03-29T02:04:00Z"])
         #expect(try runs("cron", "0 * * * *", zone: ny, from: "2026-03-08T05:30:00Z", count: 3)
                 == ["2026-03-08T06:00:00Z", "2026-03-08T07:00:00Z", "2026-03-08T08:00:00Z"])
         #expect(try runs("cron", "*/20 1 * * *", zone: ny, from: "2026-11-01T04:50:00Z", count: 4)

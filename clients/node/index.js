@@ -268,6 +268,22 @@ class StorageProxyClient extends StorageMethods {
     return result;
   }
 
+  // Claims and leases (never in a transaction); lease seconds default to 60.
+  claimDueTasks(worker, { limit, leaseSeconds, agentName, now } = {}) {
+    return this.call('claim_due_tasks', named({ worker, limit, lease_seconds: leaseSeconds, agent_name: agentName, now }));
+  }
+  renewLease(taskId, worker, leaseSeconds) {
+    return this.call('renew_lease', named({ task_id: taskId, worker, lease_seconds: leaseSeconds }));
+  }
+  /** `nextRun`: undefined lets the proxy compute it from the schedule; null means no next run. */
+  completeTask(taskId, worker, status, { nextRun, result } = {}) {
+    return this.call('complete_task', named({ task_id: taskId, worker, status, next_run: nextRun, result }));
+  }
+  nextRuns(scheduleType, scheduleValue, { timeZone, after, count } = {}) {
+    return this.call('schedule.next_runs', named({ schedule_type: scheduleType, schedule_value: scheduleValue,
+                                                   time_zone: timeZone, after, count }));
+  }
+
   // cache.* (the application's key space); ttl in seconds
   cacheGet(key) { return this.call('cache.get', { key }); }
   cacheSet(key, value, ttl) { return this.call('cache.set', named({ key, value: value === undefined ? null : value, ttl })); }

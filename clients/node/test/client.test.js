@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const { Proxy, EDITIONS, enterpriseAvailable, freePort } = require('./proxy');
 const {
   StorageProxyClient, StorageProxyError, RetryableError, ProxyConnectionError, errorFromWire,
-  InvalidParams, NotFound, MethodNotFound, TransactionError, Unauthorized, BackendUnavailable,
+  InvalidParams, NotFound, MethodNotFound, TransactionError, Unauthorized, BackendUnavailable, Conflict,
 } = require('..');
 
 const task = (id, extra = {}) => ({
@@ -63,6 +63,23 @@ for (const edition of EDITIONS) {
       assert.deepEqual(await client.getMetadata('schema'), { v: 3 });
       assert.equal(await client.deleteTask('t1'), true);
       assert.equal(await client.deleteTask('t1'), false);
+    });
+
+    test('claims and leases: claim, renew, complete; only the holder', async () => {
+      await client.saveTask(task('job', { schedule_type: 'once', schedule_value: '2026-01-01T00:00:00Z' }));
+      const [claimed] = await client.claimDueTasks('w1', { leaseSeconds: 30, now: '2026-06-01T00:00:00Z' });
+      assert.equal(claimed.id, 'job');
+      assert.equal(claimed.lease_owner, 'w1');
+      assert.equal(claimed.attempts, 1);
+      assert.deepEqual(await client.claimDueTasks('w2', { now: '2026-06-01T00:00:10Z' }), []);
+      assert.equal((await client.renewLease('job', 'w1', 30)).lease_owner, 'w1');
+      await assert.rejects(client.completeTask('job', 'w2', 'completed'),
+        (e) => e instanceof Conflict && e.data.owner === 'w1');
+      const done = await client.completeTask('job', 'w1', 'completed', { result: { ok: true } });
+      assert.equal(done.status, 'completed');
+      assert.deepEqual(done.last_result, { ok: true });
+      assert.deepEqual(await client.nextRuns('cron', '0 9 * * *', { after: '2026-01-01T00:00:00Z', count: 2 }),
+        ['2026-01-01T09:00:00.000000Z', '2026-01-02T09:00:00.000000Z']);
     });
 
     test('cache methods', async () => {

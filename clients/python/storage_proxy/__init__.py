@@ -6,14 +6,14 @@ methods blocking. Standard library only.
 """
 
 from .blocking import BlockingTransaction, StorageClient
-from .client import StorageProxyClient, Transaction
+from .client import FROM_SCHEDULE, StorageProxyClient, Transaction
 from .errors import (BackendUnavailable, Conflict, InternalError, InvalidParams, InvalidRequest, MethodNotFound,
                      NotFound, Overloaded, ParseError, ProxyConnectionError, RequestTooLarge, RetryableError,
                      StorageProxyError, Timeout, TransactionError, Unauthorized)
 from .interfaces import CacheAdapter, StorageAdapter, VectorStoreAdapter
 
 __all__ = [
-    "StorageProxyClient", "Transaction", "StorageClient", "BlockingTransaction",
+    "StorageProxyClient", "Transaction", "FROM_SCHEDULE", "StorageClient", "BlockingTransaction",
     "StorageAdapter", "CacheAdapter", "VectorStoreAdapter",
     "StorageProxyError", "RetryableError", "ParseError", "InvalidRequest", "MethodNotFound", "InvalidParams",
     "InternalError", "NotFound", "Conflict", "BackendUnavailable", "TransactionError", "RequestTooLarge",

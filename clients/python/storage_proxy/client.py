@@ -17,7 +17,17 @@ from .connection import Connection, describe
 from .errors import ProxyConnectionError, error_from_wire
 from .interfaces import CacheAdapter, StorageAdapter, VectorStoreAdapter
 from .methods import RETRY_SAFE
-from .wire import Address, logs_from_wire, parse_address, request_line, seconds, task_from_wire, tasks_from_wire
+from .wire import (Address, logs_from_wire, parse_address, parse_time, request_line, seconds, task_from_wire,
+                   tasks_from_wire)
+
+
+class _FromSchedule:
+    def __repr__(self) -> str:
+        return "FROM_SCHEDULE"
+
+
+#: ``complete_task(next_run=FROM_SCHEDULE)``: the proxy computes the next run from the task's schedule.
+FROM_SCHEDULE = _FromSchedule()
 
 
 
@@ -251,6 +261,37 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
 
     def transaction(self) -> _TransactionScope:
         return _TransactionScope(self)
+
+    # -- Claims and leases (never inside a transaction: a claim commits before the work starts)
+
+    async def claim_due_tasks(self, worker: str, limit: int = 1, lease_seconds: Any = 60,
+                              agent_name: Optional[str] = None, now: Optional[datetime] = None) -> List[Dict[str, Any]]:
+        """Take up to ``limit`` due tasks for ``worker``, leased for ``lease_seconds`` (seconds or a timedelta)."""
+        params = _params(worker=worker, limit=limit, lease_seconds=seconds(lease_seconds), agent_name=agent_name, now=now)
+        return tasks_from_wire(await self._call("claim_due_tasks", params))
+
+    async def renew_lease(self, task_id: str, worker: str, lease_seconds: Any = 60) -> Dict[str, Any]:
+        """Extend ``worker``'s lease; ``Conflict`` (``.data["owner"]``) when it does not hold the task."""
+        params = {"task_id": task_id, "worker": worker, "lease_seconds": seconds(lease_seconds)}
+        return task_from_wire(await self._call("renew_lease", params))
+
+    async def complete_task(self, task_id: str, worker: str, status: str = "completed",
+                            next_run: Any = FROM_SCHEDULE, result: Any = None) -> Dict[str, Any]:
+        """End ``worker``'s run. ``next_run``: ``FROM_SCHEDULE`` (the proxy computes it), a datetime,
+        or ``None`` for no next run. ``Conflict`` (``.data["owner"]``) when the worker does not hold it."""
+        params: Dict[str, Any] = {"task_id": task_id, "worker": worker, "status": status}
+        if next_run is not FROM_SCHEDULE:
+            params["next_run"] = next_run
+        if result is not None:
+            params["result"] = result
+        return task_from_wire(await self._call("complete_task", params))
+
+    async def next_runs(self, schedule_type: str, schedule_value: str, time_zone: Optional[str] = None,
+                        after: Optional[datetime] = None, count: int = 5) -> List[datetime]:
+        """What the proxy computes for a schedule: its next ``count`` runs after ``after`` (default now)."""
+        params = _params(schedule_type=schedule_type, schedule_value=schedule_value, time_zone=time_zone,
+                         after=after, count=count)
+        return [parse_time(t) for t in await self._call("schedule.next_runs", params)]
 
     # -- CacheAdapter
 

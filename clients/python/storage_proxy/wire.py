@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from .errors import StorageProxyError
 
-TASK_TIMES = ("created_at", "updated_at", "last_run", "next_run")
+TASK_TIMES = ("created_at", "updated_at", "last_run", "next_run", "lease_until")
 
 Address = Tuple[str, str, int]  # ("unix", path, 0) or ("tcp", host, port)
 

@@ -1,0 +1,43 @@
+import ProxyCore
+import Scheduling
+
+/// Schedules without a task: what the proxy would compute, for a client to
+/// show or check (and for the tests that compare it with croniter).
+enum ScheduleMethods {
+    static let all: [MethodSpec] = [
+        MethodSpec("schedule.next_runs",
+                   "The next `count` runs of a schedule after `after`, as save_task and complete_task compute them. "
+                   + "Fewer when it ends (once); [] for a type the proxy does not compute.",
+                   params: [.required("schedule_type", Schema.string, "cron, interval or once."),
+                            .required("schedule_value", Schema.string, "As in a task."),
+                            .optional("time_zone", Schema.nullable(Schema.string), "IANA name; UTC when absent."),
+                            .optional("after", Schema.timestamp, "Default: now."),
+                            .optional("count", Schema.integer, "1-100, default 5.")],
+                   result: Schema.array(Schema.timestamp), ordering: .read) { call in
+            let p = call.params
+            var task = TaskRecord(id: "-", agentName: "-", taskPrompt: "-", scheduleType: try p.string("schedule_type"),
+                                  scheduleValue: try p.string("schedule_value"), createdAt: .now(), updatedAt: .now())
+            task.timeZone = try p.optionalString("time_zone")
+            let count = try p.int("count", default: 5, in: 1...100)
+            var after = try p.optionalTimestamp("after") ?? .now()
+            var runs: [JSONValue] = []
+            do throws(ProxyError) {
+                guard let schedule = try task.schedule() else { return call.reply(.success(JSONValue.array([]))) }
+                var previous: Timestamp?
+                while runs.count < count, let next = schedule.nextRun(after: after, previous: previous) {
+                    runs.append(.string(next.rfc3339))
+                    previous = next
+                    after = next
+                }
+            } catch {
+                // The same checks as a task's, named without the `task.` prefix.
+                guard case .invalidParams(let field, let reason) = error else { throw error }
+                throw ProxyError.invalidParams(field: String(field.dropFirst("task.".count)), reason: reason)
+            }
+            if runs.isEmpty && task.scheduleType == "cron" {
+                throw ProxyError.invalidParams(field: "schedule_value", reason: "never matches a date in the next eight years")
+            }
+            call.reply(.success(JSONValue.array(runs)))
+        },
+    ]
+}
