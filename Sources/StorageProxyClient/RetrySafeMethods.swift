@@ -12,6 +12,7 @@ enum RetrySafeMethods {
         "query_logs",
         "renew_lease",
         "rpc.discover",
+        "schedule.next_runs",
         "server.status",
     ]
 }

@@ -12,6 +12,7 @@ const RETRY_SAFE = new Set([
   'query_logs',
   'renew_lease',
   'rpc.discover',
+  'schedule.next_runs',
   'server.status',
 ]);
 

@@ -11,5 +11,6 @@ RETRY_SAFE = frozenset({
     "query_logs",
     "renew_lease",
     "rpc.discover",
+    "schedule.next_runs",
     "server.status",
 })
