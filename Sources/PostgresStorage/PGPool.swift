@@ -31,6 +31,8 @@ public final class PGPool {
         public var acquireTimeout = 5.0
         /// Autocommit statements queued on one connection before another is used; 1: one at a time.
         public var pipelineDepth = 8
+        /// The same for statements that write (their commits flush one after another on one connection).
+        public var writePipelineDepth = 1
 
         public init(conninfo: String) { self.conninfo = conninfo }
     }
@@ -59,6 +61,11 @@ public final class PGPool {
 
     /// For one autocommit statement; give it back with `releaseShared` once it has answered.
     public func acquireShared(_ done: @escaping Lease) { carryOut(policy.acquireShared(done, now: MonotonicClock.seconds())) }
+
+    /// For one autocommit statement that writes: shared only up to `writePipelineDepth`.
+    public func acquireSharedForWrite(_ done: @escaping Lease) {
+        carryOut(policy.acquireShared(done, now: MonotonicClock.seconds(), depth: policy.settings.writePipelineDepth))
+    }
 
     public func release(_ connection: PGConnection) { carryOut(policy.release(connection, now: MonotonicClock.seconds())) }
 

@@ -59,12 +59,13 @@ struct PoolPolicy<Connection: PooledConnection, Waiter> {
     }
 
     /// A connection for one autocommit statement: the least busy one already
-    /// shared while it has fewer than `pipelineDepth` queued, else a pooled
-    /// one, else (pool_size all lent) the least busy shared one anyway. Give
-    /// it back with `releaseShared` once the statement has answered.
-    mutating func acquireShared(_ waiter: Waiter, now: Double) -> [Step] {
+    /// shared while it has fewer than `depth` (default `pipelineDepth`)
+    /// queued, else a pooled one, else (pool_size all lent) the least busy
+    /// shared one anyway. Give it back with `releaseShared` once the
+    /// statement has answered.
+    mutating func acquireShared(_ waiter: Waiter, now: Double, depth: Int? = nil) -> [Step] {
         if let leastBusy = sharing.min(by: { $0.queued < $1.queued }),
-           leastBusy.queued < settings.pipelineDepth || !canLendWithinPoolSize(now: now) {
+           leastBusy.queued < (depth ?? settings.pipelineDepth) || !canLendWithinPoolSize(now: now) {
             return [.lend(leastBusy, waiter)]
         }
         return acquire(waiter, shared: true, now: now)

@@ -47,13 +47,13 @@ public final class PostgresStorage: StorageAdapter, TaskClaims {
     /// Runs `body` on the transaction's connection, or on a pooled one that
     /// goes back to the pool when `body` has answered: one it may share with
     /// other calls if `body` is a single autocommit statement.
-    private func withConnection<T>(_ tx: TransactionID?, oneStatement: Bool = false, _ done: @escaping Completion<T>,
+    private func withConnection<T>(_ tx: TransactionID?, oneStatement: Bool = false, writes: Bool = false, _ done: @escaping Completion<T>,
                                    _ body: @escaping (PGConnection, @escaping Completion<T>) -> Void) {
         if let tx {
             guard let connection = pinned[tx] else { return done(.failure(.transactionInvalid("unknown transaction"))) }
             return body(connection, done)
         }
-        let lend = oneStatement ? pool.acquireShared : pool.acquire
+        let lend = oneStatement ? (writes ? pool.acquireSharedForWrite : pool.acquireShared) : pool.acquire
         let giveBack = oneStatement ? pool.releaseShared : pool.release
         lend { lease in
             switch lease {
@@ -68,9 +68,9 @@ public final class PostgresStorage: StorageAdapter, TaskClaims {
     }
 
     /// One statement, its result mapped.
-    private func run<T>(_ tx: TransactionID?, _ statement: String, _ values: [SQLValue], _ done: @escaping Completion<T>,
-                        _ map: @escaping (PGResult) throws(ProxyError) -> T) {
-        withConnection(tx, oneStatement: true, done) { connection, done in
+    private func run<T>(_ tx: TransactionID?, _ statement: String, _ values: [SQLValue], writes: Bool = false,
+                        _ done: @escaping Completion<T>, _ map: @escaping (PGResult) throws(ProxyError) -> T) {
+        withConnection(tx, oneStatement: true, writes: writes, done) { connection, done in
             connection.query(statement, values) { result in
                 done(result.flatMap { r in Result { () throws(ProxyError) in try map(r) } })
             }
@@ -85,7 +85,7 @@ public final class PostgresStorage: StorageAdapter, TaskClaims {
     /// back before the error is answered.
     private func write<T>(_ tx: TransactionID?, _ statement: String, _ values: [SQLValue], _ done: @escaping Completion<T>,
                           _ map: @escaping (PGResult) throws(ProxyError) -> T) {
-        guard tx != nil else { return run(tx, statement, values, done, map) }
+        guard tx != nil else { return run(tx, statement, values, writes: true, done, map) }
         withConnection(tx, done) { connection, done in
             connection.query("SAVEPOINT proxy_call") { _ in }
             connection.query(statement, values) { result in
@@ -188,38 +188,46 @@ public final class PostgresStorage: StorageAdapter, TaskClaims {
     private var claims: ClaimStatements { .postgresql }
 
     public func claimDueTasks(_ request: ClaimRequest, _ done: @escaping Completion<[TaskRecord]>) {
-        run(nil, claims.claim, claims.claimValues(request), done) { [sql] r in
+        run(nil, claims.claim, claims.claimValues(request), writes: true, done) { [sql] r in
             r.rows.map { sql.task($0) }.sorted { ($0.nextRun?.microseconds ?? 0, $0.id) < ($1.nextRun?.microseconds ?? 0, $1.id) }
         }
     }
 
     public func renewLease(taskID: String, worker: String, until: Timestamp, now: Timestamp, _ done: @escaping Completion<TaskRecord>) {
         let values = claims.renewValues(taskID: taskID, worker: worker, until: until, now: now)
-        run(nil, claims.renew, values, { [self] (result: Result<TaskRecord?, ProxyError>) in
+        run(nil, claims.renew, values, writes: true, { [self] (result: Result<TaskRecord?, ProxyError>) in
             guard case .success(nil) = result else { return done(result.map { $0! }) }
             explainRefusal(taskID: taskID, worker: worker, done)
         }) { [sql] r in r.rows.first.map { sql.task($0) } }
     }
 
-    /// Reads the task, computes its outcome (next run from its schedule), and
-    /// writes it only if the worker still holds the lease: two round trips,
-    /// no lock held between them. A schedule edited in between is read again
-    /// at the next completion.
+    /// Writes the outcome only if the worker still holds the lease. With the
+    /// next run given (or none), one statement; from the schedule, the task is
+    /// read first to compute it: two round trips, no lock held between them
+    /// (a schedule edited in between is read again at the next completion).
     public func completeTask(_ completion: TaskCompletion, _ done: @escaping Completion<TaskRecord>) {
-        getTask(id: completion.taskID, in: nil) { [self] read in
-            let task: TaskRecord, outcome: TaskRecord
+        let write = { [self] (next: Timestamp?) in
+            run(nil, claims.complete, claims.completeValues(completion, nextRun: next), writes: true,
+                { [self] (result: Result<TaskRecord?, ProxyError>) in
+                    guard case .success(nil) = result else { return done(result.map { $0! }) }
+                    explainRefusal(taskID: completion.taskID, worker: completion.worker, done)
+                }) { [sql] r in r.rows.first.map { sql.task($0) } }
+        }
+        switch completion.nextRun {
+        case .none: return write(nil)
+        case .at(let t): return write(t)
+        case .fromSchedule: break
+        }
+        getTask(id: completion.taskID, in: nil) { read in
+            let next: Timestamp?
             do throws(ProxyError) {
                 guard let found = try read.get() else { throw .notFound("task \(completion.taskID) does not exist") }
                 guard found.isClaimed(by: completion.worker) else { throw .notLeaseOwner(found, worker: completion.worker) }
-                task = found
-                outcome = try found.completed(completion)
+                next = try found.completed(completion).nextRun
             } catch {
                 return done(.failure(error))
             }
-            run(nil, claims.complete, claims.completeValues(outcome, worker: completion.worker), { [self] (result: Result<TaskRecord?, ProxyError>) in
-                guard case .success(nil) = result else { return done(result.map { $0! }) }
-                explainRefusal(taskID: task.id, worker: completion.worker, done)  // the lease moved on meanwhile
-            }) { [sql] r in r.rows.first.map { sql.task($0) } }
+            write(next)
         }
     }
 

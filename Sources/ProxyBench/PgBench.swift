@@ -15,8 +15,25 @@ public enum PgBench {
         case "save_log":
             return withID(Statements.postgresql.insertLog, ["gen_random_uuid()::text", "'bench-' || :n", "'INFO'", "'step done'",
                                                        "'{\"ms\":12}'", "now()"])
+        case "claims": return claimCycle
         default: return nil
         }
+    }
+
+    /// One scheduler cycle, as `ClaimLoop` runs it through the proxy: the
+    /// proxy's claim statement (returning only the id, which `\gset` keeps),
+    /// then its completion statement with a next run in the past. Each
+    /// pgbench client is a worker.
+    static var claimCycle: String {
+        func bind(_ sql: String, _ params: [String]) -> String {
+            var out = sql
+            for (i, p) in params.enumerated().reversed() { out = out.replacingOccurrences(of: "$\(i + 1)", with: "(\(p))") }
+            return out.replacingOccurrences(of: "\n", with: " ")
+        }
+        let claims = ClaimStatements.postgresql, worker = "'pgbench-' || :client_id"
+        let claim = claims.claim.components(separatedBy: " RETURNING ")[0] + " RETURNING id"
+        return bind(claim, ["now()", "NULL", "1", "3", worker, "now() + interval '60 seconds'"]) + " \\gset\n"
+            + bind(claims.complete, ["'pending'", "'2020-01-01T00:00:00Z'", "'completed'", "NULL", "now()", ":id", worker]) + ";\n"
     }
 
     /// Runs pgbench in prepared mode and returns its transactions per second.

@@ -171,6 +171,7 @@ private struct Reader {
                     case "max_overflow": c.postgresql.maxOverflow = try int(v2, key2, in: 0...10_000)
                     case "pool_recycle": c.postgresql.poolRecycle = try int(v2, key2, in: 1...Int(Int32.max))
                     case "pipeline_depth": c.postgresql.pipelineDepth = try int(v2, key2, in: 1...1024)
+                    case "write_pipeline_depth": c.postgresql.writePipelineDepth = try int(v2, key2, in: 1...1024)
                     default: throw fail(v2, key2, "unknown key")
                     }
                 }

@@ -26,6 +26,10 @@ public struct ProxyConfig: Sendable, Equatable {
         public var poolRecycle = 3600
         /// Autocommit statements queued on one connection before another is used.
         public var pipelineDepth = 8
+        /// The same for writes. A write's commit waits for its WAL flush: two
+        /// queued on one connection flush one after the other, on two
+        /// connections PostgreSQL flushes them together (group commit).
+        public var writePipelineDepth = 1
     }
 
     public struct Redis: Sendable, Equatable {

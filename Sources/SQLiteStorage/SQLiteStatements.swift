@@ -56,7 +56,7 @@ extension SQLiteConnection {
         guard task.isClaimed(by: c.worker) else { throw .notLeaseOwner(task, worker: c.worker) }
         let done = try task.completed(c)
         var stored: TaskRecord?
-        try query(claims.complete, claims.completeValues(done, worker: c.worker)) { row in stored = sql.task(row) }
+        try query(claims.complete, claims.completeValues(c, nextRun: done.nextRun)) { row in stored = sql.task(row) }
         return stored ?? done
     }
 

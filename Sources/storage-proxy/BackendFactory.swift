@@ -63,6 +63,7 @@ enum BackendFactory {
         s.maxOverflow = max(0, c.maxOverflow)
         s.recycleAfter = Double(c.poolRecycle)
         s.pipelineDepth = max(1, c.pipelineDepth)
+        s.writePipelineDepth = max(1, c.writePipelineDepth)
         return s
     }
 

@@ -17,7 +17,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Connections.") var connections = 64
     @Option(help: "Requests in flight per connection.") var pipeline = 16
     @Option(help: "Seconds per measurement.") var duration = 3.0
-    @Option(help: "Comma-separated: health_check,get_task,save_task,save_log,mixed.")
+    @Option(help: "Comma-separated: health_check,get_task,save_task,save_log,mixed,zipf,claims (claims: --claim-workers schedulers claim and complete).")
     var workloads = "health_check,get_task,save_task,save_log,mixed"
     @Option(help: "A running proxy's socket (default: start one).") var socket: String?
     @Option(help: "synchronous setting of the SQLite file the bench's own proxy uses.") var synchronous = "FULL"
@@ -25,7 +25,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "PostgreSQL pool_size for the bench's own proxy.") var poolSize = 20
     @Option(help: "PostgreSQL max_overflow for the bench's own proxy.") var maxOverflow = 40
     @Option(help: "PostgreSQL pipeline_depth for the bench's own proxy (1: one statement per connection at a time).") var pipelineDepth = 8
-    @Flag(help: "With --database: also run pgbench with the same SQL and connections (get_task, save_log).") var pgbench = false
+    @Flag(help: "With --database: also run pgbench with the same SQL and connections (get_task, save_log, claims).") var pgbench = false
+    @Option(help: "claims: competing workers (a connection and a thread each).") var claimWorkers = 8
     @Option(help: "The bench's own proxy caches in this Redis (redis://HOST:PORT) instead of in process.") var cache: String?
     @Flag(help: "With --cache: also run redis-benchmark GET with the same connections and pipelining (get_task).") var redisBenchmark = false
 
@@ -49,6 +50,10 @@ struct Bench: AsyncParsableCommand {
               + (socket == nil ? ", \(backend)" : ""))
         print(pad("workload", 14) + pad("proxy req/s", 13) + pad("p50 µs", 9) + pad("p99 µs", 9) + pad("echo req/s", 12) + pad("proxy/echo", 11) + "errors")
         for name in workloads.split(separator: ",").map(String.init) {
+            if name == "claims" {
+                try await claims(client, socket: proxySocket, dir: dir)
+                continue
+            }
             let lines = try requestLines(name, tasks: taskCount, agents: agents)
             let echo = try LoadDriver(socketPath: echoSocket, connections: connections, pipeline: pipeline, duration: duration).run(lines: lines)
             let proxy = try LoadDriver(socketPath: proxySocket, connections: connections, pipeline: pipeline, duration: duration).run(lines: lines)
@@ -71,6 +76,25 @@ struct Bench: AsyncParsableCommand {
                 print(pad("  pgbench", 14) + pad(fmt(direct), 13) + "same SQL, \(connections) direct connections; proxy/pgbench "
                       + String(format: "%.0f%%", 100 * proxy.perSecond / direct))
             }
+        }
+    }
+
+    /// Schedulers competing for 1,000 due tasks: claim, complete with a past
+    /// next run (due again at once), repeat; pgbench runs the same SQL with as many clients.
+    private func claims(_ client: ProxyClient, socket: String, dir: String) async throws {
+        let seeder = try LineClient(.unix(socket))
+        defer { seeder.close() }
+        let seeds = ClaimLoop.seedLines(count: 1000)
+        try seeder.send(seeds.joined(separator: "\n") + "\n")
+        for _ in seeds { _ = try seeder.readLine() }
+        let loop = try ClaimLoop(address: .unix(socket), workers: claimWorkers, duration: duration).run()
+        print(pad("claims", 14) + pad(fmt(loop.perSecond), 13) + "claim+complete cycles/s, \(claimWorkers) workers × 1 in flight; "
+              + "\(loop.empty) empty claims, \(loop.errors) errors")
+        if pgbench, let database {
+            let direct = try PgBench.run(script: PgBench.script(for: "claims")!, url: database, connections: claimWorkers,
+                                         seconds: duration, dir: dir)
+            print(pad("  pgbench", 14) + pad(fmt(direct), 13) + "same claim and completion SQL, \(claimWorkers) clients; proxy/pgbench "
+                  + String(format: "%.0f%%", 100 * loop.perSecond / direct))
         }
     }
 

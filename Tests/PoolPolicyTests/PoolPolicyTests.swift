@@ -151,6 +151,19 @@ struct PoolPolicyTests {
         #expect(Self.text(p.releaseShared(c2, now: 1)).isEmpty && p.sharing.count == 1 && p.idleCount == 1)
     }
 
+    @Test("writes share only up to write_pipeline_depth (1: an idle shared connection, else another)")
+    func writesShareLess() {
+        var p = Policy(settings: Self.settings())
+        let c1 = Conn("c1", openedAt: 0)
+        _ = p.acquireShared("s1", now: 0)
+        _ = p.connected(.success(c1), for: "s1", shared: true, now: 0)
+        c1.queued = 1
+        #expect(Self.text(p.acquireShared("w1", now: 0, depth: 1)) == ["connect w1 shared"], "a write does not queue behind another")
+        #expect(Self.text(p.acquireShared("r1", now: 0)) == ["lend c1 r1"], "a read still does")
+        c1.queued = 0
+        #expect(Self.text(p.acquireShared("w2", now: 0, depth: 1)) == ["lend c1 w2"])
+    }
+
     @Test("closing fails the waiters, closes idle connections, and closes a connection that arrives after")
     func closing() {
         var p = Policy(settings: Self.settings { $0.poolSize = 1; $0.maxOverflow = 0 })
