@@ -1,26 +1,15 @@
-/// Proleptic Gregorian dates from day numbers and back (days since
-/// 1970-01-01), after Howard Hinnant's `days_from_civil`: exact, no tables.
+import ProxyCore
+
+/// The calendar of wall-clock time in day numbers (days since 1970-01-01):
+/// `Timestamp`'s exact conversions, with the small helpers schedules need.
 enum Civil {
     static func days(year: Int, month: Int, day: Int) -> Int64 {
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let m = Int64(month)
-        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        Timestamp.days(fromCivil: Int64(year), Int64(month), Int64(day))
     }
 
     static func date(days: Int64) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = Int(doy - (153 * mp + 2) / 5 + 1)
-        let month = Int(mp < 10 ? mp + 3 : mp - 9)
-        return (Int(yoe + era * 400) + (month <= 2 ? 1 : 0), month, day)
+        let (y, m, d) = Timestamp.civil(fromDays: days)
+        return (Int(y), Int(m), Int(d))
     }
 
     /// 0 is Sunday (1970-01-01 was a Thursday).

@@ -127,8 +127,9 @@ public struct Timestamp: Comparable, Hashable, Sendable {
         }
     }
 
-    // Howard Hinnant's days_from_civil / civil_from_days.
-    static func days(fromCivil y: Int64, _ m: Int64, _ d: Int64) -> Int64 {
+    // Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian,
+    // days since 1970-01-01; also the schedules' calendar).
+    public static func days(fromCivil y: Int64, _ m: Int64, _ d: Int64) -> Int64 {
         let y = m <= 2 ? y - 1 : y
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -137,7 +138,7 @@ public struct Timestamp: Comparable, Hashable, Sendable {
         return era * 146_097 + doe - 719_468
     }
 
-    static func civil(fromDays z: Int64) -> (Int64, Int64, Int64) {
+    public static func civil(fromDays z: Int64) -> (Int64, Int64, Int64) {
         let z = z + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
