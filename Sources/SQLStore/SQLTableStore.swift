@@ -21,8 +21,15 @@ public final class SQLTableStore: TableStore {
             let hasSchema = db.dialect == .sqlite
                 ? "SELECT count(*) FROM sqlite_master WHERE name = 'schema_migrations'"
                 : "SELECT count(*) FROM pg_class WHERE oid = to_regclass('schema_migrations')"
-            guard try db.integer(hasSchema) == 1, try MigrationRunner.currentVersion(on: db) > 0 else {
+            guard try db.integer(hasSchema) == 1, case let version = try MigrationRunner.currentVersion(on: db), version > 0 else {
                 throw .notFound("the database holds no storage-proxy schema (no schema_migrations)")
+            }
+            // Rows are read with every current column: an older source is refused
+            // here, by name, rather than failing on a missing column mid-copy.
+            let latest = Schema.migrations(db.dialect).last?.version ?? 0
+            guard version >= latest else {
+                throw .conflict("the database is at schema version \(version), this storage-proxy reads version \(latest): "
+                                + "run `storage-proxy migrate --database …` on it first")
             }
         }
     }

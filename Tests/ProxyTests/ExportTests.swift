@@ -63,4 +63,18 @@ struct ExportTests {
         let badFormat = try runCLI(["export", "--format", "csv"])
         #expect(badFormat.status != 0 && badFormat.err.contains("sql or jsonl"))
     }
+
+    @Test("a source at an older schema version is refused by name, with the command that fixes it")
+    func olderSourceIsRefused() throws {
+        let dir = ProxyProcess.makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try runCLI(["migrate", "--database", "\(dir)/old.db"]).status == 0)
+        // As a database last migrated by an older storage-proxy records itself.
+        let downgrade = try runProgram("/usr/bin/python3", ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
+                                                            + "c.execute('DELETE FROM schema_migrations WHERE version > 1'); c.commit()",
+                                                            "\(dir)/old.db"])
+        try #require(downgrade.status == 0, "\(downgrade.err)")
+        let run = try runCLI(["export", "--database", "\(dir)/old.db", "--output", "\(dir)/dump.sql"])
+        #expect(run.status != 0 && run.err.contains("schema version 1") && run.err.contains("storage-proxy migrate"), "\(run.err)")
+    }
 }
