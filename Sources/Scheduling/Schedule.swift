@@ -2,15 +2,15 @@ import ProxyCore
 
 /// When a task runs next, computed by the proxy from `schedule_type`,
 /// `schedule_value` and `time_zone`, so that a scheduler in any language
-/// needs no cron library. See STORAGE.md ("Schedules") for the rules.
+/// needs no cron library. PROTOCOL.md ("Schedules") states the rules for users.
 ///
 /// - `cron`: the first minute after the given instant whose wall-clock time
 ///   in the task's zone (UTC by default) matches. When clocks go back, a
 ///   wall time that occurs twice runs twice; when they go forward, a job at
 ///   fixed times of day whose time was skipped runs once, at the instant
-///   after the gap, while one whose hour field is `*` simply
-///   runs at its next time that exists (Vixie cron's rule; croniter's
-///   behaviour, checked against it in the Python suite).
+///   after the gap, while one whose hour field allows every hour simply runs
+///   at its next time that exists (Vixie cron's rule; croniter's behaviour,
+///   checked against it in the Python suite).
 /// - `interval`: fixed rate. The next slot is the previous `next_run` plus
 ///   whole periods, the first one after now (missed slots are skipped, not
 ///   run in a burst); with no previous `next_run`, now plus one period.

@@ -14,8 +14,11 @@ import Glibc
 ///
 /// The child gets this process's environment, an empty signal mask and
 /// default signal dispositions (a test runner or a server may have blocked
-/// SIGTERM; the child must still stop when asked). One thread at a time uses
-/// an instance.
+/// SIGTERM; the child must still stop when asked), and no descriptor but its
+/// standard three: one inherited by accident (a client socket of the parent,
+/// say) would hold that socket open after the parent closed it, and count
+/// against the child's own descriptor limit. One thread at a time uses an
+/// instance.
 public final class ChildProcess {
     /// Where the child's standard output or error goes.
     public enum Output: Sendable {
@@ -56,6 +59,7 @@ public final class ChildProcess {
             }
         }
         if let directory { _ = addChdir(&actions, directory) }
+        _ = addCloseFrom(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -113,6 +117,14 @@ private let addChdir: @convention(c) (UnsafeMutablePointer<posix_spawn_file_acti
         fatalError("this C library has no posix_spawn_file_actions_addchdir_np (glibc 2.29 or later has it)")
     }
     return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)
+}()
+
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), likewise undeclared.
+private let addCloseFrom: @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32 = {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+        fatalError("this C library has no posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later has it)")
+    }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
 }()
 
 public struct SpawnError: Error, CustomStringConvertible {
