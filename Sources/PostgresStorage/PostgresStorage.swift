@@ -11,7 +11,7 @@ import SQLStore
 /// transaction pins one connection from `begin_transaction` to commit or
 /// rollback; what runs in it uses savepoints where a call needs more than one
 /// statement. Loop thread only.
-public final class PostgresStorage: StorageAdapter, TaskClaims {
+public final class PostgresStorage: StorageAdapter {
     private let pool: PGPool
     private var pinned: [TransactionID: PGConnection] = [:]
 
@@ -189,7 +189,7 @@ public final class PostgresStorage: StorageAdapter, TaskClaims {
 
     public func claimDueTasks(_ request: ClaimRequest, _ done: @escaping Completion<[TaskRecord]>) {
         run(nil, claims.claim, claims.claimValues(request), writes: true, done) { [sql] r in
-            r.rows.map { sql.task($0) }.sorted { ($0.nextRun?.microseconds ?? 0, $0.id) < ($1.nextRun?.microseconds ?? 0, $1.id) }
+            r.rows.map { sql.task($0) }.sorted(by: TaskRecord.dueFirst)
         }
     }
 

@@ -38,7 +38,7 @@ extension SQLiteConnection {
     func claimDueTasks(_ r: ClaimRequest) throws(ProxyError) -> [TaskRecord] {
         var tasks: [TaskRecord] = []
         try query(claims.claim, claims.claimValues(r)) { row in tasks.append(sql.task(row)) }
-        return tasks.sorted { ($0.nextRun?.microseconds ?? 0, $0.id) < ($1.nextRun?.microseconds ?? 0, $1.id) }
+        return tasks.sorted(by: TaskRecord.dueFirst)
     }
 
     func renewLease(taskID: String, worker: String, until: Timestamp, now: Timestamp) throws(ProxyError) -> TaskRecord {

@@ -19,7 +19,7 @@ import Scheduling
 /// own savepoint, so one failing write does not undo the others) and are
 /// acknowledged only after that commit returned: with `synchronous=FULL`
 /// an acknowledged write survives a crash, at one fsync per batch.
-public final class SQLiteStorage: StorageAdapter, TaskClaims {
+public final class SQLiteStorage: StorageAdapter {
     private let options: SQLiteConnection.Options
     private let completions: CompletionQueue
     private let readQueue = JobQueue<(SQLiteConnection) -> Void>()

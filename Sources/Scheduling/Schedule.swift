@@ -43,6 +43,24 @@ public struct Schedule: Sendable {
         self.zone = zone
     }
 
+    /// The schedule these fields describe; nil for a type the proxy does not
+    /// compute. An unusable one is `-32602` naming `\(fieldPrefix)schedule_value`
+    /// or `\(fieldPrefix)time_zone`.
+    public static func of(type: String, value: String, timeZone: String?, fieldPrefix: String) throws(ProxyError) -> Schedule? {
+        guard ["cron", "interval", "once"].contains(type) else { return nil }  // no zone lookup for the rest
+        let zone: ZoneClock
+        do {
+            zone = try ZoneClock(identifier: timeZone)
+        } catch {
+            throw .invalidParams(field: fieldPrefix + "time_zone", reason: error.reason)
+        }
+        do {
+            return try Schedule(type: type, value: value, zone: zone)
+        } catch {
+            throw .invalidParams(field: fieldPrefix + "schedule_value", reason: error.reason)
+        }
+    }
+
     /// The first run after `now`. `previous` is the run that just happened
     /// (the task's `next_run`); nil when the task is new. Nil: no more runs.
     public func nextRun(after now: Timestamp, previous: Timestamp?) -> Timestamp? {

@@ -5,26 +5,16 @@ import StoragePorts
 /// fields into `next_run` (both backends call it inside their write).
 extension TaskRecord {
     /// The task's schedule; nil for a type the proxy does not compute.
-    /// An unusable one is `-32602` naming the field.
+    /// An unusable one is `-32602` naming the field (`task.schedule_value`, `task.time_zone`).
     public func schedule() throws(ProxyError) -> Schedule? {
-        let zone: ZoneClock
-        do {
-            zone = try ZoneClock(identifier: timeZone)
-        } catch {
-            throw .invalidParams(field: "task.time_zone", reason: error.reason)
-        }
-        do {
-            return try Schedule(type: scheduleType, value: scheduleValue, zone: zone)
-        } catch {
-            throw .invalidParams(field: "task.schedule_value", reason: error.reason)
-        }
+        try Schedule.of(type: scheduleType, value: scheduleValue, timeZone: timeZone, fieldPrefix: "task.")
     }
 
     /// `save_task`: when the client sent no `next_run` and the schedule is new
     /// (an insert) or changed, `next_run` becomes the schedule's first run after now.
     public mutating func fillNextRun(sent fields: JSONObject, isInsert: Bool, now: Timestamp) throws(ProxyError) {
         guard fields["next_run"] == nil else { return }
-        let changed = isInsert || ["schedule_type", "schedule_value", "time_zone"].contains { fields[$0] != nil }
+        let changed = isInsert || fields["schedule_type"] != nil || fields["schedule_value"] != nil || fields["time_zone"] != nil
         guard changed, let schedule = try schedule() else { return }
         guard let next = schedule.nextRun(after: now, previous: nil) else {
             throw .invalidParams(field: "task.schedule_value", reason: "never matches a date in the next eight years")

@@ -25,7 +25,9 @@ struct ZoneClock {
         return Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(seconds))))
     }
 
-    /// The first instant after `seconds` at which the offset changes.
+    /// The first daylight-saving change after `seconds` (what Foundation
+    /// reports). A zone that moves its standard offset without one (rare,
+    /// historical) is read at the wrong offset until its next DST change.
     func nextTransition(after seconds: Int64) -> Int64? {
         guard let zone, let next = zone.nextDaylightSavingTimeTransition(after: Date(timeIntervalSince1970: TimeInterval(seconds)))
         else { return nil }

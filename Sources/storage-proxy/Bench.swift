@@ -51,7 +51,7 @@ struct Bench: AsyncParsableCommand {
         print(pad("workload", 14) + pad("proxy req/s", 13) + pad("p50 µs", 9) + pad("p99 µs", 9) + pad("echo req/s", 12) + pad("proxy/echo", 11) + "errors")
         for name in workloads.split(separator: ",").map(String.init) {
             if name == "claims" {
-                try await claims(client, socket: proxySocket, dir: dir)
+                try claims(socket: proxySocket, dir: dir)
                 continue
             }
             let lines = try requestLines(name, tasks: taskCount, agents: agents)
@@ -81,7 +81,7 @@ struct Bench: AsyncParsableCommand {
 
     /// Schedulers competing for 1,000 due tasks: claim, complete with a past
     /// next run (due again at once), repeat; pgbench runs the same SQL with as many clients.
-    private func claims(_ client: ProxyClient, socket: String, dir: String) async throws {
+    private func claims(socket: String, dir: String) throws {
         let seeder = try LineClient(.unix(socket))
         defer { seeder.close() }
         let seeds = ClaimLoop.seedLines(count: 1000)

@@ -44,8 +44,6 @@ public struct TaskRecord: Equatable, Sendable {
         self.extra = extra
     }
 
-    /// Fields only the server writes: a client that saves back a task it read sends them unchanged, and they are ignored.
-    public static let serverFields: Set<String> = ["id", "updated_at", "lease_owner", "lease_until", "last_status", "last_result"]
 
     public static let requiredOnInsert = ["agent_name", "task_prompt", "schedule_type", "schedule_value"]
 
@@ -66,7 +64,8 @@ public struct TaskRecord: Equatable, Sendable {
     public mutating func apply(_ fields: JSONObject, isUpdate: Bool = false) throws(ProxyError) {
         for (key, value) in fields.members {
             switch key {
-            case _ where Self.serverFields.contains(key): continue
+            // The server's own fields: a client that saves back a task it read sends them, and they are ignored.
+            case "id", "updated_at", "lease_owner", "lease_until", "last_status", "last_result": continue
             case "time_zone": timeZone = value == .null ? nil : try Self.string(value, key)
             case "attempts": attempts = try Self.int(value, key, in: 0...1_000_000)
             case "max_attempts": maxAttempts = value == .null ? nil : try Self.int(value, key, in: 1...1_000_000)

@@ -15,26 +15,22 @@ enum ScheduleMethods {
                             .optional("count", Schema.integer, "1-100, default 5.")],
                    result: Schema.array(Schema.timestamp), ordering: .read) { call in
             let p = call.params
-            var task = TaskRecord(id: "-", agentName: "-", taskPrompt: "-", scheduleType: try p.string("schedule_type"),
-                                  scheduleValue: try p.string("schedule_value"), createdAt: .now(), updatedAt: .now())
-            task.timeZone = try p.optionalString("time_zone")
+            let type = try p.string("schedule_type")
             let count = try p.int("count", default: 5, in: 1...100)
             var after = try p.optionalTimestamp("after") ?? .now()
-            var runs: [JSONValue] = []
-            do throws(ProxyError) {
-                guard let schedule = try task.schedule() else { return call.reply(.success(JSONValue.array([]))) }
-                var previous: Timestamp?
-                while runs.count < count, let next = schedule.nextRun(after: after, previous: previous) {
-                    runs.append(.string(next.rfc3339))
-                    previous = next
-                    after = next
-                }
-            } catch {
-                // The same checks as a task's, named without the `task.` prefix.
-                guard case .invalidParams(let field, let reason) = error else { throw error }
-                throw ProxyError.invalidParams(field: String(field.dropFirst("task.".count)), reason: reason)
+            // The same checks as a task's, with the fields named as this method's.
+            guard let schedule = try Schedule.of(type: type, value: try p.string("schedule_value"),
+                                                 timeZone: try p.optionalString("time_zone"), fieldPrefix: "") else {
+                return call.reply(.success(JSONValue.array([])))
             }
-            if runs.isEmpty && task.scheduleType == "cron" {
+            var runs: [JSONValue] = []
+            var previous: Timestamp?
+            while runs.count < count, let next = schedule.nextRun(after: after, previous: previous) {
+                runs.append(.string(next.rfc3339))
+                previous = next
+                after = next
+            }
+            if runs.isEmpty && type == "cron" {
                 throw ProxyError.invalidParams(field: "schedule_value", reason: "never matches a date in the next eight years")
             }
             call.reply(.success(JSONValue.array(runs)))

@@ -57,6 +57,11 @@ public protocol TaskClaims: AnyObject {
 extension TaskRecord {
     /// Running under this worker's lease.
     public func isClaimed(by worker: String) -> Bool { status == "running" && leaseOwner == worker }
+
+    /// A claim's order: oldest due first (the database returns updated rows in no order).
+    public static func dueFirst(_ a: TaskRecord, _ b: TaskRecord) -> Bool {
+        (a.nextRun?.microseconds ?? 0, a.id) < (b.nextRun?.microseconds ?? 0, b.id)
+    }
 }
 
 extension ProxyError {

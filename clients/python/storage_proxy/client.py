@@ -267,12 +267,13 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
     async def claim_due_tasks(self, worker: str, limit: int = 1, lease_seconds: Any = 60,
                               agent_name: Optional[str] = None, now: Optional[datetime] = None) -> List[Dict[str, Any]]:
         """Take up to ``limit`` due tasks for ``worker``, leased for ``lease_seconds`` (seconds or a timedelta)."""
-        params = _params(worker=worker, limit=limit, lease_seconds=seconds(lease_seconds), agent_name=agent_name, now=now)
+        params = _params(worker=worker, limit=limit, lease_seconds=seconds(lease_seconds, "lease_seconds"),
+                         agent_name=agent_name, now=now)
         return tasks_from_wire(await self._call("claim_due_tasks", params))
 
     async def renew_lease(self, task_id: str, worker: str, lease_seconds: Any = 60) -> Dict[str, Any]:
         """Extend ``worker``'s lease; ``Conflict`` (``.data["owner"]``) when it does not hold the task."""
-        params = {"task_id": task_id, "worker": worker, "lease_seconds": seconds(lease_seconds)}
+        params = {"task_id": task_id, "worker": worker, "lease_seconds": seconds(lease_seconds, "lease_seconds")}
         return task_from_wire(await self._call("renew_lease", params))
 
     async def complete_task(self, task_id: str, worker: str, status: str = "completed",

@@ -74,15 +74,15 @@ def logs_from_wire(logs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return [log_from_wire(entry) for entry in logs]
 
 
-def seconds(ttl: Any) -> Optional[float]:
-    """A ``timedelta`` (the seed's type) or a number of seconds."""
+def seconds(ttl: Any, name: str = "ttl") -> Optional[float]:
+    """A ``timedelta`` (the seed's type) or a number of seconds; ``name`` is the parameter's, for the error."""
     if ttl is None:
         return None
     if hasattr(ttl, "total_seconds"):
         return ttl.total_seconds()
     if isinstance(ttl, (int, float)):
         return ttl
-    raise StorageProxyError(f"ttl must be a timedelta or seconds, not {type(ttl).__name__}")
+    raise StorageProxyError(f"{name} must be a timedelta or seconds, not {type(ttl).__name__}")
 
 
 def utc_now() -> datetime:
