@@ -42,6 +42,10 @@ public final class PGConnection {
     private var watchingWrite = false
     public private(set) var isBroken = false
     public private(set) var isClosed = false
+    /// `NOTIFY`s for channels this connection `LISTEN`s to: (channel, payload), in commit order.
+    var onNotification: ((String, String) -> Void)?
+    /// Told once when the connection breaks (a listener has nothing in flight to fail).
+    var onBroken: ((String) -> Void)?
     /// When the connection was opened (pool recycling).
     public let openedAt = MonotonicClock.seconds()
 
@@ -158,6 +162,7 @@ public final class PGConnection {
         if events.contains(.writable) { flush() }
         guard events.contains(.readable) else { return }
         guard PQconsumeInput(conn) == 1 else { return fail("PostgreSQL: \(connectionMessage)") }
+        defer { deliverNotifications() }  // libpq parses them while it reads results too
         if inFlight.isEmpty {
             // Nothing asked: the server is closing us (or sent a notice). A closed socket reads EOF.
             if PQstatus(conn) == CONNECTION_BAD { fail("PostgreSQL closed the connection") }
@@ -189,6 +194,14 @@ public final class PGConnection {
         }
     }
 
+    private func deliverNotifications() {
+        while !isClosed, let n = PQnotifies(conn) {
+            let channel = String(cString: n.pointee.relname), payload = String(cString: n.pointee.extra)
+            PQfreemem(n)
+            onNotification?(channel, payload)
+        }
+    }
+
     private func completeHead() {
         let head = inFlight.removeFirst()
         let result: Result<PGResult, ProxyError>
@@ -205,6 +218,9 @@ public final class PGConnection {
         let pending = inFlight
         inFlight = []
         for q in pending { q.done(.failure(.backendUnavailable(why, retryAfterMs: 500))) }
+        let broken = onBroken
+        onBroken = nil
+        broken?(why)
     }
 
     // MARK: - Closing
@@ -212,6 +228,7 @@ public final class PGConnection {
     /// Stops watching and closes the socket. Queued queries fail.
     public func close() {
         guard !isClosed else { return }
+        onBroken = nil
         if !isBroken { fail("the PostgreSQL connection was closed") }
         finish()
     }

@@ -14,6 +14,8 @@ import SQLStore
 public final class PostgresStorage: StorageAdapter {
     private let pool: PGPool
     private var pinned: [TransactionID: PGConnection] = [:]
+    /// Live events: a LISTEN connection of its own, while somebody subscribes.
+    private var changeFeed: PGChangeFeed!
 
     public var backendName: String { "postgresql" }
 
@@ -22,6 +24,11 @@ public final class PostgresStorage: StorageAdapter {
     /// Migrations must have run (`migrate`) before serving.
     public init(loop: UVLoop, settings: PGPool.Settings) {
         pool = PGPool(loop: loop, settings: settings)
+        changeFeed = PGChangeFeed(loop: loop, conninfo: settings.conninfo,
+                                  readTask: { [unowned self] id, done in getTask(id: id, in: nil, done) },
+                                  readLog: { [unowned self] id, done in
+                                      run(nil, sql.selectLog, [.text(id)], done) { [sql] r in r.rows.first.map { sql.log($0) } }
+                                  })
     }
 
     /// `storage-proxy migrate`, and start-up before serving: applies the
@@ -290,6 +297,7 @@ public final class PostgresStorage: StorageAdapter {
     public func close(_ done: @escaping () -> Void) {
         for (_, connection) in pinned { connection.close() }  // closing rolls back on the server
         pinned = [:]
+        changeFeed.stop()
         pool.close()
         done()
     }
@@ -298,4 +306,13 @@ public final class PostgresStorage: StorageAdapter {
         ["type": "postgresql", "state": pool.isReachable ? "up" : "down", "pool": pool.figures,
          "open_transactions": .int(Int64(pinned.count))]
     }
+}
+
+extension PostgresStorage {
+    public func startChanges(_ sink: @escaping ChangeSink, lost: @escaping (String) -> Void, ready: @escaping Completion<Void>) {
+        changeFeed.onGap = lost
+        changeFeed.start(sink, ready: ready)
+    }
+
+    public func stopChanges() { changeFeed.stop() }
 }

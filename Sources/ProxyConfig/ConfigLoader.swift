@@ -228,6 +228,7 @@ private struct Reader {
             case "max_pattern_bytes": s.maxPatternBytes = try int(v, key, in: 1...(1 << 20))
             case "max_auth_failures": s.maxAuthFailures = try int(v, key, in: 1...1000)
             case "max_output_bytes": s.maxOutputBytes = try int(v, key, in: 1024...(1 << 40))
+            case "max_subscriptions_per_connection": s.maxSubscriptionsPerConnection = try int(v, key, in: 1...10_000)
             case "default_max_attempts": s.defaultMaxAttempts = try int(v, key, in: 0...1_000_000)
             case "max_lease_seconds": s.maxLeaseSeconds = try double(v, key, in: 1...31_536_000)
             case "log_level":

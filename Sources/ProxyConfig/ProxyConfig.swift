@@ -77,8 +77,11 @@ public struct ProxyConfig: Sendable, Equatable {
         public var maxPatternBytes = 1024
         /// Wrong `auth` tokens on one connection before it is closed.
         public var maxAuthFailures = 3
-        /// Unsent bytes for one client before the proxy stops reading from it.
+        /// Unsent bytes for one client before the proxy stops reading from it
+        /// (and drops its live events, telling it with one `lagged` event).
         public var maxOutputBytes = 4 << 20
+        /// `subscribe` calls one connection may have open.
+        public var maxSubscriptionsPerConnection = 16
         /// Claims a task may take when it keeps losing its lease (its own `max_attempts` wins); 0: no limit.
         public var defaultMaxAttempts = 3
         /// The longest lease `claim_due_tasks` and `renew_lease` grant.

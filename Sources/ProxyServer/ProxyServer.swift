@@ -44,7 +44,8 @@ public final class ProxyServer: ConnectionOwner {
                                              idleTimeout: config.transactionTimeout, maxLifetime: config.transactionMaxLifetime)
         services = Services(storage: storage, cache: cache, transactions: transactions, maxAnswerBytes: config.maxAnswerBytes,
                             maxPatternBytes: config.maxPatternBytes, defaultMaxAttempts: config.defaultMaxAttempts,
-                            maxLeaseSeconds: config.maxLeaseSeconds, authToken: config.authToken)
+                            maxLeaseSeconds: config.maxLeaseSeconds, maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
+                            authToken: config.authToken)
         dispatcher = Dispatcher(methods: methods, services: services, stats: stats,
                                 limits: .init(maxLineBytes: config.maxLineBytes, maxOutputBytes: config.maxOutputBytes,
                                               maxAuthFailures: config.maxAuthFailures))
@@ -229,6 +230,7 @@ public final class ProxyServer: ConnectionOwner {
         for tx in connection.session.close() {
             storage.rollbackTransaction(tx) { _ in }
         }
+        services.events.sessionClosed(connection.session)
         if stopping { finishStopIfDone() }
     }
 
@@ -297,6 +299,9 @@ public final class ProxyServer: ConnectionOwner {
             "requests": stats.report(methods: dispatcher.methods),
             "transactions": ["open": .int(Int64(services.transactions.open)), "opening": .int(Int64(services.transactions.opening)),
                              "max": .int(Int64(config.maxTransactions))],
+            "events": ["subscriptions": .int(Int64(services.events.count)), "feed": .string(services.events.isFeedOn ? "on" : "off"),
+                       "published": .int(Int64(services.events.published)), "delivered": .int(Int64(services.events.delivered)),
+                       "dropped": .int(Int64(services.events.dropped))],
             "storage": storage.statusReport(),
             "cache": services.cache.statusReport(),
         ]

@@ -12,6 +12,8 @@ final class Services {
     let cache: CacheAdapter
     let health = HealthProbe()
     let transactions: TransactionBudget
+    /// Live events (`subscribe`).
+    let events: EventHub
     /// `server.max_answer_bytes`: backends stop reading rows past it.
     let maxAnswerBytes: Int
     /// `server.max_pattern_bytes`: the longest `cache.clear_pattern` glob.
@@ -24,7 +26,8 @@ final class Services {
     var status: () -> JSONValue = { [:] }
 
     init(storage: StorageAdapter, cache: CacheAdapter, transactions: TransactionBudget, maxAnswerBytes: Int, maxPatternBytes: Int,
-         defaultMaxAttempts: Int, maxLeaseSeconds: Double, authToken: String?) {
+         defaultMaxAttempts: Int, maxLeaseSeconds: Double, maxSubscriptionsPerConnection: Int, authToken: String?) {
+        events = EventHub(feed: storage, maxPerConnection: maxSubscriptionsPerConnection)
         self.defaultMaxAttempts = defaultMaxAttempts
         self.maxLeaseSeconds = maxLeaseSeconds
         self.storage = storage

@@ -33,6 +33,10 @@ final class Session {
     var endInput: () -> Void = {}
     private(set) var isClosed = false
 
+    /// Live events: this connection's subscriptions (kept by `EventHub`), and where their events go.
+    var subscriptions: [String: Subscription] = [:]
+    weak var outlet: EventOutlet?
+
     private var transactions: [String: Open] = [:]
     private var opening = 0
     private let budget: TransactionBudget

@@ -60,8 +60,70 @@ public enum Schema {
                 CREATE INDEX IF NOT EXISTS idx_tasks_leased ON tasks(lease_until)
                     WHERE enabled = \(d.trueLiteral) AND status = 'running';
                 """),
+            Migration(version: 3, name: "live events", sql: """
+                CREATE TABLE IF NOT EXISTS event_listeners (
+                    proxy TEXT PRIMARY KEY,
+                    until \(d.timeType) NOT NULL
+                );
+                \(d == .postgresql ? postgresEventTriggers : "")
+                """),
         ]
     }
+
+    /// PostgreSQL's live events: every committed change to a task or a log
+    /// is a NOTIFY on `storage_proxy_events`, so every proxy's listener gets
+    /// it in commit order. Only while some proxy listens (a live row in
+    /// `event_listeners`): NOTIFY serializes commits, which nobody should
+    /// pay for unheard. The payload is a JSON array: topic, operation, then
+    /// the row's columns as the row codec reads them (`taskColumns`;
+    /// `logColumns` after the log's task's agent). A payload that would pass
+    /// NOTIFY's 8,000-byte limit is cut to topic, operation, id and agent;
+    /// the listener reads the row.
+    static let postgresEventTriggers = """
+        CREATE OR REPLACE FUNCTION storage_proxy_task_event() RETURNS trigger LANGUAGE plpgsql AS $fn$
+        DECLARE
+            r tasks%ROWTYPE;
+            op text := CASE TG_OP WHEN 'INSERT' THEN 'created' WHEN 'UPDATE' THEN 'updated' ELSE 'deleted' END;
+            payload text;
+        BEGIN
+            IF NOT EXISTS (SELECT 1 FROM event_listeners WHERE until > now()) THEN RETURN NULL; END IF;
+            IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
+            payload := json_build_array('tasks', op, r.id, r.agent_name, r.task_prompt, r.schedule_type, r.schedule_value,
+                r.repeat, r.repeat_interval, r.enabled,
+                (extract(epoch from r.created_at) * 1000000)::bigint, (extract(epoch from r.updated_at) * 1000000)::bigint,
+                (extract(epoch from r.last_run) * 1000000)::bigint, (extract(epoch from r.next_run) * 1000000)::bigint,
+                r.status, r.extra::text, r.time_zone, r.attempts, r.max_attempts, r.lease_owner,
+                (extract(epoch from r.lease_until) * 1000000)::bigint, r.last_status, r.last_result::text)::text;
+            IF octet_length(payload) > 7900 THEN
+                payload := json_build_array('tasks', op, r.id, r.agent_name)::text;
+            END IF;
+            PERFORM pg_notify('storage_proxy_events', payload);
+            RETURN NULL;
+        END
+        $fn$;
+        CREATE OR REPLACE FUNCTION storage_proxy_log_event() RETURNS trigger LANGUAGE plpgsql AS $fn$
+        DECLARE
+            agent text;
+            payload text;
+        BEGIN
+            IF NOT EXISTS (SELECT 1 FROM event_listeners WHERE until > now()) THEN RETURN NULL; END IF;
+            SELECT agent_name INTO agent FROM tasks WHERE id = NEW.task_id;
+            payload := json_build_array('logs', 'created', agent, NEW.id, NEW.task_id, NEW.level, NEW.message, NEW.metadata::text,
+                (extract(epoch from NEW.created_at) * 1000000)::bigint)::text;
+            IF octet_length(payload) > 7900 THEN
+                payload := json_build_array('logs', 'created', agent, NEW.id)::text;
+            END IF;
+            PERFORM pg_notify('storage_proxy_events', payload);
+            RETURN NULL;
+        END
+        $fn$;
+        DROP TRIGGER IF EXISTS tasks_events ON tasks;
+        CREATE TRIGGER tasks_events AFTER INSERT OR UPDATE OR DELETE ON tasks
+            FOR EACH ROW EXECUTE FUNCTION storage_proxy_task_event();
+        DROP TRIGGER IF EXISTS logs_events ON logs;
+        CREATE TRIGGER logs_events AFTER INSERT ON logs
+            FOR EACH ROW EXECUTE FUNCTION storage_proxy_log_event();
+        """
 
     /// Where applied versions are recorded.
     public static func bookkeeping(_ d: SQLDialect) -> String {

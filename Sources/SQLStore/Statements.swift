@@ -23,9 +23,13 @@ public final class Statements: Sendable {
     public let insertTask: String
     public let updateTask: String
     public let deleteTask = "DELETE FROM tasks WHERE id = $1"
+    /// A task's agent (a log event names it, for `agent_name` filters).
+    public let selectTaskAgent = "SELECT agent_name FROM tasks WHERE id = $1"
     public let updateTaskStatus: String
 
     public let logColumns: String
+    /// One log entry (a live event too large for its NOTIFY is read back).
+    public let selectLog: String
     public static let logColumnCount = 6
     /// Leaves a taken id alone: `save_log` with an id is idempotent.
     public let insertLog: String
@@ -62,6 +66,7 @@ public final class Statements: Sendable {
             next_run = COALESCE(\(d.parameter(3, as: d.timeType)), next_run), updated_at = $4 WHERE id = $5
             """
         logColumns = "id, task_id, level, message, \(d.readJSON("metadata")), \(d.readTime("created_at"))"
+        selectLog = "SELECT \(logColumns) FROM logs WHERE id = $1"
         insertLog = """
             INSERT INTO logs (id, task_id, level, message, metadata, created_at) \
             VALUES ($1, $2, $3, $4, \(d.parameter(5, as: d.jsonType)), $6) ON CONFLICT (id) DO NOTHING

@@ -4,6 +4,7 @@ import Glibc
 import CSQLite
 import ProxyCore
 import SQLStore
+import StoragePorts
 
 /// One sqlite3 connection, owned by exactly one thread at a time (opened
 /// NOMUTEX; the worker that owns it is the only caller). Keeps its prepared
@@ -17,6 +18,11 @@ final class SQLiteConnection: SQLExecutor {
     private(set) var lastErrorCode: Int32 = 0
     /// The detail of every "busy" error: the storage adds who holds the lock.
     static let busyDetail = "the database is busy (another writer holds it)"
+    /// Live events: whether writes record what they change (set before each
+    /// batch or statement from `ChangeLog.isOn`), and what they recorded
+    /// since the last commit (`ChangeLog.commit` takes it).
+    var recordsChanges = false
+    var changes: [Change] = []
 
     struct Options {
         var path: String

@@ -23,12 +23,27 @@ extension SQLiteConnection {
             try existing.fillNextRun(sent: fields, isInsert: false, now: now)
             existing.updatedAt = now
             try execute(sql.updateTask, sql.updateValues(existing))
+            try recordTask(id, .updated)
             return id
         }
         var task = try TaskRecord.inserting(fields, id: id ?? Identifier.make(), now: now)
         try task.fillNextRun(sent: fields, isInsert: true, now: now)
         try execute(sql.insertTask, sql.insertValues(task))
+        try recordTask(task.id, .created)
         return task.id
+    }
+
+    // MARK: - Live events (recorded only while someone subscribes)
+
+    /// The task as stored now (what it was, for a deletion about to happen).
+    private func recordTask(_ id: String, _ op: ChangeOperation) throws(ProxyError) {
+        guard recordsChanges, let task = try fetchTask(id: id) else { return }
+        changes.append(.task(task, op))
+    }
+
+    private func record(_ tasks: [TaskRecord]) {
+        guard recordsChanges else { return }
+        for task in tasks { changes.append(.task(task, .updated)) }
     }
 
     // MARK: - Claims and leases (the writer: one at a time)
@@ -38,7 +53,9 @@ extension SQLiteConnection {
     func claimDueTasks(_ r: ClaimRequest) throws(ProxyError) -> [TaskRecord] {
         var tasks: [TaskRecord] = []
         try query(claims.claim, claims.claimValues(r)) { row in tasks.append(sql.task(row)) }
-        return tasks.sorted(by: TaskRecord.dueFirst)
+        tasks.sort(by: TaskRecord.dueFirst)
+        record(tasks)
+        return tasks
     }
 
     func renewLease(taskID: String, worker: String, until: Timestamp, now: Timestamp) throws(ProxyError) -> TaskRecord {
@@ -46,7 +63,10 @@ extension SQLiteConnection {
         try query(claims.renew, claims.renewValues(taskID: taskID, worker: worker, until: until, now: now)) { row in
             renewed = sql.task(row)
         }
-        if let renewed { return renewed }
+        if let renewed {
+            record([renewed])
+            return renewed
+        }
         guard let task = try fetchTask(id: taskID) else { throw .notFound("task \(taskID) does not exist") }
         throw .notLeaseOwner(task, worker: worker)
     }
@@ -57,6 +77,7 @@ extension SQLiteConnection {
         let done = try task.completed(c)
         var stored: TaskRecord?
         try query(claims.complete, claims.completeValues(c, nextRun: done.nextRun)) { row in stored = sql.task(row) }
+        record([stored ?? done])
         return stored ?? done
     }
 
@@ -76,21 +97,34 @@ extension SQLiteConnection {
     }
 
     func deleteTask(id: String) throws(ProxyError) -> Bool {
-        try execute(sql.deleteTask, [.text(id)]) > 0
+        let before = recordsChanges ? try fetchTask(id: id) : nil
+        let deleted = try execute(sql.deleteTask, [.text(id)]) > 0
+        if deleted, let before { changes.append(.task(before, .deleted)) }
+        return deleted
     }
 
     func updateTaskStatus(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?, now: Timestamp) throws(ProxyError) -> Bool {
-        try execute(sql.updateTaskStatus, sql.updateStatusValues(id: id, status: status, lastRun: lastRun, nextRun: nextRun, now: now)) > 0
+        let updated = try execute(sql.updateTaskStatus,
+                                  sql.updateStatusValues(id: id, status: status, lastRun: lastRun, nextRun: nextRun, now: now)) > 0
+        if updated { try recordTask(id, .updated) }
+        return updated
     }
 
     /// Inserts unless the id is taken (`save_log` with an id is idempotent); returns whether it did.
     @discardableResult
     func insertLog(_ entry: LogEntry) throws(ProxyError) -> Bool {
+        let inserted: Bool
         do {
-            return try execute(sql.insertLog, sql.values(entry)) > 0
+            inserted = try execute(sql.insertLog, sql.values(entry)) > 0
         } catch .notFound {
             throw .notFound("task \(entry.taskID) does not exist")
         }
+        if inserted && recordsChanges {
+            var agent: String?
+            try query(sql.selectTaskAgent, [.text(entry.taskID)]) { row in agent = row.text(0) }
+            changes.append(.log(entry, agentName: agent))
+        }
+        return inserted
     }
 
     func queryLogs(_ q: LogQuery) throws(ProxyError) -> [LogEntry] {

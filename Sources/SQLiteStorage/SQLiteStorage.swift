@@ -29,6 +29,7 @@ public final class SQLiteStorage: StorageAdapter {
     private var sessions: [TransactionID: TransactionSession] = [:]
     private let readerCount: Int
     private let stats = WriterStats()
+    private let changeLog: ChangeLog
 
     public var backendName: String { "sqlite" }
 
@@ -37,6 +38,7 @@ public final class SQLiteStorage: StorageAdapter {
         try Self.createParentDirectory(of: config.path)
         options = SQLiteConnection.Options(path: config.path, synchronous: config.synchronous, busyTimeoutMs: config.busyTimeoutMs)
         self.completions = completions
+        changeLog = ChangeLog(completions: completions)
         readerCount = max(1, config.poolSize)
         let writer = try SQLiteConnection(options)
         try MigrationRunner.apply(on: writer)
@@ -44,8 +46,8 @@ public final class SQLiteStorage: StorageAdapter {
         for _ in 0..<readerCount { readers.append(try SQLiteConnection(options)) }
 
         do {
-            threads.append(try startThread { [writeQueue, completions, stats] in
-                Self.runWriter(writer, queue: writeQueue, completions: completions, stats: stats)
+            threads.append(try startThread { [writeQueue, completions, stats, changeLog] in
+                Self.runWriter(writer, queue: writeQueue, completions: completions, stats: stats, changeLog: changeLog)
             })
             for reader in readers {
                 threads.append(try startThread { [readQueue] in
@@ -135,13 +137,15 @@ public final class SQLiteStorage: StorageAdapter {
                                             retryAfterMs: min(max(100, heldMs), 30_000)))
     }
 
-    /// Runs one write in a savepoint: its failure undoes only itself.
+    /// Runs one write in a savepoint: its failure undoes only itself (and
+    /// the changes it recorded for live events).
     static func inSavepoint<T>(_ db: SQLiteConnection, _ body: (SQLiteConnection) throws(ProxyError) -> T) -> Result<T, ProxyError> {
         do {
             try db.execute("SAVEPOINT op")
         } catch {
             return .failure(error)
         }
+        let recorded = db.changes.count
         do {
             let value = try body(db)
             try db.execute("RELEASE op")
@@ -149,13 +153,15 @@ public final class SQLiteStorage: StorageAdapter {
         } catch {
             _ = try? db.execute("ROLLBACK TO op")
             _ = try? db.execute("RELEASE op")
+            db.changes.removeSubrange(recorded...)
             return .failure(error)
         }
     }
 
     // MARK: - The writer
 
-    private static func runWriter(_ db: SQLiteConnection, queue: JobQueue<WriteJob>, completions: CompletionQueue, stats: WriterStats) {
+    private static func runWriter(_ db: SQLiteConnection, queue: JobQueue<WriteJob>, completions: CompletionQueue,
+                                  stats: WriterStats, changeLog: ChangeLog) {
         while true {
             let batch = queue.take(max: 512)
             if batch.isEmpty { return }
@@ -167,13 +173,15 @@ public final class SQLiteStorage: StorageAdapter {
                 completions.post(all: batch.map { $0.fail(error) })
                 continue
             }
+            db.recordsChanges = changeLog.isOn
             for job in batch { deliveries.append(job.run(db)) }
             do {
-                try db.execute("COMMIT")
+                try changeLog.commit(db) { () throws(ProxyError) in _ = try db.execute("COMMIT") }
                 stats.record(batch: batch.count)
                 completions.post(all: deliveries)
             } catch {
                 _ = try? db.execute("ROLLBACK")
+                db.changes.removeAll()
                 completions.post(all: batch.map { $0.fail(error) })
             }
         }
@@ -256,7 +264,7 @@ public final class SQLiteStorage: StorageAdapter {
 
     public func beginTransaction(_ done: @escaping Completion<TransactionID>) {
         let tx = TransactionID(Identifier.randomToken())
-        let session = TransactionSession(options: options)
+        let session = TransactionSession(options: options, changeLog: changeLog)
         sessions[tx] = session
         session.begin(completions: completions) { [self] result in
             switch result {
@@ -282,6 +290,17 @@ public final class SQLiteStorage: StorageAdapter {
         }
         session.end(sql: sql, completions: completions, done)
     }
+
+    // MARK: - Live events
+
+    /// Ready once a write queued after this call has run: the writer reads
+    /// `isOn` at the start of each batch. Nothing is ever lost in between.
+    public func startChanges(_ sink: @escaping ChangeSink, lost: @escaping (String) -> Void, ready: @escaping Completion<Void>) {
+        changeLog.start(sink)
+        write(nil, ready) { _ throws(ProxyError) in }
+    }
+
+    public func stopChanges() { changeLog.stop() }
 
     // MARK: - Lifecycle
 

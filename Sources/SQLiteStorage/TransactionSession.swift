@@ -17,12 +17,14 @@ import StoragePorts
 /// failure would on PostgreSQL.
 final class TransactionSession: @unchecked Sendable {  // `queue` and the atomic are the only shared state
     private let options: SQLiteConnection.Options
+    private let changeLog: ChangeLog
     private let queue = JobQueue<(Worker) -> Void>()
     /// When this transaction took the write lock (monotonic ns); 0 while it holds none.
     let writeLockSince = Atomic<UInt64>(0)
 
-    init(options: SQLiteConnection.Options) {
+    init(options: SQLiteConnection.Options, changeLog: ChangeLog) {
         self.options = options
+        self.changeLog = changeLog
     }
 
     /// The connection and how far its transaction has gone; session thread only.
@@ -67,13 +69,21 @@ final class TransactionSession: @unchecked Sendable {  // `queue` and the atomic
             }
         }
 
-        /// Commits or rolls back what was started (nothing, if nothing was).
+        /// Commits or rolls back what was started (nothing, if nothing was);
+        /// a commit hands on the changes recorded for live events.
         func end(_ sql: String) throws(ProxyError) {
-            defer { session.writeLockSince.store(0, ordering: .relaxed) }
+            defer {
+                session.writeLockSince.store(0, ordering: .relaxed)
+                db.changes.removeAll()
+            }
             guard state != .notStarted else { return }
             state = .notStarted
             do {
-                try db.execute(sql)
+                if sql == "COMMIT" {
+                    try session.changeLog.commit(db) { () throws(ProxyError) in _ = try db.execute(sql) }
+                } else {
+                    try db.execute(sql)
+                }
             } catch {
                 _ = try? db.execute("ROLLBACK")
                 throw error
@@ -115,6 +125,7 @@ final class TransactionSession: @unchecked Sendable {  // `queue` and the atomic
         let queued = queue.push { worker in
             let r = Result { () throws(ProxyError) in
                 try worker.prepare(forWrite: isWrite)
+                worker.db.recordsChanges = self.changeLog.isOn
                 return try body(worker.db)
             }
             completions.post { done(r) }

@@ -14,5 +14,7 @@ enum RetrySafeMethods {
         "rpc.discover",
         "schedule.next_runs",
         "server.status",
+        "subscribe",
+        "unsubscribe",
     ]
 }

@@ -76,24 +76,17 @@ struct HostileClientTests {
         }
     }
 
-    func peakMemoryKiB(_ proxy: ProxyProcess) throws -> Int {
-        let pid = try #require(proxy.process?.pid)
-        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
-        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
-    }
-
     @Test("a batch whose answer is 30 times max_output_bytes streams out; the proxy's memory stays bounded")
     func hugeBatchAnswer() throws {
         let proxy = try ProxyProcess(arguments: ["--config", try writeConfig("server:\n  max_output_bytes: 1048576\n")])
         let c = try proxy.client()
-        let before = try peakMemoryKiB(proxy)
+        let before = try proxy.peakMemoryKiB()
         let batch = "[" + Array(repeating: #"{"id":1,"method":"rpc.discover"}"#, count: 3_000).joined(separator: ",") + "]\n"
         try c.send(batch)
         let answer = try #require(try c.readLine())
         #expect(answer.utf8.count > 30 << 20)
         #expect(answer.hasSuffix("]"))
-        let grew = try peakMemoryKiB(proxy) - before
+        let grew = try proxy.peakMemoryKiB() - before
         #expect(grew < 16 << 10, "peak memory grew by \(grew) KiB for a \(answer.utf8.count >> 20) MiB answer")
         #expect(try c.result("health_check") == true)
     }
@@ -180,9 +173,9 @@ struct HostileClientTests {
         let c = try proxy.client()
         let prompt = JSONValue.string(String(repeating: "p", count: 900_000))
         for i in 0..<40 { _ = try c.result("save_task", ["task": sampleTask(id: "big\(i)", extra: [("task_prompt", prompt)])]) }
-        let before = try peakMemoryKiB(proxy)
+        let before = try proxy.peakMemoryKiB()
         #expect(try c.errorCode("list_tasks", ["limit": 40]) == -32005)
-        let grew = try peakMemoryKiB(proxy) - before
+        let grew = try proxy.peakMemoryKiB() - before
         // The 36 MB page, read whole, would take more than twice that.
         #expect(grew < 16 << 10, "peak memory grew by \(grew) KiB")
         #expect(try c.result("list_tasks", ["limit": 2]).arrayValue?.count == 2)

@@ -14,6 +14,8 @@ const RETRY_SAFE = new Set([
   'rpc.discover',
   'schedule.next_runs',
   'server.status',
+  'subscribe',
+  'unsubscribe',
 ]);
 
 module.exports = { RETRY_SAFE };

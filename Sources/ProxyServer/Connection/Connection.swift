@@ -11,11 +11,12 @@ import ProxyCore
 //                                                               │ slots finish in any order;
 //                                                               ▼ answers leave from the head only
 //   socket ◀──uv_write (once per loop turn)── out ◀── in request order
+//                                                 ◀── events (EventHub), never inside a batch's [ … ]
 //
 //  Owns: its UVStream (closed in close()), its buffers, its Session. The
 //  server (its ConnectionOwner) owns the Connection until it closes; the
 //  Dispatcher runs what it reads. Loop thread only.
-final class Connection: UVStreamDelegate {
+final class Connection: UVStreamDelegate, EventOutlet {
     /// A started request; answers leave in the order slots were created.
     /// `complete` is the handler's reply: a method reference on the slot is a
     /// closure that needs no allocation of its own. The slot keeps its
@@ -81,6 +82,9 @@ final class Connection: UVStreamDelegate {
     private var unfinished = 0, unfinishedWrites = 0, unfinishedChained = 0
     private var pumping = false
     private var batchWroteAny = false
+    /// Batches started and not yet closed with `]`: events wait in `heldEvents` meanwhile.
+    private var openBatches = 0
+    private var heldEvents: [UInt8] = []
     var out: [UInt8] = []
     var isDirty = false
     private var inputEnded = false
@@ -100,6 +104,7 @@ final class Connection: UVStreamDelegate {
         framer = LineFramer(maxLineBytes: dispatcher.limits.maxLineBytes)
         stream.delegate = self
         session.endInput = { [unowned self] in endInput() }
+        session.outlet = self
     }
 
     var isIdle: Bool { waiting.isEmpty && inFlight.isEmpty }
@@ -196,6 +201,7 @@ final class Connection: UVStreamDelegate {
                         inBatch: q.inBatch, batchFirst: q.batchFirst, batchLast: q.batchLast,
                         sampleLatency: dispatcher.stats.shouldSampleLatency())
         inFlight.append(slot)
+        if q.batchFirst { openBatches += 1 }
         unfinished += 1
         if q.isWrite { unfinishedWrites += 1 }
         if q.chains { unfinishedChained += 1 }
@@ -270,7 +276,49 @@ final class Connection: UVStreamDelegate {
                 out.append(UInt8(ascii: "]"))
                 out.append(0x0A)
             }
+            if head.batchLast {
+                openBatches -= 1
+                if openBatches == 0 && !heldEvents.isEmpty {
+                    out.append(contentsOf: heldEvents)
+                    heldEvents.removeAll()
+                }
+            }
         }
+    }
+
+    // MARK: - Events
+
+    /// Unsent output (answers and events) bounds what events may queue:
+    /// `server.max_output_bytes`, as for answers.
+    /// A burst of events larger than the bound goes to the socket at once
+    /// rather than at the end of the loop turn: only a client that does not
+    /// read loses events, not one that got many in one turn.
+    private func hasEventRoom(for bytes: Int) -> Bool {
+        func fits() -> Bool { stream.pendingWriteBytes + out.count + heldEvents.count + bytes <= dispatcher.limits.maxOutputBytes }
+        if !fits() && !out.isEmpty { writeOut() }
+        return fits()
+    }
+
+    func push(_ frame: EventFrame, for subscription: Subscription) -> Bool {
+        // The `lagged` event goes first, and only with room for the event too:
+        // one per episode of slowness, not one per dropped event.
+        guard !isClosed, hasEventRoom(for: frame.byteCount + EventFrame.laggedBytes), sendLagged(subscription) else {
+            subscription.drop(frame.topic)
+            return false
+        }
+        if openBatches > 0 { frame.write(for: subscription, into: &heldEvents) } else { frame.write(for: subscription, into: &out) }
+        owner.markDirty(self)
+        return true
+    }
+
+    /// A subscription that dropped events tells its client how many, before
+    /// anything else it sends; false while there is no room for that either.
+    func sendLagged(_ subscription: Subscription) -> Bool {
+        guard !isClosed, subscription.hasDropped else { return true }
+        guard hasEventRoom(for: EventFrame.laggedBytes) else { return false }
+        if openBatches > 0 { EventFrame.lagged(subscription, into: &heldEvents) } else { EventFrame.lagged(subscription, into: &out) }
+        owner.markDirty(self)
+        return true
     }
 
     /// Called by the server once per loop turn when `out` holds bytes.
@@ -283,6 +331,7 @@ final class Connection: UVStreamDelegate {
     }
 
     func streamDidDrain(_ stream: UVStream) {
+        for subscription in session.subscriptions.values where subscription.hasDropped { _ = sendLagged(subscription) }
         pump()
         updateReading()
         closeIfFinished()

@@ -9,8 +9,9 @@ public struct TransactionID: Hashable, Sendable {
 
 /// The seed's `StorageAdapter`, one method per contract method. Every
 /// method but health and the transaction calls takes an optional transaction.
-/// Every backend also implements the claims and leases (`TaskClaims`).
-public protocol StorageAdapter: TaskClaims {
+/// Every backend also implements the claims and leases (`TaskClaims`) and
+/// live events (`ChangeFeed`).
+public protocol StorageAdapter: TaskClaims, ChangeFeed {
     /// `sqlite`, `postgresql`, … (status reports).
     var backendName: String { get }
 

@@ -194,6 +194,12 @@ public final class ReadThroughStorage: StorageAdapter, TaskAnswers {
 
     public func close(_ done: @escaping () -> Void) { storage.close(done) }
 
+    public func startChanges(_ sink: @escaping ChangeSink, lost: @escaping (String) -> Void, ready: @escaping Completion<Void>) {
+        storage.startChanges(sink, lost: lost, ready: ready)
+    }
+
+    public func stopChanges() { storage.stopChanges() }
+
     public func statusReport() -> JSONValue {
         guard case .object(var report) = storage.statusReport() else { return storage.statusReport() }
         report["read_through"] = ["hits": .int(Int64(hits)), "misses": .int(Int64(misses)),

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import ProxyCore
 import Spawn
 import StorageProxyClient
@@ -113,6 +114,14 @@ final class ProxyProcess {
         guard let p = process else { return nil }
         p.send(signal)
         return p.wait()
+    }
+
+    /// The process's peak resident memory (VmHWM).
+    func peakMemoryKiB() throws -> Int {
+        let pid = try #require(process?.pid)
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 
     var tcpPort: Int? {

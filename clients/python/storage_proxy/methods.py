@@ -13,4 +13,6 @@ RETRY_SAFE = frozenset({
     "rpc.discover",
     "schedule.next_runs",
     "server.status",
+    "subscribe",
+    "unsubscribe",
 })

@@ -1,0 +1,48 @@
+import ProxyCore
+import StoragePorts
+
+/// Live events (PROTOCOL.md, "Live events"): a connection subscribes, then
+/// committed changes arrive on it as `event` notifications.
+enum EventMethods {
+    static let all: [MethodSpec] = [
+        MethodSpec("subscribe",
+                   "Receive committed changes as `event` notifications on this connection, in commit order per task, until unsubscribe "
+                   + "or disconnect. Returns {subscription}. A connection that reads too slowly loses events and is told with one `lagged` event.",
+                   params: [.optional("topics", Schema.array(Schema.string), "Any of \"tasks\" and \"logs\"; default both."),
+                            .optional("agent_name", Schema.string, "Only changes to this agent's tasks (and their logs)."),
+                            .optional("task_id", Schema.string, "Only changes to this task (and its logs).")],
+                   result: Schema.object, ordering: .write, retrySafe: true) { call in
+            let filter = Subscription.Filter(topics: try topics(call.params), agentName: try call.params.optionalString("agent_name"),
+                                             taskID: try call.params.optionalString("task_id"))
+            let events = call.services.events
+            events.subscribe(filter, for: call.session) { result in
+                switch result {
+                case .failure(let error): call.reply(.failure(error))
+                case .success(let subscription):
+                    call.reply(.success(["subscription": .string(subscription.id)] as JSONValue))
+                    events.activate(subscription)  // after the answer: no event comes before it
+                }
+            }
+        },
+        MethodSpec("unsubscribe", "End a subscription of this connection. Returns false when it has none by that id.",
+                   params: [.required("subscription", Schema.string, "The id subscribe returned.")],
+                   result: Schema.boolean, ordering: .write, retrySafe: true) { call in
+            call.reply(.success(call.services.events.unsubscribe(try call.params.string("subscription"), for: call.session)))
+        },
+    ]
+
+    private static func topics(_ p: Params) throws(ProxyError) -> Set<ChangeTopic> {
+        guard let value = p.object["topics"], value != .null else { return Set(ChangeTopic.allCases) }
+        guard case .array(let items) = value, !items.isEmpty else {
+            throw .invalidParams(field: "topics", reason: "must be a non-empty array of \"tasks\" and \"logs\"")
+        }
+        var topics = Set<ChangeTopic>()
+        for item in items {
+            guard case .string(let name) = item, let topic = ChangeTopic(rawValue: name) else {
+                throw .invalidParams(field: "topics", reason: "must hold only \"tasks\" and \"logs\"")
+            }
+            topics.insert(topic)
+        }
+        return topics
+    }
+}
