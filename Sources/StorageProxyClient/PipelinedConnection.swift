@@ -8,6 +8,7 @@ import ProxyCore
 /// each answer line to the oldest waiting caller.
 ///
 ///     send() ──lineOpen: enqueue + write──▶ proxy ──▶ reader thread ──▶ pending.first.resume
+///                                                              └──▶ events (notifications, no id)
 ///
 /// Sending and reading take different locks: a sender blocked on a full socket
 /// never stops the reader from draining answers (which would deadlock against
@@ -19,6 +20,8 @@ final class PipelinedConnection: @unchecked Sendable {
     /// Held while writing to `line` or closing it; false once the reader closed it.
     private let lineOpen = Locked(true)
     private let pending = Locked(Pending())
+    /// Live events of this connection's subscriptions.
+    let events = EventRoutes()
 
     private struct Pending {
         var waiting: [CheckedContinuation<JSONObject, Error>] = []
@@ -80,6 +83,10 @@ final class PipelinedConnection: @unchecked Sendable {
             guard let text else { break }
             if text.isEmpty { continue }
             guard case .object(let answer)? = try? JSONParser.parse(text) else { why = "not a JSON-RPC answer: \(text.prefix(200))"; break }
+            if answer["method"] == "event", answer["id"] == nil, case .object(let params)? = answer["params"] {
+                events.deliver(params)
+                continue
+            }
             let next = pending.withLock { p -> CheckedContinuation<JSONObject, Error>? in
                 guard p.head < p.waiting.count else { return nil }
                 defer {
@@ -97,6 +104,7 @@ final class PipelinedConnection: @unchecked Sendable {
             return p.waiting[p.head...]
         }
         for waiting in failing { waiting.resume(throwing: ClientError(why + "; the call may or may not have run")) }
+        events.endAll()
         lineOpen.withLock { open in open = false; line.close() }  // no sender is writing; later ones see closedBecause
     }
 }

@@ -74,7 +74,7 @@ public final class ProxyClient: StorageCalls, Sendable {
     }
 
     /// The open connection, or a new one (retrying while the proxy restarts).
-    private func connection() async throws -> PipelinedConnection {
+    func connection() async throws -> PipelinedConnection {
         if let c = current.withLock({ $0 }), !c.isClosed { return c }
         let reconnecting = hasConnected.load(ordering: .relaxed)
         let deadline = MonotonicClock.seconds() + (reconnecting ? connectTimeout : firstConnectTimeout)
@@ -155,6 +155,18 @@ public final class ProxyClient: StorageCalls, Sendable {
         }
         if let result { p["result"] = result }
         return try await call("complete_task", p).objectValue ?? JSONObject()
+    }
+
+    /// Live events: committed changes as they happen, in commit order
+    /// (`EventSubscription`). `topics`: any of "tasks" and "logs" (nil: both).
+    public func subscribe(topics: [String]? = nil, agentName: String? = nil, taskID: String? = nil) async throws -> EventSubscription {
+        var params = JSONObject()
+        if let topics { params["topics"] = .array(topics.map { .string($0) }) }
+        if let agentName { params["agent_name"] = .string(agentName) }
+        if let taskID { params["task_id"] = .string(taskID) }
+        let subscription = EventSubscription(client: self, params: params)
+        try await subscription.start()
+        return subscription
     }
 
     public func cacheGet(_ key: String) async throws -> JSONValue { try await call("cache.get", ["key": .string(key)]) }

@@ -27,10 +27,23 @@ struct ProtocolTests {
             let vector = try #require(try JSONParser.parse(String(line)).objectValue)
             let send = try #require(vector["send"]?.stringValue)
             try c.send(matcher.substitute(send) + "\n")
-            guard let expect = vector["expect"], expect != .null else { continue }
-            let answer = try JSONParser.parse(try #require(try c.readLine()))
-            let problem = matcher.mismatch(answer, expect)
-            #expect(problem == nil, "\(file):\(n + 1): \(problem ?? "")")
+            // The answer and the events the line causes, in whichever order they come.
+            let expect: JSONValue? = vector["expect"] == .null ? nil : vector["expect"]
+            let events = vector["events"]?.arrayValue ?? []
+            var answer: JSONValue?
+            var got: [JSONValue] = []
+            while (expect != nil && answer == nil) || got.count < events.count {
+                let message = try JSONParser.parse(try #require(try c.readLine(), "\(file):\(n + 1): connection closed"))
+                if message.objectValue?["method"] == "event" && message.objectValue?["id"] == nil { got.append(message) } else { answer = message }
+            }
+            if let expect, let answer {
+                let problem = matcher.mismatch(answer, expect)
+                #expect(problem == nil, "\(file):\(n + 1): \(problem ?? "")")
+            }
+            for (event, pattern) in zip(got, events) {
+                let problem = matcher.mismatch(event, pattern)
+                #expect(problem == nil, "\(file):\(n + 1) event: \(problem ?? "")")
+            }
         }
     }
 

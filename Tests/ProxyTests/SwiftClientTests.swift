@@ -110,6 +110,36 @@ struct SwiftClientTests {
         #expect(try await c.completeTask(taskID: "job", worker: "w3", status: "failed", nextRun: .none)["status"] == "failed")
     }
 
+    @Test("subscribe: each change in commit order; cancel unsubscribes; a restart is a lagged event", arguments: TestBackend.allCases)
+    func subscriptions(backend: TestBackend) async throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let watcher = ProxyClient(proxy.address, connectTimeout: 15), writer = ProxyClient(proxy.address)
+        defer { watcher.close(); writer.close() }
+        let events = try await watcher.subscribe(topics: ["tasks", "logs"], agentName: "news")
+        try await writer.saveTask(Self.task("e1"))
+        try await writer.saveTask(Self.task("other", agent: "weather"))
+        _ = try await writer.updateTaskStatus("e1", status: "running")
+        _ = try await writer.saveLog(taskID: "e1", level: "INFO", message: "working")
+        _ = try await writer.deleteTask("e1")
+        var seen: [String] = []
+        for try await event in events {
+            let detail = event["task"]?.objectValue?["status"]?.stringValue ?? event["log"]?.objectValue?["message"]?.stringValue ?? "?"
+            seen.append("\(event["op"]?.stringValue ?? "?"):\(detail)")
+            if event["op"] == "deleted" { break }
+        }
+        #expect(seen == ["created:pending", "updated:running", "created:working", "deleted:running"])
+
+        proxy.stop()
+        try proxy.start()
+        let lagged = try #require(try await events.next())
+        #expect(lagged["op"] == "lagged" && lagged["reason"]?.stringValue?.contains("lost") == true)
+        try await writer.saveTask(Self.task("after"))
+        #expect(try await events.next()?["task"]?.objectValue?["id"] == "after")
+        await events.cancel()
+        #expect(try await events.next() == nil)
+        #expect(try await writer.call("server.status").objectValue?["events"]?.objectValue?["subscriptions"] == 0)
+    }
+
     @Test("1,000 concurrent calls share one connection", arguments: TestBackend.allCases)
     func thousandConcurrentCalls(backend: TestBackend) async throws {
         let proxy = try ProxyProcess(backend: backend)

@@ -47,6 +47,8 @@ class Connection {
     this.head = 0;
     this.buffered = '';
     this.closed = false;
+    // Live events by subscription id; made by whichever comes first, the event or the subscriber.
+    this.events = new Map();
     socket.setEncoding('utf8');
     socket.on('data', (chunk) => this.received(chunk));
     socket.on('error', (e) => this.fail(`the connection to the proxy failed: ${e.message}`));
@@ -69,6 +71,14 @@ class Connection {
       const line = text.slice(start, newline);
       start = newline + 1;
       if (!line.trim()) continue;
+      if (line.includes('"method":"event"')) {
+        let message;
+        try { message = JSON.parse(line); } catch (e) { return this.fail(`unreadable event: ${e.message}`); }
+        if (message.method === 'event' && !('id' in message)) {
+          this.eventQueue(String((message.params || {}).subscription)).push(message.params || {});
+          continue;
+        }
+      }
       const call = this.pending[this.head];
       if (!call) return this.fail('the proxy answered a request that was not sent');
       this.pending[this.head++] = undefined;
@@ -87,9 +97,15 @@ class Connection {
     this.buffered = text.slice(start);
   }
 
+  eventQueue(subscription) {
+    if (!this.events.has(subscription)) this.events.set(subscription, new EventQueue());
+    return this.events.get(subscription);
+  }
+
   fail(why) {
     if (this.closed) return;
     this.closed = true;
+    for (const queue of this.events.values()) queue.push(null);  // the subscription's connection is gone
     for (let i = this.head; i < this.pending.length; i++) {
       const call = this.pending[i];
       if (call) call.reject(new ProxyConnectionError(`${why}; the call may or may not have run`));
@@ -105,6 +121,86 @@ class Connection {
       this.socket.once('close', resolve);
       this.socket.end();
     });
+  }
+}
+
+/** Events waiting for a reader, and readers waiting for events. */
+class EventQueue {
+  constructor() { this.items = []; this.waiting = []; }
+  push(item) { if (this.waiting.length) this.waiting.shift()(item); else this.items.push(item); }
+  /** The next item, or `timedOut` after `ms` (no limit when undefined). */
+  next(ms, timedOut) {
+    if (this.items.length) return Promise.resolve(this.items.shift());
+    return new Promise((resolve) => {
+      const take = (item) => { clearTimeout(timer); resolve(item); };
+      this.waiting.push(take);
+      const timer = ms === undefined ? undefined : setTimeout(() => {
+        this.waiting.splice(this.waiting.indexOf(take), 1);
+        resolve(timedOut);
+      }, ms);
+    });
+  }
+}
+
+/**
+ * Live events: `for await (const event of client.subscribe({ topics: ['tasks'] }))`. Each event is
+ * the `params` of the proxy's `event` notification ({subscription, topic, op, task | log}); an
+ * `op: 'lagged'` one says changes were missed (a slow reader, or a lost connection after which the
+ * subscription is made again by itself): re-read what you follow.
+ */
+class Subscription {
+  constructor(client, params) {
+    this.client = client;
+    this.params = params;
+    this.connection = null;
+    this.id = null;
+    this.closed = false;
+  }
+
+  /** Subscribes now (iterating does it too): changes committed after this resolves are seen. */
+  async start() {
+    if (this.id === null) {
+      this.connection = await this.client.connected();
+      this.id = (await this.client.call('subscribe', { ...this.params })).subscription;
+      this.connection.eventQueue(this.id);
+    }
+    return this;
+  }
+
+  /** The next event; null when `timeoutMs` passes without one. */
+  async next(timeoutMs) {
+    if (this.closed) return null;
+    await this.start();
+    const params = await this.connection.eventQueue(this.id).next(timeoutMs, undefined);
+    if (params === undefined) return null;
+    if (params === null) {  // the connection was lost: subscribe again, and say so
+      this.connection.events.delete(this.id);
+      this.id = null;
+      await this.start();
+      return { subscription: this.id, op: 'lagged', dropped: {},
+               reason: 'the connection to the proxy was lost and the subscription made again' };
+    }
+    return params;
+  }
+
+  /** Unsubscribes (the proxy frees it at once) and ends the iteration. */
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.id !== null && this.connection && !this.connection.closed) {
+      await this.client.call('unsubscribe', { subscription: this.id }).catch(() => {});
+      this.connection.events.delete(this.id);
+    }
+  }
+
+  [Symbol.asyncIterator]() {
+    return {
+      next: async () => {
+        const value = await this.next();
+        return value === null ? { done: true, value: undefined } : { done: false, value };
+      },
+      return: async () => { await this.close(); return { done: true, value: undefined }; },
+    };
   }
 }
 
@@ -284,6 +380,11 @@ class StorageProxyClient extends StorageMethods {
                                                    time_zone: timeZone, after, count }));
   }
 
+  /** Live events (see Subscription); `topics`: any of 'tasks', 'logs' (default both). */
+  subscribe({ topics, agentName, taskId } = {}) {
+    return new Subscription(this, named({ topics, agent_name: agentName, task_id: taskId }));
+  }
+
   // cache.* (the application's key space); ttl in seconds
   cacheGet(key) { return this.call('cache.get', { key }); }
   cacheSet(key, value, ttl) { return this.call('cache.set', named({ key, value: value === undefined ? null : value, ttl })); }
@@ -305,4 +406,4 @@ function line(id, method, params) {
   return JSON.stringify(message) + '\n';  // a Date becomes its ISO string (toJSON)
 }
 
-module.exports = { StorageProxyClient, Transaction, parseAddress, ...errors };
+module.exports = { StorageProxyClient, Transaction, Subscription, parseAddress, ...errors };

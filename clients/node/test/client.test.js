@@ -110,6 +110,25 @@ for (const edition of EDITIONS) {
       assert.equal(status.connections.accepted, accepted);
     });
 
+    test('subscribe: for await sees each change in commit order; filters; unsubscribe frees it', async () => {
+      const watcher = new StorageProxyClient(proxy.address);
+      const events = await watcher.subscribe({ topics: ['tasks', 'logs'], taskId: 'ev' }).start();
+      assert.equal(await events.next(100), null, 'nothing yet');
+      await client.saveTask(task('ev'));
+      await client.saveTask(task('not-this-one'));
+      await client.updateTaskStatus('ev', 'running');
+      await client.saveLog('ev', 'INFO', 'working');
+      await client.deleteTask('ev');
+      const seen = [];
+      for await (const e of events) {
+        seen.push(`${e.op}:${e.task ? e.task.status : e.log.message}`);
+        if (e.op === 'deleted') break;  // ends the loop: unsubscribes
+      }
+      assert.deepEqual(seen, ['created:pending', 'updated:running', 'created:working', 'deleted:running']);
+      assert.equal((await client.call('server.status')).events.subscriptions, 0);
+      await watcher.close();
+    });
+
     test('transaction(): commit on success, rollback on a throw', async () => {
       await client.transaction(async (tx) => {
         await tx.saveTask(task('a'));
@@ -161,6 +180,24 @@ describe('errors', () => {
       assert.equal(other.code, code);
       assert.ok(!(other instanceof RetryableError));
     }
+  });
+
+  test('a subscription survives a proxy restart, and says lagged', async () => {
+    const proxy = await new Proxy('personal').start();
+    const watcher = new StorageProxyClient(proxy.address, { connectTimeoutMs: 15000 });
+    const events = await watcher.subscribe({ topics: ['tasks'] }).start();
+    await proxy.stop();
+    await proxy.start();
+    const lagged = await events.next(10000);
+    assert.equal(lagged.op, 'lagged');
+    assert.match(lagged.reason, /lost/);
+    const writer = new StorageProxyClient(proxy.address);
+    await writer.saveTask(task('after'));
+    assert.equal((await events.next(10000)).task.id, 'after');
+    await events.close();
+    await writer.close();
+    await watcher.close();
+    await proxy.stop();
   });
 
   test('reconnects after the proxy restarts', async () => {

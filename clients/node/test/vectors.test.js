@@ -85,9 +85,23 @@ for (const file of files) {
       for (const [i, text] of steps.entries()) {
         const step = JSON.parse(text);
         socket.write(substitute(step.send, captures) + '\n');
-        if (step.expect === null) continue;
-        const why = mismatch(JSON.parse(await next()), step.expect, captures);
-        assert.equal(why, null, `${file} line ${i + 1}: ${why}`);
+        // The answer and the events the line causes, in whichever order they come.
+        const events = step.events || [];
+        let answer = null;
+        const got = [];
+        while ((step.expect !== null && answer === null) || got.length < events.length) {
+          const message = JSON.parse(await next());
+          if (message.method === 'event' && !('id' in message)) got.push(message);
+          else answer = message;
+        }
+        if (step.expect !== null) {
+          const why = mismatch(answer, step.expect, captures);
+          assert.equal(why, null, `${file} line ${i + 1}: ${why}`);
+        }
+        for (const [k, event] of got.entries()) {
+          const why = mismatch(event, events[k], captures);
+          assert.equal(why, null, `${file} line ${i + 1} event: ${why}`);
+        }
       }
     } finally {
       socket.destroy();

@@ -13,6 +13,7 @@ import functools
 from typing import Any, Optional
 
 from .client import StorageMethods, StorageProxyClient, Transaction
+from .subscription import Subscription
 
 # Every coroutine method of the async client that the blocking one offers as-is.
 _METHODS = [name for name in dir(StorageProxyClient)
@@ -53,6 +54,47 @@ class StorageClient:
 
     def transaction(self) -> "BlockingTransaction":
         return BlockingTransaction(self)
+
+    def subscribe(self, topics: Any = None, agent_name: Optional[str] = None,
+                  task_id: Optional[str] = None) -> "BlockingSubscription":
+        """``for event in client.subscribe(["tasks"])``; subscribed when this returns.
+        ``events.next(timeout)`` waits at most ``timeout`` seconds (None when nothing came)."""
+        subscription = self._client.subscribe(topics, agent_name, task_id)
+        self._run(subscription.start())
+        return BlockingSubscription(self, subscription)
+
+
+class BlockingSubscription:
+    """The blocking face of ``Subscription``: an iterator, and a context manager that unsubscribes."""
+
+    def __init__(self, client: StorageClient, subscription: Subscription):
+        self._owner = client
+        self._subscription = subscription
+
+    @property
+    def id(self) -> Optional[str]:
+        return self._subscription.id
+
+    def next(self, timeout: Optional[float] = None) -> Any:
+        return self._owner._run(self._subscription.next(timeout))
+
+    def __iter__(self) -> "BlockingSubscription":
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return self.next()
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        self._owner._run(self._subscription.close())
+
+    def __enter__(self) -> "BlockingSubscription":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
 
 class BlockingTransaction:

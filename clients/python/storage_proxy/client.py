@@ -17,6 +17,7 @@ from .connection import Connection, describe
 from .errors import ProxyConnectionError, error_from_wire
 from .interfaces import CacheAdapter, StorageAdapter, VectorStoreAdapter
 from .methods import RETRY_SAFE
+from .subscription import Subscription
 from .wire import (Address, logs_from_wire, parse_address, parse_time, request_line, seconds, task_from_wire,
                    tasks_from_wire)
 
@@ -293,6 +294,15 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
         params = _params(schedule_type=schedule_type, schedule_value=schedule_value, time_zone=time_zone,
                          after=after, count=count)
         return [parse_time(t) for t in await self._call("schedule.next_runs", params)]
+
+    # -- Live events
+
+    def subscribe(self, topics: Optional[List[str]] = None, agent_name: Optional[str] = None,
+                  task_id: Optional[str] = None) -> Subscription:
+        """Committed changes as they happen: ``async for event in client.subscribe(["tasks"])``, or
+        ``async with client.subscribe(...) as events`` (unsubscribes on exit). ``topics``: any of
+        ``"tasks"`` and ``"logs"`` (default both); ``agent_name``/``task_id`` narrow it."""
+        return Subscription(self, topics, agent_name, task_id)
 
     # -- CacheAdapter
 

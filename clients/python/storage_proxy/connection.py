@@ -5,6 +5,7 @@ and the proxy answers them in the order they were sent, so a FIFO of futures
 is all the matching needed (each answer's id is still checked).
 
     call() ──line──▶ writer ──▶ proxy ──▶ reader task ──▶ pending[0].set_result
+                                                   └──▶ events[subscription].put (notifications, no id)
 """
 
 import asyncio
@@ -26,6 +27,10 @@ class Connection:
         self._reader = reader
         self._writer = writer
         self._pending: Deque[Tuple[int, "asyncio.Future[Dict[str, Any]]"]] = deque()
+        # Live events by subscription id. A queue is made by whichever comes
+        # first, the event or the subscriber: an event can be read before the
+        # coroutine that asked for the subscription has resumed.
+        self.events: Dict[str, "asyncio.Queue[Optional[Dict[str, Any]]]"] = {}
         self.closed = False
         self._reading = asyncio.ensure_future(self._read_answers())
 
@@ -63,6 +68,10 @@ class Connection:
                 if not line.strip():
                     continue
                 answer = json.loads(line)
+                if isinstance(answer, dict) and answer.get("method") == "event" and "id" not in answer:
+                    params = answer.get("params") or {}
+                    self.event_queue(str(params.get("subscription"))).put_nowait(params)
+                    continue
                 if not self._pending:
                     why = "the proxy answered a request that was not sent"
                     break
@@ -79,8 +88,13 @@ class Connection:
             why = "the connection was closed"
         self._fail_pending(why)
 
+    def event_queue(self, subscription: str) -> "asyncio.Queue[Optional[Dict[str, Any]]]":
+        return self.events.setdefault(subscription, asyncio.Queue())
+
     def _fail_pending(self, why: str) -> None:
         self.closed = True
+        for queue in self.events.values():
+            queue.put_nowait(None)  # the subscription's connection is gone
         while self._pending:
             _, future = self._pending.popleft()
             if not future.done():

@@ -44,14 +44,17 @@ def enterprise_config(folder: Path) -> str:
 class Proxy:
     """``storage-proxy serve`` in a temporary folder: ``storage/proxy.sock`` there, and TCP when asked."""
 
-    def __init__(self, edition: str = "personal", tcp: bool = False, token: str = ""):
+    def __init__(self, edition: str = "personal", tcp: bool = False, token: str = "", same_store_as: "Proxy" = None):
         self.folder = Path(tempfile.mkdtemp(prefix="pyproxy-"))
         (self.folder / "storage").mkdir()
         self.edition = edition
         self.socket_path = str(self.folder / "storage" / "proxy.sock")
         self.address = "unix://" + self.socket_path
         self.port = free_port() if tcp else None
-        config = enterprise_config(self.folder) if edition == "enterprise" else ""
+        if same_store_as is not None:
+            config = same_store_as.config.read_text()  # another proxy on the same database and cache
+        else:
+            config = enterprise_config(self.folder) if edition == "enterprise" else ""
         if token:
             config += f"server:\n  auth_token: \"{token}\"\n"
         self.config = self.folder / "proxy.yaml"
@@ -106,3 +109,13 @@ def personal():
     p = Proxy("personal")
     yield p
     p.stop()
+
+
+@pytest.fixture
+def enterprise_pair():
+    """Two proxies on one PostgreSQL database (and one Redis key space)."""
+    first = Proxy("enterprise")
+    second = Proxy("enterprise", same_store_as=first)
+    yield first, second
+    second.stop()
+    first.stop()

@@ -78,10 +78,20 @@ def test_vector(path: Path):
                     continue
                 step = json.loads(line)
                 s.sendall(substitute(step["send"], captures).encode() + b"\n")
-                if step["expect"] is None:
-                    continue
-                answer = json.loads(answers.readline())
-                why = mismatch(answer, step["expect"], captures)
-                assert why is None, f"{path.name} line {number}: {why}"
+                # The answer and the events the line causes, in whichever order they come.
+                expect, events = step["expect"], step.get("events", [])
+                answer, got = None, []
+                while (expect is not None and answer is None) or len(got) < len(events):
+                    message = json.loads(answers.readline())
+                    if message.get("method") == "event" and "id" not in message:
+                        got.append(message)
+                    else:
+                        answer = message
+                if expect is not None:
+                    why = mismatch(answer, expect, captures)
+                    assert why is None, f"{path.name} line {number}: {why}"
+                for event, pattern in zip(got, events):
+                    why = mismatch(event, pattern, captures)
+                    assert why is None, f"{path.name} line {number} event: {why}"
     finally:
         proxy.stop()

@@ -1,0 +1,101 @@
+"""Live events: ``async for event in client.subscribe(...)``.
+
+Each event is the ``params`` of the proxy's ``event`` notification, with its
+task or log decoded like ``get_task``/``query_logs`` results::
+
+    {"subscription": "s1", "topic": "tasks", "op": "updated", "task": {...}}
+    {"subscription": "s1", "topic": "logs", "op": "created", "log": {...}}
+    {"subscription": "s1", "op": "lagged", "dropped": {"tasks": 120}}
+
+A ``lagged`` event means changes were missed (the reader was too slow, or the
+connection was lost and the subscription made again, with a ``reason``): re-read
+what you follow. A lost connection is reopened and the subscription renewed by
+the iterator itself.
+"""
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+from .errors import ProxyConnectionError
+from .wire import log_from_wire, task_from_wire
+
+if TYPE_CHECKING:
+    from .client import StorageProxyClient
+    from .connection import Connection
+
+
+class Subscription:
+    def __init__(self, client: "StorageProxyClient", topics: Optional[List[str]], agent_name: Optional[str],
+                 task_id: Optional[str]):
+        self._client = client
+        self._params: Dict[str, Any] = {k: v for k, v in
+                                        (("topics", topics), ("agent_name", agent_name), ("task_id", task_id))
+                                        if v is not None}
+        self._connection: Optional["Connection"] = None
+        self.id: Optional[str] = None
+        self._closed = False
+
+    async def start(self) -> "Subscription":
+        """Subscribes now (iterating does it too): changes committed after this returns are seen."""
+        if self.id is None:
+            self._connection = await self._client._connected()
+            result = await self._client._call("subscribe", dict(self._params))
+            self.id = result["subscription"]
+            self._connection.event_queue(self.id)
+        return self
+
+    async def next(self, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
+        """The next event; None when ``timeout`` seconds pass without one."""
+        if self._closed:
+            raise StopAsyncIteration
+        await self.start()
+        assert self._connection is not None and self.id is not None
+        queue = self._connection.event_queue(self.id)
+        try:
+            params = await asyncio.wait_for(queue.get(), timeout) if timeout is not None else await queue.get()
+        except asyncio.TimeoutError:
+            return None
+        if params is None:  # the connection was lost: subscribe again, and say so
+            self._connection.events.pop(self.id, None)
+            self.id = None
+            await self.start()
+            return {"subscription": self.id, "op": "lagged", "dropped": {},
+                    "reason": "the connection to the proxy was lost and the subscription made again"}
+        return _decoded(params)
+
+    def __aiter__(self) -> "Subscription":
+        return self
+
+    async def __anext__(self) -> Dict[str, Any]:
+        event = await self.next()
+        assert event is not None
+        return event
+
+    async def close(self) -> None:
+        """Unsubscribes (the proxy frees it at once) and ends the iteration."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.id is not None and self._connection is not None and not self._connection.closed:
+            try:
+                await self._client._call("unsubscribe", {"subscription": self.id})
+            except ProxyConnectionError:
+                pass
+            self._connection.events.pop(self.id, None)
+
+    aclose = close
+
+    async def __aenter__(self) -> "Subscription":
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+
+def _decoded(params: Dict[str, Any]) -> Dict[str, Any]:
+    event = dict(params)
+    if isinstance(event.get("task"), dict):
+        event["task"] = task_from_wire(event["task"])
+    if isinstance(event.get("log"), dict):
+        event["log"] = log_from_wire(event["log"])
+    return event
