@@ -17,7 +17,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Connections.") var connections = 64
     @Option(help: "Requests in flight per connection.") var pipeline = 16
     @Option(help: "Seconds per measurement.") var duration = 3.0
-    @Option(help: "Comma-separated: health_check,get_task,save_task,save_log,mixed,zipf,claims (claims: --claim-workers schedulers claim and complete).")
+    @Option(help: "Comma-separated: health_check,get_task,save_task,save_log,mixed,zipf,claims,events (claims: --claim-workers schedulers claim and complete; events: --subscribers read every task change while --connections writers change tasks).")
     var workloads = "health_check,get_task,save_task,save_log,mixed"
     @Option(help: "A running proxy's socket (default: start one).") var socket: String?
     @Option(help: "synchronous setting of the SQLite file the bench's own proxy uses.") var synchronous = "FULL"
@@ -27,6 +27,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "PostgreSQL pipeline_depth for the bench's own proxy (1: one statement per connection at a time).") var pipelineDepth = 8
     @Flag(help: "With --database: also run pgbench with the same SQL and connections (get_task, save_log, claims).") var pgbench = false
     @Option(help: "claims: competing workers (a connection and a thread each).") var claimWorkers = 8
+    @Option(help: "events: subscriber connections (each gets every task change).") var subscribers = 100
+    @Option(help: "events: task writes per second, one measurement each (comma-separated).") var eventRates = "500,1000,2000,4000"
     @Option(help: "The bench's own proxy caches in this Redis (redis://HOST:PORT) instead of in process.") var cache: String?
     @Flag(help: "With --cache: also run redis-benchmark GET with the same connections and pipelining (get_task).") var redisBenchmark = false
 
@@ -52,6 +54,10 @@ struct Bench: AsyncParsableCommand {
         for name in workloads.split(separator: ",").map(String.init) {
             if name == "claims" {
                 try claims(socket: proxySocket, dir: dir)
+                continue
+            }
+            if name == "events" {
+                try await events(socket: proxySocket, client: client, tasks: taskCount)
                 continue
             }
             let lines = try requestLines(name, tasks: taskCount, agents: agents)
@@ -95,6 +101,23 @@ struct Bench: AsyncParsableCommand {
                                          seconds: duration, dir: dir)
             print(pad("  pgbench", 14) + pad(fmt(direct), 13) + "same claim and completion SQL, \(claimWorkers) clients; proxy/pgbench "
                   + String(format: "%.0f%%", 100 * loop.perSecond / direct))
+        }
+    }
+
+    /// Fan-out: every task change to `subscribers` connections, at each of
+    /// the write rates (one writer connection, `update_task_status`).
+    private func events(socket: String, client: ProxyClient, tasks: Int) async throws {
+        let writes = (0..<4096).map { i in
+            Array((#"{"id":3,"method":"update_task_status","params":{"task_id":"bench-\#((i * 7919) % tasks)","status":"s\#(i % 7)"}}"# + "\n").utf8)
+        }
+        for rate in eventRates.split(separator: ",").compactMap({ Double($0) }) {
+            let before = try await client.call("server.status").objectValue?["events"]?.objectValue ?? [:]
+            let f = try EventFanout(socketPath: socket, subscribers: subscribers, rate: rate, duration: duration).run(writeLines: writes)
+            let after = try await client.call("server.status").objectValue?["events"]?.objectValue ?? [:]
+            let dropped = (after["dropped"]?.intValue ?? 0) - (before["dropped"]?.intValue ?? 0)
+            print(pad("events", 14) + pad(fmt(f.eventsPerSecond), 13) + pad(fmt(f.p50us), 9) + pad(fmt(f.p99us), 9)
+                  + "events/s to \(subscribers) subscribers at \(fmt(f.writesPerSecond)) writes/s (delay: write → read); "
+                  + "\(dropped) dropped, \(f.lagged) lagged events")
         }
     }
 
