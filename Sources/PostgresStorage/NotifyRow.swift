@@ -8,24 +8,25 @@ import SQLStore
 struct NotifyRow: SQLRow {
     let values: ArraySlice<JSONValue>
 
-    func text(_ column: Int) -> String? {
+    private func value(_ column: Int) -> JSONValue? {
         let i = values.startIndex + column
-        guard i < values.endIndex else { return nil }
-        switch values[i] {
-        case .string(let s): return s
-        case .int(let n): return String(n)
-        case .bool(let b): return b ? "t" : "f"
-        case .double(let d): return String(d)
+        return i < values.endIndex ? values[i] : nil
+    }
+
+    func text(_ column: Int) -> String? {
+        switch value(column) {
+        case .string(let s)?: return s
+        case .int(let n)?: return String(n)
+        case .bool(let b)?: return b ? "t" : "f"
+        case .double(let d)?: return String(d)
         default: return nil
         }
     }
 
     func int(_ column: Int) -> Int64? {
-        let i = values.startIndex + column
-        guard i < values.endIndex else { return nil }
-        switch values[i] {
-        case .int(let n): return n
-        case .string(let s): return Int64(s)
+        switch value(column) {
+        case .int(let n)?: return n
+        case .string(let s)?: return Int64(s)
         default: return nil
         }
     }

@@ -95,4 +95,37 @@ struct PostgresOutageTests {
         #expect(log.components(separatedBy: "PostgreSQL unreachable").count - 1 == 1, "\(log)")
         #expect(log.components(separatedBy: "PostgreSQL is reachable again").count - 1 == 1, "\(log)")
     }
+
+    @Test("a subscriber is told (lagged, with a reason) when the proxy's listener lost PostgreSQL; events resume once it is back")
+    func eventsAcrossAnOutage() throws {
+        let forwarder = try PostgresForwarder()
+        let dir = ProxyProcess.makeTempDir()
+        let database = forwarder.route(try TestPostgres.database(named: dir))
+        let proxy = try ProxyProcess(backend: .postgresql, arguments: ["--database", database], dir: dir)
+        let events = try LineClient(proxy.address, timeoutSeconds: 20)
+        #expect(try events.call("subscribe", ["topics": ["tasks"]])["result"] != nil)
+        let c = try proxy.client()
+
+        forwarder.stop()
+        let first = try #require(try events.readLine())
+        let lagged = try #require(try JSONParser.parse(first).objectValue?["params"]?.objectValue)
+        #expect(lagged["op"] == "lagged" && lagged["reason"]?.stringValue?.contains("PostgreSQL listener") == true, "\(lagged)")
+
+        try forwarder.start()
+        // Writes may work again before the listener is back: write until one is seen.
+        let stop = Locked(false)
+        let writer = Thread {
+            var i = 0
+            while !stop.withLock({ $0 }) {
+                _ = try? c.result("save_task", ["task": sampleTask(id: "after-\(i)")])
+                i += 1
+                usleep(100_000)
+            }
+        }
+        writer.start()
+        defer { stop.withLock { $0 = true } }
+        let line = try #require(try events.readLine(), "the proxy closed the subscriber")
+        let seen = try JSONParser.parse(line).objectValue?["params"]?.objectValue?["task"]?.objectValue?["id"]?.stringValue
+        #expect(seen?.hasPrefix("after-") == true, "no event after the outage")
+    }
 }
