@@ -83,7 +83,7 @@ def test_vector(path: Path):
                 answer, got = None, []
                 while (expect is not None and answer is None) or len(got) < len(events):
                     message = json.loads(answers.readline())
-                    if message.get("method") == "event" and "id" not in message:
+                    if isinstance(message, dict) and message.get("method") == "event" and "id" not in message:
                         got.append(message)
                     else:
                         answer = message
