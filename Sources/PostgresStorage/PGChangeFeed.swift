@@ -51,8 +51,6 @@ final class PGChangeFeed {
         self.readLog = readLog
     }
 
-    var isListening: Bool { connection != nil }
-
     func start(_ sink: @escaping ChangeSink, ready: @escaping Completion<Void>) {
         self.sink = sink
         listen(ready)
@@ -60,6 +58,7 @@ final class PGChangeFeed {
 
     func stop() {
         sink = nil
+        attempt += 1  // a listener still connecting is closed when it arrives
         pending = []
         renewTimer?.close(); renewTimer = nil
         retryTimer?.close(); retryTimer = nil
@@ -73,13 +72,37 @@ final class PGChangeFeed {
 
     // MARK: - Listening
 
+    /// How long connecting, LISTEN and registering may take (an unreachable
+    /// host must not hold a `subscribe` for the kernel's TCP timeout).
+    static let readyWithinMs: UInt64 = 5_000
+
+    /// Connects, listens and registers; `ready` gets the outcome or, after
+    /// `readyWithinMs`, a failure. Only the newest attempt may install its
+    /// connection: a late one (timed out, or stopped meanwhile) is closed.
     private func listen(_ ready: @escaping Completion<Void>) {
+        attempt += 1
+        let mine = attempt
+        var answered = false
+        var expire: UVCallback?
+        let finish: Completion<Void> = { result in
+            expire?.close()
+            expire = nil  // the timer's action refers to it: the cycle ends here
+            guard !answered else { return }
+            answered = true
+            ready(result)
+        }
+        expire = UVCallback(loop: loop, .timer) { [weak self] in
+            self?.attempt += 1  // this attempt's connection, should it come, is not wanted
+            finish(.failure(.backendUnavailable("PostgreSQL did not take the event listener within \(Self.readyWithinMs / 1000) s",
+                                                retryAfterMs: 1000)))
+        }
+        expire?.startTimer(ms: Self.readyWithinMs)
         PGConnection.connect(loop: loop, conninfo: conninfo) { [weak self] result in
             guard let self else { return }
             switch result {
-            case .failure(let error): ready(.failure(error))
+            case .failure(let error): finish(.failure(error))
             case .success(let c):
-                guard sink != nil else { return c.close() }  // stopped while connecting
+                guard wanted(mine) else { return c.close() }
                 c.onNotification = { [unowned self] channel, payload in
                     if channel == Self.channel { self.received(payload) }
                 }
@@ -89,18 +112,21 @@ final class PGChangeFeed {
                     switch r {
                     case .failure(let error):
                         c.close()
-                        ready(.failure(error))
+                        finish(.failure(error))
                     case .success:
-                        guard sink != nil else { return c.close() }
+                        guard wanted(mine) else { return c.close() }
                         connection = c
                         c.onBroken = { [unowned self] why in self.lost(why) }
                         keepRegistered()
-                        ready(.success(()))
+                        finish(.success(()))
                     }
                 }
             }
         }
     }
+
+    private var attempt = 0
+    private func wanted(_ attempt: Int) -> Bool { sink != nil && attempt == self.attempt }
 
     private var register: String {
         """

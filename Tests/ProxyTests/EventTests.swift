@@ -127,7 +127,10 @@ struct EventTests {
             #expect(try writer.readLine()?.contains("\"error\"") == false)
         }
         let grew = try proxy.peakMemoryKiB() - before
-        #expect(grew < 16 << 10, "peak memory grew by \(grew) KiB while a subscriber did not read")
+        // (A sanitizer's quarantine keeps freed memory: the figure means nothing there.)
+        if ProcessInfo.processInfo.environment["STORAGE_PROXY_SANITIZER"] == nil {
+            #expect(grew < 16 << 10, "peak memory grew by \(grew) KiB while a subscriber did not read")
+        }
 
         // Reading now: every change is either received or counted in a
         // lagged event (one per episode: events came between any two).

@@ -289,10 +289,10 @@ final class Connection: UVStreamDelegate, EventOutlet {
     // MARK: - Events
 
     /// Unsent output (answers and events) bounds what events may queue:
-    /// `server.max_output_bytes`, as for answers.
-    /// A burst of events larger than the bound goes to the socket at once
-    /// rather than at the end of the loop turn: only a client that does not
-    /// read loses events, not one that got many in one turn.
+    /// `server.max_output_bytes`, as for answers. Past it, what is already
+    /// queued goes to the socket at once rather than at the end of the loop
+    /// turn: only a client that does not read loses events, not one that was
+    /// sent many in one turn.
     private func hasEventRoom(for bytes: Int) -> Bool {
         func fits() -> Bool { stream.pendingWriteBytes + out.count + heldEvents.count + bytes <= dispatcher.limits.maxOutputBytes }
         if !fits() && !out.isEmpty { writeOut() }
