@@ -67,6 +67,17 @@ public final class UVLoop {
     /// callbacks of handles closed before (which free their Swift owners).
     public func runPending() { uv_run(raw, UV_RUN_NOWAIT) }
 
+    /// Runs `work` once, `ms` from now, on this loop (a timer that closes itself).
+    public func after(ms: UInt64, _ work: @escaping () -> Void) {
+        var timer: UVCallback?
+        timer = UVCallback(loop: self, .timer) {
+            timer?.close()
+            timer = nil  // its action refers to it: the cycle ends here
+            work()
+        }
+        timer?.startTimer(ms: ms)
+    }
+
     deinit {
         uv_loop_close(raw)
         raw.deallocate()

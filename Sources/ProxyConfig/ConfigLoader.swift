@@ -227,6 +227,7 @@ private struct Reader {
             case "max_answer_bytes": s.maxAnswerBytes = try int(v, key, in: 1024...(1 << 40))
             case "max_pattern_bytes": s.maxPatternBytes = try int(v, key, in: 1...(1 << 20))
             case "max_auth_failures": s.maxAuthFailures = try int(v, key, in: 1...1000)
+            case "auth_failure_delay_ms": s.authFailureDelayMs = try int(v, key, in: 0...10_000)
             case "max_output_bytes": s.maxOutputBytes = try int(v, key, in: 1024...(1 << 40))
             case "max_subscriptions_per_connection": s.maxSubscriptionsPerConnection = try int(v, key, in: 1...10_000)
             case "default_max_attempts": s.defaultMaxAttempts = try int(v, key, in: 0...1_000_000)

@@ -77,6 +77,8 @@ public struct ProxyConfig: Sendable, Equatable {
         public var maxPatternBytes = 1024
         /// Wrong `auth` tokens on one connection before it is closed.
         public var maxAuthFailures = 3
+        /// How long the answer to a wrong `auth` token is held back (slows guessing).
+        public var authFailureDelayMs = 200
         /// Unsent bytes for one client before the proxy stops reading from it
         /// (and drops its live events, telling it with one `lagged` event).
         public var maxOutputBytes = 4 << 20

@@ -45,11 +45,12 @@ public final class ProxyServer: ConnectionOwner {
         services = Services(storage: storage, cache: cache, transactions: transactions, maxAnswerBytes: config.maxAnswerBytes,
                             maxPatternBytes: config.maxPatternBytes, defaultMaxAttempts: config.defaultMaxAttempts,
                             maxLeaseSeconds: config.maxLeaseSeconds, maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
-                            authToken: config.authToken)
+                            authToken: config.authToken, authFailureDelayMs: config.authFailureDelayMs)
         dispatcher = Dispatcher(methods: methods, services: services, stats: stats,
                                 limits: .init(maxLineBytes: config.maxLineBytes, maxOutputBytes: config.maxOutputBytes,
                                               maxAuthFailures: config.maxAuthFailures))
         services.status = { [unowned self] in statusReport() }
+        services.after = { [loop] ms, work in loop.after(ms: ms, work) }
     }
 
     // MARK: - Starting

@@ -22,11 +22,16 @@ final class Services {
     let defaultMaxAttempts: Int
     let maxLeaseSeconds: Double
     private let authToken: String?
+    /// `server.auth_failure_delay_ms`, and how a handler waits on the loop without blocking it.
+    let authFailureDelayMs: UInt64
+    var after: (_ ms: UInt64, _ work: @escaping () -> Void) -> Void = { _, work in work() }
     /// `server.status`, which only the server can assemble (connections, statistics).
     var status: () -> JSONValue = { [:] }
 
     init(storage: StorageAdapter, cache: CacheAdapter, transactions: TransactionBudget, maxAnswerBytes: Int, maxPatternBytes: Int,
-         defaultMaxAttempts: Int, maxLeaseSeconds: Double, maxSubscriptionsPerConnection: Int, authToken: String?) {
+         defaultMaxAttempts: Int, maxLeaseSeconds: Double, maxSubscriptionsPerConnection: Int, authToken: String?,
+         authFailureDelayMs: Int) {
+        self.authFailureDelayMs = UInt64(authFailureDelayMs)
         events = EventHub(feed: storage, maxPerConnection: maxSubscriptionsPerConnection)
         self.defaultMaxAttempts = defaultMaxAttempts
         self.maxLeaseSeconds = maxLeaseSeconds

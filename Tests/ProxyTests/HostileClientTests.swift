@@ -34,7 +34,7 @@ struct HostileClientTests {
         #expect(try proxy.client().result("health_check") == true)
     }
 
-    @Test("before auth every method, unknown ones included, is -32007; wrong tokens close the connection")
+    @Test("before auth every method, unknown ones included, is -32007; wrong tokens are answered late, then close the connection")
     func authBeforeAnything() throws {
         let token = "t-\(UInt64.random(in: 0...UInt64.max))"
         let config = try writeConfig("server:\n  listen: \"127.0.0.1:0\"\n  auth_token: \"\(token)\"\n  max_auth_failures: 3\n")
@@ -49,8 +49,10 @@ struct HostileClientTests {
         let answer = try #require(try c.readLine())
         #expect(answer.count < 2000 * 200)
         for attempt in 1...3 {
+            let asked = MonotonicClock.seconds()
             let r = try c.call("auth", ["token": .string("wrong-\(attempt)")])
             #expect(r["error"]?.objectValue?["code"] == -32007)
+            #expect(MonotonicClock.seconds() - asked >= 0.19, "a wrong token is answered after server.auth_failure_delay_ms")
         }
         #expect(try c.readLine() == nil)  // closed after the third
         let again = try LineClient(.tcp(host: "127.0.0.1", port: port))

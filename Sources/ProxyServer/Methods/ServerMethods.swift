@@ -7,8 +7,10 @@ enum ServerMethods {
                    params: [.required("token", Schema.string, "The configured server.auth_token.")],
                    result: Schema.boolean, ordering: .write) { call in
             guard call.services.checkToken(try call.params.string("token")) else {
+                // Held back: guessing costs time (and the connection goes after a few).
                 let closing = call.session.authFailed()
-                throw ProxyError.unauthorized(closing ? "wrong token; too many wrong tokens, the connection closes" : "wrong token")
+                let error = ProxyError.unauthorized(closing ? "wrong token; too many wrong tokens, the connection closes" : "wrong token")
+                return call.services.after(call.services.authFailureDelayMs) { call.reply(.failure(error)) }
             }
             call.session.authenticated()
             call.reply(.success(true))
