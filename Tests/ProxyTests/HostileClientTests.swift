@@ -90,6 +90,7 @@ struct HostileClientTests {
         #expect(answer.hasSuffix("]"))
         let grew = try proxy.peakMemoryKiB() - before
         #expect(grew < 16 << 10, "peak memory grew by \(grew) KiB for a \(answer.utf8.count >> 20) MiB answer")
+        print("memory: a \(answer.utf8.count >> 20) MiB batch answer raised the proxy's peak by \(grew) KiB (max_output_bytes 1 MiB)")
         #expect(try c.result("health_check") == true)
     }
 
@@ -180,6 +181,7 @@ struct HostileClientTests {
         let grew = try proxy.peakMemoryKiB() - before
         // The 36 MB page, read whole, would take more than twice that.
         #expect(grew < 16 << 10, "peak memory grew by \(grew) KiB")
+        print("memory on \(backend): a refused 36 MB page raised the proxy's peak by \(grew) KiB (max_answer_bytes 2 MB)")
         #expect(try c.result("list_tasks", ["limit": 2]).arrayValue?.count == 2)
     }
 }
