@@ -112,20 +112,19 @@ public final class ChildProcess {
 
 /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29+), declared only
 /// under `_GNU_SOURCE`, which Swift's Glibc module does not define: found by name.
-private let addChdir: @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32 = {
-    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np") else {
-        fatalError("this C library has no posix_spawn_file_actions_addchdir_np (glibc 2.29 or later has it)")
-    }
-    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)
-}()
+private let addChdir = glibcFunction("posix_spawn_file_actions_addchdir_np", since: "2.29",
+    as: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)
 
 /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), likewise undeclared.
-private let addCloseFrom: @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32 = {
-    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
-        fatalError("this C library has no posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later has it)")
+private let addCloseFrom = glibcFunction("posix_spawn_file_actions_addclosefrom_np", since: "2.34",
+    as: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+
+private func glibcFunction<F>(_ name: String, since version: String, as type: F.Type) -> F {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else {
+        fatalError("this C library has no \(name) (glibc \(version) or later has it)")
     }
-    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-}()
+    return unsafeBitCast(symbol, to: type)
+}
 
 public struct SpawnError: Error, CustomStringConvertible {
     public let executable: String

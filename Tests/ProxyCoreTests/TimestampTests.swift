@@ -32,6 +32,11 @@ struct TimestampTests {
         #expect(try #require(Timestamp(rfc3339: "0001-01-01T00:00:00Z")).rfc3339 == "0001-01-01T00:00:00.000000Z")
         #expect(try #require(Timestamp(rfc3339: "9999-12-31T23:59:59.999999Z")).rfc3339 == "9999-12-31T23:59:59.999999Z")
         #expect(try #require(Timestamp(rfc3339: "0001-01-01T01:00:00+01:00")).rfc3339 == "0001-01-01T00:00:00.000000Z")
+        let last = try #require(Timestamp(rfc3339: "9999-12-31T23:59:59.999999Z"))
+        let first = try #require(Timestamp(rfc3339: "0001-01-01T00:00:00Z"))
+        #expect(last.isRepresentable && first.isRepresentable)
+        #expect(!Timestamp(microseconds: last.microseconds + 1).isRepresentable)
+        #expect(!Timestamp(microseconds: first.microseconds - 1).isRepresentable)
     }
 
     @Test func epochAndOrdering() throws {

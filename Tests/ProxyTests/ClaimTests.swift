@@ -132,5 +132,9 @@ struct ClaimTests {
         #expect(got.arrayValue?.compactMap { $0.objectValue?["id"]?.stringValue } == ["early", "late"])
         let one = try c.result("claim_due_tasks", ["worker": "w", "limit": 1, "now": "2026-06-01T00:00:00Z"])
         #expect(one.arrayValue?.compactMap { $0.objectValue?["id"]?.stringValue } == ["other"])
+        // A lease that would end past what a timestamp can say is refused, not written.
+        let late = try c.call("claim_due_tasks", ["worker": "w", "lease_seconds": 120, "now": "9999-12-31T23:59:00Z"])
+        #expect(late["error"]?.objectValue?["data"]?.objectValue?["field"] == "lease_seconds", "\(late)")
+        #expect(try c.result("claim_due_tasks", ["worker": "w", "lease_seconds": 30, "now": "9999-12-31T23:59:00Z"]).arrayValue?.count == 1)
     }
 }

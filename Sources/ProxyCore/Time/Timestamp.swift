@@ -116,6 +116,12 @@ public struct Timestamp: Comparable, Hashable, Sendable {
         return Timestamp(microseconds: secs * 1_000_000 + micros)
     }
 
+    /// Whether the wire format can say this instant (years 0001 to 9999).
+    public var isRepresentable: Bool {
+        let (seconds, _) = microseconds.quotientAndRemainder(dividingBy: 1_000_000)
+        return Self.representableSeconds.contains(microseconds < 0 && microseconds % 1_000_000 != 0 ? seconds - 1 : seconds)
+    }
+
     /// 0001-01-01T00:00:00Z through 9999-12-31T23:59:59Z: what the output format can say.
     static let representableSeconds = (days(fromCivil: 1, 1, 1) * 86_400)...(days(fromCivil: 9999, 12, 31) * 86_400 + 86_399)
 

@@ -64,6 +64,8 @@ enum ClaimMethods {
 
     private static func leaseEnd(_ p: Params, from now: Timestamp, _ services: Services) throws(ProxyError) -> Timestamp {
         let seconds = try p.optionalNumber("lease_seconds", in: 0...services.maxLeaseSeconds, exclusiveLowerBound: true) ?? 60
-        return Timestamp(microseconds: now.microseconds + Int64(seconds * 1_000_000))
+        let end = Timestamp(microseconds: now.microseconds + Int64(seconds * 1_000_000))
+        guard end.isRepresentable else { throw .invalidParams(field: "lease_seconds", reason: "would end the lease after year 9999") }
+        return end
     }
 }
