@@ -14,7 +14,9 @@ ADDRESS: ``unix:///path/proxy.sock`` or ``tcp://host:port`` (default:
 ``$STORAGE_PROXY_ADDRESS``, else ``unix://storage/proxy.sock``, where the
 Personal Edition listens); ``$STORAGE_PROXY_TOKEN`` is sent when set.
 ``--seed`` first adds three demo tasks for the agent; ``--until-idle`` stops
-when nothing is due instead of polling forever.
+when nothing is due instead of waiting for more. While idle it does not only
+poll: it subscribes to the agent's task changes, so a task that becomes due
+(saved by another agent, say) runs at once, not at the next poll.
 """
 
 import argparse
@@ -96,6 +98,37 @@ async def run_due(client: StorageProxyClient, worker: str, agent: str = None, le
     return finished
 
 
+def may_be_due(event: Dict[str, Any]) -> bool:
+    """A change after which a claim may find something: a pending task due by now,
+    or events were missed (lagged)."""
+    if event["op"] == "lagged":
+        return True
+    task = event.get("task") or {}
+    due = task.get("next_run")
+    return task.get("status") == "pending" and task.get("enabled", True) and due is not None \
+        and due <= datetime.now(timezone.utc)
+
+
+async def idle(changes, stopping: asyncio.Event, seconds: float) -> None:
+    """Waits until a task may have become due (a live event says so), a stop,
+    or ``seconds`` (tasks also become due by the clock alone)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        while not stopping.is_set() and (left := deadline - loop.time()) > 0:
+            change = asyncio.ensure_future(changes.next(timeout=left))
+            await asyncio.wait({stop, change}, return_when=asyncio.FIRST_COMPLETED)
+            if not change.done():
+                change.cancel()
+                return
+            event = change.result()
+            if event is None or may_be_due(event):
+                return
+    finally:
+        stop.cancel()
+
+
 async def main(args: argparse.Namespace) -> int:
     client = StorageProxyClient(args.address, token=os.environ.get("STORAGE_PROXY_TOKEN") or None)
     await client.initialize()
@@ -109,16 +142,14 @@ async def main(args: argparse.Namespace) -> int:
         if args.seed:
             await seed(client, args.agent)
         total = 0
+        changes = None if args.until_idle else await client.subscribe(["tasks"], agent_name=args.agent).start()
         while not stopping.is_set():
             ran = await run_due(client, args.worker, args.agent, args.lease, args.limit, args.work_seconds)
             total += len(ran)
             if not ran:
                 if args.until_idle:
                     break
-                try:
-                    await asyncio.wait_for(stopping.wait(), args.poll)
-                except asyncio.TimeoutError:
-                    pass
+                await idle(changes, stopping, args.poll)
         print(f"{args.worker}: ran {total} due tasks", flush=True)
         return 0
     finally:

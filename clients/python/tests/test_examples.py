@@ -109,3 +109,25 @@ def test_killed_scheduler_loses_its_lease(proxy):
             c.complete_task("slow-0", "doomed", "completed")
         assert late.value.data["owner"] == "rescuer"
         assert c.complete_task("slow-0", "rescuer", "completed")["status"] == "completed"
+
+
+def test_an_idle_scheduler_wakes_on_a_due_task(personal):
+    """Waiting with a 60 s poll, it runs a task saved meanwhile at once: a live event woke it."""
+    idle = subprocess.Popen([sys.executable, str(SCHEDULER), personal.address, "--agent", "woken", "--worker", "sleeper",
+                             "--poll", "60"], stdout=subprocess.PIPE, text=True)
+    try:
+        with StorageClient(personal.address) as c:
+            deadline = time.time() + 30
+            while c.call("server.status")["events"]["subscriptions"] == 0:  # subscribed: it is idle now
+                assert time.time() < deadline and idle.poll() is None, "the scheduler never went idle"
+                time.sleep(0.05)
+            saved = time.time()
+            c.save_task({"id": "wake-1", "agent_name": "woken", "task_prompt": "p", "schedule_type": "once",
+                         "schedule_value": datetime.now(timezone.utc).isoformat()})
+            while c.get_task("wake-1")["last_status"] != "completed":
+                assert time.time() - saved < 20, "the idle scheduler did not wake for the due task"
+                time.sleep(0.05)
+    finally:
+        idle.send_signal(signal.SIGTERM)
+        out, _ = idle.communicate(timeout=30)
+    assert idle.returncode == 0 and "sleeper: ran 1 due tasks" in out
