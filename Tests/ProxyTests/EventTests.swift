@@ -208,6 +208,27 @@ struct EventTests {
         #expect(try again.next()["task"]?.objectValue?["id"] == "heard")
     }
 
+    @Test("PostgreSQL: a row too big for NOTIFY arrives whole (read back), in its place in the order; its deletion names it")
+    func bigRowsOnPostgres() throws {
+        let proxy = try ProxyProcess(backend: .postgresql)
+        let events = try Subscriber(proxy.address)
+        let c = try proxy.client()
+        let prompt = String(repeating: "p", count: 20_000), message = String(repeating: "m", count: 20_000)
+        _ = try c.result("save_task", ["task": sampleTask(id: "small-1")])
+        _ = try c.result("save_task", ["task": sampleTask(id: "big", extra: [("task_prompt", .string(prompt))])])
+        _ = try c.result("save_log", ["task_id": "big", "level": "INFO", "message": .string(message)])
+        _ = try c.result("save_task", ["task": sampleTask(id: "small-2")])
+        var got: [JSONObject] = []
+        for _ in 0..<4 { got.append(try events.next()) }
+        #expect(got.map { Self.summary($0).task } == ["small-1", "big", "big", "small-2"])
+        #expect(got[1]["task"]?.objectValue?["task_prompt"]?.stringValue == prompt)
+        #expect(got[2]["log"]?.objectValue?["message"]?.stringValue == message)
+        _ = try c.result("delete_task", ["task_id": "big"])
+        let deleted = try events.next()
+        let gone = try #require(deleted["task"]?.objectValue)
+        #expect(deleted["op"] == "deleted" && gone["id"] == "big" && gone["agent_name"] == "agent-a")
+    }
+
     @Test("events never land inside a batch's answer; nc shows them as lines of their own")
     func eventsBetweenLines() throws {
         let proxy = try ProxyProcess()
