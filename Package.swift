@@ -34,6 +34,8 @@ let package = Package(
         .target(name: "SQLStore", dependencies: ["ProxyCore", "StoragePorts"], swiftSettings: v5),
         // When a task runs next: cron, intervals and once, in a task's time zone; claims' outcomes.
         .target(name: "Scheduling", dependencies: ["ProxyCore", "StoragePorts"], swiftSettings: v5),
+        // Exact nearest-neighbour search over an in-memory float32 matrix (the vector store's scan).
+        .target(name: "VectorSearch", swiftSettings: v5),
         // StorageAdapter on sqlite3: one group-committing writer + reader threads.
         .target(name: "SQLiteStorage", dependencies: ["ProxyCore", "StoragePorts", "SQLStore", "Scheduling", "ProxyConfig", "CSQLite"], swiftSettings: v5),
         // Child processes by posix_spawn/waitpid (the CLI's private proxy, the benchmark's tools, the tests).
@@ -50,7 +52,7 @@ let package = Package(
         .target(name: "StorageProxyClient", dependencies: ["ProxyCore"], swiftSettings: v5),
         // The benchmark's parts (not the product's): a bare libuv line-echo, the load driver, pgbench and
         // redis-benchmark runners. `storage-proxy bench` drives them.
-        .target(name: "ProxyBench", dependencies: ["ProxyCore", "EventLoop", "SQLStore", "StorageProxyClient", "Spawn"], swiftSettings: v5),
+        .target(name: "ProxyBench", dependencies: ["ProxyCore", "EventLoop", "SQLStore", "StorageProxyClient", "Spawn", "VectorSearch"], swiftSettings: v5),
         .executableTarget(
             name: "storage-proxy",
             dependencies: [
@@ -65,6 +67,7 @@ let package = Package(
         .testTarget(name: "SQLStoreTests", dependencies: ["ProxyCore", "StoragePorts", "SQLStore"], swiftSettings: v5),
         .testTarget(name: "SchedulingTests", dependencies: ["ProxyCore", "StoragePorts", "Scheduling"], swiftSettings: v5),
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyCore", "ProxyConfig"], swiftSettings: v5),
+        .testTarget(name: "VectorSearchTests", dependencies: ["VectorSearch"], swiftSettings: v5),
         .testTarget(name: "PoolPolicyTests", dependencies: ["PostgresStorage", "ProxyCore"], swiftSettings: v5),
         .testTarget(name: "PostgresStorageTests", dependencies: ["PostgresStorage", "EventLoop", "ProxyCore", "ProxyConfig", "SQLStore"], swiftSettings: v5),
         .testTarget(

@@ -17,7 +17,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Connections.") var connections = 64
     @Option(help: "Requests in flight per connection.") var pipeline = 16
     @Option(help: "Seconds per measurement.") var duration = 3.0
-    @Option(help: "Comma-separated: health_check,get_task,save_task,save_log,mixed,zipf,claims,events (claims: --claim-workers schedulers claim and complete; events: --subscribers read every task change while --connections writers change tasks).")
+    @Option(help: "Comma-separated: health_check,get_task,save_task,save_log,mixed,zipf,claims,events,vector_scan (claims: --claim-workers schedulers claim and complete; events: --subscribers read every task change while --connections writers change tasks).")
     var workloads = "health_check,get_task,save_task,save_log,mixed"
     @Option(help: "A running proxy's socket (default: start one).") var socket: String?
     @Option(help: "synchronous setting of the SQLite file the bench's own proxy uses.") var synchronous = "FULL"
@@ -54,6 +54,12 @@ struct Bench: AsyncParsableCommand {
         for name in workloads.split(separator: ",").map(String.init) {
             if name == "claims" {
                 try claims(socket: proxySocket, dir: dir)
+                continue
+            }
+            if name == "vector_scan" {
+                let f = try VectorScan(count: 100_000, dimension: 384, k: 10, duration: duration).run()
+                print(pad("vector_scan", 14) + pad(fmt(f.perSecond), 13) + "exact top-10 queries/s over 100,000 × 384 float32 (in process, "
+                      + "one thread; \(f.bytes >> 20) MiB, \(String(format: "%.1f", f.bandwidth / 1e9)) GB/s scanned)")
                 continue
             }
             if name == "events" {

@@ -23,11 +23,16 @@ struct BackupTests {
             }
         }
         writers.forEach { $0.start() }
-        usleep(300_000)
+        // Under load: past 100 writes, however slow this machine (a sanitizer, a busy CI) is.
+        func waitFor(more n: Int) {
+            let deadline = Date().addingTimeInterval(60)
+            while acknowledged.withLock({ $0 }) <= n && Date() < deadline { usleep(10_000) }
+        }
+        waitFor(more: 100)
         let before = acknowledged.withLock { $0 }
         let copyDir = ProxyProcess.makeTempDir()
         let run = try runCLI(["backup", "--database", "\(proxy.dir)/data.db", "--to", "\(copyDir)/data.db"])
-        usleep(200_000)
+        waitFor(more: acknowledged.withLock { $0 } + 20)  // writes went on after the backup
         stop.withLock { $0 = true }
         usleep(100_000)
         let after = acknowledged.withLock { $0 }

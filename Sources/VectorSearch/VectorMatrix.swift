@@ -1,0 +1,140 @@
+/// One collection's vectors in one contiguous float32 matrix, searched
+/// exactly: every row is scored (SIMD dot products) and the best `k` kept by
+/// a heap (`TopK`), so recall is 1.0 by construction. A row's place changes
+/// when another is removed (the last row moves into the hole): ids, not row
+/// numbers, are what callers keep. Not thread-safe: one owner at a time.
+public struct VectorMatrix: Sendable {
+    public enum Problem: Error, Equatable, Sendable {
+        case dimension(expected: Int, got: Int)
+        /// A component that is NaN or infinite (its index).
+        case notFinite(index: Int)
+        /// A zero vector cannot be compared by cosine.
+        case zeroVector
+    }
+
+    public struct Hit: Equatable, Sendable {
+        public let id: String
+        /// Cosine similarity, inner product, or Euclidean distance (`VectorMetric`).
+        public let score: Float
+    }
+
+    public let dimension: Int
+    public let metric: VectorMetric
+    private var values: [Float] = []
+    /// Each row's squared length (l2 only: ‖q − v‖² = ‖q‖² + ‖v‖² − 2 q·v).
+    private var squaredNorms: [Float] = []
+    public private(set) var ids: [String] = []
+    private var rowOf: [String: Int] = [:]
+
+    public init(dimension: Int, metric: VectorMetric) {
+        precondition(dimension > 0, "a vector has at least one component")
+        self.dimension = dimension
+        self.metric = metric
+    }
+
+    public var count: Int { ids.count }
+
+    /// Bytes the vectors take (the matrix and, for l2, the norms).
+    public var byteCount: Int { (values.count + squaredNorms.count) * MemoryLayout<Float>.size }
+
+    public func contains(_ id: String) -> Bool { rowOf[id] != nil }
+
+    // MARK: - Writing
+
+    /// Adds the vector, or replaces the one stored under `id`.
+    public mutating func upsert(id: String, _ vector: [Float]) throws(Problem) {
+        let stored = try prepared(vector)
+        if let row = rowOf[id] {
+            values.replaceSubrange(row * dimension..<(row + 1) * dimension, with: stored)
+            if metric == .l2 { squaredNorms[row] = Self.dot(stored, stored) }
+            return
+        }
+        rowOf[id] = ids.count
+        ids.append(id)
+        values.append(contentsOf: stored)
+        if metric == .l2 { squaredNorms.append(Self.dot(stored, stored)) }
+    }
+
+    /// Removes the vector; false when there was none. The last row fills its place.
+    @discardableResult
+    public mutating func remove(id: String) -> Bool {
+        guard let row = rowOf.removeValue(forKey: id) else { return false }
+        let last = ids.count - 1
+        if row != last {
+            let moved = ids[last]
+            ids[row] = moved
+            rowOf[moved] = row
+            for c in 0..<dimension { values[row * dimension + c] = values[last * dimension + c] }
+            if metric == .l2 { squaredNorms[row] = squaredNorms[last] }
+        }
+        ids.removeLast()
+        values.removeLast(dimension)
+        if metric == .l2 { squaredNorms.removeLast() }
+        return true
+    }
+
+    // MARK: - Searching
+
+    /// The `k` nearest stored vectors, nearest first, among the ids `allowed`
+    /// accepts (all when nil): a filter applied before ranking, so `k` hits
+    /// come back whenever `k` rows pass it.
+    public func search(_ query: [Float], k: Int, allowed: ((String) -> Bool)? = nil) throws(Problem) -> [Hit] {
+        let q = try prepared(query)
+        guard k > 0, count > 0 else { return [] }
+        var best = TopK(min(k, count))
+        q.withUnsafeBufferPointer { qp in
+            values.withUnsafeBufferPointer { vp in
+                for row in 0..<count {
+                    if let allowed, !allowed(ids[row]) { continue }
+                    let d = Self.dot(qp.baseAddress!, vp.baseAddress! + row * dimension, dimension)
+                    // l2 ranks by −(‖v‖² − 2 q·v): ‖q‖² is the same for every row.
+                    let rank = metric == .l2 ? 2 * d - squaredNorms[row] : d
+                    if rank > best.threshold { best.offer(rank: rank, row: row) }
+                }
+            }
+        }
+        let qq = metric == .l2 ? Self.dot(q, q) : 0
+        return best.sorted().map { e in
+            Hit(id: ids[e.row], score: metric == .l2 ? max(0, qq - e.rank).squareRoot() : e.rank)
+        }
+    }
+
+    // MARK: - Arithmetic
+
+    /// Checks a vector and puts it in stored form (unit length for cosine).
+    private func prepared(_ vector: [Float]) throws(Problem) -> [Float] {
+        guard vector.count == dimension else { throw .dimension(expected: dimension, got: vector.count) }
+        if let bad = vector.firstIndex(where: { !$0.isFinite }) { throw .notFinite(index: bad) }
+        guard metric == .cosine else { return vector }
+        let length = Self.dot(vector, vector).squareRoot()
+        guard length > 0, length.isFinite else { throw .zeroVector }
+        return vector.map { $0 / length }
+    }
+
+    static func dot(_ a: [Float], _ b: [Float]) -> Float {
+        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in dot(ap.baseAddress!, bp.baseAddress!, a.count) } }
+    }
+
+    /// Σ a[i]·b[i], 32 lanes at a time in two accumulators (independent
+    /// chains keep the multiply-adds in flight), the rest one by one.
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        var i = 0
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        let stride = MemoryLayout<Float>.stride
+        while i + 32 <= n {
+            acc0 += ra.loadUnaligned(fromByteOffset: i * stride, as: SIMD16<Float>.self)
+                * rb.loadUnaligned(fromByteOffset: i * stride, as: SIMD16<Float>.self)
+            acc1 += ra.loadUnaligned(fromByteOffset: (i + 16) * stride, as: SIMD16<Float>.self)
+                * rb.loadUnaligned(fromByteOffset: (i + 16) * stride, as: SIMD16<Float>.self)
+            i += 32
+        }
+        var sum = (acc0 + acc1).sum()
+        while i < n {
+            sum += a[i] * b[i]
+            i += 1
+        }
+        return sum
+    }
+}

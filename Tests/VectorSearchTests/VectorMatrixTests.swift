@@ -1,0 +1,96 @@
+import Testing
+@testable import VectorSearch
+
+/// Exact search against a brute-force reference computed in Double.
+@Suite("VectorMatrix: exact nearest neighbours")
+struct VectorMatrixTests {
+    /// A reproducible generator (SplitMix64), so a failure can be replayed.
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func float() -> Float { Float(Double(next() >> 11) / Double(1 << 53) * 2 - 1) }
+        mutating func vector(_ n: Int) -> [Float] { (0..<n).map { _ in float() } }
+    }
+
+    static func reference(_ metric: VectorMetric, _ q: [Float], _ v: [Float]) -> Double {
+        let dot = zip(q, v).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        switch metric {
+        case .dot: return dot
+        case .cosine:
+            let nq = q.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            let nv = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            return dot / (nq * nv)
+        case .l2: return zip(q, v).reduce(0.0) { $0 + pow2(Double($1.0) - Double($1.1)) }.squareRoot()
+        }
+    }
+    static func pow2(_ x: Double) -> Double { x * x }
+
+    @Test("top-k equals the brute-force answer, for every metric, odd and SIMD-sized dimensions",
+          arguments: VectorMetric.allCases, [37, 384])
+    func exactAgainstBruteForce(metric: VectorMetric, dimension: Int) throws {
+        var random = Random(state: UInt64(dimension) * 31 + UInt64(metric.rawValue.count))
+        var matrix = VectorMatrix(dimension: dimension, metric: metric)
+        var stored: [String: [Float]] = [:]
+        for i in 0..<1_000 {
+            let v = random.vector(dimension)
+            stored["d\(i)"] = v
+            try matrix.upsert(id: "d\(i)", v)
+        }
+        for _ in 0..<10 {
+            let q = random.vector(dimension)
+            let hits = try matrix.search(q, k: 10)
+            let expected = stored.map { ($0.key, Self.reference(metric, q, $0.value)) }
+                .sorted { metric == .l2 ? $0.1 < $1.1 : $0.1 > $1.1 }.prefix(10)
+            #expect(hits.map(\.id) == expected.map(\.0))
+            for (hit, (_, score)) in zip(hits, expected) {
+                #expect(abs(Double(hit.score) - score) <= 1e-3 * max(1, abs(score)), "\(hit) vs \(score)")
+            }
+        }
+    }
+
+    @Test("replace, remove (the last row moves), filters before ranking, k past the count")
+    func writesAndFilters() throws {
+        var m = VectorMatrix(dimension: 3, metric: .dot)
+        try m.upsert(id: "a", [1, 0, 0])
+        try m.upsert(id: "b", [0, 1, 0])
+        try m.upsert(id: "c", [0, 0, 1])
+        #expect(try m.search([0, 1, 0], k: 1).map(\.id) == ["b"])
+        try m.upsert(id: "b", [0, 0.1, 0])  // replaced: still one row
+        #expect(m.count == 3)
+        #expect(try m.search([0, 1, 0], k: 1) == [.init(id: "b", score: 0.1)])
+        #expect(m.remove(id: "a") && !m.remove(id: "a"))
+        #expect(m.count == 2 && !m.contains("a") && m.contains("c"))
+        #expect(try m.search([0, 0, 1], k: 5).map(\.id) == ["c", "b"])  // c moved into a's row and is still found
+        // A filter leaves fewer rows than k: all of them, none missing.
+        try m.upsert(id: "d", [0, 0, 2])
+        #expect(try m.search([0, 0, 1], k: 2, allowed: { $0 != "d" }).map(\.id) == ["c", "b"])
+        #expect(try m.search([0, 0, 1], k: 0).isEmpty)
+        #expect(m.byteCount == 3 * 3 * 4)
+    }
+
+    @Test("bad vectors are refused and change nothing")
+    func badVectors() throws {
+        var m = VectorMatrix(dimension: 2, metric: .cosine)
+        #expect(throws: VectorMatrix.Problem.dimension(expected: 2, got: 3)) { try m.upsert(id: "x", [1, 2, 3]) }
+        #expect(throws: VectorMatrix.Problem.notFinite(index: 1)) { try m.upsert(id: "x", [1, .nan]) }
+        #expect(throws: VectorMatrix.Problem.notFinite(index: 0)) { try m.upsert(id: "x", [.infinity, 1]) }
+        #expect(throws: VectorMatrix.Problem.zeroVector) { try m.upsert(id: "x", [0, 0]) }
+        #expect(throws: VectorMatrix.Problem.dimension(expected: 2, got: 1)) { try m.search([1], k: 1) }
+        #expect(m.count == 0)
+        try m.upsert(id: "x", [3, 4])
+        #expect(try m.search([6, 8], k: 1).first?.score == 1)  // cosine of parallel vectors
+    }
+
+    @Test("ties keep the earlier row first")
+    func ties() throws {
+        var m = VectorMatrix(dimension: 2, metric: .dot)
+        for i in 0..<10 { try m.upsert(id: "t\(i)", [1, 1]) }
+        #expect(try m.search([1, 0], k: 3).map(\.id) == ["t0", "t1", "t2"])
+    }
+}
