@@ -103,8 +103,9 @@ final class PGChangeFeed {
             case .failure(let error): finish(.failure(error))
             case .success(let c):
                 guard wanted(mine) else { return c.close() }
-                c.onNotification = { [unowned self] channel, payload in
-                    if channel == Self.channel { self.received(payload) }
+                // Only the installed listener's notifications count (a late attempt's are dropped with it).
+                c.onNotification = { [unowned self, unowned c] channel, payload in
+                    if channel == Self.channel, self.connection === c { self.received(payload) }
                 }
                 c.query("LISTEN \(Self.channel)") { _ in }
                 c.query(register, [proxyID]) { [weak self] r in
