@@ -55,16 +55,21 @@ final class PostgresForwarder {
 
 @Suite("PostgreSQL outages")
 struct PostgresOutageTests {
+    /// A proxy on a fresh database reached through a forwarder the test can cut.
+    static func proxyBehindForwarder() throws -> (PostgresForwarder, ProxyProcess) {
+        let forwarder = try PostgresForwarder()
+        let dir = ProxyProcess.makeTempDir()
+        let database = forwarder.route(try TestPostgres.database(named: dir))
+        return (forwarder, try ProxyProcess(backend: .postgresql, arguments: ["--database", database], dir: dir))
+    }
+
     func storageState(_ c: LineClient) throws -> String? {
         try c.result("server.status").objectValue?["storage"]?.objectValue?["state"]?.stringValue
     }
 
     @Test("PostgreSQL gone: health_check false (and `call` exits 1), status down, logged once; back: up, logged once")
     func outageAndRecovery() throws {
-        let forwarder = try PostgresForwarder()
-        let dir = ProxyProcess.makeTempDir()
-        let database = forwarder.route(try TestPostgres.database(named: dir))
-        let proxy = try ProxyProcess(backend: .postgresql, arguments: ["--database", database], dir: dir)
+        let (forwarder, proxy) = try Self.proxyBehindForwarder()
         let c = try proxy.client()
         #expect(try c.result("save_task", ["task": sampleTask(id: "before")]) == "before")
         #expect(try storageState(c) == "up")
@@ -98,10 +103,7 @@ struct PostgresOutageTests {
 
     @Test("a subscriber is told (lagged, with a reason) when the proxy's listener lost PostgreSQL; events resume once it is back")
     func eventsAcrossAnOutage() throws {
-        let forwarder = try PostgresForwarder()
-        let dir = ProxyProcess.makeTempDir()
-        let database = forwarder.route(try TestPostgres.database(named: dir))
-        let proxy = try ProxyProcess(backend: .postgresql, arguments: ["--database", database], dir: dir)
+        let (forwarder, proxy) = try Self.proxyBehindForwarder()
         let events = try LineClient(proxy.address, timeoutSeconds: 20)
         #expect(try events.call("subscribe", ["topics": ["tasks"]])["result"] != nil)
         let c = try proxy.client()
