@@ -11,7 +11,8 @@ import StoragePorts
 /// lets only one writer commit at a time anyway).
 final class ChangeLog: @unchecked Sendable {  // `on` and `order` are what threads share; `sink` is the loop's
     private let on = Atomic<Bool>(false)
-    private let order = Mutex<Void>(())
+    /// A pthread mutex (`Locked`), as all state shared between threads here: ThreadSanitizer sees it.
+    private let order = Locked(())
     private let completions: CompletionQueue
     /// Loop thread only (it is read where the posted work runs).
     private var sink: ChangeSink?
@@ -38,9 +39,15 @@ final class ChangeLog: @unchecked Sendable {  // `on` and `order` are what threa
         guard !db.changes.isEmpty else { return try commit() }
         let changes = db.changes
         db.changes.removeAll()
-        try order.withLock { _ throws(ProxyError) in
-            try commit()
-            completions.post { [self] in sink?(changes) }
+        var failure: ProxyError?
+        order.withLock { _ in
+            do throws(ProxyError) {
+                try commit()
+                completions.post { [self] in sink?(changes) }
+            } catch {
+                failure = error
+            }
         }
+        if let failure { throw failure }
     }
 }
