@@ -82,10 +82,10 @@ class BlockingSubscription:
         return self
 
     def __next__(self) -> Any:
-        try:
-            return self.next()
-        except StopAsyncIteration:
-            raise StopIteration from None
+        event = self.next()
+        if event is None:  # closed
+            raise StopIteration
+        return event
 
     def close(self) -> None:
         self._owner._run(self._subscription.close())

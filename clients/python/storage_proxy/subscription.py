@@ -45,9 +45,9 @@ class Subscription:
         return self
 
     async def next(self, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
-        """The next event; None when ``timeout`` seconds pass without one."""
+        """The next event; None when ``timeout`` seconds pass without one, or once closed."""
         if self._closed:
-            raise StopAsyncIteration
+            return None
         await self.start()
         assert self._connection is not None and self.id is not None
         queue = self._connection.event_queue(self.id)
@@ -68,7 +68,8 @@ class Subscription:
 
     async def __anext__(self) -> Dict[str, Any]:
         event = await self.next()
-        assert event is not None
+        if event is None:  # closed
+            raise StopAsyncIteration
         return event
 
     async def close(self) -> None:

@@ -56,6 +56,7 @@ def test_blocking_iterator_and_timeout(personal):
             writer.save_log("b1", "WARNING", "slow")
             event = next(iter(events))
             assert event["topic"] == "logs" and event["log"]["message"] == "slow" and event["log"]["level"] == "WARNING"
+        assert events.next(timeout=0.1) is None and list(events) == []  # closed: nothing more, the loop ends
 
 
 def test_a_lost_connection_resubscribes_and_says_lagged(personal):
