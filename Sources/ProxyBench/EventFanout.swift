@@ -67,9 +67,9 @@ public struct EventFanout {
                 guard got > 0 else { throw ClientError("the proxy closed a subscriber's connection") }
                 buf.withUnsafeBytes { raw in
                     let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<got])
-                    events += Self.count(0x0A, in: bytes)
-                    lagged += Self.occurrences(of: "\"op\":\"lagged\"", in: bytes) { _ in }
-                    _ = Self.occurrences(of: "\"updated_at\":\"", in: bytes) { after in
+                    events += ByteSearch.count(0x0A, in: bytes)
+                    lagged += ByteSearch.occurrences(of: "\"op\":\"lagged\"", in: bytes)
+                    ByteSearch.occurrences(of: "\"updated_at\":\"", in: bytes) { after in
                         guard after + 27 <= bytes.count else { return }  // split across reads: not sampled
                         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[after..<after + 27]), as: UTF8.self)
                         if let stamp = Timestamp(rfc3339: text) {
@@ -102,86 +102,5 @@ public struct EventFanout {
         guard String(decoding: answer, as: UTF8.self).contains("\"subscription\"") else {
             throw ClientError("subscribe failed: \(String(decoding: answer, as: UTF8.self))")
         }
-    }
-
-    private static func count(_ byte: UInt8, in bytes: UnsafeRawBufferPointer) -> Int {
-        var n = 0, offset = 0
-        while offset < bytes.count, let hit = memchr(bytes.baseAddress! + offset, Int32(byte), bytes.count - offset) {
-            n += 1
-            offset = bytes.baseAddress!.distance(to: UnsafeRawPointer(hit)) + 1
-        }
-        return n
-    }
-
-    /// Counts `needle` in `bytes`, calling `found` with the offset just after each.
-    private static func occurrences(of needle: StaticString, in bytes: UnsafeRawBufferPointer, _ found: (Int) -> Void) -> Int {
-        let n = needle.utf8CodeUnitCount
-        var count = 0, offset = 0
-        let first = Int32(needle.utf8Start.pointee)
-        while offset + n <= bytes.count, let hit = memchr(bytes.baseAddress! + offset, first, bytes.count - offset - n + 1) {
-            let at = bytes.baseAddress!.distance(to: UnsafeRawPointer(hit))
-            guard memcmp(hit, needle.utf8Start, n) == 0 else { offset = at + 1; continue }
-            count += 1
-            found(at + n)
-            offset = at + n
-        }
-        return count
-    }
-}
-
-/// One connection sending `rate` lines a second (in a burst each half
-/// millisecond), its answers counted by a thread of their own.
-struct PacedWriter {
-    let fd: Int32
-    let rate: Double
-    let duration: Double
-
-    init(socketPath: String, rate: Double, duration: Double) throws {
-        fd = try LoadDriver.connectUnix(socketPath)
-        self.rate = rate
-        self.duration = duration
-    }
-
-    /// Returns the writes answered and the seconds they took; closes the connection.
-    func run(lines: [[UInt8]]) -> (writes: Int, seconds: Double) {
-        let answered = Locked(0)
-        let reader = Thread { [fd] in
-            var buf = [UInt8](repeating: 0, count: 64 * 1024)
-            while true {
-                let got = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if got <= 0 { return }
-                let n = buf[0..<got].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-                answered.withLock { $0 += n }
-            }
-        }
-        reader.start()
-        let start = MonotonicClock.seconds()
-        var sent = 0, cursor = 0
-        while true {
-            let elapsed = MonotonicClock.seconds() - start
-            if elapsed >= duration { break }
-            let due = Int(rate * elapsed) - sent
-            if due > 0 {
-                var out: [UInt8] = []
-                for _ in 0..<due {
-                    out += lines[cursor]
-                    cursor = (cursor + 1) % lines.count
-                }
-                var offset = 0
-                while offset < out.count {
-                    let n = out.withUnsafeBytes { send(fd, $0.baseAddress! + offset, out.count - offset, Int32(MSG_NOSIGNAL)) }
-                    if n <= 0 { break }
-                    offset += n
-                }
-                sent += due
-            }
-            usleep(500)
-        }
-        let deadline = MonotonicClock.seconds() + 30
-        while answered.withLock({ $0 }) < sent && MonotonicClock.seconds() < deadline { usleep(1_000) }
-        let seconds = MonotonicClock.seconds() - start
-        shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
-        return (answered.withLock { $0 }, seconds)
     }
 }

@@ -60,7 +60,7 @@ public struct LoadDriver {
                         if now < end { latencies.append(UInt32(min(UInt64(UInt32.max), (now - sentAt) / 1000))); completed += 1 }
                         offset = base.distance(to: UnsafeRawPointer(nl)) + 1
                     }
-                    errors += Self.countErrors(UnsafeRawBufferPointer(start: base, count: got))
+                    errors += ByteSearch.occurrences(of: "\"error\":", in: UnsafeRawBufferPointer(start: base, count: got))  // failed answers
                 }
                 c.fill(lines: lines, pipeline: pipeline)
             }
@@ -77,19 +77,6 @@ public struct LoadDriver {
             }
         }
         return Figures(requests: completed, seconds: seconds, p50us: pct(0.5), p99us: pct(0.99), errors: errors)
-    }
-
-    /// `"error":` occurrences (answers that failed), so a fast wrong answer is seen.
-    /// An occurrence split across two reads is missed; good enough for a tally.
-    static func countErrors(_ bytes: UnsafeRawBufferPointer) -> Int {
-        let needle: StaticString = "\"error\":"
-        let n = needle.utf8CodeUnitCount
-        var count = 0, offset = 0
-        while offset + n <= bytes.count, let quote = memchr(bytes.baseAddress! + offset, 0x22, bytes.count - offset - n + 1) {
-            let at = bytes.baseAddress!.distance(to: UnsafeRawPointer(quote))
-            if memcmp(quote, needle.utf8Start, n) == 0 { count += 1; offset = at + n } else { offset = at + 1 }
-        }
-        return count
     }
 
     final class Conn {
