@@ -26,7 +26,7 @@ let package = Package(
         // the small thread primitives (Locked, CompletionQueue). No Foundation, no Yams.
         .target(name: "ProxyCore", swiftSettings: v5),
         // What a backend is to the server: storage/cache protocols, read-through, in-process caches, table copy.
-        .target(name: "StoragePorts", dependencies: ["ProxyCore"], swiftSettings: v5),
+        .target(name: "StoragePorts", dependencies: ["ProxyCore", "VectorSearch"], swiftSettings: v5),
         // The configuration model and its YAML loader.
         .target(name: "ProxyConfig", dependencies: ["ProxyCore", .product(name: "Yams", package: "Yams")], swiftSettings: v5),
         // The SQL of both backends, written once: dialect, schema and migration runner,
@@ -36,6 +36,9 @@ let package = Package(
         .target(name: "Scheduling", dependencies: ["ProxyCore", "StoragePorts"], swiftSettings: v5),
         // Exact nearest-neighbour search over an in-memory float32 matrix (the vector store's scan).
         .target(name: "VectorSearch", swiftSettings: v5),
+        // The vector store (`vector.*`) over any backend: in-memory matrices kept current per collection,
+        // keyword, vector and hybrid search, scans on worker threads.
+        .target(name: "VectorStore", dependencies: ["ProxyCore", "StoragePorts", "VectorSearch"], swiftSettings: v5),
         // StorageAdapter on sqlite3: one group-committing writer + reader threads.
         .target(name: "SQLiteStorage", dependencies: ["ProxyCore", "StoragePorts", "SQLStore", "Scheduling", "ProxyConfig", "CSQLite"], swiftSettings: v5),
         // Child processes by posix_spawn/waitpid (the CLI's private proxy, the benchmark's tools, the tests).
@@ -47,7 +50,7 @@ let package = Package(
         // Redis on the loop (hiredis async): the shared read-through cache and `cache.*`.
         .target(name: "RedisCache", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "CHiredis"], swiftSettings: v5),
         // Listeners, connections, framing, dispatch, transactions.
-        .target(name: "ProxyServer", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "Scheduling"], swiftSettings: v5),
+        .target(name: "ProxyServer", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "Scheduling", "VectorStore"], swiftSettings: v5),
         // Client over the wire contract (used by `call`, `bench` and the tests).
         .target(name: "StorageProxyClient", dependencies: ["ProxyCore"], swiftSettings: v5),
         // The benchmark's parts (not the product's): a bare libuv line-echo, the load driver, pgbench and

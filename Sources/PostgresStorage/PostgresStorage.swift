@@ -54,7 +54,7 @@ public final class PostgresStorage: StorageAdapter {
     /// Runs `body` on the transaction's connection, or on a pooled one that
     /// goes back to the pool when `body` has answered: one it may share with
     /// other calls if `body` is a single autocommit statement.
-    private func withConnection<T>(_ tx: TransactionID?, oneStatement: Bool = false, writes: Bool = false, _ done: @escaping Completion<T>,
+    func withConnection<T>(_ tx: TransactionID?, oneStatement: Bool = false, writes: Bool = false, _ done: @escaping Completion<T>,
                                    _ body: @escaping (PGConnection, @escaping Completion<T>) -> Void) {
         if let tx {
             guard let connection = pinned[tx] else { return done(.failure(.transactionInvalid("unknown transaction"))) }
@@ -75,7 +75,7 @@ public final class PostgresStorage: StorageAdapter {
     }
 
     /// One statement, its result mapped.
-    private func run<T>(_ tx: TransactionID?, _ statement: String, _ values: [SQLValue], writes: Bool = false,
+    func run<T>(_ tx: TransactionID?, _ statement: String, _ values: [SQLValue], writes: Bool = false,
                         _ done: @escaping Completion<T>, _ map: @escaping (PGResult) throws(ProxyError) -> T) {
         withConnection(tx, oneStatement: true, writes: writes, done) { connection, done in
             connection.query(statement, values) { result in

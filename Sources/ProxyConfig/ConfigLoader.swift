@@ -133,7 +133,8 @@ private struct Reader {
             switch k {
             case "storage": try readStorage(v, into: &c)
             case "server": try readServer(v, into: &c.server)
-            default: throw fail(v, k, "unknown key (expected storage or server)")
+            case "vector": try readVector(v, into: &c.vector)
+            default: throw fail(v, k, "unknown key (expected storage, server or vector)")
             }
         }
     }
@@ -199,6 +200,21 @@ private struct Reader {
                     default: throw fail(v2, key2, "unknown key")
                     }
                 }
+            default: throw fail(v, key, "unknown key")
+            }
+        }
+    }
+
+    mutating func readVector(_ node: Node, into s: inout ProxyConfig.Vector) throws(ConfigError) {
+        for (k, v) in try mapping(node, "vector") {
+            let key = "vector.\(k)"
+            switch k {
+            case "search_threads": s.searchThreads = try int(v, key, in: 1...256)
+            case "max_memory_bytes": s.maxMemoryBytes = try int(v, key, in: 1 << 20...(1 << 44))
+            case "max_dimension": s.maxDimension = try int(v, key, in: 1...65_536)
+            case "max_top_k": s.maxTopK = try int(v, key, in: 1...100_000)
+            case "max_documents_per_call": s.maxDocumentsPerCall = try int(v, key, in: 1...1_000_000)
+            case "max_query_words": s.maxQueryWords = try int(v, key, in: 1...10_000)
             default: throw fail(v, key, "unknown key")
             }
         }

@@ -91,6 +91,23 @@ public struct ProxyConfig: Sendable, Equatable {
         public var logLevel = "info"
     }
 
+    /// The vector store (`vector.*`): every limit a caller could push on.
+    public struct Vector: Sendable, Equatable {
+        /// Threads that scan the in-memory matrices (searches never run on the loop).
+        public var searchThreads = 2
+        /// Bytes all collections' in-memory matrices may take in one proxy.
+        public var maxMemoryBytes = 2 << 30
+        /// The most components an embedding may have.
+        public var maxDimension = 4096
+        /// The largest `top_k`.
+        public var maxTopK = 1000
+        /// Documents (or ids) one `add_documents` / `delete_documents` may carry.
+        public var maxDocumentsPerCall = 10_000
+        /// Different words one keyword query may hold.
+        public var maxQueryWords = 64
+        public init() {}
+    }
+
     public var storageType = StorageType.sqlite
     public var sqlite = SQLite()
     public var postgresql = PostgreSQL()
@@ -98,6 +115,7 @@ public struct ProxyConfig: Sendable, Equatable {
     public var redis = Redis()
     public var memoryCache = MemoryLimits()
     public var server = Server()
+    public var vector = Vector()
 
     public init() {}
 }

@@ -33,7 +33,7 @@ public final class ProxyServer: ConnectionOwner {
     /// `handoff` is the loop's, on which the backends were built; the server
     /// closes it when it stops.
     public init(config: ProxyConfig.Server, log: Logger, loop: UVLoop, handoff: LoopHandoff,
-                storage: StorageAdapter, cache: CacheAdapter) {
+                storage: StorageAdapter, cache: CacheAdapter, vector: ProxyConfig.Vector = .init()) {
         self.config = config
         self.log = log
         self.loop = loop
@@ -45,7 +45,8 @@ public final class ProxyServer: ConnectionOwner {
         services = Services(storage: storage, cache: cache, transactions: transactions, maxAnswerBytes: config.maxAnswerBytes,
                             maxPatternBytes: config.maxPatternBytes, defaultMaxAttempts: config.defaultMaxAttempts,
                             maxLeaseSeconds: config.maxLeaseSeconds, maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
-                            authToken: config.authToken, authFailureDelayMs: config.authFailureDelayMs)
+                            authToken: config.authToken, authFailureDelayMs: config.authFailureDelayMs,
+                            vector: vector, completions: handoff)
         dispatcher = Dispatcher(methods: methods, services: services, stats: stats,
                                 limits: .init(maxLineBytes: config.maxLineBytes, maxOutputBytes: config.maxOutputBytes,
                                               maxAuthFailures: config.maxAuthFailures))
@@ -280,6 +281,7 @@ public final class ProxyServer: ConnectionOwner {
     private func finishStopIfDone() {
         guard connections.isEmpty, !closingStorage else { return }
         closingStorage = true
+        services.vectors.close()
         storage.close { [self] in
             services.cache.close()
             for h in helpers { h.close() }
@@ -303,6 +305,7 @@ public final class ProxyServer: ConnectionOwner {
             "events": ["subscriptions": .int(Int64(services.events.count)), "feed": .string(services.events.isFeedOn ? "on" : "off"),
                        "published": .int(Int64(services.events.published)), "delivered": .int(Int64(services.events.delivered)),
                        "dropped": .int(Int64(services.events.dropped))],
+            "vectors": services.vectors.status,
             "storage": storage.statusReport(),
             "cache": services.cache.statusReport(),
         ]

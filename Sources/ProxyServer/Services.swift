@@ -1,5 +1,7 @@
+import ProxyConfig
 import ProxyCore
 import StoragePorts
+import VectorStore
 
 /// What the methods work with, made once with the server: the backends and
 /// the few settings handlers read. Handlers get this and their connection's
@@ -14,6 +16,9 @@ final class Services {
     let transactions: TransactionBudget
     /// Live events (`subscribe`).
     let events: EventHub
+    /// `vector.*`, and the limits its parameters are checked against.
+    let vectors: VectorStore
+    let vectorLimits: ProxyConfig.Vector
     /// `server.max_answer_bytes`: backends stop reading rows past it.
     let maxAnswerBytes: Int
     /// `server.max_pattern_bytes`: the longest `cache.clear_pattern` glob.
@@ -30,7 +35,12 @@ final class Services {
 
     init(storage: StorageAdapter, cache: CacheAdapter, transactions: TransactionBudget, maxAnswerBytes: Int, maxPatternBytes: Int,
          defaultMaxAttempts: Int, maxLeaseSeconds: Double, maxSubscriptionsPerConnection: Int, authToken: String?,
-         authFailureDelayMs: Int) {
+         authFailureDelayMs: Int, vector: ProxyConfig.Vector, completions: CompletionQueue) {
+        var limits = VectorStore.Limits()
+        limits.searchThreads = vector.searchThreads
+        limits.maxMemory = vector.maxMemoryBytes
+        vectors = VectorStore(storage: storage.vectors, completions: completions, limits: limits)
+        vectorLimits = vector
         self.authFailureDelayMs = UInt64(authFailureDelayMs)
         events = EventHub(feed: storage, maxPerConnection: maxSubscriptionsPerConnection)
         self.defaultMaxAttempts = defaultMaxAttempts

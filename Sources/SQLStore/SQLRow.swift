@@ -11,12 +11,59 @@ public protocol SQLRow {
     /// A JSON column; text that is not JSON (written by hand) comes back as a
     /// string. Drivers may parse their own bytes without making a String.
     func json(_ column: Int) -> JSONValue?
+    /// A vector stored as float32 little-endian bytes (BLOB, BYTEA); nil for
+    /// NULL or for bytes that are not whole floats.
+    func float32s(_ column: Int) -> [Float]?
 }
 
 extension SQLRow {
     public func json(_ column: Int) -> JSONValue? {
         guard let text = text(column) else { return nil }
         return (try? JSONParser.parse(text, maxDepth: 512)) ?? .string(text)
+    }
+
+    /// From PostgreSQL's text form of BYTEA (`\\x` then two hex digits a byte).
+    public func float32s(_ column: Int) -> [Float]? {
+        guard let text = text(column) else { return nil }
+        return Float32Bytes.fromHex(text.utf8)
+    }
+}
+
+/// Vectors as stored: float32, little-endian, one after another.
+public enum Float32Bytes {
+    public static func encode(_ vector: [Float]) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(vector.count * 4)
+        for f in vector { withUnsafeBytes(of: f.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        return out
+    }
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer) -> [Float]? {
+        guard bytes.count % 4 == 0 else { return nil }
+        return (0..<bytes.count / 4).map { i in
+            Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+        }
+    }
+
+    static func fromHex(_ text: String.UTF8View) -> [Float]? {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(text.count / 2)
+        var it = text.makeIterator()
+        guard it.next() == UInt8(ascii: "\\"), it.next() == UInt8(ascii: "x") else { return nil }
+        while let high = it.next() {
+            guard let low = it.next(), let h = nibble(high), let l = nibble(low) else { return nil }
+            bytes.append(h << 4 | l)
+        }
+        return bytes.withUnsafeBytes { decode($0) }
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
     }
 }
 

@@ -6,6 +6,8 @@ public enum SQLValue: Sendable, Equatable {
     case null
     case int(Int64)
     case text(String)
+    /// Bytes (a BLOB; a BYTEA parameter, sent in its `\\x` hex text form).
+    case blob([UInt8])
 
     /// libpq's text format; nil is NULL.
     public var pgText: String? {
@@ -13,6 +15,19 @@ public enum SQLValue: Sendable, Equatable {
         case .null: return nil
         case .int(let n): return String(n)
         case .text(let s): return s
+        case .blob(let bytes): return Self.byteaHex(bytes)
+        }
+    }
+
+    private static func byteaHex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 2 + bytes.count * 2) { out in
+            out[0] = UInt8(ascii: "\\"); out[1] = UInt8(ascii: "x")
+            for (i, b) in bytes.enumerated() {
+                out[2 + 2 * i] = digits[Int(b >> 4)]
+                out[3 + 2 * i] = digits[Int(b & 15)]
+            }
+            return 2 + bytes.count * 2
         }
     }
 }

@@ -67,6 +67,7 @@ public enum Schema {
                 );
                 \(d == .postgresql ? postgresEventTriggers : "")
                 """),
+            Migration(version: 4, name: "vector store", sql: vectorStore(d)),
         ]
     }
 

@@ -92,6 +92,7 @@ final class SQLiteConnection: SQLExecutor {
             case .null: sqlite3_bind_null(stmt, idx)
             case .int(let n): sqlite3_bind_int64(stmt, idx, n)
             case .text(let s): sqlite3_bind_text(stmt, idx, s, -1, SQLITE_TRANSIENT)
+            case .blob(let b): b.withUnsafeBytes { _ = sqlite3_bind_blob(stmt, idx, $0.baseAddress, Int32($0.count), SQLITE_TRANSIENT) }
             }
         }
     }
@@ -202,6 +203,12 @@ struct Row: SQLRow {
         guard sqlite3_column_type(stmt, Int32(i)) != SQLITE_NULL, let p = sqlite3_column_text(stmt, Int32(i)) else { return nil }
         let bytes = UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, Int32(i))))
         return (try? JSONParser.parse(bytes, maxDepth: 512)) ?? .string(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// A float32 vector straight from SQLite's buffer.
+    func float32s(_ i: Int) -> [Float]? {
+        guard sqlite3_column_type(stmt, Int32(i)) == SQLITE_BLOB, let p = sqlite3_column_blob(stmt, Int32(i)) else { return nil }
+        return Float32Bytes.decode(UnsafeRawBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, Int32(i)))))
     }
 
     /// The row's stored bytes (text and blobs as they are, numbers as 8),

@@ -93,7 +93,7 @@ public final class SQLiteStorage: StorageAdapter {
 
     // MARK: - Routing
 
-    private func read<T>(_ tx: TransactionID?, _ done: @escaping Completion<T>,
+    func read<T>(_ tx: TransactionID?, _ done: @escaping Completion<T>,
                          _ body: @escaping (SQLiteConnection) throws(ProxyError) -> T) {
         if let tx { return inTransaction(tx, isWrite: false, done, body) }
         let completions = self.completions
@@ -104,7 +104,7 @@ public final class SQLiteStorage: StorageAdapter {
         if !queued { done(.failure(.backendUnavailable("storage is shutting down", retryAfterMs: 1000))) }
     }
 
-    private func write<T>(_ tx: TransactionID?, _ done: @escaping Completion<T>,
+    func write<T>(_ tx: TransactionID?, _ done: @escaping Completion<T>,
                           _ body: @escaping (SQLiteConnection) throws(ProxyError) -> T) {
         if let tx { return inTransaction(tx, isWrite: true, done, body) }
         let queued = writeQueue.push(WriteJob(

@@ -16,5 +16,9 @@ enum RetrySafeMethods {
         "server.status",
         "subscribe",
         "unsubscribe",
+        "vector.create_collection",
+        "vector.drop_collection",
+        "vector.list_collections",
+        "vector.search",
     ]
 }

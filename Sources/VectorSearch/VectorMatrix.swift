@@ -2,8 +2,9 @@
 /// exactly: every row is scored (SIMD dot products) and the best `k` kept by
 /// a heap (`TopK`), so recall is 1.0 by construction. A row's place changes
 /// when another is removed (the last row moves into the hole): ids, not row
-/// numbers, are what callers keep. Not thread-safe: one owner at a time.
-public struct VectorMatrix: Sendable {
+/// numbers, are what callers keep. Each row carries a `Payload` (the
+/// document's metadata, for filters). Not thread-safe: one owner at a time.
+public struct VectorMatrix<Payload: Sendable>: Sendable {
     public enum Problem: Error, Equatable, Sendable {
         case dimension(expected: Int, got: Int)
         /// A component that is NaN or infinite (its index).
@@ -24,9 +25,10 @@ public struct VectorMatrix: Sendable {
     /// Each row's squared length (l2 only: ‖q − v‖² = ‖q‖² + ‖v‖² − 2 q·v).
     private var squaredNorms: [Float] = []
     public private(set) var ids: [String] = []
+    private var payloads: [Payload] = []
     private var rowOf: [String: Int] = [:]
 
-    public init(dimension: Int, metric: VectorMetric) {
+    public init(dimension: Int, metric: VectorMetric, payload: Payload.Type) {
         precondition(dimension > 0, "a vector has at least one component")
         self.dimension = dimension
         self.metric = metric
@@ -42,15 +44,17 @@ public struct VectorMatrix: Sendable {
     // MARK: - Writing
 
     /// Adds the vector, or replaces the one stored under `id`.
-    public mutating func upsert(id: String, _ vector: [Float]) throws(Problem) {
+    public mutating func upsert(id: String, _ vector: [Float], payload: Payload) throws(Problem) {
         let stored = try prepared(vector)
         if let row = rowOf[id] {
             values.replaceSubrange(row * dimension..<(row + 1) * dimension, with: stored)
             if metric == .l2 { squaredNorms[row] = Self.dot(stored, stored) }
+            payloads[row] = payload
             return
         }
         rowOf[id] = ids.count
         ids.append(id)
+        payloads.append(payload)
         values.append(contentsOf: stored)
         if metric == .l2 { squaredNorms.append(Self.dot(stored, stored)) }
     }
@@ -63,11 +67,13 @@ public struct VectorMatrix: Sendable {
         if row != last {
             let moved = ids[last]
             ids[row] = moved
+            payloads[row] = payloads[last]
             rowOf[moved] = row
             for c in 0..<dimension { values[row * dimension + c] = values[last * dimension + c] }
             if metric == .l2 { squaredNorms[row] = squaredNorms[last] }
         }
         ids.removeLast()
+        payloads.removeLast()
         values.removeLast(dimension)
         if metric == .l2 { squaredNorms.removeLast() }
         return true
@@ -75,17 +81,17 @@ public struct VectorMatrix: Sendable {
 
     // MARK: - Searching
 
-    /// The `k` nearest stored vectors, nearest first, among the ids `allowed`
-    /// accepts (all when nil): a filter applied before ranking, so `k` hits
-    /// come back whenever `k` rows pass it.
-    public func search(_ query: [Float], k: Int, allowed: ((String) -> Bool)? = nil) throws(Problem) -> [Hit] {
+    /// The `k` nearest stored vectors, nearest first, among the rows whose
+    /// payload `allowed` accepts (all when nil): a filter applied before
+    /// ranking, so `k` hits come back whenever `k` rows pass it.
+    public func search(_ query: [Float], k: Int, allowed: ((Payload) -> Bool)? = nil) throws(Problem) -> [Hit] {
         let q = try prepared(query)
         guard k > 0, count > 0 else { return [] }
         var best = TopK(min(k, count))
         q.withUnsafeBufferPointer { qp in
             values.withUnsafeBufferPointer { vp in
                 for row in 0..<count {
-                    if let allowed, !allowed(ids[row]) { continue }
+                    if let allowed, !allowed(payloads[row]) { continue }
                     let d = Self.dot(qp.baseAddress!, vp.baseAddress! + row * dimension, dimension)
                     // l2 ranks by −(‖v‖² − 2 q·v): ‖q‖² is the same for every row.
                     let rank = metric == .l2 ? 2 * d - squaredNorms[row] : d
@@ -98,6 +104,9 @@ public struct VectorMatrix: Sendable {
             Hit(id: ids[e.row], score: metric == .l2 ? max(0, qq - e.rank).squareRoot() : e.rank)
         }
     }
+
+    /// The cosine metric's rule, for callers that check vectors before storing them.
+    public static func isZero(_ vector: [Float]) -> Bool { !vector.contains { $0 != 0 } }
 
     // MARK: - Arithmetic
 
@@ -136,5 +145,15 @@ public struct VectorMatrix: Sendable {
             i += 1
         }
         return sum
+    }
+}
+
+extension VectorMatrix where Payload == Void {
+    public init(dimension: Int, metric: VectorMetric) {
+        self.init(dimension: dimension, metric: metric, payload: Void.self)
+    }
+
+    public mutating func upsert(id: String, _ vector: [Float]) throws(Problem) {
+        try upsert(id: id, vector, payload: ())
     }
 }

@@ -33,7 +33,8 @@ struct Serve: ParsableCommand {
         } catch let error as ProxyError {
             throw failed(error.message)
         }
-        let server = ProxyServer(config: config.server, log: log, loop: loop, handoff: handoff, storage: storage, cache: cache)
+        let server = ProxyServer(config: config.server, log: log, loop: loop, handoff: handoff, storage: storage, cache: cache,
+                                 vector: config.vector)
         do {
             try server.start()
         } catch {

@@ -110,6 +110,29 @@ struct SwiftClientTests {
         #expect(try await c.completeTask(taskID: "job", worker: "w3", status: "failed", nextRun: .none)["status"] == "failed")
     }
 
+    @Test("vector store: collections, adds in and out of transactions, keyword, vector and filtered search, deletes", arguments: TestBackend.allCases)
+    func vectorStore(backend: TestBackend) async throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let c = ProxyClient(proxy.address)
+        defer { c.close() }
+        #expect(try await c.createCollection("kb", dimension: 2, metric: "l2"))
+        #expect(try await c.createCollection("kb", dimension: 2, metric: "l2") == false)
+        let ids = try await c.addDocuments([VectorDocumentInput(id: "a", "printer setup guide", metadata: ["team": "it"], embedding: [0, 0]),
+                                            VectorDocumentInput(id: "b", "printer paper order", metadata: ["team": "ops"], embedding: [3, 4])],
+                                           collection: "kb")
+        #expect(ids == ["a", "b"])
+        let near = try await c.search(embedding: [3, 3], topK: 2, collection: "kb")
+        #expect(near.map(\.id) == ["b", "a"] && abs(near[0].score - 1) < 1e-6 && near[0].matched == ["vector"])
+        #expect(try await c.search("printer", filter: ["team": "it"], collection: "kb").map(\.id) == ["a"])
+        try await c.withTransaction { tx in
+            try await tx.addDocuments([VectorDocumentInput(id: "c", "printer driver", embedding: [1, 1])], collection: "kb")
+            #expect(try await tx.deleteDocuments(["a"], collection: "kb") == 1)
+        }
+        #expect(try await c.search(embedding: [0, 0], topK: 5, collection: "kb").map(\.id) == ["c", "b"])
+        #expect(try await c.listCollections().first?["count"] == 2)
+        #expect(try await c.dropCollection("kb"))
+    }
+
     @Test("subscribe: each change in commit order; cancel unsubscribes; a restart is a lagged event", arguments: TestBackend.allCases)
     func subscriptions(backend: TestBackend) async throws {
         let proxy = try ProxyProcess(backend: backend)

@@ -57,11 +57,24 @@ struct RowCodecTests {
                 if s.dialect == .postgresql, t == "true" || t == "false" { return t == "true" ? "t" : "f" }
                 if s.dialect == .postgresql, let time = Timestamp(rfc3339: t), t.hasSuffix("Z") { return String(time.microseconds) }
                 return t
+            case .blob: return value.pgText
             }
         }
         let stored = [v[19], v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[20], v[7], v[8], v[9], v[10], v[11],
                       v[12], v[13], v[14], v[15], v[16], v[17], v[18]].map(text)
         #expect(s.task(Row(columns: stored)) == task)
+    }
+
+    @Test("a vector sent as a BYTEA parameter reads back from PostgreSQL's text form, bit for bit")
+    func vectorThroughByteaText() {
+        let v: [Float] = [1, -0.5, .pi, Float.leastNonzeroMagnitude, -Float.greatestFiniteMagnitude, 0]
+        let text = SQLValue.blob(Float32Bytes.encode(v)).pgText
+        #expect(text?.hasPrefix("\\x0000803f") == true, "little-endian float32, lowercase hex")
+        #expect(Row(columns: [text]).float32s(0) == v)
+        #expect(Row(columns: ["\\x0000803"]).float32s(0) == nil, "half a byte")
+        #expect(Row(columns: ["\\x0000"]).float32s(0) == nil, "half a float")
+        #expect(Row(columns: ["\\x0000zz3f"]).float32s(0) == nil)
+        #expect(Row(columns: [nil]).float32s(0) == nil)
     }
 
     @Test("a metadata value that is not JSON (written by hand) reads as a string")

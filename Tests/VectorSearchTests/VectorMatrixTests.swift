@@ -56,19 +56,19 @@ struct VectorMatrixTests {
 
     @Test("replace, remove (the last row moves), filters before ranking, k past the count")
     func writesAndFilters() throws {
-        var m = VectorMatrix(dimension: 3, metric: .dot)
-        try m.upsert(id: "a", [1, 0, 0])
-        try m.upsert(id: "b", [0, 1, 0])
-        try m.upsert(id: "c", [0, 0, 1])
+        var m = VectorMatrix(dimension: 3, metric: .dot, payload: String.self)
+        try m.upsert(id: "a", [1, 0, 0], payload: "a")
+        try m.upsert(id: "b", [0, 1, 0], payload: "b")
+        try m.upsert(id: "c", [0, 0, 1], payload: "c")
         #expect(try m.search([0, 1, 0], k: 1).map(\.id) == ["b"])
-        try m.upsert(id: "b", [0, 0.1, 0])  // replaced: still one row
+        try m.upsert(id: "b", [0, 0.1, 0], payload: "b")  // replaced: still one row
         #expect(m.count == 3)
         #expect(try m.search([0, 1, 0], k: 1) == [.init(id: "b", score: 0.1)])
         #expect(m.remove(id: "a") && !m.remove(id: "a"))
         #expect(m.count == 2 && !m.contains("a") && m.contains("c"))
         #expect(try m.search([0, 0, 1], k: 5).map(\.id) == ["c", "b"])  // c moved into a's row and is still found
         // A filter leaves fewer rows than k: all of them, none missing.
-        try m.upsert(id: "d", [0, 0, 2])
+        try m.upsert(id: "d", [0, 0, 2], payload: "d")
         #expect(try m.search([0, 0, 1], k: 2, allowed: { $0 != "d" }).map(\.id) == ["c", "b"])
         #expect(try m.search([0, 0, 1], k: 0).isEmpty)
         #expect(m.byteCount == 3 * 3 * 4)
@@ -77,11 +77,11 @@ struct VectorMatrixTests {
     @Test("bad vectors are refused and change nothing")
     func badVectors() throws {
         var m = VectorMatrix(dimension: 2, metric: .cosine)
-        #expect(throws: VectorMatrix.Problem.dimension(expected: 2, got: 3)) { try m.upsert(id: "x", [1, 2, 3]) }
-        #expect(throws: VectorMatrix.Problem.notFinite(index: 1)) { try m.upsert(id: "x", [1, .nan]) }
-        #expect(throws: VectorMatrix.Problem.notFinite(index: 0)) { try m.upsert(id: "x", [.infinity, 1]) }
-        #expect(throws: VectorMatrix.Problem.zeroVector) { try m.upsert(id: "x", [0, 0]) }
-        #expect(throws: VectorMatrix.Problem.dimension(expected: 2, got: 1)) { try m.search([1], k: 1) }
+        #expect(throws: VectorMatrix<Void>.Problem.dimension(expected: 2, got: 3)) { try m.upsert(id: "x", [1, 2, 3]) }
+        #expect(throws: VectorMatrix<Void>.Problem.notFinite(index: 1)) { try m.upsert(id: "x", [1, .nan]) }
+        #expect(throws: VectorMatrix<Void>.Problem.notFinite(index: 0)) { try m.upsert(id: "x", [.infinity, 1]) }
+        #expect(throws: VectorMatrix<Void>.Problem.zeroVector) { try m.upsert(id: "x", [0, 0]) }
+        #expect(throws: VectorMatrix<Void>.Problem.dimension(expected: 2, got: 1)) { try m.search([1], k: 1) }
         #expect(m.count == 0)
         try m.upsert(id: "x", [3, 4])
         #expect(try m.search([6, 8], k: 1).first?.score == 1)  // cosine of parallel vectors

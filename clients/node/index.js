@@ -229,7 +229,16 @@ class StorageMethods {
   deleteOldLogs(before) { return this.inTx('delete_old_logs', { before }); }
   saveMetadata(key, value) { return this.inTx('save_metadata', { key, value: value === undefined ? null : value }); }
   getMetadata(key) { return this.inTx('get_metadata', { key }); }
+
+  /** Stores documents (an id already stored is replaced); resolves with their ids. `embeddings`: arrays or typed arrays. */
+  addDocuments(documents, metadata, embeddings, { ids, collection } = {}) {
+    return this.inTx('vector.add_documents', named({ documents, metadata, embeddings: vectors(embeddings), ids, collection }));
+  }
+  deleteDocuments(ids, { collection } = {}) { return this.inTx('vector.delete_documents', named({ ids, collection })); }
 }
+
+/** Typed arrays (Float32Array) as plain arrays, so that JSON.stringify writes them as arrays. */
+function vectors(list) { return list == null ? list : list.map((v) => (v == null ? null : Array.from(v))); }
 
 class Transaction extends StorageMethods {
   constructor(client, handle) {
@@ -392,12 +401,15 @@ class StorageProxyClient extends StorageMethods {
   cacheExists(key) { return this.call('cache.exists', { key }); }
   cacheClearPattern(pattern) { return this.call('cache.clear_pattern', { pattern }); }
 
-  // vector.* (the proxy answers -32601 until it has a vector store)
-  addDocuments(documents, metadata, embeddings) {
-    return this.call('vector.add_documents', named({ documents, metadata, embeddings }));
+  // vector.*: search and collections (adds and deletes are in StorageMethods, so transactions have them)
+  /** Best first: by keyword (`query`), by exact vector similarity (`embedding`), or both fused (hybrid). */
+  search(query, { topK, filter, embedding, mode, collection } = {}) {
+    return this.call('vector.search', named({ query: query == null ? undefined : query, top_k: topK, filter,
+                                              embedding: embedding == null ? undefined : Array.from(embedding), mode, collection }));
   }
-  search(query, { topK, filter } = {}) { return this.call('vector.search', named({ query, top_k: topK, filter })); }
-  deleteDocuments(ids) { return this.call('vector.delete_documents', { ids }); }
+  createCollection(name, dimension, metric = 'cosine') { return this.call('vector.create_collection', { name, dimension, metric }); }
+  listCollections() { return this.call('vector.list_collections'); }
+  dropCollection(name) { return this.call('vector.drop_collection', { name }); }
 }
 
 function line(id, method, params) {

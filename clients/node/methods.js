@@ -16,6 +16,10 @@ const RETRY_SAFE = new Set([
   'server.status',
   'subscribe',
   'unsubscribe',
+  'vector.create_collection',
+  'vector.drop_collection',
+  'vector.list_collections',
+  'vector.search',
 ]);
 
 module.exports = { RETRY_SAFE };

@@ -91,5 +91,5 @@ struct MethodTable {
 
     subscript(name: String) -> MethodSpec? { byName[name] }
 
-    static let standard = MethodTable(StorageMethods.all + ClaimMethods.all + ScheduleMethods.all + EventMethods.all + CacheMethods.all + ServerMethods.all)
+    static let standard = MethodTable(StorageMethods.all + ClaimMethods.all + ScheduleMethods.all + EventMethods.all + VectorMethods.all + CacheMethods.all + ServerMethods.all)
 }

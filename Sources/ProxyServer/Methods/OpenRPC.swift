@@ -26,7 +26,8 @@ enum OpenRPC {
                      "description": "Line-delimited JSON-RPC 2.0 over a Unix socket or TCP. See protocol/PROTOCOL.md."],
             "methods": .array(methods),
             "components": [
-                "schemas": ["Task": taskSchema, "LogEntry": logSchema],
+                "schemas": ["Task": taskSchema, "LogEntry": logSchema, "VectorHit": vectorHitSchema,
+                            "VectorCollection": vectorCollectionSchema],
                 "errors": .array(errors),
             ],
         ]
@@ -55,6 +56,25 @@ enum OpenRPC {
             "id": Schema.string, "task_id": Schema.string,
             "level": ["enum": ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]],
             "message": Schema.string, "metadata": Schema.nullable(Schema.object), "created_at": Schema.timestamp,
+        ],
+    ]
+
+    private static let vectorHitSchema: JSONValue = [
+        "type": "object",
+        "required": ["id", "document", "metadata", "score", "matched"],
+        "properties": [
+            "id": Schema.string, "document": Schema.string, "metadata": Schema.object, "score": Schema.number,
+            "matched": Schema.array(["enum": ["keyword", "vector"]]),
+            "vector_score": Schema.number, "keyword_score": Schema.number,
+        ],
+    ]
+
+    private static let vectorCollectionSchema: JSONValue = [
+        "type": "object",
+        "required": ["name", "dimension", "metric"],
+        "properties": [
+            "name": Schema.string, "dimension": Schema.nullable(Schema.integer), "metric": ["enum": ["cosine", "dot", "l2"]],
+            "count": Schema.integer, "created": Schema.boolean,
         ],
     ]
 }

@@ -45,6 +45,9 @@ public protocol StorageAdapter: TaskClaims, ChangeFeed {
     /// Pool and backend figures for `server.status`.
     func statusReport() -> JSONValue
 
+    /// The vector store's tables (`vector.*`) in this backend.
+    var vectors: VectorStorage { get }
+
     /// True when writes outside transactions are applied in the order they
     /// were called (SQLite: one writer thread takes them first in, first
     /// out). The server then starts a connection's next write without waiting

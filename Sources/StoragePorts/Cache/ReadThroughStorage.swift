@@ -200,6 +200,9 @@ public final class ReadThroughStorage: StorageAdapter, TaskAnswers {
 
     public func stopChanges() { storage.stopChanges() }
 
+    /// Vector documents are not cached here (the proxy keeps its matrices).
+    public var vectors: VectorStorage { storage.vectors }
+
     public func statusReport() -> JSONValue {
         guard case .object(var report) = storage.statusReport() else { return storage.statusReport() }
         report["read_through"] = ["hits": .int(Int64(hits)), "misses": .int(Int64(misses)),

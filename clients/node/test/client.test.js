@@ -166,7 +166,7 @@ describe('errors', () => {
       e.message.includes('missing'));
     await assert.rejects(client.commitTransaction('nope'), TransactionError);
     await assert.rejects(client.call('no.such.method'), (e) => e instanceof MethodNotFound && e.data.method === 'no.such.method');
-    await assert.rejects(client.search('hello'), MethodNotFound);  // no vector store yet
+    await assert.rejects(client.search('hello', { collection: 'none' }), (e) => e instanceof InvalidParams && e.data.field === 'collection');
     assert.equal(await client.healthCheck(), true);
   });
 

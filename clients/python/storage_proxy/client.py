@@ -11,7 +11,7 @@
 import asyncio
 import itertools
 from datetime import datetime, timedelta
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from .connection import Connection, describe
 from .errors import ProxyConnectionError, error_from_wire
@@ -53,6 +53,17 @@ class StorageMethods:
 
     async def save_task(self, task: Dict[str, Any]) -> str:
         return await self._in_tx("save_task", {"task": task})
+
+    async def add_documents(self, documents: List[str], metadata: Optional[List[Optional[Dict[str, Any]]]] = None,
+                            embeddings: Optional[Sequence[Optional[Sequence[float]]]] = None, *,
+                            ids: Optional[List[str]] = None, collection: Optional[str] = None) -> List[str]:
+        """Stores the documents (an id already stored is replaced) and returns their ids."""
+        vectors = None if embeddings is None else [_floats(e) for e in embeddings]
+        return await self._in_tx("vector.add_documents", _params(documents=list(documents), metadata=metadata,
+                                                                 embeddings=vectors, ids=ids, collection=collection))
+
+    async def delete_documents(self, document_ids: List[str], *, collection: Optional[str] = None) -> int:
+        return await self._in_tx("vector.delete_documents", _params(ids=list(document_ids), collection=collection))
 
     async def get_task(self, task_id: str) -> Optional[Dict[str, Any]]:
         return task_from_wire(await self._in_tx("get_task", {"task_id": task_id}))
@@ -324,18 +335,31 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
     async def clear_pattern(self, pattern: str) -> int:
         return await self._call("cache.clear_pattern", {"pattern": pattern})
 
-    # -- VectorStoreAdapter (the proxy answers -32601 until it has a vector store)
+    # -- VectorStoreAdapter: search and collections (adds and deletes are in StorageMethods)
 
-    async def add_documents(self, documents: List[str], metadata: List[Dict[str, Any]],
-                            embeddings: Optional[List[List[float]]] = None) -> List[str]:
-        return await self._call("vector.add_documents",
-                                _params(documents=documents, metadata=metadata, embeddings=embeddings))
+    async def search(self, query: Optional[str] = None, top_k: int = 5, filter: Optional[Dict[str, Any]] = None, *,
+                     embedding: Optional[Sequence[float]] = None, mode: Optional[str] = None,
+                     collection: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Best first: by keyword with ``query``, by exact vector similarity with ``embedding``,
+        both fused (hybrid) with both; ``mode`` forces one. Each hit: ``id``, ``document``,
+        ``metadata``, ``score``, ``matched``. ``filter``: ``{key: value}`` or ``{key: {"$in": [...]}}``."""
+        return await self._call("vector.search", _params(query=query, top_k=top_k, filter=filter, mode=mode,
+                                                         embedding=_floats(embedding), collection=collection))
 
-    async def search(self, query: str, top_k: int = 5, filter: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
-        return await self._call("vector.search", _params(query=query, top_k=top_k, filter=filter))
+    async def create_collection(self, name: str, dimension: int, metric: str = "cosine") -> Dict[str, Any]:
+        """``metric``: cosine, dot or l2. Returns the collection; ``created`` is False when it existed alike."""
+        return await self._call("vector.create_collection", {"name": name, "dimension": dimension, "metric": metric})
 
-    async def delete_documents(self, document_ids: List[str]) -> int:
-        return await self._call("vector.delete_documents", {"ids": document_ids})
+    async def list_collections(self) -> List[Dict[str, Any]]:
+        return await self._call("vector.list_collections")
+
+    async def drop_collection(self, name: str) -> bool:
+        return await self._call("vector.drop_collection", {"name": name})
+
+
+def _floats(vector: Optional[Sequence[float]]) -> Optional[List[float]]:
+    """Any sequence of numbers (a list, a tuple, a numpy array) as a JSON array."""
+    return None if vector is None else [float(x) for x in vector]
 
 
 def _handle(transaction: Any) -> str:

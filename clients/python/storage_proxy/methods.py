@@ -15,4 +15,8 @@ RETRY_SAFE = frozenset({
     "server.status",
     "subscribe",
     "unsubscribe",
+    "vector.create_collection",
+    "vector.drop_collection",
+    "vector.list_collections",
+    "vector.search",
 })

@@ -40,7 +40,7 @@ def request_line(call_id: int, method: str, params: Optional[Dict[str, Any]]) ->
     message: Dict[str, Any] = {"jsonrpc": "2.0", "id": call_id, "method": method}
     if params:
         message["params"] = params
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=_default).encode() + b"\n"
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default).encode() + b"\n"
 
 
 def parse_time(text: Optional[str]) -> Optional[datetime]:

@@ -88,17 +88,12 @@ def test_cache_methods(proxy):
     run(scenario())
 
 
-def test_vector_methods_reach_the_proxy(personal):
+def test_an_unknown_method_is_method_not_found(personal):
     async def scenario():
         async with StorageProxyClient(personal.address) as c:
-            # No vector store yet: the proxy says so, and the client raises its error.
             with pytest.raises(MethodNotFound) as e:
-                await c.search("hello", top_k=3)
-            assert e.value.code == -32601 and e.value.data == {"method": "vector.search"}
-            with pytest.raises(MethodNotFound):
-                await c.add_documents(["d"], [{}])
-            with pytest.raises(MethodNotFound):
-                await c.delete_documents(["d"])
+                await c.call("vector.upsert", documents=["d"])
+            assert e.value.code == -32601 and e.value.data == {"method": "vector.upsert"}
     run(scenario())
 
 

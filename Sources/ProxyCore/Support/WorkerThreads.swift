@@ -5,14 +5,14 @@ import ProxyCore
 
 /// A blocking FIFO shared by the loop thread (producer) and worker threads.
 /// `@unchecked Sendable`: every access to `jobs`/`closed` holds `mutex`.
-final class JobQueue<Job>: @unchecked Sendable {
+public final class JobQueue<Job>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var jobs: [Job] = []
     private var head = 0
     private var closed = false
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
     }
@@ -24,7 +24,7 @@ final class JobQueue<Job>: @unchecked Sendable {
 
     /// Queues a job; false once the queue is closed.
     @discardableResult
-    func push(_ job: Job) -> Bool {
+    public func push(_ job: Job) -> Bool {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         guard !closed else { return false }
@@ -34,7 +34,7 @@ final class JobQueue<Job>: @unchecked Sendable {
     }
 
     /// Waits for at least one job and takes up to `max`; empty when closed and drained.
-    func take(max: Int) -> ArraySlice<Job> {
+    public func take(max: Int) -> ArraySlice<Job> {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while head == jobs.count && !closed { pthread_cond_wait(cond, mutex) }
@@ -45,14 +45,14 @@ final class JobQueue<Job>: @unchecked Sendable {
         return batch
     }
 
-    var count: Int {
+    public var count: Int {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return jobs.count - head
     }
 
     /// Workers finish what is queued, then `take` returns empty.
-    func close() {
+    public func close() {
         pthread_mutex_lock(mutex)
         closed = true
         pthread_cond_broadcast(cond)
@@ -63,7 +63,7 @@ final class JobQueue<Job>: @unchecked Sendable {
 /// Starts a joinable OS thread running `body`. Fails (rather than traps)
 /// when the system has no thread to give: the caller answers -32006 and the
 /// proxy goes on.
-func startThread(_ body: @escaping () -> Void) throws(ProxyError) -> pthread_t {
+public func startThread(_ body: @escaping () -> Void) throws(ProxyError) -> pthread_t {
     final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
     var thread = pthread_t()
     let box = Unmanaged.passRetained(Box(body))

@@ -1,0 +1,144 @@
+import ProxyCore
+import SQLStore
+import StoragePorts
+
+/// The vector store on PostgreSQL (`VectorStatements.postgresql`). A call of
+/// several statements sends them all at once (pipelined) and reads their
+/// answers in order in the last one's callback.
+extension PostgresStorage: VectorStorage {
+    public var vectors: VectorStorage { self }
+    private var vsql: VectorStatements { .postgresql }
+
+    public func createCollection(_ collection: VectorCollection, _ done: @escaping Completion<(VectorCollection, created: Bool)>) {
+        withConnection(nil, done) { [vsql] connection, done in
+            var inserted: Result<Bool, ProxyError> = .success(false)
+            connection.query(vsql.insertCollection, vsql.insertCollectionValues(collection, now: .now())) { r in
+                inserted = r.map { $0.affectedRows > 0 }
+            }
+            connection.query(vsql.selectCollection, [.text(collection.name)]) { r in
+                done(Result { () throws(ProxyError) in
+                    let created = try inserted.get()
+                    guard let row = try r.get().rows.first else { throw .internalError("collection \(collection.name) vanished") }
+                    return (vsql.collection(row), created)
+                })
+            }
+        }
+    }
+
+    public func listCollections(_ done: @escaping Completion<[VectorCollection]>) {
+        run(nil, vsql.listCollections, [], done) { [vsql] r in r.rows.map { vsql.collectionWithCount($0) } }
+    }
+
+    public func dropCollection(name: String, _ done: @escaping Completion<Bool>) {
+        run(nil, vsql.dropCollection, [.text(name)], writes: true, done) { $0.affectedRows > 0 }
+    }
+
+    public func vectorCollection(name: String, _ done: @escaping Completion<VectorCollection?>) {
+        run(nil, vsql.selectCollection, [.text(name)], done) { [vsql] r in r.rows.first.map { vsql.collection($0) } }
+    }
+
+    /// Bumps the collection's version first (its row lock orders concurrent
+    /// writers), checks the documents against it, then writes them.
+    public func putDocuments(_ documents: [VectorDocument], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Void>) {
+        let now = Timestamp.now()
+        let dimension = documents.lazy.compactMap(\.embedding).first.map { SQLValue.int(Int64($0.count)) } ?? .null
+        inUnit(tx, done) { [vsql] connection, done in
+            if collection == VectorCollection.defaultName {
+                connection.query(vsql.insertCollection, vsql.insertCollectionValues(VectorStatements.defaultCollection(), now: now)) { _ in }
+            }
+            connection.query(vsql.bumpVersion, [dimension, .text(collection)]) { bumped in
+                let c: VectorCollection
+                do throws(ProxyError) {
+                    guard let row = try bumped.get().rows.first else { throw .unknownCollection(collection) }
+                    c = vsql.collection(row)
+                    try c.check(documents)
+                } catch {
+                    return done(.failure(error))
+                }
+                var failure: ProxyError?
+                var start = 0
+                while start < documents.count {
+                    let chunk = documents[start..<min(start + VectorStatements.rowsPerUpsert, documents.count)]
+                    connection.query(vsql.upsertDocuments(count: chunk.count),
+                                     vsql.upsertValues(chunk, collection: collection, version: c.version, now: now)) { r in
+                        if case .failure(let e) = r, failure == nil { failure = e }
+                    }
+                    start += chunk.count
+                }
+                connection.query(vsql.clearRemovals, [.text(collection), VectorStatements.idList(documents.map(\.id))]) { r in
+                    done(failure.map { .failure($0) } ?? r.map { _ in () })
+                }
+            }
+        }
+    }
+
+    public func removeDocuments(ids: [String], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
+        inUnit(tx, done) { [vsql] connection, done in
+            connection.query(vsql.bumpVersion, [.null, .text(collection)]) { bumped in
+                let version: Int64
+                do throws(ProxyError) {
+                    guard let row = try bumped.get().rows.first else { throw .unknownCollection(collection) }
+                    version = vsql.collection(row).version
+                } catch {
+                    return done(.failure(error))
+                }
+                connection.query(vsql.deleteDocuments, [.text(collection), VectorStatements.idList(ids)]) { deleted in
+                    let removed: [String]
+                    switch deleted {
+                    case .failure(let e): return done(.failure(e))
+                    case .success(let r): removed = r.rows.compactMap { $0.text(0) }
+                    }
+                    guard !removed.isEmpty else { return done(.success(0)) }
+                    connection.query(vsql.recordRemovals, [.text(collection), .int(version), VectorStatements.idList(removed)]) { r in
+                        done(r.map { _ in removed.count })
+                    }
+                }
+            }
+        }
+    }
+
+    /// One REPEATABLE READ snapshot: the collection's version and the rows agree.
+    public func vectorChanges(collection: String, after version: Int64?, _ done: @escaping Completion<VectorChanges>) {
+        withConnection(nil, done) { [vsql] connection, done in
+            var state: Result<VectorCollection?, ProxyError> = .success(nil)
+            var removed: Result<[String], ProxyError> = .success([])
+            connection.query(vsql.beginSnapshot) { r in if case .failure(let e) = r { state = .failure(e) } }
+            connection.query(vsql.selectCollection, [.text(collection)]) { r in
+                if case .success = state { state = r.map { $0.rows.first.map { vsql.collection($0) } } }
+            }
+            connection.query(vsql.removalsAfter, [.text(collection), .int(version ?? Int64.max)]) { r in
+                removed = r.map { $0.rows.compactMap { $0.text(0) } }
+            }
+            connection.query(vsql.documentsAfter, [.text(collection), .int(version ?? -1)]) { r in
+                let changes = Result { () throws(ProxyError) in
+                    VectorChanges(collection: try state.get(), removed: try removed.get(),
+                                  written: try r.get().rows.map { vsql.writtenDocument($0) })
+                }
+                connection.query("COMMIT") { _ in done(changes) }
+            }
+        }
+    }
+
+    public func keywordSearch(collection: String, _ query: KeywordQuery, _ done: @escaping Completion<[KeywordHit]>) {
+        guard !query.words.isEmpty else { return done(.success([])) }
+        let statement = vsql.keywordSearch(collection: collection, query)
+        run(nil, statement.sql, statement.values, done) { [vsql] r in
+            r.rows.map { KeywordHit(document: vsql.document($0), score: Double($0.text(3) ?? "") ?? 0) }
+        }
+    }
+
+    public func documents(ids: [String], collection: String, _ done: @escaping Completion<[VectorDocument]>) {
+        run(nil, vsql.documentsWithIDs, [.text(collection), VectorStatements.idList(ids)], done) { [vsql] r in
+            r.rows.map { vsql.document($0) }
+        }
+    }
+
+    /// A write of several statements: on the client's transaction in a
+    /// savepoint, or on a leased connection in a transaction of its own.
+    private func inUnit<T>(_ tx: TransactionID?, _ done: @escaping Completion<T>,
+                           _ body: @escaping (PGConnection, @escaping Completion<T>) -> Void) {
+        withConnection(tx, done) { connection, done in
+            PGUnit(connection: connection, inTransaction: tx != nil).run(body, done)
+        }
+    }
+}

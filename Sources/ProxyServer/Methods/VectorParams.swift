@@ -1,0 +1,163 @@
+import ProxyConfig
+import ProxyCore
+import StoragePorts
+import VectorStore
+
+/// `vector.*` parameters, checked whole before anything is stored: every
+/// failure is `-32602` naming the element (`embeddings[3][17]`).
+enum VectorParams {
+    /// The most clauses a filter may have, and values one `$in` may list.
+    static let maxFilterClauses = 32
+    static let maxFilterValues = 1024
+
+    static func documents(_ p: Params, limits: ProxyConfig.Vector) throws(ProxyError) -> [VectorDocument] {
+        let texts = try array(p, "documents", limit: limits.maxDocumentsPerCall)
+        let count = texts.count
+        let metadata = try optionalArray(p, "metadata", count: count)
+        let embeddings = try optionalArray(p, "embeddings", count: count)
+        let ids = try optionalArray(p, "ids", count: count)
+        var out: [VectorDocument] = []
+        out.reserveCapacity(count)
+        for i in 0..<count {
+            guard case .string(let text) = texts[i] else { throw ProxyError.invalidParams(field: "documents[\(i)]", reason: "must be a string") }
+            var meta: JSONObject?
+            switch metadata?[i] {
+            case nil, .null?: meta = nil
+            case .object(let o)?: meta = o
+            case let other?: throw ProxyError.invalidParams(field: "metadata[\(i)]", reason: "must be an object or null, got \(other.typeName)")
+            }
+            var embedding: [Float]?
+            if let e = embeddings?[i], e != .null {
+                embedding = try vector(e, field: "embeddings[\(i)]", maxDimension: limits.maxDimension)
+            }
+            var id = Identifier.make()
+            if let given = ids?[i] {
+                guard case .string(let s) = given, Identifier.isValidClientID(s) else {
+                    throw ProxyError.invalidParams(field: "ids[\(i)]", reason: "must be a string of 1 to 128 printable characters")
+                }
+                id = s
+            }
+            out.append(VectorDocument(id: id, text: text, metadata: meta, embedding: embedding))
+        }
+        return out
+    }
+
+    static func ids(_ p: Params, _ name: String, limit: Int) throws(ProxyError) -> [String] {
+        var out: [String] = []
+        for (i, v) in try array(p, name, limit: limit).enumerated() {
+            guard case .string(let s) = v, Identifier.isValidClientID(s) else {
+                throw ProxyError.invalidParams(field: "\(name)[\(i)]", reason: "must be a string of 1 to 128 printable characters")
+            }
+            out.append(s)
+        }
+        return out
+    }
+
+    static func search(_ p: Params, collection: String, limits: ProxyConfig.Vector) throws(ProxyError) -> VectorSearchRequest {
+        let text = try p.optionalString("query")
+        var embedding: [Float]?
+        if let e = p.object["embedding"], e != .null { embedding = try vector(e, field: "embedding", maxDimension: limits.maxDimension) }
+        let mode: VectorSearchRequest.Mode
+        if let name = try p.optionalString("mode") {
+            guard let m = VectorSearchRequest.Mode(rawValue: name) else {
+                throw ProxyError.invalidParams(field: "mode", reason: "must be one of keyword, vector, hybrid")
+            }
+            mode = m
+        } else {
+            mode = embedding == nil ? .keyword : (text == nil ? .vector : .hybrid)
+        }
+        if mode != .vector, text == nil {
+            throw ProxyError.invalidParams(field: "query", reason: embedding == nil && p.object["mode"] == nil
+                ? "is required (or an embedding)" : "is required for a \(mode.rawValue) search")
+        }
+        if mode != .keyword, embedding == nil {
+            throw ProxyError.invalidParams(field: "embedding", reason: "is required for a \(mode.rawValue) search (no embedder is configured)")
+        }
+        return VectorSearchRequest(collection: collection, mode: mode,
+                                   words: try text.map { t throws(ProxyError) in try VectorStore.words(in: t, max: limits.maxQueryWords) } ?? [],
+                                   embedding: embedding, topK: try p.int("top_k", default: 5, in: 1...limits.maxTopK),
+                                   filter: try filter(p))
+    }
+
+    /// `{key: scalar}` (equality) or `{key: {"$in": [scalars]}}`, every clause must hold.
+    static func filter(_ p: Params) throws(ProxyError) -> MetadataFilter? {
+        guard let given = try p.optionalObject("filter") else { return nil }
+        guard given.count <= maxFilterClauses else {
+            throw ProxyError.invalidParams(field: "filter", reason: "has more than \(maxFilterClauses) keys")
+        }
+        var clauses: [MetadataFilter.Clause] = []
+        for key in given.keys.sorted() {
+            let field = "filter.\(key)"
+            guard !key.isEmpty, !key.hasPrefix("$") else {
+                throw ProxyError.invalidParams(field: field, reason: "must be a metadata key (operators go inside: {key: {\"$in\": [...]}})")
+            }
+            switch given[key]! {
+            case .object(let op):
+                guard op.count == 1, case .array(let values)? = op["$in"] else {
+                    throw ProxyError.invalidParams(field: field, reason: "must be a value or {\"$in\": [values]}")
+                }
+                guard !values.isEmpty, values.count <= maxFilterValues else {
+                    throw ProxyError.invalidParams(field: "\(field).$in", reason: "must list 1 to \(maxFilterValues) values")
+                }
+                for (i, v) in values.enumerated() where !isScalar(v) {
+                    throw ProxyError.invalidParams(field: "\(field).$in[\(i)]", reason: "must be a string, number, boolean or null, got \(v.typeName)")
+                }
+                clauses.append(.init(key: key, accepted: values))
+            case .array:
+                throw ProxyError.invalidParams(field: field, reason: "must be a value or {\"$in\": [values]}, got array")
+            case let v:
+                clauses.append(.init(key: key, accepted: [v]))
+            }
+        }
+        return MetadataFilter(clauses)
+    }
+
+    private static func isScalar(_ v: JSONValue) -> Bool {
+        switch v {
+        case .array, .object: return false
+        default: return true
+        }
+    }
+
+    /// Finite numbers that fit a float32, at most `maxDimension` of them.
+    static func vector(_ value: JSONValue, field: String, maxDimension: Int) throws(ProxyError) -> [Float] {
+        guard case .array(let items) = value else {
+            throw ProxyError.invalidParams(field: field, reason: "must be an array of numbers, got \(value.typeName)")
+        }
+        guard !items.isEmpty, items.count <= maxDimension else {
+            throw ProxyError.invalidParams(field: field, reason: "must have 1 to \(maxDimension) components (vector.max_dimension)")
+        }
+        var out = [Float]()
+        out.reserveCapacity(items.count)
+        for (j, item) in items.enumerated() {
+            guard let d = item.doubleValue else {
+                throw ProxyError.invalidParams(field: "\(field)[\(j)]", reason: "must be a number, got \(item.typeName)")
+            }
+            guard d.isFinite, abs(d) <= Double(Float.greatestFiniteMagnitude) else {
+                throw ProxyError.invalidParams(field: "\(field)[\(j)]", reason: "must be a finite number within float32's range")
+            }
+            out.append(Float(d))
+        }
+        return out
+    }
+
+    private static func array(_ p: Params, _ name: String, limit: Int) throws(ProxyError) -> [JSONValue] {
+        guard case .array(let items)? = p.object[name] else {
+            throw ProxyError.invalidParams(field: name, reason: "must be an array, got \(p.object[name]?.typeName ?? "nothing")")
+        }
+        guard !items.isEmpty, items.count <= limit else {
+            throw ProxyError.invalidParams(field: name, reason: "must hold 1 to \(limit) items (vector.max_documents_per_call)")
+        }
+        return items
+    }
+
+    /// An array parallel to `documents`, or nil when absent.
+    private static func optionalArray(_ p: Params, _ name: String, count: Int) throws(ProxyError) -> [JSONValue]? {
+        guard let v = p.object[name], v != .null else { return nil }
+        guard case .array(let items) = v else { throw ProxyError.invalidParams(field: name, reason: "must be an array, got \(v.typeName)") }
+        guard items.count == count else {
+            throw ProxyError.invalidParams(field: name, reason: "has \(items.count) items for \(count) documents")
+        }
+        return items
+    }
+}

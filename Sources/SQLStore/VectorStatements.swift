@@ -1,0 +1,190 @@
+import ProxyCore
+import StoragePorts
+import VectorSearch
+
+/// The vector store's SQL, written once for both dialects (tables in
+/// `Schema.vectorStore`). A list of ids travels as one JSON-array parameter.
+public final class VectorStatements: Sendable {
+    public let dialect: SQLDialect
+    public static let sqlite = VectorStatements(.sqlite)
+    public static let postgresql = VectorStatements(.postgresql)
+
+    /// The columns `collection(_:)` decodes.
+    static let collectionColumns = "name, dimension, metric, incarnation, version"
+    public let selectCollection = "SELECT \(collectionColumns) FROM vector_collections WHERE name = $1"
+    public let listCollections = """
+        SELECT c.name, c.dimension, c.metric, c.incarnation, c.version, \
+        (SELECT count(*) FROM vector_documents d WHERE d.collection = c.name) FROM vector_collections c ORDER BY c.name
+        """
+    /// $1 name, $2 dimension, $3 metric, $4 incarnation, $5 now. Leaves an existing one alone.
+    public let insertCollection: String
+    public let dropCollection = "DELETE FROM vector_collections WHERE name = $1"
+    /// $1 the dimension to set if it has none yet, $2 name. Locks the
+    /// collection's row (PostgreSQL) until the write commits: every write
+    /// takes it first, so versions commit in order and writers never deadlock.
+    public let bumpVersion: String
+    /// $1 collection, $2 JSON array of ids.
+    public let deleteDocuments: String
+    /// $1 collection, $2 version, $3 JSON array of ids.
+    public let recordRemovals: String
+    /// $1 collection, $2 JSON array of ids: a written id is no longer removed.
+    public let clearRemovals: String
+    /// $1 collection, $2 version.
+    public let removalsAfter = "SELECT id FROM vector_removals WHERE collection = $1 AND version > $2"
+    /// $1 collection, $2 version: id, metadata, embedding.
+    public let documentsAfter: String
+    /// $1 collection, $2 JSON array of ids: id, document, metadata.
+    public let documentsWithIDs: String
+    /// A read of several statements that must agree (one snapshot).
+    public let beginSnapshot: String
+
+    init(_ d: SQLDialect) {
+        dialect = d
+        let ids = { (n: Int) in d == .sqlite ? "SELECT value FROM json_each($\(n))" : "SELECT jsonb_array_elements_text($\(n)::jsonb)" }
+        insertCollection = """
+            INSERT INTO vector_collections (name, dimension, metric, incarnation, version, created_at) \
+            VALUES ($1, \(d.parameter(2, as: "integer")), $3, $4, 0, \(d.parameter(5, as: d.timeType))) ON CONFLICT (name) DO NOTHING
+            """
+        bumpVersion = """
+            UPDATE vector_collections SET version = version + 1, dimension = COALESCE(dimension, \(d.parameter(1, as: "integer"))) \
+            WHERE name = $2 RETURNING \(Self.collectionColumns)
+            """
+        deleteDocuments = "DELETE FROM vector_documents WHERE collection = $1 AND id IN (\(ids(2))) RETURNING id"
+        let rows = d == .sqlite ? "json_each($3)" : "jsonb_array_elements_text($3::jsonb) AS value"
+        recordRemovals = """
+            INSERT INTO vector_removals (collection, id, version) SELECT $1, value, \(d.parameter(2, as: "bigint")) FROM \(rows) WHERE true \
+            ON CONFLICT (collection, id) DO UPDATE SET version = excluded.version
+            """
+        clearRemovals = "DELETE FROM vector_removals WHERE collection = $1 AND id IN (\(ids(2)))"
+        documentsAfter = """
+            SELECT id, \(d.readJSON("metadata")), embedding FROM vector_documents WHERE collection = $1 AND version > $2
+            """
+        documentsWithIDs = "SELECT id, document, \(d.readJSON("metadata")) FROM vector_documents WHERE collection = $1 AND id IN (\(ids(2)))"
+        beginSnapshot = d == .sqlite ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    }
+
+    // MARK: - Rows
+
+    /// A row of `collectionColumns`.
+    public func collection(_ row: some SQLRow) -> VectorCollection {
+        VectorCollection(name: row.text(0) ?? "", dimension: row.int(1).map { Int($0) },
+                         metric: row.text(2).flatMap(VectorMetric.init(rawValue:)) ?? .cosine,
+                         incarnation: row.text(3) ?? "", version: row.int(4) ?? 0)
+    }
+
+    /// A row of `listCollections`: the collection, then its count.
+    public func collectionWithCount(_ row: some SQLRow) -> VectorCollection {
+        var c = collection(row)
+        c.count = row.int(5).map { Int($0) }
+        return c
+    }
+
+    public func insertCollectionValues(_ c: VectorCollection, now: Timestamp) -> [SQLValue] {
+        [.text(c.name), c.dimension.map { .int(Int64($0)) } ?? .null, .text(c.metric.rawValue), .text(c.incarnation), dialect.value(now)]
+    }
+
+    /// The implicit collection `add_documents` makes when none is named.
+    public static func defaultCollection() -> VectorCollection {
+        VectorCollection(name: VectorCollection.defaultName, dimension: nil, metric: .cosine, incarnation: Identifier.make(), version: 0)
+    }
+
+    /// A row of `documentsAfter`.
+    public func writtenDocument(_ row: some SQLRow) -> VectorDocument {
+        VectorDocument(id: row.text(0) ?? "", text: "", metadata: row.json(1)?.objectValue, embedding: row.float32s(2))
+    }
+
+    /// A row of `documentsWithIDs` (and, with a score after it, of a keyword search).
+    public func document(_ row: some SQLRow) -> VectorDocument {
+        VectorDocument(id: row.text(0) ?? "", text: row.text(1) ?? "", metadata: row.json(2)?.objectValue, embedding: nil)
+    }
+
+    public static func idList(_ ids: [String]) -> SQLValue { .text(JSONValue.array(ids.map { .string($0) }).jsonText) }
+
+    // MARK: - Writing documents
+
+    /// Rows per upsert statement: 6 parameters a row, under both databases' limits.
+    public static let rowsPerUpsert = 1000
+
+    /// Inserts or replaces `count` documents: $1 collection, $2 version, $3
+    /// now, then id, document, metadata, embedding, embedded_by per row.
+    public func upsertDocuments(count: Int) -> String {
+        let d = dialect
+        let tuples = (0..<count).map { i in
+            let p = 4 + i * 5
+            // SQLite numbers `$n` by first appearance: $1 to $3 come first.
+            return "($1, \(d.parameter(2, as: "bigint")), \(d.parameter(3, as: d.timeType)), \(d.parameter(3, as: d.timeType)), $\(p), $\(p + 1), "
+                + "\(d.parameter(p + 2, as: d.jsonType)), \(d.parameter(p + 3, as: d == .sqlite ? "blob" : "bytea")), $\(p + 4))"
+        }
+        return "INSERT INTO vector_documents (collection, version, created_at, updated_at, id, document, metadata, embedding, embedded_by) VALUES "
+            + tuples.joined(separator: ", ")
+            + " ON CONFLICT (collection, id) DO UPDATE SET document = excluded.document, metadata = excluded.metadata, "
+            + "embedding = excluded.embedding, embedded_by = excluded.embedded_by, version = excluded.version, updated_at = excluded.updated_at"
+    }
+
+    public func upsertValues(_ docs: ArraySlice<VectorDocument>, collection: String, version: Int64, now: Timestamp) -> [SQLValue] {
+        var values: [SQLValue] = [.text(collection), .int(version), dialect.value(now)]
+        values.reserveCapacity(3 + docs.count * 5)
+        for doc in docs {
+            values += [.text(doc.id), .text(doc.text), dialect.value(json: doc.metadata),
+                       doc.embedding.map { .blob(Float32Bytes.encode($0)) } ?? .null, .null]
+        }
+        return values
+    }
+
+    // MARK: - Keyword search
+
+    /// Ranked full-text matches, best first: $1 the query, $2 collection,
+    /// then two parameters per filter clause (key, JSON array of accepted
+    /// values), then the limit. Any one word may match (OR); the ranking
+    /// weighs how many and how rare (SQLite: bm25, negated so higher is
+    /// better; PostgreSQL: `ts_rank_cd`).
+    public func keywordSearch(collection: String, _ q: KeywordQuery) -> (sql: String, values: [SQLValue]) {
+        let d = dialect
+        var values: [SQLValue] = [.text(matchExpression(q.words)), .text(collection)]
+        var conditions: [String] = []
+        for clause in q.filter?.clauses ?? [] {
+            let k = values.count + 1
+            values += [.text(clause.key), .text(JSONValue.array(clause.accepted).jsonText)]
+            if d == .sqlite {
+                // Types compared as JSON sees them: a number by value (1 = 1.0), true is not 1.
+                conditions.append("""
+                    EXISTS (SELECT 1 FROM json_each(d.metadata) m WHERE m.key = $\(k) AND EXISTS (SELECT 1 FROM json_each($\(k + 1)) w \
+                    WHERE m.atom IS w.atom AND (m.type = w.type OR (m.type IN ('integer', 'real') AND w.type IN ('integer', 'real')))))
+                    """)
+            } else {
+                conditions.append("d.metadata -> $\(k)::text IN (SELECT jsonb_array_elements($\(k + 1)::jsonb))")
+            }
+        }
+        let filter = conditions.map { " AND " + $0 }.joined()
+        values.append(.int(Int64(q.limit)))
+        let limit = "$\(values.count)"
+        if d == .sqlite {
+            return ("""
+                SELECT d.id, d.document, d.metadata, -bm25(vector_documents_fts) FROM vector_documents_fts \
+                JOIN vector_documents d ON d.rowid_key = vector_documents_fts.rowid \
+                WHERE vector_documents_fts MATCH $1 AND d.collection = $2\(filter) ORDER BY bm25(vector_documents_fts), d.id LIMIT \(limit)
+                """, values)
+        }
+        return ("""
+            SELECT d.id, d.document, d.metadata::text, ts_rank_cd(d.search, q) AS score \
+            FROM vector_documents d, websearch_to_tsquery('english', $1) q \
+            WHERE d.collection = $2 AND d.search @@ q\(filter) ORDER BY score DESC, d.id LIMIT \(limit)
+            """, values)
+    }
+
+    /// The words as the dialect's query: FTS5 `"a" OR "b"` (quoted: no word
+    /// is read as an operator), PostgreSQL's web-search syntax `a or b`.
+    func matchExpression(_ words: [String]) -> String {
+        dialect == .sqlite
+            ? words.map { "\"" + $0.replacingAll("\"", with: "\"\"") + "\"" }.joined(separator: " OR ")
+            : words.filter { $0 != "or" }.joined(separator: " or ")
+    }
+}
+
+extension String {
+    fileprivate func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        for c in self { if c == target { out += replacement } else { out.append(c) } }
+        return out
+    }
+}

@@ -1,0 +1,131 @@
+import ProxyCore
+import SQLStore
+import StoragePorts
+
+/// The vector store's operations on one SQLite connection (`VectorStatements.sqlite`).
+extension SQLiteConnection {
+    private var vsql: VectorStatements { .sqlite }
+
+    func vectorCollection(name: String) throws(ProxyError) -> VectorCollection? {
+        var found: VectorCollection?
+        try query(vsql.selectCollection, [.text(name)]) { row in found = vsql.collection(row) }
+        return found
+    }
+
+    func createCollection(_ c: VectorCollection, now: Timestamp) throws(ProxyError) -> (VectorCollection, created: Bool) {
+        let created = try execute(vsql.insertCollection, vsql.insertCollectionValues(c, now: now)) > 0
+        guard let stored = try vectorCollection(name: c.name) else { throw .internalError("collection \(c.name) vanished") }
+        return (stored, created)
+    }
+
+    func listCollections() throws(ProxyError) -> [VectorCollection] {
+        var out: [VectorCollection] = []
+        try query(vsql.listCollections) { row in out.append(vsql.collectionWithCount(row)) }
+        return out
+    }
+
+    /// Bumps the collection's version (setting its dimension on its first
+    /// embedding) and checks the documents against it.
+    private func bump(_ name: String, for documents: [VectorDocument]) throws(ProxyError) -> VectorCollection {
+        let dimension = documents.lazy.compactMap(\.embedding).first.map { SQLValue.int(Int64($0.count)) } ?? .null
+        var bumped: VectorCollection?
+        try query(vsql.bumpVersion, [dimension, .text(name)]) { row in bumped = vsql.collection(row) }
+        guard let bumped else { throw .unknownCollection(name) }
+        try bumped.check(documents)
+        return bumped
+    }
+
+    func putDocuments(_ documents: [VectorDocument], collection: String, now: Timestamp) throws(ProxyError) {
+        if collection == VectorCollection.defaultName {
+            try execute(vsql.insertCollection, vsql.insertCollectionValues(VectorStatements.defaultCollection(), now: now))
+        }
+        let c = try bump(collection, for: documents)
+        var start = 0
+        while start < documents.count {
+            let chunk = documents[start..<min(start + VectorStatements.rowsPerUpsert, documents.count)]
+            try execute(vsql.upsertDocuments(count: chunk.count), vsql.upsertValues(chunk, collection: collection, version: c.version, now: now))
+            start += chunk.count
+        }
+        try execute(vsql.clearRemovals, [.text(collection), VectorStatements.idList(documents.map(\.id))])
+    }
+
+    func removeDocuments(ids: [String], collection: String) throws(ProxyError) -> Int {
+        let c = try bump(collection, for: [])
+        var removed: [String] = []
+        try query(vsql.deleteDocuments, [.text(collection), VectorStatements.idList(ids)]) { row in removed.append(row.text(0) ?? "") }
+        if !removed.isEmpty {
+            try execute(vsql.recordRemovals, [.text(collection), .int(c.version), VectorStatements.idList(removed)])
+        }
+        return removed.count
+    }
+
+    /// Read in one transaction: one snapshot of the collection and its rows.
+    func vectorChanges(collection: String, after version: Int64?) throws(ProxyError) -> VectorChanges {
+        try execute(vsql.beginSnapshot)
+        defer { _ = try? execute("COMMIT") }
+        guard let c = try vectorCollection(name: collection) else { return VectorChanges(collection: nil, removed: [], written: []) }
+        var removed: [String] = []
+        if let version {
+            try query(vsql.removalsAfter, [.text(collection), .int(version)]) { row in removed.append(row.text(0) ?? "") }
+        }
+        var written: [VectorDocument] = []
+        try query(vsql.documentsAfter, [.text(collection), .int(version ?? -1)]) { row in written.append(vsql.writtenDocument(row)) }
+        return VectorChanges(collection: c, removed: removed, written: written)
+    }
+
+    func keywordSearch(collection: String, _ q: KeywordQuery) throws(ProxyError) -> [KeywordHit] {
+        guard !q.words.isEmpty else { return [] }
+        let statement = vsql.keywordSearch(collection: collection, q)
+        var hits: [KeywordHit] = []
+        try query(statement.sql, statement.values) { row in
+            hits.append(KeywordHit(document: vsql.document(row), score: Double(row.text(3) ?? "") ?? 0))
+        }
+        return hits
+    }
+
+    func documents(ids: [String], collection: String) throws(ProxyError) -> [VectorDocument] {
+        var out: [VectorDocument] = []
+        try query(vsql.documentsWithIDs, [.text(collection), VectorStatements.idList(ids)]) { row in out.append(vsql.document(row)) }
+        return out
+    }
+}
+
+extension SQLiteStorage: VectorStorage {
+    public var vectors: VectorStorage { self }
+
+    public func createCollection(_ collection: VectorCollection, _ done: @escaping Completion<(VectorCollection, created: Bool)>) {
+        write(nil, done) { db throws(ProxyError) in try db.createCollection(collection, now: .now()) }
+    }
+
+    public func listCollections(_ done: @escaping Completion<[VectorCollection]>) {
+        read(nil, done) { db throws(ProxyError) in try db.listCollections() }
+    }
+
+    public func dropCollection(name: String, _ done: @escaping Completion<Bool>) {
+        write(nil, done) { db throws(ProxyError) in try db.execute(VectorStatements.sqlite.dropCollection, [.text(name)]) > 0 }
+    }
+
+    public func vectorCollection(name: String, _ done: @escaping Completion<VectorCollection?>) {
+        read(nil, done) { db throws(ProxyError) in try db.vectorCollection(name: name) }
+    }
+
+    public func putDocuments(_ documents: [VectorDocument], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Void>) {
+        write(tx, done) { db throws(ProxyError) in try db.putDocuments(documents, collection: collection, now: .now()) }
+    }
+
+    public func removeDocuments(ids: [String], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
+        write(tx, done) { db throws(ProxyError) in try db.removeDocuments(ids: ids, collection: collection) }
+    }
+
+    public func vectorChanges(collection: String, after version: Int64?, _ done: @escaping Completion<VectorChanges>) {
+        read(nil, done) { db throws(ProxyError) in try db.vectorChanges(collection: collection, after: version) }
+    }
+
+    public func keywordSearch(collection: String, _ query: KeywordQuery, _ done: @escaping Completion<[KeywordHit]>) {
+        read(nil, done) { db throws(ProxyError) in try db.keywordSearch(collection: collection, query) }
+    }
+
+    public func documents(ids: [String], collection: String, _ done: @escaping Completion<[VectorDocument]>) {
+        read(nil, done) { db throws(ProxyError) in try db.documents(ids: ids, collection: collection) }
+    }
+}

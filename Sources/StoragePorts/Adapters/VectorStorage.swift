@@ -1,0 +1,145 @@
+import ProxyCore
+import VectorSearch
+
+/// A collection of documents (`vector.create_collection`).
+public struct VectorCollection: Sendable, Equatable {
+    public var name: String
+    /// Nil until the first embedding is stored (the implicit `default`
+    /// collection takes its dimension from it).
+    public var dimension: Int?
+    public var metric: VectorMetric
+    /// Changes when the collection is dropped and made again.
+    public var incarnation: String
+    /// Bumped by every write (see `Schema.vectorStore`).
+    public var version: Int64
+    /// Documents stored (`list_collections` only).
+    public var count: Int?
+
+    public init(name: String, dimension: Int?, metric: VectorMetric, incarnation: String, version: Int64, count: Int? = nil) {
+        self.name = name; self.dimension = dimension; self.metric = metric
+        self.incarnation = incarnation; self.version = version; self.count = count
+    }
+
+    /// The collection every `collection` parameter defaults to; adding to it creates it.
+    public static let defaultName = "default"
+
+    /// Refuses embeddings this collection cannot store (checked where the
+    /// collection's row is locked, so a dimension set by a concurrent first
+    /// add is seen): `-32602` naming the field.
+    public func check(_ documents: [VectorDocument]) throws(ProxyError) {
+        for (i, doc) in documents.enumerated() {
+            guard let e = doc.embedding else { continue }
+            if let dimension, e.count != dimension {
+                throw .invalidParams(field: "embeddings[\(i)]",
+                                     reason: "has \(e.count) components; collection \(name) has dimension \(dimension)")
+            }
+            if metric == .cosine, VectorMatrix<Void>.isZero(e) {
+                throw .invalidParams(field: "embeddings[\(i)]", reason: "is the zero vector, which has no direction (the collection's metric is cosine)")
+            }
+        }
+    }
+}
+
+/// One document as stored: text, metadata, and its embedding when it has one.
+public struct VectorDocument: Sendable {
+    public var id: String
+    public var text: String
+    public var metadata: JSONObject?
+    public var embedding: [Float]?
+
+    public init(id: String, text: String, metadata: JSONObject?, embedding: [Float]?) {
+        self.id = id; self.text = text; self.metadata = metadata; self.embedding = embedding
+    }
+}
+
+/// What changed in a collection after a version: what a proxy's in-memory
+/// matrix applies (removals first, then the rows).
+public struct VectorChanges: Sendable {
+    /// The collection as of the rows read; nil when it no longer exists.
+    public var collection: VectorCollection?
+    public var removed: [String]
+    /// Written or replaced rows (text left out); `embedding` nil: not embedded.
+    public var written: [VectorDocument]
+
+    public init(collection: VectorCollection?, removed: [String], written: [VectorDocument]) {
+        self.collection = collection; self.removed = removed; self.written = written
+    }
+}
+
+/// Equality and `$in` on top-level metadata keys: a document passes when,
+/// for every clause, its value under the key equals one of the accepted
+/// scalars (numbers by value: 1 equals 1.0).
+public struct MetadataFilter: Sendable {
+    public struct Clause: Sendable {
+        public var key: String
+        public var accepted: [JSONValue]
+        public init(key: String, accepted: [JSONValue]) { self.key = key; self.accepted = accepted }
+    }
+
+    public var clauses: [Clause]
+    public init(_ clauses: [Clause]) { self.clauses = clauses }
+
+    public func accepts(_ metadata: JSONObject?) -> Bool {
+        clauses.allSatisfy { clause in
+            guard let value = metadata?[clause.key] else { return false }
+            return clause.accepted.contains { Self.same($0, value) }
+        }
+    }
+
+    static func same(_ a: JSONValue, _ b: JSONValue) -> Bool {
+        if let x = a.doubleValue, let y = b.doubleValue { return x == y }  // only numbers have one
+        return a == b
+    }
+}
+
+/// A keyword search: the query's words (any one may match), ranked by the
+/// backend's full-text relevance.
+public struct KeywordQuery: Sendable {
+    public var words: [String]
+    public var limit: Int
+    public var filter: MetadataFilter?
+
+    public init(words: [String], limit: Int, filter: MetadataFilter?) {
+        self.words = words; self.limit = limit; self.filter = filter
+    }
+}
+
+/// A document found by keyword, with its relevance (higher is better).
+public struct KeywordHit: Sendable {
+    public var document: VectorDocument
+    public var score: Double
+    public init(document: VectorDocument, score: Double) { self.document = document; self.score = score }
+}
+
+/// The vector store's storage (`vector.*`), implemented by every backend.
+/// The in-memory matrices and the ranking live above it (`VectorStore`).
+/// Collection management runs on its own (no transaction); document writes
+/// take an optional transaction like every other write.
+public protocol VectorStorage: AnyObject {
+    /// Creates the collection; an existing one with the same dimension and
+    /// metric is returned as it is (created: false); with others, `-32002`.
+    func createCollection(_ collection: VectorCollection, _ done: @escaping Completion<(VectorCollection, created: Bool)>)
+    /// Every collection with its document count, by name.
+    func listCollections(_ done: @escaping Completion<[VectorCollection]>)
+    /// True when it existed; its documents go with it.
+    func dropCollection(name: String, _ done: @escaping Completion<Bool>)
+    /// The collection's current state (a search's freshness check); nil when unknown.
+    func vectorCollection(name: String, _ done: @escaping Completion<VectorCollection?>)
+    /// Inserts or replaces by id, after `VectorCollection.check`. An unknown
+    /// collection is `-32602` (`default` is created).
+    func putDocuments(_ documents: [VectorDocument], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Void>)
+    /// How many of the ids were stored (and are now gone).
+    func removeDocuments(ids: [String], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Int>)
+    /// The changes after `version` (everything when nil), read in one snapshot.
+    func vectorChanges(collection: String, after version: Int64?, _ done: @escaping Completion<VectorChanges>)
+    /// The best keyword matches, best first.
+    func keywordSearch(collection: String, _ query: KeywordQuery, _ done: @escaping Completion<[KeywordHit]>)
+    /// The documents with these ids (text and metadata; no embeddings), in no order.
+    func documents(ids: [String], collection: String, _ done: @escaping Completion<[VectorDocument]>)
+}
+
+extension ProxyError {
+    public static func unknownCollection(_ name: String) -> ProxyError {
+        .invalidParams(field: "collection", reason: "names no collection: \(name) (vector.create_collection makes one)")
+    }
+}

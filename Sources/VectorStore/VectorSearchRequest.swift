@@ -1,0 +1,43 @@
+import ProxyCore
+import StoragePorts
+
+/// A `vector.search`, checked.
+public struct VectorSearchRequest: Sendable {
+    public enum Mode: String, Sendable, CaseIterable { case keyword, vector, hybrid }
+
+    public var collection: String
+    public var mode: Mode
+    /// The query's words (keyword and hybrid).
+    public var words: [String]
+    /// The query vector (vector and hybrid).
+    public var embedding: [Float]?
+    public var topK: Int
+    public var filter: MetadataFilter?
+
+    public init(collection: String, mode: Mode, words: [String], embedding: [Float]?, topK: Int, filter: MetadataFilter?) {
+        self.collection = collection; self.mode = mode; self.words = words
+        self.embedding = embedding; self.topK = topK; self.filter = filter
+    }
+}
+
+/// One search result, best first. `score` is the ranking's own: cosine
+/// similarity, inner product or Euclidean distance (vector), the backend's
+/// full-text relevance (keyword), the fused reciprocal-rank score (hybrid).
+public struct VectorSearchHit: Sendable {
+    public var document: VectorDocument
+    public var score: Double
+    /// Which rankings found it: "keyword", "vector" or both.
+    public var matched: [String]
+    /// In hybrid answers, each ranking's own score where it found the document.
+    public var vectorScore: Double?
+    public var keywordScore: Double?
+
+    public var json: JSONValue {
+        var o: JSONObject = ["id": .string(document.id), "document": .string(document.text),
+                             "metadata": .object(document.metadata ?? [:]), "score": .double(score),
+                             "matched": .array(matched.map { .string($0) })]
+        if let vectorScore { o["vector_score"] = .double(vectorScore) }
+        if let keywordScore { o["keyword_score"] = .double(keywordScore) }
+        return .object(o)
+    }
+}

@@ -1,0 +1,233 @@
+import ProxyCore
+import StoragePorts
+import VectorSearch
+
+/// The vector store (`vector.*`) over any backend's `VectorStorage`:
+/// documents live in storage; each proxy keeps every searched collection's
+/// embeddings in memory (`CollectionIndex`) and checks the collection's
+/// version before each vector search, reading only what changed since —
+/// so a document acknowledged through any proxy is found through every
+/// other. Scans run on worker threads, never on the loop. Loop thread only.
+public final class VectorStore {
+    public struct Limits: Sendable {
+        public var searchThreads = 2
+        /// Bytes all in-memory matrices may take together.
+        public var maxMemory = 2 << 30
+        public init() {}
+    }
+
+    private let storage: VectorStorage
+    private let limits: Limits
+    private let workers: SearchWorkers
+    private var indexes: [String: CollectionIndex] = [:]
+    private var searches = 0, refreshes = 0
+
+    public init(storage: VectorStorage, completions: CompletionQueue, limits: Limits) {
+        self.storage = storage
+        self.limits = limits
+        workers = SearchWorkers(threads: limits.searchThreads, completions: completions)
+    }
+
+    public func close() { workers.close() }
+
+    /// Words for a keyword search (see `SearchWords`).
+    public static func words(in text: String, max: Int) throws(ProxyError) -> [String] { try SearchWords.split(text, max: max) }
+
+    // MARK: - Collections and documents
+
+    public func createCollection(_ c: VectorCollection, _ done: @escaping Completion<(VectorCollection, created: Bool)>) {
+        storage.createCollection(c) { result in
+            if case .success(let (stored, false)) = result, stored.dimension != c.dimension || stored.metric != c.metric {
+                let had = "dimension \(stored.dimension.map(String.init) ?? "none yet") and metric \(stored.metric.rawValue)"
+                return done(.failure(.conflict("collection \(c.name) exists with \(had)",
+                                               fields: ["collection": .string(c.name)])))
+            }
+            done(result)
+        }
+    }
+
+    public func listCollections(_ done: @escaping Completion<[VectorCollection]>) { storage.listCollections(done) }
+
+    public func dropCollection(name: String, _ done: @escaping Completion<Bool>) {
+        storage.dropCollection(name: name) { [self] result in
+            if case .success = result { indexes[name] = nil }
+            done(result)
+        }
+    }
+
+    /// Stores the documents (a repeated id: the last one wins) and returns their ids in the order given.
+    public func add(_ documents: [VectorDocument], collection: String, in tx: TransactionID?, _ done: @escaping Completion<[String]>) {
+        var last: [String: Int] = [:]
+        for (i, d) in documents.enumerated() { last[d.id] = i }
+        let unique = documents.enumerated().filter { last[$0.element.id] == $0.offset }.map(\.element)
+        storage.putDocuments(unique, collection: collection, in: tx) { done($0.map { documents.map(\.id) }) }
+    }
+
+    public func delete(ids: [String], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
+        storage.removeDocuments(ids: Array(Set(ids)), collection: collection, in: tx) { result in
+            // The default collection exists implicitly: before its first add it is empty, not unknown.
+            if case .failure(.invalidParams(field: "collection", _)) = result, collection == VectorCollection.defaultName {
+                return done(.success(0))
+            }
+            done(result)
+        }
+    }
+
+    // MARK: - Search
+
+    public func search(_ r: VectorSearchRequest, _ done: @escaping Completion<[VectorSearchHit]>) {
+        searches += 1
+        storage.vectorCollection(name: r.collection) { [self] found in
+            let c: VectorCollection
+            switch found {
+            case .failure(let e): return done(.failure(e))
+            case .success(nil):
+                // The default collection exists implicitly: before its first add it is empty, not unknown.
+                done(r.collection == VectorCollection.defaultName ? .success([]) : .failure(.unknownCollection(r.collection)))
+                return
+            case .success(let known?): c = known
+            }
+            switch r.mode {
+            case .keyword:
+                keywordHits(r, limit: r.topK) { done($0.map { $0.map { VectorSearchHit(document: $0.document, score: $0.score, matched: ["keyword"]) } }) }
+            case .vector:
+                nearest(c, r, k: r.topK) { [self] result in
+                    switch result {
+                    case .failure(let e): done(.failure(e))
+                    case .success(let hits): withDocuments(hits, r.collection, done) { hit, doc in
+                        VectorSearchHit(document: doc, score: Double(hit.score), matched: ["vector"])
+                    }
+                    }
+                }
+            case .hybrid:
+                hybrid(c, r, done)
+            }
+        }
+    }
+
+    /// Each ranking's candidates (twice `top_k`, at least 20), fused.
+    private func hybrid(_ c: VectorCollection, _ r: VectorSearchRequest, _ done: @escaping Completion<[VectorSearchHit]>) {
+        let candidates = max(2 * r.topK, 20)
+        var keyword: Result<[KeywordHit], ProxyError>?, vector: Result<[VectorMatrix<JSONObject?>.Hit], ProxyError>?
+        let both = { [self] in
+            guard let keyword, let vector else { return }
+            let k: [KeywordHit], v: [VectorMatrix<JSONObject?>.Hit]
+            do throws(ProxyError) { k = try keyword.get(); v = try vector.get() } catch { return done(.failure(error)) }
+            let fused = RankFusion.fuse(keyword: k.map(\.document.id), vector: v.map(\.id), limit: r.topK)
+            let known = Dictionary(k.map { ($0.document.id, $0) }, uniquingKeysWith: { a, _ in a })
+            let vectorScore = Dictionary(v.map { ($0.id, Double($0.score)) }, uniquingKeysWith: { a, _ in a })
+            let missing = fused.filter { known[$0.id] == nil }.map(\.id)
+            let finish = { (texts: [String: VectorDocument]) in
+                done(.success(fused.compactMap { f -> VectorSearchHit? in
+                    guard let doc = known[f.id]?.document ?? texts[f.id] else { return nil }  // removed meanwhile
+                    return VectorSearchHit(document: doc, score: f.score,
+                                           matched: (f.keywordRank != nil ? ["keyword"] : []) + (f.vectorRank != nil ? ["vector"] : []),
+                                           vectorScore: vectorScore[f.id], keywordScore: known[f.id]?.score)
+                }))
+            }
+            guard !missing.isEmpty else { return finish([:]) }
+            storage.documents(ids: missing, collection: r.collection) { found in
+                switch found {
+                case .failure(let e): done(.failure(e))
+                case .success(let docs): finish(Dictionary(docs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
+                }
+            }
+        }
+        keywordHits(r, limit: candidates) { keyword = $0; both() }
+        nearest(c, r, k: candidates) { vector = $0; both() }
+    }
+
+    private func keywordHits(_ r: VectorSearchRequest, limit: Int, _ done: @escaping Completion<[KeywordHit]>) {
+        storage.keywordSearch(collection: r.collection, KeywordQuery(words: r.words, limit: limit, filter: r.filter), done)
+    }
+
+    /// The vector ranking's hits with their documents' text and metadata (one read), in ranking order.
+    private func withDocuments(_ hits: [VectorMatrix<JSONObject?>.Hit], _ collection: String, _ done: @escaping Completion<[VectorSearchHit]>,
+                               _ make: @escaping (VectorMatrix<JSONObject?>.Hit, VectorDocument) -> VectorSearchHit) {
+        guard !hits.isEmpty else { return done(.success([])) }
+        storage.documents(ids: hits.map(\.id), collection: collection) { found in
+            done(found.map { docs in
+                let byID = Dictionary(docs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                return hits.compactMap { h in byID[h.id].map { make(h, $0) } }  // one removed meanwhile is left out
+            })
+        }
+    }
+
+    /// The exact `k` nearest, on a worker, from an index at least as new as `c`.
+    private func nearest(_ c: VectorCollection, _ r: VectorSearchRequest, k: Int,
+                         _ done: @escaping Completion<[VectorMatrix<JSONObject?>.Hit]>) {
+        guard let query = r.embedding else { return done(.failure(.invalidParams(field: "embedding", reason: "is required for a vector search"))) }
+        guard let dimension = c.dimension else { return done(.success([])) }  // nothing embedded yet
+        guard query.count == dimension else {
+            return done(.failure(.invalidParams(field: "embedding",
+                                                reason: "has \(query.count) components; collection \(c.name) has dimension \(dimension)")))
+        }
+        current(c) { [workers] found in
+            switch found {
+            case .failure(let e): done(.failure(e))
+            case .success(let index):
+                workers.run({ Result { () throws(ProxyError) in try index.search(query, k: k, filter: r.filter) } }, done)
+            }
+        }
+    }
+
+    // MARK: - Keeping indexes current
+
+    /// This proxy's index of the collection, brought up to at least `c.version`.
+    /// One refresh at a time per collection; searches arriving meanwhile wait
+    /// for it and then check again (a write may have landed after it read).
+    private func current(_ c: VectorCollection, _ done: @escaping Completion<CollectionIndex>) {
+        guard let dimension = c.dimension else { return done(.failure(.internalError("collection \(c.name) has no dimension"))) }
+        var index = indexes[c.name]
+        if index == nil || index!.incarnation != c.incarnation {
+            index = CollectionIndex(c, dimension: dimension)
+            indexes[c.name] = index
+        }
+        let idx = index!
+        if idx.version >= c.version { return done(.success(idx)) }
+        let again = { [self] in current(c, done) }
+        if idx.waiting != nil { idx.waiting!.append(again); return }
+        idx.waiting = []
+        refreshes += 1
+        storage.vectorChanges(collection: c.name, after: idx.version < 0 ? nil : idx.version) { [self] read in
+            let changes: VectorChanges
+            switch read {
+            case .failure(let e): return settle(idx, .failure(e), done)
+            case .success(let ch): changes = ch
+            }
+            guard let now = changes.collection, now.incarnation == idx.incarnation else {
+                if indexes[c.name] === idx { indexes[c.name] = nil }
+                return settle(idx, .failure(.conflict("collection \(c.name) was dropped during the search")), done)
+            }
+            let others = indexes.values.filter { $0 !== idx }.reduce(0) { $0 + $1.bytes }
+            let adding = changes.written.count * dimension * MemoryLayout<Float>.size
+            guard others + idx.bytes + adding <= limits.maxMemory else {
+                return settle(idx, .failure(.overloaded("the in-memory vector indexes would pass vector.max_memory_bytes (\(limits.maxMemory) bytes)")), done)
+            }
+            workers.run({ .success(idx.apply(changes)) }) { [self] applied in
+                switch applied {
+                case .failure(let e): settle(idx, .failure(e), done)
+                case .success(let a):
+                    idx.version = now.version
+                    idx.bytes = a.bytes
+                    settle(idx, .success(idx), done)
+                }
+            }
+        }
+    }
+
+    /// Ends a refresh: its own search gets the outcome, the waiting ones look again.
+    private func settle(_ idx: CollectionIndex, _ outcome: Result<CollectionIndex, ProxyError>, _ done: @escaping Completion<CollectionIndex>) {
+        let waiting = idx.waiting ?? []
+        idx.waiting = nil
+        done(outcome)
+        for w in waiting { w() }
+    }
+
+    /// For `server.status`.
+    public var status: JSONValue {
+        ["collections_in_memory": .int(Int64(indexes.count)),
+         "memory_bytes": .int(Int64(indexes.values.reduce(0) { $0 + $1.bytes })),
+         "searches": .int(Int64(searches)), "refreshes": .int(Int64(refreshes))]
+    }
+}
