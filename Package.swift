@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CLibCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // The wire and the model: JSON codec, JSON-RPC messages and ProxyError, records, time,
         // the small thread primitives (Locked, CompletionQueue). No Foundation, no Yams.
@@ -45,6 +46,9 @@ let package = Package(
         .target(name: "Spawn", swiftSettings: v5),
         // The libuv bridge: loop, streams, timers, polls, the hand-off from worker threads.
         .target(name: "EventLoop", dependencies: ["ProxyCore", "CLibUV"], swiftSettings: v5),
+        // The vector store's optional embedder: an OpenAI-compatible /v1/embeddings endpoint over libcurl's
+        // multi interface, driven by the loop.
+        .target(name: "Embedder", dependencies: ["ProxyCore", "EventLoop", "VectorStore", "CLibCurl"], swiftSettings: v5),
         // StorageAdapter on libpq, non-blocking on the loop: pool, migrations, transactions.
         .target(name: "PostgresStorage", dependencies: ["ProxyCore", "StoragePorts", "SQLStore", "Scheduling", "ProxyConfig", "EventLoop", "CLibPQ"], swiftSettings: v5),
         // Redis on the loop (hiredis async): the shared read-through cache and `cache.*`.
@@ -60,7 +64,7 @@ let package = Package(
             name: "storage-proxy",
             dependencies: [
                 "ProxyCore", "StoragePorts", "ProxyConfig", "SQLStore", "SQLiteStorage", "PostgresStorage", "RedisCache",
-                "EventLoop", "ProxyServer", "StorageProxyClient", "ProxyBench", "Spawn",
+                "EventLoop", "ProxyServer", "StorageProxyClient", "ProxyBench", "Spawn", "Embedder", "VectorStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: v5),

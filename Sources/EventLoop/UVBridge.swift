@@ -295,6 +295,10 @@ public final class UVCallback {
                        { h in UVCallback.fire(asHandle(h!)) }, ms, repeatMs)
     }
 
+    public func stopTimer() {
+        uv_timer_stop(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_timer_t.self))
+    }
+
     /// Async handles: wake the loop from any thread.
     public func send() {
         uv_async_send(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_async_t.self))

@@ -133,6 +133,39 @@ extension PostgresStorage: VectorStorage {
         }
     }
 
+    public func unembeddedDocuments(limit: Int, _ done: @escaping Completion<[(collection: String, document: VectorDocument)]>) {
+        run(nil, vsql.unembedded, [.int(Int64(limit))], done) { r in
+            r.rows.map { ($0.text(0) ?? "", VectorDocument(id: $0.text(1) ?? "", text: $0.text(2) ?? "", metadata: nil, embedding: nil)) }
+        }
+    }
+
+    public func setEmbeddings(_ documents: [VectorDocument], collection: String, _ done: @escaping Completion<Int>) {
+        let dimension = documents.lazy.compactMap(\.embedding).first.map { SQLValue.int(Int64($0.count)) } ?? .null
+        inUnit(nil, done) { [vsql] connection, done in
+            connection.query(vsql.bumpVersion, [dimension, .text(collection)]) { bumped in
+                let c: VectorCollection
+                do throws(ProxyError) {
+                    guard let row = try bumped.get().rows.first else { throw .unknownCollection(collection) }
+                    c = vsql.collection(row)
+                } catch {
+                    return done(.failure(error))
+                }
+                var stored = 0, failure: ProxyError?, left = documents.count
+                guard left > 0 else { return done(.success(0)) }
+                for doc in documents {
+                    connection.query(vsql.setEmbedding, vsql.setEmbeddingValues(c.acceptingOrRefusing(doc), collection: collection, version: c.version)) { r in
+                        switch r {
+                        case .success(let result): stored += result.affectedRows
+                        case .failure(let e): failure = failure ?? e
+                        }
+                        left -= 1
+                        if left == 0 { done(failure.map { .failure($0) } ?? .success(stored)) }
+                    }
+                }
+            }
+        }
+    }
+
     /// A write of several statements: on the client's transaction in a
     /// savepoint, or on a leased connection in a transaction of its own.
     private func inUnit<T>(_ tx: TransactionID?, _ done: @escaping Completion<T>,

@@ -215,9 +215,36 @@ private struct Reader {
             case "max_top_k": s.maxTopK = try int(v, key, in: 1...100_000)
             case "max_documents_per_call": s.maxDocumentsPerCall = try int(v, key, in: 1...1_000_000)
             case "max_query_words": s.maxQueryWords = try int(v, key, in: 1...10_000)
+            case "embedder": s.embedder = try readEmbedder(v, key)
             default: throw fail(v, key, "unknown key")
             }
         }
+    }
+
+    func readEmbedder(_ node: Node, _ key: String) throws(ConfigError) -> ProxyConfig.Embedder? {
+        if case .scalar(let s) = node, s.style == .plain, ["", "~", "null"].contains(s.string) { return nil }
+        var e = ProxyConfig.Embedder()
+        for (k, v) in try mapping(node, key) {
+            let key2 = "\(key).\(k)"
+            switch k {
+            case "url":
+                e.url = try nonEmptyString(v, key2)
+                guard e.url.hasPrefix("http://") || e.url.hasPrefix("https://") else { throw fail(v, key2, "expected an http:// or https:// URL") }
+            case "model": e.model = try nonEmptyString(v, key2)
+            case "api_key_env":
+                let name = try nonEmptyString(v, key2)
+                guard let value = environment[name], !value.isEmpty else { throw fail(v, key2, "the environment variable \(name) is not set") }
+                e.apiKey = value
+            case "batch_size": e.batchSize = try int(v, key2, in: 1...2048)
+            case "timeout_ms": e.timeoutMs = try int(v, key2, in: 1...600_000)
+            case "max_concurrent": e.maxConcurrent = try int(v, key2, in: 1...256)
+            case "cache_entries": e.cacheEntries = try int(v, key2, in: 0...10_000_000)
+            case "retry_seconds": e.retrySeconds = try double(v, key2, in: 0.01...86_400)
+            default: throw fail(v, key2, "unknown key")
+            }
+        }
+        guard !e.url.isEmpty, !e.model.isEmpty else { throw fail(node, key, "needs url and model") }
+        return e
     }
 
     mutating func readServer(_ node: Node, into s: inout ProxyConfig.Server) throws(ConfigError) {

@@ -105,6 +105,24 @@ public struct ProxyConfig: Sendable, Equatable {
         public var maxDocumentsPerCall = 10_000
         /// Different words one keyword query may hold.
         public var maxQueryWords = 64
+        /// Texts to vectors (`vector.embedder`); nil: documents and searches bring their own.
+        public var embedder: Embedder?
+        public init() {}
+    }
+
+    /// An OpenAI-compatible `/v1/embeddings` endpoint.
+    public struct Embedder: Sendable, Equatable {
+        public var url = ""
+        public var model = ""
+        /// Read from the environment variable `api_key_env` names; never logged.
+        public var apiKey: String?
+        public var batchSize = 64
+        public var timeoutMs = 10_000
+        public var maxConcurrent = 4
+        /// Texts whose vectors are kept (a text is embedded once).
+        public var cacheEntries = 10_000
+        /// Seconds between background passes over documents stored without an embedding.
+        public var retrySeconds = 30.0
         public init() {}
     }
 

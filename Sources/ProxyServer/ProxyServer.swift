@@ -4,6 +4,7 @@ import Glibc
 import EventLoop
 import ProxyCore
 import StoragePorts
+import VectorStore
 import ProxyConfig
 
 /// The proxy: its listeners and connections on one libuv loop, run on the
@@ -33,7 +34,7 @@ public final class ProxyServer: ConnectionOwner {
     /// `handoff` is the loop's, on which the backends were built; the server
     /// closes it when it stops.
     public init(config: ProxyConfig.Server, log: Logger, loop: UVLoop, handoff: LoopHandoff,
-                storage: StorageAdapter, cache: CacheAdapter, vector: ProxyConfig.Vector = .init()) {
+                storage: StorageAdapter, cache: CacheAdapter, vector: ProxyConfig.Vector = .init(), embedder: TextEmbedder? = nil) {
         self.config = config
         self.log = log
         self.loop = loop
@@ -46,7 +47,8 @@ public final class ProxyServer: ConnectionOwner {
                             maxPatternBytes: config.maxPatternBytes, defaultMaxAttempts: config.defaultMaxAttempts,
                             maxLeaseSeconds: config.maxLeaseSeconds, maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
                             authToken: config.authToken, authFailureDelayMs: config.authFailureDelayMs,
-                            vector: vector, completions: handoff)
+                            vector: vector, embedder: embedder, completions: handoff,
+                            after: { [loop] ms, work in loop.after(ms: ms, work) })
         dispatcher = Dispatcher(methods: methods, services: services, stats: stats,
                                 limits: .init(maxLineBytes: config.maxLineBytes, maxOutputBytes: config.maxOutputBytes,
                                               maxAuthFailures: config.maxAuthFailures))

@@ -35,11 +35,13 @@ final class Services {
 
     init(storage: StorageAdapter, cache: CacheAdapter, transactions: TransactionBudget, maxAnswerBytes: Int, maxPatternBytes: Int,
          defaultMaxAttempts: Int, maxLeaseSeconds: Double, maxSubscriptionsPerConnection: Int, authToken: String?,
-         authFailureDelayMs: Int, vector: ProxyConfig.Vector, completions: CompletionQueue) {
+         authFailureDelayMs: Int, vector: ProxyConfig.Vector, embedder: TextEmbedder?, completions: CompletionQueue,
+         after: @escaping (_ ms: UInt64, _ work: @escaping () -> Void) -> Void) {
         var limits = VectorStore.Limits()
         limits.searchThreads = vector.searchThreads
         limits.maxMemory = vector.maxMemoryBytes
-        vectors = VectorStore(storage: storage.vectors, completions: completions, limits: limits)
+        vectors = VectorStore(storage: storage.vectors, completions: completions, limits: limits, embedder: embedder,
+                              retrySeconds: vector.embedder?.retrySeconds ?? 30, after: after)
         vectorLimits = vector
         self.authFailureDelayMs = UInt64(authFailureDelayMs)
         events = EventHub(feed: storage, maxPerConnection: maxSubscriptionsPerConnection)

@@ -43,6 +43,8 @@ extension Schema {
                 """)
             );
             CREATE INDEX IF NOT EXISTS idx_vector_documents_version ON vector_documents(collection, version);
+            CREATE INDEX IF NOT EXISTS idx_vector_documents_unembedded ON vector_documents(collection, id)
+                WHERE embedding IS NULL AND embedded_by IS NULL;
             CREATE TABLE IF NOT EXISTS vector_removals (
                 collection TEXT NOT NULL REFERENCES vector_collections(name) ON DELETE CASCADE,
                 id TEXT NOT NULL,

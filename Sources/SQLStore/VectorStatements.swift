@@ -37,6 +37,11 @@ public final class VectorStatements: Sendable {
     public let documentsWithIDs: String
     /// A read of several statements that must agree (one snapshot).
     public let beginSnapshot: String
+    /// $1 limit: documents waiting for an embedder (collection, id, document).
+    public let unembedded = "SELECT collection, id, document FROM vector_documents WHERE embedding IS NULL AND embedded_by IS NULL "
+        + "ORDER BY collection, id LIMIT $1"
+    /// $1 embedding, $2 embedded_by, $3 version, $4 collection, $5 id, $6 the text it was made from.
+    public let setEmbedding: String
 
     init(_ d: SQLDialect) {
         dialect = d
@@ -61,6 +66,8 @@ public final class VectorStatements: Sendable {
             """
         documentsWithIDs = "SELECT id, document, \(d.readJSON("metadata")) FROM vector_documents WHERE collection = $1 AND id IN (\(ids(2)))"
         beginSnapshot = d == .sqlite ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        setEmbedding = "UPDATE vector_documents SET embedding = \(d.parameter(1, as: d == .sqlite ? "blob" : "bytea")), embedded_by = $2, "
+            + "version = \(d.parameter(3, as: "bigint")) WHERE collection = $4 AND id = $5 AND embedding IS NULL AND document = $6"
     }
 
     // MARK: - Rows
@@ -98,6 +105,11 @@ public final class VectorStatements: Sendable {
         VectorDocument(id: row.text(0) ?? "", text: row.text(1) ?? "", metadata: row.json(2)?.objectValue, embedding: nil)
     }
 
+    public func setEmbeddingValues(_ doc: VectorDocument, collection: String, version: Int64) -> [SQLValue] {
+        [doc.embedding.map { .blob(Float32Bytes.encode($0)) } ?? .null, dialect.value(doc.embeddedBy), .int(version),
+         .text(collection), .text(doc.id), .text(doc.text)]
+    }
+
     public static func idList(_ ids: [String]) -> SQLValue { .text(JSONValue.array(ids.map { .string($0) }).jsonText) }
 
     // MARK: - Writing documents
@@ -126,7 +138,7 @@ public final class VectorStatements: Sendable {
         values.reserveCapacity(3 + docs.count * 5)
         for doc in docs {
             values += [.text(doc.id), .text(doc.text), dialect.value(json: doc.metadata),
-                       doc.embedding.map { .blob(Float32Bytes.encode($0)) } ?? .null, .null]
+                       doc.embedding.map { .blob(Float32Bytes.encode($0)) } ?? .null, dialect.value(doc.embeddedBy)]
         }
         return values
     }

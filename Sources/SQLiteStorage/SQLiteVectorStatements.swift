@@ -24,14 +24,13 @@ extension SQLiteConnection {
         return out
     }
 
-    /// Bumps the collection's version (setting its dimension on its first
-    /// embedding) and checks the documents against it.
+    /// Bumps the collection's version, setting its dimension from the first
+    /// embedding among `documents` if it has none yet.
     private func bump(_ name: String, for documents: [VectorDocument]) throws(ProxyError) -> VectorCollection {
         let dimension = documents.lazy.compactMap(\.embedding).first.map { SQLValue.int(Int64($0.count)) } ?? .null
         var bumped: VectorCollection?
         try query(vsql.bumpVersion, [dimension, .text(name)]) { row in bumped = vsql.collection(row) }
         guard let bumped else { throw .unknownCollection(name) }
-        try bumped.check(documents)
         return bumped
     }
 
@@ -40,6 +39,7 @@ extension SQLiteConnection {
             try execute(vsql.insertCollection, vsql.insertCollectionValues(VectorStatements.defaultCollection(), now: now))
         }
         let c = try bump(collection, for: documents)
+        try c.check(documents)
         var start = 0
         while start < documents.count {
             let chunk = documents[start..<min(start + VectorStatements.rowsPerUpsert, documents.count)]
@@ -81,6 +81,23 @@ extension SQLiteConnection {
             hits.append(KeywordHit(document: vsql.document(row), score: Double(row.text(3) ?? "") ?? 0))
         }
         return hits
+    }
+
+    func unembeddedDocuments(limit: Int) throws(ProxyError) -> [(collection: String, document: VectorDocument)] {
+        var out: [(collection: String, document: VectorDocument)] = []
+        try query(vsql.unembedded, [.int(Int64(limit))]) { row in
+            out.append((row.text(0) ?? "", VectorDocument(id: row.text(1) ?? "", text: row.text(2) ?? "", metadata: nil, embedding: nil)))
+        }
+        return out
+    }
+
+    func setEmbeddings(_ documents: [VectorDocument], collection: String) throws(ProxyError) -> Int {
+        let c = try bump(collection, for: documents)
+        var stored = 0
+        for doc in documents {
+            stored += try execute(vsql.setEmbedding, vsql.setEmbeddingValues(c.acceptingOrRefusing(doc), collection: collection, version: c.version))
+        }
+        return stored
     }
 
     func documents(ids: [String], collection: String) throws(ProxyError) -> [VectorDocument] {
@@ -127,5 +144,13 @@ extension SQLiteStorage: VectorStorage {
 
     public func documents(ids: [String], collection: String, _ done: @escaping Completion<[VectorDocument]>) {
         read(nil, done) { db throws(ProxyError) in try db.documents(ids: ids, collection: collection) }
+    }
+
+    public func unembeddedDocuments(limit: Int, _ done: @escaping Completion<[(collection: String, document: VectorDocument)]>) {
+        read(nil, done) { db throws(ProxyError) in try db.unembeddedDocuments(limit: limit) }
+    }
+
+    public func setEmbeddings(_ documents: [VectorDocument], collection: String, _ done: @escaping Completion<Int>) {
+        write(nil, done) { db throws(ProxyError) in try db.setEmbeddings(documents, collection: collection) }
     }
 }

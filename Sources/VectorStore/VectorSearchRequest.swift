@@ -6,16 +6,18 @@ public struct VectorSearchRequest: Sendable {
     public enum Mode: String, Sendable, CaseIterable { case keyword, vector, hybrid }
 
     public var collection: String
-    public var mode: Mode
-    /// The query's words (keyword and hybrid).
+    /// Nil: chosen from what is given (`VectorStore.search`).
+    public var mode: Mode?
+    /// The query's text, and its words (keyword and hybrid).
+    public var text: String?
     public var words: [String]
-    /// The query vector (vector and hybrid).
+    /// The query vector (vector and hybrid); made by the embedder from `text` when there is one.
     public var embedding: [Float]?
     public var topK: Int
     public var filter: MetadataFilter?
 
-    public init(collection: String, mode: Mode, words: [String], embedding: [Float]?, topK: Int, filter: MetadataFilter?) {
-        self.collection = collection; self.mode = mode; self.words = words
+    public init(collection: String, mode: Mode?, text: String?, words: [String], embedding: [Float]?, topK: Int, filter: MetadataFilter?) {
+        self.collection = collection; self.mode = mode; self.text = text; self.words = words
         self.embedding = embedding; self.topK = topK; self.filter = filter
     }
 }
@@ -31,6 +33,8 @@ public struct VectorSearchHit: Sendable {
     /// In hybrid answers, each ranking's own score where it found the document.
     public var vectorScore: Double?
     public var keywordScore: Double?
+    /// Why a search that would have used vectors ranked by keyword only (the embedder failed).
+    public var fallback: String?
 
     public var json: JSONValue {
         var o: JSONObject = ["id": .string(document.id), "document": .string(document.text),
@@ -38,6 +42,7 @@ public struct VectorSearchHit: Sendable {
                              "matched": .array(matched.map { .string($0) })]
         if let vectorScore { o["vector_score"] = .double(vectorScore) }
         if let keywordScore { o["keyword_score"] = .double(keywordScore) }
+        if let fallback { o["fallback"] = .string(fallback) }
         return .object(o)
     }
 }

@@ -20,15 +20,27 @@ public final class VectorStore {
     private let limits: Limits
     private let workers: SearchWorkers
     private var indexes: [String: CollectionIndex] = [:]
-    private var searches = 0, refreshes = 0
+    private var searches = 0, refreshes = 0, fallbacks = 0
+    /// Makes the embeddings an add or a text search lacks (`vector.embedder`); nil: none configured.
+    public let embedder: TextEmbedder?
+    let pending: PendingEmbeddings?
 
-    public init(storage: VectorStorage, completions: CompletionQueue, limits: Limits) {
+    /// `after` schedules work on the loop (the background embedding pass).
+    public init(storage: VectorStorage, completions: CompletionQueue, limits: Limits, embedder: TextEmbedder? = nil,
+                 retrySeconds: Double = 30, after: @escaping (_ ms: UInt64, _ work: @escaping () -> Void) -> Void = { _, _ in }) {
         self.storage = storage
         self.limits = limits
+        self.embedder = embedder
         workers = SearchWorkers(threads: limits.searchThreads, completions: completions)
+        pending = embedder.map { PendingEmbeddings(storage: storage, embedder: $0, retrySeconds: retrySeconds, after: after) }
+        pending?.start()
     }
 
-    public func close() { workers.close() }
+    public func close() {
+        workers.close()
+        pending?.stop()
+        embedder?.close()
+    }
 
     /// Words for a keyword search (see `SearchWords`).
     public static func words(in text: String, max: Int) throws(ProxyError) -> [String] { try SearchWords.split(text, max: max) }
@@ -55,12 +67,31 @@ public final class VectorStore {
         }
     }
 
-    /// Stores the documents (a repeated id: the last one wins) and returns their ids in the order given.
+    /// Stores the documents (a repeated id: the last one wins) and returns
+    /// their ids in the order given. With an embedder, documents without an
+    /// embedding get one first; if it fails, they are stored without and
+    /// the background pass embeds them later (the add still succeeds).
     public func add(_ documents: [VectorDocument], collection: String, in tx: TransactionID?, _ done: @escaping Completion<[String]>) {
         var last: [String: Int] = [:]
         for (i, d) in documents.enumerated() { last[d.id] = i }
-        let unique = documents.enumerated().filter { last[$0.element.id] == $0.offset }.map(\.element)
-        storage.putDocuments(unique, collection: collection, in: tx) { done($0.map { documents.map(\.id) }) }
+        var unique = documents.enumerated().filter { last[$0.element.id] == $0.offset }.map(\.element)
+        let store = { [storage] (docs: [VectorDocument]) in
+            storage.putDocuments(docs, collection: collection, in: tx) { done($0.map { documents.map(\.id) }) }
+        }
+        let lacking = unique.indices.filter { unique[$0].embedding == nil }
+        guard let embedder, !lacking.isEmpty else { return store(unique) }
+        embedder.embed(lacking.map { unique[$0].text }) { [pending] made in
+            switch made {
+            case .success(let vectors):
+                for (i, v) in zip(lacking, vectors) {
+                    unique[i].embedding = v
+                    unique[i].embeddedBy = embedder.model
+                }
+            case .failure:
+                pending?.wake()  // stored without: the pass will try again
+            }
+            store(unique)
+        }
     }
 
     public func delete(ids: [String], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
@@ -75,8 +106,37 @@ public final class VectorStore {
 
     // MARK: - Search
 
-    public func search(_ r: VectorSearchRequest, _ done: @escaping Completion<[VectorSearchHit]>) {
+    /// Picks the mode from what is given: an embedding (or a text and an
+    /// embedder) means vector, with a text too hybrid; a text alone keyword.
+    /// When the embedder fails a search that did not ask for a mode ranks by
+    /// keyword, each hit saying so (`fallback`); one that asked fails.
+    public func search(_ request: VectorSearchRequest, _ done: @escaping Completion<[VectorSearchHit]>) {
         searches += 1
+        var r = request
+        if r.embedding != nil || r.mode == .keyword || embedder == nil || r.text == nil {
+            if r.mode == nil { r.mode = r.embedding == nil ? .keyword : (r.text == nil ? .vector : .hybrid) }
+            if r.mode != .keyword, r.embedding == nil {
+                let why = embedder == nil ? "no embedder is configured" : "or a query for the embedder"
+                return done(.failure(.invalidParams(field: "embedding", reason: "is required for a \(r.mode!.rawValue) search (\(why))")))
+            }
+            return ranked(r, done)
+        }
+        embedder!.embed([r.text!]) { [self] made in
+            switch made {
+            case .success(let vectors):
+                r.embedding = vectors.first
+                if r.mode == nil { r.mode = .hybrid }
+                ranked(r, done)
+            case .failure(let e):
+                guard r.mode == nil else { return done(.failure(e)) }
+                fallbacks += 1
+                r.mode = .keyword
+                ranked(r) { done($0.map { hits in hits.map { var h = $0; h.fallback = "keyword only: \(e.detail)"; return h } }) }
+            }
+        }
+    }
+
+    private func ranked(_ r: VectorSearchRequest, _ done: @escaping Completion<[VectorSearchHit]>) {
         storage.vectorCollection(name: r.collection) { [self] found in
             let c: VectorCollection
             switch found {
@@ -87,7 +147,7 @@ public final class VectorStore {
                 return
             case .success(let known?): c = known
             }
-            switch r.mode {
+            switch r.mode ?? .keyword {
             case .keyword:
                 keywordHits(r, limit: r.topK) { done($0.map { $0.map { VectorSearchHit(document: $0.document, score: $0.score, matched: ["keyword"]) } }) }
             case .vector:
@@ -226,8 +286,14 @@ public final class VectorStore {
 
     /// For `server.status`.
     public var status: JSONValue {
-        ["collections_in_memory": .int(Int64(indexes.count)),
-         "memory_bytes": .int(Int64(indexes.values.reduce(0) { $0 + $1.bytes })),
-         "searches": .int(Int64(searches)), "refreshes": .int(Int64(refreshes))]
+        var o: JSONObject = ["collections_in_memory": .int(Int64(indexes.count)),
+                             "memory_bytes": .int(Int64(indexes.values.reduce(0) { $0 + $1.bytes })),
+                             "searches": .int(Int64(searches)), "refreshes": .int(Int64(refreshes)),
+                             "keyword_fallbacks": .int(Int64(fallbacks))]
+        if let embedder, let pending {
+            o["embedder"] = embedder.status
+            o["embedded_later"] = .int(Int64(pending.embedded))
+        }
+        return .object(o)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Embedder
 import EventLoop
 import ProxyServer
 import ProxyCore
@@ -33,14 +34,25 @@ struct Serve: ParsableCommand {
         } catch let error as ProxyError {
             throw failed(error.message)
         }
+        let embedder = config.vector.embedder.map { e -> OpenAIEmbedder in
+            var settings = OpenAIEmbedder.Settings(url: e.url, model: e.model)
+            settings.apiKey = e.apiKey
+            settings.batchSize = e.batchSize
+            settings.timeoutMs = e.timeoutMs
+            settings.maxConcurrent = e.maxConcurrent
+            settings.cacheEntries = e.cacheEntries
+            settings.maxDimension = config.vector.maxDimension
+            return OpenAIEmbedder(loop: loop, settings: settings)
+        }
         let server = ProxyServer(config: config.server, log: log, loop: loop, handoff: handoff, storage: storage, cache: cache,
-                                 vector: config.vector)
+                                 vector: config.vector, embedder: embedder)
         do {
             try server.start()
         } catch {
             throw failed(error.description)
         }
         log.info(BackendFactory.describe(config))
+        if let embedder { log.info("vector embedder: \(embedder.model) at \(embedder.address)") }
         server.run()
     }
 }

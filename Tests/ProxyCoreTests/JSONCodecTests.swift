@@ -77,4 +77,29 @@ struct JSONEqualityTests {
         #expect(try JSONParser.parse(#"{"a":1}"#) != JSONParser.parse(#"{"a":2}"#))
         #expect(try JSONParser.parse("[1,2]") != JSONParser.parse("[2,1]"))  // arrays keep their order
     }
+
+    @Test("decimal numbers parse to exactly what strtod gives, fast path or not (200,000 random ones)")
+    func numbersAgreeWithStrtod() throws {
+        var state: UInt64 = 0x1234_5678
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state >> 11
+        }
+        let digits = Array("0123456789")
+        for i in 0..<200_000 {
+            // 1 to 21 significant digits, a point somewhere, sometimes an exponent: both sides of every fast-path bound.
+            let count = Int(next() % 21) + 1
+            var body = String((0..<count).map { _ in digits[Int(next() % 10)] })
+            while body.count > 1 && body.first == "0" { body.removeFirst() }
+            let point = Int(next() % UInt64(body.count + 1))
+            var text = point == body.count ? body : String(body.prefix(point).isEmpty ? "0" : body.prefix(point)) + "." + body.dropFirst(point)
+            if next() % 3 == 0 { text += "e" + (next() % 2 == 0 ? "-" : "") + String(next() % 30) }
+            if i % 2 == 0 { text = "-" + text }
+            let parsed = try JSONParser.parse(text)
+            guard case .double(let d) = parsed else { continue }  // integers have their own test
+            let expected = try #require(Double(text))
+            #expect(d.bitPattern == expected.bitPattern, "\(text): \(d) != \(expected)")
+            if d.bitPattern != expected.bitPattern { return }
+        }
+    }
 }

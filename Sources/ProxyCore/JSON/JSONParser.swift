@@ -263,22 +263,52 @@ public struct JSONParser {
             pos += 1
         }
         var isInteger = true
+        // The digits as one integer and a power of ten, for the exact fast path below.
+        var mantissa = magnitude, exponent = 0, exact = !overflow
         if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
             isInteger = false
             pos += 1
             guard pos < bytes.count, isDigit(bytes[pos]) else { throw error("invalid number") }
-            while pos < bytes.count, isDigit(bytes[pos]) { pos += 1 }
+            while pos < bytes.count, isDigit(bytes[pos]) {
+                let (m1, o1) = mantissa.multipliedReportingOverflow(by: 10)
+                let (m2, o2) = m1.addingReportingOverflow(UInt64(bytes[pos] - UInt8(ascii: "0")))
+                exact = exact && !o1 && !o2
+                mantissa = m2
+                exponent -= 1
+                pos += 1
+            }
         }
         if pos < bytes.count, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
             isInteger = false
             pos += 1
-            if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+            var sign = 1
+            if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") {
+                if bytes[pos] == UInt8(ascii: "-") { sign = -1 }
+                pos += 1
+            }
             guard pos < bytes.count, isDigit(bytes[pos]) else { throw error("invalid number") }
-            while pos < bytes.count, isDigit(bytes[pos]) { pos += 1 }
+            var written = 0, digits = 0
+            while pos < bytes.count, isDigit(bytes[pos]) {
+                if digits < 6 { written = written * 10 + Int(bytes[pos] - UInt8(ascii: "0")) }
+                digits += 1
+                pos += 1
+            }
+            exact = exact && digits < 6
+            exponent += sign * written
         }
         if isInteger, !overflow {
             if !negative, magnitude <= UInt64(Int64.max) { return .int(Int64(magnitude)) }
             if negative, magnitude <= UInt64(Int64.max) + 1 { return .int(magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)) }
+        }
+        // Clinger's fast path: a mantissa below 2^53 and a power of ten up to
+        // 10^22 are both exact doubles, so one multiplication or division,
+        // correctly rounded by IEEE 754, gives the correctly rounded value
+        // (what strtod would, at a fraction of its cost: embeddings are
+        // arrays of hundreds of such numbers).
+        if exact, mantissa <= 1 << 53, exponent >= -22, exponent <= 22 {
+            let m = Double(mantissa)
+            let d = exponent < 0 ? m / Self.powersOfTen[-exponent] : m * Self.powersOfTen[exponent]
+            return .double(negative ? -d : d)
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
         guard let d = Double(text), d.isFinite else { throw error("number out of range") }
@@ -286,4 +316,7 @@ public struct JSONParser {
     }
 
     @inline(__always) private func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }
+
+    /// 10^0 … 10^22, each exact in a double.
+    private static let powersOfTen: [Double] = (0...22).map { n in (0..<n).reduce(1.0) { p, _ in p * 10 } }
 }

@@ -68,6 +68,18 @@ public enum ProxyError: Error, Equatable, Sendable {
         }
     }
 
+    /// The detail alone, without the title: for wrapping in another message.
+    public var detail: String {
+        switch self {
+        case .invalidParams(let field, let reason): return "\(field) \(reason)"
+        case .requestTooLarge(let limit, let subject): return "\(subject) exceeds \(limit) bytes"
+        case .parseError(let d), .invalidRequest(let d), .methodNotFound(let d), .internalError(let d, _),
+            .notFound(let d), .conflict(let d, _, _), .backendUnavailable(let d, _), .transactionInvalid(let d),
+            .overloaded(let d), .unauthorized(let d), .timeout(let d):
+            return d.isEmpty ? title : d
+        }
+    }
+
     /// Structured detail for clients (`error.data`).
     public var data: JSONValue? {
         switch self {

@@ -57,23 +57,20 @@ enum VectorParams {
         let text = try p.optionalString("query")
         var embedding: [Float]?
         if let e = p.object["embedding"], e != .null { embedding = try vector(e, field: "embedding", maxDimension: limits.maxDimension) }
-        let mode: VectorSearchRequest.Mode
+        var mode: VectorSearchRequest.Mode?
         if let name = try p.optionalString("mode") {
             guard let m = VectorSearchRequest.Mode(rawValue: name) else {
                 throw ProxyError.invalidParams(field: "mode", reason: "must be one of keyword, vector, hybrid")
             }
             mode = m
-        } else {
-            mode = embedding == nil ? .keyword : (text == nil ? .vector : .hybrid)
         }
-        if mode != .vector, text == nil {
-            throw ProxyError.invalidParams(field: "query", reason: embedding == nil && p.object["mode"] == nil
-                ? "is required (or an embedding)" : "is required for a \(mode.rawValue) search")
+        if text == nil, mode != .vector {
+            guard embedding != nil, mode == nil else {
+                throw ProxyError.invalidParams(field: "query", reason: mode == nil ? "is required (or an embedding)" : "is required for a \(mode!.rawValue) search")
+            }
         }
-        if mode != .keyword, embedding == nil {
-            throw ProxyError.invalidParams(field: "embedding", reason: "is required for a \(mode.rawValue) search (no embedder is configured)")
-        }
-        return VectorSearchRequest(collection: collection, mode: mode,
+        // Whether an embedding is needed and missing is the store's to say: an embedder may make it from the text.
+        return VectorSearchRequest(collection: collection, mode: mode, text: text,
                                    words: try text.map { t throws(ProxyError) in try VectorStore.words(in: t, max: limits.maxQueryWords) } ?? [],
                                    embedding: embedding, topK: try p.int("top_k", default: 5, in: 1...limits.maxTopK),
                                    filter: try filter(p))

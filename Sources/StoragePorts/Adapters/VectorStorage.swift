@@ -46,9 +46,11 @@ public struct VectorDocument: Sendable {
     public var text: String
     public var metadata: JSONObject?
     public var embedding: [Float]?
+    /// The embedder's model when the proxy made the embedding; nil when the client sent it (or there is none).
+    public var embeddedBy: String?
 
-    public init(id: String, text: String, metadata: JSONObject?, embedding: [Float]?) {
-        self.id = id; self.text = text; self.metadata = metadata; self.embedding = embedding
+    public init(id: String, text: String, metadata: JSONObject?, embedding: [Float]?, embeddedBy: String? = nil) {
+        self.id = id; self.text = text; self.metadata = metadata; self.embedding = embedding; self.embeddedBy = embeddedBy
     }
 }
 
@@ -136,10 +138,33 @@ public protocol VectorStorage: AnyObject {
     func keywordSearch(collection: String, _ query: KeywordQuery, _ done: @escaping Completion<[KeywordHit]>)
     /// The documents with these ids (text and metadata; no embeddings), in no order.
     func documents(ids: [String], collection: String, _ done: @escaping Completion<[VectorDocument]>)
+    /// Up to `limit` documents with no embedding that no embedder has refused
+    /// (id and text), with their collections: the background pass's work.
+    func unembeddedDocuments(limit: Int, _ done: @escaping Completion<[(collection: String, document: VectorDocument)]>)
+    /// Stores embeddings made later (`embeddedBy` set; a nil embedding marks
+    /// a text the embedder refused), each only if the document still has none
+    /// and the same text. Returns how many were stored.
+    func setEmbeddings(_ documents: [VectorDocument], collection: String, _ done: @escaping Completion<Int>)
 }
 
 extension ProxyError {
     public static func unknownCollection(_ name: String) -> ProxyError {
         .invalidParams(field: "collection", reason: "names no collection: \(name) (vector.create_collection makes one)")
+    }
+}
+
+extension VectorCollection {
+    /// A late embedding this collection cannot take (another dimension, a
+    /// zero vector under cosine) is kept as refused, so no pass tries it again.
+    public func acceptingOrRefusing(_ doc: VectorDocument) -> VectorDocument {
+        do {
+            try check([doc])
+            return doc
+        } catch {
+            var refused = doc
+            refused.embedding = nil
+            refused.embeddedBy = "refused by collection \(name): \(doc.embedding?.count ?? 0) components, dimension \(dimension ?? 0)"
+            return refused
+        }
     }
 }

@@ -358,8 +358,14 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
 
 
 def _floats(vector: Optional[Sequence[float]]) -> Optional[List[float]]:
-    """Any sequence of numbers (a list, a tuple, a numpy array) as a JSON array."""
-    return None if vector is None else [float(x) for x in vector]
+    """Any sequence of numbers (a list, a tuple, a numpy array) as a JSON array. A numpy
+    array goes as float32's shortest text (``0.12345679``, not ``0.12345679104328156``):
+    the proxy stores float32 anyway, and it is half the bytes to send and to parse."""
+    if vector is None:
+        return None
+    if hasattr(vector, "astype"):
+        return [float(x) for x in vector.astype("float32").astype(str)]
+    return [float(x) for x in vector]
 
 
 def _handle(transaction: Any) -> str:
