@@ -98,7 +98,8 @@ extension PostgresStorage: VectorStorage {
     }
 
     /// One REPEATABLE READ snapshot: the collection's version and the rows agree.
-    public func vectorChanges(collection: String, after version: Int64?, _ done: @escaping Completion<VectorChanges>) {
+    public func vectorChanges(collection: String, after version: Int64?, from cursor: VectorChanges.Cursor?, limit: Int,
+                              _ done: @escaping Completion<VectorChanges>) {
         withConnection(nil, done) { [vsql] connection, done in
             var state: Result<VectorCollection?, ProxyError> = .success(nil)
             var removed: Result<[String], ProxyError> = .success([])
@@ -106,13 +107,16 @@ extension PostgresStorage: VectorStorage {
             connection.query(vsql.selectCollection, [.text(collection)]) { r in
                 if case .success = state { state = r.map { $0.rows.first.map { vsql.collection($0) } } }
             }
-            connection.query(vsql.removalsAfter, [.text(collection), .int(version ?? Int64.max)]) { r in
+            let removalsFrom = cursor == nil ? version ?? Int64.max : Int64.max  // removals come with the first page
+            connection.query(vsql.removalsAfter, [.text(collection), .int(removalsFrom)]) { r in
                 removed = r.map { $0.rows.compactMap { $0.text(0) } }
             }
-            connection.query(vsql.documentsAfter, [.text(collection), .int(version ?? -1)]) { r in
+            connection.query(vsql.documentsAfter, vsql.pageValues(collection: collection, after: version, from: cursor, limit: limit)) { r in
                 let changes = Result { () throws(ProxyError) in
-                    VectorChanges(collection: try state.get(), removed: try removed.get(),
-                                  written: try r.get().rows.map { vsql.writtenDocument($0) })
+                    let rows = try r.get().rows
+                    let last = rows.last.map { (id: $0.text(0) ?? "", version: $0.int(3) ?? 0) }
+                    return VectorChanges(collection: try state.get(), removed: try removed.get(), written: rows.map { vsql.writtenDocument($0) },
+                                         next: VectorStatements.nextCursor(last, count: rows.count, limit: limit))
                 }
                 connection.query("COMMIT") { _ in done(changes) }
             }

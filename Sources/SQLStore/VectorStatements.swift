@@ -31,7 +31,8 @@ public final class VectorStatements: Sendable {
     public let clearRemovals: String
     /// $1 collection, $2 version.
     public let removalsAfter = "SELECT id FROM vector_removals WHERE collection = $1 AND version > $2"
-    /// $1 collection, $2 version: id, metadata, embedding.
+    /// $1 collection, $2 version, then the page: $3 and $4 the (version, id)
+    /// it starts after, $5 its size. Columns: id, metadata, embedding, version.
     public let documentsAfter: String
     /// $1 collection, $2 JSON array of ids: id, document, metadata.
     public let documentsWithIDs: String
@@ -62,7 +63,8 @@ public final class VectorStatements: Sendable {
             """
         clearRemovals = "DELETE FROM vector_removals WHERE collection = $1 AND id IN (\(ids(2)))"
         documentsAfter = """
-            SELECT id, \(d.readJSON("metadata")), embedding FROM vector_documents WHERE collection = $1 AND version > $2
+            SELECT id, \(d.readJSON("metadata")), embedding, version FROM vector_documents WHERE collection = $1 AND version > $2 \
+            AND (version > $3 OR (version = $3 AND id > $4)) ORDER BY version, id LIMIT $5
             """
         documentsWithIDs = "SELECT id, document, \(d.readJSON("metadata")) FROM vector_documents WHERE collection = $1 AND id IN (\(ids(2)))"
         beginSnapshot = d == .sqlite ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
@@ -98,6 +100,18 @@ public final class VectorStatements: Sendable {
     /// A row of `documentsAfter`.
     public func writtenDocument(_ row: some SQLRow) -> VectorDocument {
         VectorDocument(id: row.text(0) ?? "", text: "", metadata: row.json(1)?.objectValue, embedding: row.float32s(2))
+    }
+
+    /// `documentsAfter`'s parameters.
+    public func pageValues(collection: String, after version: Int64?, from cursor: VectorChanges.Cursor?, limit: Int) -> [SQLValue] {
+        let start = cursor ?? VectorChanges.Cursor(version: version ?? -1, id: "")
+        return [.text(collection), .int(version ?? -1), .int(start.version), .text(start.id), .int(Int64(limit))]
+    }
+
+    /// Where the page after rows read with `documentsAfter` starts (nil: it was not full).
+    public static func nextCursor(_ last: (id: String, version: Int64)?, count: Int, limit: Int) -> VectorChanges.Cursor? {
+        guard count == limit, let last else { return nil }
+        return VectorChanges.Cursor(version: last.version, id: last.id)
     }
 
     /// A row of `documentsWithIDs` (and, with a score after it, of a keyword search).

@@ -59,18 +59,23 @@ extension SQLiteConnection {
         return removed.count
     }
 
-    /// Read in one transaction: one snapshot of the collection and its rows.
-    func vectorChanges(collection: String, after version: Int64?) throws(ProxyError) -> VectorChanges {
+    /// Read in one transaction: one snapshot of the collection and the page.
+    func vectorChanges(collection: String, after version: Int64?, from cursor: VectorChanges.Cursor?, limit: Int) throws(ProxyError) -> VectorChanges {
         try execute(vsql.beginSnapshot)
         defer { _ = try? execute("COMMIT") }
-        guard let c = try vectorCollection(name: collection) else { return VectorChanges(collection: nil, removed: [], written: []) }
+        guard let c = try vectorCollection(name: collection) else { return VectorChanges(collection: nil, removed: [], written: [], next: nil) }
         var removed: [String] = []
-        if let version {
+        if let version, cursor == nil {
             try query(vsql.removalsAfter, [.text(collection), .int(version)]) { row in removed.append(row.text(0) ?? "") }
         }
         var written: [VectorDocument] = []
-        try query(vsql.documentsAfter, [.text(collection), .int(version ?? -1)]) { row in written.append(vsql.writtenDocument(row)) }
-        return VectorChanges(collection: c, removed: removed, written: written)
+        var last: (id: String, version: Int64)?
+        try query(vsql.documentsAfter, vsql.pageValues(collection: collection, after: version, from: cursor, limit: limit)) { row in
+            written.append(vsql.writtenDocument(row))
+            last = (written[written.count - 1].id, row.int(3) ?? 0)
+        }
+        return VectorChanges(collection: c, removed: removed, written: written,
+                             next: VectorStatements.nextCursor(last, count: written.count, limit: limit))
     }
 
     func keywordSearch(collection: String, _ q: KeywordQuery) throws(ProxyError) -> [KeywordHit] {
@@ -134,8 +139,9 @@ extension SQLiteStorage: VectorStorage {
         write(tx, done) { db throws(ProxyError) in try db.removeDocuments(ids: ids, collection: collection) }
     }
 
-    public func vectorChanges(collection: String, after version: Int64?, _ done: @escaping Completion<VectorChanges>) {
-        read(nil, done) { db throws(ProxyError) in try db.vectorChanges(collection: collection, after: version) }
+    public func vectorChanges(collection: String, after version: Int64?, from cursor: VectorChanges.Cursor?, limit: Int,
+                              _ done: @escaping Completion<VectorChanges>) {
+        read(nil, done) { db throws(ProxyError) in try db.vectorChanges(collection: collection, after: version, from: cursor, limit: limit) }
     }
 
     public func keywordSearch(collection: String, _ query: KeywordQuery, _ done: @escaping Completion<[KeywordHit]>) {

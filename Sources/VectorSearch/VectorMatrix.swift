@@ -22,8 +22,6 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
     public let dimension: Int
     public let metric: VectorMetric
     private var values: [Float] = []
-    /// Each row's squared length (l2 only: ‖q − v‖² = ‖q‖² + ‖v‖² − 2 q·v).
-    private var squaredNorms: [Float] = []
     public private(set) var ids: [String] = []
     private var payloads: [Payload] = []
     private var rowOf: [String: Int] = [:]
@@ -36,8 +34,8 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
 
     public var count: Int { ids.count }
 
-    /// Bytes the vectors take (the matrix and, for l2, the norms).
-    public var byteCount: Int { (values.count + squaredNorms.count) * MemoryLayout<Float>.size }
+    /// Bytes the vectors take.
+    public var byteCount: Int { values.count * MemoryLayout<Float>.size }
 
     public func contains(_ id: String) -> Bool { rowOf[id] != nil }
 
@@ -48,7 +46,6 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
         let stored = try prepared(vector)
         if let row = rowOf[id] {
             values.replaceSubrange(row * dimension..<(row + 1) * dimension, with: stored)
-            if metric == .l2 { squaredNorms[row] = Self.dot(stored, stored) }
             payloads[row] = payload
             return
         }
@@ -56,7 +53,6 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
         ids.append(id)
         payloads.append(payload)
         values.append(contentsOf: stored)
-        if metric == .l2 { squaredNorms.append(Self.dot(stored, stored)) }
     }
 
     /// Removes the vector; false when there was none. The last row fills its place.
@@ -70,12 +66,10 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
             payloads[row] = payloads[last]
             rowOf[moved] = row
             for c in 0..<dimension { values[row * dimension + c] = values[last * dimension + c] }
-            if metric == .l2 { squaredNorms[row] = squaredNorms[last] }
         }
         ids.removeLast()
         payloads.removeLast()
         values.removeLast(dimension)
-        if metric == .l2 { squaredNorms.removeLast() }
         return true
     }
 
@@ -92,16 +86,16 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
             values.withUnsafeBufferPointer { vp in
                 for row in 0..<count {
                     if let allowed, !allowed(payloads[row]) { continue }
-                    let d = Self.dot(qp.baseAddress!, vp.baseAddress! + row * dimension, dimension)
-                    // l2 ranks by −(‖v‖² − 2 q·v): ‖q‖² is the same for every row.
-                    let rank = metric == .l2 ? 2 * d - squaredNorms[row] : d
+                    let v = vp.baseAddress! + row * dimension
+                    // l2 ranks by −‖q − v‖², summed directly: the expansion ‖q‖² + ‖v‖² − 2 q·v
+                    // would cost the same and lose every digit to cancellation once the norms are large.
+                    let rank = metric == .l2 ? -Self.squaredDistance(qp.baseAddress!, v, dimension) : Self.dot(qp.baseAddress!, v, dimension)
                     if rank > best.threshold { best.offer(rank: rank, row: row) }
                 }
             }
         }
-        let qq = metric == .l2 ? Self.dot(q, q) : 0
         return best.sorted().map { e in
-            Hit(id: ids[e.row], score: metric == .l2 ? max(0, qq - e.rank).squareRoot() : e.rank)
+            Hit(id: ids[e.row], score: metric == .l2 ? (-e.rank).squareRoot() : e.rank)
         }
     }
 
@@ -122,6 +116,31 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
 
     static func dot(_ a: [Float], _ b: [Float]) -> Float {
         a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in dot(ap.baseAddress!, bp.baseAddress!, a.count) } }
+    }
+
+    /// Σ (a[i] − b[i])², as `dot` does it.
+    @inline(__always)
+    static func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        var i = 0
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        let stride = MemoryLayout<Float>.stride
+        while i + 32 <= n {
+            let d0 = ra.loadUnaligned(fromByteOffset: i * stride, as: SIMD16<Float>.self)
+                - rb.loadUnaligned(fromByteOffset: i * stride, as: SIMD16<Float>.self)
+            let d1 = ra.loadUnaligned(fromByteOffset: (i + 16) * stride, as: SIMD16<Float>.self)
+                - rb.loadUnaligned(fromByteOffset: (i + 16) * stride, as: SIMD16<Float>.self)
+            acc0 += d0 * d0
+            acc1 += d1 * d1
+            i += 32
+        }
+        var sum = (acc0 + acc1).sum()
+        while i < n {
+            let d = a[i] - b[i]
+            sum += d * d
+            i += 1
+        }
+        return sum
     }
 
     /// Σ a[i]·b[i], 32 lanes at a time in two accumulators (independent

@@ -249,29 +249,45 @@ public final class VectorStore {
         if idx.waiting != nil { idx.waiting!.append(again); return }
         idx.waiting = []
         refreshes += 1
-        storage.vectorChanges(collection: c.name, after: idx.version < 0 ? nil : idx.version) { [self] read in
+        loadPages(idx, after: idx.version < 0 ? nil : idx.version, from: nil, target: nil, done)
+    }
+
+    /// Rows read and applied per page: a load never holds more than one
+    /// page of rows besides the matrix (10,000 × 384 floats: 15 MiB).
+    static let pageRows = 10_000
+
+    /// Reads the changes page by page, each applied on a worker. The matrix
+    /// then stands at the collection version read with the first page: rows
+    /// written later may be in it already, and the next check reads them (and
+    /// any removal after that version) again, which changes nothing twice.
+    private func loadPages(_ idx: CollectionIndex, after version: Int64?, from cursor: VectorChanges.Cursor?, target: Int64?,
+                           _ done: @escaping Completion<CollectionIndex>) {
+        storage.vectorChanges(collection: idx.name, after: version, from: cursor, limit: Self.pageRows) { [self] read in
             let changes: VectorChanges
             switch read {
             case .failure(let e): return settle(idx, .failure(e), done)
             case .success(let ch): changes = ch
             }
             guard let now = changes.collection, now.incarnation == idx.incarnation else {
-                if indexes[c.name] === idx { indexes[c.name] = nil }
-                return settle(idx, .failure(.conflict("collection \(c.name) was dropped during the search")), done)
+                if indexes[idx.name] === idx { indexes[idx.name] = nil }
+                return settle(idx, .failure(.conflict("collection \(idx.name) was dropped during the search")), done)
             }
             let others = indexes.values.filter { $0 !== idx }.reduce(0) { $0 + $1.bytes }
-            let adding = changes.written.count * dimension * MemoryLayout<Float>.size
+            let adding = changes.written.count * idx.dimension * MemoryLayout<Float>.size
             guard others + idx.bytes + adding <= limits.maxMemory else {
                 return settle(idx, .failure(.overloaded("the in-memory vector indexes would pass vector.max_memory_bytes (\(limits.maxMemory) bytes)")), done)
             }
             workers.run({ .success(idx.apply(changes)) }) { [self] applied in
                 switch applied {
-                case .failure(let e): settle(idx, .failure(e), done)
-                case .success(let a):
-                    idx.version = now.version
-                    idx.bytes = a.bytes
-                    settle(idx, .success(idx), done)
+                case .failure(let e): return settle(idx, .failure(e), done)
+                case .success(let a): idx.bytes = a.bytes
                 }
+                let reached = target ?? now.version
+                guard let next = changes.next else {
+                    idx.version = reached
+                    return settle(idx, .success(idx), done)
+                }
+                loadPages(idx, after: version, from: next, target: reached, done)
             }
         }
     }

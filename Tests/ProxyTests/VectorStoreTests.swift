@@ -173,6 +173,25 @@ struct VectorStoreTests {
         }
     }
 
+    @Test("a collection larger than one load page (10,000 rows) is loaded whole, and later changes on top", arguments: TestBackend.allCases)
+    func pagedLoad(backend: TestBackend) throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let c = try proxy.client()
+        _ = try c.result("vector.create_collection", ["name": "big", "dimension": 2, "metric": "l2"])
+        let n = 25_000
+        for start in stride(from: 0, to: n, by: 2500) {
+            try Self.add(c, (start..<start + 2500).map { ("p\($0)", "", [:], [Double($0), 0]) }, collection: "big")
+        }
+        for probe in [0, 9_999, 10_000, 19_999, 24_999] {
+            #expect(Self.ids(try Self.search(c, ["embedding": [.double(Double(probe) + 0.1), 0], "top_k": 1, "collection": "big"])) == ["p\(probe)"])
+        }
+        let far = try c.result("vector.search", ["embedding": [100_000, 0], "top_k": 1000, "collection": "big"]).arrayValue ?? []
+        #expect(far.count == 1000 && far.first?.objectValue?["id"] == "p24999")
+        #expect(try c.result("vector.delete_documents", ["ids": ["p24999"], "collection": "big"]) == 1)
+        try Self.add(c, [("p-new", "", [:], [100_000, 0])], collection: "big")
+        #expect(Self.ids(try Self.search(c, ["embedding": [100_000, 0], "top_k": 2, "collection": "big"])) == ["p-new", "p24998"])
+    }
+
     @Test("hybrid: reciprocal rank fusion, each hit saying which rankings found it", arguments: TestBackend.allCases)
     func hybrid(backend: TestBackend) throws {
         let proxy = try ProxyProcess(backend: backend)
@@ -248,6 +267,22 @@ struct VectorStoreTests {
             #expect(try b.result("vector.delete_documents", ["ids": .array([.string("n\(i)")])]) == 1)
             #expect(!Self.ids(try Self.search(a, ["embedding": Self.json(v), "top_k": 3])).contains("n\(i)"), "delete \(i)")
         }
+    }
+
+    @Test("a collection whose matrix would pass vector.max_memory_bytes is refused with -32006; keyword search goes on")
+    func memoryCeiling() throws {
+        let proxy = try ProxyProcess(backend: .sqlite, arguments: ["--config", try writeConfig("vector:\n  max_memory_bytes: 1048576\n")])
+        let c = try proxy.client()
+        var rng = Seeded(state: 3)
+        for start in stride(from: 0, to: 1200, by: 100) {  // 1,200 × 256 float32: 1.2 MB of matrix
+            try Self.add(c, (start..<start + 100).map { ("m\($0)", "row \($0)", [:], rng.vector(256)) })
+        }
+        let refused = try c.call("vector.search", ["embedding": Self.json(rng.vector(256))])
+        #expect(refused["error"]?.objectValue?["code"] == -32006, "\(refused)")
+        #expect(refused["error"]?.objectValue?["message"]?.stringValue?.contains("vector.max_memory_bytes") == true)
+        #expect(Self.ids(try Self.search(c, ["query": "row", "top_k": 1])).count == 1, "keyword search needs no matrix")
+        #expect(try c.result("vector.delete_documents", ["ids": .array((0..<600).map { .string("m\($0)") })]) == 600)
+        #expect(Self.ids(try Self.search(c, ["embedding": Self.json(rng.vector(256)), "top_k": 3])).count == 3, "under the ceiling again")
     }
 
     @Test("bad input: -32602 naming the field, and nothing stored", arguments: TestBackend.allCases)

@@ -55,16 +55,26 @@ public struct VectorDocument: Sendable {
 }
 
 /// What changed in a collection after a version: what a proxy's in-memory
-/// matrix applies (removals first, then the rows).
+/// matrix applies (removals first, then the rows), one page at a time.
 public struct VectorChanges: Sendable {
-    /// The collection as of the rows read; nil when it no longer exists.
+    /// Where a page of written rows ends: rows go in (version, id) order.
+    public struct Cursor: Sendable, Equatable {
+        public var version: Int64
+        public var id: String
+        public init(version: Int64, id: String) { self.version = version; self.id = id }
+    }
+
+    /// The collection as of the page read; nil when it no longer exists.
     public var collection: VectorCollection?
+    /// Ids removed after the version (first page only).
     public var removed: [String]
     /// Written or replaced rows (text left out); `embedding` nil: not embedded.
     public var written: [VectorDocument]
+    /// Where the next page starts; nil when this one was the last.
+    public var next: Cursor?
 
-    public init(collection: VectorCollection?, removed: [String], written: [VectorDocument]) {
-        self.collection = collection; self.removed = removed; self.written = written
+    public init(collection: VectorCollection?, removed: [String], written: [VectorDocument], next: Cursor?) {
+        self.collection = collection; self.removed = removed; self.written = written; self.next = next
     }
 }
 
@@ -132,8 +142,13 @@ public protocol VectorStorage: AnyObject {
     func putDocuments(_ documents: [VectorDocument], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Void>)
     /// How many of the ids were stored (and are now gone).
     func removeDocuments(ids: [String], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Int>)
-    /// The changes after `version` (everything when nil), read in one snapshot.
-    func vectorChanges(collection: String, after version: Int64?, _ done: @escaping Completion<VectorChanges>)
+    /// The changes after `version` (everything when nil): up to `limit`
+    /// written rows after `cursor` (from the start when nil), and with the
+    /// first page the removals, read in one snapshot. Pages bound what a
+    /// load holds at once; rows written between pages come in later pages
+    /// or at the next check of the collection's version.
+    func vectorChanges(collection: String, after version: Int64?, from cursor: VectorChanges.Cursor?, limit: Int,
+                       _ done: @escaping Completion<VectorChanges>)
     /// The best keyword matches, best first.
     func keywordSearch(collection: String, _ query: KeywordQuery, _ done: @escaping Completion<[KeywordHit]>)
     /// The documents with these ids (text and metadata; no embeddings), in no order.
