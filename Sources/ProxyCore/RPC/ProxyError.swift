@@ -58,17 +58,11 @@ public enum ProxyError: Error, Equatable, Sendable {
 
     /// Title plus detail, e.g. `Invalid params: task.agent_name is required`.
     public var message: String {
-        switch self {
-        case .invalidParams(let field, let reason): return "\(title): \(field) \(reason)"
-        case .requestTooLarge(let limit, let subject): return "\(title): \(subject) exceeds \(limit) bytes"
-        case .parseError(let d), .invalidRequest(let d), .methodNotFound(let d), .internalError(let d, _),
-            .notFound(let d), .conflict(let d, _, _), .backendUnavailable(let d, _), .transactionInvalid(let d),
-            .overloaded(let d), .unauthorized(let d), .timeout(let d):
-            return d.isEmpty ? title : "\(title): \(d)"
-        }
+        let d = detail
+        return d.isEmpty ? title : "\(title): \(d)"
     }
 
-    /// The detail alone, without the title: for wrapping in another message.
+    /// The detail alone, without the title (empty when there is none): for wrapping in another message.
     public var detail: String {
         switch self {
         case .invalidParams(let field, let reason): return "\(field) \(reason)"
@@ -76,7 +70,7 @@ public enum ProxyError: Error, Equatable, Sendable {
         case .parseError(let d), .invalidRequest(let d), .methodNotFound(let d), .internalError(let d, _),
             .notFound(let d), .conflict(let d, _, _), .backendUnavailable(let d, _), .transactionInvalid(let d),
             .overloaded(let d), .unauthorized(let d), .timeout(let d):
-            return d.isEmpty ? title : d
+            return d
         }
     }
 
