@@ -76,7 +76,9 @@ public final class VectorStore {
         for (i, d) in documents.enumerated() { last[d.id] = i }
         var unique = documents.enumerated().filter { last[$0.element.id] == $0.offset }.map(\.element)
         let store = { [storage] (docs: [VectorDocument]) in
-            storage.putDocuments(docs, collection: collection, in: tx) { done($0.map { documents.map(\.id) }) }
+            storage.putDocuments(docs, collection: collection, in: tx) { result in
+                done(result.map { documents.map(\.id) }.mapError { Self.blamingTheEmbedder($0, docs) })
+            }
         }
         let lacking = unique.indices.filter { unique[$0].embedding == nil }
         guard let embedder, !lacking.isEmpty else { return store(unique) }
@@ -92,6 +94,16 @@ public final class VectorStore {
             }
             store(unique)
         }
+    }
+
+    /// A vector the collection refused that the embedder made, not the
+    /// client: the error names the collection, not an `embeddings[i]` the
+    /// client never sent.
+    private static func blamingTheEmbedder(_ e: ProxyError, _ docs: [VectorDocument]) -> ProxyError {
+        guard case .invalidParams(let field, let reason) = e, field.hasPrefix("embeddings["),
+              let i = Int(field.dropFirst("embeddings[".count).prefix { $0 != "]" }), docs.indices.contains(i),
+              let model = docs[i].embeddedBy else { return e }
+        return .invalidParams(field: "collection", reason: "cannot take the vectors of the embedder (\(model)): document \(i) \(reason)")
     }
 
     public func delete(ids: [String], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Int>) {

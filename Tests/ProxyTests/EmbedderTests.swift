@@ -87,6 +87,11 @@ struct EmbedderTests {
         #expect(hybrid.first?.objectValue?["matched"] == ["keyword", "vector"])
         let vector = try #require(try c.result("vector.search", ["query": "weather", "mode": "vector", "top_k": 1]).arrayValue)
         #expect(vector.first?.objectValue?["document"] == "weather report" && vector.first?.objectValue?["matched"] == ["vector"])
+        // A collection of another dimension: the error blames the collection, not embeddings the client never sent.
+        _ = try c.result("vector.create_collection", ["name": "three", "dimension": 3])
+        let refused = try c.call("vector.add_documents", ["documents": ["no vector given"], "collection": "three"])
+        #expect(refused["error"]?.objectValue?["data"]?.objectValue?["field"] == "collection", "\(refused)")
+        #expect(refused["error"]?.objectValue?["message"]?.stringValue?.contains("fake-16") == true)
         let status = try c.result("server.status").jsonText
         #expect(status.contains("\"model\":\"fake-16\"") && !status.contains(key))
         #expect(!ChildProcess.contents(of: proxy.dir + "/proxy.log").contains(key))
