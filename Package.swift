@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "EventLoop", dependencies: ["ProxyCore", "CLibUV"], swiftSettings: v5),
         // The vector store's optional embedder: an OpenAI-compatible /v1/embeddings endpoint over libcurl's
         // multi interface, driven by the loop.
-        .target(name: "Embedder", dependencies: ["ProxyCore", "EventLoop", "VectorStore", "CLibCurl"], swiftSettings: v5),
+        .target(name: "Embedder", dependencies: ["ProxyCore", "ProxyConfig", "EventLoop", "VectorStore", "CLibCurl"], swiftSettings: v5),
         // StorageAdapter on libpq, non-blocking on the loop: pool, migrations, transactions.
         .target(name: "PostgresStorage", dependencies: ["ProxyCore", "StoragePorts", "SQLStore", "Scheduling", "ProxyConfig", "EventLoop", "CLibPQ"], swiftSettings: v5),
         // Redis on the loop (hiredis async): the shared read-through cache and `cache.*`.

@@ -1,4 +1,5 @@
 import EventLoop
+import ProxyConfig
 import ProxyCore
 import VectorStore
 
@@ -9,29 +10,24 @@ import VectorStore
 /// once (the rest wait in order); each text's vector is kept in a
 /// least-recently-used cache, so a text is embedded once. Loop thread only.
 public final class OpenAIEmbedder: TextEmbedder {
-    public struct Settings: Sendable {
-        public var url: String
-        public var model: String
-        /// Sent as `Authorization: Bearer …`; never logged, never in an error.
-        public var apiKey: String?
-        public var batchSize = 64
-        public var timeoutMs = 10_000
-        public var maxConcurrent = 4
-        public var cacheEntries = 10_000
-        public var maxDimension = 4096
-        public init(url: String, model: String) { self.url = url; self.model = model }
-    }
-
-    public let settings: Settings
+    /// `vector.embedder`; its `apiKey` is sent as `Authorization: Bearer …`, never logged, never in an error.
+    public let settings: ProxyConfig.Embedder
+    /// `vector.max_dimension`: a longer vector from the endpoint is refused.
+    let maxDimension: Int
     public var model: String { settings.model }
+    /// The most an answer may hold: a batch of the longest vectors allowed, at
+    /// 32 bytes of JSON a number (more than any float needs), plus 64 KiB of
+    /// the rest. Past it, libcurl stops reading and the batch fails.
+    var maxResponseBytes: Int { settings.batchSize * maxDimension * 32 + (64 << 10) }
     private let http: CurlMulti
     private var cache: EmbeddingCache
     private var waiting: [() -> Void] = []
     private var running = 0
     private(set) public var requests = 0, failures = 0
 
-    public init(loop: UVLoop, settings: Settings) {
+    public init(loop: UVLoop, settings: ProxyConfig.Embedder, maxDimension: Int) {
         self.settings = settings
+        self.maxDimension = maxDimension
         http = CurlMulti(loop: loop)
         cache = EmbeddingCache(capacity: settings.cacheEntries)
     }
@@ -83,9 +79,9 @@ public final class OpenAIEmbedder: TextEmbedder {
         var headers = ["Content-Type: application/json", "Accept: application/json"]
         if let key = settings.apiKey, !key.isEmpty { headers.append("Authorization: Bearer \(key)") }
         http.post(url: settings.url, headers: headers, body: Array(body.utf8), timeoutMs: settings.timeoutMs,
-                  maxResponseBytes: 64 << 20) { [self] result in
+                  maxResponseBytes: maxResponseBytes) { [self] result in
             running -= 1
-            let answer = result.flatMap { r in EmbeddingsResponse.vectors(r.status, r.body, count: batch.count, maxDimension: settings.maxDimension) }
+            let answer = result.flatMap { r in EmbeddingsResponse.vectors(r.status, r.body, count: batch.count, maxDimension: maxDimension) }
             if case .failure = answer { failures += 1 }
             done(answer.mapError { e in .backendUnavailable("embedder \(redacted(settings.url)): \(e.detail)", retryAfterMs: 1000) })
             if !waiting.isEmpty { waiting.removeFirst()() }

@@ -41,29 +41,18 @@ extension PostgresStorage: VectorStorage {
     /// writers), checks the documents against it, then writes them.
     public func putDocuments(_ documents: [VectorDocument], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Void>) {
         let now = Timestamp.now()
-        let dimension = documents.lazy.compactMap(\.embedding).first.map { SQLValue.int(Int64($0.count)) } ?? .null
         inUnit(tx, done) { [vsql] connection, done in
             if collection == VectorCollection.defaultName {
                 connection.query(vsql.insertCollection, vsql.insertCollectionValues(VectorStatements.defaultCollection(), now: now)) { _ in }
             }
-            connection.query(vsql.bumpVersion, [dimension, .text(collection)]) { bumped in
-                let c: VectorCollection
-                do throws(ProxyError) {
-                    guard let row = try bumped.get().rows.first else { throw .unknownCollection(collection) }
-                    c = vsql.collection(row)
-                    try c.check(documents)
-                } catch {
-                    return done(.failure(error))
-                }
+            Self.bump(connection, collection, for: documents, done) { c in
+                do throws(ProxyError) { try c.check(documents) } catch { return done(.failure(error)) }
                 var failure: ProxyError?
-                var start = 0
-                while start < documents.count {
-                    let chunk = documents[start..<min(start + VectorStatements.rowsPerUpsert, documents.count)]
-                    connection.query(vsql.upsertDocuments(count: chunk.count),
-                                     vsql.upsertValues(chunk, collection: collection, version: c.version, now: now)) { r in
+                for range in VectorStatements.upsertChunks(documents.count) {
+                    connection.query(vsql.upsertDocuments(count: range.count),
+                                     vsql.upsertValues(documents[range], collection: collection, version: c.version, now: now)) { r in
                         if case .failure(let e) = r, failure == nil { failure = e }
                     }
-                    start += chunk.count
                 }
                 connection.query(vsql.clearRemovals, [.text(collection), VectorStatements.idList(documents.map(\.id))]) { r in
                     done(failure.map { .failure($0) } ?? r.map { _ in () })
@@ -74,14 +63,8 @@ extension PostgresStorage: VectorStorage {
 
     public func removeDocuments(ids: [String], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
         inUnit(tx, done) { [vsql] connection, done in
-            connection.query(vsql.bumpVersion, [.null, .text(collection)]) { bumped in
-                let version: Int64
-                do throws(ProxyError) {
-                    guard let row = try bumped.get().rows.first else { throw .unknownCollection(collection) }
-                    version = vsql.collection(row).version
-                } catch {
-                    return done(.failure(error))
-                }
+            Self.bump(connection, collection, for: [], done) { c in
+                let version = c.version
                 connection.query(vsql.deleteDocuments, [.text(collection), VectorStatements.idList(ids)]) { deleted in
                     let removed: [String]
                     switch deleted {
@@ -144,16 +127,8 @@ extension PostgresStorage: VectorStorage {
     }
 
     public func setEmbeddings(_ documents: [VectorDocument], collection: String, _ done: @escaping Completion<Int>) {
-        let dimension = documents.lazy.compactMap(\.embedding).first.map { SQLValue.int(Int64($0.count)) } ?? .null
         inUnit(nil, done) { [vsql] connection, done in
-            connection.query(vsql.bumpVersion, [dimension, .text(collection)]) { bumped in
-                let c: VectorCollection
-                do throws(ProxyError) {
-                    guard let row = try bumped.get().rows.first else { throw .unknownCollection(collection) }
-                    c = vsql.collection(row)
-                } catch {
-                    return done(.failure(error))
-                }
+            Self.bump(connection, collection, for: documents, done) { c in
                 var stored = 0, failure: ProxyError?, left = documents.count
                 guard left > 0 else { return done(.success(0)) }
                 for doc in documents {
@@ -166,6 +141,23 @@ extension PostgresStorage: VectorStorage {
                         if left == 0 { done(failure.map { .failure($0) } ?? .success(stored)) }
                     }
                 }
+            }
+        }
+    }
+
+    /// The first statement of every write to a collection: bumps its version
+    /// (locking its row until the write commits, so versions commit in
+    /// order), setting its dimension from `documents` if it has none; then
+    /// `body` with it. An unknown collection fails `done`.
+    private static func bump<T>(_ connection: PGConnection, _ collection: String, for documents: [VectorDocument],
+                                _ done: @escaping Completion<T>, _ body: @escaping (VectorCollection) -> Void) {
+        let vsql = VectorStatements.postgresql
+        connection.query(vsql.bumpVersion, vsql.bumpValues(collection, for: documents)) { bumped in
+            switch bumped {
+            case .failure(let e): done(.failure(e))
+            case .success(let r):
+                guard let row = r.rows.first else { return done(.failure(.unknownCollection(collection))) }
+                body(vsql.collection(row))
             }
         }
     }

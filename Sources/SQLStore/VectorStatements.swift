@@ -88,6 +88,12 @@ public final class VectorStatements: Sendable {
         return c
     }
 
+    /// `bumpVersion`'s parameters: the dimension set by the first embedding
+    /// among `documents`, for a collection that has none yet.
+    public func bumpValues(_ collection: String, for documents: [VectorDocument]) -> [SQLValue] {
+        [documents.lazy.compactMap(\.embedding).first.map { .int(Int64($0.count)) } ?? .null, .text(collection)]
+    }
+
     public func insertCollectionValues(_ c: VectorCollection, now: Timestamp) -> [SQLValue] {
         [.text(c.name), c.dimension.map { .int(Int64($0)) } ?? .null, .text(c.metric.rawValue), .text(c.incarnation), dialect.value(now)]
     }
@@ -128,8 +134,23 @@ public final class VectorStatements: Sendable {
 
     // MARK: - Writing documents
 
-    /// Rows per upsert statement: 6 parameters a row, under both databases' limits.
-    public static let rowsPerUpsert = 1000
+    /// Rows per upsert statement: 1,000, 100, 10 or 1 (5 parameters a row,
+    /// under both databases' limits). Both backends keep each statement
+    /// prepared, per text: a statement for every row count a client might
+    /// send would grow those caches without bound, these four never do.
+    static let upsertSizes = [1000, 100, 10, 1]
+
+    /// The documents cut into runs of `upsertSizes` rows, largest first.
+    public static func upsertChunks(_ count: Int) -> [Range<Int>] {
+        var chunks: [Range<Int>] = [], start = 0
+        for size in upsertSizes {
+            while count - start >= size {
+                chunks.append(start..<start + size)
+                start += size
+            }
+        }
+        return chunks
+    }
 
     /// Inserts or replaces `count` documents: $1 collection, $2 version, $3
     /// now, then id, document, metadata, embedding, embedded_by per row.
@@ -172,10 +193,14 @@ public final class VectorStatements: Sendable {
             let k = values.count + 1
             values += [.text(clause.key), .text(JSONValue.array(clause.accepted).jsonText)]
             if d == .sqlite {
-                // Types compared as JSON sees them: a number by value (1 = 1.0), true is not 1.
+                // Each value as (kind, atom): a number by value (1 = 1.0), true is not 1, null is a
+                // value. The accepted list is an uncorrelated subquery: SQLite builds it once per
+                // statement (an ephemeral index), so a long `$in` costs one lookup per row.
+                let kind = { (t: String) in "CASE WHEN \(t).type IN ('integer', 'real') THEN 'number' ELSE \(t).type END" }
+                let atom = { (t: String) in "coalesce(\(t).atom, 'null')" }
                 conditions.append("""
-                    EXISTS (SELECT 1 FROM json_each(d.metadata) m WHERE m.key = $\(k) AND EXISTS (SELECT 1 FROM json_each($\(k + 1)) w \
-                    WHERE m.atom IS w.atom AND (m.type = w.type OR (m.type IN ('integer', 'real') AND w.type IN ('integer', 'real')))))
+                    EXISTS (SELECT 1 FROM json_each(d.metadata) m WHERE m.key = $\(k) AND (\(kind("m")), \(atom("m"))) IN \
+                    (SELECT \(kind("w")), \(atom("w")) FROM json_each($\(k + 1)) w))
                     """)
             } else {
                 conditions.append("d.metadata -> $\(k)::text IN (SELECT jsonb_array_elements($\(k + 1)::jsonb))")

@@ -50,13 +50,7 @@ public final class SQLiteStorage: StorageAdapter {
                 Self.runWriter(writer, queue: writeQueue, completions: completions, stats: stats, changeLog: changeLog)
             })
             for reader in readers {
-                threads.append(try startThread { [readQueue] in
-                    while true {
-                        let jobs = readQueue.take(max: 1)
-                        if jobs.isEmpty { return }
-                        for job in jobs { job(reader) }
-                    }
-                })
+                threads.append(try startThread { [readQueue] in readQueue.serve { $0(reader) } })
             }
         } catch {
             readQueue.close()  // the threads that did start end

@@ -27,9 +27,8 @@ extension SQLiteConnection {
     /// Bumps the collection's version, setting its dimension from the first
     /// embedding among `documents` if it has none yet.
     private func bump(_ name: String, for documents: [VectorDocument]) throws(ProxyError) -> VectorCollection {
-        let dimension = documents.lazy.compactMap(\.embedding).first.map { SQLValue.int(Int64($0.count)) } ?? .null
         var bumped: VectorCollection?
-        try query(vsql.bumpVersion, [dimension, .text(name)]) { row in bumped = vsql.collection(row) }
+        try query(vsql.bumpVersion, vsql.bumpValues(name, for: documents)) { row in bumped = vsql.collection(row) }
         guard let bumped else { throw .unknownCollection(name) }
         return bumped
     }
@@ -40,11 +39,9 @@ extension SQLiteConnection {
         }
         let c = try bump(collection, for: documents)
         try c.check(documents)
-        var start = 0
-        while start < documents.count {
-            let chunk = documents[start..<min(start + VectorStatements.rowsPerUpsert, documents.count)]
-            try execute(vsql.upsertDocuments(count: chunk.count), vsql.upsertValues(chunk, collection: collection, version: c.version, now: now))
-            start += chunk.count
+        for range in VectorStatements.upsertChunks(documents.count) {
+            try execute(vsql.upsertDocuments(count: range.count),
+                        vsql.upsertValues(documents[range], collection: collection, version: c.version, now: now))
         }
         try execute(vsql.clearRemovals, [.text(collection), VectorStatements.idList(documents.map(\.id))])
     }

@@ -29,12 +29,12 @@ final class CollectionIndex: @unchecked Sendable {
         matrix = ReadWriteLocked(VectorMatrix(dimension: dimension, metric: c.metric, payload: JSONObject?.self))
     }
 
-    /// Applies a collection's changes (worker thread). Rows a matrix cannot
-    /// hold (written before a check existed, or by hand) are left out and counted.
-    func apply(_ changes: VectorChanges) -> (bytes: Int, count: Int, skipped: Int) {
+    /// Applies a collection's changes (worker thread) and returns the
+    /// matrix's bytes. Rows a matrix cannot hold (written by hand, not
+    /// through the proxy's checks) are left out.
+    func apply(_ changes: VectorChanges) -> Int {
         matrix.writing { m in
             for id in changes.removed { m.remove(id: id) }
-            var skipped = 0
             for doc in changes.written {
                 guard let e = doc.embedding else {
                     m.remove(id: doc.id)  // no embedding (any more): not a vector search's to find
@@ -44,10 +44,9 @@ final class CollectionIndex: @unchecked Sendable {
                     try m.upsert(id: doc.id, e, payload: doc.metadata)
                 } catch {
                     m.remove(id: doc.id)
-                    skipped += 1
                 }
             }
-            return (m.byteCount, m.count, skipped)
+            return m.byteCount
         }
     }
 
@@ -62,7 +61,6 @@ final class CollectionIndex: @unchecked Sendable {
         }
     }
 
-    var count: Int { matrix.reading { $0.count } }
 }
 
 extension VectorMatrix.Problem {

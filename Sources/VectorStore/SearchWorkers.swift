@@ -20,13 +20,7 @@ final class SearchWorkers {
     func run<T>(_ work: @escaping () -> Result<T, ProxyError>, _ done: @escaping Completion<T>) {
         while started < threadCount {
             do {
-                pthread_detach(try startThread { [queue] in
-                    while true {
-                        let jobs = queue.take(max: 1)
-                        if jobs.isEmpty { return }
-                        for job in jobs { job() }
-                    }
-                })
+                pthread_detach(try startThread { [queue] in queue.serve { $0() } })
                 started += 1
             } catch {
                 if started == 0 { return done(.failure(error)) }

@@ -166,9 +166,12 @@ public final class VectorStore {
                 nearest(c, r, k: r.topK) { [self] result in
                     switch result {
                     case .failure(let e): done(.failure(e))
-                    case .success(let hits): withDocuments(hits, r.collection, done) { hit, doc in
-                        VectorSearchHit(document: doc, score: Double(hit.score), matched: ["vector"])
-                    }
+                    case .success(let hits):
+                        documentsByID(hits.map(\.id), r.collection) { read in
+                            done(read.map { byID in
+                                hits.compactMap { h in byID[h.id].map { VectorSearchHit(document: $0, score: Double(h.score), matched: ["vector"]) } }
+                            })
+                        }
                     }
                 }
             case .hybrid:
@@ -188,21 +191,16 @@ public final class VectorStore {
             let fused = RankFusion.fuse(keyword: k.map(\.document.id), vector: v.map(\.id), limit: r.topK)
             let known = Dictionary(k.map { ($0.document.id, $0) }, uniquingKeysWith: { a, _ in a })
             let vectorScore = Dictionary(v.map { ($0.id, Double($0.score)) }, uniquingKeysWith: { a, _ in a })
-            let missing = fused.filter { known[$0.id] == nil }.map(\.id)
-            let finish = { (texts: [String: VectorDocument]) in
-                done(.success(fused.compactMap { f -> VectorSearchHit? in
-                    guard let doc = known[f.id]?.document ?? texts[f.id] else { return nil }  // removed meanwhile
-                    return VectorSearchHit(document: doc, score: f.score,
-                                           matched: (f.keywordRank != nil ? ["keyword"] : []) + (f.vectorRank != nil ? ["vector"] : []),
-                                           vectorScore: vectorScore[f.id], keywordScore: known[f.id]?.score)
-                }))
-            }
-            guard !missing.isEmpty else { return finish([:]) }
-            storage.documents(ids: missing, collection: r.collection) { found in
-                switch found {
-                case .failure(let e): done(.failure(e))
-                case .success(let docs): finish(Dictionary(docs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
-                }
+            // Keyword hits came with their texts; the vector-only ones are read.
+            documentsByID(fused.filter { known[$0.id] == nil }.map(\.id), r.collection) { read in
+                done(read.map { texts in
+                    fused.compactMap { f -> VectorSearchHit? in
+                        guard let doc = known[f.id]?.document ?? texts[f.id] else { return nil }  // removed meanwhile
+                        return VectorSearchHit(document: doc, score: f.score,
+                                               matched: (f.keywordRank != nil ? ["keyword"] : []) + (f.vectorRank != nil ? ["vector"] : []),
+                                               vectorScore: vectorScore[f.id], keywordScore: known[f.id]?.score)
+                    }
+                })
             }
         }
         keywordHits(r, limit: candidates) { keyword = $0; both() }
@@ -213,15 +211,12 @@ public final class VectorStore {
         storage.keywordSearch(collection: r.collection, KeywordQuery(words: r.words, limit: limit, filter: r.filter), done)
     }
 
-    /// The vector ranking's hits with their documents' text and metadata (one read), in ranking order.
-    private func withDocuments(_ hits: [VectorMatrix<JSONObject?>.Hit], _ collection: String, _ done: @escaping Completion<[VectorSearchHit]>,
-                               _ make: @escaping (VectorMatrix<JSONObject?>.Hit, VectorDocument) -> VectorSearchHit) {
-        guard !hits.isEmpty else { return done(.success([])) }
-        storage.documents(ids: hits.map(\.id), collection: collection) { found in
-            done(found.map { docs in
-                let byID = Dictionary(docs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-                return hits.compactMap { h in byID[h.id].map { make(h, $0) } }  // one removed meanwhile is left out
-            })
+    /// The documents' text and metadata by id (one read; none for no ids).
+    /// One removed since its ranking was made is absent, and left out of the hits.
+    private func documentsByID(_ ids: [String], _ collection: String, _ done: @escaping Completion<[String: VectorDocument]>) {
+        guard !ids.isEmpty else { return done(.success([:])) }
+        storage.documents(ids: ids, collection: collection) { found in
+            done(found.map { docs in Dictionary(docs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) })
         }
     }
 
@@ -292,7 +287,7 @@ public final class VectorStore {
             workers.run({ .success(idx.apply(changes)) }) { [self] applied in
                 switch applied {
                 case .failure(let e): return settle(idx, .failure(e), done)
-                case .success(let a): idx.bytes = a.bytes
+                case .success(let bytes): idx.bytes = bytes
                 }
                 let reached = target ?? now.version
                 guard let next = changes.next else {

@@ -34,16 +34,7 @@ struct Serve: ParsableCommand {
         } catch let error as ProxyError {
             throw failed(error.message)
         }
-        let embedder = config.vector.embedder.map { e -> OpenAIEmbedder in
-            var settings = OpenAIEmbedder.Settings(url: e.url, model: e.model)
-            settings.apiKey = e.apiKey
-            settings.batchSize = e.batchSize
-            settings.timeoutMs = e.timeoutMs
-            settings.maxConcurrent = e.maxConcurrent
-            settings.cacheEntries = e.cacheEntries
-            settings.maxDimension = config.vector.maxDimension
-            return OpenAIEmbedder(loop: loop, settings: settings)
-        }
+        let embedder = config.vector.embedder.map { OpenAIEmbedder(loop: loop, settings: $0, maxDimension: config.vector.maxDimension) }
         let server = ProxyServer(config: config.server, log: log, loop: loop, handoff: handoff, storage: storage, cache: cache,
                                  vector: config.vector, embedder: embedder)
         do {

@@ -103,6 +103,7 @@ struct VectorStoreTests {
                          [1, Double(i) / 10]))
         }
         try Self.add(c, docs)
+        try Self.add(c, [("dnull", "report number null about budgets", ["team": .null], [1, 5])])
         for mode in ["vector", "keyword", "hybrid"] {
             var p: JSONObject = ["top_k": 3, "filter": ["team": "red"], "mode": .string(mode)]
             if mode != "keyword" { p["embedding"] = [1, 0] }
@@ -119,6 +120,10 @@ struct VectorStoreTests {
             #expect(Self.ids(try Self.search(c, p)).isEmpty, "\(mode): 1 is not true")
             p["filter"] = ["missing": .null]
             #expect(Self.ids(try Self.search(c, p)).isEmpty, "\(mode): a missing key is not null")
+            p["filter"] = ["team": ["$in": [.null, "purple"]]]
+            #expect(Self.ids(try Self.search(c, p)) == ["dnull"], "\(mode): a stored null matches null")
+            p["filter"] = ["team": "null"]
+            #expect(Self.ids(try Self.search(c, p)).isEmpty, "\(mode): the string \"null\" is not null")
         }
     }
 

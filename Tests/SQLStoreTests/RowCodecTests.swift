@@ -77,6 +77,16 @@ struct RowCodecTests {
         #expect(Row(columns: [nil]).float32s(0) == nil)
     }
 
+    @Test("vector upserts come in four statement sizes only, covering every document once, in order")
+    func upsertChunks() {
+        for count in [0, 1, 9, 10, 999, 1000, 1234, 10_000] {
+            let chunks = VectorStatements.upsertChunks(count)
+            #expect(chunks.flatMap { Array($0) } == Array(0..<count), "\(count)")
+            #expect(Set(chunks.map(\.count)).isSubset(of: [1000, 100, 10, 1]), "\(count)")
+        }
+        #expect(VectorStatements.upsertChunks(1234).map(\.count) == [1000, 100, 100, 10, 10, 10, 1, 1, 1, 1])
+    }
+
     @Test("a metadata value that is not JSON (written by hand) reads as a string")
     func handWrittenMetadata() {
         #expect(Statements.sqlite.storedRow(Row(columns: ["k", "not json"]), .metadata) == .metadata(key: "k", value: "not json"))

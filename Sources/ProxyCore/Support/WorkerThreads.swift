@@ -51,6 +51,16 @@ public final class JobQueue<Job>: @unchecked Sendable {
         return jobs.count - head
     }
 
+    /// A worker thread's whole life: runs the jobs one at a time as they
+    /// come, until the queue is closed and drained.
+    public func serve(_ run: (Job) -> Void) {
+        while true {
+            let jobs = take(max: 1)
+            if jobs.isEmpty { return }
+            for job in jobs { run(job) }
+        }
+    }
+
     /// Workers finish what is queued, then `take` returns empty.
     public func close() {
         pthread_mutex_lock(mutex)

@@ -83,24 +83,45 @@ public struct VectorChanges: Sendable {
 /// scalars (numbers by value: 1 equals 1.0).
 public struct MetadataFilter: Sendable {
     public struct Clause: Sendable {
-        public var key: String
-        public var accepted: [JSONValue]
-        public init(key: String, accepted: [JSONValue]) { self.key = key; self.accepted = accepted }
+        public let key: String
+        /// Scalars only (the server refuses arrays and objects in a filter).
+        public let accepted: [JSONValue]
+        // The same values as sets: a scan tests every row, so a long `$in`
+        // costs one lookup per row, not one comparison per value.
+        private let strings: Set<String>, numbers: Set<Double>, bools: Set<Bool>, null: Bool
+
+        public init(key: String, accepted: [JSONValue]) {
+            self.key = key
+            self.accepted = accepted
+            var strings = Set<String>(), numbers = Set<Double>(), bools = Set<Bool>(), null = false
+            for v in accepted {
+                switch v {
+                case .string(let s): strings.insert(s)
+                case .int, .double: numbers.insert(v.doubleValue!)
+                case .bool(let b): bools.insert(b)
+                case .null: null = true
+                case .array, .object: break
+                }
+            }
+            self.strings = strings; self.numbers = numbers; self.bools = bools; self.null = null
+        }
+
+        func accepts(_ value: JSONValue) -> Bool {
+            switch value {
+            case .string(let s): return strings.contains(s)
+            case .int, .double: return numbers.contains(value.doubleValue!)  // numbers by value: 2 is 2.0
+            case .bool(let b): return bools.contains(b)
+            case .null: return null
+            case .array, .object: return false
+            }
+        }
     }
 
     public var clauses: [Clause]
     public init(_ clauses: [Clause]) { self.clauses = clauses }
 
     public func accepts(_ metadata: JSONObject?) -> Bool {
-        clauses.allSatisfy { clause in
-            guard let value = metadata?[clause.key] else { return false }
-            return clause.accepted.contains { Self.same($0, value) }
-        }
-    }
-
-    static func same(_ a: JSONValue, _ b: JSONValue) -> Bool {
-        if let x = a.doubleValue, let y = b.doubleValue { return x == y }  // only numbers have one
-        return a == b
+        clauses.allSatisfy { clause in metadata?[clause.key].map(clause.accepts) ?? false }
     }
 }
 
