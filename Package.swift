@@ -5,6 +5,12 @@ import PackageDescription
 // (see ARCHITECTURE.md); every type that crosses threads says why it is safe.
 let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
+// The commit `--version`, `server.status` and `/metrics` report ("+dirty" with uncommitted changes).
+let commit: String = {
+    guard let git = Context.gitInformation else { return "unknown" }
+    return String(git.currentCommit.prefix(12)) + (git.hasUncommittedChanges ? "+dirty" : "")
+}()
+
 let package = Package(
     name: "StorageProxy",
     products: [
@@ -22,6 +28,10 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CLibCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CH2O", pkgConfig: "libh2o", providers: [.apt(["libh2o-dev"])]),
+
+        // The commit the binary was built from (a C define: Swift targets take no valued defines).
+        .target(name: "CBuildInfo", cSettings: [.define("STORAGE_PROXY_COMMIT", to: "\"\(commit)\"")]),
 
         // The wire and the model: JSON codec, JSON-RPC messages and ProxyError, records, time,
         // the small thread primitives (Locked, CompletionQueue). No Foundation, no Yams.
@@ -53,8 +63,9 @@ let package = Package(
         .target(name: "PostgresStorage", dependencies: ["ProxyCore", "StoragePorts", "SQLStore", "Scheduling", "ProxyConfig", "EventLoop", "CLibPQ"], swiftSettings: v5),
         // Redis on the loop (hiredis async): the shared read-through cache and `cache.*`.
         .target(name: "RedisCache", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "CHiredis"], swiftSettings: v5),
-        // Listeners, connections, framing, dispatch, transactions.
-        .target(name: "ProxyServer", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "Scheduling", "VectorStore"], swiftSettings: v5),
+        // Listeners, connections, framing, dispatch, transactions; the HTTP endpoint (h2o) for metrics and probes.
+        .target(name: "ProxyServer", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "Scheduling", "VectorStore", "CH2O", "CBuildInfo"],
+                swiftSettings: v5),
         // Client over the wire contract (used by `call`, `bench` and the tests).
         .target(name: "StorageProxyClient", dependencies: ["ProxyCore"], swiftSettings: v5),
         // The benchmark's parts (not the product's): a bare libuv line-echo, the load driver, pgbench and

@@ -185,6 +185,14 @@ public final class UVStream {
         return rc == 0
     }
 
+    /// The descriptor the accept loop just accepted, for a listener whose
+    /// clients another library serves (the HTTP endpoint's h2o); nil when taken.
+    public func takeAcceptedDescriptor() -> Int32? {
+        guard acceptedDescriptor >= 0 else { return nil }
+        defer { acceptedDescriptor = -1 }
+        return acceptedDescriptor
+    }
+
     public func setNoDelay() {
         if kind == .tcp { uv_tcp_nodelay(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_tcp_t.self), 1) }
     }

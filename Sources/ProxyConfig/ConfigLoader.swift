@@ -259,6 +259,8 @@ private struct Reader {
             case "listen": s.listen = try optionalString(v, key) ?? ""
             case "auth_token": s.authToken = try optionalString(v, key)
             case "allow_insecure": s.allowInsecure = try bool(v, key)
+            case "http_listen": s.httpListen = try optionalString(v, key) ?? ""
+            case "http_max_connections": s.httpMaxConnections = try int(v, key, in: 1...100_000)
             case "max_connections": s.maxConnections = try int(v, key, in: 1...1_000_000)
             case "max_line_bytes": s.maxLineBytes = try int(v, key, in: 256...(1 << 30))
             case "idle_timeout": s.idleTimeout = try double(v, key, in: 0...31_536_000)

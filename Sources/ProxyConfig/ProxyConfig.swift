@@ -59,6 +59,10 @@ public struct ProxyConfig: Sendable, Equatable {
         public var listen = ""
         public var authToken: String? = nil
         public var allowInsecure = false
+        /// `HOST:PORT` or `PORT` of the HTTP endpoint (metrics, probes, POST /); empty: off.
+        public var httpListen = ""
+        /// HTTP connections open at once (a scraper and a load balancer need a few).
+        public var httpMaxConnections = 64
         public var maxConnections = 1024
         public var maxLineBytes = 1 << 20
         /// Seconds a connection may stay silent with nothing in flight; 0 = never closed.

@@ -42,4 +42,20 @@ final class Dispatcher {
             reply(.failure(.internalError("unexpected failure in \(spec.name)")))
         }
     }
+
+    /// An answer over `server.max_answer_bytes` is replaced by `-32005`
+    /// (ask for fewer rows), measured where it was encoded: no copy.
+    func encode(_ result: Result<any JSONWritable, ProxyError>, id: RequestID, into buffer: inout [UInt8]) {
+        switch result {
+        case .success(let value):
+            let start = buffer.count
+            RPCResponse.writeResult(id: id, result: value, into: &buffer)
+            let limit = services.maxAnswerBytes
+            if buffer.count - start > limit {
+                buffer.removeSubrange(start...)
+                RPCResponse.writeError(id: id, error: .requestTooLarge(limit: limit, subject: "answer"), into: &buffer)
+            }
+        case .failure(let error): RPCResponse.writeError(id: id, error: error, into: &buffer)
+        }
+    }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CBuildInfo
 import EventLoop
 import ProxyCore
 import StoragePorts
@@ -25,6 +26,7 @@ public final class ProxyServer: ConnectionOwner {
     private var storage: StorageAdapter { services.storage }
 
     private var listeners: [UVStream] = []
+    private var http: HTTPEndpoint?
     private var connections: [ObjectIdentifier: Connection] = [:]
     private var dirty: [Connection] = []
     private var helpers: [UVCallback] = []
@@ -75,7 +77,18 @@ public final class ProxyServer: ConnectionOwner {
             if let socketPath { unlink(socketPath) }  // do not leave a dead socket behind
             throw error
         }
-        guard !listeners.isEmpty else { throw ServerError("no listener: set server.socket or server.listen") }
+        guard !listeners.isEmpty else {
+            throw ServerError("no listener: set server.socket or server.listen")
+        }
+        if !config.httpListen.isEmpty {
+            do {
+                try startHTTP()
+            } catch {
+                for l in listeners { l.close() }
+                if let socketPath { unlink(socketPath) }
+                throw error
+            }
+        }
 
         let flush = UVCallback(loop: loop, .check) { [unowned self] in flushDirty() }
         let sweep = UVCallback(loop: loop, .timer) { [unowned self] in sweepIdle() }
@@ -132,6 +145,27 @@ public final class ProxyServer: ConnectionOwner {
         log.info("listening on tcp:\(address.host):\(stream.boundPort)\(requiresAuth ? " (auth required)" : "")")
     }
 
+    private func startHTTP() throws(ServerError) {
+        let settings = HTTPEndpoint.Settings(maxBodyBytes: config.maxLineBytes, maxConnections: config.httpMaxConnections,
+                                             token: config.authToken, authFailureDelayMs: UInt64(config.authFailureDelayMs))
+        let host = HTTPEndpoint.Host(
+            metrics: { [unowned self] in
+                Metrics.page(stats: stats, methods: dispatcher.methods, status: statusReport(), build: Self.build)
+            },
+            readiness: { [unowned self] answer in
+                services.health.check(storage: storage) { up in answer(up ? nil : "storage unreachable") }
+            },
+            newSession: { [unowned self] authenticated in
+                let session = Session(requiresAuth: !authenticated, maxAuthFailures: config.maxAuthFailures, budget: services.transactions)
+                return session
+            },
+            sessionEnded: { [unowned self] in endSession($0) },
+            drained: { [unowned self] in finishStopIfDone() })
+        let endpoint = HTTPEndpoint(loop: loop, dispatcher: dispatcher, settings: settings, host: host, log: log)
+        try endpoint.listen(config.httpListen, allowInsecure: config.allowInsecure)
+        http = endpoint
+    }
+
     /// The connections the descriptors allow: `server.max_connections`, or
     /// fewer when the process may not open that many files. Past it a client
     /// is accepted only to be told `-32006`, never dropped silently.
@@ -169,7 +203,7 @@ public final class ProxyServer: ConnectionOwner {
     /// Logged once per burst (at most every 10 s): a flood must not flood the log too.
     private func acceptFailed(_ status: Int32) {
         let now = MonotonicClock.coarseSeconds()
-        stats.connectionsRejected += 1
+        stats.rejected(status == -EMFILE || status == -ENFILE ? .outOfDescriptors : .acceptFailed)
         guard now - lastAcceptFailureLog > 10 else { return }
         lastAcceptFailureLog = now
         log.warning("cannot accept a connection: \(uvError(status)) (open: \(connections.count), cap: \(connectionCap))")
@@ -195,7 +229,7 @@ public final class ProxyServer: ConnectionOwner {
             let connection = Connection(stream: client, owner: server, dispatcher: server.dispatcher, requiresAuth: requiresAuth)
             server.connections[ObjectIdentifier(connection)] = connection
             if server.connections.count > server.connectionCap || server.stopping {
-                server.stats.connectionsRejected += 1
+                server.stats.rejected(server.stopping ? .stopping : .maxConnections)
                 connection.reject(server.stopping ? .overloaded("the server is stopping")
                                   : .overloaded("too many connections (\(server.connectionCap))"))
                 return
@@ -231,11 +265,16 @@ public final class ProxyServer: ConnectionOwner {
 
     func connectionClosed(_ connection: Connection) {
         connections[ObjectIdentifier(connection)] = nil
-        for tx in connection.session.close() {
+        endSession(connection.session)
+        if stopping { finishStopIfDone() }
+    }
+
+    /// A connection (or an HTTP body) is done: what it left open is rolled back, its subscriptions end.
+    private func endSession(_ session: Session) {
+        for tx in session.close() {
             storage.rollbackTransaction(tx) { _ in }
         }
-        services.events.sessionClosed(connection.session)
-        if stopping { finishStopIfDone() }
+        services.events.sessionClosed(session)
     }
 
     private func sweepIdle() {
@@ -243,6 +282,7 @@ public final class ProxyServer: ConnectionOwner {
         for c in connections.values {
             for (tx, why) in c.session.expiredTransactions(now: clock) {
                 log.info("transaction \(why): rolled back")
+                stats.transactionsExpired += 1
                 storage.rollbackTransaction(tx) { _ in }
             }
         }
@@ -273,6 +313,7 @@ public final class ProxyServer: ConnectionOwner {
         helpers.append(watchdog)
         for l in listeners { l.close() }
         listeners.removeAll()
+        http?.stop()
         if let socketPath { unlink(socketPath) }
         for c in Array(connections.values) { c.endInput() }
         finishStopIfDone()
@@ -281,11 +322,12 @@ public final class ProxyServer: ConnectionOwner {
     private var closingStorage = false
 
     private func finishStopIfDone() {
-        guard connections.isEmpty, !closingStorage else { return }
+        guard connections.isEmpty, (http?.callsInFlight ?? 0) == 0, !closingStorage else { return }
         closingStorage = true
         services.vectors.close()
         storage.close { [self] in
             services.cache.close()
+            http?.close()
             for h in helpers { h.close() }
             helpers.removeAll()
             handoff.close()
@@ -297,7 +339,7 @@ public final class ProxyServer: ConnectionOwner {
 
     func statusReport() -> JSONValue {
         [
-            "version": .string(OpenRPC.version),
+            "version": .string(Self.build.version), "commit": .string(Self.build.commit),
             "uptime_s": .double((MonotonicClock.seconds() - stats.startedAt).rounded()),
             "connections": ["open": .int(Int64(connections.count)), "accepted": .int(Int64(stats.connectionsAccepted)),
                             "rejected": .int(Int64(stats.connectionsRejected)), "max": .int(Int64(connectionCap))],
@@ -315,6 +357,9 @@ public final class ProxyServer: ConnectionOwner {
 }
 
 extension ProxyServer {
+    /// This binary's version and commit (`--version`, `server.status`, `/metrics`).
+    public static let build = Metrics.Build(version: OpenRPC.version, commit: String(cString: storage_proxy_build_commit()))
+
     /// The OpenRPC description of every method (`storage-proxy openrpc`).
     public static func openRPCDocument() -> JSONValue { OpenRPC.document(for: MethodTable.standard) }
 }

@@ -1,6 +1,7 @@
 import ProxyCore
 
-/// Request counters and latency histograms per method (`server.status`).
+/// Request counters and latency histograms per method, connection and byte
+/// counters (`server.status`, `GET /metrics`).
 /// Counters are exact; latency is sampled (one request in `sampleEvery`),
 /// which keeps two clock reads off most requests. Loop thread only.
 final class ServerStats {
@@ -36,16 +37,47 @@ final class ServerStats {
         }
     }
 
+    /// The same samples in Prometheus' cumulative buckets (seconds), with their sum.
+    struct PrometheusHistogram {
+        static let bounds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                       0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+        private(set) var counts = [UInt64](repeating: 0, count: bounds.count + 1)  // the last: +Inf
+        private(set) var sum = 0.0
+
+        mutating func record(nanoseconds: UInt64) {
+            let seconds = Double(nanoseconds) / 1e9
+            sum += seconds
+            var i = 0
+            while i < Self.bounds.count && seconds > Self.bounds[i] { i += 1 }
+            counts[i] += 1
+        }
+    }
+
     struct MethodFigures {
         var calls: UInt64 = 0
         var errors: UInt64 = 0
+        /// Failures by JSON-RPC code (a handful of codes: a small dictionary, touched only on failure).
+        var errorsByCode: [Int: UInt64] = [:]
         var latency = Histogram()
+        var seconds = PrometheusHistogram()
+    }
+
+    /// Why a client was turned away at accept.
+    enum Rejection: String, CaseIterable {
+        case maxConnections = "max_connections", outOfDescriptors = "out_of_descriptors", stopping, acceptFailed = "accept_failed"
     }
 
     private(set) var perMethod: [MethodFigures]
     private(set) var invalid = MethodFigures()  // lines that never reached a method
     var connectionsAccepted: UInt64 = 0
-    var connectionsRejected: UInt64 = 0
+    private(set) var rejected = [UInt64](repeating: 0, count: Rejection.allCases.count)
+    var connectionsRejected: UInt64 { rejected.reduce(0, +) }
+    var bytesReceived: UInt64 = 0
+    var bytesSent: UInt64 = 0
+    /// Transactions the server rolled back because they idled or lived too long.
+    var transactionsExpired: UInt64 = 0
+    /// HTTP endpoint requests by path and status (few of each: a small dictionary).
+    var httpRequests: [String: UInt64] = [:]
     let startedAt = MonotonicClock.seconds()
 
     static let sampleEvery: UInt64 = 8
@@ -58,14 +90,25 @@ final class ServerStats {
         return started % Self.sampleEvery == 1
     }
 
-    func record(method index: Int?, failed: Bool, nanoseconds: UInt64?) {
+    func rejected(_ why: Rejection) { rejected[Rejection.allCases.firstIndex(of: why)!] += 1 }
+    func rejections(_ why: Rejection) -> UInt64 { rejected[Rejection.allCases.firstIndex(of: why)!] }
+
+    /// `errorCode`: the JSON-RPC code of a failure, nil for a success.
+    func record(method index: Int?, errorCode: Int?, nanoseconds: UInt64?) {
         if let index {
             perMethod[index].calls += 1
-            if failed { perMethod[index].errors += 1 }
-            if let nanoseconds { perMethod[index].latency.record(nanoseconds: nanoseconds) }
+            if let errorCode {
+                perMethod[index].errors += 1
+                perMethod[index].errorsByCode[errorCode, default: 0] += 1
+            }
+            if let nanoseconds {
+                perMethod[index].latency.record(nanoseconds: nanoseconds)
+                perMethod[index].seconds.record(nanoseconds: nanoseconds)
+            }
         } else {
             invalid.calls += 1
             invalid.errors += 1
+            invalid.errorsByCode[errorCode ?? ProxyError.invalidRequest("").code, default: 0] += 1
         }
     }
 

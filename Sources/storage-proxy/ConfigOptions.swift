@@ -26,6 +26,9 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "TCP listen address HOST:PORT, or PORT for loopback (default: off).")
     var listen: String?
 
+    @Option(name: .customLong("http-listen"), help: "HTTP endpoint (/metrics, /healthz, /readyz, POST /) at HOST:PORT, or PORT for loopback (default: off).")
+    var httpListen: String?
+
     func resolve() throws -> ProxyConfig {
         var c = ProxyConfig()
         if let config {
@@ -65,6 +68,7 @@ struct ConfigOptions: ParsableArguments {
         }
         if let socket { c.server.socket = socket }
         if let listen { c.server.listen = listen }
+        if let httpListen { c.server.httpListen = httpListen }
         // The backends' URLs are checked now, as every other key is: a bad one
         // stops the command before anything starts, naming the key.
         do throws(ConfigError) {

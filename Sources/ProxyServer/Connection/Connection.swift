@@ -114,6 +114,7 @@ final class Connection: UVStreamDelegate, EventOutlet {
     // MARK: - Input
 
     func stream(_ stream: UVStream, didRead bytes: UnsafeRawBufferPointer) {
+        dispatcher.stats.bytesReceived &+= UInt64(bytes.count)
         framer.feed(bytes, handle)
         if framer.hasPartialLine, partialLineSince == nil { partialLineSince = MonotonicClock.coarseSeconds() }
         pump()
@@ -222,41 +223,25 @@ final class Connection: UVStreamDelegate, EventOutlet {
         unfinished -= 1
         if slot.isWrite { unfinishedWrites -= 1 }
         if slot.chains { unfinishedChained -= 1 }
-        let failed: Bool
-        if case .failure = result { failed = true } else { failed = false }
-        dispatcher.stats.record(method: slot.method, failed: failed,
+        let errorCode: Int?
+        if case .failure(let error) = result { errorCode = error.code } else { errorCode = nil }
+        dispatcher.stats.record(method: slot.method, errorCode: errorCode,
                                 nanoseconds: slot.startedAt == 0 ? nil : MonotonicClock.nanoseconds() &- slot.startedAt)
         guard !isClosed else { return }
 
         if let id = slot.id {  // notifications are never answered
             if inFlight.first === slot && !slot.inBatch {
-                encode(result, id: id, into: &out)   // its turn: straight into the output
+                dispatcher.encode(result, id: id, into: &out)   // its turn: straight into the output
                 out.append(0x0A)
                 inFlight.removeFirst()
             } else {
-                encode(result, id: id, into: &slot.bytes)
+                dispatcher.encode(result, id: id, into: &slot.bytes)
             }
         }
         flushFinishedHead()
         if !out.isEmpty { owner.markDirty(self) }
         pump()
         closeIfFinished()
-    }
-
-    /// An answer over `server.max_answer_bytes` is replaced by `-32005`
-    /// (ask for fewer rows), measured where it was encoded: no copy.
-    private func encode(_ result: Result<any JSONWritable, ProxyError>, id: RequestID, into buffer: inout [UInt8]) {
-        switch result {
-        case .success(let value):
-            let start = buffer.count
-            RPCResponse.writeResult(id: id, result: value, into: &buffer)
-            let limit = dispatcher.services.maxAnswerBytes
-            if buffer.count - start > limit {
-                buffer.removeSubrange(start...)
-                RPCResponse.writeError(id: id, error: .requestTooLarge(limit: limit, subject: "answer"), into: &buffer)
-            }
-        case .failure(let error): RPCResponse.writeError(id: id, error: error, into: &buffer)
-        }
     }
 
     /// Moves finished answers from the head of the queue to `out`, with batch brackets.
@@ -326,6 +311,7 @@ final class Connection: UVStreamDelegate, EventOutlet {
         isDirty = false
         guard !isClosed, !out.isEmpty else { return }
         out.withUnsafeBytes { stream.write($0) }
+        dispatcher.stats.bytesSent &+= UInt64(out.count)
         out.removeAll(keepingCapacity: out.capacity <= 256 * 1024)
         updateReading()
     }

@@ -131,6 +131,15 @@ final class ProxyProcess {
         return nil
     }
 
+    /// The HTTP endpoint's port, from the log line that announced it (`--http-listen 0` picks one).
+    var httpPort: Int? {
+        for line in logText.split(separator: "\n") where line.contains("HTTP on http://") {
+            let rest = line.split(separator: "http://").last ?? ""
+            if let port = rest.split(separator: " ").first?.split(separator: ":").last.flatMap({ Int($0) }) { return port }
+        }
+        return nil
+    }
+
     deinit {
         if let p = process { p.send(SIGKILL); p.wait() }
         try? FileManager.default.removeItem(atPath: dir)

@@ -1,0 +1,190 @@
+// h2o (Debian's libh2o-dev, built on libuv) behind a handful of plain C
+// functions: Swift sees no macro, no union and no callback table of h2o's.
+//
+// One `sp_http` is one HTTP/1.1 endpoint on the proxy's loop. The server
+// accepts the socket itself (its accept loop counts and refuses clients) and
+// hands the descriptor to `sp_http_accept`. Every request becomes one call of
+// `on_request(context, req, id)`; the Swift side answers, now or later, with
+// `sp_http_respond`. h2o frees a request when its client goes away, answered
+// or not: `on_gone(context, id)` says so, after which `req` must not be
+// touched. `open_sockets` lets the server wait for the last one at stop.
+// The loop is passed as `void *`: Swift would see libuv's types here and in
+// CLibUV as two different ones.
+#ifndef STORAGE_PROXY_CH2O_SHIM_H
+#define STORAGE_PROXY_CH2O_SHIM_H
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+#define H2O_USE_LIBUV 1
+#include <h2o.h>
+
+typedef void (*sp_http_request_cb)(void *context, h2o_req_t *req, uint64_t id);
+typedef void (*sp_http_gone_cb)(void *context, uint64_t id);
+typedef void (*sp_http_idle_cb)(void *context);
+
+typedef struct sp_http {
+    h2o_globalconf_t config;
+    h2o_context_t context;
+    h2o_accept_ctx_t accept;
+    void *swift;
+    sp_http_request_cb on_request;
+    sp_http_gone_cb on_gone;
+    sp_http_idle_cb on_idle;  // the last socket closed
+    uint64_t next_id;
+    int open_sockets;
+    struct sp_http_socket *sockets;  // every open one, to end them at stop
+} sp_http;
+
+typedef struct {
+    h2o_handler_t super;
+    sp_http *server;
+} sp_http_handler;
+
+typedef struct {
+    sp_http *server;
+    uint64_t id;
+} sp_http_request_mark;
+
+static void sp_http_request_disposed(void *p) {
+    sp_http_request_mark *mark = (sp_http_request_mark *)p;
+    mark->server->on_gone(mark->server->swift, mark->id);
+}
+
+static int sp_http_on_req(h2o_handler_t *self, h2o_req_t *req) {
+    sp_http *server = ((sp_http_handler *)self)->server;
+    // Freed with the request's pool, whichever way the request ends.
+    sp_http_request_mark *mark = (sp_http_request_mark *)h2o_mem_alloc_shared(&req->pool, sizeof(*mark), sp_http_request_disposed);
+    mark->server = server;
+    mark->id = ++server->next_id;
+    server->on_request(server->swift, req, mark->id);
+    return 0;
+}
+
+/// max_body: the largest request body (413 past it). request_timeout_ms: how
+/// long a request may take to arrive, and how long a kept-alive connection
+/// may stay silent.
+static inline sp_http *sp_http_new(void *loop, size_t max_body, uint64_t request_timeout_ms, void *swift,
+                                   sp_http_request_cb on_request, sp_http_gone_cb on_gone, sp_http_idle_cb on_idle) {
+    sp_http *server = (sp_http *)calloc(1, sizeof(*server));
+    if (server == NULL) return NULL;
+    server->swift = swift;
+    server->on_request = on_request;
+    server->on_gone = on_gone;
+    server->on_idle = on_idle;
+    h2o_config_init(&server->config);
+    server->config.max_request_entity_size = max_body;
+    server->config.http1.req_timeout = request_timeout_ms;
+    server->config.http1.upgrade_to_http2 = 0;
+    server->config.server_name = h2o_iovec_init(H2O_STRLIT("storage-proxy"));
+    h2o_hostconf_t *host = h2o_config_register_host(&server->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    sp_http_handler *handler = (sp_http_handler *)h2o_create_handler(path, sizeof(*handler));
+    handler->super.on_req = sp_http_on_req;
+    handler->server = server;
+    h2o_context_init(&server->context, (uv_loop_t *)loop, &server->config);
+    server->accept.ctx = &server->context;
+    server->accept.hosts = server->config.hosts;
+    return server;
+}
+
+/// A client's TCP handle, and the server it counts toward (h2o owns the
+/// handle's `data`).
+typedef struct sp_http_socket {
+    uv_tcp_t tcp;
+    sp_http *server;
+    struct sp_http_socket *prev, *next;
+} sp_http_socket;
+
+static void sp_http_socket_closed(uv_handle_t *handle) {
+    sp_http_socket *socket = (sp_http_socket *)handle;
+    sp_http *server = socket->server;
+    if (socket->prev) socket->prev->next = socket->next; else server->sockets = socket->next;
+    if (socket->next) socket->next->prev = socket->prev;
+    free(socket);
+    if (--server->open_sockets == 0) server->on_idle(server->swift);
+}
+
+/// Takes a connected, non-blocking TCP descriptor (closed on failure).
+static inline int sp_http_accept(sp_http *server, int fd) {
+    sp_http_socket *socket = (sp_http_socket *)malloc(sizeof(*socket));
+    if (socket == NULL) { close(fd); return UV_ENOMEM; }
+    socket->server = server;
+    uv_tcp_init(server->context.loop, &socket->tcp);
+    int rc = uv_tcp_open(&socket->tcp, fd);
+    if (rc != 0) { close(fd); uv_close((uv_handle_t *)&socket->tcp, (uv_close_cb)free); return rc; }
+    uv_tcp_nodelay(&socket->tcp, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&socket->tcp, sp_http_socket_closed);
+    socket->prev = NULL;
+    socket->next = server->sockets;
+    if (server->sockets) server->sockets->prev = socket;
+    server->sockets = socket;
+    server->open_sockets++;
+    h2o_accept(&server->accept, sock);
+    return 0;
+}
+
+static inline int sp_http_open_sockets(const sp_http *server) { return server->open_sockets; }
+
+/// Ends every connection through h2o's own path: the kernel shuts the socket
+/// (what was written still goes out first), h2o reads the end and closes it.
+/// h2o 2.2 keeps an idle kept-alive connection until its timeout otherwise.
+static inline void sp_http_end_sockets(sp_http *server) {
+    for (sp_http_socket *socket = server->sockets; socket != NULL; socket = socket->next) {
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&socket->tcp, &fd) == 0) shutdown(fd, SHUT_RDWR);
+    }
+}
+
+/// Only once no socket is open: h2o's timers and wake-up handle go.
+static inline void sp_http_free(sp_http *server) {
+    h2o_context_dispose(&server->context);
+    h2o_config_dispose(&server->config);
+    free(server);
+}
+
+// MARK: - A request
+
+static inline h2o_iovec_t sp_http_method(const h2o_req_t *req) { return req->method; }
+/// The path without its query string.
+static inline h2o_iovec_t sp_http_path(const h2o_req_t *req) {
+    h2o_iovec_t path = req->path_normalized;
+    return path;
+}
+static inline h2o_iovec_t sp_http_body(const h2o_req_t *req) { return req->entity; }
+static inline int sp_http_has_body(const h2o_req_t *req) { return req->entity.base != NULL; }
+
+/// The first value of a header by its lower-case name; len 0 when absent.
+static inline h2o_iovec_t sp_http_header(const h2o_req_t *req, const char *name) {
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    if (i < 0) return h2o_iovec_init(NULL, 0);
+    return req->headers.entries[i].value;
+}
+
+/// The peer's address as text (for logs).
+static inline int sp_http_peer(h2o_req_t *req, char *out, size_t size) {
+    struct sockaddr_storage ss;
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    if (len == 0) return -1;
+    if (ss.ss_family == AF_INET) return uv_ip4_name((struct sockaddr_in *)&ss, out, size);
+    if (ss.ss_family == AF_INET6) return uv_ip6_name((struct sockaddr_in6 *)&ss, out, size);
+    return -1;
+}
+
+/// The whole answer at once (h2o copies the body). `allow` names the methods
+/// of a 405, `authenticate` asks for a bearer token on a 401; NULL: none.
+static inline void sp_http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type,
+                                   const char *allow, const char *authenticate, const void *body, size_t len) {
+    req->res.status = status;
+    req->res.reason = reason;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    if (allow != NULL) h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+    if (authenticate != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, authenticate, strlen(authenticate));
+    req->res.content_length = len;
+    h2o_send_inline(req, (const char *)body, len);
+}
+
+#endif

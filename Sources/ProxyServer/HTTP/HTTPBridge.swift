@@ -1,0 +1,103 @@
+import CH2O
+import EventLoop
+
+/// One HTTP request as the endpoint sees it: copied out of h2o at once, so
+/// nothing above this file holds h2o's memory.
+struct HTTPRequest {
+    let id: UInt64
+    let method: String
+    let path: String
+    let body: [UInt8]
+    /// The `Authorization` header's value, if any.
+    let authorization: String?
+}
+
+/// The one place h2o's callbacks enter Swift (see `CH2O/shim.h`). The bridge
+/// is retained by h2o's context from `init` until `free()`; requests h2o still
+/// holds are kept by id, and one h2o has freed (its client left) is forgotten
+/// before an answer could touch it. Loop thread only.
+final class HTTPBridge {
+    private var server: UnsafeMutablePointer<sp_http>?
+    private var live: [UInt64: UnsafeMutablePointer<h2o_req_t>] = [:]
+    var onRequest: (HTTPRequest) -> Void = { _ in }
+    /// The last socket closed.
+    var onIdle: () -> Void = {}
+
+    init?(loop: UVLoop, maxBody: Int, requestTimeoutMs: UInt64) {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        server = sp_http_new(UnsafeMutableRawPointer(loop.raw), maxBody, requestTimeoutMs, context,
+                             { context, req, id in HTTPBridge.from(context).received(req!, id: id) },
+                             { context, id in HTTPBridge.from(context).live[id] = nil },
+                             { context in HTTPBridge.from(context).onIdle() })
+        if server == nil {
+            Unmanaged.passUnretained(self).release()
+            return nil
+        }
+    }
+
+    private static func from(_ context: UnsafeMutableRawPointer?) -> HTTPBridge {
+        Unmanaged<HTTPBridge>.fromOpaque(context!).takeUnretainedValue()
+    }
+
+    var openSockets: Int { server.map { Int(sp_http_open_sockets($0)) } ?? 0 }
+
+    /// Hands an accepted TCP descriptor to h2o (it is closed on failure).
+    func accept(_ fd: Int32) -> Bool {
+        guard let server else { return false }
+        return sp_http_accept(server, fd) == 0
+    }
+
+    /// Ends every open connection (at stop, once no call is in flight).
+    func endSockets() {
+        if let server { sp_http_end_sockets(server) }
+    }
+
+    /// Only with no socket open; the bridge is released.
+    func free() {
+        guard let server else { return }
+        self.server = nil
+        sp_http_free(server)
+        Unmanaged.passUnretained(self).release()
+    }
+
+    private func received(_ req: UnsafeMutablePointer<h2o_req_t>, id: UInt64) {
+        live[id] = req
+        let header = sp_http_header(req, "authorization")
+        let request = HTTPRequest(id: id, method: Self.string(sp_http_method(req)), path: Self.string(sp_http_path(req)),
+                                  body: sp_http_has_body(req) != 0 ? Self.bytes(sp_http_body(req)) : [],
+                                  authorization: header.len > 0 ? Self.string(header) : nil)
+        onRequest(request)
+    }
+
+    /// Answers a request, unless its client has gone meanwhile.
+    func respond(_ id: UInt64, status: Int, contentType: String, allow: String? = nil,
+                 authenticate: String? = nil, body: [UInt8]) {
+        guard let req = live.removeValue(forKey: id) else { return }
+        body.withUnsafeBytes { b in
+            let reason = UnsafeRawPointer(Self.reason(status).utf8Start).assumingMemoryBound(to: CChar.self)
+            sp_http_respond(req, Int32(status), reason, contentType, allow, authenticate, b.baseAddress, b.count)
+        }
+    }
+
+    /// h2o keeps the reason phrase's pointer until the head is written: a
+    /// static string lives forever.
+    private static func reason(_ status: Int) -> StaticString {
+        switch status {
+        case 200: return "OK"
+        case 204: return "No Content"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 503: return "Service Unavailable"
+        default: return "Error"
+        }
+    }
+
+    private static func bytes(_ v: h2o_iovec_t) -> [UInt8] {
+        guard let base = v.base, v.len > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: base, count: v.len))
+    }
+
+    private static func string(_ v: h2o_iovec_t) -> String { String(decoding: bytes(v), as: UTF8.self) }
+}

@@ -1,0 +1,204 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EventLoop
+import ProxyCore
+
+/// `server.http_listen`: what a load balancer, Kubernetes, Prometheus or
+/// `curl` asks, on the proxy's loop.
+///
+///   GET  /healthz  200 while the process answers
+///   GET  /readyz   200 when storage answers, else 503 with the reason
+///   GET  /metrics  Prometheus text (needs the bearer token when one is set)
+///   POST /         a JSON-RPC body, answered as the line protocol would
+///
+/// With `server.auth_token` set, `Authorization: Bearer <token>` opens
+/// `/metrics` and authenticates a POST's session (without it, the session is
+/// one that has not called `auth` yet, exactly as on a TCP line). HTTP/1.1
+/// is h2o's (see `HTTPBridge`). Loop thread only.
+final class HTTPEndpoint: UVStreamDelegate {
+    struct Settings {
+        var maxBodyBytes: Int
+        var maxConnections: Int
+        var token: String?
+        var authFailureDelayMs: UInt64
+    }
+
+    /// What the endpoint asks of the server.
+    struct Host {
+        var metrics: () -> String
+        /// nil: ready; else why not.
+        var readiness: (@escaping (String?) -> Void) -> Void
+        /// A POST's session for one body; `ended` hands it back (its transactions are rolled back).
+        var newSession: (_ authenticated: Bool) -> Session
+        var sessionEnded: (Session) -> Void
+        /// The last call in flight answered while stopping.
+        var drained: () -> Void
+    }
+
+    /// A kept-alive connection left silent this long closes; a request must
+    /// arrive within it too. Short: a stopping proxy waits for these sockets.
+    static let requestTimeoutMs: UInt64 = 5000
+
+    private let loop: UVLoop
+    private let dispatcher: Dispatcher
+    private let settings: Settings
+    private let host: Host
+    private let log: Logger
+    private var bridge: HTTPBridge?
+    private var listener: UVStream?
+    private(set) var callsInFlight = 0
+    private var stopping = false
+    private var lastAuthFailureLog = -Double.infinity
+
+    init(loop: UVLoop, dispatcher: Dispatcher, settings: Settings, host: Host, log: Logger) {
+        self.loop = loop
+        self.dispatcher = dispatcher
+        self.settings = settings
+        self.host = host
+        self.log = log
+    }
+
+    func listen(_ text: String, allowInsecure: Bool) throws(ServerError) {
+        guard let address = ListenAddress(text) else { throw ServerError("server.http_listen: '\(text)' is not HOST:PORT or PORT") }
+        if !address.isLoopback && (settings.token ?? "").isEmpty && !allowInsecure {
+            throw ServerError("refusing HTTP on \(address.host):\(address.port) without server.auth_token "
+                + "(set one, bind a loopback address, or set server.allow_insecure: true)")
+        }
+        guard let bridge = HTTPBridge(loop: loop, maxBody: settings.maxBodyBytes, requestTimeoutMs: Self.requestTimeoutMs) else {
+            throw ServerError("cannot start the HTTP endpoint (out of memory)")
+        }
+        let stream = UVStream(loop: loop, kind: .tcp)
+        var rc = stream.bindTCP(host: address.host, port: address.port)
+        if rc == 0 { rc = stream.listen() }
+        guard rc == 0 else {
+            stream.close()
+            bridge.free()
+            throw ServerError("cannot listen for HTTP on \(address.host):\(address.port): \(uvError(rc))")
+        }
+        bridge.onRequest = { [unowned self] in received($0) }
+        stream.delegate = self
+        stream.refusal = Self.busy
+        self.bridge = bridge
+        listener = stream
+        log.info("HTTP on http://\(address.host):\(stream.boundPort) (/metrics, /healthz, /readyz, POST /)"
+                 + ((settings.token ?? "").isEmpty ? "" : " (bearer token required for /metrics and POST)"))
+    }
+
+    // MARK: - Accepting
+
+    private static let busy = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbusy\n".utf8)
+
+    func streamDidAccept(_ listener: UVStream) {
+        guard let fd = listener.takeAcceptedDescriptor(), let bridge else { return }
+        if bridge.openSockets >= settings.maxConnections || stopping {
+            dispatcher.stats.rejected(stopping ? .stopping : .maxConnections)
+            Self.busy.withUnsafeBytes { _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            Glibc.close(fd)
+            return
+        }
+        if !bridge.accept(fd) { dispatcher.stats.rejected(.acceptFailed) }
+    }
+    func stream(_ stream: UVStream, didRead bytes: UnsafeRawBufferPointer) {}
+    func streamDidEnd(_ stream: UVStream, error: Int32?) {}
+    func streamDidDrain(_ stream: UVStream) {}
+
+    // MARK: - Requests
+
+    private enum Route: String { case healthz = "/healthz", readyz = "/readyz", metrics = "/metrics", rpc = "/", other }
+
+    private func received(_ request: HTTPRequest) {
+        let route = Route(rawValue: request.path) ?? .other
+        let reply = { [weak self] (status: Int, type: String, body: String, allow: String?, challenge: Bool) in
+            guard let self else { return }
+            dispatcher.stats.httpRequests["\(status) \(route.rawValue)", default: 0] += 1
+            bridge?.respond(request.id, status: status, contentType: type, allow: allow,
+                            authenticate: challenge ? "Bearer realm=\"storage-proxy\"" : nil, body: Array(body.utf8))
+        }
+        let text = "text/plain; charset=utf-8"
+        let isRead = request.method == "GET" || request.method == "HEAD"
+        switch route {
+        case .other:
+            reply(404, text, "not found: \(Self.printable(request.path)) (try /metrics, /healthz, /readyz or POST /)\n", nil, false)
+        case .healthz, .readyz, .metrics:
+            guard isRead else { return reply(405, text, "\(route.rawValue) answers GET\n", "GET, HEAD", false) }
+            if route == .healthz { return reply(200, text, "ok\n", nil, false) }
+            if route == .readyz {
+                if stopping { return reply(503, text, "stopping\n", nil, false) }
+                return host.readiness { why in reply(why == nil ? 200 : 503, text, (why ?? "ready") + "\n", nil, false) }
+            }
+            guard authorized(request) != false else { return reply(401, text, "unauthorized: send Authorization: Bearer <server.auth_token>\n", nil, true) }
+            reply(200, PrometheusText.contentType, host.metrics(), nil, false)
+        case .rpc:
+            guard request.method == "POST" else { return reply(405, text, "POST a JSON-RPC request to /\n", "POST", false) }
+            if stopping { return reply(503, text, "stopping\n", nil, false) }
+            guard let authorized = authorized(request) else {
+                return reply(400, text, "Authorization must be: Bearer <token>\n", nil, true)
+            }
+            if !authorized {
+                authFailed(request)
+                return loop.after(ms: settings.authFailureDelayMs) {
+                    reply(401, text, "unauthorized: wrong token\n", nil, true)
+                }
+            }
+            let hasToken = !(settings.token ?? "").isEmpty
+            let call = HTTPCall(body: request.body, dispatcher: dispatcher, session: host.newSession(!hasToken || request.authorization != nil))
+            callsInFlight += 1
+            call.run { [weak self] answer in
+                guard let self else { return }
+                host.sessionEnded(call.session)
+                callsInFlight -= 1
+                if answer.isEmpty {
+                    reply(204, "application/json", "", nil, false)
+                } else {
+                    dispatcher.stats.httpRequests["200 /", default: 0] += 1
+                    bridge?.respond(request.id, status: 200, contentType: "application/json", body: answer)
+                }
+                if stopping && callsInFlight == 0 { host.drained() }
+            }
+        }
+    }
+
+    /// true: the bearer token matches, or none is needed; false: absent or
+    /// wrong where one is needed (absent is fine for POST: see `received`);
+    /// nil: an `Authorization` header that is not a bearer token.
+    private func authorized(_ request: HTTPRequest) -> Bool? {
+        guard let token = settings.token, !token.isEmpty else { return true }
+        guard let header = request.authorization else { return request.method == "POST" ? true : false }
+        guard header.hasPrefix("Bearer ") else { return nil }
+        return dispatcher.services.checkToken(String(header.dropFirst(7)))
+    }
+
+    /// Logged at most every 10 s: a guesser must not flood the log.
+    private func authFailed(_ request: HTTPRequest) {
+        let now = MonotonicClock.coarseSeconds()
+        guard now - lastAuthFailureLog > 10 else { return }
+        lastAuthFailureLog = now
+        log.warning("HTTP: wrong bearer token on \(request.method) \(Self.printable(request.path))")
+    }
+
+    /// A client's path in a log line or answer: at most 64 printable ASCII bytes.
+    private static func printable(_ s: String) -> String {
+        String(s.unicodeScalars.prefix(64).map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" })
+    }
+
+    // MARK: - Stopping
+
+    /// No new request is served (503); calls in flight finish (the server
+    /// waits for `callsInFlight`). Not h2o's own request_shutdown: in 2.2 it
+    /// leaves a timer linked that its context then refuses to dispose.
+    func stop() {
+        stopping = true
+        listener?.close()
+        listener = nil
+    }
+
+    /// After storage closed: h2o goes once its last socket has.
+    func close() {
+        guard let bridge else { return }
+        if bridge.openSockets == 0 { bridge.free(); self.bridge = nil; return }
+        // Freed on the next turn, not inside h2o's own close callback.
+        bridge.endSockets()
+        bridge.onIdle = { [unowned self] in loop.after(ms: 0) { [self] in self.bridge?.free(); self.bridge = nil } }
+    }
+}
