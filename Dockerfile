@@ -6,7 +6,7 @@
 # --- build: the Swift toolchain image, with the five C libraries' headers
 FROM swift:6.3-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libuv1-dev libhiredis-dev libpq-dev libsqlite3-dev libcurl4-openssl-dev pkg-config \
+ && apt-get install -y --no-install-recommends libuv1-dev libhiredis-dev libpq-dev libsqlite3-dev libcurl4-openssl-dev libh2o-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -18,7 +18,7 @@ RUN swift build -c release --static-swift-stdlib --product storage-proxy \
 # --- run: slim Debian with the five runtime libraries only
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libuv1 libhiredis0.14 libpq5 libsqlite3-0 libcurl4 \
+ && apt-get install -y --no-install-recommends libuv1 libhiredis0.14 libpq5 libsqlite3-0 libcurl4 libh2o0.13 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /app --uid 10001 proxy \
  && mkdir -p /app/storage && chown proxy /app/storage

@@ -162,6 +162,33 @@ public final class UVStream {
         }
     }
 
+    /// Who is at the other end, for logs: `host:port` on TCP, `unix` (with the
+    /// peer's uid when the kernel tells it) on a Unix socket.
+    public var peerDescription: String {
+        if kind == .pipe {
+            guard let fd = descriptor else { return "unix" }
+            // struct ucred (pid, uid, gid) of SO_PEERCRED (17), which Glibc's module hides behind _GNU_SOURCE.
+            var cred: (pid: Int32, uid: UInt32, gid: UInt32) = (0, 0, 0)
+            var len = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
+            return getsockopt(fd, SOL_SOCKET, 17, &cred, &len) == 0 ? "unix uid=\(cred.uid) pid=\(cred.pid)" : "unix"
+        }
+        var storage = sockaddr_storage()
+        var len = Int32(MemoryLayout<sockaddr_storage>.size)
+        return withUnsafeMutablePointer(to: &storage) { sp -> String in
+            let sa = UnsafeMutableRawPointer(sp).assumingMemoryBound(to: sockaddr.self)
+            guard uv_tcp_getpeername(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_tcp_t.self), sa, &len) == 0 else { return "tcp" }
+            var name = [CChar](repeating: 0, count: 64)
+            if sp.pointee.ss_family == sa_family_t(AF_INET6) {
+                let a = UnsafeMutableRawPointer(sp).assumingMemoryBound(to: sockaddr_in6.self)
+                uv_ip6_name(a, &name, name.count)
+                return "[\(String(cString: name))]:\(UInt16(bigEndian: a.pointee.sin6_port))"
+            }
+            let a = UnsafeMutableRawPointer(sp).assumingMemoryBound(to: sockaddr_in.self)
+            uv_ip4_name(a, &name, name.count)
+            return "\(String(cString: name)):\(UInt16(bigEndian: a.pointee.sin_port))"
+        }
+    }
+
     /// Called when a client could not be accepted (out of descriptors: it
     /// was then told `refusal`, if the reserve descriptor allowed).
     public var acceptFailed: ((Int32) -> Void)?

@@ -281,6 +281,11 @@ private struct Reader {
                 let level = try string(v, key).lowercased()
                 guard ["debug", "info", "warning", "error"].contains(level) else { throw fail(v, key, "expected debug, info, warning or error") }
                 s.logLevel = level
+            case "log_format":
+                let format = try string(v, key).lowercased()
+                guard ["plain", "json"].contains(format) else { throw fail(v, key, "expected plain or json") }
+                s.logFormat = format
+            case "slow_log_ms": s.slowLogMs = try int(v, key, in: 0...86_400_000)
             default: throw fail(v, key, "unknown key")
             }
         }

@@ -7,22 +7,27 @@ final class Dispatcher {
     let methods: MethodTable
     let services: Services
     let stats: ServerStats
-    let limits: Limits
+    var limits: Limits  // SIGHUP may change them; a connection reads them as it goes
     /// The storage applies writes outside transactions in call order
     /// (`StorageAdapter.appliesWritesInOrder`), read once.
     let writesInOrder: Bool
+
+    let log: Logger
 
     struct Limits {
         var maxLineBytes: Int
         var maxOutputBytes: Int
         var maxAuthFailures: Int
+        /// `server.slow_log_ms` in seconds; 0: off.
+        var slowCallSeconds: Double
     }
 
-    init(methods: MethodTable, services: Services, stats: ServerStats, limits: Limits) {
+    init(methods: MethodTable, services: Services, stats: ServerStats, limits: Limits, log: Logger) {
         self.methods = methods
         self.services = services
         self.stats = stats
         self.limits = limits
+        self.log = log
         writesInOrder = services.storage.appliesWritesInOrder
     }
 
@@ -40,6 +45,31 @@ final class Dispatcher {
             reply(.failure(error))
         } catch {
             reply(.failure(.internalError("unexpected failure in \(spec.name)")))
+        }
+    }
+
+    /// A request answered (by a line or an HTTP body): counted, and logged
+    /// when it failed inside the proxy, was slower than `server.slow_log_ms`,
+    /// or at debug level. `sampledAt`: its precise start when its latency is
+    /// sampled (0 otherwise); `startedAt`: its coarse start, always.
+    func completed(_ method: Int?, name: String?, error: ProxyError?, sampledAt: UInt64, startedAt: Double,
+                   session: Session, request: UInt64) {
+        stats.record(method: method, errorCode: error?.code, nanoseconds: sampledAt == 0 ? nil : MonotonicClock.nanoseconds() &- sampledAt)
+        let seconds = MonotonicClock.coarseSeconds() - startedAt
+        let slow = limits.slowCallSeconds > 0 && seconds >= limits.slowCallSeconds
+        var isInternal = false
+        if case .internalError? = error { isInternal = true }
+        guard slow || isInternal || log.enabled(.debug) else { return }
+        let ms = String(Int((seconds * 1000).rounded()))
+        let methodName = name.map { String($0.prefix(64)) } ?? "(invalid)"
+        let fields: KeyValuePairs<String, String> = ["request_id": "\(session.origin.prefix { $0 != " " }).\(request)", "method": methodName,
+                                                     "ms": ms, "outcome": error.map { String($0.code) } ?? "ok", "client": session.origin]
+        if isInternal {
+            log.error("internal error in \(methodName): \(error!.message)", event: "internal_error", fields)
+        } else if slow {
+            log.warning("slow call: \(methodName) took \(ms) ms (server.slow_log_ms)", event: "slow_call", fields)
+        } else {
+            log.debug("call \(methodName)", event: "call", fields)
         }
     }
 

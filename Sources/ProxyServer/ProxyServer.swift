@@ -16,7 +16,7 @@ import ProxyConfig
 /// listens) → `run()` (until a signal or `stop()`) → returns after in-flight
 /// requests were answered and the storage pools closed.
 public final class ProxyServer: ConnectionOwner {
-    let config: ProxyConfig.Server
+    private(set) var config: ProxyConfig.Server
     let log: Logger
     private let loop: UVLoop
     private let handoff: LoopHandoff
@@ -32,6 +32,9 @@ public final class ProxyServer: ConnectionOwner {
     private var helpers: [UVCallback] = []
     private var stopping = false
     private var socketPath: String?
+
+    /// Reads the configuration again (SIGHUP); nil: the server was not started from a file.
+    public var reloadConfiguration: (() throws -> ProxyConfig)?
 
     /// `handoff` is the loop's, on which the backends were built; the server
     /// closes it when it stops.
@@ -49,11 +52,12 @@ public final class ProxyServer: ConnectionOwner {
                             maxPatternBytes: config.maxPatternBytes, defaultMaxAttempts: config.defaultMaxAttempts,
                             maxLeaseSeconds: config.maxLeaseSeconds, maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
                             authToken: config.authToken, authFailureDelayMs: config.authFailureDelayMs,
-                            vector: vector, embedder: embedder, completions: handoff,
+                            vector: vector, embedder: embedder, completions: handoff, log: log,
                             after: { [loop] ms, work in loop.after(ms: ms, work) })
         dispatcher = Dispatcher(methods: methods, services: services, stats: stats,
                                 limits: .init(maxLineBytes: config.maxLineBytes, maxOutputBytes: config.maxOutputBytes,
-                                              maxAuthFailures: config.maxAuthFailures))
+                                              maxAuthFailures: config.maxAuthFailures, slowCallSeconds: Double(config.slowLogMs) / 1000),
+                                log: log)
         services.status = { [unowned self] in statusReport() }
         services.after = { [loop] ms, work in loop.after(ms: ms, work) }
     }
@@ -68,6 +72,7 @@ public final class ProxyServer: ConnectionOwner {
         sigemptyset(&stopSignals)
         sigaddset(&stopSignals, SIGINT)
         sigaddset(&stopSignals, SIGTERM)
+        sigaddset(&stopSignals, SIGHUP)
         pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         connectionCap = raiseDescriptorLimit()
         if !config.socket.isEmpty { try listenUnix(config.socket) }
@@ -94,9 +99,10 @@ public final class ProxyServer: ConnectionOwner {
         let sweep = UVCallback(loop: loop, .timer) { [unowned self] in sweepIdle() }
         sweep.startTimer(ms: 1000, repeatMs: 1000)
         helpers = [flush, sweep]
+        helpers.append(UVCallback(loop: loop, .signal(SIGHUP)) { [unowned self] in reload() })
         for signum in [SIGINT, SIGTERM] {
             helpers.append(UVCallback(loop: loop, .signal(signum)) { [unowned self] in
-                log.info("signal \(signum == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
+                log.info("signal \(signum == SIGINT ? "SIGINT" : "SIGTERM"): stopping", event: "stopping")
                 stop()
             })
         }
@@ -120,7 +126,7 @@ public final class ProxyServer: ConnectionOwner {
         stream.refusal = Self.outOfDescriptors
         listeners.append(stream)
         socketPath = path
-        log.info("listening on unix:\(path) (mode \(String(config.socketMode, radix: 8)))")
+        log.info("listening on unix:\(path) (mode \(String(config.socketMode, radix: 8)))", event: "listening")
     }
 
     private func listenTCP(_ text: String) throws(ServerError) {
@@ -138,11 +144,11 @@ public final class ProxyServer: ConnectionOwner {
             throw ServerError("cannot listen on \(address.host):\(address.port): \(uvError(rc))")
         }
         let requiresAuth = !token.isEmpty
-        stream.delegate = acceptor(requiresAuth: requiresAuth)
+        stream.delegate = acceptor(requiresAuth: true)  // when a token is set, now or after a reload
         stream.acceptFailed = { [unowned self] in acceptFailed($0) }
         stream.refusal = Self.outOfDescriptors
         listeners.append(stream)
-        log.info("listening on tcp:\(address.host):\(stream.boundPort)\(requiresAuth ? " (auth required)" : "")")
+        log.info("listening on tcp:\(address.host):\(stream.boundPort)\(requiresAuth ? " (auth required)" : "")", event: "listening")
     }
 
     private func startHTTP() throws(ServerError) {
@@ -155,9 +161,8 @@ public final class ProxyServer: ConnectionOwner {
             readiness: { [unowned self] answer in
                 services.health.check(storage: storage) { up in answer(up ? nil : "storage unreachable") }
             },
-            newSession: { [unowned self] authenticated in
-                let session = Session(requiresAuth: !authenticated, maxAuthFailures: config.maxAuthFailures, budget: services.transactions)
-                return session
+            newSession: { [unowned self] authenticated, origin in
+                Session(requiresAuth: !authenticated, maxAuthFailures: config.maxAuthFailures, budget: services.transactions, origin: origin)
             },
             sessionEnded: { [unowned self] in endSession($0) },
             drained: { [unowned self] in finishStopIfDone() })
@@ -170,7 +175,9 @@ public final class ProxyServer: ConnectionOwner {
     /// fewer when the process may not open that many files. Past it a client
     /// is accepted only to be told `-32006`, never dropped silently.
     private(set) var connectionCap = 1024
-    private var lastAcceptFailureLog = -Double.infinity
+    private var rejectionLog = LogThrottle()
+    /// The connections the open-file limit allows (`server.max_connections` can only lower it).
+    private var descriptorCap = Int.max
 
     /// Raises the soft RLIMIT_NOFILE to the hard one (as PgBouncer and Redis
     /// do) and keeps an eighth of it, plus 64, for storage, caches and logs.
@@ -183,11 +190,12 @@ public final class ProxyServer: ConnectionOwner {
             if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 { limit.rlim_cur = before }
         }
         let files = Int(clamping: limit.rlim_cur)
-        let cap = min(config.maxConnections, max(1, files - 64 - files / 8))
-        log.info("open files: \(files)\(files > Int(clamping: before) ? " (raised from \(before))" : ""); connections: \(cap)")
+        descriptorCap = max(1, files - 64 - files / 8)
+        let cap = min(config.maxConnections, descriptorCap)
+        log.info("open files: \(files)\(files > Int(clamping: before) ? " (raised from \(before))" : ""); connections: \(cap)", event: "limits")
         if cap < config.maxConnections {
             log.warning("server.max_connections \(config.maxConnections) needs more descriptors than the \(files) allowed: "
-                        + "connections past \(cap) get -32006")
+                        + "connections past \(cap) get -32006", event: "limits")
         }
         return cap
     }
@@ -202,11 +210,15 @@ public final class ProxyServer: ConnectionOwner {
 
     /// Logged once per burst (at most every 10 s): a flood must not flood the log too.
     private func acceptFailed(_ status: Int32) {
-        let now = MonotonicClock.coarseSeconds()
         stats.rejected(status == -EMFILE || status == -ENFILE ? .outOfDescriptors : .acceptFailed)
-        guard now - lastAcceptFailureLog > 10 else { return }
-        lastAcceptFailureLog = now
-        log.warning("cannot accept a connection: \(uvError(status)) (open: \(connections.count), cap: \(connectionCap))")
+        logRejection("cannot accept a connection: \(uvError(status))")
+    }
+
+    /// Logged once per burst (at most every 10 s), with how many were not.
+    private func logRejection(_ why: String) {
+        guard let held = rejectionLog.admit() else { return }
+        log.warning("\(why) (open: \(connections.count), cap: \(connectionCap))" + (held > 0 ? "; \(held) more since the last report" : ""),
+                    event: "connection_rejected")
     }
 
     private func acceptor(requiresAuth: Bool) -> Acceptor {
@@ -215,6 +227,8 @@ public final class ProxyServer: ConnectionOwner {
         return a
     }
     private var acceptors: [Acceptor] = []
+    /// Connections numbered from 1 in accept order (HTTP requests are `h` + their number): the first part of request ids in logs.
+    private var connectionsMade: UInt64 = 0
 
     /// Accepts on one listener; over `max_connections` the newcomer gets `overloaded` and is closed.
     final class Acceptor: UVStreamDelegate {
@@ -226,20 +240,82 @@ public final class ProxyServer: ConnectionOwner {
             let client = UVStream(loop: server.loop, kind: listener.kind)
             guard listener.accept(into: client) else { return client.close() }
             client.setNoDelay()
-            let connection = Connection(stream: client, owner: server, dispatcher: server.dispatcher, requiresAuth: requiresAuth)
+            server.connectionsMade += 1
+            let connection = Connection(stream: client, owner: server, dispatcher: server.dispatcher,
+                                        requiresAuth: requiresAuth && !(server.services.authToken ?? "").isEmpty,
+                                        number: server.connectionsMade)
             server.connections[ObjectIdentifier(connection)] = connection
             if server.connections.count > server.connectionCap || server.stopping {
                 server.stats.rejected(server.stopping ? .stopping : .maxConnections)
+                if !server.stopping { server.logRejection("connection refused: server.max_connections reached") }
                 connection.reject(server.stopping ? .overloaded("the server is stopping")
                                   : .overloaded("too many connections (\(server.connectionCap))"))
                 return
             }
             server.stats.connectionsAccepted += 1
+            if server.log.enabled(.debug) { server.log.debug("connection opened", event: "connection_opened", ["client": connection.session.origin]) }
             connection.start()
         }
         func stream(_ stream: UVStream, didRead bytes: UnsafeRawBufferPointer) {}
         func streamDidEnd(_ stream: UVStream, error: Int32?) {}
         func streamDidDrain(_ stream: UVStream) {}
+    }
+
+    // MARK: - Reloading (SIGHUP)
+
+    /// The configuration file again: tokens, log level and format, limits and
+    /// timeouts apply to what comes next; open connections stay open. What
+    /// cannot change live (listeners, backends) is named in the log and keeps
+    /// its running value. A file that does not load changes nothing.
+    private func reload() {
+        guard let reloadConfiguration else {
+            return log.warning("SIGHUP: started without --config, nothing to reload", event: "reload_failed")
+        }
+        let new: ProxyConfig
+        do {
+            new = try reloadConfiguration()
+        } catch {
+            return log.error("SIGHUP: the configuration was not reloaded, the running one stays: \(error)", event: "reload_failed")
+        }
+        var s = new.server
+        var kept: [String] = ProxyConfig.keysNeedingRestart(from: startedWith, to: new)
+        if (s.authToken ?? "").isEmpty && !(config.authToken ?? "").isEmpty && !s.allowInsecure && listensBeyondLoopback {
+            s.authToken = config.authToken
+            kept.append("server.auth_token (a non-loopback listener needs one)")
+        }
+        // What only a restart changes keeps its running value.
+        s.socket = config.socket; s.socketMode = config.socketMode; s.listen = config.listen; s.httpListen = config.httpListen
+        let tokenChanged = s.authToken != config.authToken
+        config = s
+        log.set(level: s.logLevel)
+        log.set(format: Logger.Format(rawValue: s.logFormat) ?? .plain)
+        services.authToken = s.authToken
+        services.maxAnswerBytes = s.maxAnswerBytes
+        services.maxPatternBytes = s.maxPatternBytes
+        services.defaultMaxAttempts = s.defaultMaxAttempts
+        services.maxLeaseSeconds = s.maxLeaseSeconds
+        services.authFailureDelayMs = UInt64(s.authFailureDelayMs)
+        services.events.maxPerConnection = s.maxSubscriptionsPerConnection
+        let budget = services.transactions
+        budget.maxOpen = s.maxTransactions; budget.maxPerConnection = s.maxTransactionsPerConnection
+        budget.idleTimeout = s.transactionTimeout; budget.maxLifetime = s.transactionMaxLifetime
+        dispatcher.limits = .init(maxLineBytes: s.maxLineBytes, maxOutputBytes: s.maxOutputBytes, maxAuthFailures: s.maxAuthFailures,
+                                  slowCallSeconds: Double(s.slowLogMs) / 1000)
+        connectionCap = min(s.maxConnections, descriptorCap)
+        http?.settings.token = s.authToken
+        http?.settings.maxConnections = s.httpMaxConnections
+        http?.settings.authFailureDelayMs = UInt64(s.authFailureDelayMs)
+        http?.settings.maxBodyBytes = s.maxLineBytes
+        startedWith.server = s
+        log.info("SIGHUP: configuration reloaded" + (tokenChanged ? " (auth token changed: new connections use it)" : "")
+                 + (kept.isEmpty ? "" : "; needs a restart, unchanged until then: " + kept.joined(separator: ", ")), event: "reloaded")
+    }
+
+    /// The whole configuration the server runs with (the backends' parts only to tell what a reload cannot change).
+    public var startedWith = ProxyConfig()
+
+    private var listensBeyondLoopback: Bool {
+        [config.listen, config.httpListen].contains { !$0.isEmpty && ListenAddress($0)?.isLoopback == false }
     }
 
     // MARK: - Running
@@ -265,6 +341,10 @@ public final class ProxyServer: ConnectionOwner {
 
     func connectionClosed(_ connection: Connection) {
         connections[ObjectIdentifier(connection)] = nil
+        if log.enabled(.debug) {
+            log.debug("connection closed", event: "connection_closed",
+                      ["client": connection.session.origin, "requests": String(connection.session.requestsStarted)])
+        }
         endSession(connection.session)
         if stopping { finishStopIfDone() }
     }
@@ -281,7 +361,7 @@ public final class ProxyServer: ConnectionOwner {
         let clock = MonotonicClock.seconds()
         for c in connections.values {
             for (tx, why) in c.session.expiredTransactions(now: clock) {
-                log.info("transaction \(why): rolled back")
+                log.warning("transaction \(why): rolled back", event: "transaction_expired", ["client": c.session.origin])
                 stats.transactionsExpired += 1
                 storage.rollbackTransaction(tx) { _ in }
             }
@@ -306,7 +386,7 @@ public final class ProxyServer: ConnectionOwner {
         let deadline = MonotonicClock.seconds() + 10
         let watchdog = UVCallback(loop: loop, .timer) { [unowned self] in
             guard !connections.isEmpty, MonotonicClock.seconds() > deadline else { return }
-            log.warning("\(connections.count) connection(s) still busy after 10 s: closing them")
+            log.warning("\(connections.count) connection(s) still busy after 10 s: closing them", event: "stopping")
             for c in Array(connections.values) { c.close() }
         }
         watchdog.startTimer(ms: 1000, repeatMs: 1000)
@@ -331,7 +411,7 @@ public final class ProxyServer: ConnectionOwner {
             for h in helpers { h.close() }
             helpers.removeAll()
             handoff.close()
-            log.info("stopped")
+            log.info("stopped", event: "stop")
         }
     }
 

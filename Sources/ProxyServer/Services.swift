@@ -20,23 +20,27 @@ final class Services {
     let vectors: VectorStore
     let vectorLimits: ProxyConfig.Vector
     /// `server.max_answer_bytes`: backends stop reading rows past it.
-    let maxAnswerBytes: Int
+    var maxAnswerBytes: Int
     /// `server.max_pattern_bytes`: the longest `cache.clear_pattern` glob.
-    let maxPatternBytes: Int
+    var maxPatternBytes: Int
     /// `server.default_max_attempts` and `server.max_lease_seconds` (claims).
-    let defaultMaxAttempts: Int
-    let maxLeaseSeconds: Double
-    private let authToken: String?
+    var defaultMaxAttempts: Int
+    var maxLeaseSeconds: Double
+    /// `server.auth_token` (SIGHUP may change it; connections already in keep their state).
+    var authToken: String?
     /// `server.auth_failure_delay_ms`, and how a handler waits on the loop without blocking it.
-    let authFailureDelayMs: UInt64
+    var authFailureDelayMs: UInt64
     var after: (_ ms: UInt64, _ work: @escaping () -> Void) -> Void = { _, work in work() }
+    let log: Logger
+    private var authFailureLog = LogThrottle()
     /// `server.status`, which only the server can assemble (connections, statistics).
     var status: () -> JSONValue = { [:] }
 
     init(storage: StorageAdapter, cache: CacheAdapter, transactions: TransactionBudget, maxAnswerBytes: Int, maxPatternBytes: Int,
          defaultMaxAttempts: Int, maxLeaseSeconds: Double, maxSubscriptionsPerConnection: Int, authToken: String?,
          authFailureDelayMs: Int, vector: ProxyConfig.Vector, embedder: TextEmbedder?, completions: CompletionQueue,
-         after: @escaping (_ ms: UInt64, _ work: @escaping () -> Void) -> Void) {
+         log: Logger, after: @escaping (_ ms: UInt64, _ work: @escaping () -> Void) -> Void) {
+        self.log = log
         var limits = VectorStore.Limits()
         limits.searchThreads = vector.searchThreads
         limits.maxMemory = vector.maxMemoryBytes
@@ -54,6 +58,13 @@ final class Services {
         self.maxAnswerBytes = maxAnswerBytes
         self.maxPatternBytes = maxPatternBytes
         self.authToken = authToken
+    }
+
+    /// A wrong token (`auth`, or an HTTP bearer): logged at most every 10 s, never the token.
+    func authFailed(client: String) {
+        guard let held = authFailureLog.admit() else { return }
+        log.warning("authentication failed" + (held > 0 ? " (and \(held) more since the last report)" : ""),
+                    event: "auth_failed", ["client": client])
     }
 
     /// Constant time: every byte is compared whatever the first difference.

@@ -26,6 +26,10 @@ final class Session {
     }
 
     let requiresAuth: Bool
+    /// Who this is, for logs: the connection's number and peer (`17 127.0.0.1:51234`).
+    let origin: String
+    /// Requests started on it: with the connection's number, a request id for logs.
+    var requestsStarted: UInt64 = 0
     private(set) var isAuthenticated = false
     private var authFailures = 0
     private let maxAuthFailures: Int
@@ -41,8 +45,9 @@ final class Session {
     private var opening = 0
     private let budget: TransactionBudget
 
-    init(requiresAuth: Bool, maxAuthFailures: Int, budget: TransactionBudget) {
+    init(requiresAuth: Bool, maxAuthFailures: Int, budget: TransactionBudget, origin: String) {
         self.requiresAuth = requiresAuth
+        self.origin = origin
         self.maxAuthFailures = maxAuthFailures
         self.budget = budget
     }

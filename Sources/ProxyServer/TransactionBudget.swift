@@ -5,10 +5,11 @@ import ProxyCore
 /// and how many are open or opening. Each session owns its own
 /// transactions and reports here. Loop thread only.
 final class TransactionBudget {
-    let maxOpen: Int
-    let maxPerConnection: Int
-    let idleTimeout: Double
-    let maxLifetime: Double
+    // Variables: SIGHUP may change them (what is open stays open).
+    var maxOpen: Int
+    var maxPerConnection: Int
+    var idleTimeout: Double
+    var maxLifetime: Double
     private(set) var open = 0
     private(set) var opening = 0
 

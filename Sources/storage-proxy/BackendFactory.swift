@@ -16,15 +16,16 @@ enum BackendFactory {
         let storage: StorageAdapter
         switch config.storageType {
         case .sqlite:
+            logMigrations(try SQLiteStorage.migrate(config: config.sqlite), log: log)
             storage = try SQLiteStorage(config: config.sqlite, completions: handoff)
         case .postgresql:
-            _ = try PostgresStorage.migrate(conninfo: PGConnectionString.make(config.postgresql))  // before serving
+            logMigrations(try PostgresStorage.migrate(conninfo: PGConnectionString.make(config.postgresql)), log: log)  // before serving
             let postgres = PostgresStorage(loop: loop, settings: poolSettings(config.postgresql))
             postgres.onReachabilityChange = { problem in
                 if let problem {
-                    log.warning("PostgreSQL unreachable (\(problem)): storage calls fail with -32003 until it is back")
+                    log.warning("PostgreSQL unreachable (\(problem)): storage calls fail with -32003 until it is back", event: "storage_down")
                 } else {
-                    log.info("PostgreSQL is reachable again")
+                    log.info("PostgreSQL is reachable again", event: "storage_up")
                 }
             }
             storage = postgres
@@ -46,14 +47,24 @@ enum BackendFactory {
             let entries = RedisTaskCache(redis: redis)  // registers its step on every connect: before start
             redis.onAvailabilityChange = { problem in
                 if let problem {
-                    log.warning("Redis unavailable (\(problem)): storage calls go straight to storage, cache.* fails until it is back")
+                    log.warning("Redis unavailable (\(problem)): storage calls go straight to storage, cache.* fails until it is back",
+                                event: "cache_down")
                 } else {
-                    log.info("Redis is back; entries from before are retired (new generation)")
+                    log.info("Redis is back; entries from before are retired (new generation)", event: "cache_up")
                 }
             }
             redis.start()
             redis.awaitFirstAttempts()  // before listening: see there why
             return (ReadThroughStorage(storage: storage, cache: entries), RedisCache(redis: redis))
+        }
+    }
+
+    private static func logMigrations(_ outcome: (applied: [Int], version: Int), log: Logger) {
+        if outcome.applied.isEmpty {
+            log.info("schema is up to date (version \(outcome.version))", event: "migrations")
+        } else {
+            log.info("applied migration(s) \(outcome.applied.map(String.init).joined(separator: ", ")); schema version \(outcome.version)",
+                     event: "migrations")
         }
     }
 
@@ -72,6 +83,13 @@ enum BackendFactory {
         case .sqlite: return try SQLiteStorage.migrate(config: config.sqlite)
         case .postgresql: return try PostgresStorage.migrate(conninfo: PGConnectionString.make(config.postgresql))
         }
+    }
+
+    /// The settings an operator checks first, for the start event (no secret: only whether a token is set).
+    static func summary(_ c: ProxyConfig) -> KeyValuePairs<String, String> {
+        ["storage": c.storageType.rawValue, "cache": c.cacheType.rawValue, "socket": c.server.socket, "listen": c.server.listen,
+         "http_listen": c.server.httpListen, "auth_token": (c.server.authToken ?? "").isEmpty ? "none" : "set",
+         "max_connections": String(c.server.maxConnections), "log_level": c.server.logLevel, "slow_log_ms": String(c.server.slowLogMs)]
     }
 
     static func describe(_ config: ProxyConfig) -> String {

@@ -17,7 +17,7 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         let config = try options.resolve()
-        let log = Logger(level: config.server.logLevel)
+        let log = Logger(level: config.server.logLevel, format: Logger.Format(rawValue: config.server.logFormat) ?? .plain)
         // The loop first, then the backends on it, then the server with them.
         let loop = UVLoop()
         let handoff = LoopHandoff(loop: loop)
@@ -37,13 +37,16 @@ struct Serve: ParsableCommand {
         let embedder = config.vector.embedder.map { OpenAIEmbedder(loop: loop, settings: $0, maxDimension: config.vector.maxDimension) }
         let server = ProxyServer(config: config.server, log: log, loop: loop, handoff: handoff, storage: storage, cache: cache,
                                  vector: config.vector, embedder: embedder)
+        server.startedWith = config
+        if options.config != nil { server.reloadConfiguration = { try options.resolve() } }
         do {
             try server.start()
         } catch {
             throw failed(error.description)
         }
-        log.info(BackendFactory.describe(config))
-        if let embedder { log.info("vector embedder: \(embedder.model) at \(embedder.address)") }
+        log.info("storage-proxy \(ProxyServer.build.version) (\(ProxyServer.build.commit)) serving. " + BackendFactory.describe(config),
+                 event: "start", BackendFactory.summary(config))
+        if let embedder { log.info("vector embedder: \(embedder.model) at \(embedder.address)", event: "start") }
         server.run()
     }
 }

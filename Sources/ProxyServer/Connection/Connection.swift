@@ -30,12 +30,18 @@ final class Connection: UVStreamDelegate, EventOutlet {
         let chains: Bool            // a write that may start before earlier writes answered
         let inBatch: Bool, batchFirst: Bool, batchLast: Bool
         let startedAt: UInt64       // 0: latency not sampled for this request
+        let startedCoarse = MonotonicClock.coarseSeconds()  // for the slow-call log
+        let request: UInt64         // its number on the connection (the request id in logs)
+        let name: String?           // the method as the client named it
         var done = false
         var bytes: [UInt8] = []     // the answer, when it finished ahead of its turn
 
-        init(connection: Connection, id: RequestID?, method: Int?, isWrite: Bool, chains: Bool,
+        init(connection: Connection, id: RequestID?, method: Int?, name: String?, isWrite: Bool, chains: Bool,
              inBatch: Bool, batchFirst: Bool, batchLast: Bool, sampleLatency: Bool) {
             self.connection = connection
+            connection.session.requestsStarted += 1
+            request = connection.session.requestsStarted
+            self.name = name
             self.id = id; self.method = method; self.isWrite = isWrite; self.chains = chains
             self.inBatch = inBatch; self.batchFirst = batchFirst; self.batchLast = batchLast
             startedAt = sampleLatency ? MonotonicClock.nanoseconds() : 0
@@ -95,12 +101,12 @@ final class Connection: UVStreamDelegate, EventOutlet {
     /// stops reading from the client (backpressure).
     static let maxQueuedRequests = 4096
 
-    init(stream: UVStream, owner: ConnectionOwner, dispatcher: Dispatcher, requiresAuth: Bool) {
+    init(stream: UVStream, owner: ConnectionOwner, dispatcher: Dispatcher, requiresAuth: Bool, number: UInt64) {
         self.stream = stream
         self.owner = owner
         self.dispatcher = dispatcher
         session = Session(requiresAuth: requiresAuth, maxAuthFailures: dispatcher.limits.maxAuthFailures,
-                          budget: dispatcher.services.transactions)
+                          budget: dispatcher.services.transactions, origin: "\(number) \(stream.peerDescription)")
         framer = LineFramer(maxLineBytes: dispatcher.limits.maxLineBytes)
         stream.delegate = self
         session.endInput = { [unowned self] in endInput() }
@@ -193,12 +199,12 @@ final class Connection: UVStreamDelegate, EventOutlet {
 
     private func start(_ q: Queued) {
         let spec = q.spec
-        let id: RequestID?
+        let id: RequestID?, name: String?
         switch q.entry {
-        case .request(let r): id = r.id
-        case .invalid(let errorID, _): id = errorID  // answered even without an id: with null
+        case .request(let r): id = r.id; name = r.method
+        case .invalid(let errorID, _): id = errorID; name = nil  // answered even without an id: with null
         }
-        let slot = Slot(connection: self, id: id, method: spec?.index, isWrite: q.isWrite, chains: q.chains,
+        let slot = Slot(connection: self, id: id, method: spec?.index, name: name, isWrite: q.isWrite, chains: q.chains,
                         inBatch: q.inBatch, batchFirst: q.batchFirst, batchLast: q.batchLast,
                         sampleLatency: dispatcher.stats.shouldSampleLatency())
         inFlight.append(slot)
@@ -223,10 +229,10 @@ final class Connection: UVStreamDelegate, EventOutlet {
         unfinished -= 1
         if slot.isWrite { unfinishedWrites -= 1 }
         if slot.chains { unfinishedChained -= 1 }
-        let errorCode: Int?
-        if case .failure(let error) = result { errorCode = error.code } else { errorCode = nil }
-        dispatcher.stats.record(method: slot.method, errorCode: errorCode,
-                                nanoseconds: slot.startedAt == 0 ? nil : MonotonicClock.nanoseconds() &- slot.startedAt)
+        let error: ProxyError?
+        if case .failure(let e) = result { error = e } else { error = nil }
+        dispatcher.completed(slot.method, name: slot.name, error: error, sampledAt: slot.startedAt, startedAt: slot.startedCoarse,
+                             session: session, request: slot.request)
         guard !isClosed else { return }
 
         if let id = slot.id {  // notifications are never answered

@@ -25,7 +25,7 @@ final class EventHub {
     }
 
     private let feed: ChangeFeed
-    let maxPerConnection: Int
+    var maxPerConnection: Int  // SIGHUP may change it
     private var feedState = FeedState.off
     /// In the order they were made: a change reaches them in that order.
     private var subscriptions: [Subscription] = []

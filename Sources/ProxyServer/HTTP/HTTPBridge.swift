@@ -10,6 +10,8 @@ struct HTTPRequest {
     let body: [UInt8]
     /// The `Authorization` header's value, if any.
     let authorization: String?
+    /// The client's address (for logs).
+    let peer: String
 }
 
 /// The one place h2o's callbacks enter Swift (see `CH2O/shim.h`). The bridge
@@ -65,7 +67,7 @@ final class HTTPBridge {
         let header = sp_http_header(req, "authorization")
         let request = HTTPRequest(id: id, method: Self.string(sp_http_method(req)), path: Self.string(sp_http_path(req)),
                                   body: sp_http_has_body(req) != 0 ? Self.bytes(sp_http_body(req)) : [],
-                                  authorization: header.len > 0 ? Self.string(header) : nil)
+                                  authorization: header.len > 0 ? Self.string(header) : nil, peer: Self.peer(req))
         onRequest(request)
     }
 
@@ -92,6 +94,11 @@ final class HTTPBridge {
         case 503: return "Service Unavailable"
         default: return "Error"
         }
+    }
+
+    private static func peer(_ req: UnsafeMutablePointer<h2o_req_t>) -> String {
+        var name = [CChar](repeating: 0, count: 64)
+        return sp_http_peer(req, &name, name.count) == 0 ? String(cString: name) : "http"
     }
 
     private static func bytes(_ v: h2o_iovec_t) -> [UInt8] {

@@ -53,24 +53,27 @@ final class HTTPCall {
     private func start(_ entry: RPCEntry) {
         switch entry {
         case .invalid(let id, let error):
-            finish(entry: next, id: id, method: nil, startedAt: 0, .failure(error))
+            finish(entry: next, id: id, method: nil, name: nil, sampledAt: 0, startedAt: MonotonicClock.coarseSeconds(), .failure(error))
         case .request(let request):
             let spec = dispatcher.methods[request.method]
-            let startedAt = dispatcher.stats.shouldSampleLatency() ? MonotonicClock.nanoseconds() : 0
+            let sampledAt = dispatcher.stats.shouldSampleLatency() ? MonotonicClock.nanoseconds() : 0
+            let startedAt = MonotonicClock.coarseSeconds()
             let entry = next
             dispatcher.run(request, spec, session: session) { [self] result in
-                finish(entry: entry, id: request.id, method: spec?.index, startedAt: startedAt, result)
+                finish(entry: entry, id: request.id, method: spec?.index, name: request.method, sampledAt: sampledAt, startedAt: startedAt, result)
             }
         }
     }
 
-    private func finish(entry: Int, id: RequestID?, method: Int?, startedAt: UInt64, _ result: Result<any JSONWritable, ProxyError>) {
+    private func finish(entry: Int, id: RequestID?, method: Int?, name: String?, sampledAt: UInt64, startedAt: Double,
+                        _ result: Result<any JSONWritable, ProxyError>) {
         guard awaiting, entry == next else { return }  // a handler must answer once
         awaiting = false
-        let errorCode: Int?
-        if case .failure(let error) = result { errorCode = error.code } else { errorCode = nil }
-        dispatcher.stats.record(method: method, errorCode: errorCode,
-                                nanoseconds: startedAt == 0 ? nil : MonotonicClock.nanoseconds() &- startedAt)
+        let error: ProxyError?
+        if case .failure(let e) = result { error = e } else { error = nil }
+        session.requestsStarted += 1
+        dispatcher.completed(method, name: name, error: error, sampledAt: sampledAt, startedAt: startedAt,
+                             session: session, request: session.requestsStarted)
         if let id {
             if isBatch { out.append(answered == 0 ? UInt8(ascii: "[") : UInt8(ascii: ",")) }
             dispatcher.encode(result, id: id, into: &out)

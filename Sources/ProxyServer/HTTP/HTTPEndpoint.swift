@@ -30,7 +30,7 @@ final class HTTPEndpoint: UVStreamDelegate {
         /// nil: ready; else why not.
         var readiness: (@escaping (String?) -> Void) -> Void
         /// A POST's session for one body; `ended` hands it back (its transactions are rolled back).
-        var newSession: (_ authenticated: Bool) -> Session
+        var newSession: (_ authenticated: Bool, _ origin: String) -> Session
         var sessionEnded: (Session) -> Void
         /// The last call in flight answered while stopping.
         var drained: () -> Void
@@ -42,14 +42,13 @@ final class HTTPEndpoint: UVStreamDelegate {
 
     private let loop: UVLoop
     private let dispatcher: Dispatcher
-    private let settings: Settings
+    var settings: Settings  // SIGHUP may change the token and the connection cap
     private let host: Host
     private let log: Logger
     private var bridge: HTTPBridge?
     private var listener: UVStream?
     private(set) var callsInFlight = 0
     private var stopping = false
-    private var lastAuthFailureLog = -Double.infinity
 
     init(loop: UVLoop, dispatcher: Dispatcher, settings: Settings, host: Host, log: Logger) {
         self.loop = loop
@@ -82,7 +81,7 @@ final class HTTPEndpoint: UVStreamDelegate {
         self.bridge = bridge
         listener = stream
         log.info("HTTP on http://\(address.host):\(stream.boundPort) (/metrics, /healthz, /readyz, POST /)"
-                 + ((settings.token ?? "").isEmpty ? "" : " (bearer token required for /metrics and POST)"))
+                 + ((settings.token ?? "").isEmpty ? "" : " (bearer token required for /metrics and POST)"), event: "listening")
     }
 
     // MARK: - Accepting
@@ -136,13 +135,13 @@ final class HTTPEndpoint: UVStreamDelegate {
                 return reply(400, text, "Authorization must be: Bearer <token>\n", nil, true)
             }
             if !authorized {
-                authFailed(request)
+                dispatcher.services.authFailed(client: "h\(request.id) \(request.peer)")
                 return loop.after(ms: settings.authFailureDelayMs) {
                     reply(401, text, "unauthorized: wrong token\n", nil, true)
                 }
             }
             let hasToken = !(settings.token ?? "").isEmpty
-            let call = HTTPCall(body: request.body, dispatcher: dispatcher, session: host.newSession(!hasToken || request.authorization != nil))
+            let call = HTTPCall(body: request.body, dispatcher: dispatcher, session: host.newSession(!hasToken || request.authorization != nil, "h\(request.id) \(request.peer)"))
             callsInFlight += 1
             call.run { [weak self] answer in
                 guard let self else { return }
@@ -167,14 +166,6 @@ final class HTTPEndpoint: UVStreamDelegate {
         guard let header = request.authorization else { return request.method == "POST" ? true : false }
         guard header.hasPrefix("Bearer ") else { return nil }
         return dispatcher.services.checkToken(String(header.dropFirst(7)))
-    }
-
-    /// Logged at most every 10 s: a guesser must not flood the log.
-    private func authFailed(_ request: HTTPRequest) {
-        let now = MonotonicClock.coarseSeconds()
-        guard now - lastAuthFailureLog > 10 else { return }
-        lastAuthFailureLog = now
-        log.warning("HTTP: wrong bearer token on \(request.method) \(Self.printable(request.path))")
     }
 
     /// A client's path in a log line or answer: at most 64 printable ASCII bytes.

@@ -9,6 +9,7 @@ enum ServerMethods {
             guard call.services.checkToken(try call.params.string("token")) else {
                 // Held back: guessing costs time (and the connection goes after a few).
                 let closing = call.session.authFailed()
+                call.services.authFailed(client: call.session.origin)
                 let error = ProxyError.unauthorized(closing ? "wrong token; too many wrong tokens, the connection closes" : "wrong token")
                 return call.services.after(call.services.authFailureDelayMs) { call.reply(.failure(error)) }
             }
