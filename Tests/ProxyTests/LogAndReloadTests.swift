@@ -1,0 +1,151 @@
+import Foundation
+import ProxyCore
+import StorageProxyClient
+import Testing
+
+/// What the proxy tells an operator (`server.log_format: json`, one event
+/// per line) and what SIGHUP changes, against a real proxy.
+@Suite("Logs and reload")
+struct LogAndReloadTests {
+    /// The log's JSON events (lines before a reload to JSON are plain), each parsed.
+    static func events(_ proxy: ProxyProcess) throws -> [JSONValue] {
+        try proxy.logText.split(separator: "\n").filter { $0.hasPrefix("{") }.map { line in
+            let v = try JSONParser.parse(String(line))
+            #expect(v["time"]?.stringValue != nil && v["level"]?.stringValue != nil && v["message"]?.stringValue != nil, "\(line)")
+            return v
+        }
+    }
+
+    static func events(_ proxy: ProxyProcess, _ name: String) throws -> [JSONValue] {
+        try events(proxy).filter { $0["event"]?.stringValue == name }
+    }
+
+    /// Waits (5 s at most) until an event shows up.
+    static func waitFor(_ proxy: ProxyProcess, _ name: String, count: Int = 1) throws -> [JSONValue] {
+        for _ in 0..<250 {
+            let found = try events(proxy, name)
+            if found.count >= count { return found }
+            usleep(20_000)
+        }
+        return try events(proxy, name)
+    }
+
+    @Test("JSON lines: start (version, commit, a summary without secrets), listening, migrations, stop")
+    func startAndStop() throws {
+        let config = try writeConfig("server:\n  log_format: json\n  listen: \"0\"\n  auth_token: very-secret-token\n")
+        let proxy = try ProxyProcess(arguments: ["--config", config])
+        let start = try #require(try Self.events(proxy, "start").first)
+        #expect(start["message"]?.stringValue?.contains("storage-proxy 1.0.0 (") == true)
+        #expect(start["auth_token"] == "set" && start["storage"] == "sqlite")
+        #expect(try Self.events(proxy, "listening").count == 2)
+        #expect(try Self.events(proxy, "migrations").first?["message"]?.stringValue?.hasPrefix("applied migration(s) 1, 2") == true)
+        proxy.stop()
+        #expect(try Self.events(proxy, "stop").count == 1)
+        #expect(proxy.logText.split(separator: "\n").allSatisfy { $0.hasPrefix("{") }, "every line is one JSON event")
+        #expect(!proxy.logText.contains("very-secret-token"))
+        try proxy.start()
+        #expect(try Self.events(proxy, "migrations").last?["message"]?.stringValue?.hasPrefix("schema is up to date") == true)
+    }
+
+    @Test("auth failures are logged without the token and at most once per 10 s, with the count held back")
+    func authFailures() throws {
+        let config = try writeConfig("server:\n  log_format: json\n  listen: \"0\"\n  auth_token: right\n  max_auth_failures: 100\n  auth_failure_delay_ms: 0\n")
+        let proxy = try ProxyProcess(arguments: ["--config", config])
+        let client = try LineClient(.tcp(host: "127.0.0.1", port: try #require(proxy.tcpPort)))
+        for i in 0..<5 { #expect(try client.errorCode("auth", ["token": .string("guess-\(i)")]) == -32007) }
+        let failures = try Self.waitFor(proxy, "auth_failed")
+        #expect(failures.count == 1)
+        #expect(failures.first?["client"]?.stringValue?.contains("127.0.0.1:") == true)
+        #expect(!proxy.logText.contains("guess-"))
+    }
+
+    @Test("slow calls (server.slow_log_ms) and debug calls carry a request id, the method and the time")
+    func slowAndDebugCalls() throws {
+        let config = try writeConfig("server:\n  log_format: json\n  log_level: debug\n  slow_log_ms: 20\n  auth_failure_delay_ms: 100\n  max_auth_failures: 10\n")
+        let proxy = try ProxyProcess(arguments: ["--config", config])
+        let client = try proxy.client()
+        _ = try client.result("health_check")
+        _ = try client.result("get_task", ["task_id": "nothing"])
+        let calls = try Self.waitFor(proxy, "call", count: 2)
+        let get = try #require(calls.first { $0["method"] == "get_task" })
+        #expect(get["outcome"] == "ok" && get["request_id"]?.stringValue?.contains(".") == true && get["ms"] != nil)
+        #expect(try Self.events(proxy, "connection_opened").count >= 1)
+        #expect(try Self.events(proxy, "slow_call").isEmpty)
+
+        let tokenConfig = try writeConfig("server:\n  log_format: json\n  slow_log_ms: 20\n  auth_token: t\n  listen: \"0\"\n  auth_failure_delay_ms: 100\n")
+        let guarded = try ProxyProcess(arguments: ["--config", tokenConfig])
+        let tcp = try LineClient(.tcp(host: "127.0.0.1", port: try #require(guarded.tcpPort)))
+        #expect(try tcp.errorCode("auth", ["token": "wrong"]) == -32007)  // held back 100 ms: a slow call
+        let slow = try #require(try Self.waitFor(guarded, "slow_call").first)
+        #expect(slow["method"] == "auth" && slow["level"] == "warning" && slow["outcome"] == "-32007")
+        #expect(Int(slow["ms"]?.stringValue ?? "") ?? 0 >= 20)
+    }
+
+    @Test("a transaction rolled back by server.transaction_timeout and a refused connection are logged")
+    func expiredTransactionsAndRejections() throws {
+        let config = try writeConfig("server:\n  log_format: json\n  transaction_timeout: 0.2\n  max_connections: 2\n")
+        let proxy = try ProxyProcess(arguments: ["--config", config])
+        let client = try proxy.client()
+        _ = try client.result("begin_transaction")
+        let expired = try Self.waitFor(proxy, "transaction_expired")
+        #expect(expired.first?["message"]?.stringValue?.contains("rolled back") == true)
+        let second = try proxy.client()
+        _ = try second.result("health_check")
+        let third = try proxy.client()
+        #expect(try third.readLine()?.contains("-32006") == true, "told why before it is closed")
+        #expect(try Self.waitFor(proxy, "connection_rejected").first?["message"]?.stringValue?.contains("server.max_connections") == true)
+    }
+
+    @Test("a PostgreSQL outage and its end are logged")
+    func storageOutage() throws {
+        let forwarder = try PostgresForwarder()
+        let url = forwarder.route(try TestPostgres.database(named: ProxyProcess.makeTempDir()))
+        let config = try writeConfig("server:\n  log_format: json\n")
+        let proxy = try ProxyProcess(backend: .sqlite, arguments: ["--config", config, "--storage", "postgresql", "--database", url])
+        forwarder.stop()
+        #expect(try proxy.client().errorCode("get_task", ["task_id": "x"]) == -32003)
+        #expect(try Self.waitFor(proxy, "storage_down").count == 1)
+        try forwarder.start()
+        var up = false
+        for _ in 0..<100 where !up {
+            up = (try? proxy.client().errorCode("get_task", ["task_id": "x"])) == .some(nil)
+            if !up { usleep(100_000) }
+        }
+        #expect(up)
+        #expect(try Self.waitFor(proxy, "storage_up").count == 1)
+        #expect(!proxy.logText.contains("password"))
+    }
+
+    @Test("SIGHUP: a new token for new connections, log level and limits live, open connections kept, restart-only keys named")
+    func reload() throws {
+        let dir = ProxyProcess.makeTempDir()
+        let path = dir + "/proxy.yaml"
+        try "server:\n  listen: \"0\"\n  auth_token: old-token\n  max_connections: 50\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let proxy = try ProxyProcess(arguments: ["--config", path])
+        let port = try #require(proxy.tcpPort)
+        let kept = try LineClient(.tcp(host: "127.0.0.1", port: port))
+        _ = try kept.result("auth", ["token": "old-token"])
+
+        try "server:\n  listen: \"1\"\n  auth_token: new-token\n  max_connections: 7\n  log_format: json\n  log_level: debug\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        proxy.process?.send(SIGHUP)
+        let reloaded = try #require(try Self.waitFor(proxy, "reloaded").first)
+        #expect(reloaded["message"]?.stringValue?.contains("needs a restart, unchanged until then: server.listen") == true)
+        #expect(!proxy.logText.contains("new-token") && !proxy.logText.contains("old-token"))
+
+        #expect(try kept.result("health_check") == .bool(true), "the open connection stays authenticated")
+        let fresh = try LineClient(.tcp(host: "127.0.0.1", port: port))
+        #expect(try fresh.errorCode("auth", ["token": "old-token"]) == -32007)
+        #expect(try fresh.result("auth", ["token": "new-token"]) == .bool(true))
+        let status = try proxy.client().result("server.status")
+        #expect(status["connections"]?["max"] == .int(7))
+        #expect(try Self.waitFor(proxy, "call").isEmpty == false, "debug now on: calls are logged")
+
+        try "server:\n  max_connections: lots\n".write(toFile: path, atomically: true, encoding: .utf8)
+        proxy.process?.send(SIGHUP)
+        let failed = try #require(try Self.waitFor(proxy, "reload_failed").first)
+        #expect(failed["message"]?.stringValue?.contains("max_connections") == true)
+        #expect(try proxy.client().result("server.status")["connections"]?["max"] == .int(7), "the running configuration stays")
+        #expect(try kept.result("health_check") == .bool(true))
+    }
+}
