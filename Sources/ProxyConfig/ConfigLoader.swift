@@ -57,6 +57,32 @@ public enum ConfigLoader {
     }
 }
 
+/// Every key of each section (the suggestions for a mistyped one).
+private let knownKeys: [String: [String]] = [
+        "storage": ["type", "sqlite", "postgresql", "cache"],
+        "storage.sqlite": ["path", "pool_size", "synchronous", "busy_timeout_ms"],
+        "storage.postgresql": [
+            "url", "host", "port", "database", "user", "password", "pool_size", "max_overflow", "pool_recycle", "pipeline_depth",
+            "write_pipeline_depth",
+        ],
+        "storage.cache": ["type", "max_memory", "read_through_max_memory", "redis"],
+        "storage.cache.redis": ["url", "host", "port", "db", "password", "pool_size", "key_prefix"],
+        "vector": [
+            "search_threads", "max_memory_bytes", "max_dimension", "max_top_k", "max_documents_per_call", "max_query_words",
+            "embedder",
+        ],
+        "vector.embedder": [
+            "url", "model", "api_key_env", "batch_size", "timeout_ms", "max_concurrent", "cache_entries", "retry_seconds",
+        ],
+        "server": [
+            "socket", "socket_mode", "listen", "auth_token", "allow_insecure", "http_listen", "http_max_connections",
+            "max_connections", "max_line_bytes", "idle_timeout", "transaction_timeout", "transaction_max_lifetime",
+            "max_transactions", "max_transactions_per_connection", "line_timeout", "max_answer_bytes", "max_pattern_bytes",
+            "max_auth_failures", "auth_failure_delay_ms", "max_output_bytes", "max_subscriptions_per_connection",
+            "default_max_attempts", "max_lease_seconds", "log_level", "log_format", "slow_log_ms",
+        ],
+]
+
 /// Walks the YAML tree; each key knows its type, unknown keys are errors
 /// (a typo must not silently fall back to a default).
 private struct Reader {
@@ -66,6 +92,14 @@ private struct Reader {
     func fail(_ node: Node, _ key: String, _ why: String) -> ConfigError {
         let line = node.mark.map { ":\($0.line)" } ?? ""
         return ConfigError("\(file)\(line): \(key): \(why)")
+    }
+
+    /// An unknown key, with the closest known one of its section when it looks like a typo.
+    func unknown(_ node: Node, _ key: String) -> ConfigError {
+        let section = key.split(separator: ".").dropLast().joined(separator: ".")
+        let name = String(key.split(separator: ".").last ?? "")
+        let suggestion = Suggestion.closest(to: name, among: knownKeys[section] ?? [])
+        return fail(node, key, "unknown key" + (suggestion.map { " (did you mean \(section).\($0)?)" } ?? ""))
     }
 
     func mapping(_ node: Node, _ key: String) throws(ConfigError) -> [(String, Node)] {
@@ -155,7 +189,7 @@ private struct Reader {
                         guard ["OFF", "NORMAL", "FULL", "EXTRA"].contains(s) else { throw fail(v2, key2, "expected OFF, NORMAL, FULL or EXTRA") }
                         c.sqlite.synchronous = s
                     case "busy_timeout_ms": c.sqlite.busyTimeoutMs = try int(v2, key2, in: 0...600_000)
-                    default: throw fail(v2, key2, "unknown key")
+                    default: throw unknown(v2, key2)
                     }
                 }
             case "postgresql":
@@ -173,7 +207,7 @@ private struct Reader {
                     case "pool_recycle": c.postgresql.poolRecycle = try int(v2, key2, in: 1...Int(Int32.max))
                     case "pipeline_depth": c.postgresql.pipelineDepth = try int(v2, key2, in: 1...1024)
                     case "write_pipeline_depth": c.postgresql.writePipelineDepth = try int(v2, key2, in: 1...1024)
-                    default: throw fail(v2, key2, "unknown key")
+                    default: throw unknown(v2, key2)
                     }
                 }
             case "cache":
@@ -194,13 +228,13 @@ private struct Reader {
                             case "password": c.redis.password = try optionalString(v3, key3)
                             case "pool_size": c.redis.poolSize = try int(v3, key3, in: 1...256)
                             case "key_prefix": c.redis.keyPrefix = try string(v3, key3)
-                            default: throw fail(v3, key3, "unknown key")
+                            default: throw unknown(v3, key3)
                             }
                         }
-                    default: throw fail(v2, key2, "unknown key")
+                    default: throw unknown(v2, key2)
                     }
                 }
-            default: throw fail(v, key, "unknown key")
+            default: throw unknown(v, key)
             }
         }
     }
@@ -216,7 +250,7 @@ private struct Reader {
             case "max_documents_per_call": s.maxDocumentsPerCall = try int(v, key, in: 1...1_000_000)
             case "max_query_words": s.maxQueryWords = try int(v, key, in: 1...10_000)
             case "embedder": s.embedder = try readEmbedder(v, key)
-            default: throw fail(v, key, "unknown key")
+            default: throw unknown(v, key)
             }
         }
     }
@@ -240,7 +274,7 @@ private struct Reader {
             case "max_concurrent": e.maxConcurrent = try int(v, key2, in: 1...256)
             case "cache_entries": e.cacheEntries = try int(v, key2, in: 0...10_000_000)
             case "retry_seconds": e.retrySeconds = try double(v, key2, in: 0.01...86_400)
-            default: throw fail(v, key2, "unknown key")
+            default: throw unknown(v, key2)
             }
         }
         guard !e.url.isEmpty, !e.model.isEmpty else { throw fail(node, key, "needs url and model") }
@@ -286,7 +320,7 @@ private struct Reader {
                 guard ["plain", "json"].contains(format) else { throw fail(v, key, "expected plain or json") }
                 s.logFormat = format
             case "slow_log_ms": s.slowLogMs = try int(v, key, in: 0...86_400_000)
-            default: throw fail(v, key, "unknown key")
+            default: throw unknown(v, key)
             }
         }
     }

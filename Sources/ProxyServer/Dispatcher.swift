@@ -37,7 +37,9 @@ final class Dispatcher {
         guard session.mayCall || request.method == "auth" else {
             return reply(.failure(.unauthorized("call auth with the server's token first")))
         }
-        guard let spec else { return reply(.failure(.methodNotFound(request.method))) }
+        guard let spec else {
+            return reply(.failure(.methodNotFound(request.method, didYouMean: Suggestion.closest(to: request.method, among: methods.names))))
+        }
         do {
             let params = try Params(request.params, spec: spec)
             try spec.run(Call(params: params, session: session, services: services, reply: reply))

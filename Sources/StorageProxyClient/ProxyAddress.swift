@@ -1,5 +1,6 @@
 /// Where a proxy listens: `unix:///path/to/proxy.sock`, `unix:relative.sock`,
-/// a bare path, or `tcp://host:port`.
+/// a bare path, `tcp://host:port`, or `host:port` (TCP). Any other scheme is
+/// refused rather than read as a file name.
 public enum ProxyAddress: Equatable, Sendable, CustomStringConvertible {
     case unix(String)
     case tcp(host: String, port: Int)
@@ -15,7 +16,15 @@ public enum ProxyAddress: Equatable, Sendable, CustomStringConvertible {
             self = .tcp(host: host.isEmpty ? "127.0.0.1" : host, port: port)
             return
         }
-        guard !text.isEmpty else { return nil }
+        guard !text.isEmpty, !text.contains("://") else { return nil }
+        // `host:port` (or `[v6]:port`) with no slash is TCP; anything else is a socket path.
+        if !text.contains("/"), let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+           (1...65535).contains(port), colon != text.startIndex {
+            var host = String(text[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            self = .tcp(host: host, port: port)
+            return
+        }
         self = .unix(text)
     }
 

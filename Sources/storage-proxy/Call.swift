@@ -19,14 +19,15 @@ struct Call: AsyncParsableCommand {
     @Argument(help: "Parameters as a JSON object.")
     var params: String?
 
-    @Option(name: .long, help: "unix:///path/to.sock, a socket path, or tcp://host:port.")
-    var address = "unix://./storage/proxy.sock"
+    @Option(name: .long, help: "unix:///path/to.sock, a socket path, tcp://host:port or host:port (default: $STORAGE_PROXY_ADDRESS, else unix://./storage/proxy.sock).")
+    var address: String?
 
-    @Option(name: .long, help: "Auth token for TCP listeners that require one (default: $STORAGE_PROXY_TOKEN).")
+    @Option(name: .long, help: "Auth token for TCP listeners that require one (default: $STORAGE_PROXY_AUTH_TOKEN).")
     var token: String?
 
     func run() async throws {
-        guard let address = ProxyAddress(address) else { throw ValidationError("bad --address \(self.address)") }
+        let text = address ?? environment("STORAGE_PROXY_ADDRESS") ?? "unix://./storage/proxy.sock"
+        let address = try proxyAddress(text)
         var paramsValue = JSONObject()
         if let params {
             guard case .object(let object)? = try? JSONParser.parse(params) else {
@@ -34,7 +35,7 @@ struct Call: AsyncParsableCommand {
             }
             paramsValue = object
         }
-        let client = ProxyClient(address, token: token ?? environment("STORAGE_PROXY_TOKEN"), connectTimeout: 0)
+        let client = ProxyClient(address, token: token ?? environmentToken(), connectTimeout: 0)
         defer { client.close() }
         do {
             let result = try await client.call(method, paramsValue)
@@ -63,6 +64,19 @@ struct Call: AsyncParsableCommand {
 func printError(_ text: String) {
     var stderr = StandardError()
     print(text, to: &stderr)
+}
+
+/// `STORAGE_PROXY_AUTH_TOKEN` (or the older `STORAGE_PROXY_TOKEN`).
+func environmentToken() -> String? {
+    environment("STORAGE_PROXY_AUTH_TOKEN") ?? environment("STORAGE_PROXY_TOKEN")
+}
+
+/// An address from the command line or the environment; an unknown scheme is a usage error naming the ones there are.
+func proxyAddress(_ text: String) throws -> ProxyAddress {
+    guard let address = ProxyAddress(text) else {
+        throw ValidationError("cannot use the address '\(text)': expected unix:///path/to.sock, a socket path, tcp://host:port or host:port")
+    }
+    return address
 }
 
 func environment(_ name: String) -> String? {

@@ -29,6 +29,9 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("http-listen"), help: "HTTP endpoint (/metrics, /healthz, /readyz, POST /) at HOST:PORT, or PORT for loopback (default: off).")
     var httpListen: String?
 
+    @Option(name: .customLong("log-level"), help: "debug, info, warning or error (server.log_level).")
+    var logLevel: String?
+
     func resolve() throws -> ProxyConfig {
         var c = ProxyConfig()
         if let config {
@@ -69,6 +72,16 @@ struct ConfigOptions: ParsableArguments {
         if let socket { c.server.socket = socket }
         if let listen { c.server.listen = listen }
         if let httpListen { c.server.httpListen = httpListen }
+        if let logLevel {
+            guard ["debug", "info", "warning", "error"].contains(logLevel.lowercased()) else {
+                throw ValidationError("--log-level must be debug, info, warning or error")
+            }
+            c.server.logLevel = logLevel.lowercased()
+        }
+        // The token may come from the environment instead of a file (the file wins when it sets one).
+        if (c.server.authToken ?? "").isEmpty, let token = ProcessInfo.processInfo.environment["STORAGE_PROXY_AUTH_TOKEN"], !token.isEmpty {
+            c.server.authToken = token
+        }
         // The backends' URLs are checked now, as every other key is: a bad one
         // stops the command before anything starts, naming the key.
         do throws(ConfigError) {

@@ -21,7 +21,7 @@ struct ImportFiles: AsyncParsableCommand {
     @Option(help: "The folder holding tasks/ and logs/ (e.g. ./storage).") var source: String
     @Flag(help: "Read and check everything, report what would be imported, write nothing.") var dryRun = false
     @Option(help: "A running proxy to import through (unix:///path or tcp://host:port).") var address: String?
-    @Option(help: "Auth token for --address over TCP (default: $STORAGE_PROXY_TOKEN).") var token: String?
+    @Option(help: "Auth token for --address over TCP (default: $STORAGE_PROXY_AUTH_TOKEN).") var token: String?
     @Option(help: "YAML config file of the storage to import into (as for serve).") var config: String?
     @Option(help: "Storage backend: sqlite or postgresql.") var storage: String?
     @Option(help: "SQLite file path, or a postgresql:// URL.") var database: String?
@@ -33,8 +33,8 @@ struct ImportFiles: AsyncParsableCommand {
         let dir = NSTemporaryDirectory() + "storage-proxy-import-\(getpid())"
         let client: ProxyClient
         if let address {
-            guard let a = ProxyAddress(address) else { throw ValidationError("bad --address \(address)") }
-            client = ProxyClient(a, token: token ?? environment("STORAGE_PROXY_TOKEN"), connectTimeout: 0)
+            let a = try proxyAddress(address)
+            client = ProxyClient(a, token: token ?? environmentToken(), connectTimeout: 0)
         } else {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             var args: [String] = []

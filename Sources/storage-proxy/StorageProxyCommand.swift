@@ -1,4 +1,5 @@
 import ArgumentParser
+import ProxyServer
 
 @main
 struct StorageProxyCommand: AsyncParsableCommand {
@@ -6,6 +7,7 @@ struct StorageProxyCommand: AsyncParsableCommand {
         commandName: "storage-proxy",
         abstract: "A storage proxy for AI-agent schedulers: line-delimited JSON-RPC 2.0 over a Unix socket or TCP, "
             + "backed by SQLite (Personal Edition) or PostgreSQL + Redis (Enterprise Edition).",
+        version: "storage-proxy \(ProxyServer.build.version) (commit \(ProxyServer.build.commit))",
         subcommands: [Serve.self, Migrate.self, Call.self, ImportFiles.self, Copy.self, Export.self, Checksum.self, Backup.self,
                       Bench.self, PrintOpenRPC.self],
         defaultSubcommand: Serve.self)

@@ -11,7 +11,8 @@ extension ProxyError {
         switch code {
         case -32700: self = .parseError(detail("Parse error"))
         case -32600: self = .invalidRequest(detail("Invalid Request"))
-        case -32601: self = .methodNotFound(fields?["method"]?.stringValue ?? detail("Method not found"))
+        case -32601: self = .methodNotFound(fields?["method"]?.stringValue ?? detail("Method not found"),
+                                            didYouMean: fields?["did_you_mean"]?.stringValue)
         case -32602:
             let field = fields?["field"]?.stringValue ?? ""
             self = .invalidParams(field: field, reason: fields?["reason"]?.stringValue ?? detail("Invalid params"))

@@ -6,7 +6,8 @@
 public enum ProxyError: Error, Equatable, Sendable {
     case parseError(String)                                   // -32700
     case invalidRequest(String)                               // -32600
-    case methodNotFound(String)                               // -32601
+    /// The name the client sent, and the closest method there is when it looks like a typo.
+    case methodNotFound(String, didYouMean: String? = nil)    // -32601
     case invalidParams(field: String, reason: String)         // -32602
     case internalError(String, native: NativeCode? = nil)     // -32603
     case notFound(String)                                     // -32001
@@ -58,6 +59,7 @@ public enum ProxyError: Error, Equatable, Sendable {
 
     /// Title plus detail, e.g. `Invalid params: task.agent_name is required`.
     public var message: String {
+        if case .methodNotFound(let name, let suggestion?) = self { return "\(title): \(name) (did you mean \(suggestion)?)" }
         let d = detail
         return d.isEmpty ? title : "\(title): \(d)"
     }
@@ -67,7 +69,7 @@ public enum ProxyError: Error, Equatable, Sendable {
         switch self {
         case .invalidParams(let field, let reason): return "\(field) \(reason)"
         case .requestTooLarge(let limit, let subject): return "\(subject) exceeds \(limit) bytes"
-        case .parseError(let d), .invalidRequest(let d), .methodNotFound(let d), .internalError(let d, _),
+        case .parseError(let d), .invalidRequest(let d), .methodNotFound(let d, _), .internalError(let d, _),
             .notFound(let d), .conflict(let d, _, _), .backendUnavailable(let d, _), .transactionInvalid(let d),
             .overloaded(let d), .unauthorized(let d), .timeout(let d):
             return d
@@ -82,7 +84,8 @@ public enum ProxyError: Error, Equatable, Sendable {
         case .overloaded: return ["retryable": true]
         case .timeout: return ["retryable": true]
         case .requestTooLarge(let limit, _): return ["limit_bytes": .int(Int64(limit))]
-        case .methodNotFound(let name): return ["method": .string(name)]
+        case .methodNotFound(let name, let suggestion):
+            return suggestion.map { ["method": .string(name), "did_you_mean": .string($0)] } ?? ["method": .string(name)]
         case .conflict(_, let native, let fields?):
             var data = fields
             if let native { data["native"] = native.json }

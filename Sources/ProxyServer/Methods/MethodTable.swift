@@ -91,5 +91,7 @@ struct MethodTable {
 
     subscript(name: String) -> MethodSpec? { byName[name] }
 
+    var names: [String] { ordered.map(\.name) }
+
     static let standard = MethodTable(StorageMethods.all + ClaimMethods.all + ScheduleMethods.all + EventMethods.all + VectorMethods.all + CacheMethods.all + ServerMethods.all)
 }
