@@ -170,7 +170,7 @@ public final class UVStream {
             // struct ucred (pid, uid, gid) of SO_PEERCRED (17), which Glibc's module hides behind _GNU_SOURCE.
             var cred: (pid: Int32, uid: UInt32, gid: UInt32) = (0, 0, 0)
             var len = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
-            return getsockopt(fd, SOL_SOCKET, 17, &cred, &len) == 0 ? "unix uid=\(cred.uid) pid=\(cred.pid)" : "unix"
+            return getsockopt(fd, SOL_SOCKET, 17, &cred, &len) == 0 ? "unix:uid=\(cred.uid),pid=\(cred.pid)" : "unix"
         }
         var storage = sockaddr_storage()
         var len = Int32(MemoryLayout<sockaddr_storage>.size)

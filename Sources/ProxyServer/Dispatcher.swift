@@ -64,7 +64,7 @@ final class Dispatcher {
         guard slow || isInternal || log.enabled(.debug) else { return }
         let ms = String(Int((seconds * 1000).rounded()))
         let methodName = name.map { String($0.prefix(64)) } ?? "(invalid)"
-        let fields: KeyValuePairs<String, String> = ["request_id": "\(session.origin.prefix { $0 != " " }).\(request)", "method": methodName,
+        let fields: KeyValuePairs<String, String> = ["request_id": "\(session.origin.prefix { $0 != "@" }).\(request)", "method": methodName,
                                                      "ms": ms, "outcome": error.map { String($0.code) } ?? "ok", "client": session.origin]
         if isInternal {
             log.error("internal error in \(methodName): \(error!.message)", event: "internal_error", fields)

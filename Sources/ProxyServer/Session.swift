@@ -26,7 +26,7 @@ final class Session {
     }
 
     let requiresAuth: Bool
-    /// Who this is, for logs: the connection's number and peer (`17 127.0.0.1:51234`).
+    /// Who this is, for logs: the connection's number and peer (`17@127.0.0.1:51234`, `h5@127.0.0.1` over HTTP).
     let origin: String
     /// Requests started on it: with the connection's number, a request id for logs.
     var requestsStarted: UInt64 = 0

@@ -106,7 +106,7 @@ final class Connection: UVStreamDelegate, EventOutlet {
         self.owner = owner
         self.dispatcher = dispatcher
         session = Session(requiresAuth: requiresAuth, maxAuthFailures: dispatcher.limits.maxAuthFailures,
-                          budget: dispatcher.services.transactions, origin: "\(number) \(stream.peerDescription)")
+                          budget: dispatcher.services.transactions, origin: "\(number)@\(stream.peerDescription)")
         framer = LineFramer(maxLineBytes: dispatcher.limits.maxLineBytes)
         stream.delegate = self
         session.endInput = { [unowned self] in endInput() }

@@ -126,7 +126,10 @@ final class HTTPEndpoint: UVStreamDelegate {
                 if stopping { return reply(503, text, "stopping\n", nil, false) }
                 return host.readiness { why in reply(why == nil ? 200 : 503, text, (why ?? "ready") + "\n", nil, false) }
             }
-            guard authorized(request) != false else { return reply(401, text, "unauthorized: send Authorization: Bearer <server.auth_token>\n", nil, true) }
+            guard authorized(request) != false else {
+                if request.authorization != nil { dispatcher.services.authFailed(client: "h\(request.id)@\(request.peer)") }
+                return reply(401, text, "unauthorized: send Authorization: Bearer <server.auth_token>\n", nil, true)
+            }
             reply(200, PrometheusText.contentType, host.metrics(), nil, false)
         case .rpc:
             guard request.method == "POST" else { return reply(405, text, "POST a JSON-RPC request to /\n", "POST", false) }
@@ -135,13 +138,13 @@ final class HTTPEndpoint: UVStreamDelegate {
                 return reply(400, text, "Authorization must be: Bearer <token>\n", nil, true)
             }
             if !authorized {
-                dispatcher.services.authFailed(client: "h\(request.id) \(request.peer)")
+                dispatcher.services.authFailed(client: "h\(request.id)@\(request.peer)")
                 return loop.after(ms: settings.authFailureDelayMs) {
                     reply(401, text, "unauthorized: wrong token\n", nil, true)
                 }
             }
             let hasToken = !(settings.token ?? "").isEmpty
-            let call = HTTPCall(body: request.body, dispatcher: dispatcher, session: host.newSession(!hasToken || request.authorization != nil, "h\(request.id) \(request.peer)"))
+            let call = HTTPCall(body: request.body, dispatcher: dispatcher, session: host.newSession(!hasToken || request.authorization != nil, "h\(request.id)@\(request.peer)"))
             callsInFlight += 1
             call.run { [weak self] answer in
                 guard let self else { return }
