@@ -28,6 +28,7 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CLibCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLibSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CH2O", pkgConfig: "libh2o", providers: [.apt(["libh2o-dev"])]),
 
         // The commit the binary was built from (a C define: Swift targets take no valued defines).
@@ -54,6 +55,8 @@ let package = Package(
         .target(name: "SQLiteStorage", dependencies: ["ProxyCore", "StoragePorts", "SQLStore", "Scheduling", "ProxyConfig", "CSQLite"], swiftSettings: v5),
         // Child processes by posix_spawn/waitpid (the CLI's private proxy, the benchmark's tools, the tests).
         .target(name: "Spawn", swiftSettings: v5),
+        // TLS over memory (OpenSSL): contexts from PEM files, sessions whose bytes travel on our own sockets.
+        .target(name: "TLS", dependencies: ["CLibSSL"], swiftSettings: v5),
         // The libuv bridge: loop, streams, timers, polls, the hand-off from worker threads.
         .target(name: "EventLoop", dependencies: ["ProxyCore", "CLibUV"], swiftSettings: v5),
         // The vector store's optional embedder: an OpenAI-compatible /v1/embeddings endpoint over libcurl's
@@ -64,10 +67,10 @@ let package = Package(
         // Redis on the loop (hiredis async): the shared read-through cache and `cache.*`.
         .target(name: "RedisCache", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "CHiredis"], swiftSettings: v5),
         // Listeners, connections, framing, dispatch, transactions; the HTTP endpoint (h2o) for metrics and probes.
-        .target(name: "ProxyServer", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "Scheduling", "VectorStore", "CH2O", "CBuildInfo"],
+        .target(name: "ProxyServer", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "Scheduling", "VectorStore", "CH2O", "CBuildInfo", "TLS"],
                 swiftSettings: v5),
         // Client over the wire contract (used by `call`, `bench` and the tests).
-        .target(name: "StorageProxyClient", dependencies: ["ProxyCore"], swiftSettings: v5),
+        .target(name: "StorageProxyClient", dependencies: ["ProxyCore", "TLS"], swiftSettings: v5),
         // The benchmark's parts (not the product's): a bare libuv line-echo, the load driver, pgbench and
         // redis-benchmark runners. `storage-proxy bench` drives them.
         .target(name: "ProxyBench", dependencies: ["ProxyCore", "EventLoop", "SQLStore", "StorageProxyClient", "Spawn", "VectorSearch"], swiftSettings: v5),

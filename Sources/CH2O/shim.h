@@ -125,6 +125,10 @@ static inline int sp_http_accept(sp_http *server, int fd) {
     return 0;
 }
 
+/// HTTPS for the connections accepted from now on (h2o takes its own
+/// reference per connection, so a context replaced later may then be freed).
+static inline void sp_http_use_tls(sp_http *server, SSL_CTX *context) { server->accept.ssl_ctx = context; }
+
 static inline int sp_http_open_sockets(const sp_http *server) { return server->open_sockets; }
 
 /// Ends every connection through h2o's own path: the kernel shuts the socket

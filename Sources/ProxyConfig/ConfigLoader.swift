@@ -71,11 +71,12 @@ private let knownKeys: [String: [String]] = [
             "search_threads", "max_memory_bytes", "max_dimension", "max_top_k", "max_documents_per_call", "max_query_words",
             "embedder",
         ],
+        "server.tls": ["cert", "key", "client_ca"],
         "vector.embedder": [
             "url", "model", "api_key_env", "batch_size", "timeout_ms", "max_concurrent", "cache_entries", "retry_seconds",
         ],
         "server": [
-            "socket", "socket_mode", "listen", "auth_token", "allow_insecure", "http_listen", "http_max_connections",
+            "socket", "socket_mode", "listen", "auth_token", "allow_insecure", "http_listen", "tls", "http_max_connections",
             "max_connections", "max_line_bytes", "idle_timeout", "transaction_timeout", "transaction_max_lifetime",
             "max_transactions", "max_transactions_per_connection", "line_timeout", "max_answer_bytes", "max_pattern_bytes",
             "max_auth_failures", "auth_failure_delay_ms", "max_output_bytes", "max_subscriptions_per_connection",
@@ -281,6 +282,22 @@ private struct Reader {
         return e
     }
 
+    func readTLS(_ node: Node, _ key: String) throws(ConfigError) -> ProxyConfig.TLS? {
+        if case .scalar(let s) = node, s.style == .plain, ["", "~", "null"].contains(s.string) { return nil }
+        var t = ProxyConfig.TLS()
+        for (k, v) in try mapping(node, key) {
+            let key2 = "\(key).\(k)"
+            switch k {
+            case "cert": t.cert = try nonEmptyString(v, key2)
+            case "key": t.key = try nonEmptyString(v, key2)
+            case "client_ca": t.clientCA = try optionalString(v, key2)
+            default: throw unknown(v, key2)
+            }
+        }
+        guard !t.cert.isEmpty, !t.key.isEmpty else { throw fail(node, key, "needs cert and key (PEM files)") }
+        return t
+    }
+
     mutating func readServer(_ node: Node, into s: inout ProxyConfig.Server) throws(ConfigError) {
         for (k, v) in try mapping(node, "server") {
             let key = "server.\(k)"
@@ -294,6 +311,7 @@ private struct Reader {
             case "auth_token": s.authToken = try optionalString(v, key)
             case "allow_insecure": s.allowInsecure = try bool(v, key)
             case "http_listen": s.httpListen = try optionalString(v, key) ?? ""
+            case "tls": s.tls = try readTLS(v, key)
             case "http_max_connections": s.httpMaxConnections = try int(v, key, in: 1...100_000)
             case "max_connections": s.maxConnections = try int(v, key, in: 1...1_000_000)
             case "max_line_bytes": s.maxLineBytes = try int(v, key, in: 256...(1 << 30))

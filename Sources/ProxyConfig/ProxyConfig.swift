@@ -51,6 +51,15 @@ public struct ProxyConfig: Sendable, Equatable {
         public var readThroughMaxMemory = 64 << 20
     }
 
+    /// TLS on the TCP listeners (`server.tls`): PEM files, read again on SIGHUP.
+    public struct TLS: Sendable, Equatable {
+        public var cert = ""
+        public var key = ""
+        /// Clients must present a certificate signed by one of these (mutual TLS); nil: none asked.
+        public var clientCA: String?
+        public init() {}
+    }
+
     public struct Server: Sendable, Equatable {
         /// Unix socket path; empty switches it off.
         public var socket = "./storage/proxy.sock"
@@ -61,6 +70,8 @@ public struct ProxyConfig: Sendable, Equatable {
         public var allowInsecure = false
         /// `HOST:PORT` or `PORT` of the HTTP endpoint (metrics, probes, POST /); empty: off.
         public var httpListen = ""
+        /// TLS on `listen` and `http_listen` (never the Unix socket); nil: plain TCP.
+        public var tls: TLS?
         /// HTTP connections open at once (a scraper and a load balancer need a few).
         public var httpMaxConnections = 64
         public var maxConnections = 1024

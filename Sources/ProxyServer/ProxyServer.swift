@@ -7,6 +7,7 @@ import ProxyCore
 import StoragePorts
 import VectorStore
 import ProxyConfig
+import TLS
 
 /// The proxy: its listeners and connections on one libuv loop, run on the
 /// calling thread, and the statistics.
@@ -75,6 +76,7 @@ public final class ProxyServer: ConnectionOwner {
         sigaddset(&stopSignals, SIGHUP)
         pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         connectionCap = raiseDescriptorLimit()
+        if let settings = config.tls { tls = try Self.loadTLS(settings) }
         if !config.socket.isEmpty { try listenUnix(config.socket) }
         do {
             if !config.listen.isEmpty { try listenTCP(config.listen) }
@@ -121,7 +123,7 @@ public final class ProxyServer: ConnectionOwner {
             stream.close()
             throw ServerError("cannot listen on \(path): \(uvError(rc))")
         }
-        stream.delegate = acceptor(requiresAuth: false)
+        stream.delegate = acceptor(requiresAuth: false, tls: false)
         stream.acceptFailed = { [unowned self] in acceptFailed($0) }
         stream.refusal = Self.outOfDescriptors
         listeners.append(stream)
@@ -132,9 +134,9 @@ public final class ProxyServer: ConnectionOwner {
     private func listenTCP(_ text: String) throws(ServerError) {
         guard let address = ListenAddress(text) else { throw ServerError("server.listen: '\(text)' is not HOST:PORT or PORT") }
         let token = config.authToken ?? ""
-        if !address.isLoopback && token.isEmpty && !config.allowInsecure {
+        if !address.isLoopback && token.isEmpty && config.tls?.clientCA == nil && !config.allowInsecure {
             throw ServerError("refusing to listen on \(address.host):\(address.port) without server.auth_token "
-                + "(set one, bind a loopback address, or set server.allow_insecure: true)")
+                + "(set one, require client certificates with server.tls.client_ca, bind a loopback address, or set server.allow_insecure: true)")
         }
         let stream = UVStream(loop: loop, kind: .tcp)
         var rc = stream.bindTCP(host: address.host, port: address.port)
@@ -144,11 +146,14 @@ public final class ProxyServer: ConnectionOwner {
             throw ServerError("cannot listen on \(address.host):\(address.port): \(uvError(rc))")
         }
         let requiresAuth = !token.isEmpty
-        stream.delegate = acceptor(requiresAuth: true)  // when a token is set, now or after a reload
+        stream.delegate = acceptor(requiresAuth: true, tls: tls != nil)  // auth: when a token is set, now or after a reload
         stream.acceptFailed = { [unowned self] in acceptFailed($0) }
         stream.refusal = Self.outOfDescriptors
         listeners.append(stream)
-        log.info("listening on tcp:\(address.host):\(stream.boundPort)\(requiresAuth ? " (auth required)" : "")", event: "listening")
+        let notes = [tls != nil ? "TLS" + (config.tls?.clientCA != nil ? ", client certificates required" : "") : nil,
+                     requiresAuth ? "auth required" : nil].compactMap { $0 }
+        log.info("listening on tcp:\(address.host):\(stream.boundPort)" + (notes.isEmpty ? "" : " (\(notes.joined(separator: ", ")))"),
+                 event: "listening")
     }
 
     private func startHTTP() throws(ServerError) {
@@ -167,7 +172,8 @@ public final class ProxyServer: ConnectionOwner {
             sessionEnded: { [unowned self] in endSession($0) },
             drained: { [unowned self] in finishStopIfDone() })
         let endpoint = HTTPEndpoint(loop: loop, dispatcher: dispatcher, settings: settings, host: host, log: log)
-        try endpoint.listen(config.httpListen, allowInsecure: config.allowInsecure)
+        if let tls { endpoint.useTLS(tls) }
+        try endpoint.listen(config.httpListen, allowInsecure: config.allowInsecure || config.tls?.clientCA != nil)
         http = endpoint
     }
 
@@ -221,8 +227,8 @@ public final class ProxyServer: ConnectionOwner {
                     event: "connection_rejected")
     }
 
-    private func acceptor(requiresAuth: Bool) -> Acceptor {
-        let a = Acceptor(server: self, requiresAuth: requiresAuth)
+    private func acceptor(requiresAuth: Bool, tls: Bool) -> Acceptor {
+        let a = Acceptor(server: self, requiresAuth: requiresAuth, usesTLS: tls)
         acceptors.append(a)
         return a
     }
@@ -234,16 +240,24 @@ public final class ProxyServer: ConnectionOwner {
     final class Acceptor: UVStreamDelegate {
         unowned let server: ProxyServer
         let requiresAuth: Bool
-        init(server: ProxyServer, requiresAuth: Bool) { self.server = server; self.requiresAuth = requiresAuth }
+        let usesTLS: Bool
+        init(server: ProxyServer, requiresAuth: Bool, usesTLS: Bool) {
+            self.server = server; self.requiresAuth = requiresAuth; self.usesTLS = usesTLS
+        }
 
         func streamDidAccept(_ listener: UVStream) {
             let client = UVStream(loop: server.loop, kind: listener.kind)
             guard listener.accept(into: client) else { return client.close() }
             client.setNoDelay()
             server.connectionsMade += 1
+            var session: TLSSession?
+            if usesTLS, let context = server.tls {
+                guard let s = try? TLSSession(context, server: true) else { return client.close() }
+                session = s
+            }
             let connection = Connection(stream: client, owner: server, dispatcher: server.dispatcher,
                                         requiresAuth: requiresAuth && !(server.services.authToken ?? "").isEmpty,
-                                        number: server.connectionsMade)
+                                        number: server.connectionsMade, tls: session)
             server.connections[ObjectIdentifier(connection)] = connection
             if server.connections.count > server.connectionCap || server.stopping {
                 server.stats.rejected(server.stopping ? .stopping : .maxConnections)
@@ -259,6 +273,42 @@ public final class ProxyServer: ConnectionOwner {
         func stream(_ stream: UVStream, didRead bytes: UnsafeRawBufferPointer) {}
         func streamDidEnd(_ stream: UVStream, error: Int32?) {}
         func streamDidDrain(_ stream: UVStream) {}
+    }
+
+    // MARK: - TLS
+
+    /// The certificate and key (and client authorities) of `server.tls`; SIGHUP reads them again.
+    private(set) var tls: TLSContext?
+    private var tlsFailureLog = LogThrottle()
+
+    private static func loadTLS(_ s: ProxyConfig.TLS) throws(ServerError) -> TLSContext {
+        do {
+            return try TLSContext(certificate: s.cert, key: s.key, clientCA: s.clientCA)
+        } catch {
+            throw ServerError("server.tls: \(error)")
+        }
+    }
+
+    /// A handshake that failed (a client that does not trust us, or that we do not trust): logged at most every 10 s.
+    func tlsFailed(_ connection: Connection, _ error: Error) {
+        stats.tlsFailures += 1
+        guard let held = tlsFailureLog.admit() else { return }
+        log.warning("TLS failed: \(error)" + (held > 0 ? " (and \(held) more since the last report)" : ""), event: "tls_failed",
+                    ["client": connection.session.origin])
+    }
+
+    /// SIGHUP: the certificate files again (renewed certificates); new connections use them.
+    private func reloadTLS(_ settings: ProxyConfig.TLS?) -> String? {
+        guard let settings, tls != nil else { return nil }
+        do {
+            let context = try Self.loadTLS(settings)
+            tls = context
+            http?.useTLS(context)
+            return "TLS certificates reloaded"
+        } catch {
+            log.error("SIGHUP: \(error); the running certificates stay", event: "reload_failed")
+            return nil
+        }
     }
 
     // MARK: - Reloading (SIGHUP)
@@ -283,6 +333,11 @@ public final class ProxyServer: ConnectionOwner {
             s.authToken = config.authToken
             kept.append("server.auth_token (a non-loopback listener needs one)")
         }
+        if (s.tls == nil) != (config.tls == nil) {
+            kept.append("server.tls (switching TLS on or off)")
+            s.tls = config.tls
+        }
+        let tlsNote = reloadTLS(s.tls)
         // What only a restart changes keeps its running value.
         s.socket = config.socket; s.socketMode = config.socketMode; s.listen = config.listen; s.httpListen = config.httpListen
         let tokenChanged = s.authToken != config.authToken
@@ -308,6 +363,7 @@ public final class ProxyServer: ConnectionOwner {
         http?.settings.maxBodyBytes = s.maxLineBytes
         startedWith.server = s
         log.info("SIGHUP: configuration reloaded" + (tokenChanged ? " (auth token changed: new connections use it)" : "")
+                 + (tlsNote.map { "; \($0)" } ?? "")
                  + (kept.isEmpty ? "" : "; needs a restart, unchanged until then: " + kept.joined(separator: ", ")), event: "reloaded")
     }
 

@@ -73,6 +73,8 @@ final class ServerStats {
     private(set) var rejected = [UInt64](repeating: 0, count: Rejection.allCases.count)
     var connectionsRejected: UInt64 { rejected.reduce(0, +) }
     var bytesReceived: UInt64 = 0
+    /// TLS handshakes or records that failed (the connection closed).
+    var tlsFailures: UInt64 = 0
     var bytesSent: UInt64 = 0
     /// Transactions the server rolled back because they idled or lived too long.
     var transactionsExpired: UInt64 = 0

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ProxyCore
+import TLS
 
 public struct ClientError: Error, CustomStringConvertible, Sendable {
     public var description: String
@@ -13,6 +14,9 @@ public struct ClientError: Error, CustomStringConvertible, Sendable {
 /// One thread at a time.
 public final class LineClient {
     private var fd: Int32
+    /// `tls://`: the session every byte passes through. Locked: a pipelined
+    /// connection sends from callers while its reader thread reads.
+    private var tls: Locked<TLSSession>?
     private var buffer: [UInt8] = []
     private var start = 0
     private var chunk = [UInt8](repeating: 0, count: 65536)
@@ -27,6 +31,32 @@ public final class LineClient {
         if timeoutSeconds > 0 {
             var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        }
+        if case .tls(let host, let port, let files) = address {
+            do {
+                let context = try TLSContext(trusting: files.ca, certificate: files.cert, key: files.key)
+                let session = try TLSSession(context, server: false, hostname: host)
+                try handshake(session, within: max(connectTimeout, 1))
+                tls = Locked(session)
+            } catch {
+                throw ClientError("TLS with tls://\(host):\(port) failed: \(error)")
+            }
+        }
+    }
+
+    /// The TLS handshake on the blocking socket, bounded in time.
+    private func handshake(_ session: TLSSession, within seconds: Double) throws {
+        let deadline = MonotonicClock.seconds() + seconds
+        while true {
+            let done = try session.handshake()
+            try sendRaw(session.takeOutput())
+            if done { return }
+            var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let left = deadline - MonotonicClock.seconds()
+            guard left > 0, poll(&waiting, 1, Int32(left * 1000)) > 0 else { throw ClientError("no TLS answer within \(seconds) s") }
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw ClientError(n == 0 ? "the server closed the connection (does it speak TLS here?)" : "recv: \(String(cString: strerror(errno)))") }
+            _ = try chunk.withUnsafeBytes { try session.receive(UnsafeRawBufferPointer(rebasing: $0[0..<n])) { _ in } }
         }
     }
 
@@ -51,7 +81,7 @@ public final class LineClient {
                 throw ClientError("cannot connect to unix://\(path): \(failure)")
             }
             return fd
-        case .tcp(let host, let port):
+        case .tcp(let host, let port), .tls(let host, let port, _):
             var hints = addrinfo()
             hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
             var info: UnsafeMutablePointer<addrinfo>?
@@ -63,7 +93,7 @@ public final class LineClient {
             guard fd >= 0 else { throw ClientError("socket(): \(String(cString: strerror(errno)))") }
             if let failure = connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen, within: seconds) {
                 Glibc.close(fd)
-                throw ClientError("cannot connect to tcp://\(host):\(port): \(failure)")
+                throw ClientError("cannot connect to \(address): \(failure)")
             }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -112,6 +142,22 @@ public final class LineClient {
     public func shutdownBoth() { if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) } }
 
     public func send(_ bytes: [UInt8]) throws(ClientError) {
+        guard let tls else { return try sendRaw(bytes) }
+        let sealed = tls.withLock { session -> Result<[UInt8], TLSError> in
+            do {
+                try bytes.withUnsafeBytes { try session.seal($0) }
+                return .success(session.takeOutput())
+            } catch {
+                return .failure(error as! TLSError)
+            }
+        }
+        switch sealed {
+        case .success(let records): try sendRaw(records)
+        case .failure(let error): throw ClientError("TLS: \(error)")
+        }
+    }
+
+    private func sendRaw(_ bytes: [UInt8]) throws(ClientError) {
         var sent = 0
         while sent < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
@@ -142,6 +188,22 @@ public final class LineClient {
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ClientError(errno == EAGAIN ? "timed out waiting for the proxy" : "recv: \(String(cString: strerror(errno)))")
+            }
+            if let tls {
+                let opened = tls.withLock { session -> Result<Bool, TLSError> in
+                    do {
+                        return .success(try chunk.withUnsafeBytes { raw in
+                            try session.receive(UnsafeRawBufferPointer(rebasing: raw[0..<n])) { buffer.append(contentsOf: $0) }
+                        })
+                    } catch {
+                        return .failure(error as! TLSError)
+                    }
+                }
+                switch opened {
+                case .success(true): continue
+                case .success(false): return nil  // close_notify: the end
+                case .failure(let error): throw ClientError("TLS: \(error)")
+                }
             }
             buffer.append(contentsOf: chunk[0..<n])
         }

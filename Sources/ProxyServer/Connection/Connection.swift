@@ -1,5 +1,6 @@
 import EventLoop
 import ProxyCore
+import TLS
 
 //  One client connection.
 //
@@ -74,6 +75,8 @@ final class Connection: UVStreamDelegate, EventOutlet {
     }
 
     let stream: UVStream
+    /// TLS on this connection (a TCP listener with `server.tls`): bytes pass through it both ways.
+    private let tls: TLSSession?
     unowned(unsafe) let owner: ConnectionOwner  // the server outlives its connections (it runs the loop)
     private let dispatcher: Dispatcher
     let session: Session
@@ -101,8 +104,9 @@ final class Connection: UVStreamDelegate, EventOutlet {
     /// stops reading from the client (backpressure).
     static let maxQueuedRequests = 4096
 
-    init(stream: UVStream, owner: ConnectionOwner, dispatcher: Dispatcher, requiresAuth: Bool, number: UInt64) {
+    init(stream: UVStream, owner: ConnectionOwner, dispatcher: Dispatcher, requiresAuth: Bool, number: UInt64, tls: TLSSession? = nil) {
         self.stream = stream
+        self.tls = tls
         self.owner = owner
         self.dispatcher = dispatcher
         session = Session(requiresAuth: requiresAuth, maxAuthFailures: dispatcher.limits.maxAuthFailures,
@@ -121,7 +125,18 @@ final class Connection: UVStreamDelegate, EventOutlet {
 
     func stream(_ stream: UVStream, didRead bytes: UnsafeRawBufferPointer) {
         dispatcher.stats.bytesReceived &+= UInt64(bytes.count)
-        framer.feed(bytes, handle)
+        if let tls {
+            do {
+                let open = try tls.receive(bytes) { framer.feed($0, handle) }
+                if tls.hasOutput { tls.takeOutput().withUnsafeBytes { stream.write($0) } }  // handshake, alerts
+                if !open { endInput() }
+            } catch {
+                owner.tlsFailed(self, error)
+                return close()
+            }
+        } else {
+            framer.feed(bytes, handle)
+        }
         if framer.hasPartialLine, partialLineSince == nil { partialLineSince = MonotonicClock.coarseSeconds() }
         pump()
     }
@@ -316,7 +331,18 @@ final class Connection: UVStreamDelegate, EventOutlet {
     func writeOut() {
         isDirty = false
         guard !isClosed, !out.isEmpty else { return }
-        out.withUnsafeBytes { stream.write($0) }
+        if let tls {
+            let failure = out.withUnsafeBytes { bytes -> Error? in
+                do { try tls.seal(bytes); return nil } catch { return error }
+            }
+            if let failure {
+                owner.tlsFailed(self, failure)
+                return close()
+            }
+            tls.takeOutput().withUnsafeBytes { stream.write($0) }
+        } else {
+            out.withUnsafeBytes { stream.write($0) }
+        }
         dispatcher.stats.bytesSent &+= UInt64(out.count)
         out.removeAll(keepingCapacity: out.capacity <= 256 * 1024)
         updateReading()
@@ -361,8 +387,10 @@ final class Connection: UVStreamDelegate, EventOutlet {
         owner.connectionClosed(self)
     }
 
-    /// Answers one error and closes (used when the server is full).
+    /// Answers one error and closes (used when the server is full). Over TLS
+    /// there is no session yet to say it in: the connection just closes.
     func reject(_ error: ProxyError) {
+        if tls != nil { return close() }
         RPCResponse.writeError(id: .null, error: error, into: &out)
         out.append(0x0A)
         inputEnded = true

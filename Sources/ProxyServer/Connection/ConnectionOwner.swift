@@ -4,4 +4,6 @@ protocol ConnectionOwner: AnyObject {
     func markDirty(_ connection: Connection)
     /// The connection has closed; its session's transactions are to be rolled back.
     func connectionClosed(_ connection: Connection)
+    /// TLS failed on the connection (a handshake the client could not finish, a broken record); it closes.
+    func tlsFailed(_ connection: Connection, _ error: Error)
 }

@@ -49,6 +49,11 @@ final class HTTPBridge {
         return sp_http_accept(server, fd) == 0
     }
 
+    /// HTTPS from now on: h2o handshakes new connections with this SSL_CTX (kept alive by the caller).
+    func useTLS(_ context: OpaquePointer) {
+        if let server { sp_http_use_tls(server, context) }
+    }
+
     /// Ends every open connection (at stop, once no call is in flight).
     func endSockets() {
         if let server { sp_http_end_sockets(server) }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import EventLoop
 import ProxyCore
+import TLS
 
 /// `server.http_listen`: what a load balancer, Kubernetes, Prometheus or
 /// `curl` asks, on the proxy's loop.
@@ -46,6 +47,8 @@ final class HTTPEndpoint: UVStreamDelegate {
     private let host: Host
     private let log: Logger
     private var bridge: HTTPBridge?
+    /// `server.tls`: h2o runs the handshake itself with this context.
+    private var tls: TLSContext?
     private var listener: UVStream?
     private(set) var callsInFlight = 0
     private var stopping = false
@@ -76,12 +79,19 @@ final class HTTPEndpoint: UVStreamDelegate {
             throw ServerError("cannot listen for HTTP on \(address.host):\(address.port): \(uvError(rc))")
         }
         bridge.onRequest = { [unowned self] in received($0) }
+        if let tls { bridge.useTLS(tls.opaque) }
         stream.delegate = self
         stream.refusal = Self.busy
         self.bridge = bridge
         listener = stream
-        log.info("HTTP on http://\(address.host):\(stream.boundPort) (/metrics, /healthz, /readyz, POST /)"
+        log.info("HTTP on \(tls == nil ? "http" : "https")://\(address.host):\(stream.boundPort) (/metrics, /healthz, /readyz, POST /)"
                  + ((settings.token ?? "").isEmpty ? "" : " (bearer token required for /metrics and POST)"), event: "listening")
+    }
+
+    /// Serves HTTPS with this context from now on (at start, and after a SIGHUP reload).
+    func useTLS(_ context: TLSContext) {
+        tls = context
+        bridge?.useTLS(context.opaque)
     }
 
     // MARK: - Accepting

@@ -133,8 +133,8 @@ final class ProxyProcess {
 
     /// The HTTP endpoint's port, from the log line that announced it (`--http-listen 0` picks one).
     var httpPort: Int? {
-        for line in logText.split(separator: "\n") where line.contains("HTTP on http://") {
-            let rest = line.split(separator: "http://").last ?? ""
+        for line in logText.split(separator: "\n") where line.contains("HTTP on http") {
+            let rest = line.split(separator: "://").last ?? ""
             if let port = rest.split(separator: " ").first?.split(separator: ":").last.flatMap({ Int($0) }) { return port }
         }
         return nil
