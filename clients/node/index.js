@@ -7,20 +7,41 @@
 //   await client.saveTask({ agent_name: 'news', ... });
 //   await client.transaction(async (tx) => { await tx.updateTaskStatus('t1', 'done'); });
 
+const fs = require('fs');
 const net = require('net');
+const tls = require('tls');
 const errors = require('./errors');
 const { ProxyConnectionError, errorFromWire } = errors;
 
 const { RETRY_SAFE } = require('./methods');
 
+/**
+ * `unix:///path`, `tcp://host:port`, `tls://host:port[?ca=FILE&cert=FILE&key=FILE]`
+ * (the proxy checked against `ca`, else Node's authorities; `cert`/`key` for
+ * mutual TLS) or a plain socket path.
+ */
 function parseAddress(address) {
   if (address.startsWith('unix://')) return { path: address.slice('unix://'.length) };
-  if (address.startsWith('tcp://')) {
+  if (address.startsWith('tcp://') || address.startsWith('tls://')) {
     const url = new URL(address);
-    if (!url.hostname || !url.port) throw new Error('tcp:// needs a host and a port: tcp://host:port');
-    return { host: url.hostname, port: Number(url.port) };
+    const scheme = url.protocol.slice(0, -1);
+    if (!url.hostname || !url.port) throw new Error(`${scheme}:// needs a host and a port: ${scheme}://host:port`);
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const target = { host, port: Number(url.port) };
+    for (const [name, value] of url.searchParams) {
+      if (scheme !== 'tls' || !['ca', 'cert', 'key'].includes(name)) {
+        throw new Error(`unknown option ${name} in ${address} (tls:// takes ca, cert and key)`);
+      }
+      target[name] = fs.readFileSync(value);
+    }
+    if (scheme === 'tls') {
+      target.tls = true;
+      target.minVersion = 'TLSv1.2';
+      if (net.isIP(host) === 0) target.servername = host;
+    }
+    return target;
   }
-  if (address.includes('://')) throw new Error(`unsupported address ${address}: use unix:///path or tcp://host:port`);
+  if (address.includes('://')) throw new Error(`unsupported address ${address}: use unix:///path, tcp://host:port or tls://host:port`);
   return { path: address };
 }
 
@@ -35,8 +56,8 @@ function named(fields) {
 class Connection {
   static open(target) {
     return new Promise((resolve, reject) => {
-      const socket = net.connect(target);
-      socket.once('connect', () => { socket.removeAllListeners('error'); resolve(new Connection(socket)); });
+      const socket = target.tls ? tls.connect(target) : net.connect(target);
+      socket.once(target.tls ? 'secureConnect' : 'connect', () => { socket.removeAllListeners('error'); resolve(new Connection(socket)); });
       socket.once('error', (e) => reject(new ProxyConnectionError(`cannot connect to the proxy: ${e.message}`)));
     });
   }

@@ -215,6 +215,22 @@ describe('errors', () => {
     await proxy.start();
   });
 
+  test('TLS: the proxy certificate is checked against the authority named in the address', async () => {
+    const port = await freePort();
+    const secured = await new Proxy('personal', { token: 'tls-token', tcpPort: port, tls: true }).start();
+    try {
+      const ok = new StorageProxyClient(secured.tlsAddress, { token: 'tls-token' });
+      await ok.saveTask({ id: 'tls-1', agent_name: 'a', task_prompt: 'p', schedule_type: 'cron', schedule_value: '0 7 * * *' });
+      assert.equal((await ok.getTask('tls-1')).id, 'tls-1');
+      await ok.close();
+      const stranger = new StorageProxyClient(`tls://127.0.0.1:${port}`, { token: 'tls-token', connectTimeoutMs: 300 });
+      await assert.rejects(stranger.healthCheck(), (e) => e instanceof ProxyConnectionError && /certificate/.test(e.message));
+      assert.throws(() => new StorageProxyClient(`tls://127.0.0.1:${port}?cafile=x`), /unknown option cafile/);
+    } finally {
+      await secured.stop();
+    }
+  });
+
   test('auth token over TCP', async () => {
     const port = await freePort();
     const guarded = await new Proxy('personal', { token: 's3cret-token', tcpPort: port }).start();

@@ -28,8 +28,22 @@ function enterpriseConfig() {
     `  cache:\n    type: redis\n    redis:\n      url: "${process.env.STORAGE_PROXY_TEST_REDIS}"\n      key_prefix: "${name}:"\n`;
 }
 
+/** An authority (`ca.pem`) and a server certificate for 127.0.0.1 and localhost it signed, made by `openssl`. */
+function makeCertificates(folder) {
+  const script = `set -e
+    cd '${folder}'
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key
+    openssl req -x509 -key ca.key -out ca.pem -days 2 -subj '/CN=node test CA'
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out server.key
+    openssl req -new -key server.key -out server.csr -subj '/CN=localhost'
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext`;
+  execFileSync('/bin/sh', ['-c', script], { stdio: 'ignore' });
+}
+
 class Proxy {
-  constructor(edition = 'personal', { token, tcpPort } = {}) {
+  /** `tls`: certificates made for the test, TLS on `tcpPort`; `tlsAddress` names the authority. */
+  constructor(edition = 'personal', { token, tcpPort, tls } = {}) {
     this.edition = edition;
     this.folder = fs.mkdtempSync(path.join(os.tmpdir(), 'nodeproxy-'));
     fs.mkdirSync(path.join(this.folder, 'storage'));
@@ -37,7 +51,13 @@ class Proxy {
     this.address = 'unix://' + this.socketPath;
     this.tcpPort = tcpPort;
     let config = edition === 'enterprise' ? enterpriseConfig() : '';
-    if (token) config += `server:\n  auth_token: "${token}"\n`;
+    if (token || tls) config += 'server:\n';
+    if (token) config += `  auth_token: "${token}"\n`;
+    if (tls) {
+      makeCertificates(this.folder);
+      config += `  tls:\n    cert: ${this.folder}/server.pem\n    key: ${this.folder}/server.key\n`;
+      this.tlsAddress = `tls://127.0.0.1:${tcpPort}?ca=${this.folder}/ca.pem`;
+    }
     this.config = path.join(this.folder, 'proxy.yaml');
     fs.writeFileSync(this.config, config);
   }

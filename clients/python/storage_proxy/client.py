@@ -149,7 +149,8 @@ class _TransactionScope:
 class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorStoreAdapter):
     """All three seed interfaces over one connection; safe for any number of concurrent tasks.
 
-    ``address``: ``unix:///path/proxy.sock`` or ``tcp://host:port``. ``token``: the
+    ``address``: ``unix:///path/proxy.sock``, ``tcp://host:port`` or
+    ``tls://host:port[?ca=FILE&cert=FILE&key=FILE]``. ``token``: the
     server's ``auth_token`` (TCP). The first connect is tried once, for at most
     ``first_connect_timeout`` seconds: a proxy that is not there is an error at once,
     not a long wait. A lost connection is reopened by the next call, retrying for up

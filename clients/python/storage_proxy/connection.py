@@ -10,6 +10,7 @@ is all the matching needed (each answer's id is still checked).
 
 import asyncio
 import json
+import ssl
 from collections import deque
 from typing import Any, Deque, Dict, Optional, Tuple
 
@@ -36,12 +37,14 @@ class Connection:
 
     @classmethod
     async def open(cls, address: Address) -> "Connection":
-        kind, where, port = address
         try:
-            if kind == "unix":
-                reader, writer = await asyncio.open_unix_connection(where, limit=MAX_ANSWER_BYTES)
+            if address.kind == "unix":
+                reader, writer = await asyncio.open_unix_connection(address.where, limit=MAX_ANSWER_BYTES)
+            elif address.kind == "tls":
+                reader, writer = await asyncio.open_connection(address.where, address.port, limit=MAX_ANSWER_BYTES,
+                                                               ssl=tls_context(address), server_hostname=address.where)
             else:
-                reader, writer = await asyncio.open_connection(where, port, limit=MAX_ANSWER_BYTES)
+                reader, writer = await asyncio.open_connection(address.where, address.port, limit=MAX_ANSWER_BYTES)
         except OSError as e:
             raise ProxyConnectionError(f"cannot connect to the proxy at {describe(address)}: {e.strerror or e}") from None
         return cls(reader, writer)
@@ -115,6 +118,14 @@ class Connection:
             pass
 
 
+def tls_context(address: Address) -> ssl.SSLContext:
+    """Checks the proxy's certificate (and host name) against ``ca``, else the system's authorities."""
+    context = ssl.create_default_context(cafile=address.ca)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if address.cert:
+        context.load_cert_chain(address.cert, address.key)
+    return context
+
+
 def describe(address: Address) -> str:
-    kind, where, port = address
-    return f"unix://{where}" if kind == "unix" else f"tcp://{where}:{port}"
+    return f"unix://{address.where}" if address.kind == "unix" else f"{address.kind}://{address.where}:{address.port}"

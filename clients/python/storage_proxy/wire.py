@@ -3,31 +3,48 @@ timestamps (``datetime`` in the API, RFC 3339 strings on the wire)."""
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Tuple
-from urllib.parse import urlsplit
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from urllib.parse import parse_qs, urlsplit
 
 from .errors import StorageProxyError
 
 TASK_TIMES = ("created_at", "updated_at", "last_run", "next_run", "lease_until")
 
-Address = Tuple[str, str, int]  # ("unix", path, 0) or ("tcp", host, port)
+class Address(NamedTuple):
+    """Where the proxy listens: ``kind`` is "unix" (``where`` a path), "tcp" or
+    "tls" (``where`` a host); a TLS address may name PEM files: the authority
+    to trust (``ca``, else the system's) and a client certificate (``cert``,
+    ``key``) for mutual TLS."""
+    kind: str
+    where: str
+    port: int = 0
+    ca: Optional[str] = None
+    cert: Optional[str] = None
+    key: Optional[str] = None
 
 
 def parse_address(address: str) -> Address:
-    """``unix:///path/proxy.sock``, ``tcp://host:port``, or a plain socket path."""
+    """``unix:///path/proxy.sock``, ``tcp://host:port``,
+    ``tls://host:port[?ca=FILE&cert=FILE&key=FILE]``, or a plain socket path."""
     if address.startswith("unix://"):
         path = address[len("unix://"):]
         if not path:
             raise ValueError("unix:// needs a path: unix:///path/to/proxy.sock")
-        return ("unix", path, 0)
-    if address.startswith("tcp://"):
+        return Address("unix", path)
+    if address.startswith(("tcp://", "tls://")):
         parts = urlsplit(address)
+        kind = parts.scheme
         if not parts.hostname or parts.port is None:
-            raise ValueError("tcp:// needs a host and a port: tcp://host:port")
-        return ("tcp", parts.hostname, parts.port)
+            raise ValueError(f"{kind}:// needs a host and a port: {kind}://host:port")
+        files: Dict[str, str] = {}
+        for name, values in parse_qs(parts.query, strict_parsing=bool(parts.query)).items():
+            if kind != "tls" or name not in ("ca", "cert", "key"):
+                raise ValueError(f"unknown option {name!r} in {address!r} (tls:// takes ca, cert and key)")
+            files[name] = values[-1]
+        return Address(kind, parts.hostname, parts.port, **files)
     if "://" in address:
-        raise ValueError(f"unsupported address {address!r}: use unix:///path or tcp://host:port")
-    return ("unix", address, 0)
+        raise ValueError(f"unsupported address {address!r}: use unix:///path, tcp://host:port or tls://host:port")
+    return Address("unix", address)
 
 
 def _default(value: Any) -> Any:

@@ -41,22 +41,44 @@ def enterprise_config(folder: Path) -> str:
             f"  cache:\n    type: redis\n    redis:\n      url: \"{redis}\"\n      key_prefix: \"{name}:\"\n")
 
 
-class Proxy:
-    """``storage-proxy serve`` in a temporary folder: ``storage/proxy.sock`` there, and TCP when asked."""
+def make_certificates(folder: Path, name: str = "test") -> None:
+    """An authority (``ca.pem``) and a server certificate for 127.0.0.1 and localhost it signed, by ``openssl``."""
+    script = f"""set -e
+    cd '{folder}'
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key
+    openssl req -x509 -key ca.key -out ca.pem -days 2 -subj '/CN={name} CA'
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out server.key
+    openssl req -new -key server.key -out server.csr -subj '/CN=localhost'
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext
+    """
+    subprocess.run(["/bin/sh", "-c", script], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def __init__(self, edition: str = "personal", tcp: bool = False, token: str = "", same_store_as: "Proxy" = None):
+
+class Proxy:
+    """``storage-proxy serve`` in a temporary folder: ``storage/proxy.sock`` there, and TCP when asked
+    (with TLS, ``tls=True``: certificates made for the test, ``tls_address`` names the authority)."""
+
+    def __init__(self, edition: str = "personal", tcp: bool = False, token: str = "", same_store_as: "Proxy" = None,
+                 tls: bool = False):
         self.folder = Path(tempfile.mkdtemp(prefix="pyproxy-"))
         (self.folder / "storage").mkdir()
         self.edition = edition
         self.socket_path = str(self.folder / "storage" / "proxy.sock")
         self.address = "unix://" + self.socket_path
-        self.port = free_port() if tcp else None
+        self.port = free_port() if tcp or tls else None
         if same_store_as is not None:
             config = same_store_as.config.read_text()  # another proxy on the same database and cache
         else:
             config = enterprise_config(self.folder) if edition == "enterprise" else ""
+        if token or tls:
+            config += "server:\n"
         if token:
-            config += f"server:\n  auth_token: \"{token}\"\n"
+            config += f"  auth_token: \"{token}\"\n"
+        if tls:
+            make_certificates(self.folder)
+            config += f"  tls:\n    cert: {self.folder}/server.pem\n    key: {self.folder}/server.key\n"
+            self.ca = str(self.folder / "ca.pem")
         self.config = self.folder / "proxy.yaml"
         self.config.write_text(config)
         self.process = None
@@ -65,6 +87,10 @@ class Proxy:
     @property
     def tcp_address(self) -> str:
         return f"tcp://127.0.0.1:{self.port}"
+
+    @property
+    def tls_address(self) -> str:
+        return f"tls://127.0.0.1:{self.port}?ca={self.ca}"
 
     def start(self) -> None:
         args = [BINARY, "serve", "--config", str(self.config), "--socket", self.socket_path]

@@ -208,6 +208,34 @@ def test_transaction_context_manager(proxy):
     run(scenario())
 
 
+def test_tls_checks_the_proxy_certificate():
+    p = Proxy("personal", tls=True, token="tls-token")
+    try:
+        async def scenario():
+            async with StorageProxyClient(p.tls_address, token="tls-token") as c:
+                await c.save_task({"id": "tls-1", "agent_name": "a", "task_prompt": "p",
+                                   "schedule_type": "cron", "schedule_value": "0 7 * * *"})
+                assert (await c.get_task("tls-1"))["id"] == "tls-1"
+            # The system's authorities do not know the test's: the client refuses the proxy.
+            stranger = StorageProxyClient(f"tls://127.0.0.1:{p.port}", token="tls-token")
+            with pytest.raises(ProxyConnectionError, match="certificate verify failed"):
+                await stranger.health_check()
+            await stranger.close()
+        run(scenario())
+    finally:
+        p.stop()
+
+
+def test_tls_address_options_are_checked():
+    from storage_proxy.wire import parse_address
+    a = parse_address("tls://db.internal:7600?ca=/etc/ca.pem&cert=/c.pem&key=/k.pem")
+    assert (a.kind, a.where, a.port, a.ca, a.cert, a.key) == ("tls", "db.internal", 7600, "/etc/ca.pem", "/c.pem", "/k.pem")
+    with pytest.raises(ValueError, match="unknown option"):
+        parse_address("tls://h:1?cafile=/x")
+    with pytest.raises(ValueError, match="unsupported address"):
+        parse_address("https://h:1")
+
+
 def test_auth_token_over_tcp():
     p = Proxy("personal", tcp=True, token="s3cret-token")
     try:
