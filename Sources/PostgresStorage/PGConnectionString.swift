@@ -11,6 +11,8 @@ public enum PGConnectionString {
         if let url = c.url, !url.isEmpty { return url }
         var parts = ["host=\(quote(c.host))", "port=\(c.port)", "dbname=\(quote(c.database))", "user=\(quote(c.user))"]
         if let password = c.password, !password.isEmpty { parts.append("password=\(quote(password))") }
+        if let mode = c.sslmode { parts.append("sslmode=\(quote(mode))") }
+        if let root = c.sslrootcert { parts.append("sslrootcert=\(quote(root))") }
         return parts.joined(separator: " ")
     }
 

@@ -62,7 +62,7 @@ private let knownKeys: [String: [String]] = [
         "storage": ["type", "sqlite", "postgresql", "cache"],
         "storage.sqlite": ["path", "pool_size", "synchronous", "busy_timeout_ms"],
         "storage.postgresql": [
-            "url", "host", "port", "database", "user", "password", "pool_size", "max_overflow", "pool_recycle", "pipeline_depth",
+            "url", "host", "port", "database", "user", "password", "sslmode", "sslrootcert", "pool_size", "max_overflow", "pool_recycle", "pipeline_depth",
             "write_pipeline_depth",
         ],
         "storage.cache": ["type", "max_memory", "read_through_max_memory", "redis"],
@@ -203,6 +203,13 @@ private struct Reader {
                     case "database": c.postgresql.database = try nonEmptyString(v2, key2)
                     case "user": c.postgresql.user = try nonEmptyString(v2, key2)
                     case "password": c.postgresql.password = try optionalString(v2, key2)
+                    case "sslmode":
+                        let mode = try string(v2, key2)
+                        guard ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(mode) else {
+                            throw fail(v2, key2, "expected disable, allow, prefer, require, verify-ca or verify-full")
+                        }
+                        c.postgresql.sslmode = mode
+                    case "sslrootcert": c.postgresql.sslrootcert = try optionalString(v2, key2)
                     case "pool_size": c.postgresql.poolSize = try int(v2, key2, in: 1...1000)
                     case "max_overflow": c.postgresql.maxOverflow = try int(v2, key2, in: 0...10_000)
                     case "pool_recycle": c.postgresql.poolRecycle = try int(v2, key2, in: 1...Int(Int32.max))

@@ -21,6 +21,10 @@ public struct ProxyConfig: Sendable, Equatable {
         public var database = "qwen_agent"
         public var user = "qwen"
         public var password: String? = nil
+        /// libpq's TLS settings, passed through: `disable`, `prefer` (libpq's default), `require`, `verify-ca`,
+        /// `verify-full`; and the authority to check the server against. A URL carries them as `?sslmode=…`.
+        public var sslmode: String? = nil
+        public var sslrootcert: String? = nil
         public var poolSize = 20
         public var maxOverflow = 40
         public var poolRecycle = 3600

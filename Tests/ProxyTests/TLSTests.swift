@@ -126,3 +126,50 @@ struct TLSTests {
         #expect(r.status != 0 && r.err.contains("server.tls: cannot use the certificate \(dir)/missing.pem"), "\(r.err)")
     }
 }
+
+/// libpq's TLS to PostgreSQL, passed through: the test cluster serves TLS with
+/// a throwaway authority (`STORAGE_PROXY_TEST_PG_CA`, see scripts/test-services).
+@Suite("PostgreSQL over TLS")
+struct PostgresTLSTests {
+    static func authority() throws -> String {
+        try #require(ProcessInfo.processInfo.environment["STORAGE_PROXY_TEST_PG_CA"], "run through scripts/test (it starts PostgreSQL with TLS)")
+    }
+
+    /// How many of the database's sessions use TLS, and how many there are.
+    static func sessions(_ url: String) throws -> String {
+        let name = String(url.split(separator: "/").last!.prefix { $0 != "?" })
+        return try TestPostgres.psql(try TestPostgres.serverURL(),
+            "SELECT count(*) FILTER (WHERE s.ssl) || '/' || count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.datname = '\(name)'").out
+    }
+
+    @Test("sslmode=verify-full with sslrootcert in the URL: every pooled connection is TLS")
+    func verifyFullURL() throws {
+        let db = try TestPostgres.database(named: ProxyProcess.makeTempDir())
+        let url = db + "?sslmode=verify-full&sslrootcert=\(try Self.authority())"
+        let proxy = try ProxyProcess(backend: .sqlite, arguments: ["--storage", "postgresql", "--database", url])
+        let client = try proxy.client()
+        _ = try client.result("save_task", ["task": sampleTask(id: "pg-tls")])
+        #expect(try client.result("get_task", ["task_id": "pg-tls"])["id"] == "pg-tls")
+        let counts = try Self.sessions(db).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "/")
+        #expect(counts.count == 2 && counts[0] == counts[1] && Int(counts[1]) ?? 0 >= 1, "\(counts)")
+    }
+
+    @Test("the same from storage.postgresql keys; an authority that did not sign the server's certificate stops the start")
+    func keysAndWrongAuthority() throws {
+        let db = try TestPostgres.database(named: ProxyProcess.makeTempDir())
+        let hostPort = db.split(separator: "@").last!.split(separator: "/").first!.split(separator: ":")
+        let name = db.split(separator: "/").last!
+        func yaml(_ ca: String) -> String {
+            "storage:\n  type: postgresql\n  postgresql:\n    host: \(hostPort[0])\n    port: \(hostPort[1])\n    database: \(name)\n"
+                + "    user: postgres\n    password: not-shown-anywhere\n    sslmode: verify-full\n    sslrootcert: \(ca)\n"
+        }
+        let proxy = try ProxyProcess(backend: .sqlite, arguments: ["--config", try writeConfig(yaml(try Self.authority()))])
+        #expect(try proxy.client().result("health_check") == .bool(true))
+
+        let stranger = try TestCertificates(name: "stranger")
+        let dir = ProxyProcess.makeTempDir()
+        let r = try runCLI(["serve", "--config", try writeConfig(yaml(stranger.ca)), "--socket", dir + "/s.sock"])
+        #expect(r.status != 0 && r.err.contains("certificate verify failed"), "\(r.err)")
+        #expect(!r.err.contains("not-shown-anywhere"))
+    }
+}
