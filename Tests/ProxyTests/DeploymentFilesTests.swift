@@ -27,6 +27,17 @@ struct DeploymentFilesTests {
         #expect(run.out.components(separatedBy: "image: storage-proxy-scheduler:latest").count == 3)
         let agentImage = try String(contentsOfFile: Self.root + "/clients/python/Dockerfile", encoding: .utf8)
         #expect(agentImage.contains("examples/scheduler.py"))
+        #expect(run.out.contains("--maxmemory-policy volatile-lru"), "Redis has a ceiling and an eviction policy")
+        #expect(run.out.contains("REDIS_MAXMEMORY: 256mb"))
+    }
+
+    @Test("the load balancer checks /readyz on each proxy's HTTP port: no token to escape in haproxy.cfg")
+    func loadBalancerProbesReadiness() throws {
+        let haproxy = try String(contentsOfFile: Self.root + "/config/haproxy.cfg", encoding: .utf8)
+        #expect(haproxy.contains("option httpchk GET /readyz") && haproxy.contains("check port 7601"))
+        #expect(!haproxy.contains("PROXY_AUTH_TOKEN"))
+        let enterprise = try String(contentsOfFile: Self.root + "/config/storage.enterprise.yaml", encoding: .utf8)
+        #expect(enterprise.contains("http_listen: \"0.0.0.0:7601\""))
     }
 
     @Test("without the passwords docker-compose refuses, naming the missing one")
