@@ -160,8 +160,12 @@ struct HTTPEndpointTests {
         _ = try proxy.client().result("health_check")
         let dir = ProxyProcess.makeTempDir()
         let webPort = freeLoopbackPort()
+        let rules = DeploymentFilesTests.root + "/config/prometheus-alerts.yml"
+        let check = try runProgram("/usr/bin/promtool", ["check", "rules", rules])
+        #expect(check.status == 0, "\(check.out)\(check.err)")
         try """
-        global: {scrape_interval: 1s, scrape_timeout: 1s}
+        global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}
+        rule_files: ["\(rules)"]
         scrape_configs:
           - job_name: storage-proxy
             static_configs: [{targets: ["127.0.0.1:\(port)"]}]
@@ -181,6 +185,18 @@ struct HTTPEndpointTests {
         #expect(value.map { Int($0)! >= 1 } == true, "\((try? String(contentsOfFile: dir + "/log", encoding: .utf8)) ?? "")")
         let up = try HTTPExchange(port: webPort, "GET", "/api/v1/query?query=up%7Bjob%3D%22storage-proxy%22%7D")
         #expect(try up.json["data"]?.objectValue?["result"]?.arrayValue?.first?.objectValue?["value"]?.arrayValue?.last == "1")
+        // The shipped alert rules evaluate against these metrics without errors, and none fires on a healthy proxy.
+        var healthy: [JSONValue] = []
+        for _ in 0..<50 {
+            let r = try HTTPExchange(port: webPort, "GET", "/api/v1/rules")
+            let groups = try r.json["data"]?["groups"]?.arrayValue ?? []
+            let all = groups.flatMap { $0["rules"]?.arrayValue ?? [] }
+            healthy = all.filter { $0["health"] == "ok" }
+            if all.count == 12 && healthy.count == 12 { break }
+            usleep(100_000)
+        }
+        #expect(healthy.count == 12)
+        #expect(healthy.allSatisfy { $0["state"] == "inactive" }, "\(healthy.filter { $0["state"] != "inactive" })")
     }
 
     @Test("with server.auth_token: /metrics and POST need the bearer token; the probes stay open")

@@ -27,7 +27,21 @@ struct HTTPExchange {
             h[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         headers = h
-        body = String(raw[split.upperBound...])
+        let rest = String(raw[split.upperBound...])
+        body = h["transfer-encoding"] == "chunked" ? Self.dechunk(rest) : rest
+    }
+
+    /// A chunked body (`size CRLF data CRLF` … `0 CRLF CRLF`) as one string.
+    static func dechunk(_ text: String) -> String {
+        var bytes = Array(text.utf8)[...]
+        var result: [UInt8] = []
+        while let lineEnd = bytes.firstIndex(of: 0x0D), let size = Int(String(decoding: bytes[..<lineEnd], as: UTF8.self), radix: 16), size > 0 {
+            let start = lineEnd + 2
+            guard start + size <= bytes.endIndex else { break }
+            result += bytes[start..<start + size]
+            bytes = bytes[min(start + size + 2, bytes.endIndex)...]
+        }
+        return String(decoding: result, as: UTF8.self)
     }
 
     /// Sends `bytes` and reads until the server closes (5 s at most).
