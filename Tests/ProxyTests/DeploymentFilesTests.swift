@@ -29,6 +29,7 @@ struct DeploymentFilesTests {
         #expect(agentImage.contains("examples/scheduler.py"))
         #expect(run.out.contains("--maxmemory-policy volatile-lru"), "Redis has a ceiling and an eviction policy")
         #expect(run.out.contains("REDIS_MAXMEMORY: 256mb"))
+        #expect(run.out.contains("max_connections=200") && run.out.contains("nofile: 8192"), "sized as DEPLOYMENT.md says")
     }
 
     @Test("the load balancer checks /readyz on each proxy's HTTP port: no token to escape in haproxy.cfg")

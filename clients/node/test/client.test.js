@@ -248,6 +248,27 @@ describe('errors', () => {
   });
 });
 
+test('the README snippet runs as written (CommonJS, address from the environment)', async () => {
+  const { execFileSync } = require('node:child_process');
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const { REPO } = require('./proxy');
+  const readme = fs.readFileSync(path.join(REPO, 'clients', 'node', 'README.md'), 'utf8');
+  const snippet = /```js\n([\s\S]*?)```/.exec(readme)[1];
+  const proxy = await new Proxy('personal').start();
+  try {
+    // Run from the repository root, where `require('./clients/node')` points at this client.
+    const out = execFileSync(process.execPath, ['-e', snippet], { cwd: REPO, env: { ...process.env, STORAGE_PROXY_ADDRESS: proxy.address } });
+    const [id, logCount] = out.toString().trim().split(' ');
+    assert.equal(logCount, '0');
+    const client = new StorageProxyClient(proxy.address);
+    assert.equal((await client.getTask(id)).status, 'running');
+    await client.close();
+  } finally {
+    await proxy.stop();
+  }
+});
+
 test('a first connect to a proxy that is not there fails at once', async () => {
   const os = require('node:os');
   const path = require('node:path');

@@ -131,3 +131,22 @@ def test_an_idle_scheduler_wakes_on_a_due_task(personal):
         idle.send_signal(signal.SIGTERM)
         out, _ = idle.communicate(timeout=30)
     assert idle.returncode == 0 and "sleeper: ran 1 due tasks" in out
+
+
+def test_readme_snippet_runs_as_written(proxy):
+    """The first ``python`` block of clients/python/README.md, run as a script
+    against a real proxy (its address from the environment, as the snippet reads it)."""
+    import re
+    text = (REPO / "clients" / "python" / "README.md").read_text()
+    snippet = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    env = dict(os.environ, STORAGE_PROXY_ADDRESS=proxy.address)
+    run = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, timeout=60, env=env)
+    assert run.returncode == 0, run.stderr
+    task_id, due, cached = run.stdout.strip().split(" ", 2)
+    assert due == "0" and cached == "{'text': '…'}"
+
+    async def check():
+        async with StorageProxyClient(proxy.address) as c:
+            assert (await c.get_task(task_id))["status"] == "running"
+            assert [e["message"] for e in await c.query_logs(task_id=task_id)] == ["started"]
+    asyncio.run(check())

@@ -41,8 +41,8 @@ def run_page(text: str, proxy: Proxy, minimum_blocks: int):
     assert len(blocks) >= minimum_blocks
     for script, expected in blocks:
         if proxy.port:
-            script = script.replace("127.0.0.1:7070", f"127.0.0.1:{proxy.port}").replace(
-                "127.0.0.1 7070", f"127.0.0.1 {proxy.port}")
+            script = script.replace("127.0.0.1:7600", f"127.0.0.1:{proxy.port}").replace(
+                "127.0.0.1 7600", f"127.0.0.1 {proxy.port}")
         run = subprocess.run(["bash", "-c", script], cwd=proxy.folder, capture_output=True, text=True, timeout=60)
         actual = run.stdout.splitlines()
         assert len(actual) == len(expected), f"{script}\n--- printed:\n{run.stdout}{run.stderr}"
