@@ -166,11 +166,8 @@ public final class UVStream {
     /// peer's uid when the kernel tells it) on a Unix socket.
     public var peerDescription: String {
         if kind == .pipe {
-            guard let fd = descriptor else { return "unix" }
-            // struct ucred (pid, uid, gid) of SO_PEERCRED (17), which Glibc's module hides behind _GNU_SOURCE.
-            var cred: (pid: Int32, uid: UInt32, gid: UInt32) = (0, 0, 0)
-            var len = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
-            return getsockopt(fd, SOL_SOCKET, 17, &cred, &len) == 0 ? "unix:uid=\(cred.uid),pid=\(cred.pid)" : "unix"
+            guard let cred = peerCredentials else { return "unix" }
+            return "unix:uid=\(cred.uid),pid=\(cred.pid)"
         }
         var storage = sockaddr_storage()
         var len = Int32(MemoryLayout<sockaddr_storage>.size)
@@ -187,6 +184,15 @@ public final class UVStream {
             uv_ip4_name(a, &name, name.count)
             return "\(String(cString: name)):\(UInt16(bigEndian: a.pointee.sin_port))"
         }
+    }
+
+    /// The process at the other end of a Unix socket, as the kernel tells it (SO_PEERCRED); nil on TCP.
+    public var peerCredentials: (pid: Int32, uid: UInt32)? {
+        guard kind == .pipe, let fd = descriptor else { return nil }
+        // struct ucred (pid, uid, gid) of SO_PEERCRED (17), which Glibc's module hides behind _GNU_SOURCE.
+        var cred: (pid: Int32, uid: UInt32, gid: UInt32) = (0, 0, 0)
+        var len = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
+        return getsockopt(fd, SOL_SOCKET, 17, &cred, &len) == 0 ? (cred.pid, cred.uid) : nil
     }
 
     /// Called when a client could not be accepted (out of descriptors: it

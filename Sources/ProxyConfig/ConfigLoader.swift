@@ -72,11 +72,13 @@ private let knownKeys: [String: [String]] = [
             "embedder",
         ],
         "server.tls": ["cert", "key", "client_ca"],
+        "server.tokens": ["name", "token", "agents", "access", "admin"],
+        "server.unix_peers": ["name", "uid", "agents", "access", "admin"],
         "vector.embedder": [
             "url", "model", "api_key_env", "batch_size", "timeout_ms", "max_concurrent", "cache_entries", "retry_seconds",
         ],
         "server": [
-            "socket", "socket_mode", "listen", "auth_token", "allow_insecure", "http_listen", "tls", "http_max_connections",
+            "socket", "socket_mode", "listen", "auth_token", "allow_insecure", "http_listen", "tls", "tokens", "unix_peers", "http_max_connections",
             "max_connections", "max_line_bytes", "idle_timeout", "transaction_timeout", "transaction_max_lifetime",
             "max_transactions", "max_transactions_per_connection", "line_timeout", "max_answer_bytes", "max_pattern_bytes",
             "max_auth_failures", "auth_failure_delay_ms", "max_output_bytes", "max_subscriptions_per_connection",
@@ -289,6 +291,51 @@ private struct Reader {
         return e
     }
 
+    /// `tokens` (each with `token`) or `unix_peers` (each with `uid`): a list of scopes.
+    func readGrants(_ node: Node, _ key: String, byToken: Bool) throws(ConfigError) -> [ProxyConfig.Grant] {
+        if case .scalar(let s) = node, s.style == .plain, ["", "~", "null"].contains(s.string) { return [] }
+        guard case .sequence(let items) = node else { throw fail(node, key, "expected a list") }
+        var grants: [ProxyConfig.Grant] = []
+        for (i, item) in items.enumerated() {
+            let key1 = "\(key)[\(i)]"
+            var g = ProxyConfig.Grant()
+            for (k, v) in try mapping(item, key1) {
+                let key2 = "\(key1).\(k)"
+                switch k {
+                case "name":
+                    g.name = try nonEmptyString(v, key2)
+                    guard g.name.count <= 64, g.name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) }) else {
+                        throw fail(v, key2, "1 to 64 of A-Z a-z 0-9 _ . -")
+                    }
+                case "token" where byToken: g.token = try nonEmptyString(v, key2)
+                case "uid" where !byToken: g.uid = UInt32(try int(v, key2, in: 0...Int(UInt32.max)))
+                case "agents":
+                    if case .scalar(let s) = v, s.string == "*" { g.agents = nil; continue }
+                    guard case .sequence(let names) = v, names.count > 0 else { throw fail(v, key2, "expected a list of agent names, or \"*\"") }
+                    var agents: [String] = []
+                    for n in names { agents.append(try nonEmptyString(n, key2)) }
+                    g.agents = agents
+                case "access":
+                    switch try string(v, key2) {
+                    case "read-only": g.readOnly = true
+                    case "read-write": g.readOnly = false
+                    default: throw fail(v, key2, "expected read-only or read-write")
+                    }
+                case "admin": g.admin = try bool(v, key2)
+                default: throw unknown(v, "\(key).\(k)")
+                }
+            }
+            guard !g.name.isEmpty else { throw fail(item, key1, "needs a name") }
+            if byToken && g.token == nil { throw fail(item, key1, "needs a token") }
+            if !byToken && g.uid == nil { throw fail(item, key1, "needs a uid") }
+            guard !grants.contains(where: { $0.name == g.name }) else { throw fail(item, key1, "the name \(g.name) is used twice") }
+            guard !byToken || !grants.contains(where: { $0.token == g.token }) else { throw fail(item, key1, "the same token twice") }
+            guard byToken || !grants.contains(where: { $0.uid == g.uid }) else { throw fail(item, key1, "the same uid twice") }
+            grants.append(g)
+        }
+        return grants
+    }
+
     func readTLS(_ node: Node, _ key: String) throws(ConfigError) -> ProxyConfig.TLS? {
         if case .scalar(let s) = node, s.style == .plain, ["", "~", "null"].contains(s.string) { return nil }
         var t = ProxyConfig.TLS()
@@ -319,6 +366,8 @@ private struct Reader {
             case "allow_insecure": s.allowInsecure = try bool(v, key)
             case "http_listen": s.httpListen = try optionalString(v, key) ?? ""
             case "tls": s.tls = try readTLS(v, key)
+            case "tokens": s.tokens = try readGrants(v, key, byToken: true)
+            case "unix_peers": s.unixPeers = try readGrants(v, key, byToken: false)
             case "http_max_connections": s.httpMaxConnections = try int(v, key, in: 1...100_000)
             case "max_connections": s.maxConnections = try int(v, key, in: 1...1_000_000)
             case "max_line_bytes": s.maxLineBytes = try int(v, key, in: 256...(1 << 30))

@@ -64,6 +64,22 @@ public struct ProxyConfig: Sendable, Equatable {
         public init() {}
     }
 
+    /// A limited scope (`server.tokens`, `server.unix_peers`): which agents'
+    /// tasks and logs, read-only or not, admin methods or not.
+    public struct Grant: Sendable, Equatable {
+        /// Shown in logs; also names the scope's own `cache.*` and metadata namespace.
+        public var name = ""
+        /// The token that opens it (`tokens`), or nil (`unix_peers`).
+        public var token: String?
+        /// The Unix user it applies to (`unix_peers`).
+        public var uid: UInt32?
+        /// nil: every agent (`"*"`).
+        public var agents: [String]?
+        public var readOnly = false
+        public var admin = false
+        public init() {}
+    }
+
     public struct Server: Sendable, Equatable {
         /// Unix socket path; empty switches it off.
         public var socket = "./storage/proxy.sock"
@@ -71,6 +87,10 @@ public struct ProxyConfig: Sendable, Equatable {
         /// `HOST:PORT`, or `PORT` for loopback; empty switches TCP off.
         public var listen = ""
         public var authToken: String? = nil
+        /// Tokens with a limited scope, besides `authToken` (which opens everything).
+        public var tokens: [Grant] = []
+        /// Unix socket peers (by uid, from SO_PEERCRED) given a limited scope; others get everything.
+        public var unixPeers: [Grant] = []
         public var allowInsecure = false
         /// `HOST:PORT` or `PORT` of the HTTP endpoint (metrics, probes, POST /); empty: off.
         public var httpListen = ""

@@ -31,7 +31,7 @@ final class Dispatcher {
         writesInOrder = services.storage.appliesWritesInOrder
     }
 
-    /// Checks the parameters and runs the handler; an error on the way is the reply.
+    /// Runs a request: authentication, the session's scope, then `execute`.
     func run(_ request: RPCRequest, _ spec: MethodSpec?, session: Session, reply: @escaping Reply) {
         // Before `auth`, nothing about the server is told, not even which methods exist.
         guard session.mayCall || request.method == "auth" else {
@@ -40,8 +40,21 @@ final class Dispatcher {
         guard let spec else {
             return reply(.failure(.methodNotFound(request.method, didYouMean: Suggestion.closest(to: request.method, among: methods.names))))
         }
+        // A limited scope is checked first (which may read the task named); a full one costs one comparison.
+        guard !session.hasFullScope else { return execute(spec, request.params, session, reply) }
+        AccessGuard.check(spec, request.params, scope: session.scope, session: session, services: services) { [self] decision in
+            switch decision {
+            case .run(let params): execute(spec, params, session, reply)
+            case .answer(let value): reply(.success(value))
+            case .refuse(let error): reply(.failure(error))
+            }
+        }
+    }
+
+    /// Checks the parameters and runs the handler; an error on the way is the reply.
+    private func execute(_ spec: MethodSpec, _ object: JSONObject, _ session: Session, _ reply: @escaping Reply) {
         do {
-            let params = try Params(request.params, spec: spec)
+            let params = try Params(object, spec: spec)
             try spec.run(Call(params: params, session: session, services: services, reply: reply))
         } catch let error as ProxyError {
             reply(.failure(error))

@@ -55,6 +55,8 @@ public final class ProxyServer: ConnectionOwner {
                             authToken: config.authToken, authFailureDelayMs: config.authFailureDelayMs,
                             vector: vector, embedder: embedder, completions: handoff, log: log,
                             after: { [loop] ms, work in loop.after(ms: ms, work) })
+        services.grants = config.tokens
+        services.unixPeers = config.unixPeers
         dispatcher = Dispatcher(methods: methods, services: services, stats: stats,
                                 limits: .init(maxLineBytes: config.maxLineBytes, maxOutputBytes: config.maxOutputBytes,
                                               maxAuthFailures: config.maxAuthFailures, slowCallSeconds: Double(config.slowLogMs) / 1000),
@@ -134,7 +136,7 @@ public final class ProxyServer: ConnectionOwner {
     private func listenTCP(_ text: String) throws(ServerError) {
         guard let address = ListenAddress(text) else { throw ServerError("server.listen: '\(text)' is not HOST:PORT or PORT") }
         let token = config.authToken ?? ""
-        if !address.isLoopback && token.isEmpty && config.tls?.clientCA == nil && !config.allowInsecure {
+        if !address.isLoopback && token.isEmpty && config.tokens.isEmpty && config.tls?.clientCA == nil && !config.allowInsecure {
             throw ServerError("refusing to listen on \(address.host):\(address.port) without server.auth_token "
                 + "(set one, require client certificates with server.tls.client_ca, bind a loopback address, or set server.allow_insecure: true)")
         }
@@ -145,7 +147,7 @@ public final class ProxyServer: ConnectionOwner {
             stream.close()
             throw ServerError("cannot listen on \(address.host):\(address.port): \(uvError(rc))")
         }
-        let requiresAuth = !token.isEmpty
+        let requiresAuth = services.needsToken
         stream.delegate = acceptor(requiresAuth: true, tls: tls != nil)  // auth: when a token is set, now or after a reload
         stream.acceptFailed = { [unowned self] in acceptFailed($0) }
         stream.refusal = Self.outOfDescriptors
@@ -158,7 +160,7 @@ public final class ProxyServer: ConnectionOwner {
 
     private func startHTTP() throws(ServerError) {
         let settings = HTTPEndpoint.Settings(maxBodyBytes: config.maxLineBytes, maxConnections: config.httpMaxConnections,
-                                             token: config.authToken, authFailureDelayMs: UInt64(config.authFailureDelayMs))
+                                             authFailureDelayMs: UInt64(config.authFailureDelayMs))
         let host = HTTPEndpoint.Host(
             metrics: { [unowned self] in
                 Metrics.page(stats: stats, methods: dispatcher.methods, status: statusReport(), build: Self.build)
@@ -166,8 +168,9 @@ public final class ProxyServer: ConnectionOwner {
             readiness: { [unowned self] answer in
                 services.health.check(storage: storage) { up in answer(up ? nil : "storage unreachable") }
             },
-            newSession: { [unowned self] authenticated, origin in
-                Session(requiresAuth: !authenticated, maxAuthFailures: config.maxAuthFailures, budget: services.transactions, origin: origin)
+            newSession: { [unowned self] scope, origin in
+                Session(requiresAuth: scope == nil, maxAuthFailures: config.maxAuthFailures, budget: services.transactions, origin: origin,
+                        scope: scope ?? .full)
             },
             sessionEnded: { [unowned self] in endSession($0) },
             drained: { [unowned self] in finishStopIfDone() })
@@ -255,9 +258,11 @@ public final class ProxyServer: ConnectionOwner {
                 guard let s = try? TLSSession(context, server: true) else { return client.close() }
                 session = s
             }
+            // A Unix peer mapped in server.unix_peers gets its scope at once (the kernel vouches for it).
+            let scope = listener.kind == .pipe ? server.services.scope(forPeerUID: client.peerCredentials?.uid) : .full
             let connection = Connection(stream: client, owner: server, dispatcher: server.dispatcher,
-                                        requiresAuth: requiresAuth && !(server.services.authToken ?? "").isEmpty,
-                                        number: server.connectionsMade, tls: session)
+                                        requiresAuth: requiresAuth && server.services.needsToken,
+                                        number: server.connectionsMade, tls: session, scope: scope)
             server.connections[ObjectIdentifier(connection)] = connection
             if server.connections.count > server.connectionCap || server.stopping {
                 server.stats.rejected(server.stopping ? .stopping : .maxConnections)
@@ -340,11 +345,13 @@ public final class ProxyServer: ConnectionOwner {
         let tlsNote = reloadTLS(s.tls)
         // What only a restart changes keeps its running value.
         s.socket = config.socket; s.socketMode = config.socketMode; s.listen = config.listen; s.httpListen = config.httpListen
-        let tokenChanged = s.authToken != config.authToken
+        let tokenChanged = s.authToken != config.authToken || s.tokens != config.tokens || s.unixPeers != config.unixPeers
         config = s
         log.set(level: s.logLevel)
         log.set(format: Logger.Format(rawValue: s.logFormat) ?? .plain)
         services.authToken = s.authToken
+        services.grants = s.tokens
+        services.unixPeers = s.unixPeers
         services.maxAnswerBytes = s.maxAnswerBytes
         services.maxPatternBytes = s.maxPatternBytes
         services.defaultMaxAttempts = s.defaultMaxAttempts
@@ -357,12 +364,11 @@ public final class ProxyServer: ConnectionOwner {
         dispatcher.limits = .init(maxLineBytes: s.maxLineBytes, maxOutputBytes: s.maxOutputBytes, maxAuthFailures: s.maxAuthFailures,
                                   slowCallSeconds: Double(s.slowLogMs) / 1000)
         connectionCap = min(s.maxConnections, descriptorCap)
-        http?.settings.token = s.authToken
         http?.settings.maxConnections = s.httpMaxConnections
         http?.settings.authFailureDelayMs = UInt64(s.authFailureDelayMs)
         http?.settings.maxBodyBytes = s.maxLineBytes
         startedWith.server = s
-        log.info("SIGHUP: configuration reloaded" + (tokenChanged ? " (auth token changed: new connections use it)" : "")
+        log.info("SIGHUP: configuration reloaded" + (tokenChanged ? " (tokens changed: new connections use them)" : "")
                  + (tlsNote.map { "; \($0)" } ?? "")
                  + (kept.isEmpty ? "" : "; needs a restart, unchanged until then: " + kept.joined(separator: ", ")), event: "reloaded")
     }

@@ -28,6 +28,12 @@ final class Services {
     var maxLeaseSeconds: Double
     /// `server.auth_token` (SIGHUP may change it; connections already in keep their state).
     var authToken: String?
+    /// `server.tokens` and `server.unix_peers` (SIGHUP may change them too).
+    var grants: [ProxyConfig.Grant] = []
+    var unixPeers: [ProxyConfig.Grant] = []
+
+    /// A token is needed on TCP: the server's own, or any scoped one.
+    var needsToken: Bool { !(authToken ?? "").isEmpty || !grants.isEmpty }
     /// `server.auth_failure_delay_ms`, and how a handler waits on the loop without blocking it.
     var authFailureDelayMs: UInt64
     var after: (_ ms: UInt64, _ work: @escaping () -> Void) -> Void = { _, work in work() }
@@ -67,9 +73,32 @@ final class Services {
                     event: "auth_failed", ["client": client])
     }
 
+    /// The scope a presented token opens: everything for `server.auth_token`
+    /// (or when no token is configured at all), a grant's scope for one of
+    /// `server.tokens`, nil for none. Every configured token is compared, each
+    /// in constant time, so the answer's timing tells nothing about which.
+    func scope(forToken presented: String) -> Scope? {
+        guard needsToken else { return .full }
+        var found: Scope? = nil
+        if let token = authToken, !token.isEmpty, Self.same(presented, token) { found = .full }
+        for grant in grants where Self.same(presented, grant.token ?? "") && found == nil { found = Scope(grant) }
+        return found
+    }
+
+    /// The scope of a Unix socket peer, by its uid (`server.unix_peers`); everything when unmapped.
+    func scope(forPeerUID uid: UInt32?) -> Scope {
+        guard let uid, let grant = unixPeers.first(where: { $0.uid == uid }) else { return .full }
+        return Scope(grant)
+    }
+
     /// Constant time: every byte is compared whatever the first difference.
     func checkToken(_ presented: String) -> Bool {
         guard let token = authToken, !token.isEmpty else { return true }
+        return Self.same(presented, token)
+    }
+
+    private static func same(_ presented: String, _ token: String) -> Bool {
+        guard !token.isEmpty else { return false }
         let a = Array(presented.utf8), b = Array(token.utf8)
         var diff = UInt8(a.count == b.count ? 0 : 1)
         for i in 0..<b.count { diff |= b[i] ^ (i < a.count ? a[i] : 0) }

@@ -31,6 +31,10 @@ final class Session {
     /// Requests started on it: with the connection's number, a request id for logs.
     var requestsStarted: UInt64 = 0
     private(set) var isAuthenticated = false
+    /// What it may touch: set by `auth` (or at accept, for a mapped Unix peer).
+    private(set) var scope = Scope.full { didSet { hasFullScope = scope.isFull } }
+    /// Read per request: a flag, not a copy of the scope.
+    private(set) var hasFullScope = true
     private var authFailures = 0
     private let maxAuthFailures: Int
     /// The connection stops reading (and closes once answered): set by it.
@@ -45,8 +49,10 @@ final class Session {
     private var opening = 0
     private let budget: TransactionBudget
 
-    init(requiresAuth: Bool, maxAuthFailures: Int, budget: TransactionBudget, origin: String) {
+    init(requiresAuth: Bool, maxAuthFailures: Int, budget: TransactionBudget, origin: String, scope: Scope = .full) {
         self.requiresAuth = requiresAuth
+        self.scope = scope
+        hasFullScope = scope.isFull
         self.origin = origin
         self.maxAuthFailures = maxAuthFailures
         self.budget = budget
@@ -57,7 +63,10 @@ final class Session {
     /// Before `auth`, a connection that needs it may call nothing else.
     var mayCall: Bool { !requiresAuth || isAuthenticated }
 
-    func authenticated() { isAuthenticated = true }
+    func authenticated(_ scope: Scope) {
+        isAuthenticated = true
+        self.scope = scope
+    }
 
     /// A wrong token; past `server.max_auth_failures` the connection closes
     /// once the answer is out. Returns whether it will close.

@@ -104,13 +104,14 @@ final class Connection: UVStreamDelegate, EventOutlet {
     /// stops reading from the client (backpressure).
     static let maxQueuedRequests = 4096
 
-    init(stream: UVStream, owner: ConnectionOwner, dispatcher: Dispatcher, requiresAuth: Bool, number: UInt64, tls: TLSSession? = nil) {
+    init(stream: UVStream, owner: ConnectionOwner, dispatcher: Dispatcher, requiresAuth: Bool, number: UInt64, tls: TLSSession? = nil,
+         scope: Scope = .full) {
         self.stream = stream
         self.tls = tls
         self.owner = owner
         self.dispatcher = dispatcher
         session = Session(requiresAuth: requiresAuth, maxAuthFailures: dispatcher.limits.maxAuthFailures,
-                          budget: dispatcher.services.transactions, origin: "\(number)@\(stream.peerDescription)")
+                          budget: dispatcher.services.transactions, origin: "\(number)@\(stream.peerDescription)", scope: scope)
         framer = LineFramer(maxLineBytes: dispatcher.limits.maxLineBytes)
         stream.delegate = self
         session.endInput = { [unowned self] in endInput() }

@@ -21,7 +21,6 @@ final class HTTPEndpoint: UVStreamDelegate {
     struct Settings {
         var maxBodyBytes: Int
         var maxConnections: Int
-        var token: String?
         var authFailureDelayMs: UInt64
     }
 
@@ -30,8 +29,8 @@ final class HTTPEndpoint: UVStreamDelegate {
         var metrics: () -> String
         /// nil: ready; else why not.
         var readiness: (@escaping (String?) -> Void) -> Void
-        /// A POST's session for one body; `ended` hands it back (its transactions are rolled back).
-        var newSession: (_ authenticated: Bool, _ origin: String) -> Session
+        /// A POST's session for one body, authenticated with a scope or not yet; `ended` hands it back (its transactions are rolled back).
+        var newSession: (_ scope: Scope?, _ origin: String) -> Session
         var sessionEnded: (Session) -> Void
         /// The last call in flight answered while stopping.
         var drained: () -> Void
@@ -63,7 +62,7 @@ final class HTTPEndpoint: UVStreamDelegate {
 
     func listen(_ text: String, allowInsecure: Bool) throws(ServerError) {
         guard let address = ListenAddress(text) else { throw ServerError("server.http_listen: '\(text)' is not HOST:PORT or PORT") }
-        if !address.isLoopback && (settings.token ?? "").isEmpty && !allowInsecure {
+        if !address.isLoopback && !dispatcher.services.needsToken && !allowInsecure {
             throw ServerError("refusing HTTP on \(address.host):\(address.port) without server.auth_token "
                 + "(set one, bind a loopback address, or set server.allow_insecure: true)")
         }
@@ -85,7 +84,7 @@ final class HTTPEndpoint: UVStreamDelegate {
         self.bridge = bridge
         listener = stream
         log.info("HTTP on \(tls == nil ? "http" : "https")://\(address.host):\(stream.boundPort) (/metrics, /healthz, /readyz, POST /)"
-                 + ((settings.token ?? "").isEmpty ? "" : " (bearer token required for /metrics and POST)"), event: "listening")
+                 + (dispatcher.services.needsToken ? " (bearer token required for /metrics and POST)" : ""), event: "listening")
     }
 
     /// Serves HTTPS with this context from now on (at start, and after a SIGHUP reload).
@@ -136,25 +135,26 @@ final class HTTPEndpoint: UVStreamDelegate {
                 if stopping { return reply(503, text, "stopping\n", nil, false) }
                 return host.readiness { why in reply(why == nil ? 200 : 503, text, (why ?? "ready") + "\n", nil, false) }
             }
-            guard authorized(request) != false else {
+            guard case .scope(let scope) = bearer(request), scope.admin else {
                 if request.authorization != nil { dispatcher.services.authFailed(client: "h\(request.id)@\(request.peer)") }
-                return reply(401, text, "unauthorized: send Authorization: Bearer <server.auth_token>\n", nil, true)
+                return reply(401, text, "unauthorized: send Authorization: Bearer <server.auth_token, or an admin token>\n", nil, true)
             }
             reply(200, PrometheusText.contentType, host.metrics(), nil, false)
         case .rpc:
             guard request.method == "POST" else { return reply(405, text, "POST a JSON-RPC request to /\n", "POST", false) }
             if stopping { return reply(503, text, "stopping\n", nil, false) }
-            guard let authorized = authorized(request) else {
-                return reply(400, text, "Authorization must be: Bearer <token>\n", nil, true)
-            }
-            if !authorized {
+            let scope: Scope?
+            switch bearer(request) {
+            case .malformed: return reply(400, text, "Authorization must be: Bearer <token>\n", nil, true)
+            case .wrong:
                 dispatcher.services.authFailed(client: "h\(request.id)@\(request.peer)")
                 return loop.after(ms: settings.authFailureDelayMs) {
                     reply(401, text, "unauthorized: wrong token\n", nil, true)
                 }
+            case .absent: scope = nil  // as a line before `auth`: only `auth` (in the body) opens the session
+            case .scope(let s): scope = s
             }
-            let hasToken = !(settings.token ?? "").isEmpty
-            let call = HTTPCall(body: request.body, dispatcher: dispatcher, session: host.newSession(!hasToken || request.authorization != nil, "h\(request.id)@\(request.peer)"))
+            let call = HTTPCall(body: request.body, dispatcher: dispatcher, session: host.newSession(scope, "h\(request.id)@\(request.peer)"))
             callsInFlight += 1
             call.run { [weak self] answer in
                 guard let self else { return }
@@ -171,14 +171,15 @@ final class HTTPEndpoint: UVStreamDelegate {
         }
     }
 
-    /// true: the bearer token matches, or none is needed; false: absent or
-    /// wrong where one is needed (absent is fine for POST: see `received`);
-    /// nil: an `Authorization` header that is not a bearer token.
-    private func authorized(_ request: HTTPRequest) -> Bool? {
-        guard let token = settings.token, !token.isEmpty else { return true }
-        guard let header = request.authorization else { return request.method == "POST" ? true : false }
-        guard header.hasPrefix("Bearer ") else { return nil }
-        return dispatcher.services.checkToken(String(header.dropFirst(7)))
+    private enum Bearer { case absent, malformed, wrong, scope(Scope) }
+
+    /// What the `Authorization` header opens: a scope (everything when no token is configured), or why not.
+    private func bearer(_ request: HTTPRequest) -> Bearer {
+        let services = dispatcher.services
+        guard services.needsToken else { return .scope(.full) }
+        guard let header = request.authorization else { return .absent }
+        guard header.hasPrefix("Bearer ") else { return .malformed }
+        return services.scope(forToken: String(header.dropFirst(7))).map { .scope($0) } ?? .wrong
     }
 
     /// A client's path in a log line or answer: at most 64 printable ASCII bytes.

@@ -84,6 +84,7 @@ struct MethodTable {
         for spec in specs {
             spec.index = ordered.count
             precondition(byName[spec.name] == nil, "method \(spec.name) defined twice")
+            precondition(Access.table[spec.name] != nil, "method \(spec.name) has no row in Access.table")
             byName[spec.name] = spec
             ordered.append(spec)
         }
