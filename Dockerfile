@@ -3,10 +3,10 @@
 #   docker run -v "$PWD/storage:/app/storage" storage-proxy          # Personal Edition: SQLite in the volume
 # The Enterprise Edition (PostgreSQL + Redis, agents over TCP) is docker-compose.yml.
 
-# --- build: the Swift toolchain image, with the five C libraries' headers
+# --- build: the Swift toolchain image, with the C libraries' headers
 FROM swift:6.3-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libuv1-dev libhiredis-dev libpq-dev libsqlite3-dev libcurl4-openssl-dev libh2o-dev pkg-config \
+ && apt-get install -y --no-install-recommends libuv1-dev libhiredis-dev libpq-dev libsqlite3-dev libcurl4-openssl-dev libh2o-dev libssl-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -15,10 +15,10 @@ COPY Sources Sources
 RUN swift build -c release --static-swift-stdlib --product storage-proxy \
  && cp "$(swift build -c release --show-bin-path)/storage-proxy" /usr/local/bin/storage-proxy
 
-# --- run: slim Debian with the five runtime libraries only
+# --- run: slim Debian with the runtime libraries only
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libuv1 libhiredis0.14 libpq5 libsqlite3-0 libcurl4 libh2o0.13 \
+ && apt-get install -y --no-install-recommends libuv1 libhiredis0.14 libpq5 libsqlite3-0 libcurl4 libh2o0.13 libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /app --uid 10001 proxy \
  && mkdir -p /app/storage && chown proxy /app/storage
