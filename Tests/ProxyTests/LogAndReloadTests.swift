@@ -116,6 +116,19 @@ struct LogAndReloadTests {
         #expect(!proxy.logText.contains("password"))
     }
 
+    @Test("a Redis outage and its end are logged (cache_down with the reason, cache_up)")
+    func cacheOutage() throws {
+        let redis = try PrivateRedis()
+        let config = try writeConfig("server:\n  log_format: json\nstorage:\n  cache:\n    type: redis\n    redis:\n      url: \"\(redis.url)\"\n")
+        let proxy = try ProxyProcess(arguments: ["--config", config])
+        redis.kill9()
+        _ = try? proxy.client().call("cache.get", ["key": "x"])  // a call notices at once; the reconnect loop would anyway
+        let down = try Self.waitFor(proxy, "cache_down")
+        #expect(down.first?["level"] == "warning" && down.first?["message"]?.stringValue?.contains("Redis unavailable") == true)
+        try redis.start()
+        #expect(try Self.waitFor(proxy, "cache_up").count == 1)
+    }
+
     @Test("SIGHUP: a new token for new connections, log level and limits live, open connections kept, restart-only keys named")
     func reload() throws {
         let dir = ProxyProcess.makeTempDir()
