@@ -129,6 +129,9 @@ static inline int sp_http_accept(sp_http *server, int fd) {
 /// reference per connection, so a context replaced later may then be freed).
 static inline void sp_http_use_tls(sp_http *server, SSL_CTX *context) { server->accept.ssl_ctx = context; }
 
+/// The largest request body from now on (h2o reads it per request).
+static inline void sp_http_set_max_body(sp_http *server, size_t max_body) { server->config.max_request_entity_size = max_body; }
+
 static inline int sp_http_open_sockets(const sp_http *server) { return server->open_sockets; }
 
 /// Ends every connection through h2o's own path: the kernel shuts the socket

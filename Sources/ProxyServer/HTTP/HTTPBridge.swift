@@ -54,6 +54,11 @@ final class HTTPBridge {
         if let server { sp_http_use_tls(server, context) }
     }
 
+    /// `server.max_line_bytes` after a reload: the largest body from now on.
+    func setMaxBody(_ bytes: Int) {
+        if let server { sp_http_set_max_body(server, bytes) }
+    }
+
     /// Ends every open connection (at stop, once no call is in flight).
     func endSockets() {
         if let server { sp_http_end_sockets(server) }

@@ -42,7 +42,8 @@ final class HTTPEndpoint: UVStreamDelegate {
 
     private let loop: UVLoop
     private let dispatcher: Dispatcher
-    var settings: Settings  // SIGHUP may change the token and the connection cap
+    /// SIGHUP may change them: the connection cap is read at each accept, the body limit is handed to h2o.
+    var settings: Settings { didSet { bridge?.setMaxBody(settings.maxBodyBytes) } }
     private let host: Host
     private let log: Logger
     private var bridge: HTTPBridge?

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// Throwaway certificates made with `openssl` for one test: an authority,
+/// Throwaway certificates for one test (scripts/make-test-certificates): an authority,
 /// a server certificate for localhost and 127.0.0.1 signed by it, one that
 /// has already expired, a client certificate, and an unrelated authority.
 struct TestCertificates {
@@ -16,22 +16,7 @@ struct TestCertificates {
 
     init(dir: String = ProxyProcess.makeTempDir(), name: String = "test") throws {
         self.dir = dir
-        let script = """
-            set -e
-            cd '\(dir)'
-            key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
-            key ca.key; openssl req -x509 -key ca.key -out ca.pem -days 2 -subj '/CN=\(name) CA' 2>/dev/null
-            key other-ca.key; openssl req -x509 -key other-ca.key -out other-ca.pem -days 2 -subj '/CN=other CA' 2>/dev/null
-            printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext
-            printf 'extendedKeyUsage=clientAuth\\n' > client.ext
-            key server.key; openssl req -new -key server.key -out server.csr -subj '/CN=localhost' 2>/dev/null
-            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext 2>/dev/null
-            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out expired.pem -days 0 -extfile server.ext 2>/dev/null
-            key client.key; openssl req -new -key client.key -out client.csr -subj '/CN=agent' 2>/dev/null
-            openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.ext 2>/dev/null
-            chmod 644 *.pem *.key
-            """
-        let r = try runProgram("/bin/sh", ["-c", script])
+        let r = try runProgram(DeploymentFilesTests.root + "/scripts/make-test-certificates", [dir, name])
         try #require(r.status == 0, "openssl: \(r.err)")
     }
 

@@ -28,17 +28,9 @@ function enterpriseConfig() {
     `  cache:\n    type: redis\n    redis:\n      url: "${process.env.STORAGE_PROXY_TEST_REDIS}"\n      key_prefix: "${name}:"\n`;
 }
 
-/** An authority (`ca.pem`) and a server certificate for 127.0.0.1 and localhost it signed, made by `openssl`. */
+/** An authority (`ca.pem`) and a server certificate for 127.0.0.1 and localhost it signed. */
 function makeCertificates(folder) {
-  const script = `set -e
-    cd '${folder}'
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key
-    openssl req -x509 -key ca.key -out ca.pem -days 2 -subj '/CN=node test CA'
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out server.key
-    openssl req -new -key server.key -out server.csr -subj '/CN=localhost'
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext
-    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext`;
-  execFileSync('/bin/sh', ['-c', script], { stdio: 'ignore' });
+  execFileSync(path.join(REPO, 'scripts', 'make-test-certificates'), [folder, 'node test'], { stdio: 'ignore' });
 }
 
 class Proxy {

@@ -41,18 +41,9 @@ def enterprise_config(folder: Path) -> str:
             f"  cache:\n    type: redis\n    redis:\n      url: \"{redis}\"\n      key_prefix: \"{name}:\"\n")
 
 
-def make_certificates(folder: Path, name: str = "test") -> None:
-    """An authority (``ca.pem``) and a server certificate for 127.0.0.1 and localhost it signed, by ``openssl``."""
-    script = f"""set -e
-    cd '{folder}'
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key
-    openssl req -x509 -key ca.key -out ca.pem -days 2 -subj '/CN={name} CA'
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out server.key
-    openssl req -new -key server.key -out server.csr -subj '/CN=localhost'
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext
-    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext
-    """
-    subprocess.run(["/bin/sh", "-c", script], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def make_certificates(folder: Path) -> None:
+    """An authority (``ca.pem``) and a server certificate for 127.0.0.1 and localhost it signed."""
+    subprocess.run([str(REPO / "scripts" / "make-test-certificates"), str(folder), "python test"], check=True)
 
 
 class Proxy:
