@@ -17,17 +17,17 @@ import TLS
 /// listens) → `run()` (until a signal or `stop()`) → returns after in-flight
 /// requests were answered and the storage pools closed.
 public final class ProxyServer: ConnectionOwner {
-    private(set) var config: ProxyConfig.Server
+    var config: ProxyConfig.Server
     let log: Logger
-    private let loop: UVLoop
+    let loop: UVLoop
     private let handoff: LoopHandoff
-    private let stats: ServerStats
-    private let services: Services
-    private let dispatcher: Dispatcher
-    private var storage: StorageAdapter { services.storage }
+    let stats: ServerStats
+    let services: Services
+    let dispatcher: Dispatcher
+    var storage: StorageAdapter { services.storage }
 
     private var listeners: [UVStream] = []
-    private var http: HTTPEndpoint?
+    var http: HTTPEndpoint?
     private var connections: [ObjectIdentifier: Connection] = [:]
     private var dirty: [Connection] = []
     private var helpers: [UVCallback] = []
@@ -158,35 +158,13 @@ public final class ProxyServer: ConnectionOwner {
                  event: "listening")
     }
 
-    private func startHTTP() throws(ServerError) {
-        let settings = HTTPEndpoint.Settings(maxBodyBytes: config.maxLineBytes, maxConnections: config.httpMaxConnections,
-                                             authFailureDelayMs: UInt64(config.authFailureDelayMs))
-        let host = HTTPEndpoint.Host(
-            metrics: { [unowned self] in
-                Metrics.page(stats: stats, methods: dispatcher.methods, status: statusReport(), build: Self.build)
-            },
-            readiness: { [unowned self] answer in
-                services.health.check(storage: storage) { up in answer(up ? nil : "storage unreachable") }
-            },
-            newSession: { [unowned self] scope, origin in
-                Session(requiresAuth: scope == nil, maxAuthFailures: config.maxAuthFailures, budget: services.transactions, origin: origin,
-                        scope: scope ?? .full)
-            },
-            sessionEnded: { [unowned self] in endSession($0) },
-            drained: { [unowned self] in finishStopIfDone() })
-        let endpoint = HTTPEndpoint(loop: loop, dispatcher: dispatcher, settings: settings, host: host, log: log)
-        if let tls { endpoint.useTLS(tls) }
-        try endpoint.listen(config.httpListen, allowInsecure: config.allowInsecure || config.tls?.clientCA != nil)
-        http = endpoint
-    }
-
     /// The connections the descriptors allow: `server.max_connections`, or
     /// fewer when the process may not open that many files. Past it a client
     /// is accepted only to be told `-32006`, never dropped silently.
-    private(set) var connectionCap = 1024
+    var connectionCap = 1024
     private var rejectionLog = LogThrottle()
     /// The connections the open-file limit allows (`server.max_connections` can only lower it).
-    private var descriptorCap = Int.max
+    private(set) var descriptorCap = Int.max
 
     /// Raises the soft RLIMIT_NOFILE to the hard one (as PgBouncer and Redis
     /// do) and keeps an eighth of it, plus 64, for storage, caches and logs.
@@ -280,105 +258,13 @@ public final class ProxyServer: ConnectionOwner {
         func streamDidDrain(_ stream: UVStream) {}
     }
 
-    // MARK: - TLS
+    // MARK: - TLS and reload (ProxyServer+Reload.swift)
 
     /// The certificate and key (and client authorities) of `server.tls`; SIGHUP reads them again.
-    private(set) var tls: TLSContext?
-    private var tlsFailureLog = LogThrottle()
-
-    private static func loadTLS(_ s: ProxyConfig.TLS) throws(ServerError) -> TLSContext {
-        do {
-            return try TLSContext(certificate: s.cert, key: s.key, clientCA: s.clientCA)
-        } catch {
-            throw ServerError("server.tls: \(error)")
-        }
-    }
-
-    /// A handshake that failed (a client that does not trust us, or that we do not trust): logged at most every 10 s.
-    func tlsFailed(_ connection: Connection, _ error: Error) {
-        stats.tlsFailures += 1
-        guard let held = tlsFailureLog.admit() else { return }
-        log.warning("TLS failed: \(error)" + (held > 0 ? " (and \(held) more since the last report)" : ""), event: "tls_failed",
-                    ["client": connection.session.origin])
-    }
-
-    /// SIGHUP: the certificate files again (renewed certificates); new connections use them.
-    private func reloadTLS(_ settings: ProxyConfig.TLS?) -> String? {
-        guard let settings, tls != nil else { return nil }
-        do {
-            let context = try Self.loadTLS(settings)
-            tls = context
-            http?.useTLS(context)
-            return "TLS certificates reloaded"
-        } catch {
-            log.error("SIGHUP: \(error); the running certificates stay", event: "reload_failed")
-            return nil
-        }
-    }
-
-    // MARK: - Reloading (SIGHUP)
-
-    /// The configuration file again: tokens, log level and format, limits and
-    /// timeouts apply to what comes next; open connections stay open. What
-    /// cannot change live (listeners, backends) is named in the log and keeps
-    /// its running value. A file that does not load changes nothing.
-    private func reload() {
-        guard let reloadConfiguration else {
-            return log.warning("SIGHUP: started without --config, nothing to reload", event: "reload_failed")
-        }
-        let new: ProxyConfig
-        do {
-            new = try reloadConfiguration()
-        } catch {
-            return log.error("SIGHUP: the configuration was not reloaded, the running one stays: \(error)", event: "reload_failed")
-        }
-        var s = new.server
-        var kept: [String] = ProxyConfig.keysNeedingRestart(from: startedWith, to: new)
-        if (s.authToken ?? "").isEmpty && !(config.authToken ?? "").isEmpty && !s.allowInsecure && listensBeyondLoopback {
-            s.authToken = config.authToken
-            kept.append("server.auth_token (a non-loopback listener needs one)")
-        }
-        if (s.tls == nil) != (config.tls == nil) {
-            kept.append("server.tls (switching TLS on or off)")
-            s.tls = config.tls
-        }
-        let tlsNote = reloadTLS(s.tls)
-        // What only a restart changes keeps its running value.
-        s.socket = config.socket; s.socketMode = config.socketMode; s.listen = config.listen; s.httpListen = config.httpListen
-        let tokenChanged = s.authToken != config.authToken || s.tokens != config.tokens || s.unixPeers != config.unixPeers
-        config = s
-        log.set(level: s.logLevel)
-        log.set(format: Logger.Format(rawValue: s.logFormat) ?? .plain)
-        services.authToken = s.authToken
-        services.grants = s.tokens
-        services.unixPeers = s.unixPeers
-        services.maxAnswerBytes = s.maxAnswerBytes
-        services.maxPatternBytes = s.maxPatternBytes
-        services.defaultMaxAttempts = s.defaultMaxAttempts
-        services.maxLeaseSeconds = s.maxLeaseSeconds
-        services.authFailureDelayMs = UInt64(s.authFailureDelayMs)
-        services.events.maxPerConnection = s.maxSubscriptionsPerConnection
-        let budget = services.transactions
-        budget.maxOpen = s.maxTransactions; budget.maxPerConnection = s.maxTransactionsPerConnection
-        budget.idleTimeout = s.transactionTimeout; budget.maxLifetime = s.transactionMaxLifetime
-        dispatcher.limits = .init(maxLineBytes: s.maxLineBytes, maxOutputBytes: s.maxOutputBytes, maxAuthFailures: s.maxAuthFailures,
-                                  slowCallSeconds: Double(s.slowLogMs) / 1000)
-        connectionCap = min(s.maxConnections, descriptorCap)
-        http?.settings.maxConnections = s.httpMaxConnections
-        http?.settings.authFailureDelayMs = UInt64(s.authFailureDelayMs)
-        http?.settings.maxBodyBytes = s.maxLineBytes
-        startedWith.server = s
-        log.info("SIGHUP: configuration reloaded" + (tokenChanged ? " (tokens changed: new connections use them)" : "")
-                 + (tlsNote.map { "; \($0)" } ?? "")
-                 + (kept.isEmpty ? "" : "; needs a restart, unchanged until then: " + kept.joined(separator: ", ")), event: "reloaded")
-    }
-
+    var tls: TLSContext?
+    var tlsFailureLog = LogThrottle()
     /// The whole configuration the server runs with (the backends' parts only to tell what a reload cannot change).
     public var startedWith = ProxyConfig()
-
-    private var listensBeyondLoopback: Bool {
-        [config.listen, config.httpListen].contains { !$0.isEmpty && ListenAddress($0)?.isLoopback == false }
-    }
 
     // MARK: - Running
 
@@ -412,7 +298,7 @@ public final class ProxyServer: ConnectionOwner {
     }
 
     /// A connection (or an HTTP body) is done: what it left open is rolled back, its subscriptions end.
-    private func endSession(_ session: Session) {
+    func endSession(_ session: Session) {
         for tx in session.close() {
             storage.rollbackTransaction(tx) { _ in }
         }
@@ -463,7 +349,7 @@ public final class ProxyServer: ConnectionOwner {
 
     private var closingStorage = false
 
-    private func finishStopIfDone() {
+    func finishStopIfDone() {
         guard connections.isEmpty, (http?.callsInFlight ?? 0) == 0, !closingStorage else { return }
         closingStorage = true
         services.vectors.close()

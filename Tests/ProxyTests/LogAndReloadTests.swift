@@ -96,6 +96,28 @@ struct LogAndReloadTests {
         #expect(try Self.waitFor(proxy, "connection_rejected").first?["message"]?.stringValue?.contains("server.max_connections") == true)
     }
 
+    @Test("an internal error is logged with its request id, method and client (PostgreSQL raising what the proxy does not expect)")
+    func internalErrorIsLogged() throws {
+        let db = try TestPostgres.database(named: ProxyProcess.makeTempDir())
+        let proxy = try ProxyProcess(backend: .sqlite, arguments: ["--config", try writeConfig("server:\n  log_format: json\n"),
+                                                                    "--storage", "postgresql", "--database", db])
+        // A trigger that fails in a way no mapping knows: the proxy answers -32603 and must say where in its log.
+        let trigger = """
+            CREATE FUNCTION explode() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.agent_name = 'explode' THEN RAISE EXCEPTION 'boom' USING ERRCODE = 'XX999'; END IF; RETURN NEW; END $$;
+            CREATE TRIGGER explode BEFORE INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION explode();
+            """
+        let created = try TestPostgres.psql(db, trigger)
+        try #require(created.status == 0, "\(created.err)")
+        let client = try proxy.client()
+        #expect(try client.errorCode("save_task", ["task": sampleTask(agent: "explode")]) == -32603)
+        let logged = try #require(try Self.waitFor(proxy, "internal_error").first)
+        #expect(logged["level"] == "error" && logged["method"] == "save_task")
+        #expect(logged["request_id"]?.stringValue?.hasSuffix(".1") == true && logged["client"]?.stringValue?.contains("@unix") == true)
+        #expect(logged["message"]?.stringValue?.contains("boom") == true)
+        #expect(try client.result("save_task", ["task": sampleTask(agent: "calm")]) != .null, "the connection goes on")
+    }
+
     @Test("a PostgreSQL outage and its end are logged")
     func storageOutage() throws {
         let forwarder = try PostgresForwarder()

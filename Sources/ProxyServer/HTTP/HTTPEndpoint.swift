@@ -116,59 +116,74 @@ final class HTTPEndpoint: UVStreamDelegate {
 
     private enum Route: String { case healthz = "/healthz", readyz = "/readyz", metrics = "/metrics", rpc = "/", other }
 
+    /// How a handler answers: status, content type, body, the methods of a 405, whether to ask for a bearer token.
+    private typealias Reply = (_ status: Int, _ type: String, _ body: String, _ allow: String?, _ challenge: Bool) -> Void
+    private static let text = "text/plain; charset=utf-8"
+
     private func received(_ request: HTTPRequest) {
         let route = Route(rawValue: request.path) ?? .other
-        let reply = { [weak self] (status: Int, type: String, body: String, allow: String?, challenge: Bool) in
+        let reply: Reply = { [weak self] status, type, body, allow, challenge in
             guard let self else { return }
             dispatcher.stats.httpRequests["\(status) \(route.rawValue)", default: 0] += 1
             bridge?.respond(request.id, status: status, contentType: type, allow: allow,
                             authenticate: challenge ? "Bearer realm=\"storage-proxy\"" : nil, body: Array(body.utf8))
         }
-        let text = "text/plain; charset=utf-8"
-        let isRead = request.method == "GET" || request.method == "HEAD"
         switch route {
         case .other:
-            reply(404, text, "not found: \(Self.printable(request.path)) (try /metrics, /healthz, /readyz or POST /)\n", nil, false)
+            reply(404, Self.text, "not found: \(Self.printable(request.path)) (try /metrics, /healthz, /readyz or POST /)\n", nil, false)
         case .healthz, .readyz, .metrics:
-            guard isRead else { return reply(405, text, "\(route.rawValue) answers GET\n", "GET, HEAD", false) }
-            if route == .healthz { return reply(200, text, "ok\n", nil, false) }
-            if route == .readyz {
-                if stopping { return reply(503, text, "stopping\n", nil, false) }
-                return host.readiness { why in reply(why == nil ? 200 : 503, text, (why ?? "ready") + "\n", nil, false) }
+            guard request.method == "GET" || request.method == "HEAD" else {
+                return reply(405, Self.text, "\(route.rawValue) answers GET\n", "GET, HEAD", false)
             }
+            probe(route, request, reply)
+        case .rpc:
+            guard request.method == "POST" else { return reply(405, Self.text, "POST a JSON-RPC request to /\n", "POST", false) }
+            if stopping { return reply(503, Self.text, "stopping\n", nil, false) }
+            rpc(request, reply)
+        }
+    }
+
+    /// `/healthz` (the process), `/readyz` (storage), `/metrics` (an admin bearer token when tokens are configured).
+    private func probe(_ route: Route, _ request: HTTPRequest, _ reply: @escaping Reply) {
+        switch route {
+        case .healthz:
+            reply(200, Self.text, "ok\n", nil, false)
+        case .readyz:
+            if stopping { return reply(503, Self.text, "stopping\n", nil, false) }
+            host.readiness { why in reply(why == nil ? 200 : 503, Self.text, (why ?? "ready") + "\n", nil, false) }
+        default:
             guard case .scope(let scope) = bearer(request), scope.admin else {
                 if request.authorization != nil { dispatcher.services.authFailed(client: "h\(request.id)@\(request.peer)") }
-                return reply(401, text, "unauthorized: send Authorization: Bearer <server.auth_token, or an admin token>\n", nil, true)
+                return reply(401, Self.text, "unauthorized: send Authorization: Bearer <server.auth_token, or an admin token>\n", nil, true)
             }
             reply(200, PrometheusText.contentType, host.metrics(), nil, false)
-        case .rpc:
-            guard request.method == "POST" else { return reply(405, text, "POST a JSON-RPC request to /\n", "POST", false) }
-            if stopping { return reply(503, text, "stopping\n", nil, false) }
-            let scope: Scope?
-            switch bearer(request) {
-            case .malformed: return reply(400, text, "Authorization must be: Bearer <token>\n", nil, true)
-            case .wrong:
-                dispatcher.services.authFailed(client: "h\(request.id)@\(request.peer)")
-                return loop.after(ms: settings.authFailureDelayMs) {
-                    reply(401, text, "unauthorized: wrong token\n", nil, true)
-                }
-            case .absent: scope = nil  // as a line before `auth`: only `auth` (in the body) opens the session
-            case .scope(let s): scope = s
+        }
+    }
+
+    /// `POST /`: the body through `HTTPCall`, in a session the bearer token opened (or not yet, as a line before `auth`).
+    private func rpc(_ request: HTTPRequest, _ reply: @escaping Reply) {
+        let scope: Scope?
+        switch bearer(request) {
+        case .malformed: return reply(400, Self.text, "Authorization must be: Bearer <token>\n", nil, true)
+        case .wrong:
+            dispatcher.services.authFailed(client: "h\(request.id)@\(request.peer)")
+            return loop.after(ms: settings.authFailureDelayMs) { reply(401, Self.text, "unauthorized: wrong token\n", nil, true) }
+        case .absent: scope = nil  // only `auth` (in the body) opens the session
+        case .scope(let s): scope = s
+        }
+        let call = HTTPCall(body: request.body, dispatcher: dispatcher, session: host.newSession(scope, "h\(request.id)@\(request.peer)"))
+        callsInFlight += 1
+        call.run { [weak self] answer in
+            guard let self else { return }
+            host.sessionEnded(call.session)
+            callsInFlight -= 1
+            if answer.isEmpty {
+                reply(204, "application/json", "", nil, false)
+            } else {
+                dispatcher.stats.httpRequests["200 /", default: 0] += 1
+                bridge?.respond(request.id, status: 200, contentType: "application/json", body: answer)
             }
-            let call = HTTPCall(body: request.body, dispatcher: dispatcher, session: host.newSession(scope, "h\(request.id)@\(request.peer)"))
-            callsInFlight += 1
-            call.run { [weak self] answer in
-                guard let self else { return }
-                host.sessionEnded(call.session)
-                callsInFlight -= 1
-                if answer.isEmpty {
-                    reply(204, "application/json", "", nil, false)
-                } else {
-                    dispatcher.stats.httpRequests["200 /", default: 0] += 1
-                    bridge?.respond(request.id, status: 200, contentType: "application/json", body: answer)
-                }
-                if stopping && callsInFlight == 0 { host.drained() }
-            }
+            if stopping && callsInFlight == 0 { host.drained() }
         }
     }
 
