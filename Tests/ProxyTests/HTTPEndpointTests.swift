@@ -34,17 +34,8 @@ struct HTTPEndpointTests {
     func readinessFollowsStorage() throws {
         let forwarder = try PostgresForwarder()
         let url = forwarder.route(try TestPostgres.database(named: ProxyProcess.makeTempDir()))
-        let dir = ProxyProcess.makeTempDir()
-        let p = try ChildProcess(ProxyProcess.binary, ["serve", "--socket", dir + "/p.sock", "--database", url, "--http-listen", "0"],
-                                 directory: dir, stdout: .appendTo(dir + "/log"), stderr: .appendTo(dir + "/log"))
-        defer { p.send(SIGKILL); p.wait() }
-        var port: Int?
-        for _ in 0..<500 where port == nil {
-            usleep(20_000)
-            let log = (try? String(contentsOfFile: dir + "/log", encoding: .utf8)) ?? ""
-            port = log.split(separator: "\n").first { $0.contains("HTTP on http://") }
-                .flatMap { $0.split(separator: "http://").last?.split(separator: " ").first?.split(separator: ":").last }.flatMap { Int($0) }
-        }
+        let proxy = try ProxyProcess(backend: .sqlite, arguments: ["--storage", "postgresql", "--database", url, "--http-listen", "0"])
+        let port = proxy.httpPort
         let httpPort = try #require(port)
         #expect(try HTTPExchange(port: httpPort, "GET", "/readyz").status == 200)
         forwarder.stop()

@@ -20,9 +20,9 @@ struct LogAndReloadTests {
         try events(proxy).filter { $0["event"]?.stringValue == name }
     }
 
-    /// Waits (5 s at most) until an event shows up.
+    /// Waits (15 s at most: sanitizers and a busy machine slow the proxy down) until an event shows up.
     static func waitFor(_ proxy: ProxyProcess, _ name: String, count: Int = 1) throws -> [JSONValue] {
-        for _ in 0..<250 {
+        for _ in 0..<750 {
             let found = try events(proxy, name)
             if found.count >= count { return found }
             usleep(20_000)
