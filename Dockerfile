@@ -9,6 +9,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libuv1-dev libhiredis-dev libpq-dev libsqlite3-dev libcurl4-openssl-dev libh2o-dev libssl-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# The commit --version and /metrics report (the build context has no .git):
+#   docker build --build-arg COMMIT="$(git rev-parse --short=12 HEAD)" -t storage-proxy .
+ARG COMMIT=unknown
+ENV STORAGE_PROXY_COMMIT=$COMMIT
 COPY Package.swift ./
 RUN swift package resolve
 COPY Sources Sources

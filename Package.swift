@@ -5,9 +5,10 @@ import PackageDescription
 // (see ARCHITECTURE.md); every type that crosses threads says why it is safe.
 let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
-// The commit `--version`, `server.status` and `/metrics` report ("+dirty" with uncommitted changes).
+// The commit `--version`, `server.status` and `/metrics` report ("+dirty" with uncommitted changes);
+// without a git checkout (a Docker build), $STORAGE_PROXY_COMMIT.
 let commit: String = {
-    guard let git = Context.gitInformation else { return "unknown" }
+    guard let git = Context.gitInformation else { return Context.environment["STORAGE_PROXY_COMMIT"] ?? "unknown" }
     return String(git.currentCommit.prefix(12)) + (git.hasUncommittedChanges ? "+dirty" : "")
 }()
 
