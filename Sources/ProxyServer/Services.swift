@@ -92,11 +92,6 @@ final class Services {
     }
 
     /// Constant time: every byte is compared whatever the first difference.
-    func checkToken(_ presented: String) -> Bool {
-        guard let token = authToken, !token.isEmpty else { return true }
-        return Self.same(presented, token)
-    }
-
     private static func same(_ presented: String, _ token: String) -> Bool {
         guard !token.isEmpty else { return false }
         let a = Array(presented.utf8), b = Array(token.utf8)

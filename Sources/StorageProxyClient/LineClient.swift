@@ -143,12 +143,10 @@ public final class LineClient {
 
     public func send(_ bytes: [UInt8]) throws(ClientError) {
         guard let tls else { return try sendRaw(bytes) }
-        let sealed = tls.withLock { session -> Result<[UInt8], TLSError> in
-            do {
+        let sealed = tls.withLock { session in
+            Result { () throws -> [UInt8] in
                 try bytes.withUnsafeBytes { try session.seal($0) }
-                return .success(session.takeOutput())
-            } catch {
-                return .failure(error as! TLSError)
+                return session.takeOutput()
             }
         }
         switch sealed {
@@ -190,13 +188,11 @@ public final class LineClient {
                 throw ClientError(errno == EAGAIN ? "timed out waiting for the proxy" : "recv: \(String(cString: strerror(errno)))")
             }
             if let tls {
-                let opened = tls.withLock { session -> Result<Bool, TLSError> in
-                    do {
-                        return .success(try chunk.withUnsafeBytes { raw in
+                let opened = tls.withLock { session in
+                    Result { () throws -> Bool in
+                        try chunk.withUnsafeBytes { raw in
                             try session.receive(UnsafeRawBufferPointer(rebasing: raw[0..<n])) { buffer.append(contentsOf: $0) }
-                        })
-                    } catch {
-                        return .failure(error as! TLSError)
+                        }
                     }
                 }
                 switch opened {
