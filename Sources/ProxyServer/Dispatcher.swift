@@ -1,3 +1,4 @@
+import ProxyConfig
 import ProxyCore
 
 /// What every connection shares: the method table, the services, the
@@ -20,6 +21,14 @@ final class Dispatcher {
         var maxAuthFailures: Int
         /// `server.slow_log_ms` in seconds; 0: off.
         var slowCallSeconds: Double
+
+        /// From the configuration, at start and on every reload.
+        init(_ s: ProxyConfig.Server) {
+            maxLineBytes = s.maxLineBytes
+            maxOutputBytes = s.maxOutputBytes
+            maxAuthFailures = s.maxAuthFailures
+            slowCallSeconds = Double(s.slowLogMs) / 1000
+        }
     }
 
     init(methods: MethodTable, services: Services, stats: ServerStats, limits: Limits, log: Logger) {

@@ -80,8 +80,7 @@ extension ProxyServer {
         let budget = services.transactions
         budget.maxOpen = s.maxTransactions; budget.maxPerConnection = s.maxTransactionsPerConnection
         budget.idleTimeout = s.transactionTimeout; budget.maxLifetime = s.transactionMaxLifetime
-        dispatcher.limits = .init(maxLineBytes: s.maxLineBytes, maxOutputBytes: s.maxOutputBytes, maxAuthFailures: s.maxAuthFailures,
-                                  slowCallSeconds: Double(s.slowLogMs) / 1000)
+        dispatcher.limits = .init(s)
         connectionCap = min(s.maxConnections, descriptorCap)
         http?.settings.maxConnections = s.httpMaxConnections
         http?.settings.authFailureDelayMs = UInt64(s.authFailureDelayMs)

@@ -58,9 +58,7 @@ public final class ProxyServer: ConnectionOwner {
         services.grants = config.tokens
         services.unixPeers = config.unixPeers
         dispatcher = Dispatcher(methods: methods, services: services, stats: stats,
-                                limits: .init(maxLineBytes: config.maxLineBytes, maxOutputBytes: config.maxOutputBytes,
-                                              maxAuthFailures: config.maxAuthFailures, slowCallSeconds: Double(config.slowLogMs) / 1000),
-                                log: log)
+                                limits: .init(config), log: log)
         services.status = { [unowned self] in statusReport() }
         services.after = { [loop] ms, work in loop.after(ms: ms, work) }
     }

@@ -45,20 +45,21 @@ enum AccessGuard {
                 return decided(.refuse(.unauthorized("scope \(scope.name) covers some agents only: name one in \(name)")))
             }
             decided(scope.allows(agent: agent) ? .run(params) : outside(agent))
-        case .task(let name, let required):
+        case .task(let name), .taskOrNull(let name):
             guard scope.agents != nil else { return decided(.run(params)) }
             guard let id = params[name]?.stringValue else {
-                return decided(required ? .refuse(.unauthorized("scope \(scope.name) covers some agents only: name a task in \(name)")) : .run(params))
+                return decided(.refuse(.unauthorized("scope \(scope.name) covers some agents only: name a task in \(name)")))
             }
             owner(of: id, params, session, services) { agent in
                 guard let agent else { return decided(.run(params)) }  // absent: the method says so itself
                 if scope.allows(agent: agent) { return decided(.run(params)) }
-                decided(spec.name == "get_task" ? .answer(.null) : outside(agent))
+                if case .taskOrNull = target { return decided(.answer(.null)) }
+                decided(outside(agent))
             }
         case .agentOrTask:
             guard scope.agents != nil else { return decided(.run(params)) }
             if let agent = params["agent_name"]?.stringValue { return decided(scope.allows(agent: agent) ? .run(params) : outside(agent)) }
-            check(.task("task_id", required: true), spec, params, scope, session, services, decided)
+            check(.task("task_id"), spec, params, scope, session, services, decided)
         case .savedTask:
             guard scope.agents != nil else { return decided(.run(params)) }
             let task = params["task"]?.objectValue

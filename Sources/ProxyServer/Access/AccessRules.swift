@@ -15,9 +15,11 @@ enum Access {
         case shared
         /// An agent named by this parameter; a limited scope must name one of its agents.
         case agent(String)
-        /// A task named by this parameter; its agent must be in scope. `required`:
-        /// a limited scope must name one (calls across tasks are not for it).
-        case task(String, required: Bool)
+        /// A task named by this parameter; its agent must be in scope, and a
+        /// limited scope must name one (calls across tasks are not for it).
+        case task(String)
+        /// The same, but a task outside the scope reads as absent (null) rather than refused.
+        case taskOrNull(String)
         /// `subscribe`: `agent_name` in scope, or `task_id` of a task in scope.
         case agentOrTask
         /// `save_task`: the task's agent, and the stored task's when it exists.
@@ -31,17 +33,17 @@ enum Access {
         "begin_transaction": .anyone, "commit_transaction": .anyone, "rollback_transaction": .anyone, "unsubscribe": .anyone,
         "server.status": .admin(writes: false), "delete_old_logs": .admin(writes: true), "vector.drop_collection": .admin(writes: true),
 
-        "get_task": .read(.task("task_id", required: true)),
+        "get_task": .read(.taskOrNull("task_id")),
         "list_tasks": .read(.agent("agent_name")),
-        "query_logs": .read(.task("task_id", required: true)),
+        "query_logs": .read(.task("task_id")),
         "subscribe": .read(.agentOrTask),
         "save_task": .write(.savedTask),
-        "delete_task": .write(.task("task_id", required: true)),
-        "update_task_status": .write(.task("task_id", required: true)),
-        "save_log": .write(.task("task_id", required: true)),
+        "delete_task": .write(.task("task_id")),
+        "update_task_status": .write(.task("task_id")),
+        "save_log": .write(.task("task_id")),
         "claim_due_tasks": .write(.agent("agent_name")),
-        "renew_lease": .write(.task("task_id", required: true)),
-        "complete_task": .write(.task("task_id", required: true)),
+        "renew_lease": .write(.task("task_id")),
+        "complete_task": .write(.task("task_id")),
 
         "cache.get": .read(.key("key")), "cache.exists": .read(.key("key")),
         "cache.set": .write(.key("key")), "cache.delete": .write(.key("key")), "cache.clear_pattern": .write(.glob("pattern")),
