@@ -31,8 +31,14 @@ public final class PGPool {
         public var acquireTimeout = 5.0
         /// Autocommit statements queued on one connection before another is used; 1: one at a time.
         public var pipelineDepth = 8
-        /// The same for statements that write (their commits flush one after another on one connection).
+        /// The same for statements that write, without group commit (their commits flush one after another on one connection).
         public var writePipelineDepth = 1
+        /// Autocommit writes share commits (`PGGroupCommit`); off: each commits alone.
+        public var groupCommit = true
+        /// Groups committing at once, each on a pooled connection of its own.
+        public var commitGroups = 4
+        /// Writes in one group at most.
+        public var maxGroupWrites = 256
 
         public init(conninfo: String) { self.conninfo = conninfo }
     }

@@ -13,6 +13,8 @@ import SQLStore
 /// statement. Loop thread only.
 public final class PostgresStorage: StorageAdapter {
     private let pool: PGPool
+    /// Autocommit writes share commits; nil when `group_commit` is off.
+    private let groupCommit: PGGroupCommit?
     private var pinned: [TransactionID: PGConnection] = [:]
     /// Live events: a LISTEN connection of its own, while somebody subscribes.
     private var changeFeed: PGChangeFeed!
@@ -24,6 +26,8 @@ public final class PostgresStorage: StorageAdapter {
     /// Migrations must have run (`migrate`) before serving.
     public init(loop: UVLoop, settings: PGPool.Settings) {
         pool = PGPool(loop: loop, settings: settings)
+        groupCommit = settings.groupCommit
+            ? PGGroupCommit(pool: pool, concurrentGroups: settings.commitGroups, maxGroupWrites: settings.maxGroupWrites) : nil
         changeFeed = PGChangeFeed(loop: loop, conninfo: settings.conninfo,
                                   readTask: { [unowned self] id, done in getTask(id: id, in: nil, done) },
                                   readLog: { [unowned self] id, done in
@@ -84,15 +88,22 @@ public final class PostgresStorage: StorageAdapter {
         }
     }
 
-    /// One writing statement. Inside a client's transaction it runs in a
-    /// savepoint, so that its failure (an unknown task, a constraint) is its
-    /// own and the transaction goes on, as on SQLite; PostgreSQL would
-    /// otherwise refuse every later statement of the transaction. The three
-    /// are queued at once (pipelined); on a failure the savepoint is rolled
-    /// back before the error is answered.
-    private func write<T>(_ tx: TransactionID?, _ statement: String, _ values: [SQLValue], _ done: @escaping Completion<T>,
-                          _ map: @escaping (PGResult) throws(ProxyError) -> T) {
-        guard tx != nil else { return run(tx, statement, values, writes: true, done, map) }
+    /// One writing statement. Outside a transaction it joins the next group
+    /// commit (`PGGroupCommit`; `key`: the row it locks; nil: a bulk statement,
+    /// which commits alone rather than hold up a group). Inside a client's
+    /// transaction it runs in a savepoint, so that its failure (an unknown
+    /// task, a constraint) is its own and the transaction goes on, as on
+    /// SQLite; PostgreSQL would otherwise refuse every later statement of the
+    /// transaction. The three are queued at once (pipelined); on a failure
+    /// the savepoint is rolled back before the error is answered.
+    private func write<T>(_ tx: TransactionID?, _ statement: String, _ values: [SQLValue], key: PGGroupCommit.LockKey?,
+                          manyRows: String? = nil, _ done: @escaping Completion<T>, _ map: @escaping (PGResult) throws(ProxyError) -> T) {
+        guard tx != nil else {
+            guard let groupCommit, let key else { return run(tx, statement, values, writes: true, done, map) }
+            return groupCommit.submit(statement, values, key: key, manyRows: manyRows) { result in
+                done(result.flatMap { r in Result { () throws(ProxyError) in try map(r) } })
+            }
+        }
         withConnection(tx, done) { connection, done in
             connection.query("SAVEPOINT proxy_call") { _ in }
             connection.query(statement, values) { result in
@@ -120,11 +131,18 @@ public final class PostgresStorage: StorageAdapter {
             } catch {
                 return done(.failure(error))
             }
-            return write(tx, sql.insertTask, sql.insertValues(task), done) { _ in task.id }
+            return write(tx, sql.insertTask, sql.insertValues(task), key: .task(task.id), done) { _ in task.id }
         }
-        withConnection(tx, done) { connection, done in
-            PGUpsert(connection: connection, inTransaction: tx != nil, fields: fields, id: id).run(retries: 1, done)
+        let locking = { [self] (done: @escaping Completion<String>) in
+            withConnection(tx, done) { connection, done in
+                PGUpsert(connection: connection, inTransaction: tx != nil, fields: fields, id: id).run(retries: 1, done)
+            }
         }
+        guard tx == nil, let groupCommit else { return locking(done) }
+        PGOptimisticUpsert(fields: fields, id: id,
+                           read: { [self] statement, values, done in run(nil, statement, values, done) { $0 } },
+                           write: { statement, values, done in groupCommit.submit(statement, values, key: .task(id), done) },
+                           fallback: locking).run(attempts: 3, done)
     }
 
     public func getTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<TaskRecord?>) {
@@ -136,13 +154,13 @@ public final class PostgresStorage: StorageAdapter {
     }
 
     public func deleteTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
-        write(tx, sql.deleteTask, [.text(id)], done) { $0.affectedRows > 0 }
+        write(tx, sql.deleteTask, [.text(id)], key: .task(id), done) { $0.affectedRows > 0 }
     }
 
     public func updateTaskStatus(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?,
                                  in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
         let values = sql.updateStatusValues(id: id, status: status, lastRun: lastRun, nextRun: nextRun, now: .now())
-        write(tx, sql.updateTaskStatus, values, done) {
+        write(tx, sql.updateTaskStatus, values, key: .task(id), done) {
             $0.affectedRows > 0
         }
     }
@@ -150,7 +168,7 @@ public final class PostgresStorage: StorageAdapter {
     // MARK: - Logs and metadata
 
     public func saveLog(_ entry: LogEntry, in tx: TransactionID?, _ done: @escaping Completion<String>) {
-        write(tx, sql.insertLog, sql.values(entry), { result in
+        write(tx, sql.insertLog, sql.values(entry), key: .task(entry.taskID), manyRows: PGStatements.insertLogs, { result in
             if case .failure(.notFound) = result { return done(.failure(.notFound("task \(entry.taskID) does not exist"))) }
             done(result)
         }) { _ in entry.id }
@@ -161,11 +179,11 @@ public final class PostgresStorage: StorageAdapter {
     }
 
     public func deleteOldLogs(before: Timestamp, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
-        write(tx, sql.deleteOldLogs, [.text(before.rfc3339)], done) { $0.affectedRows }
+        write(tx, sql.deleteOldLogs, [.text(before.rfc3339)], key: nil, done) { $0.affectedRows }
     }
 
     public func saveMetadata(key: String, value: JSONValue, in tx: TransactionID?, _ done: @escaping Completion<Void>) {
-        write(tx, sql.saveMetadata, sql.saveMetadataValues(key: key, value: value), done) { _ in () }
+        write(tx, sql.saveMetadata, sql.saveMetadataValues(key: key, value: value), key: .metadata(key), done) { _ in () }
     }
 
     public func getMetadata(key: String, in tx: TransactionID?, _ done: @escaping Completion<JSONValue?>) {
@@ -195,14 +213,14 @@ public final class PostgresStorage: StorageAdapter {
     private var claims: ClaimStatements { .postgresql }
 
     public func claimDueTasks(_ request: ClaimRequest, _ done: @escaping Completion<[TaskRecord]>) {
-        run(nil, claims.claim, claims.claimValues(request), writes: true, done) { [sql] r in
+        write(nil, claims.claim, claims.claimValues(request), key: .unordered, done) { [sql] r in
             r.rows.map { sql.task($0) }.sorted(by: TaskRecord.dueFirst)
         }
     }
 
     public func renewLease(taskID: String, worker: String, until: Timestamp, now: Timestamp, _ done: @escaping Completion<TaskRecord>) {
         let values = claims.renewValues(taskID: taskID, worker: worker, until: until, now: now)
-        run(nil, claims.renew, values, writes: true, { [self] (result: Result<TaskRecord?, ProxyError>) in
+        write(nil, claims.renew, values, key: .task(taskID), { [self] (result: Result<TaskRecord?, ProxyError>) in
             guard case .success(nil) = result else { return done(result.map { $0! }) }
             explainRefusal(taskID: taskID, worker: worker, done)
         }) { [sql] r in r.rows.first.map { sql.task($0) } }
@@ -213,16 +231,16 @@ public final class PostgresStorage: StorageAdapter {
     /// read first to compute it: two round trips, no lock held between them
     /// (a schedule edited in between is read again at the next completion).
     public func completeTask(_ completion: TaskCompletion, _ done: @escaping Completion<TaskRecord>) {
-        let write = { [self] (next: Timestamp?) in
-            run(nil, claims.complete, claims.completeValues(completion, nextRun: next), writes: true,
+        let finish = { [self] (next: Timestamp?) in
+            write(nil, claims.complete, claims.completeValues(completion, nextRun: next), key: .task(completion.taskID),
                 { [self] (result: Result<TaskRecord?, ProxyError>) in
                     guard case .success(nil) = result else { return done(result.map { $0! }) }
                     explainRefusal(taskID: completion.taskID, worker: completion.worker, done)
                 }) { [sql] r in r.rows.first.map { sql.task($0) } }
         }
         switch completion.nextRun {
-        case .none: return write(nil)
-        case .at(let t): return write(t)
+        case .none: return finish(nil)
+        case .at(let t): return finish(t)
         case .fromSchedule: break
         }
         getTask(id: completion.taskID, in: nil) { read in
@@ -234,7 +252,7 @@ public final class PostgresStorage: StorageAdapter {
             } catch {
                 return done(.failure(error))
             }
-            write(next)
+            finish(next)
         }
     }
 
@@ -304,6 +322,7 @@ public final class PostgresStorage: StorageAdapter {
 
     public func statusReport() -> JSONValue {
         ["type": "postgresql", "state": pool.isReachable ? "up" : "down", "pool": pool.figures,
+         "group_commit": groupCommit?.figures ?? .null,
          "open_transactions": .int(Int64(pinned.count))]
     }
 }

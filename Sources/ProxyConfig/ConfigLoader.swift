@@ -63,7 +63,7 @@ private let knownKeys: [String: [String]] = [
         "storage.sqlite": ["path", "pool_size", "synchronous", "busy_timeout_ms"],
         "storage.postgresql": [
             "url", "host", "port", "database", "user", "password", "sslmode", "sslrootcert", "pool_size", "max_overflow", "pool_recycle", "pipeline_depth",
-            "write_pipeline_depth",
+            "write_pipeline_depth", "group_commit", "commit_groups", "max_group_writes",
         ],
         "storage.cache": ["type", "max_memory", "read_through_max_memory", "redis"],
         "storage.cache.redis": ["url", "host", "port", "db", "password", "pool_size", "key_prefix"],
@@ -217,6 +217,9 @@ private struct Reader {
                     case "pool_recycle": c.postgresql.poolRecycle = try int(v2, key2, in: 1...Int(Int32.max))
                     case "pipeline_depth": c.postgresql.pipelineDepth = try int(v2, key2, in: 1...1024)
                     case "write_pipeline_depth": c.postgresql.writePipelineDepth = try int(v2, key2, in: 1...1024)
+                    case "group_commit": c.postgresql.groupCommit = try bool(v2, key2)
+                    case "commit_groups": c.postgresql.commitGroups = try int(v2, key2, in: 1...64)
+                    case "max_group_writes": c.postgresql.maxGroupWrites = try int(v2, key2, in: 1...4096)
                     default: throw unknown(v2, key2)
                     }
                 }

@@ -30,10 +30,16 @@ public struct ProxyConfig: Sendable, Equatable {
         public var poolRecycle = 3600
         /// Autocommit statements queued on one connection before another is used.
         public var pipelineDepth = 8
-        /// The same for writes. A write's commit waits for its WAL flush: two
-        /// queued on one connection flush one after the other, on two
-        /// connections PostgreSQL flushes them together (group commit).
+        /// The same for writes when `groupCommit` is off. A write's commit waits
+        /// for its WAL flush: two queued on one connection flush one after the
+        /// other, on two connections PostgreSQL flushes them together.
         public var writePipelineDepth = 1
+        /// Writes outside transactions share commits (STORAGE.md "Durability").
+        public var groupCommit = true
+        /// Groups committing at the same time (each holds a pooled connection while it commits).
+        public var commitGroups = 4
+        /// Writes in one group at most.
+        public var maxGroupWrites = 256
     }
 
     public struct Redis: Sendable, Equatable {

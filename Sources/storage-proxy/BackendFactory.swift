@@ -75,6 +75,9 @@ enum BackendFactory {
         s.recycleAfter = Double(c.poolRecycle)
         s.pipelineDepth = max(1, c.pipelineDepth)
         s.writePipelineDepth = max(1, c.writePipelineDepth)
+        s.groupCommit = c.groupCommit
+        s.commitGroups = c.commitGroups
+        s.maxGroupWrites = c.maxGroupWrites
         return s
     }
 

@@ -39,9 +39,20 @@ public enum Identifier {
     }
 
     /// A client-supplied id: 1–128 printable characters.
+    /// ASCII is checked by value; only other characters look up their
+    /// Unicode category (a table lookup that was a hot spot per request).
     public static func isValidClientID(_ id: String) -> Bool {
-        let count = id.unicodeScalars.count
-        guard count >= 1, count <= 128 else { return false }
-        return id.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F && !($0.properties.generalCategory == .control) }
+        var count = 0
+        for scalar in id.unicodeScalars {
+            count += 1
+            guard count <= 128 else { return false }
+            let v = scalar.value
+            if v < 0x80 {
+                guard v >= 0x20, v != 0x7F else { return false }
+            } else if scalar.properties.generalCategory == .control {
+                return false
+            }
+        }
+        return count >= 1
     }
 }
