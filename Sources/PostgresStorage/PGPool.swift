@@ -36,7 +36,7 @@ public final class PGPool {
         /// Autocommit writes share commits (`PGGroupCommit`); off: each commits alone.
         public var groupCommit = true
         /// Groups committing at once, each on a pooled connection of its own.
-        public var commitGroups = 4
+        public var commitGroups = 2
         /// Writes in one group at most.
         public var maxGroupWrites = 256
 

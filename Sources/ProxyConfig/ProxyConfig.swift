@@ -37,7 +37,7 @@ public struct ProxyConfig: Sendable, Equatable {
         /// Writes outside transactions share commits (STORAGE.md "Durability").
         public var groupCommit = true
         /// Groups committing at the same time (each holds a pooled connection while it commits).
-        public var commitGroups = 4
+        public var commitGroups = 2
         /// Writes in one group at most.
         public var maxGroupWrites = 256
     }

@@ -364,7 +364,7 @@ public final class ProxyServer: ConnectionOwner {
     // MARK: - Status
 
     func statusReport() -> JSONValue {
-        [
+        var report: JSONObject = [
             "version": .string(Self.build.version), "commit": .string(Self.build.commit),
             "uptime_s": .double((MonotonicClock.seconds() - stats.startedAt).rounded()),
             "connections": ["open": .int(Int64(connections.count)), "accepted": .int(Int64(stats.connectionsAccepted)),
@@ -379,6 +379,8 @@ public final class ProxyServer: ConnectionOwner {
             "storage": storage.statusReport(),
             "cache": services.cache.statusReport(),
         ]
+        if let allocations = AllocationCount.current { report["allocations"] = .int(Int64(truncatingIfNeeded: allocations)) }
+        return .object(report)
     }
 }
 

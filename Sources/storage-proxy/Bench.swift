@@ -25,7 +25,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "PostgreSQL pool_size for the bench's own proxy.") var poolSize = 20
     @Option(help: "PostgreSQL max_overflow for the bench's own proxy.") var maxOverflow = 40
     @Option(help: "PostgreSQL pipeline_depth for the bench's own proxy (1: one statement per connection at a time).") var pipelineDepth = 8
-    @Option(help: "PostgreSQL commit_groups for the bench's own proxy (0: group commit off, each write commits alone).") var commitGroups = 4
+    @Option(help: "PostgreSQL commit_groups for the bench's own proxy (0: group commit off, each write commits alone).") var commitGroups = 2
     @Flag(help: "With --database: also run pgbench with the same SQL and connections (get_task, save_log, claims).") var pgbench = false
     @Option(help: "claims: competing workers (a connection and a thread each).") var claimWorkers = 8
     @Option(help: "events: subscriber connections (each gets every task change).") var subscribers = 100
@@ -48,11 +48,11 @@ struct Bench: AsyncParsableCommand {
         let client = ProxyClient(.unix(proxySocket))
         defer { client.close() }
         try await seed(client, tasks: taskCount, agents: agents)
-        let backend = database != nil ? "PostgreSQL (pool_size \(poolSize), max_overflow \(maxOverflow), pipeline_depth \(pipelineDepth), "
+        let backend = database != nil ? "PostgreSQL (\(PgBench.durability(url: database!)), pool_size \(poolSize), max_overflow \(maxOverflow), pipeline_depth \(pipelineDepth), "
             + (commitGroups == 0 ? "group commit off" : "commit_groups \(commitGroups)") + ")" : "SQLite synchronous=\(synchronous)"
         print("storage-proxy bench: \(connections) connections × \(pipeline) pipelined, \(duration) s each, Unix socket"
               + (socket == nil ? ", \(backend)" : ""))
-        print(pad("workload", 14) + pad("proxy req/s", 13) + pad("p50 µs", 9) + pad("p99 µs", 9) + pad("echo req/s", 12) + pad("proxy/echo", 11) + "errors")
+        print(pad("workload", 14) + pad("proxy req/s", 13) + pad("p50 µs", 9) + pad("p99 µs", 9) + pad("echo req/s", 12) + pad("proxy/echo", 11) + pad("errors", 7) + "allocs/req")
         for name in workloads.split(separator: ",").map(String.init) {
             if name == "claims" {
                 try claims(socket: proxySocket, dir: dir)
@@ -71,9 +71,14 @@ struct Bench: AsyncParsableCommand {
             let lines = try requestLines(name, tasks: taskCount, agents: agents)
             let groupsBefore = try await groupCommitFigures(client)
             let echo = try LoadDriver(socketPath: echoSocket, connections: connections, pipeline: pipeline, duration: duration).run(lines: lines)
+            let allocationsBefore = try await allocations(client)
             let proxy = try LoadDriver(socketPath: proxySocket, connections: connections, pipeline: pipeline, duration: duration).run(lines: lines)
+            let perRequest = try await allocations(client).flatMap { after in
+                allocationsBefore.map { String(format: "%.1f", Double(after - $0) / Double(max(1, proxy.requests))) }
+            } ?? "-"
             print(pad(name, 14) + pad(fmt(proxy.perSecond), 13) + pad(fmt(proxy.p50us), 9) + pad(fmt(proxy.p99us), 9)
-                  + pad(fmt(echo.perSecond), 12) + pad(String(format: "%.0f%%", 100 * proxy.perSecond / echo.perSecond), 11) + "\(proxy.errors)")
+                  + pad(fmt(echo.perSecond), 12) + pad(String(format: "%.0f%%", 100 * proxy.perSecond / echo.perSecond), 11)
+                  + pad("\(proxy.errors)", 7) + perRequest)
             if let before = groupsBefore, let after = try await groupCommitFigures(client), after.commits > before.commits {
                 let commits = after.commits - before.commits, writes = after.writes - before.writes
                 print("  group commit: \(fmt(Double(commits))) commits, \(String(format: "%.1f", Double(writes) / Double(commits))) writes each, "
@@ -135,6 +140,17 @@ struct Bench: AsyncParsableCommand {
         }
     }
 
+    /// `libAllocationCounter.so`, built next to this binary (`swift build` builds every product).
+    static var allocationCounter: String? {
+        let path = URL(fileURLWithPath: PrivateProxy.executable).deletingLastPathComponent().appendingPathComponent("libAllocationCounter.so").path
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// The proxy's heap allocations so far (`server.status`), when it counts them.
+    private func allocations(_ client: ProxyClient) async throws -> Int64? {
+        try await client.call("server.status").objectValue?["allocations"]?.intValue
+    }
+
     /// PostgreSQL's group-commit counters (`server.status`), nil on SQLite.
     private func groupCommitFigures(_ client: ProxyClient) async throws -> (commits: Int64, writes: Int64, reruns: Int64)? {
         guard let g = try await client.call("server.status").objectValue?["storage"]?.objectValue?["group_commit"]?.objectValue else { return nil }
@@ -147,7 +163,7 @@ struct Bench: AsyncParsableCommand {
              + (commitGroups == 0 ? "    group_commit: false\n" : "    commit_groups: \(commitGroups)\n")
              + "server:\n  log_level: warning\n  max_connections: 4096\n").write(toFile: config, atomically: true, encoding: .utf8)
         return try await PrivateProxy(arguments: ["--config", config, "--database", database ?? "\(dir)/data.db"] + (cache.map { ["--cache", $0] } ?? []),
-                                      socket: socket)
+                                      socket: socket, preload: Self.allocationCounter)
     }
 
     /// The tasks every workload reads, saved concurrently (pipelined on the client's connection).

@@ -8,11 +8,15 @@ final class PrivateProxy {
     let socket: String
     private let process: ChildProcess
 
-    init(arguments: [String], socket: String) async throws {
+    /// `preload`: a library for the child's LD_PRELOAD (the bench's allocation counter).
+    init(arguments: [String], socket: String, preload: String? = nil) async throws {
         self.socket = socket
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe = Self.executable
         // Its log goes to a file next to the socket: shown only if it fails to start.
         let logPath = socket + ".log"
+        // The child takes this process's environment: set for the spawn only.
+        if let preload { setenv("LD_PRELOAD", preload, 1) }
+        defer { if preload != nil { unsetenv("LD_PRELOAD") } }
         process = try ChildProcess(
             exe, ["serve", "--socket", socket, "--listen", ""] + arguments, stdout: .appendTo(logPath), stderr: .appendTo(logPath))
         // Until it listens (10 s at most; sooner if it exits). The socket file
@@ -36,6 +40,11 @@ final class PrivateProxy {
         stop()
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         throw RuntimeError("the proxy did not start (\(failure)): " + text.split(separator: "\n").suffix(3).joined(separator: "\n"))
+    }
+
+    /// This binary.
+    static var executable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
     func stop() {
