@@ -26,6 +26,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "PostgreSQL max_overflow for the bench's own proxy.") var maxOverflow = 40
     @Option(help: "PostgreSQL pipeline_depth for the bench's own proxy (1: one statement per connection at a time).") var pipelineDepth = 8
     @Option(help: "PostgreSQL commit_groups for the bench's own proxy (0: group commit off, each write commits alone).") var commitGroups = 2
+    @Flag(help: "Count the proxy's heap allocations per request (preloads libAllocationCounter.so, built next to this binary, into the bench's own proxy; the counting itself costs a little).")
+    var countAllocations = false
     @Flag(help: "With --database: also run pgbench with the same SQL and connections (get_task, save_log, claims).") var pgbench = false
     @Option(help: "claims: competing workers (a connection and a thread each).") var claimWorkers = 8
     @Option(help: "events: subscriber connections (each gets every task change).") var subscribers = 100
@@ -141,9 +143,12 @@ struct Bench: AsyncParsableCommand {
     }
 
     /// `libAllocationCounter.so`, built next to this binary (`swift build` builds every product).
-    static var allocationCounter: String? {
+    static func allocationCounter() throws -> String {
         let path = URL(fileURLWithPath: PrivateProxy.executable).deletingLastPathComponent().appendingPathComponent("libAllocationCounter.so").path
-        return FileManager.default.fileExists(atPath: path) ? path : nil
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ValidationError("\(path) is missing: build every product (swift build -c release) to count allocations")
+        }
+        return path
     }
 
     /// The proxy's heap allocations so far (`server.status`), when it counts them.
@@ -163,7 +168,7 @@ struct Bench: AsyncParsableCommand {
              + (commitGroups == 0 ? "    group_commit: false\n" : "    commit_groups: \(commitGroups)\n")
              + "server:\n  log_level: warning\n  max_connections: 4096\n").write(toFile: config, atomically: true, encoding: .utf8)
         return try await PrivateProxy(arguments: ["--config", config, "--database", database ?? "\(dir)/data.db"] + (cache.map { ["--cache", $0] } ?? []),
-                                      socket: socket, preload: Self.allocationCounter)
+                                      socket: socket, preload: countAllocations ? try Self.allocationCounter() : nil)
     }
 
     /// The tasks every workload reads, saved concurrently (pipelined on the client's connection).

@@ -40,7 +40,8 @@ struct ConfigLoaderTests {
         for yaml in ["server:\n  max_connections: -1\n", "server:\n  max_line_bytes: 0\n", "server:\n  log_level: loud\n",
                      "server:\n  idle_timeout: -5\n", "server:\n  transaction_timeout: 0\n", "storage:\n  sqlite:\n    pool_size: 0\n",
                      "storage:\n  postgresql:\n    port: 70000\n", "storage:\n  cache:\n    max_memory: 10\n",
-                     "server:\n  idle_timeout: .nan\n"] {
+                     "server:\n  idle_timeout: .nan\n", "storage:\n  postgresql:\n    commit_groups: 0\n",
+                     "storage:\n  postgresql:\n    max_group_writes: 5000\n", "storage:\n  postgresql:\n    group_commit: maybe\n"] {
             #expect(throws: ConfigError.self, "\(yaml)") { try ConfigLoader.load(yaml: yaml, environment: [:]) }
         }
     }
@@ -96,6 +97,13 @@ struct ConfigLoaderTests {
         #expect(throws: ConfigError.self) { try ConfigLoader.load(yaml: "server:\n  sockt: x\n", environment: [:]) }
         #expect(throws: ConfigError.self) { try ConfigLoader.load(yaml: "storage:\n  type: oracle\n", environment: [:]) }
         #expect(throws: ConfigError.self) { try ConfigLoader.load(yaml: "storage: [unclosed\n", environment: [:]) }
+    }
+
+    @Test func groupCommitKeys() throws {
+        #expect(ProxyConfig().postgresql.groupCommit && ProxyConfig().postgresql.commitGroups == 2)
+        let c = try ConfigLoader.load(yaml: "storage:\n  postgresql:\n    group_commit: false\n    commit_groups: 3\n    max_group_writes: 64\n",
+                                      environment: [:])
+        #expect(!c.postgresql.groupCommit && c.postgresql.commitGroups == 3 && c.postgresql.maxGroupWrites == 64)
     }
 
     @Test func emptyFileMeansDefaults() throws {

@@ -53,6 +53,22 @@ struct GroupCommitTests {
         #expect((figures["reruns"]?.intValue ?? 0) >= 1, "a failure made its group run again without it: \(figures)")
     }
 
+    @Test("group_commit: false: each write commits alone, failures stay with their calls all the same")
+    func groupCommitOff() throws {
+        let config = try writeConfig("storage:\n  postgresql:\n    group_commit: false\n")
+        let proxy = try ProxyProcess(backend: .postgresql, arguments: ["--config", config])
+        let admin = try proxy.client()
+        _ = try admin.result("save_task", ["task": sampleTask(id: "t")])
+        let clients = try (0..<16).map { _ in try proxy.client() }
+        let answers = try Self.together(clients) { i in
+            #"{"jsonrpc":"2.0","id":\#(i),"method":"save_log","params":{"task_id":"\#(i % 4 == 0 ? "none" : "t")","level":"INFO","message":"m"}}"#
+        }
+        #expect(answers.enumerated().allSatisfy { i, a in i % 4 == 0 ? a["error"] != nil : a["result"] != nil }, "\(answers)")
+        #expect(try admin.result("query_logs", ["task_id": "t"]).arrayValue?.count == 12)
+        let storage = try #require(try admin.result("server.status").objectValue?["storage"]?.objectValue)
+        #expect(storage["group_commit"] == .null, "\(storage)")
+    }
+
     @Test("per connection: pipelined writes apply in order and each read sees the writes before it")
     func orderAndReadYourWrites() throws {
         let proxy = try ProxyProcess(backend: .postgresql)
