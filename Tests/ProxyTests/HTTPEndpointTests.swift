@@ -136,6 +136,7 @@ struct HTTPEndpointTests {
         if backend == .postgresql {
             #expect(samples["storage_proxy_pool_open"].map { $0 >= 1 } == true)
             #expect(samples["storage_proxy_pool_connects_total"].map { $0 >= 1 } == true)
+            #expect(samples["storage_proxy_pg_group_writes_committed_total"].map { $0 >= 1 } == true)
         } else {  // (PostgreSQL reads through only a shared cache: Redis)
             #expect(samples["storage_proxy_sqlite_writes_committed_total"].map { $0 >= 1 } == true)
             #expect(samples["storage_proxy_read_through_hits_total"].map { $0 >= 1 } == true)
