@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "PostgresStorageTests", dependencies: ["PostgresStorage", "EventLoop", "ProxyCore", "ProxyConfig", "SQLStore"], swiftSettings: v5),
         .testTarget(
             name: "ProxyTests",
-            dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "StorageProxyClient", "Spawn", "storage-proxy"],
+            dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "StorageProxyClient", "Spawn", "ProxyBench", "storage-proxy"],
             exclude: ["Fixtures"],  // read from the source tree by path (import-files)
             swiftSettings: v5),
     ]

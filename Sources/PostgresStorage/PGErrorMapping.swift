@@ -12,7 +12,7 @@ enum PGErrorMapping {
         case "23503": return .notFound(message)                       // foreign_key_violation
         case let s where s.hasPrefix("23"): return .conflict(message, native: native)  // integrity constraints
         case "40001", "40P01": return .backendUnavailable(message, retryAfterMs: 50)  // serialization, deadlock
-        case "57014": return .timeout(message)                        // query_canceled
+        case "57014", "55P03": return .timeout(message)               // query_canceled, lock_not_available (lock_timeout)
         case let s where s.hasPrefix("08") || s.hasPrefix("57") || s.hasPrefix("53"):
             return .backendUnavailable("PostgreSQL: \(message)", retryAfterMs: 500)  // connection, shutdown, resources
         default: return .internalError("PostgreSQL: \(message)", native: native)

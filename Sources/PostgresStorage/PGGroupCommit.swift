@@ -10,11 +10,14 @@ import SQLStore
 ///                        BEGIN; w1; w2; …; wn; COMMIT   (one pipeline, one round trip)
 ///                        ─▶ every write answered after COMMIT returned
 ///
-/// Adaptive: with nothing committing, a write leaves at once, alone and
-/// without BEGIN/COMMIT (no added latency at low load); what arrives while
-/// groups commit waits for the next free one and goes in it together
-/// (up to `max_group_writes`). Several groups commit at once, so a slow
-/// statement holds up only the writes of its own group, for one commit.
+/// Adaptive: with nothing committing, a write leaves at once in a group of
+/// its own (no added latency at low load); what arrives while groups commit
+/// waits for the next free one and goes in it together (up to
+/// `max_group_writes`). Several groups commit at once, so a slow statement
+/// holds up only the writes of its own group, for one commit; a write that
+/// waits for a row lock longer than `group_lock_wait_ms` (a client
+/// transaction holds the row) leaves its group and waits on a connection of
+/// its own, as it would without group commit.
 ///
 /// One failure stays with its call: a statement that fails aborts its
 /// group's transaction, so that write is answered with its error and the
@@ -69,10 +72,14 @@ final class PGGroupCommit {
     /// For `server.status` and `/metrics`.
     private(set) var commits = 0, writesCommitted = 0, reruns = 0, largestGroup = 0
 
-    init(pool: PGPool, concurrentGroups: Int, maxGroupWrites: Int) {
+    /// `SET LOCAL lock_timeout` of every group.
+    private let lockWait: String
+
+    init(pool: PGPool, concurrentGroups: Int, maxGroupWrites: Int, lockWaitMs: Int) {
         self.pool = pool
         self.concurrentGroups = max(1, concurrentGroups)
         self.maxGroupWrites = max(1, maxGroupWrites)
+        lockWait = "SET LOCAL lock_timeout = \(max(1, lockWaitMs))"
     }
 
     var queued: Int { queue.count - queueHead }
@@ -90,7 +97,13 @@ final class PGGroupCommit {
             let end = min(queue.count, queueHead + maxGroupWrites)
             let group = Array(queue[queueHead..<end])
             queueHead = end
-            if queueHead == queue.count { queue.removeAll(keepingCapacity: true); queueHead = 0 }
+            if queueHead == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                queueHead = 0
+            } else if queueHead >= 1024 {  // under steady load the queue never empties: drop what was taken
+                queue.removeFirst(queueHead)
+                queueHead = 0
+            }
             running += 1
             pool.acquire { [self] lease in
                 switch lease {
@@ -104,18 +117,14 @@ final class PGGroupCommit {
         }
     }
 
+    /// A group of one is a transaction too (BEGIN, SET LOCAL, w, COMMIT: one
+    /// round trip all the same), so that its lock waits are bounded as well.
     private func run(_ group: [Write], on connection: PGConnection) {
-        if group.count == 1, let w = group.first {  // alone: an autocommit statement, as without group commit
-            return connection.query(w.sql, w.values) { [self] result in
-                if case .success = result { counted(1) }
-                finished(connection)
-                w.done(result)
-            }
-        }
         let ordered = group.sorted { $0.key < $1.key }
         let statements = Self.statements(ordered)
         var results = [Result<PGResult, ProxyError>?](repeating: nil, count: statements.count)
         connection.query("BEGIN") { _ in }  // a failure shows in every statement after it
+        connection.query(lockWait) { _ in }
         for (i, s) in statements.enumerated() {
             connection.query(s.sql, s.values) { results[i] = $0 }
         }
@@ -177,6 +186,14 @@ final class PGGroupCommit {
             let why: ProxyError
             if case .failure(let e) = committed { why = e } else { why = .backendUnavailable("PostgreSQL connection lost", retryAfterMs: 500) }
             answers = group.map { ($0.done, .failure(why)) }
+        case (let k?, .success) where Self.waitedTooLong(results[k]):
+            // Statement k waited for a row lock (a client transaction holds it) past
+            // `group_lock_wait_ms`: it waits alone, as it would without group commit,
+            // and the rest of its group commits now.
+            reruns += 1
+            let culprits = Set(statements[k].writes)
+            requeueFirst(group.indices.filter { !culprits.contains($0) }.map { group[$0] })
+            for i in culprits.sorted() { submitAlone(group[i]) }
         case (let k?, _):
             // Statement k aborted the transaction (COMMIT answered ROLLBACK).
             reruns += 1
@@ -198,13 +215,20 @@ final class PGGroupCommit {
         }
     }
 
+    private static func waitedTooLong(_ result: Result<PGResult, ProxyError>) -> Bool {
+        if case .failure(.timeout) = result { return true }
+        return false
+    }
+
     /// Back at the head of the queue, in their order.
     private func requeueFirst(_ writes: [Write]) {
         guard !writes.isEmpty else { return }
         queue.replaceSubrange(queueHead..<queueHead, with: writes)
     }
 
-    /// A write that must not share its commit again (its group's COMMIT failed).
+    /// A write that must not share its commit again (its group's COMMIT
+    /// failed, or it waited for a lock): on a connection of its own, outside
+    /// the groups' count, without the group's lock wait.
     private func submitAlone(_ w: Write) {
         pool.acquire { lease in
             switch lease {
@@ -216,12 +240,6 @@ final class PGGroupCommit {
                 }
             }
         }
-    }
-
-    private func finished(_ connection: PGConnection) {
-        running -= 1
-        pool.release(connection)
-        startGroups()
     }
 
     private func counted(_ writes: Int) {

@@ -39,6 +39,8 @@ public final class PGPool {
         public var commitGroups = 2
         /// Writes in one group at most.
         public var maxGroupWrites = 256
+        /// A write in a group waits this long for a row lock, then leaves the group to wait alone.
+        public var groupLockWaitMs = 500
 
         public init(conninfo: String) { self.conninfo = conninfo }
     }

@@ -5,8 +5,10 @@ import StoragePorts
 import SQLStore
 
 /// `StorageAdapter` on PostgreSQL (the Enterprise Edition), on the loop
-/// thread with no blocking call. A one-statement call outside a transaction
+/// thread with no blocking call. A one-statement read outside a transaction
 /// runs on a connection it may share with other such calls (`PGPool.acquireShared`);
+/// a write outside a transaction joins a group commit (`PGGroupCommit`;
+/// `save_task` of an existing id as an optimistic write, `PGOptimisticUpsert`);
 /// a call of several statements leases one for as long as it runs. A client
 /// transaction pins one connection from `begin_transaction` to commit or
 /// rollback; what runs in it uses savepoints where a call needs more than one
@@ -27,7 +29,8 @@ public final class PostgresStorage: StorageAdapter {
     public init(loop: UVLoop, settings: PGPool.Settings) {
         pool = PGPool(loop: loop, settings: settings)
         groupCommit = settings.groupCommit
-            ? PGGroupCommit(pool: pool, concurrentGroups: settings.commitGroups, maxGroupWrites: settings.maxGroupWrites) : nil
+            ? PGGroupCommit(pool: pool, concurrentGroups: settings.commitGroups, maxGroupWrites: settings.maxGroupWrites,
+                            lockWaitMs: settings.groupLockWaitMs) : nil
         changeFeed = PGChangeFeed(loop: loop, conninfo: settings.conninfo,
                                   readTask: { [unowned self] id, done in getTask(id: id, in: nil, done) },
                                   readLog: { [unowned self] id, done in

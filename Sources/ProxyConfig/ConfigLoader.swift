@@ -63,7 +63,7 @@ private let knownKeys: [String: [String]] = [
         "storage.sqlite": ["path", "pool_size", "synchronous", "busy_timeout_ms"],
         "storage.postgresql": [
             "url", "host", "port", "database", "user", "password", "sslmode", "sslrootcert", "pool_size", "max_overflow", "pool_recycle", "pipeline_depth",
-            "write_pipeline_depth", "group_commit", "commit_groups", "max_group_writes",
+            "write_pipeline_depth", "group_commit", "commit_groups", "max_group_writes", "group_lock_wait_ms",
         ],
         "storage.cache": ["type", "max_memory", "read_through_max_memory", "redis"],
         "storage.cache.redis": ["url", "host", "port", "db", "password", "pool_size", "key_prefix"],
@@ -220,6 +220,7 @@ private struct Reader {
                     case "group_commit": c.postgresql.groupCommit = try bool(v2, key2)
                     case "commit_groups": c.postgresql.commitGroups = try int(v2, key2, in: 1...64)
                     case "max_group_writes": c.postgresql.maxGroupWrites = try int(v2, key2, in: 1...4096)
+                    case "group_lock_wait_ms": c.postgresql.groupLockWaitMs = try int(v2, key2, in: 1...60_000)
                     default: throw unknown(v2, key2)
                     }
                 }

@@ -40,6 +40,8 @@ public struct ProxyConfig: Sendable, Equatable {
         public var commitGroups = 2
         /// Writes in one group at most.
         public var maxGroupWrites = 256
+        /// How long a write in a group waits for a row lock before it leaves the group to wait alone.
+        public var groupLockWaitMs = 500
     }
 
     public struct Redis: Sendable, Equatable {

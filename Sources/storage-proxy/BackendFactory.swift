@@ -78,6 +78,7 @@ enum BackendFactory {
         s.groupCommit = c.groupCommit
         s.commitGroups = c.commitGroups
         s.maxGroupWrites = c.maxGroupWrites
+        s.groupLockWaitMs = c.groupLockWaitMs
         return s
     }
 

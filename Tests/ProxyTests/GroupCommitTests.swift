@@ -158,6 +158,34 @@ struct GroupCommitTests {
         #expect(try admin.result("get_task", ["task_id": "slow"]).objectValue?["status"] == "sleepy")
     }
 
+    @Test("writes waiting for a row a client transaction holds leave their groups: other writes commit meanwhile")
+    func lockWaitLeavesTheGroup() throws {
+        let proxy = try ProxyProcess(backend: .postgresql)
+        let admin = try proxy.client()
+        for id in ["held", "free"] { _ = try admin.result("save_task", ["task": sampleTask(id: id)]) }
+        let holder = try proxy.client()
+        let tx = try holder.result("begin_transaction")
+        _ = try holder.result("update_task_status", ["task_id": "held", "status": "mine", "transaction": tx])
+        // As many waiting writes as there are groups (commit_groups: 2), each on its own connection.
+        let waiters = try (0..<2).map { _ in try proxy.client() }
+        for (i, w) in waiters.enumerated() {
+            try w.send(#"{"jsonrpc":"2.0","id":1,"method":"update_task_status","params":{"task_id":"held","status":"w\#(i)"}}"# + "\n")
+        }
+        usleep(300_000)  // both are waiting in PostgreSQL
+        let other = try LineClient(proxy.address, timeoutSeconds: 10)
+        for i in 0..<10 {
+            #expect(try other.result("update_task_status", ["task_id": "free", "status": .string("s\(i)")]) == true)
+        }
+        #expect(try other.result("get_task", ["task_id": "free"]).objectValue?["status"] == "s9")
+        _ = try holder.result("commit_transaction", ["transaction": tx])
+        for w in waiters {
+            let answer = try #require(try w.readLine())
+            #expect(answer.contains(#""result":true"#), "\(answer)")
+        }
+        let status = try admin.result("get_task", ["task_id": "held"]).objectValue?["status"]?.stringValue ?? ""
+        #expect(status.hasPrefix("w"), "the waiting writes applied after the transaction: \(status)")
+    }
+
     @Test("an acknowledged write is in the database after kill -9 of the proxy and an immediate stop of PostgreSQL (fsync on)")
     func acknowledgedSurvivesCrashes() throws {
         let dir = ProxyProcess.makeTempDir()
