@@ -13,8 +13,15 @@ final class HealthProbe {
     private var waiting: [(Bool) -> Void]?
     private var last: (up: Bool, at: Double)?
 
+    /// The last answer while it is young enough to reuse: callers answer at
+    /// once without creating a callback (an allocation per request otherwise).
+    var recent: Bool? {
+        guard let last, MonotonicClock.coarseSeconds() - last.at < Self.maxAge else { return nil }
+        return last.up
+    }
+
     func check(storage: StorageAdapter, _ done: @escaping (Bool) -> Void) {
-        if let last, MonotonicClock.coarseSeconds() - last.at < Self.maxAge { return done(last.up) }
+        if let up = recent { return done(up) }
         if waiting != nil { waiting!.append(done); return }
         waiting = [done]
         storage.healthCheck { [self] storageResult in

@@ -77,7 +77,8 @@ public enum RPCLine: Sendable {
             switch raw {
             case .string(let s): id = .string(s)
             case .null: id = .null
-            case .int, .double: id = .number(numericID ?? raw.jsonText)
+            case .int(let n): id = .number(numericID ?? String(n))  // a short decimal is an inline String: no allocation
+            case .double: id = .number(numericID ?? raw.jsonText)
             default: return .invalid(id: .null, .invalidRequest("id must be a string, a number or null"))
             }
         }

@@ -8,8 +8,8 @@ struct Params {
     /// Rejects names the method does not take (a typo must not be ignored)
     /// and strings holding U+0000 (no backend can store them alike).
     init(_ object: JSONObject, spec: MethodSpec) throws(ProxyError) {
-        for key in object.keys where !spec.params.contains(where: { $0.name == key }) {
-            throw ProxyError.invalidParams(field: key, reason: "is not a parameter of \(spec.name)")
+        for member in object.members where !spec.params.contains(where: { $0.name == member.key }) {  // (not `keys`: no array)
+            throw ProxyError.invalidParams(field: member.key, reason: "is not a parameter of \(spec.name)")
         }
         for p in spec.params where p.required && object[p.name] == nil {
             throw ProxyError.invalidParams(field: p.name, reason: "is required")

@@ -5,6 +5,7 @@ enum StorageMethods {
     static let all: [MethodSpec] = [
         MethodSpec("health_check", "true when storage answers, else false (the cache does not count; see server.status).",
                    result: Schema.boolean, ordering: .read) { call in
+            if let up = call.services.health.recent { return call.reply(.success(up)) }
             call.services.health.check(storage: call.storage) { up in call.reply(.success(up)) }
         },
         MethodSpec("save_task", "Insert a task, or update the stored one with the fields present. Returns the task id.",
@@ -23,7 +24,9 @@ enum StorageMethods {
         MethodSpec("get_task", "The task, or null.",
                    params: [.required("task_id", Schema.string, "Task id.")],
                    result: Schema.nullable(Schema.task), ordering: .read, transactional: true) { call in
-            call.services.taskAnswers.getTaskJSON(id: try call.params.string("task_id"), in: try call.transaction()) { call.relay($0) }
+            let id = try call.params.string("task_id"), tx = try call.transaction()
+            if tx == nil, let hit = call.services.taskAnswers.cachedTaskJSON(id: id) { return call.relay(.success(hit)) }
+            call.services.taskAnswers.getTaskJSON(id: id, in: tx) { call.relay($0) }
         },
         MethodSpec("list_tasks", "Tasks, oldest created_at first, then id.",
                    params: [.optional("agent_name", Schema.string, "Only this agent's tasks."),

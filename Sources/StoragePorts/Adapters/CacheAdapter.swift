@@ -28,6 +28,8 @@ extension CacheAdapter {
 public protocol TaskCache: AnyObject {
     func lookupTask(id: String, _ done: @escaping (CacheLookup) -> Void)
     func lookupTaskList(_ query: TaskQuery, _ done: @escaping (CacheLookup) -> Void)
+    /// A live entry, when the cache lives in this process (nil: ask `lookupTask`).
+    func cachedTask(id: String) -> EncodedJSON?
     /// Stores a storage answer read after the lookup that gave `ticket`,
     /// unless a task write was invalidated since (then it may be stale).
     /// `done` once the cache has taken it or refused it: a lookup sent after
@@ -38,6 +40,10 @@ public protocol TaskCache: AnyObject {
     /// list); `done` once no proxy sharing the cache can serve them any more.
     func invalidate(taskIDs: [String], _ done: @escaping () -> Void)
     func statusReport() -> JSONValue
+}
+
+extension TaskCache {
+    public func cachedTask(id: String) -> EncodedJSON? { nil }
 }
 
 public enum CacheLookup {

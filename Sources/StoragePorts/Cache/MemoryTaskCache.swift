@@ -36,6 +36,11 @@ public final class MemoryTaskCache: TaskCache {
         done(.miss(FillTicket(entry: key, versions: ticketVersions)))
     }
 
+    public func cachedTask(id: String) -> EncodedJSON? {
+        guard let e = tasks[CacheKeys.task(id)], e.expiresAt > clock() else { return nil }
+        return e.answer
+    }
+
     public func lookupTaskList(_ query: TaskQuery, _ done: @escaping (CacheLookup) -> Void) {
         let key = CacheKeys.taskList(query)
         if let e = lists[key] {

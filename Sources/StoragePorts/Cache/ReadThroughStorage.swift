@@ -59,6 +59,12 @@ public final class ReadThroughStorage: StorageAdapter, TaskAnswers {
         }
     }
 
+    public func cachedTaskJSON(id: String) -> EncodedJSON? {
+        guard let answer = cache.cachedTask(id: id) else { return nil }
+        hits += 1
+        return answer
+    }
+
     public func listTasksJSON(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
         guard tx == nil else { return direct.listTasksJSON(query, in: tx, done) }
         cache.lookupTaskList(query) { [self] lookup in
