@@ -190,10 +190,16 @@ final class PGGroupCommit {
             // Statement k waited for a row lock (a client transaction holds it) past
             // `group_lock_wait_ms`: it waits alone, as it would without group commit,
             // and the rest of its group commits now.
+            // (Rows of a many-rows statement run again one statement each first: only
+            // the row whose lock is held need wait.)
             reruns += 1
             let culprits = Set(statements[k].writes)
-            requeueFirst(group.indices.filter { !culprits.contains($0) }.map { group[$0] })
-            for i in culprits.sorted() { submitAlone(group[i]) }
+            if culprits.count == 1, let culprit = culprits.first {
+                requeueFirst(group.indices.filter { $0 != culprit }.map { group[$0] })
+                submitAlone(group[culprit])
+            } else {
+                requeueSeparately(group, culprits)
+            }
         case (let k?, _):
             // Statement k aborted the transaction (COMMIT answered ROLLBACK).
             reruns += 1
@@ -202,11 +208,7 @@ final class PGGroupCommit {
                 requeueFirst(group.indices.filter { $0 != culprit }.map { group[$0] })
                 answers = [(group[culprit].done, results[k])]  // its error is its own
             } else {
-                requeueFirst(group.indices.map { i in
-                    var w = group[i]
-                    if culprits.contains(i) { w.manyRows = nil }
-                    return w
-                })
+                requeueSeparately(group, culprits)
             }
         case (nil, .failure):
             // COMMIT itself failed (a deferred check): nothing committed; each runs again alone.
@@ -218,6 +220,16 @@ final class PGGroupCommit {
     private static func waitedTooLong(_ result: Result<PGResult, ProxyError>) -> Bool {
         if case .failure(.timeout) = result { return true }
         return false
+    }
+
+    /// The whole group back at the head of the queue, the rows of `culprits`
+    /// (a many-rows statement) each with its own statement next time.
+    private func requeueSeparately(_ group: [Write], _ culprits: Set<Int>) {
+        requeueFirst(group.indices.map { i in
+            var w = group[i]
+            if culprits.contains(i) { w.manyRows = nil }
+            return w
+        })
     }
 
     /// Back at the head of the queue, in their order.

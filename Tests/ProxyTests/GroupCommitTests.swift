@@ -18,6 +18,16 @@ struct GroupCommitTests {
         }
     }
 
+    /// The same, reading only the answers of the clients not `ignoring` (nil in their place: read later).
+    static func together(_ clients: [LineClient], _ line: (Int) -> String, ignoring: (Int) -> Bool) throws -> [JSONObject?] {
+        for (i, c) in clients.enumerated() { try c.send(line(i) + "\n") }
+        return try clients.enumerated().map { i, c in
+            if ignoring(i) { return nil }
+            let text = try #require(try c.readLine())
+            return try JSONParser.parse(text).objectValue
+        }
+    }
+
     static func groupFigures(_ c: LineClient) throws -> JSONObject {
         try #require(try c.result("server.status").objectValue?["storage"]?.objectValue?["group_commit"]?.objectValue)
     }
@@ -184,6 +194,29 @@ struct GroupCommitTests {
         }
         let status = try admin.result("get_task", ["task_id": "held"]).objectValue?["status"]?.stringValue ?? ""
         #expect(status.hasPrefix("w"), "the waiting writes applied after the transaction: \(status)")
+    }
+
+    @Test("logs waiting for a task a client transaction locked (FOR UPDATE) leave their shared insert: other logs commit meanwhile")
+    func blockedRowsOfAManyRowInsert() throws {
+        let proxy = try ProxyProcess(backend: .postgresql)
+        let admin = try proxy.client()
+        for id in ["held", "free"] { _ = try admin.result("save_task", ["task": sampleTask(id: id)]) }
+        let holder = try proxy.client()
+        let tx = try holder.result("begin_transaction")
+        _ = try holder.result("save_task", ["task": ["id": "held", "task_prompt": "locked"], "transaction": tx])  // SELECT … FOR UPDATE
+        let writers = try (0..<6).map { _ in try proxy.client() }
+        let answers = try Self.together(writers) { i in
+            #"{"jsonrpc":"2.0","id":\#(i),"method":"save_log","params":{"task_id":"\#(i % 2 == 0 ? "held" : "free")","level":"INFO","message":"m\#(i)"}}"#
+        } ignoring: { i in i % 2 == 0 }  // the held task's logs answer after the commit
+        let free = answers.compactMap { $0 }
+        #expect(free.count == 3 && free.allSatisfy { $0["result"]?.stringValue != nil }, "\(answers)")
+        #expect(try admin.result("query_logs", ["task_id": "free"]).arrayValue?.count == 3)
+        _ = try holder.result("commit_transaction", ["transaction": tx])
+        for (i, w) in writers.enumerated() where i % 2 == 0 {
+            let line = try #require(try w.readLine())
+            #expect(line.contains(#""result":"#), "\(line)")
+        }
+        #expect(try admin.result("query_logs", ["task_id": "held"]).arrayValue?.count == 3)
     }
 
     @Test("an acknowledged write is in the database after kill -9 of the proxy and an immediate stop of PostgreSQL (fsync on)")
