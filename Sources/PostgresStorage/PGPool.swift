@@ -35,7 +35,7 @@ public final class PGPool {
         public var writePipelineDepth = 1
         /// Autocommit writes share commits (`PGGroupCommit`); off: each commits alone.
         public var groupCommit = true
-        /// Groups committing at once, each on a pooled connection of its own.
+        /// Groups committing at once, at most, each on a pooled connection of its own (a second starts only beside a slow one).
         public var commitGroups = 2
         /// Writes in one group at most.
         public var maxGroupWrites = 256

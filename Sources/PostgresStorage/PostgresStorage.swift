@@ -29,7 +29,7 @@ public final class PostgresStorage: StorageAdapter {
     public init(loop: UVLoop, settings: PGPool.Settings) {
         pool = PGPool(loop: loop, settings: settings)
         groupCommit = settings.groupCommit
-            ? PGGroupCommit(pool: pool, concurrentGroups: settings.commitGroups, maxGroupWrites: settings.maxGroupWrites,
+            ? PGGroupCommit(loop: loop, pool: pool, concurrentGroups: settings.commitGroups, maxGroupWrites: settings.maxGroupWrites,
                             lockWaitMs: settings.groupLockWaitMs) : nil
         changeFeed = PGChangeFeed(loop: loop, conninfo: settings.conninfo,
                                   readTask: { [unowned self] id, done in getTask(id: id, in: nil, done) },
@@ -319,6 +319,7 @@ public final class PostgresStorage: StorageAdapter {
         for (_, connection) in pinned { connection.close() }  // closing rolls back on the server
         pinned = [:]
         changeFeed.stop()
+        groupCommit?.close()
         pool.close()
         done()
     }

@@ -36,7 +36,7 @@ public struct ProxyConfig: Sendable, Equatable {
         public var writePipelineDepth = 1
         /// Writes outside transactions share commits (STORAGE.md "Durability").
         public var groupCommit = true
-        /// Groups committing at the same time (each holds a pooled connection while it commits).
+        /// Groups committing at the same time, at most (each holds a pooled connection while it commits; a second starts only beside a slow one).
         public var commitGroups = 2
         /// Writes in one group at most.
         public var maxGroupWrites = 256
