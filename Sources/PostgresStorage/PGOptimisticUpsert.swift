@@ -32,7 +32,8 @@ struct PGOptimisticUpsert {
                     try task.apply(fields, isUpdate: true)
                     try task.fillNextRun(sent: fields, isInsert: false, now: now)
                     task.updatedAt = now
-                    statement = (PGStatements.updateTaskIfUnchanged, sql.updateValues(task) + [row.text(Statements.taskColumnCount).map(SQLValue.text) ?? .null])
+                    let version = row.text(Statements.taskColumnCount).map(SQLValue.text) ?? .null
+                    statement = (PGStatements.updateTaskIfUnchanged, sql.updateValues(task) + [version])
                 } else {
                     var task = try TaskRecord.inserting(fields, id: id, now: now)
                     try task.fillNextRun(sent: fields, isInsert: true, now: now)

@@ -128,7 +128,15 @@ struct LogAndReloadTests {
         let proxy = try ProxyProcess(backend: .sqlite, arguments: ["--config", config, "--storage", "postgresql", "--database", url])
         forwarder.stop()
         #expect(try proxy.client().errorCode("get_task", ["task_id": "x"]) == -32003)
-        #expect(try Self.waitFor(proxy, "storage_down").count >= 1)
+        // That call may have met a pooled connection whose end was not read yet (it fails, nothing
+        // reconnects, nothing is logged; seen under ASan): calls go on until one has to connect.
+        var down: [JSONValue] = []
+        for _ in 0..<100 where down.isEmpty {
+            _ = try? proxy.client().errorCode("get_task", ["task_id": "x"])
+            down = try Self.events(proxy, "storage_down")
+            if down.isEmpty { usleep(100_000) }
+        }
+        #expect(down.count >= 1)
         try forwarder.start()
         var up = false
         for _ in 0..<100 where !up {
