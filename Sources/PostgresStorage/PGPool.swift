@@ -102,8 +102,9 @@ public final class PGPool {
                     carryOut(policy.pinged(connection, ok: ok, for: done, now: MonotonicClock.seconds()))
                 }
             case .connect(let done, let shared):
+                let started = MonotonicClock.seconds()
                 PGConnection.connect(loop: loop, conninfo: conninfo) { [self] result in
-                    carryOut(policy.connected(result, for: done, shared: shared, now: MonotonicClock.seconds()))
+                    carryOut(policy.connected(result, for: done, shared: shared, now: MonotonicClock.seconds(), startedAt: started))
                 }
             }
         }

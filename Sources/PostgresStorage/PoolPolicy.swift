@@ -40,6 +40,10 @@ struct PoolPolicy<Connection: PooledConnection, Waiter> {
     private var failedUntil = 0.0
     private(set) var isClosed = false
     private(set) var isReachable = true
+    /// When the latest connect that succeeded had started: a failure of one
+    /// started earlier is stale (it was under way during an outage that has
+    /// ended since) and says nothing about PostgreSQL now.
+    private var latestSuccessStarted = -Double.infinity
     private(set) var connectsSucceeded = 0
     private(set) var connectsFailed = 0
 
@@ -108,11 +112,13 @@ struct PoolPolicy<Connection: PooledConnection, Waiter> {
         return discard(connection, now: now) + acquire(waiter, shared: shared, now: now)
     }
 
-    /// The outcome of a `.connect`.
-    mutating func connected(_ result: Result<Connection, ProxyError>, for waiter: Waiter, shared: Bool, now: Double) -> [Step] {
+    /// The outcome of a `.connect` that began at `startedAt` (nil: unknown, taken as fresh).
+    mutating func connected(_ result: Result<Connection, ProxyError>, for waiter: Waiter, shared: Bool, now: Double,
+                            startedAt: Double? = nil) -> [Step] {
         switch result {
         case .success(let connection):
             connectsSucceeded += 1
+            latestSuccessStarted = max(latestSuccessStarted, startedAt ?? now)
             backoff = 0
             var steps = reachable(true, nil)
             if isClosed {
@@ -125,6 +131,9 @@ struct PoolPolicy<Connection: PooledConnection, Waiter> {
         case .failure(let error):
             connectsFailed += 1
             open -= 1
+            if let startedAt, startedAt < latestSuccessStarted {
+                return [.fail(waiter, error)]  // stale: a later connect already got through
+            }
             backoff = min(5, max(0.05, backoff * 2))
             failedUntil = now + backoff
             var steps = reachable(false, error.message) + [.fail(waiter, error)]

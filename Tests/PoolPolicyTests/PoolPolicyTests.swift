@@ -121,6 +121,20 @@ struct PoolPolicyTests {
         #expect(p.connectsFailed == 9 && p.connectsSucceeded == 1)
     }
 
+    @Test("a connect that started before one that got through and fails after it says nothing: PostgreSQL stays reachable")
+    func staleConnectFailure() {
+        var p = Policy(settings: Self.settings())
+        let down = ProxyError.backendUnavailable("cannot connect", retryAfterMs: 500)
+        _ = p.acquire("old", now: 0)   // under way while PostgreSQL is still away
+        _ = p.acquire("new", now: 1)
+        #expect(Self.text(p.connected(.success(Conn("c", openedAt: 2)), for: "new", shared: false, now: 2, startedAt: 1)) == ["lend c new"])
+        #expect(Self.text(p.connected(.failure(down), for: "old", shared: false, now: 3, startedAt: 0)) == ["fail old -32003"])
+        #expect(p.isReachable)
+        #expect(Self.text(p.acquire("next", now: 3)) == ["connect next"], "no back-off either")
+        // A connect begun after that success and failing is news: unreachable.
+        #expect(Self.text(p.connected(.failure(down), for: "next", shared: false, now: 4, startedAt: 3)) == ["unreachable", "fail next -32003"])
+    }
+
     @Test("when the last connect fails with nobody connected, everyone waiting fails at once")
     func failedConnectFailsWaiters() {
         var p = Policy(settings: Self.settings { $0.poolSize = 1; $0.maxOverflow = 0 })
