@@ -75,6 +75,8 @@ final class PGGroupCommit {
     /// looks again once it has been running for `overlapAfter`.
     private var newestStart = 0.0
     private var overlapTimer: UVCallback?
+    /// The `newestStart` the timer is armed for (nil: stopped): re-armed only when that moves, not per write.
+    private var overlapArmedFor: Double?
     private let concurrentGroups: Int
     private let maxGroupWrites: Int
     private var queue: [Write] = []
@@ -141,10 +143,20 @@ final class PGGroupCommit {
     /// While writes wait behind running groups with room for more, look again
     /// when the latest has been running for `overlapAfter`.
     private func watchForSlowGroups(now: Double) {
-        guard queued > 0, running > 0, running < concurrentGroups else { overlapTimer?.stopTimer(); return }
-        if overlapTimer == nil { overlapTimer = UVCallback(loop: loop, .timer) { [unowned self] in startGroups() } }
+        guard queued > 0, running > 0, running < concurrentGroups else {
+            if overlapArmedFor != nil { overlapTimer?.stopTimer(); overlapArmedFor = nil }
+            return
+        }
+        guard overlapArmedFor != newestStart else { return }
+        if overlapTimer == nil {
+            overlapTimer = UVCallback(loop: loop, .timer) { [unowned self] in
+                overlapArmedFor = nil
+                startGroups()
+            }
+        }
         let wait = max(0, newestStart + Self.overlapAfter - now)
         overlapTimer?.startTimer(ms: UInt64((wait * 1000).rounded(.up)) + 1)
+        overlapArmedFor = newestStart
     }
 
     /// Stops the timer (the storage is closing).
@@ -222,40 +234,30 @@ final class PGGroupCommit {
             let why: ProxyError
             if case .failure(let e) = committed { why = e } else { why = .backendUnavailable("PostgreSQL connection lost", retryAfterMs: 500) }
             answers = group.map { ($0.done, .failure(why)) }
-        case (let k?, .success) where Self.waitedTooLong(results[k]):
-            // Statement k waited for a row lock (a client transaction holds it) past
-            // `group_lock_wait_ms`: it waits alone, as it would without group commit,
-            // and the rest of its group commits now.
-            // (Rows of a many-rows statement run again one statement each first: only
-            // the row whose lock is held need wait.)
+        case (let k?, _):
+            // Statement k aborted the transaction (COMMIT answered ROLLBACK). The
+            // rest runs again without it. Its error is its own, unless it waited
+            // for a row lock (a client transaction holds it) past
+            // `group_lock_wait_ms`: then it waits alone, as it would without group
+            // commit. A many-rows statement's rows run again one statement each
+            // first, to find whose row it was.
             reruns += 1
             let culprits = Set(statements[k].writes)
-            if culprits.count == 1, let culprit = culprits.first {
-                requeueFirst(group.indices.filter { $0 != culprit }.map { group[$0] })
+            guard culprits.count == 1, let culprit = culprits.first else {
+                requeueSeparately(group, culprits)
+                break
+            }
+            requeueFirst(group.indices.filter { $0 != culprit }.map { group[$0] })
+            if case .failure(.timeout) = results[k] {
                 submitAlone(group[culprit])
             } else {
-                requeueSeparately(group, culprits)
-            }
-        case (let k?, _):
-            // Statement k aborted the transaction (COMMIT answered ROLLBACK).
-            reruns += 1
-            let culprits = Set(statements[k].writes)
-            if culprits.count == 1, let culprit = culprits.first {
-                requeueFirst(group.indices.filter { $0 != culprit }.map { group[$0] })
-                answers = [(group[culprit].done, results[k])]  // its error is its own
-            } else {
-                requeueSeparately(group, culprits)
+                answers = [(group[culprit].done, results[k])]
             }
         case (nil, .failure):
             // COMMIT itself failed (a deferred check): nothing committed; each runs again alone.
             reruns += 1
             for w in group { submitAlone(w) }
         }
-    }
-
-    private static func waitedTooLong(_ result: Result<PGResult, ProxyError>) -> Bool {
-        if case .failure(.timeout) = result { return true }
-        return false
     }
 
     /// The whole group back at the head of the queue, the rows of `culprits`

@@ -9,8 +9,8 @@ import SQLStore
 /// UPDATE that names the version read; an INSERT that fails if the id was
 /// taken meanwhile). Either way the write changed nothing, so it is simply
 /// tried again from the read; after `attempts` such races it falls back to
-/// the locking `PGUpsert` (which always ends). The merge is the same code as
-/// `PGUpsert`'s: `TaskRecord.apply`, `fillNextRun`.
+/// the locking `PGUpsert` (which always ends). The merge is every backend's:
+/// `TaskRecord.saving`.
 struct PGOptimisticUpsert {
     let fields: JSONObject
     let id: String
@@ -24,19 +24,14 @@ struct PGOptimisticUpsert {
         guard attempts > 0 else { return fallback(done) }
         let sql = Statements.postgresql
         read(PGStatements.selectTaskVersion, [.text(id)]) { selected in
-            let now = Timestamp.now()
             let statement: (sql: String, values: [SQLValue])
             do throws(ProxyError) {
-                if let row = try selected.get().rows.first {
-                    var task = sql.task(row)
-                    try task.apply(fields, isUpdate: true)
-                    try task.fillNextRun(sent: fields, isInsert: false, now: now)
-                    task.updatedAt = now
+                let row = try selected.get().rows.first
+                let task = try TaskRecord.saving(fields, over: row.map { sql.task($0) }, id: id, now: .now())
+                if let row {
                     let version = row.text(Statements.taskColumnCount).map(SQLValue.text) ?? .null
                     statement = (PGStatements.updateTaskIfUnchanged, sql.updateValues(task) + [version])
                 } else {
-                    var task = try TaskRecord.inserting(fields, id: id, now: now)
-                    try task.fillNextRun(sent: fields, isInsert: true, now: now)
                     statement = (sql.insertTask, sql.insertValues(task))
                 }
             } catch {

@@ -24,21 +24,11 @@ struct PGUpsert {
         let sql = Statements.postgresql
         connection.query(sql.selectTaskForUpdate, [.text(id)]) { selected in
             if let beginError { return done(.failure(beginError)) }
-            let now = Timestamp.now()
             let write: (String, [SQLValue])
             do throws(ProxyError) {
-                let found = try selected.get()
-                if let row = found.rows.first {
-                    var task = sql.task(row)
-                    try task.apply(fields, isUpdate: true)
-                    try task.fillNextRun(sent: fields, isInsert: false, now: now)
-                    task.updatedAt = now
-                    write = (sql.updateTask, sql.updateValues(task))
-                } else {
-                    var task = try TaskRecord.inserting(fields, id: id, now: now)
-                    try task.fillNextRun(sent: fields, isInsert: true, now: now)
-                    write = (sql.insertTask, sql.insertValues(task))
-                }
+                let stored = try selected.get().rows.first.map { sql.task($0) }
+                let task = try TaskRecord.saving(fields, over: stored, id: id, now: .now())
+                write = stored == nil ? (sql.insertTask, sql.insertValues(task)) : (sql.updateTask, sql.updateValues(task))
             } catch {
                 return abort(error, retries: 0, done)
             }

@@ -126,11 +126,9 @@ public final class PostgresStorage: StorageAdapter {
     public func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>) {
         guard let id else {
             // A new id cannot exist yet: one INSERT.
-            var task: TaskRecord
+            let task: TaskRecord
             do {
-                let now = Timestamp.now()
-                task = try TaskRecord.inserting(fields, id: Identifier.make(), now: now)
-                try task.fillNextRun(sent: fields, isInsert: true, now: now)
+                task = try TaskRecord.saving(fields, over: nil, id: Identifier.make(), now: .now())
             } catch {
                 return done(.failure(error))
             }

@@ -18,16 +18,12 @@ extension SQLiteConnection {
     /// stay). This thread is the only writer, so the lookup and the write
     /// need no lock between them.
     func saveTask(_ fields: JSONObject, id: String?, now: Timestamp) throws(ProxyError) -> String {
-        if let id, var existing = try fetchTask(id: id) {
-            try existing.apply(fields, isUpdate: true)
-            try existing.fillNextRun(sent: fields, isInsert: false, now: now)
-            existing.updatedAt = now
-            try execute(sql.updateTask, sql.updateValues(existing))
+        if let id, let existing = try fetchTask(id: id) {
+            try execute(sql.updateTask, sql.updateValues(try TaskRecord.saving(fields, over: existing, id: id, now: now)))
             try recordTask(id, .updated)
             return id
         }
-        var task = try TaskRecord.inserting(fields, id: id ?? Identifier.make(), now: now)
-        try task.fillNextRun(sent: fields, isInsert: true, now: now)
+        let task = try TaskRecord.saving(fields, over: nil, id: id ?? Identifier.make(), now: now)
         try execute(sql.insertTask, sql.insertValues(task))
         try recordTask(task.id, .created)
         return task.id

@@ -10,6 +10,21 @@ extension TaskRecord {
         try Schedule.of(type: scheduleType, value: scheduleValue, timeZone: timeZone, fieldPrefix: "task.")
     }
 
+    /// `save_task` as both backends store it: `fields` merged over the stored
+    /// task (those present replace, the rest stay; `updated_at` now), or a new
+    /// task made of them when nothing is stored under `id`.
+    public static func saving(_ fields: JSONObject, over stored: TaskRecord?, id: String, now: Timestamp) throws(ProxyError) -> TaskRecord {
+        guard var task = stored else {
+            var task = try TaskRecord.inserting(fields, id: id, now: now)
+            try task.fillNextRun(sent: fields, isInsert: true, now: now)
+            return task
+        }
+        try task.apply(fields, isUpdate: true)
+        try task.fillNextRun(sent: fields, isInsert: false, now: now)
+        task.updatedAt = now
+        return task
+    }
+
     /// `save_task`: when the client sent no `next_run` and the schedule is new
     /// (an insert) or changed, `next_run` becomes the schedule's first run after now.
     public mutating func fillNextRun(sent fields: JSONObject, isInsert: Bool, now: Timestamp) throws(ProxyError) {
