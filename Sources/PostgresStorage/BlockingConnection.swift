@@ -15,6 +15,7 @@ final class BlockingConnection: SQLExecutor {
             throw .backendUnavailable("cannot connect to PostgreSQL: \(why)", retryAfterMs: 1000)
         }
         conn = c
+        PGNotice.route(c)
         _ = PQexec(c, "SET client_min_messages = warning").map { PQclear($0) }  // no NOTICE lines ("already exists, skipping")
     }
 

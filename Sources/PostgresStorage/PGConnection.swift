@@ -32,7 +32,10 @@ public final class PGConnection {
     }
 
     private let conn: OpaquePointer
+    private let loop: UVLoop
     private var poll: UVPoll?
+    /// The descriptor `poll` watches (libpq's socket when the poll was made).
+    private var polledSocket: Int32 = -1
     private var inFlight: [InFlight] = []
     private var connectDone: ((Result<PGConnection, ProxyError>) -> Void)?
     /// SQL text → prepared statement name, on this connection.
@@ -49,7 +52,11 @@ public final class PGConnection {
     /// When the connection was opened (pool recycling).
     public let openedAt = MonotonicClock.seconds()
 
-    private init(conn: OpaquePointer) { self.conn = conn }
+    private init(conn: OpaquePointer, loop: UVLoop) {
+        self.conn = conn
+        self.loop = loop
+        PGNotice.route(conn)
+    }
 
     /// Starts connecting; `done` runs on the loop once connected or failed.
     /// Failures never repeat the connection string (it may hold a password).
@@ -57,19 +64,12 @@ public final class PGConnection {
         guard let raw = PQconnectStart(conninfo) else {
             return done(.failure(.backendUnavailable("PostgreSQL: out of memory", retryAfterMs: 1000)))
         }
-        let c = PGConnection(conn: raw)
-        guard PQstatus(raw) != CONNECTION_BAD, PQsetnonblocking(raw, 1) == 0,
-              let poll = UVPoll(loop: loop, fd: PQsocket(raw)) else {
-            let why = c.connectionMessage
-            c.finish()
-            return done(.failure(.backendUnavailable("cannot connect to PostgreSQL: \(why)", retryAfterMs: 1000)))
-        }
-        c.poll = poll
+        let c = PGConnection(conn: raw, loop: loop)
         c.connectDone = done
-        // While connecting, the poll's callback owns the connection (nobody else has it
-        // yet); the cycle ends when connecting does (the callback is replaced or closed).
-        poll.onEvent = { status, _ in c.advanceConnect(status: status) }
-        poll.start(.writable)  // libpq's first step after PQconnectStart is writing
+        guard PQstatus(raw) != CONNECTION_BAD, PQsetnonblocking(raw, 1) == 0, c.followSocket() else {
+            return c.connectFailed("cannot connect to PostgreSQL: \(c.connectionMessage)")
+        }
+        c.poll?.start(.writable)  // libpq's first step after PQconnectStart is writing
     }
 
     private var connectionMessage: String {
@@ -77,31 +77,55 @@ public final class PGConnection {
         return text.split(separator: "\n").first.map(String.init) ?? "unknown error"
     }
 
-    private func advanceConnect(status: Int32) {
-        switch PQconnectPoll(conn) {
+    /// One step of the connect. libpq may close its socket and open another
+    /// inside `PQconnectPoll`: the next host of a multi-host URL (a host down,
+    /// or read-only under `target_session_attrs=read-write`), a retry without
+    /// TLS. So the poll stops before each step, while the descriptor is still
+    /// open (libuv then drops it from epoll), and is made anew when the socket
+    /// changed: re-arming a poll on a descriptor libpq closed aborts the loop
+    /// (`epoll_ctl` EBADF), and one whose number was reused would silently
+    /// watch nothing, or another connection's socket.
+    private func advanceConnect() {
+        poll?.stop()
+        let state = PQconnectPoll(conn)
+        guard state == PGRES_POLLING_READING || state == PGRES_POLLING_WRITING || state == PGRES_POLLING_OK else {
+            return connectFailed("cannot connect to PostgreSQL: \(connectionMessage)")
+        }
+        guard followSocket() else { return connectFailed("cannot connect to PostgreSQL: cannot watch its socket") }
+        switch state {
         case PGRES_POLLING_READING: poll?.start(.readable)
         case PGRES_POLLING_WRITING: poll?.start(.writable)
-        case PGRES_POLLING_OK:
+        default:
             guard PQenterPipelineMode(conn) == 1 else {
-                let why = connectionMessage
-                let done = connectDone
-                connectDone = nil
-                finish()
-                done?(.failure(.backendUnavailable("PostgreSQL: no pipeline mode: \(why)", retryAfterMs: 1000)))
-                return
+                return connectFailed("PostgreSQL: no pipeline mode: \(connectionMessage)")
             }
             poll?.onEvent = { [unowned self] status, events in handleIO(status: status, events: events) }
             poll?.start(.readable)
             let done = connectDone
             connectDone = nil
             done?(.success(self))
-        default:
-            let why = connectionMessage
-            let done = connectDone
-            connectDone = nil
-            finish()
-            done?(.failure(.backendUnavailable("cannot connect to PostgreSQL: \(why)", retryAfterMs: 1000)))
         }
+    }
+
+    /// Makes the poll watch libpq's current socket (a new poll when it changed).
+    /// While connecting, the poll's callback owns the connection (nobody else has
+    /// it yet); the cycle ends when connecting does (the callback is replaced or closed).
+    private func followSocket() -> Bool {
+        let socket = PQsocket(conn)
+        guard socket != polledSocket || poll == nil else { return true }
+        poll?.close()
+        poll = nil
+        guard socket >= 0, let fresh = UVPoll(loop: loop, fd: socket) else { return false }
+        fresh.onEvent = { _, _ in self.advanceConnect() }
+        (poll, polledSocket) = (fresh, socket)
+        return true
+    }
+
+    private func connectFailed(_ why: String) {
+        let done = connectDone
+        connectDone = nil
+        finish()
+        done?(.failure(.backendUnavailable(why, retryAfterMs: 1000)))
     }
 
     // MARK: - Queries
@@ -158,7 +182,8 @@ public final class PGConnection {
     }
 
     private func handleIO(status: Int32, events: UVPoll.Events) {
-        guard status == 0 else { return fail("PostgreSQL socket error: \(uvError(status))") }
+        // libuv reports any socket error (a reset too) as EBADF: libpq reads the real cause.
+        guard status == 0 else { return fail(PQconsumeInput(conn) == 0 ? "PostgreSQL: \(connectionMessage)" : "PostgreSQL socket error") }
         if events.contains(.writable) { flush() }
         guard events.contains(.readable) else { return }
         guard PQconsumeInput(conn) == 1 else { return fail("PostgreSQL: \(connectionMessage)") }

@@ -19,6 +19,13 @@ enum BackendFactory {
             logMigrations(try SQLiteStorage.migrate(config: config.sqlite), log: log)
             storage = try SQLiteStorage(config: config.sqlite, completions: handoff)
         case .postgresql:
+            // libpq's notices (a shutdown's WARNING, a terminated idle connection's FATAL) as log lines.
+            PGNotice.sink.withLock {
+                $0 = { notice in
+                    log.log(notice.isWarning ? .warning : .info, "postgres_notice", "PostgreSQL says: \(notice.message)",
+                            ["severity": notice.severity])
+                }
+            }
             logMigrations(try PostgresStorage.migrate(conninfo: PGConnectionString.make(config.postgresql)), log: log)  // before serving
             let postgres = PostgresStorage(loop: loop, settings: poolSettings(config.postgresql))
             postgres.onReachabilityChange = { problem in

@@ -151,6 +151,22 @@ struct LogAndReloadTests {
         #expect(!proxy.logText.contains("password"))
     }
 
+    @Test("PostgreSQL's notices (a terminated idle connection's FATAL) are log events, not raw stderr lines")
+    func postgresNoticesAreLogged() throws {
+        let url = try TestPostgres.database(named: ProxyProcess.makeTempDir())
+        let config = try writeConfig("server:\n  log_format: json\n")
+        let proxy = try ProxyProcess(backend: .sqlite, arguments: ["--config", config, "--storage", "postgresql", "--database", url])
+        #expect(try proxy.client().result("save_task", ["task": sampleTask(id: "t")]) == "t")  // pooled connections, idle now
+        let database = String(url.split(separator: "/").last ?? "")
+        _ = try TestPostgres.psql(try TestPostgres.serverURL(),
+                                  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid()")
+        let notice = try #require(try Self.waitFor(proxy, "postgres_notice").first, "\(proxy.logText)")
+        #expect(notice["severity"] == "FATAL" && notice["level"] == "warning", "\(notice)")
+        #expect(notice["message"]?.stringValue?.contains("terminating connection due to administrator command") == true, "\(notice)")
+        #expect(try proxy.client().result("get_task", ["task_id": "t"]).objectValue?["id"] == "t", "the pool opens new connections")
+        #expect(proxy.logText.split(separator: "\n").allSatisfy { $0.hasPrefix("{") }, "every line is one JSON event: \(proxy.logText)")
+    }
+
     @Test("a Redis outage and its end are logged (cache_down with the reason, cache_up)")
     func cacheOutage() throws {
         let redis = try PrivateRedis()
