@@ -67,6 +67,8 @@ struct HTTPEndpointTests {
             #"[{"jsonrpc":"2.0","id":"a","method":"health_check"},{"jsonrpc":"2.0","method":"health_check"},{"jsonrpc":"2.0","id":2,"method":"nope"}]"#,
             #"{"jsonrpc":"2.0","id":3,"method":"get_task","params":{"task_id":1}}"#,
             #"{"jsonrpc":"2.0","id":4,"method""#,
+            // JSON-RPC 2.0 §7's mixed batch: no answer for its notification, whose params are by position.
+            #"[{"jsonrpc":"2.0","method":"sum","params":[1,2,4],"id":"1"},{"jsonrpc":"2.0","method":"notify_hello","params":[7]},{"foo":"boo"}]"#,
         ]
         for body in bodies {
             try client.send(body + "\n")
@@ -77,6 +79,9 @@ struct HTTPEndpointTests {
         }
         let note = try HTTPExchange(port: port, "POST", "/", body: #"{"jsonrpc":"2.0","method":"health_check"}"#)
         #expect(note.status == 204 && note.body.isEmpty)
+        // Notifications only, whatever is wrong with them (§4.1): nothing to answer.
+        let notes = try HTTPExchange(port: port, "POST", "/", body: #"[{"jsonrpc":"2.0","method":"update","params":[1,2]},{"jsonrpc":"2.0","method":"get_task","params":{"task_id":5}}]"#)
+        #expect(notes.status == 204 && notes.body.isEmpty, "\(notes.status) \(notes.body)")
         // A write through HTTP is a write: the line protocol sees it.
         let saved = try HTTPExchange(port: port, "POST", "/", body: #"{"jsonrpc":"2.0","id":1,"method":"save_task","params":{"task":"#
                                      + sampleTask(id: "t2").jsonText + "}}")

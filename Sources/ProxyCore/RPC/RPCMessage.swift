@@ -35,10 +35,11 @@ public struct RPCRequest: Sendable {
 }
 
 /// One entry of a line: a request, or the error answer for an entry that
-/// could not become one (answered with the id when it could be read).
+/// could not become one (answered with the id when it could be read; nil:
+/// a notification, whose errors are counted and never answered).
 public enum RPCEntry: Sendable {
     case request(RPCRequest)
-    case invalid(id: RequestID, ProxyError)
+    case invalid(id: RequestID?, ProxyError)
 }
 
 /// What one line of input holds.
@@ -82,6 +83,8 @@ public enum RPCLine: Sendable {
             default: return .invalid(id: .null, .invalidRequest("id must be a string, a number or null"))
             }
         }
+        // Without a valid envelope it is no request, so no notification either:
+        // answered, with null when there was no id (JSON-RPC 2.0 §5).
         let answerID = id ?? RequestID.null
         if let version = o["jsonrpc"], version != .string("2.0") {
             return .invalid(id: answerID, .invalidRequest("jsonrpc must be \"2.0\""))
@@ -89,12 +92,14 @@ public enum RPCLine: Sendable {
         guard case .string(let method)? = o["method"] else {
             return .invalid(id: answerID, .invalidRequest("method must be a string"))
         }
+        // From here it is a request: one without an id is a notification and
+        // is never answered, whatever is wrong with its params (§4.1).
         var params = JSONObject()
         switch o["params"] {
         case nil, .null?: break
         case .object(let p)?: params = p
-        case .array?: return .invalid(id: answerID, .invalidParams(field: "params", reason: "must be an object of named parameters"))
-        default: return .invalid(id: answerID, .invalidRequest("params must be an object"))
+        case .array?: return .invalid(id: id, .invalidParams(field: "params", reason: "must be an object of named parameters"))
+        default: return .invalid(id: id, .invalidRequest("params must be an object"))
         }
         return .request(RPCRequest(id: id, method: method, params: params))
     }

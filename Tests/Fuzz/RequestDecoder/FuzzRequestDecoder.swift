@@ -6,7 +6,8 @@ import ProxyCore
 /// each looked up in the method table and its parameters checked and read
 /// by their declared types. Whatever the line, every entry ends as a
 /// request or an error, and the answer written for it is one line of valid
-/// JSON-RPC carrying the request's id exactly as sent.
+/// JSON-RPC carrying the request's id exactly as sent; a notification (no
+/// id) gets none, whatever is wrong with it.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let input = fuzzInput(data, size)
@@ -20,10 +21,12 @@ public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         let id: RequestID
         switch entry {
         case .invalid(let invalidID, let error):
+            guard let invalidID else { continue }  // a notification: never answered
             id = invalidID
             RPCResponse.writeError(id: id, error: error, into: &answer)
         case .request(let request):
-            id = request.id ?? .null
+            guard let requestID = request.id else { continue }
+            id = requestID
             if let error = checkParams(request) {
                 RPCResponse.writeError(id: id, error: error, into: &answer)
             } else {
