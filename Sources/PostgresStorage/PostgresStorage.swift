@@ -249,7 +249,7 @@ public final class PostgresStorage: StorageAdapter {
             do throws(ProxyError) {
                 guard let found = try read.get() else { throw .notFound("task \(completion.taskID) does not exist") }
                 guard found.isClaimed(by: completion.worker) else { throw .notLeaseOwner(found, worker: completion.worker) }
-                next = try found.completed(completion).nextRun
+                next = found.completed(completion).nextRun
             } catch {
                 return done(.failure(error))
             }

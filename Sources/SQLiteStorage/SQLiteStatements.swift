@@ -70,7 +70,7 @@ extension SQLiteConnection {
     func completeTask(_ c: TaskCompletion) throws(ProxyError) -> TaskRecord {
         guard let task = try fetchTask(id: c.taskID) else { throw .notFound("task \(c.taskID) does not exist") }
         guard task.isClaimed(by: c.worker) else { throw .notLeaseOwner(task, worker: c.worker) }
-        let done = try task.completed(c)
+        let done = task.completed(c)
         var stored: TaskRecord?
         try query(claims.complete, claims.completeValues(c, nextRun: done.nextRun)) { row in stored = sql.task(row) }
         record([stored ?? done])

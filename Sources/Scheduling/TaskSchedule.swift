@@ -25,12 +25,13 @@ extension TaskRecord {
         return task
     }
 
-    /// `save_task`: when the client sent no `next_run` and the schedule is new
-    /// (an insert) or changed, `next_run` becomes the schedule's first run after now.
+    /// `save_task`: a schedule that is new (an insert) or changed is checked,
+    /// whatever else was sent: one the proxy would compute must be usable, since
+    /// `complete_task` will compute from it. When the client sent no `next_run`,
+    /// `next_run` becomes the schedule's first run after now.
     public mutating func fillNextRun(sent fields: JSONObject, isInsert: Bool, now: Timestamp) throws(ProxyError) {
-        guard fields["next_run"] == nil else { return }
         let changed = isInsert || fields["schedule_type"] != nil || fields["schedule_value"] != nil || fields["time_zone"] != nil
-        guard changed, let schedule = try schedule() else { return }
+        guard changed, let schedule = try schedule(), fields["next_run"] == nil else { return }
         guard let next = schedule.nextRun(after: now, previous: nil) else {
             throw .invalidParams(field: "task.schedule_value", reason: "never matches a date in the next eight years")
         }
@@ -40,13 +41,17 @@ extension TaskRecord {
     /// `complete_task` by the lease owner: the task as it will be stored.
     /// With a next run it goes back to `pending` (attempts start over);
     /// without one it keeps the reported status.
-    public func completed(_ c: TaskCompletion) throws(ProxyError) -> TaskRecord {
+    public func completed(_ c: TaskCompletion) -> TaskRecord {
         var task = self
         let next: Timestamp?
         switch c.nextRun {
         case .none: next = nil
         case .at(let t): next = t
-        case .fromSchedule: next = try schedule()?.nextRun(after: c.now, previous: nextRun)
+        case .fromSchedule:
+            // A completion never fails on its schedule: `save_task` checks every
+            // schedule it accepts, and one stored before that check (unusable)
+            // has no next run, so the task ends with the reported status.
+            next = (try? schedule())??.nextRun(after: c.now, previous: nextRun)
         }
         task.nextRun = next
         task.status = next == nil ? c.status : "pending"

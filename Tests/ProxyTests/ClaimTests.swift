@@ -119,6 +119,43 @@ struct ClaimTests {
         #expect(task["status"] == "failed" && task["last_status"] == "lease_expired" && task["lease_owner"] == .null)
     }
 
+    @Test("max_attempts 0 is no limit (as PROTOCOL.md says), overriding server.default_max_attempts", arguments: TestBackend.allCases)
+    func maxAttemptsZeroIsNoLimit(backend: TestBackend) throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let c = try proxy.client()
+        _ = try c.result("save_task", ["task": sampleTask(id: "patient", extra: [("next_run", "2026-01-01T00:00:00Z"), ("max_attempts", 0)])])
+        #expect(try c.result("get_task", ["task_id": "patient"]).objectValue?["max_attempts"] == 0)
+        // Five lost leases, past the default of 3: claimed every time.
+        for i in 0..<5 {
+            let got = try c.result("claim_due_tasks", ["worker": .string("w\(i)"), "lease_seconds": 10, "now": .string("2026-06-01T00:0\(i):00Z")])
+            #expect(got.arrayValue?.first?.objectValue?["attempts"] == .int(Int64(i + 1)), "claim \(i + 1)")
+        }
+        #expect(try c.errorCode("save_task", ["task": sampleTask(id: "bad", extra: [("max_attempts", -1)])]) == -32602)
+    }
+
+    @Test("a once schedule the proxy cannot read is refused even with next_run given; a saved task can always be completed",
+          arguments: TestBackend.allCases)
+    func schedulesAreCheckedWhenSaved(backend: TestBackend) throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let c = try proxy.client()
+        let due: (String, JSONValue) = ("next_run", "2026-01-01T00:00:00Z")
+        for (type, value) in [("once", "now"), ("cron", "61 * * * *"), ("interval", "soon")] {
+            let refused = try c.call("save_task", ["task": sampleTask(id: "bad-\(type)", extra: [("schedule_type", .string(type)),
+                                                                                               ("schedule_value", .string(value)), due])])
+            let error = try #require(refused["error"]?.objectValue, "\(type) \(value) was accepted")
+            #expect(error["code"] == -32602 && error["data"]?.objectValue?["field"] == "task.schedule_value", "\(error)")
+        }
+        // Changing a saved task's schedule to an unusable one is refused the same way.
+        _ = try c.result("save_task", ["task": sampleTask(id: "ok", extra: [("schedule_type", "once"),
+                                                                          ("schedule_value", "2026-01-01T00:00:00Z"), due])])
+        #expect(try c.errorCode("save_task", ["task": ["id": "ok", "schedule_value": "tomorrow", "next_run": "2026-01-02T00:00:00Z"]]) == -32602)
+        // What was accepted completes: claimed, then completed without next_run.
+        let claimed = try c.result("claim_due_tasks", ["worker": "w", "now": "2026-06-01T00:00:00Z"])
+        #expect(claimed.arrayValue?.compactMap { $0.objectValue?["id"]?.stringValue } == ["ok"])
+        let done = try c.result("complete_task", ["task_id": "ok", "worker": "w", "status": "completed"])
+        #expect(done.objectValue?["status"] == "completed" && done.objectValue?["next_run"] == .null, "\(done)")
+    }
+
     @Test("claims honour agent_name, limit, enabled and due order")
     func claimFilters() throws {
         let proxy = try ProxyProcess()

@@ -107,10 +107,10 @@ struct ScheduleTests {
         var running = task("cron", "0 * * * *", next: "2026-01-01T10:00:00Z")
         running.status = "running"; running.leaseOwner = "w1"; running.attempts = 2
         let now = t("2026-01-01T10:05:00Z")
-        let again = try running.completed(TaskCompletion(taskID: "t", worker: "w1", status: "completed", nextRun: .fromSchedule, result: ["ok": true], now: now))
+        let again = running.completed(TaskCompletion(taskID: "t", worker: "w1", status: "completed", nextRun: .fromSchedule, result: ["ok": true], now: now))
         #expect(again.status == "pending" && again.nextRun == t("2026-01-01T11:00:00Z") && again.attempts == 0)
         #expect(again.leaseOwner == nil && again.lastStatus == "completed" && again.lastResult == ["ok": true])
-        let ended = try running.completed(TaskCompletion(taskID: "t", worker: "w1", status: "failed", nextRun: .none, result: nil, now: now))
+        let ended = running.completed(TaskCompletion(taskID: "t", worker: "w1", status: "failed", nextRun: .none, result: nil, now: now))
         #expect(ended.status == "failed" && ended.nextRun == nil && ended.attempts == 2)
     }
 }

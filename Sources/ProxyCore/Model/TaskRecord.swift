@@ -68,7 +68,7 @@ public struct TaskRecord: Equatable, Sendable {
             case "id", "updated_at", "lease_owner", "lease_until", "last_status", "last_result": continue
             case "time_zone": timeZone = value == .null ? nil : try Self.string(value, key)
             case "attempts": attempts = try Self.int(value, key, in: 0...1_000_000)
-            case "max_attempts": maxAttempts = value == .null ? nil : try Self.int(value, key, in: 1...1_000_000)
+            case "max_attempts": maxAttempts = value == .null ? nil : try Self.int(value, key, in: 0...1_000_000)  // 0: no limit
             case "agent_name": agentName = try Self.string(value, key)
             case "task_prompt": taskPrompt = try Self.string(value, key)
             case "schedule_type": scheduleType = try Self.string(value, key)
