@@ -7,6 +7,8 @@ import SQLStore
 /// would (so a proxy serves the database as it is), then inserts every row,
 /// all in one transaction: a load that fails leaves the database as it was.
 /// Rows whose key is already present are left alone, so loading twice is safe.
+/// Documents go in as every write to a collection does: its version bumped
+/// first, the rows stamped with it, so proxies on the database see them.
 public enum PGDump {
     @discardableResult
     public static func write(_ store: TableStore, source: String, batchSize: Int = 1000,
@@ -29,12 +31,19 @@ public enum PGDump {
         var counts: [StoredTable: Int] = [:]
         for table in StoredTable.allCases {
             let (names, types) = Statements.insertColumns(table, .postgresql)
+            let computed = Statements.computedColumn(table)
             try store.scan(table, batchSize: batchSize) { (batch) throws(ProxyError) in
-                out.append("\nINSERT INTO \(table.rawValue) (\(names)) VALUES\n")
+                if table == .documents {
+                    let collections = Set(batch.compactMap { row -> String? in if case .document(let d) = row { d.collection } else { nil } })
+                    out.append("\nUPDATE vector_collections SET version = version + 1 WHERE name IN ("
+                               + collections.sorted().map(literal).joined(separator: ", ") + ");")
+                }
+                out.append("\nINSERT INTO \(table.rawValue) (\(names)\(computed.map { ", \($0.name)" } ?? "")) VALUES\n")
                 for (i, row) in batch.enumerated() {
-                    let values = zip(Statements.postgresql.values(row), types).map { value, type in
+                    var values = zip(Statements.postgresql.values(row), types).map { value, type in
                         value.pgText.map { literal($0) + "::" + type.lowercased() } ?? "NULL"
                     }
+                    if let computed { values.append(computed.sql(values[0])) }
                     out.append((i == 0 ? "  (" : ", (") + values.joined(separator: ", ") + ")\n")
                 }
                 out.append("ON CONFLICT DO NOTHING;\n")

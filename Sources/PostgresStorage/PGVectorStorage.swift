@@ -61,19 +61,31 @@ extension PostgresStorage: VectorStorage {
         }
     }
 
-    public func removeDocuments(ids: [String], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
+    public func removeDocuments(ids: [String], collection: String, in tx: TransactionID?, removalsKept: Int64,
+                                _ done: @escaping Completion<Int>) {
         inUnit(tx, done) { [vsql] connection, done in
             Self.bump(connection, collection, for: [], done) { c in
-                let version = c.version
                 connection.query(vsql.deleteDocuments, [.text(collection), VectorStatements.idList(ids)]) { deleted in
                     let removed: [String]
                     switch deleted {
                     case .failure(let e): return done(.failure(e))
                     case .success(let r): removed = r.rows.compactMap { $0.text(0) }
                     }
-                    guard !removed.isEmpty else { return done(.success(0)) }
-                    connection.query(vsql.recordRemovals, [.text(collection), .int(version), VectorStatements.idList(removed)]) { r in
-                        done(r.map { _ in removed.count })
+                    var statements: [(String, [SQLValue])] = []
+                    if !removed.isEmpty {
+                        statements.append((vsql.recordRemovals, [.text(collection), .int(c.version), VectorStatements.idList(removed)]))
+                    }
+                    if let floor = c.prunedRemovalsFloor(keeping: removalsKept) {
+                        statements.append((vsql.raiseRemovalsFloor, [.int(floor), .text(collection)]))
+                        statements.append((vsql.pruneRemovals, [.text(collection), .int(floor)]))
+                    }
+                    guard !statements.isEmpty else { return done(.success(0)) }
+                    var failure: ProxyError?
+                    for (i, (sql, values)) in statements.enumerated() {  // pipelined; answered in order
+                        connection.query(sql, values) { r in
+                            if case .failure(let e) = r, failure == nil { failure = e }
+                            if i == statements.count - 1 { done(failure.map { .failure($0) } ?? .success(removed.count)) }
+                        }
                     }
                 }
             }

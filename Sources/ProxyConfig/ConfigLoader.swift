@@ -69,7 +69,7 @@ private let knownKeys: [String: [String]] = [
         "storage.cache.redis": ["url", "host", "port", "db", "password", "pool_size", "key_prefix"],
         "vector": [
             "search_threads", "max_memory_bytes", "max_dimension", "max_top_k", "max_documents_per_call", "max_query_words",
-            "embedder",
+            "removals_kept_versions", "embedder",
         ],
         "server.tls": ["cert", "key", "client_ca"],
         "server.tokens": ["name", "token", "agents", "access", "admin"],
@@ -263,6 +263,7 @@ private struct Reader {
             case "max_top_k": s.maxTopK = try int(v, key, in: 1...100_000)
             case "max_documents_per_call": s.maxDocumentsPerCall = try int(v, key, in: 1...1_000_000)
             case "max_query_words": s.maxQueryWords = try int(v, key, in: 1...10_000)
+            case "removals_kept_versions": s.removalsKeptVersions = try int(v, key, in: 1...1_000_000_000)
             case "embedder": s.embedder = try readEmbedder(v, key)
             default: throw unknown(v, key)
             }

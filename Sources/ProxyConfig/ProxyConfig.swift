@@ -156,6 +156,9 @@ public struct ProxyConfig: Sendable, Equatable {
         public var maxDocumentsPerCall = 10_000
         /// Different words one keyword query may hold.
         public var maxQueryWords = 64
+        /// Versions of a collection whose removals are kept for other proxies to
+        /// catch up (older ones are pruned; a proxy further behind reloads the collection).
+        public var removalsKeptVersions = 10_000
         /// Texts to vectors (`vector.embedder`); nil: documents and searches bring their own.
         public var embedder: Embedder?
         public init() {}

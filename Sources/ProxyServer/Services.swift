@@ -50,6 +50,7 @@ final class Services {
         var limits = VectorStore.Limits()
         limits.searchThreads = vector.searchThreads
         limits.maxMemory = vector.maxMemoryBytes
+        limits.removalsKept = Int64(vector.removalsKeptVersions)
         vectors = VectorStore(storage: storage.vectors, completions: completions, limits: limits, embedder: embedder,
                               retrySeconds: vector.embedder?.retrySeconds ?? 30, after: after)
         vectorLimits = vector

@@ -28,6 +28,14 @@ extension Statements {
         case .tasks: return .task(task(row))
         case .logs: return .log(log(row))
         case .metadata: return .metadata(key: row.text(0) ?? "", value: row.json(1) ?? .null)
+        case .collections:
+            return .collection(StoredCollection(name: row.text(0) ?? "", dimension: row.int(1).map { Int($0) }, metric: row.text(2) ?? "",
+                                                createdAt: dialect.time(row, 3) ?? Timestamp(microseconds: 0)))
+        case .documents:
+            return .document(StoredDocument(collection: row.text(0) ?? "", id: row.text(1) ?? "", text: row.text(2) ?? "",
+                                            metadata: row.json(3)?.objectValue, embedding: row.bytes(4), embeddedBy: row.text(5),
+                                            createdAt: dialect.time(row, 6) ?? Timestamp(microseconds: 0),
+                                            updatedAt: dialect.time(row, 7) ?? Timestamp(microseconds: 0)))
         }
     }
 }

@@ -14,6 +14,8 @@ public protocol SQLRow {
     /// A vector stored as float32 little-endian bytes (BLOB, BYTEA); nil for
     /// NULL or for bytes that are not whole floats.
     func float32s(_ column: Int) -> [Float]?
+    /// A BLOB or BYTEA column's bytes as stored; nil for NULL.
+    func bytes(_ column: Int) -> [UInt8]?
 }
 
 extension SQLRow {
@@ -24,8 +26,11 @@ extension SQLRow {
 
     /// From PostgreSQL's text form of BYTEA (`\\x` then two hex digits a byte).
     public func float32s(_ column: Int) -> [Float]? {
-        guard let text = text(column) else { return nil }
-        return Float32Bytes.fromHex(text.utf8)
+        bytes(column).flatMap { b in b.withUnsafeBytes { Float32Bytes.decode($0) } }
+    }
+
+    public func bytes(_ column: Int) -> [UInt8]? {
+        text(column).flatMap { Float32Bytes.fromHex($0.utf8) }
     }
 }
 
@@ -45,7 +50,8 @@ public enum Float32Bytes {
         }
     }
 
-    static func fromHex(_ text: String.UTF8View) -> [Float]? {
+    /// PostgreSQL's BYTEA text form, `\\x` then two hex digits a byte.
+    static func fromHex(_ text: String.UTF8View) -> [UInt8]? {
         var bytes = [UInt8]()
         bytes.reserveCapacity(text.count / 2)
         var it = text.makeIterator()
@@ -54,7 +60,7 @@ public enum Float32Bytes {
             guard let low = it.next(), let h = nibble(high), let l = nibble(low) else { return nil }
             bytes.append(h << 4 | l)
         }
-        return bytes.withUnsafeBytes { decode($0) }
+        return bytes
     }
 
     private static func nibble(_ c: UInt8) -> UInt8? {

@@ -53,15 +53,17 @@ public final class SQLTableStore: TableStore {
     }
 
     public func rows(_ table: StoredTable, after key: String?, limit: Int) throws(ProxyError) -> [StoredRow] {
-        try select(sql.keyPage(table, afterKey: key != nil), (key.map { [.text($0)] } ?? []) + [.int(Int64(limit))], table)
+        let after = try key.map { k throws(ProxyError) in try sql.keyValues(table, after: k) } ?? []
+        return try select(sql.keyPage(table, afterKey: key != nil), after + [.int(Int64(limit))], table)
     }
 
     public func rows(_ table: StoredTable, keys: [String]) throws(ProxyError) -> [StoredRow] {
-        try select(sql.rowsWithKeys(table), [.text(JSONValue.array(keys.map { .string($0) }).jsonText)], table)
+        try select(sql.rowsWithKeys(table), [sql.keysValue(table, keys)], table)
     }
 
     public func insert(_ rows: [StoredRow], mark: CopyMark) throws(ProxyError) -> Int {
         try db.inWriteTransaction { () throws(ProxyError) in
+            if mark.table == .documents { try bumpCollections(of: rows) }
             var inserted = 0
             for start in stride(from: 0, to: rows.count, by: Statements.rowsPerInsert) {
                 let (statement, values) = sql.insertIfAbsent(rows[start..<min(rows.count, start + Statements.rowsPerInsert)], into: mark.table)
@@ -86,6 +88,32 @@ public final class SQLTableStore: TableStore {
 
     public func clearMarks(source: String) throws(ProxyError) {
         try db.execute(CopyMarkTable.delete, [.text(source)])
+    }
+
+    /// Documents go into their collections as any write does: each
+    /// collection's version is bumped first and the rows are stamped with it
+    /// (`Statements.computedColumn`), so the target's proxies see them. Their
+    /// embeddings must fit the collection in the target (a `--merge` into a
+    /// collection of another dimension is refused, by name).
+    private func bumpCollections(of rows: [StoredRow]) throws(ProxyError) {
+        var names = Set<String>()
+        var lengths: [String: Int] = [:]  // the first embedding's length, per collection
+        for case .document(let d) in rows {
+            names.insert(d.collection)
+            if lengths[d.collection] == nil, let e = d.embedding { lengths[d.collection] = e.count / 4 }
+        }
+        var dimensions: [String: Int64?] = [:]
+        try db.forEachRow(sql.bumpCollections, [.text(JSONValue.array(names.sorted().map { .string($0) }).jsonText)]) { row in
+            dimensions[row.text(0) ?? ""] = row.int(1)
+        }
+        for name in names.sorted() {
+            guard let dimension = dimensions[name] else { throw .notFound("documents of collection \(name), which the target does not hold") }
+            guard let length = lengths[name] else { continue }
+            if let dimension, dimension != Int64(length) {
+                throw .conflict("collection \(name) has dimension \(dimension) in the target; the source's documents have \(length)")
+            }
+            if dimension == nil { try db.execute(sql.setCollectionDimension, [.int(Int64(length)), .text(name)]) }
+        }
     }
 
     private func select(_ statement: String, _ values: [SQLValue], _ table: StoredTable) throws(ProxyError) -> [StoredRow] {

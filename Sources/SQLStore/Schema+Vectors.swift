@@ -11,6 +11,10 @@ extension Schema {
     /// none (yet): `embedded_by` names the embedder's model when the proxy
     /// made it, NULL when the client sent it.
     ///
+    /// `vector_removals` keeps the ids removed after `removals_floor` (version 6):
+    /// older ones are pruned, and a proxy whose matrix is older than the floor
+    /// loads the collection whole instead of catching up.
+    ///
     /// Keyword search: SQLite's FTS5 over the documents (an external-content
     /// table kept by triggers, keyed by an integer alias of the rowid, which
     /// VACUUM keeps), PostgreSQL's `tsvector` (a generated column, GIN).

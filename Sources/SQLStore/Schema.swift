@@ -71,6 +71,9 @@ public enum Schema {
             // SQLite has no triggers for events (its proxy sees every write itself): nothing to change there.
             Migration(version: 5, name: "one log-event trigger call per statement",
                       sql: d == .postgresql ? postgresStatementLogTrigger : "SELECT 1"),
+            Migration(version: 6, name: "vector removals kept behind a floor", sql: """
+                ALTER TABLE vector_collections \(d.addColumn) removals_floor BIGINT NOT NULL DEFAULT 0;
+                """),
         ]
     }
 

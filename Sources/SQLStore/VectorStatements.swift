@@ -10,10 +10,10 @@ public final class VectorStatements: Sendable {
     public static let postgresql = VectorStatements(.postgresql)
 
     /// The columns `collection(_:)` decodes.
-    static let collectionColumns = "name, dimension, metric, incarnation, version"
+    static let collectionColumns = "name, dimension, metric, incarnation, version, removals_floor"
     public let selectCollection = "SELECT \(collectionColumns) FROM vector_collections WHERE name = $1"
     public let listCollections = """
-        SELECT c.name, c.dimension, c.metric, c.incarnation, c.version, \
+        SELECT c.name, c.dimension, c.metric, c.incarnation, c.version, c.removals_floor, \
         (SELECT count(*) FROM vector_documents d WHERE d.collection = c.name) FROM vector_collections c ORDER BY c.name
         """
     /// $1 name, $2 dimension, $3 metric, $4 incarnation, $5 now. Leaves an existing one alone.
@@ -29,6 +29,11 @@ public final class VectorStatements: Sendable {
     public let recordRemovals: String
     /// $1 collection, $2 JSON array of ids: a written id is no longer removed.
     public let clearRemovals: String
+    /// $1 the new floor (`VectorCollection.prunedRemovalsFloor`), $2 collection:
+    /// run in the removal's transaction, after `bumpVersion` locked the row.
+    public let raiseRemovalsFloor = "UPDATE vector_collections SET removals_floor = $1 WHERE name = $2 AND removals_floor < $1"
+    /// $1 collection, $2 the floor just raised: what no proxy will ask for again.
+    public let pruneRemovals = "DELETE FROM vector_removals WHERE collection = $1 AND version <= $2"
     /// $1 collection, $2 version.
     public let removalsAfter = "SELECT id FROM vector_removals WHERE collection = $1 AND version > $2"
     /// $1 collection, $2 version, then the page: $3 and $4 the (version, id)
@@ -78,13 +83,13 @@ public final class VectorStatements: Sendable {
     public func collection(_ row: some SQLRow) -> VectorCollection {
         VectorCollection(name: row.text(0) ?? "", dimension: row.int(1).map { Int($0) },
                          metric: row.text(2).flatMap(VectorMetric.init(rawValue:)) ?? .cosine,
-                         incarnation: row.text(3) ?? "", version: row.int(4) ?? 0)
+                         incarnation: row.text(3) ?? "", version: row.int(4) ?? 0, removalsFloor: row.int(5) ?? 0)
     }
 
     /// A row of `listCollections`: the collection, then its count.
     public func collectionWithCount(_ row: some SQLRow) -> VectorCollection {
         var c = collection(row)
-        c.count = row.int(5).map { Int($0) }
+        c.count = row.int(6).map { Int($0) }
         return c
     }
 

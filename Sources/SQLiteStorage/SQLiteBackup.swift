@@ -9,6 +9,9 @@ public enum SQLiteBackup {
         public let pages: Int
         public let tasks: Int
         public let logs: Int
+        public let metadata: Int
+        public let collections: Int
+        public let documents: Int
     }
 
     /// Copies `source` into a new file at `destination`, then checks the copy
@@ -35,10 +38,12 @@ public enum SQLiteBackup {
         var verdict = ""
         try to.query("PRAGMA integrity_check") { row in verdict = row.text(0) ?? "" }
         guard verdict == "ok" else { throw .internalError("the backup failed its integrity check: \(verdict)") }
-        var tasks = 0, logs = 0
-        try to.query("SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM logs)") { row in
-            tasks = Int(row.int(0) ?? 0); logs = Int(row.int(1) ?? 0)
+        // The whole file is copied, every table with it: these are what the report names.
+        var n = [Int](repeating: 0, count: 5)
+        try to.query("SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM logs), (SELECT count(*) FROM metadata), "
+                     + "(SELECT count(*) FROM vector_collections), (SELECT count(*) FROM vector_documents)") { row in
+            for i in n.indices { n[i] = Int(row.int(i) ?? 0) }
         }
-        return Outcome(pages: pages, tasks: tasks, logs: logs)
+        return Outcome(pages: pages, tasks: n[0], logs: n[1], metadata: n[2], collections: n[3], documents: n[4])
     }
 }

@@ -211,6 +211,13 @@ struct Row: SQLRow {
         return Float32Bytes.decode(UnsafeRawBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, Int32(i)))))
     }
 
+    func bytes(_ i: Int) -> [UInt8]? {
+        guard sqlite3_column_type(stmt, Int32(i)) != SQLITE_NULL else { return nil }
+        let count = Int(sqlite3_column_bytes(stmt, Int32(i)))
+        guard count > 0, let p = sqlite3_column_blob(stmt, Int32(i)) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: count))
+    }
+
     /// The row's stored bytes (text and blobs as they are, numbers as 8),
     /// read before any column is copied out.
     var byteCount: Int {

@@ -46,12 +46,16 @@ extension SQLiteConnection {
         try execute(vsql.clearRemovals, [.text(collection), VectorStatements.idList(documents.map(\.id))])
     }
 
-    func removeDocuments(ids: [String], collection: String) throws(ProxyError) -> Int {
+    func removeDocuments(ids: [String], collection: String, removalsKept: Int64) throws(ProxyError) -> Int {
         let c = try bump(collection, for: [])
         var removed: [String] = []
         try query(vsql.deleteDocuments, [.text(collection), VectorStatements.idList(ids)]) { row in removed.append(row.text(0) ?? "") }
         if !removed.isEmpty {
             try execute(vsql.recordRemovals, [.text(collection), .int(c.version), VectorStatements.idList(removed)])
+        }
+        if let floor = c.prunedRemovalsFloor(keeping: removalsKept) {
+            try execute(vsql.raiseRemovalsFloor, [.int(floor), .text(collection)])
+            try execute(vsql.pruneRemovals, [.text(collection), .int(floor)])
         }
         return removed.count
     }
@@ -132,8 +136,9 @@ extension SQLiteStorage: VectorStorage {
         write(tx, done) { db throws(ProxyError) in try db.putDocuments(documents, collection: collection, now: .now()) }
     }
 
-    public func removeDocuments(ids: [String], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
-        write(tx, done) { db throws(ProxyError) in try db.removeDocuments(ids: ids, collection: collection) }
+    public func removeDocuments(ids: [String], collection: String, in tx: TransactionID?, removalsKept: Int64,
+                                _ done: @escaping Completion<Int>) {
+        write(tx, done) { db throws(ProxyError) in try db.removeDocuments(ids: ids, collection: collection, removalsKept: removalsKept) }
     }
 
     public func vectorChanges(collection: String, after version: Int64?, from cursor: VectorChanges.Cursor?, limit: Int,

@@ -13,6 +13,8 @@ public final class VectorStore {
         public var searchThreads = 2
         /// Bytes all in-memory matrices may take together.
         public var maxMemory = 2 << 30
+        /// Versions whose removals storage keeps (`vector.removals_kept_versions`).
+        public var removalsKept: Int64 = 10_000
         public init() {}
     }
 
@@ -107,7 +109,7 @@ public final class VectorStore {
     }
 
     public func delete(ids: [String], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
-        storage.removeDocuments(ids: Array(Set(ids)), collection: collection, in: tx) { result in
+        storage.removeDocuments(ids: Array(Set(ids)), collection: collection, in: tx, removalsKept: limits.removalsKept) { result in
             // The default collection exists implicitly: before its first add it is empty, not unknown.
             if case .failure(.invalidParams(field: "collection", _)) = result, collection == VectorCollection.defaultName {
                 return done(.success(0))
@@ -246,7 +248,8 @@ public final class VectorStore {
     private func current(_ c: VectorCollection, _ done: @escaping Completion<CollectionIndex>) {
         guard let dimension = c.dimension else { return done(.failure(.internalError("collection \(c.name) has no dimension"))) }
         var index = indexes[c.name]
-        if index == nil || index!.incarnation != c.incarnation {
+        // Another collection under the name, or removals this index needs pruned: loaded whole.
+        if index == nil || index!.incarnation != c.incarnation || (index!.version >= 0 && index!.version < c.removalsFloor) {
             index = CollectionIndex(c, dimension: dimension)
             indexes[c.name] = index
         }
@@ -278,6 +281,15 @@ public final class VectorStore {
             guard let now = changes.collection, now.incarnation == idx.incarnation else {
                 if indexes[idx.name] === idx { indexes[idx.name] = nil }
                 return settle(idx, .failure(.conflict("collection \(idx.name) was dropped during the search")), done)
+            }
+            if let version, cursor == nil, version < now.removalsFloor {
+                // Pruned since the search looked (`current` checks the floor too): start afresh.
+                if indexes[idx.name] === idx { indexes[idx.name] = nil }
+                let waiting = idx.waiting ?? []
+                idx.waiting = nil
+                current(now, done)
+                for w in waiting { w() }
+                return
             }
             let others = indexes.values.filter { $0 !== idx }.reduce(0) { $0 + $1.bytes }
             let adding = changes.written.count * idx.dimension * MemoryLayout<Float>.size

@@ -19,7 +19,8 @@ struct Backup: AsyncParsableCommand {
         guard !FileManager.default.fileExists(atPath: to) else { throw RuntimeError("\(to) exists; give a new file") }
         do {
             let outcome = try SQLiteBackup.run(source: database, destination: to)
-            print("backed up \(database) to \(to): \(outcome.tasks) tasks, \(outcome.logs) logs, \(outcome.pages) pages, integrity ok")
+            print("backed up \(database) to \(to): \(outcome.tasks) tasks, \(outcome.logs) logs, \(outcome.metadata) metadata, "
+                  + "\(outcome.collections) vector_collections, \(outcome.documents) vector_documents, \(outcome.pages) pages, integrity ok")
         } catch {
             try? FileManager.default.removeItem(atPath: to)
             throw RuntimeError(error.message)

@@ -6,6 +6,7 @@ struct Checksum: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print each stored table's row count and content checksum, for one database or several side by side.",
         discussion: """
+            Tables: tasks, logs, metadata, vector_collections and vector_documents (embeddings by their bytes). \
             The checksum covers every column of every row (JSON compared by value, times to the microsecond) and \
             does not depend on the backend: a SQLite file and a PostgreSQL database holding the same rows print the \
             same figures. Each database is read in one snapshot. With several databases, the exit status is 1 when \

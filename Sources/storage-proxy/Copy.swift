@@ -5,7 +5,8 @@ import StoragePorts
 
 struct Copy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Copy the stored tables from one database into another: SQLite ⇄ PostgreSQL, verified.",
+        abstract: "Copy the stored tables (tasks, logs, metadata, vector collections and documents) from one database into another: "
+            + "SQLite ⇄ PostgreSQL, verified.",
         discussion: """
             Databases: a SQLite file (path or sqlite:PATH) or a postgresql:// URL. The target is created (SQLite) \
             and migrated as needed. Rows are copied in key order, a batch per target transaction; each batch \

@@ -12,7 +12,7 @@ struct Export: AsyncParsableCommand {
             every row, in one transaction: load it with `psql -d DATABASE -f dump.sql`, into an empty database or \
             one that already has the schema (rows whose key is present are left alone, so loading twice is safe). \
             --format jsonl writes one line per row, {"table":"tasks","row":{…}}, every column by name, tasks before \
-            logs. The database is read in one snapshot, while a proxy may keep serving it. The file appears only \
+            logs, collections before documents (an embedding as the base64 of its float32 little-endian bytes). The database is read in one snapshot, while a proxy may keep serving it. The file appears only \
             when complete. Check a load with `storage-proxy checksum SOURCE TARGET`.
             """)
 

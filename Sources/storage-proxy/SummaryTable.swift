@@ -11,11 +11,12 @@ struct SummaryTable {
 
     var text: String {
         var lines = databases.enumerated().map { "(\($0.offset + 1)) \($0.element)" }
-        var header = "table".padding(10)
+        let width = StoredTable.allCases.map(\.rawValue.count).max() ?? 10
+        var header = "table".padding(width)
         for i in databases.indices { header += "  " + "rows (\(i + 1))".padding(12, left: true) + "  " + "checksum (\(i + 1))".padding(16) }
         lines.append(header)
         for row in rows {
-            var line = row.table.rawValue.padding(10)
+            var line = row.table.rawValue.padding(width)
             for s in row.summaries { line += "  " + String(s.rows).padding(12, left: true) + "  " + s.hex }
             lines.append(line + (row.note.isEmpty ? "" : "  " + row.note))
         }

@@ -33,12 +33,22 @@ struct StatementsTests {
         for table in StoredTable.allCases {
             all += [s.keyPage(table, afterKey: false), s.keyPage(table, afterKey: true), s.rowsWithKeys(table)]
         }
+        all += [s.bumpCollections, s.setCollectionDimension, s.insertIfAbsent([document, document][...], into: .documents).sql,
+                s.insertIfAbsent([.collection(StoredCollection(name: "c", dimension: nil, metric: "l2", createdAt: Timestamp(microseconds: 0)))][...],
+                                 into: .collections).sql]
+        // Every statement of the vector store (its stored properties).
+        let vectors: VectorStatements = s.dialect == .sqlite ? .sqlite : .postgresql
+        all += Mirror(reflecting: vectors).children.compactMap { $0.value as? String }
         return all
     }
+
+    static let document = StoredRow.document(StoredDocument(collection: "c", id: "d", text: "t", metadata: nil, embedding: [0, 0, 128, 63],
+                                                            embeddedBy: nil, createdAt: Timestamp(microseconds: 0), updatedAt: Timestamp(microseconds: 0)))
 
     @Test("every statement numbers its parameters in order of appearance (SQLite binds $n by appearance)",
           arguments: both)
     func parametersInOrder(_ s: Statements) {
+        #expect(Mirror(reflecting: VectorStatements.sqlite).children.compactMap { $0.value as? String }.count >= 15, "the vector statements are seen")
         for sql in Self.statements(s) {
             let order = Self.parameterOrder(sql)
             #expect(order.isEmpty || order == Array(1...order.count), "\(sql)")
@@ -57,6 +67,18 @@ struct StatementsTests {
         #expect(Self.parameterOrder(s.insertTask).count == s.insertValues(task).count)
         #expect(Self.parameterOrder(s.updateTask).count == s.updateValues(task).count)
         #expect(Self.parameterOrder(s.insertLog).count == s.values(Self.log).count)
+    }
+
+    @Test("a document's key of two columns pages and selects by row value, its values from the joined key")
+    func compositeKeys() throws {
+        let s = Statements.postgresql
+        #expect(s.keyPage(.documents, afterKey: true).hasSuffix("WHERE (collection, id) > ($1, $2) ORDER BY collection, id LIMIT $3"))
+        #expect(try s.keyValues(.documents, after: Self.document.key) == [.text("c"), .text("d")])
+        #expect(s.keysValue(.documents, [Self.document.key]) == .text(#"[["c","d"]]"#))
+        #expect(throws: ProxyError.self) { try s.keyValues(.documents, after: "not a key") }
+        // A document takes its collection's version in the target: computed there, not carried.
+        #expect(s.insertIfAbsent([Self.document][...], into: .documents).sql
+                .contains("(SELECT version FROM vector_collections WHERE name = $1::text)"))
     }
 
     @Test("PostgreSQL cuts pages at the answer budget itself; SQLite's driver counts as it reads")

@@ -12,12 +12,24 @@ public struct VectorCollection: Sendable, Equatable {
     public var incarnation: String
     /// Bumped by every write (see `Schema.vectorStore`).
     public var version: Int64
+    /// Removals are recorded for every version after this one; older ones were
+    /// pruned, so a matrix older than this is loaded whole again.
+    public var removalsFloor: Int64
     /// Documents stored (`list_collections` only).
     public var count: Int?
 
-    public init(name: String, dimension: Int?, metric: VectorMetric, incarnation: String, version: Int64, count: Int? = nil) {
+    public init(name: String, dimension: Int?, metric: VectorMetric, incarnation: String, version: Int64,
+                removalsFloor: Int64 = 0, count: Int? = nil) {
         self.name = name; self.dimension = dimension; self.metric = metric
-        self.incarnation = incarnation; self.version = version; self.count = count
+        self.incarnation = incarnation; self.version = version; self.removalsFloor = removalsFloor; self.count = count
+    }
+
+    /// The floor to raise `removalsFloor` to after a removal, keeping the
+    /// removals of the last `kept` versions; nil while it would rise by less
+    /// than a tenth of that (pruning then runs once per `kept / 10` versions).
+    public func prunedRemovalsFloor(keeping kept: Int64) -> Int64? {
+        let floor = version - max(1, kept)
+        return floor >= removalsFloor + max(1, kept / 10) ? floor : nil
     }
 
     /// The collection every `collection` parameter defaults to; adding to it creates it.
@@ -161,8 +173,11 @@ public protocol VectorStorage: AnyObject {
     /// Inserts or replaces by id, after `VectorCollection.check`. An unknown
     /// collection is `-32602` (`default` is created).
     func putDocuments(_ documents: [VectorDocument], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Void>)
-    /// How many of the ids were stored (and are now gone).
-    func removeDocuments(ids: [String], collection: String, in tx: TransactionID?, _ done: @escaping Completion<Int>)
+    /// How many of the ids were stored (and are now gone). The removals of the
+    /// last `removalsKept` versions are kept for other proxies to catch up;
+    /// older ones are pruned (`VectorCollection.prunedRemovalsFloor`).
+    func removeDocuments(ids: [String], collection: String, in tx: TransactionID?, removalsKept: Int64,
+                         _ done: @escaping Completion<Int>)
     /// The changes after `version` (everything when nil): up to `limit`
     /// written rows after `cursor` (from the start when nil), and with the
     /// first page the removals, read in one snapshot. Pages bound what a

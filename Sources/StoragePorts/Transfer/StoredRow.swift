@@ -1,13 +1,69 @@
 import ProxyCore
 
 /// The tables that hold what agents stored, in the order a copy fills them
-/// (a log needs its task). `schema_migrations` is not data: each target runs
-/// its own migrations.
+/// (a log needs its task, a document its collection). The raw value is the
+/// table's name. The other tables are bookkeeping (`StoredTable.bookkeeping`);
+/// a test holds the two lists to the schema, so a table added without a place
+/// here fails it.
 public enum StoredTable: String, CaseIterable, Sendable {
     case tasks, logs, metadata
+    case collections = "vector_collections"
+    case documents = "vector_documents"
 
-    /// The primary key column, by which rows are paged, copied and compared.
-    public var keyColumn: String { self == .metadata ? "key" : "id" }
+    /// The primary key's columns, by which rows are paged, copied and compared.
+    public var keyColumns: [String] {
+        switch self {
+        case .tasks, .logs: return ["id"]
+        case .metadata: return ["key"]
+        case .collections: return ["name"]
+        case .documents: return ["collection", "id"]
+        }
+    }
+
+    /// The database's other tables, and why they are not copied: each
+    /// database keeps its own.
+    public static let bookkeeping: [String: String] = [
+        "schema_migrations": "each database runs its own migrations",
+        "event_listeners": "the proxies listening to this database, each a live lease",
+        "vector_removals": "what this database's proxies need to catch up; a copy's target starts with none",
+        "vector_documents_fts": "SQLite's keyword index, kept from vector_documents by triggers",
+        "storage_proxy_copy_marks": "how far a copy into this database got (CopyMarkTable)",
+    ]
+}
+
+/// A vector collection as it moves between databases: what its user made.
+/// Its incarnation and version are each database's own: a copy makes them
+/// anew, so proxies on the target load fresh matrices.
+public struct StoredCollection: Equatable, Sendable {
+    public var name: String
+    public var dimension: Int?
+    public var metric: String
+    public var createdAt: Timestamp
+
+    public init(name: String, dimension: Int?, metric: String, createdAt: Timestamp) {
+        self.name = name; self.dimension = dimension; self.metric = metric; self.createdAt = createdAt
+    }
+}
+
+/// A document as it moves: its embedding as the stored bytes (float32,
+/// little-endian), so it is copied and compared bit for bit; `embeddedBy`
+/// and a missing embedding keep its embedding state (made by the proxy,
+/// refused, or still waiting for the embedder).
+public struct StoredDocument: Equatable, Sendable {
+    public var collection: String
+    public var id: String
+    public var text: String
+    public var metadata: JSONObject?
+    public var embedding: [UInt8]?
+    public var embeddedBy: String?
+    public var createdAt: Timestamp
+    public var updatedAt: Timestamp
+
+    public init(collection: String, id: String, text: String, metadata: JSONObject?, embedding: [UInt8]?, embeddedBy: String?,
+                createdAt: Timestamp, updatedAt: Timestamp) {
+        self.collection = collection; self.id = id; self.text = text; self.metadata = metadata; self.embedding = embedding
+        self.embeddedBy = embeddedBy; self.createdAt = createdAt; self.updatedAt = updatedAt
+    }
 }
 
 /// One row of a stored table, independent of the backend it came from.
@@ -15,26 +71,34 @@ public enum StoredRow: Equatable, Sendable {
     case task(TaskRecord)
     case log(LogEntry)
     case metadata(key: String, value: JSONValue)
+    case collection(StoredCollection)
+    case document(StoredDocument)
 
     public var table: StoredTable {
         switch self {
         case .task: return .tasks
         case .log: return .logs
         case .metadata: return .metadata
+        case .collection: return .collections
+        case .document: return .documents
         }
     }
 
-    /// The primary key: rows are copied and compared by it.
+    /// The primary key as one string: rows are copied and compared by it. A
+    /// key of several columns is their JSON array (`StoredKey`).
     public var key: String {
         switch self {
         case .task(let t): return t.id
         case .log(let l): return l.id
         case .metadata(let key, _): return key
+        case .collection(let c): return c.name
+        case .document(let d): return StoredKey.join([d.collection, d.id])
         }
     }
 
-    /// Every column as JSON (JSON columns as JSON, times as RFC 3339 text):
-    /// what `export --format jsonl` writes and what checksums are taken over.
+    /// Every column as JSON (JSON columns as JSON, times as RFC 3339 text,
+    /// bytes as base64): what `export --format jsonl` writes and what
+    /// checksums are taken over.
     public var columns: JSONObject {
         switch self {
         case .task(let t):
@@ -50,8 +114,28 @@ public enum StoredRow: Equatable, Sendable {
                     "created_at": .string(l.createdAt.rfc3339)]
         case .metadata(let key, let value):
             return ["key": .string(key), "value": value]
+        case .collection(let c):
+            return ["name": .string(c.name), "dimension": c.dimension.map { .int(Int64($0)) } ?? .null,
+                    "metric": .string(c.metric), "created_at": .string(c.createdAt.rfc3339)]
+        case .document(let d):
+            return ["collection": .string(d.collection), "id": .string(d.id), "document": .string(d.text),
+                    "metadata": d.metadata.map { .object($0) } ?? .null,
+                    "embedding": d.embedding.map { .string(Base64.encode($0)) } ?? .null,
+                    "embedded_by": d.embeddedBy.map { .string($0) } ?? .null,
+                    "created_at": .string(d.createdAt.rfc3339), "updated_at": .string(d.updatedAt.rfc3339)]
         }
     }
 
     private static func time(_ t: Timestamp?) -> JSONValue { t.map { .string($0.rfc3339) } ?? .null }
+}
+
+/// A key of several columns as one string (copy marks hold one): their JSON array.
+public enum StoredKey {
+    public static func join(_ parts: [String]) -> String { JSONValue.array(parts.map { .string($0) }).jsonText }
+
+    /// The parts of a joined key; nil when `key` is not one.
+    public static func split(_ key: String, count: Int) -> [String]? {
+        guard let parts = (try? JSONParser.parse(key))?.arrayValue?.compactMap(\.stringValue), parts.count == count else { return nil }
+        return parts
+    }
 }
