@@ -140,6 +140,8 @@ public struct ProxyConfig: Sendable, Equatable {
         public var logFormat = "plain"
         /// Calls slower than this are logged (`slow_call`); 0: none.
         public var slowLogMs = 1000
+        /// Threads that compute schedules for `schedule.next_runs`, off the loop.
+        public var computeThreads = 1
     }
 
     /// The vector store (`vector.*`): every limit a caller could push on.

@@ -53,7 +53,7 @@ public final class ProxyServer: ConnectionOwner {
                             maxPatternBytes: config.maxPatternBytes, defaultMaxAttempts: config.defaultMaxAttempts,
                             maxLeaseSeconds: config.maxLeaseSeconds, maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
                             authToken: config.authToken, authFailureDelayMs: config.authFailureDelayMs,
-                            vector: vector, embedder: embedder, completions: handoff, log: log,
+                            vector: vector, embedder: embedder, computeThreads: config.computeThreads, completions: handoff, log: log,
                             after: { [loop] ms, work in loop.after(ms: ms, work) })
         services.grants = config.tokens
         services.unixPeers = config.unixPeers
@@ -351,6 +351,7 @@ public final class ProxyServer: ConnectionOwner {
         guard connections.isEmpty, (http?.callsInFlight ?? 0) == 0, !closingStorage else { return }
         closingStorage = true
         services.vectors.close()
+        services.compute.close()
         storage.close { [self] in
             services.cache.close()
             http?.close()

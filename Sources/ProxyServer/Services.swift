@@ -19,6 +19,8 @@ final class Services {
     /// `vector.*`, and the limits its parameters are checked against.
     let vectors: VectorStore
     let vectorLimits: ProxyConfig.Vector
+    /// CPU work off the loop (`server.compute_threads`): schedules computed for `schedule.next_runs`.
+    let compute: WorkerPool
     /// `server.max_answer_bytes`: backends stop reading rows past it.
     var maxAnswerBytes: Int
     /// `server.max_pattern_bytes`: the longest `cache.clear_pattern` glob.
@@ -44,7 +46,7 @@ final class Services {
 
     init(storage: StorageAdapter, cache: CacheAdapter, transactions: TransactionBudget, maxAnswerBytes: Int, maxPatternBytes: Int,
          defaultMaxAttempts: Int, maxLeaseSeconds: Double, maxSubscriptionsPerConnection: Int, authToken: String?,
-         authFailureDelayMs: Int, vector: ProxyConfig.Vector, embedder: TextEmbedder?, completions: CompletionQueue,
+         authFailureDelayMs: Int, vector: ProxyConfig.Vector, embedder: TextEmbedder?, computeThreads: Int, completions: CompletionQueue,
          log: Logger, after: @escaping (_ ms: UInt64, _ work: @escaping () -> Void) -> Void) {
         self.log = log
         var limits = VectorStore.Limits()
@@ -54,6 +56,7 @@ final class Services {
         vectors = VectorStore(storage: storage.vectors, completions: completions, limits: limits, embedder: embedder,
                               retrySeconds: vector.embedder?.retrySeconds ?? 30, after: after)
         vectorLimits = vector
+        compute = WorkerPool(threads: computeThreads, completions: completions, name: "schedule computation")
         self.authFailureDelayMs = UInt64(authFailureDelayMs)
         events = EventHub(feed: storage, maxPerConnection: maxSubscriptionsPerConnection)
         self.defaultMaxAttempts = defaultMaxAttempts

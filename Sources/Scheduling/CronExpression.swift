@@ -70,6 +70,24 @@ public struct CronExpression: Equatable, Sendable {
         return dayOr ? (dom || dow) : (dom && dow)
     }
 
+    /// The first month at or after `month` (1-12) the expression runs in, and
+    /// how many years later (0 or 1).
+    func nextMonth(atOrAfter month: Int) -> (month: Int, yearsLater: Int) {
+        let later = months >> UInt64(month)
+        if later != 0 { return (month + later.trailingZeroBitCount, 0) }
+        return ((months >> 1).trailingZeroBitCount + 1, 1)  // bit 0 is never set: months are 1-12
+    }
+
+    /// The first day of month at or after `day` the day-of-month field allows,
+    /// when it alone decides (not `dayOr`); nil: none is left in a month of
+    /// `daysInMonth` days. With `dayOr`, `day` itself (any day may match by weekday).
+    func nextDayOfMonth(atOrAfter day: Int, daysInMonth: Int) -> Int? {
+        guard !dayOr else { return day }
+        let later = daysOfMonth >> UInt64(day)
+        guard later != 0, case let next = day + later.trailingZeroBitCount, next <= daysInMonth else { return nil }
+        return next
+    }
+
     private static func field(_ text: String, _ name: String, _ bounds: ClosedRange<Int>,
                               names: [String] = [], firstName: Int = 0) throws(ScheduleError) -> UInt64 {
         var bits: UInt64 = 0

@@ -29,6 +29,8 @@ public struct Schedule: Sendable {
     /// How far ahead a cron expression is searched: eight years covers every
     /// 29 February (there is none in 2100; an expression for it is refused).
     static let horizonSeconds: Int64 = 8 * 366 * 86_400
+    /// The same in microseconds: an expression found to run never is refused only when the search did not stop at year 9999.
+    public static let horizonMicroseconds = horizonSeconds * 1_000_000
 
     /// Nil for a type the proxy does not compute.
     init?(type: String, value: String, zone: ZoneClock) throws(ScheduleError) {
@@ -62,8 +64,15 @@ public struct Schedule: Sendable {
     }
 
     /// The first run after `now`. `previous` is the run that just happened
-    /// (the task's `next_run`); nil when the task is new. Nil: no more runs.
+    /// (the task's `next_run`); nil when the task is new. Nil: no more runs,
+    /// also when the next would fall past 9999-12-31T23:59:59Z, the last
+    /// instant the contract can write (a schedule ends there).
     public func nextRun(after now: Timestamp, previous: Timestamp?) -> Timestamp? {
+        guard let next = uncappedNextRun(after: now, previous: previous), next.isRepresentable else { return nil }
+        return next
+    }
+
+    private func uncappedNextRun(after now: Timestamp, previous: Timestamp?) -> Timestamp? {
         let nowSeconds = Civil.floorDiv(now.microseconds, 1_000_000)
         switch kind {
         case .once(let at):
@@ -87,9 +96,16 @@ public struct Schedule: Sendable {
 
     /// Walks the zone's stretches of constant offset: within one, wall time is
     /// the instant plus the offset, so the first matching wall minute is the answer.
+    /// Asking the zone is the costly part, so the walk starts at the first date
+    /// the expression matches at all (a sparse one, `0 0 29 2 *`, then needs
+    /// one or two stretches, not every DST change of four years).
     private func nextCron(_ cron: CronExpression, after seconds: Int64) -> Int64? {
         var from = (Civil.floorDiv(seconds, 60) + 1) * 60
-        let horizon = from + Self.horizonSeconds
+        let horizon = min(from + Self.horizonSeconds, Timestamp.latest.microseconds / 1_000_000 + 1)
+        // Wall time is the instant plus an offset within ±15 hours.
+        guard let day = nextMatchingDay(cron, from: Civil.floorDiv(from - Self.maxOffset, 86_400),
+                                        through: Civil.floorDiv(horizon + Self.maxOffset, 86_400)) else { return nil }
+        from = max(from, day * 86_400 - Self.maxOffset)
         while from < horizon {
             let offset = zone.offset(at: from)
             let end = zone.nextTransition(after: from).map { min($0, horizon) } ?? horizon
@@ -103,22 +119,50 @@ public struct Schedule: Sendable {
         return nil
     }
 
+    /// More than any zone's UTC offset (they lie within −12 and +14 hours).
+    private static let maxOffset: Int64 = 15 * 3600
+
     private func ceilMinute(_ s: Int64) -> Int64 { Civil.floorDiv(s + 59, 60) * 60 }
 
     /// The first wall minute in [from, before) the expression matches.
     private func firstMatch(_ cron: CronExpression, fromWall: Int64, beforeWall: Int64) -> Int64? {
-        var day = Civil.floorDiv(fromWall, 86_400)
-        var minuteOfDay = Int((fromWall - day * 86_400) / 60)
+        let firstDay = Civil.floorDiv(fromWall, 86_400)
         let lastDay = Civil.floorDiv(beforeWall - 1, 86_400)
-        while day <= lastDay {
-            let date = Civil.date(days: day)
-            if cron.matches(month: date.month, day: date.day, weekday: Civil.weekday(days: day)),
-               let minute = firstMinute(cron, atOrAfter: minuteOfDay) {
-                let wall = day * 86_400 + Int64(minute) * 60
+        var day = firstDay
+        while let found = nextMatchingDay(cron, from: day, through: lastDay) {
+            if let minute = firstMinute(cron, atOrAfter: found == firstDay ? Int((fromWall - firstDay * 86_400) / 60) : 0) {
+                let wall = found * 86_400 + Int64(minute) * 60
                 return wall < beforeWall ? wall : nil
             }
+            day = found + 1
+        }
+        return nil
+    }
+
+    /// The first day from `from` through `last` whose date the expression
+    /// matches. A month the expression skips is passed in one step, and so are
+    /// the days before its next day of month (when the day of week does not also
+    /// decide): a few steps a year for a sparse expression, not one a day.
+    private func nextMatchingDay(_ cron: CronExpression, from: Int64, through last: Int64) -> Int64? {
+        var day = from
+        while day <= last {
+            let date = Civil.date(days: day)
+            let (month, yearsLater) = cron.nextMonth(atOrAfter: date.month)
+            if month != date.month || yearsLater > 0 {
+                day = Civil.days(year: date.year + yearsLater, month: month, day: 1)
+                continue
+            }
+            let length = Civil.daysInMonth(year: date.year, month: date.month)
+            guard let dayOfMonth = cron.nextDayOfMonth(atOrAfter: date.day, daysInMonth: length) else {
+                day += Int64(length - date.day + 1)  // to the first of the next month
+                continue
+            }
+            if dayOfMonth > date.day {
+                day += Int64(dayOfMonth - date.day)
+                continue
+            }
+            if cron.matches(month: date.month, day: date.day, weekday: Civil.weekday(days: day)) { return day }
             day += 1
-            minuteOfDay = 0
         }
         return nil
     }

@@ -20,7 +20,7 @@ public final class VectorStore {
 
     private let storage: VectorStorage
     private let limits: Limits
-    private let workers: SearchWorkers
+    private let workers: WorkerPool
     private var indexes: [String: CollectionIndex] = [:]
     private var searches = 0, refreshes = 0, fallbacks = 0
     /// Makes the embeddings an add or a text search lacks (`vector.embedder`); nil: none configured.
@@ -33,7 +33,7 @@ public final class VectorStore {
         self.storage = storage
         self.limits = limits
         self.embedder = embedder
-        workers = SearchWorkers(threads: limits.searchThreads, completions: completions)
+        workers = WorkerPool(threads: limits.searchThreads, completions: completions, name: "vector store")
         pending = embedder.map { PendingEmbeddings(storage: storage, embedder: $0, retrySeconds: retrySeconds, after: after) }
         pending?.start()
     }

@@ -1,5 +1,5 @@
 import ProxyCore
-import Scheduling
+@testable import Scheduling
 import StoragePorts
 import Testing
 
@@ -112,5 +112,69 @@ struct ScheduleTests {
         #expect(again.leaseOwner == nil && again.lastStatus == "completed" && again.lastResult == ["ok": true])
         let ended = running.completed(TaskCompletion(taskID: "t", worker: "w1", status: "failed", nextRun: .none, result: nil, now: now))
         #expect(ended.status == "failed" && ended.nextRun == nil && ended.attempts == 2)
+    }
+}
+
+/// Schedules at the end of time (the contract's last instant is
+/// 9999-12-31T23:59:59Z) and sparse cron expressions, which skip months and
+/// days in one step: the same runs as a walk over every day.
+@Suite("Schedules: sparse expressions and the end of time")
+struct ScheduleEdgeTests {
+    func t(_ s: String) -> Timestamp { Timestamp(rfc3339: s)! }
+
+    func runs(_ type: String, _ value: String, zone: String? = nil, from: String, previous: String? = nil, count: Int) throws -> [String] {
+        let schedule = try #require(try Schedule.of(type: type, value: value, timeZone: zone, fieldPrefix: ""))
+        var now = t(from), prev = previous.map(t), out: [String] = []
+        while out.count < count, let next = schedule.nextRun(after: now, previous: prev) {
+            out.append(next.rfc3339)
+            (now, prev) = (next, next)
+        }
+        return out
+    }
+
+    @Test("runs stop at 9999-12-31T23:59:59Z: never wrapped, repeated or clamped")
+    func endOfTime() throws {
+        #expect(try runs("cron", "* * * * *", from: "9999-12-31T23:57:00Z", count: 5)
+                == ["9999-12-31T23:58:00.000000Z", "9999-12-31T23:59:00.000000Z"])
+        #expect(try runs("cron", "59 23 31 12 *", from: "9999-12-31T23:58:00Z", count: 100) == ["9999-12-31T23:59:00.000000Z"])
+        #expect(try runs("cron", "0 0 1 1 *", from: "9999-06-01T00:00:00Z", count: 3) == [])
+        #expect(try runs("interval", "P1Y", from: "9999-06-01T00:00:00Z", count: 5) == [])
+        #expect(try runs("interval", "P1Y", from: "9999-06-01T00:00:00Z", previous: "9999-06-01T00:00:00Z", count: 5) == [])
+        #expect(try runs("interval", "60", from: "9999-12-31T23:58:30Z", count: 5) == ["9999-12-31T23:59:30.000000Z"])
+    }
+
+    /// The day walk the cron search did before it skipped: every day checked.
+    func reference(_ cron: CronExpression, after: Int64, horizonDays: Int64) -> Int64? {
+        var day = (after / 60 + 1) * 60 / 86_400
+        var minuteOfDay = Int(((after / 60 + 1) * 60 - day * 86_400) / 60)
+        for _ in 0..<horizonDays {
+            let (y, m, d) = Timestamp.civil(fromDays: day)
+            if cron.matches(month: Int(m), day: Int(d), weekday: Int(((day % 7) + 11) % 7)) {
+                for minute in minuteOfDay..<1440 where cron.hours & (1 << UInt64(minute / 60)) != 0 && cron.minutes & (1 << UInt64(minute % 60)) != 0 {
+                    return day * 86_400 + Int64(minute) * 60
+                }
+            }
+            _ = y
+            day += 1
+            minuteOfDay = 0
+        }
+        return nil
+    }
+
+    @Test("sparse expressions: the same runs as a walk over every day (UTC)", arguments: [
+        "0 0 29 2 *", "30 12 31 * *", "0 6 31 4,6,9,11,12 *", "15 3 1,15,31 */3 *", "0 0 29 2 1", "0 0 13 * 5", "5 4 * 2 0",
+        "0 0 30 1-12/5 *", "59 23 28-31 2 *", "0 0 1 jan *", "*/20 * 31 * *",
+    ])
+    func sparseExpressionsAsTheDayWalk(_ value: String) throws {
+        let cron = try CronExpression(value)
+        let schedule = try #require(try Schedule.of(type: "cron", value: value, timeZone: nil, fieldPrefix: ""))
+        var after = t("2023-01-01T00:00:00Z").microseconds / 1_000_000
+        for _ in 0..<40 {
+            let expected = reference(cron, after: after, horizonDays: 9 * 366)
+            let got = schedule.nextRun(after: Timestamp(microseconds: after * 1_000_000), previous: nil).map { $0.microseconds / 1_000_000 }
+            #expect(got == expected, "\(value) after \(Timestamp(microseconds: after * 1_000_000).rfc3339)")
+            guard let got else { break }
+            after = got
+        }
     }
 }

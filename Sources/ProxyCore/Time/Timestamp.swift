@@ -122,6 +122,9 @@ public struct Timestamp: Comparable, Hashable, Sendable {
         return Self.representableSeconds.contains(microseconds < 0 && microseconds % 1_000_000 != 0 ? seconds - 1 : seconds)
     }
 
+    /// The last instant the wire format can say: 9999-12-31T23:59:59.999999Z.
+    public static let latest = Timestamp(microseconds: representableSeconds.upperBound * 1_000_000 + 999_999)
+
     /// 0001-01-01T00:00:00Z through 9999-12-31T23:59:59Z: what the output format can say.
     static let representableSeconds = (days(fromCivil: 1, 1, 1) * 86_400)...(days(fromCivil: 9999, 12, 31) * 86_400 + 86_399)
 
