@@ -23,6 +23,7 @@
 typedef void (*sp_http_request_cb)(void *context, h2o_req_t *req, uint64_t id);
 typedef void (*sp_http_gone_cb)(void *context, uint64_t id);
 typedef void (*sp_http_idle_cb)(void *context);
+typedef void (*sp_http_proceed_cb)(void *context, uint64_t id);
 
 typedef struct sp_http {
     h2o_globalconf_t config;
@@ -32,6 +33,7 @@ typedef struct sp_http {
     sp_http_request_cb on_request;
     sp_http_gone_cb on_gone;
     sp_http_idle_cb on_idle;  // the last socket closed
+    sp_http_proceed_cb on_proceed;  // a streamed answer's last piece went out: the next may be sent
     uint64_t next_id;
     int open_sockets;
     struct sp_http_socket *sockets;  // every open one, to end them at stop
@@ -66,13 +68,15 @@ static int sp_http_on_req(h2o_handler_t *self, h2o_req_t *req) {
 /// long a request may take to arrive, and how long a kept-alive connection
 /// may stay silent.
 static inline sp_http *sp_http_new(void *loop, size_t max_body, uint64_t request_timeout_ms, void *swift,
-                                   sp_http_request_cb on_request, sp_http_gone_cb on_gone, sp_http_idle_cb on_idle) {
+                                   sp_http_request_cb on_request, sp_http_gone_cb on_gone, sp_http_idle_cb on_idle,
+                                   sp_http_proceed_cb on_proceed) {
     sp_http *server = (sp_http *)calloc(1, sizeof(*server));
     if (server == NULL) return NULL;
     server->swift = swift;
     server->on_request = on_request;
     server->on_gone = on_gone;
     server->on_idle = on_idle;
+    server->on_proceed = on_proceed;
     h2o_config_init(&server->config);
     server->config.max_request_entity_size = max_body;
     server->config.http1.req_timeout = request_timeout_ms;
@@ -179,10 +183,11 @@ static inline int sp_http_peer(h2o_req_t *req, char *out, size_t size) {
     return -1;
 }
 
-/// The whole answer at once (h2o copies the body). `allow` names the methods
-/// of a 405, `authenticate` asks for a bearer token on a 401; NULL: none.
-static inline void sp_http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type,
-                                   const char *allow, const char *authenticate, const void *body, size_t len) {
+/// The connection the request came on (h2o numbers them).
+static inline uint64_t sp_http_connection_id(const h2o_req_t *req) { return req->conn->id; }
+
+static inline void sp_http_head(h2o_req_t *req, int status, const char *reason, const char *content_type,
+                                const char *allow, const char *authenticate, int close) {
     req->res.status = status;
     req->res.reason = reason;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
@@ -190,8 +195,119 @@ static inline void sp_http_respond(h2o_req_t *req, int status, const char *reaso
     if (allow != NULL) h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
     if (authenticate != NULL)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, authenticate, strlen(authenticate));
+    if (close) req->http1_is_persistent = 0;  // h2o says `Connection: close` and closes once the answer is out
+}
+
+/// The whole answer at once (h2o copies the body). `allow` names the methods
+/// of a 405, `authenticate` asks for a bearer token on a 401; NULL: none.
+/// `close`: the connection closes after this answer.
+static inline void sp_http_respond(h2o_req_t *req, int status, const char *reason, const char *content_type,
+                                   const char *allow, const char *authenticate, int close, const void *body, size_t len) {
+    sp_http_head(req, status, reason, content_type, allow, authenticate, close);
     req->res.content_length = len;
     h2o_send_inline(req, (const char *)body, len);
+}
+
+// MARK: - An answer in pieces (chunked), under backpressure
+
+/// h2o asks for the next piece (`proceed`) once the last one went out; until
+/// then the piece's bytes must stay put: the stream owns a copy, freed at the
+/// next piece or with the request.
+typedef struct {
+    h2o_generator_t super;
+    sp_http *server;
+    uint64_t id;
+    void *piece;
+} sp_http_stream;
+
+static void sp_http_stream_proceed(h2o_generator_t *generator, h2o_req_t *req) {
+    sp_http_stream *stream = (sp_http_stream *)generator;
+    free(stream->piece);
+    stream->piece = NULL;
+    stream->server->on_proceed(stream->server->swift, stream->id);
+}
+
+static void sp_http_stream_stop(h2o_generator_t *generator, h2o_req_t *req) {}  // the request's disposal says it (`on_gone`)
+
+static void sp_http_stream_disposed(void *p) { free(((sp_http_stream *)p)->piece); }
+
+/// Starts an answer whose length is not known: h2o sends it chunked.
+static inline int sp_http_stream_start(sp_http *server, h2o_req_t *req, uint64_t id, int status, const char *reason,
+                                       const char *content_type) {
+    sp_http_stream *stream = (sp_http_stream *)h2o_mem_alloc_shared(&req->pool, sizeof(*stream), sp_http_stream_disposed);
+    if (stream == NULL) return -1;
+    stream->super.proceed = sp_http_stream_proceed;
+    stream->super.stop = sp_http_stream_stop;
+    stream->server = server;
+    stream->id = id;
+    stream->piece = NULL;
+    sp_http_head(req, status, reason, content_type, NULL, NULL, 0);
+    h2o_start_response(req, &stream->super);
+    return 0;
+}
+
+/// Sends the next piece (copied); `final`: the last. Only after `on_proceed`
+/// for the previous one (or right after the start).
+static inline int sp_http_stream_send(h2o_req_t *req, const void *bytes, size_t len, int final) {
+    sp_http_stream *stream = (sp_http_stream *)req->_generator;
+    void *copy = NULL;
+    if (len > 0) {
+        copy = malloc(len);
+        if (copy == NULL) { h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR); return -1; }
+        memcpy(copy, bytes, len);
+    }
+    stream->piece = copy;
+    h2o_iovec_t buf = h2o_iovec_init(copy, len);
+    h2o_send(req, &buf, len > 0 ? 1 : 0, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+    return 0;
+}
+
+/// Ends a streamed answer early: the connection closes (the client sees a cut answer).
+static inline void sp_http_stream_abort(h2o_req_t *req) { h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR); }
+
+// MARK: - Framing h2o 2.2 accepts and RFC 9112 refuses
+
+/// picohttpparser, inside libh2o (its header is not installed).
+struct sp_phr_header { const char *name; size_t name_len; const char *value; size_t value_len; };
+int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path, size_t *path_len,
+                      int *minor_version, struct sp_phr_header *headers, size_t *num_headers, size_t last_len);
+
+/// h2o 2.2's HTTP/1 connection begins so (lib/http1.c, st_h2o_http1_conn_t):
+/// its socket's input still starts with the request's head while the request
+/// is handled (it is consumed once the answer is out).
+typedef struct { h2o_conn_t super; h2o_socket_t *sock; } sp_http1_conn_head;
+
+/// Why the request's framing is ambiguous (RFC 9112 §6.1, §6.3), or NULL:
+/// both `Transfer-Encoding` and `Content-Length` (h2o goes by the first, a
+/// proxy in front may go by the other: smuggling), or two different
+/// `Content-Length`s (h2o takes the first). h2o drops both headers from
+/// `req->headers`, so the head is read again from the socket's input.
+static inline const char *sp_http_framing_problem(h2o_req_t *req) {
+    if (req->version >= 0x200) return NULL;
+    h2o_socket_t *sock = ((sp_http1_conn_head *)req->conn)->sock;
+    if (sock == NULL || sock->input == NULL || sock->input->size == 0) return NULL;
+    const char *method, *path;
+    size_t method_len, path_len, num_headers = 100;
+    int minor;
+    struct sp_phr_header headers[100];
+    if (phr_parse_request(sock->input->bytes, sock->input->size, &method, &method_len, &path, &path_len, &minor, headers,
+                          &num_headers, 0) <= 0) return NULL;
+    const char *length = NULL;
+    size_t length_len = 0;
+    int lengths = 0, encodings = 0;
+    for (size_t i = 0; i != num_headers; ++i) {
+        if (headers[i].name == NULL) continue;  // a folded line continues the header before it
+        if (h2o_lcstris(headers[i].name, headers[i].name_len, H2O_STRLIT("transfer-encoding"))) {
+            ++encodings;
+        } else if (h2o_lcstris(headers[i].name, headers[i].name_len, H2O_STRLIT("content-length"))) {
+            if (lengths++ > 0 && !(headers[i].value_len == length_len && memcmp(headers[i].value, length, length_len) == 0))
+                return "two different Content-Length headers";
+            length = headers[i].value;
+            length_len = headers[i].value_len;
+        }
+    }
+    if (encodings > 0 && lengths > 0) return "both Transfer-Encoding and Content-Length";
+    return NULL;
 }
 
 #endif

@@ -12,6 +12,10 @@ struct HTTPRequest {
     let authorization: String?
     /// The client's address (for logs).
     let peer: String
+    /// The connection it came on (h2o's number): what auth failures are counted by.
+    let connection: UInt64
+    /// Why its framing is ambiguous (smuggling shapes, `sp_http_framing_problem`); nil: it is not.
+    let framingProblem: String?
 }
 
 /// The one place h2o's callbacks enter Swift (see `CH2O/shim.h`). The bridge
@@ -24,13 +28,18 @@ final class HTTPBridge {
     var onRequest: (HTTPRequest) -> Void = { _ in }
     /// The last socket closed.
     var onIdle: () -> Void = {}
+    /// A streamed answer's last piece went out: the next may be sent.
+    var onProceed: (UInt64) -> Void = { _ in }
+    /// h2o freed a request (its answer is out, or its client left).
+    var onGone: (UInt64) -> Void = { _ in }
 
     init?(loop: UVLoop, maxBody: Int, requestTimeoutMs: UInt64) {
         let context = Unmanaged.passRetained(self).toOpaque()
         server = sp_http_new(UnsafeMutableRawPointer(loop.raw), maxBody, requestTimeoutMs, context,
                              { context, req, id in HTTPBridge.from(context).received(req!, id: id) },
-                             { context, id in HTTPBridge.from(context).live[id] = nil },
-                             { context in HTTPBridge.from(context).onIdle() })
+                             { context, id in HTTPBridge.from(context).gone(id) },
+                             { context in HTTPBridge.from(context).onIdle() },
+                             { context, id in HTTPBridge.from(context).onProceed(id) })
         if server == nil {
             Unmanaged.passUnretained(self).release()
             return nil
@@ -77,18 +86,50 @@ final class HTTPBridge {
         let header = sp_http_header(req, "authorization")
         let request = HTTPRequest(id: id, method: Self.string(sp_http_method(req)), path: Self.string(sp_http_path(req)),
                                   body: sp_http_has_body(req) != 0 ? Self.bytes(sp_http_body(req)) : [],
-                                  authorization: header.len > 0 ? Self.string(header) : nil, peer: Self.peer(req))
+                                  authorization: header.len > 0 ? Self.string(header) : nil, peer: Self.peer(req),
+                                  connection: sp_http_connection_id(req),
+                                  framingProblem: sp_http_framing_problem(req).map { String(cString: $0) })
         onRequest(request)
     }
 
-    /// Answers a request, unless its client has gone meanwhile.
+    private func gone(_ id: UInt64) {
+        live[id] = nil
+        onGone(id)
+    }
+
+    /// Answers a request, unless its client has gone meanwhile. `close`: the
+    /// connection closes once this answer is out.
     func respond(_ id: UInt64, status: Int, contentType: String, allow: String? = nil,
-                 authenticate: String? = nil, body: [UInt8]) {
+                 authenticate: String? = nil, close: Bool = false, body: [UInt8]) {
         guard let req = live.removeValue(forKey: id) else { return }
         body.withUnsafeBytes { b in
-            let reason = UnsafeRawPointer(Self.reason(status).utf8Start).assumingMemoryBound(to: CChar.self)
-            sp_http_respond(req, Int32(status), reason, contentType, allow, authenticate, b.baseAddress, b.count)
+            sp_http_respond(req, Int32(status), Self.reasonPointer(status), contentType, allow, authenticate, close ? 1 : 0,
+                            b.baseAddress, b.count)
         }
+    }
+
+    /// Starts an answer sent in pieces (chunked); false when its client has gone.
+    func startStream(_ id: UInt64, status: Int, contentType: String) -> Bool {
+        guard let server, let req = live[id] else { return false }
+        return sp_http_stream_start(server, req, id, Int32(status), Self.reasonPointer(status), contentType) == 0
+    }
+
+    /// The next piece of a streamed answer (after `onProceed` for the one
+    /// before); `final` ends it.
+    func send(_ id: UInt64, _ bytes: [UInt8], final: Bool) {
+        guard let req = live[id] else { return }
+        if final { live[id] = nil }
+        _ = bytes.withUnsafeBytes { sp_http_stream_send(req, $0.baseAddress, $0.count, final ? 1 : 0) }
+    }
+
+    /// Cuts a streamed answer short: the connection closes.
+    func abort(_ id: UInt64) {
+        guard let req = live.removeValue(forKey: id) else { return }
+        sp_http_stream_abort(req)
+    }
+
+    private static func reasonPointer(_ status: Int) -> UnsafePointer<CChar> {
+        UnsafeRawPointer(reason(status).utf8Start).assumingMemoryBound(to: CChar.self)
     }
 
     /// h2o keeps the reason phrase's pointer until the head is written: a
@@ -101,6 +142,7 @@ final class HTTPBridge {
         case 401: return "Unauthorized"
         case 404: return "Not Found"
         case 405: return "Method Not Allowed"
+        case 429: return "Too Many Requests"
         case 503: return "Service Unavailable"
         default: return "Error"
         }

@@ -51,6 +51,8 @@ final class HTTPEndpoint: UVStreamDelegate {
     private var tls: TLSContext?
     private var listener: UVStream?
     private(set) var callsInFlight = 0
+    /// `POST /` calls being answered, by request id.
+    private var answers: [UInt64: HTTPAnswer] = [:]
     private var stopping = false
 
     init(loop: UVLoop, dispatcher: Dispatcher, settings: Settings, host: Host, log: Logger) {
@@ -79,6 +81,8 @@ final class HTTPEndpoint: UVStreamDelegate {
             throw ServerError("cannot listen for HTTP on \(address.host):\(address.port): \(uvError(rc))")
         }
         bridge.onRequest = { [unowned self] in received($0) }
+        bridge.onProceed = { [unowned self] id in answers[id]?.proceed() }
+        bridge.onGone = { [unowned self] id in answers[id]?.clientGone() }
         if let tls { bridge.useTLS(tls.opaque) }
         stream.delegate = self
         stream.refusal = Self.busy
@@ -171,20 +175,21 @@ final class HTTPEndpoint: UVStreamDelegate {
         case .absent: scope = nil  // only `auth` (in the body) opens the session
         case .scope(let s): scope = s
         }
-        let call = HTTPCall(body: request.body, dispatcher: dispatcher, session: host.newSession(scope, "h\(request.id)@\(request.peer)"))
+        guard let bridge else { return }
+        let call = HTTPCall(body: request.body, dispatcher: dispatcher, session: host.newSession(scope, "h\(request.id)@\(request.peer)"),
+                            maxPending: min(dispatcher.limits.maxOutputBytes, 4 * HTTPAnswer.pieceBytes))
+        let answer = HTTPAnswer(id: request.id, call: call, bridge: bridge)
+        answers[request.id] = answer
         callsInFlight += 1
-        call.run { [weak self] answer in
+        answer.onDone = { [weak self] status in
             guard let self else { return }
+            answers[request.id] = nil
             host.sessionEnded(call.session)
             callsInFlight -= 1
-            if answer.isEmpty {
-                reply(204, "application/json", "", nil, false)
-            } else {
-                dispatcher.stats.httpRequests["200 /", default: 0] += 1
-                bridge?.respond(request.id, status: 200, contentType: "application/json", body: answer)
-            }
+            if status > 0 { dispatcher.stats.httpRequests["\(status) /", default: 0] += 1 }
             if stopping && callsInFlight == 0 { host.drained() }
         }
+        answer.start()
     }
 
     private enum Bearer { case absent, malformed, wrong, scope(Scope) }
@@ -212,6 +217,7 @@ final class HTTPEndpoint: UVStreamDelegate {
         stopping = true
         listener?.close()
         listener = nil
+        for answer in answers.values { answer.stopIfWaitingForClient() }
     }
 
     /// After storage closed: h2o goes once its last socket has.
