@@ -2,7 +2,7 @@
 extension ProxyServer {
     func startHTTP() throws(ServerError) {
         let settings = HTTPEndpoint.Settings(maxBodyBytes: config.maxLineBytes, maxConnections: config.httpMaxConnections,
-                                             authFailureDelayMs: UInt64(config.authFailureDelayMs))
+                                             authFailureDelayMs: UInt64(config.authFailureDelayMs), maxAuthFailures: config.maxAuthFailures)
         let host = HTTPEndpoint.Host(
             metrics: { [unowned self] in
                 Metrics.page(stats: stats, methods: dispatcher.methods, status: statusReport(), build: Self.build)

@@ -84,6 +84,7 @@ extension ProxyServer {
         connectionCap = min(s.maxConnections, descriptorCap)
         http?.settings.maxConnections = s.httpMaxConnections
         http?.settings.authFailureDelayMs = UInt64(s.authFailureDelayMs)
+        http?.settings.maxAuthFailures = s.maxAuthFailures
         http?.settings.maxBodyBytes = s.maxLineBytes
         startedWith.server = s
         log.info("SIGHUP: configuration reloaded" + (tokenChanged ? " (tokens changed: new connections use them)" : "")

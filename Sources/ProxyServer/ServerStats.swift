@@ -75,6 +75,8 @@ final class ServerStats {
     var bytesReceived: UInt64 = 0
     /// TLS handshakes or records that failed (the connection closed).
     var tlsFailures: UInt64 = 0
+    /// Wrong tokens: `auth` on a line, bearer tokens over HTTP.
+    var authFailures: UInt64 = 0
     var bytesSent: UInt64 = 0
     /// Transactions the server rolled back because they idled or lived too long.
     var transactionsExpired: UInt64 = 0

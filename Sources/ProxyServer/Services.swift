@@ -70,8 +70,12 @@ final class Services {
         self.authToken = authToken
     }
 
-    /// A wrong token (`auth`, or an HTTP bearer): logged at most every 10 s, never the token.
+    /// Counts a wrong token (`ServerStats.authFailures`): set by the server.
+    var countAuthFailure: () -> Void = {}
+
+    /// A wrong token (`auth`, or an HTTP bearer): counted, and logged at most every 10 s, never the token.
     func authFailed(client: String) {
+        countAuthFailure()
         guard let held = authFailureLog.admit() else { return }
         log.warning("authentication failed" + (held > 0 ? " (and \(held) more since the last report)" : ""),
                     event: "auth_failed", ["client": client])

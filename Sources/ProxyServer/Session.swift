@@ -39,6 +39,9 @@ final class Session {
     private let maxAuthFailures: Int
     /// The connection stops reading (and closes once answered): set by it.
     var endInput: () -> Void = {}
+    /// The same, and requests read but not started are dropped unanswered:
+    /// what a client pipelined behind a last wrong token never runs.
+    var endConnection: () -> Void = {}
     private(set) var isClosed = false
 
     /// Live events: this connection's subscriptions (kept by `EventHub`), and where their events go.
@@ -68,12 +71,13 @@ final class Session {
         self.scope = scope
     }
 
-    /// A wrong token; past `server.max_auth_failures` the connection closes
-    /// once the answer is out. Returns whether it will close.
+    /// A wrong token; at `server.max_auth_failures` the connection closes
+    /// once this answer is out, whatever the client queued behind it (a
+    /// right token included). Returns whether it will close.
     func authFailed() -> Bool {
         authFailures += 1
         guard authFailures >= maxAuthFailures else { return false }
-        endInput()
+        endConnection()
         return true
     }
 

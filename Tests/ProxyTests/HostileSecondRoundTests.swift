@@ -66,4 +66,55 @@ struct HostileSecondRoundTests {
         // Not asserted: with a 60 MiB transfer in this process too, the figure is the machine's as much as the proxy's.
         print("memory: a \(answer.body.utf8.count >> 20) MiB HTTP answer raised the proxy's peak by \(grew) KiB; others waited \(worst) s at most")
     }
+
+    @Test("HTTP request-smuggling shapes (Content-Length with Transfer-Encoding, two different Content-Lengths) get 400 and a closed connection")
+    func smugglingShapesAreRefused() throws {
+        let (proxy, port) = try HTTPEndpointTests.proxy()
+        defer { withExtendedLifetime(proxy) {} }
+        let hidden = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+        let both = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \(5 + hidden.utf8.count)\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + hidden
+        let twoLengths = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 32\r\nContent-Length: 5\r\n\r\n"
+            + #"{"id":1,"method":"health_check"}"# + hidden
+        for raw in [both, twoLengths] {
+            let answer = try HTTPExchange.roundTrip(port: port, Array(raw.utf8))
+            #expect(answer.hasPrefix("HTTP/1.1 400 "), "\(answer)")
+            #expect(answer.components(separatedBy: "HTTP/1.1 ").count == 2, "one answer, then the connection closed: \(answer)")
+            #expect(!answer.contains("smuggled") && !answer.contains("404"), "\(answer)")
+        }
+        // Keep-alive itself is untouched: two pipelined requests, two answers.
+        let two = try HTTPExchange.roundTrip(port: port, Array(("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                                                                + "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").utf8))
+        #expect(two.components(separatedBy: "HTTP/1.1 200 OK").count == 3, "\(two)")
+    }
+
+    @Test("wrong tokens: delayed, counted and the connection closed at server.max_auth_failures, on a line (queued requests never run) and over HTTP (/metrics, POST /)")
+    func tokenGuessingIsThrottledEverywhere() throws {
+        let token = "t-\(UInt64.random(in: 0...UInt64.max))"
+        let (proxy, port) = try HTTPEndpointTests.proxy(
+            config: "server:\n  listen: \"127.0.0.1:0\"\n  auth_token: \"\(token)\"\n  max_auth_failures: 3\n  auth_failure_delay_ms: 200\n")
+        // A line: five wrong tokens, then the right one and a call, all pipelined.
+        let line = try LineClient(.tcp(host: "127.0.0.1", port: try #require(proxy.tcpPort)))
+        let wrong = (1...5).map { #"{"id":\#($0),"method":"auth","params":{"token":"wrong-\#($0)"}}"# }
+        try line.send((wrong + [#"{"id":6,"method":"auth","params":{"token":"\#(token)"}}"#, #"{"id":7,"method":"server.status"}"#])
+            .joined(separator: "\n") + "\n")
+        var answers: [String] = []
+        while let l = try line.readLine() { answers.append(l) }
+        #expect(answers.count == 3 && answers.allSatisfy { $0.contains("-32007") }, "\(answers)")
+        #expect(answers.last?.contains("the connection closes") == true)
+
+        // HTTP: five requests with a wrong bearer token on one kept-alive connection, to /metrics and to POST /.
+        for request in ["GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n\r\n",
+                        "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\nContent-Length: 32\r\n\r\n"
+                            + #"{"id":1,"method":"health_check"}"#] {
+            let asked = MonotonicClock.seconds()
+            let raw = try HTTPExchange.roundTrip(port: port, Array(String(repeating: request, count: 5).utf8))
+            let took = MonotonicClock.seconds() - asked
+            #expect(raw.components(separatedBy: "HTTP/1.1 401 ").count - 1 == 3, "three answers, then the connection closed: \(raw)")
+            #expect(raw.contains("too many wrong tokens"), "\(raw)")
+            #expect(took >= 0.55, "each wrong token answered after server.auth_failure_delay_ms: \(took) s for three")
+        }
+        let metrics = try HTTPExchange(port: port, "GET", "/metrics", headers: ["Authorization": "Bearer \(token)"])
+        let counted = metrics.body.split(separator: "\n").first { $0.hasPrefix("storage_proxy_auth_failures_total ") }
+        #expect(counted.flatMap { Double($0.split(separator: " ")[1]) } == 9, "\(counted ?? "no counter")")
+    }
 }

@@ -115,6 +115,10 @@ final class Connection: UVStreamDelegate, EventOutlet {
         framer = LineFramer(maxLineBytes: dispatcher.limits.maxLineBytes)
         stream.delegate = self
         session.endInput = { [unowned self] in endInput() }
+        session.endConnection = { [unowned self] in
+            while !waiting.isEmpty { waiting.removeFirst() }
+            endInput()
+        }
         session.outlet = self
     }
 

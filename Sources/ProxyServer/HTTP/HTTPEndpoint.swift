@@ -22,6 +22,8 @@ final class HTTPEndpoint: UVStreamDelegate {
         var maxBodyBytes: Int
         var maxConnections: Int
         var authFailureDelayMs: UInt64
+        /// Wrong bearer tokens on one connection before it is closed (`server.max_auth_failures`).
+        var maxAuthFailures: Int
     }
 
     /// What the endpoint asks of the server.
@@ -53,6 +55,9 @@ final class HTTPEndpoint: UVStreamDelegate {
     private(set) var callsInFlight = 0
     /// `POST /` calls being answered, by request id.
     private var answers: [UInt64: HTTPAnswer] = [:]
+    /// Wrong bearer tokens per connection (h2o's number) and when the last came:
+    /// a connection silent longer than `requestTimeoutMs` has been closed by h2o.
+    private var authFailures: [UInt64: (count: Int, at: Double)] = [:]
     private var stopping = false
 
     init(loop: UVLoop, dispatcher: Dispatcher, settings: Settings, host: Host, log: Logger) {
@@ -120,58 +125,85 @@ final class HTTPEndpoint: UVStreamDelegate {
 
     private enum Route: String { case healthz = "/healthz", readyz = "/readyz", metrics = "/metrics", rpc = "/", other }
 
-    /// How a handler answers: status, content type, body, the methods of a 405, whether to ask for a bearer token.
-    private typealias Reply = (_ status: Int, _ type: String, _ body: String, _ allow: String?, _ challenge: Bool) -> Void
+    /// How a handler answers: a status and a body, the content type, the methods
+    /// of a 405, whether to ask for a bearer token, whether the connection closes after.
+    private struct Reply {
+        let send: (_ status: Int, _ body: String, _ type: String, _ allow: String?, _ challenge: Bool, _ close: Bool) -> Void
+        func callAsFunction(_ status: Int, _ body: String, type: String = HTTPEndpoint.text, allow: String? = nil,
+                            challenge: Bool = false, close: Bool = false) {
+            send(status, body, type, allow, challenge, close)
+        }
+    }
     private static let text = "text/plain; charset=utf-8"
 
     private func received(_ request: HTTPRequest) {
         let route = Route(rawValue: request.path) ?? .other
-        let reply: Reply = { [weak self] status, type, body, allow, challenge in
+        let reply = Reply { [weak self] status, body, type, allow, challenge, close in
             guard let self else { return }
             dispatcher.stats.httpRequests["\(status) \(route.rawValue)", default: 0] += 1
             bridge?.respond(request.id, status: status, contentType: type, allow: allow,
-                            authenticate: challenge ? "Bearer realm=\"storage-proxy\"" : nil, body: Array(body.utf8))
+                            authenticate: challenge ? "Bearer realm=\"storage-proxy\"" : nil, close: close, body: Array(body.utf8))
+        }
+        // A body whose length two headers tell differently is where request smuggling
+        // hides (RFC 9112 §6.1, §6.3): refused, and the connection closed before
+        // anything behind it on the connection is read as a request.
+        if let problem = request.framingProblem {
+            return reply(400, "bad request: \(problem) (RFC 9112 §6.3)\n", close: true)
         }
         switch route {
         case .other:
-            reply(404, Self.text, "not found: \(Self.printable(request.path)) (try /metrics, /healthz, /readyz or POST /)\n", nil, false)
+            reply(404, "not found: \(Self.printable(request.path)) (try /metrics, /healthz, /readyz or POST /)\n")
         case .healthz, .readyz, .metrics:
             guard request.method == "GET" || request.method == "HEAD" else {
-                return reply(405, Self.text, "\(route.rawValue) answers GET\n", "GET, HEAD", false)
+                return reply(405, "\(route.rawValue) answers GET\n", allow: "GET, HEAD")
             }
             probe(route, request, reply)
         case .rpc:
-            guard request.method == "POST" else { return reply(405, Self.text, "POST a JSON-RPC request to /\n", "POST", false) }
-            if stopping { return reply(503, Self.text, "stopping\n", nil, false) }
+            guard request.method == "POST" else { return reply(405, "POST a JSON-RPC request to /\n", allow: "POST") }
+            if stopping { return reply(503, "stopping\n") }
             rpc(request, reply)
         }
     }
 
     /// `/healthz` (the process), `/readyz` (storage), `/metrics` (an admin bearer token when tokens are configured).
-    private func probe(_ route: Route, _ request: HTTPRequest, _ reply: @escaping Reply) {
+    private func probe(_ route: Route, _ request: HTTPRequest, _ reply: Reply) {
         switch route {
         case .healthz:
-            reply(200, Self.text, "ok\n", nil, false)
+            reply(200, "ok\n")
         case .readyz:
-            if stopping { return reply(503, Self.text, "stopping\n", nil, false) }
-            host.readiness { why in reply(why == nil ? 200 : 503, Self.text, (why ?? "ready") + "\n", nil, false) }
+            if stopping { return reply(503, "stopping\n") }
+            host.readiness { why in reply(why == nil ? 200 : 503, (why ?? "ready") + "\n") }
         default:
-            guard case .scope(let scope) = bearer(request), scope.admin else {
-                if request.authorization != nil { dispatcher.services.authFailed(client: "h\(request.id)@\(request.peer)") }
-                return reply(401, Self.text, "unauthorized: send Authorization: Bearer <server.auth_token, or an admin token>\n", nil, true)
-            }
-            reply(200, PrometheusText.contentType, host.metrics(), nil, false)
+            let bearer = bearer(request)
+            if case .scope(let scope) = bearer, scope.admin { return reply(200, host.metrics(), type: PrometheusText.contentType) }
+            if case .wrong = bearer { return wrongToken(request, reply) }
+            reply(401, "unauthorized: send Authorization: Bearer <server.auth_token, or an admin token>\n", challenge: true)
+        }
+    }
+
+    /// A wrong bearer token, as a wrong `auth` on a line: counted and logged
+    /// (`Services.authFailed`), answered after `server.auth_failure_delay_ms`,
+    /// and the connection's `server.max_auth_failures`-th closes it.
+    private func wrongToken(_ request: HTTPRequest, _ reply: Reply) {
+        dispatcher.services.authFailed(client: "h\(request.id)@\(request.peer)")
+        let now = MonotonicClock.coarseSeconds()
+        let silent = Double(Self.requestTimeoutMs) / 1000
+        if authFailures.count > 256 { authFailures = authFailures.filter { now - $0.value.at <= silent } }  // closed connections
+        let count = (authFailures[request.connection].map { now - $0.at <= silent ? $0.count : 0 } ?? 0) + 1
+        let closing = count >= settings.maxAuthFailures
+        authFailures[request.connection] = closing ? nil : (count, now)
+        loop.after(ms: settings.authFailureDelayMs) {
+            reply(401, closing ? "unauthorized: wrong token; too many wrong tokens, the connection closes\n" : "unauthorized: wrong token\n",
+                  challenge: true, close: closing)
         }
     }
 
     /// `POST /`: the body through `HTTPCall`, in a session the bearer token opened (or not yet, as a line before `auth`).
-    private func rpc(_ request: HTTPRequest, _ reply: @escaping Reply) {
+    private func rpc(_ request: HTTPRequest, _ reply: Reply) {
         let scope: Scope?
         switch bearer(request) {
-        case .malformed: return reply(400, Self.text, "Authorization must be: Bearer <token>\n", nil, true)
-        case .wrong:
-            dispatcher.services.authFailed(client: "h\(request.id)@\(request.peer)")
-            return loop.after(ms: settings.authFailureDelayMs) { reply(401, Self.text, "unauthorized: wrong token\n", nil, true) }
+        case .malformed: return reply(400, "Authorization must be: Bearer <token>\n", challenge: true)
+        case .wrong: return wrongToken(request, reply)
         case .absent: scope = nil  // only `auth` (in the body) opens the session
         case .scope(let s): scope = s
         }

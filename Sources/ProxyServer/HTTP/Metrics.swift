@@ -78,6 +78,8 @@ public enum Metrics {
         p.single("storage_proxy_sent_bytes_total", .counter, "Bytes written to clients.", Double(stats.bytesSent))
         p.single("storage_proxy_tls_failures_total", .counter, "TLS handshakes or records that failed (the connection closed).",
                  Double(stats.tlsFailures))
+        p.single("storage_proxy_auth_failures_total", .counter, "Wrong tokens presented (auth on a line, a bearer token over HTTP).",
+                 Double(stats.authFailures))
         p.single("storage_proxy_transactions_expired_total", .counter,
                  "Transactions rolled back by the server (server.transaction_timeout, transaction_max_lifetime).",
                  Double(stats.transactionsExpired))
