@@ -57,6 +57,50 @@ static inline SSL_CTX *sp_tls_context(int server, const char *cert, const char *
     return ctx;
 }
 
+// MARK: - Failed handshakes of a context another library runs (h2o)
+
+/// Each context's count lives in its ex_data and is freed with it (a context
+/// outlives its owner while connections still hold it).
+static void sp_tls_free_counter(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) { free(ptr); }
+
+/// One index for the process (static: this module is its only user).
+static inline int sp_tls_counter_index(void) {
+    static int index = -1;
+    if (index < 0) index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, sp_tls_free_counter);
+    return index;
+}
+
+/// At the end of every SSL in the process: one of a counting context whose
+/// handshake had begun (bytes came) and never finished failed: refused (an
+/// untrusted or missing client certificate, no common version), broken off
+/// by the client (it does not trust us), or not TLS at all. A connection that
+/// closed before sending anything is not counted.
+static void sp_tls_session_freed(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    SSL *ssl = (SSL *)parent;
+    if (ssl == NULL || SSL_in_before(ssl) || SSL_is_init_finished(ssl)) return;
+    uint64_t *count = (uint64_t *)SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), sp_tls_counter_index());
+    if (count != NULL) ++*count;
+}
+
+static inline int sp_tls_session_index(void) {
+    static int index = -1;
+    if (index < 0) index = SSL_get_ex_new_index(0, NULL, NULL, NULL, sp_tls_session_freed);
+    return index;
+}
+
+/// Counts this server context's failed handshakes from now on.
+static inline int sp_tls_count_handshake_failures(SSL_CTX *ctx) {
+    if (sp_tls_session_index() < 0) return -1;
+    uint64_t *count = (uint64_t *)calloc(1, sizeof(uint64_t));
+    if (count == NULL || SSL_CTX_set_ex_data(ctx, sp_tls_counter_index(), count) != 1) { free(count); return -1; }
+    return 0;
+}
+
+static inline uint64_t sp_tls_handshake_failures(SSL_CTX *ctx) {
+    uint64_t *count = (uint64_t *)SSL_CTX_get_ex_data(ctx, sp_tls_counter_index());
+    return count != NULL ? *count : 0;
+}
+
 /// A session over two fresh memory BIOs. `hostname`: what a client checks
 /// the server's certificate against (and sends as SNI); NULL on a server.
 static inline SSL *sp_tls_session(SSL_CTX *ctx, int server, const char *hostname) {

@@ -5,7 +5,8 @@ extension ProxyServer {
                                              authFailureDelayMs: UInt64(config.authFailureDelayMs), maxAuthFailures: config.maxAuthFailures)
         let host = HTTPEndpoint.Host(
             metrics: { [unowned self] in
-                Metrics.page(stats: stats, methods: dispatcher.methods, status: statusReport(), build: Self.build)
+                Metrics.page(stats: stats, methods: dispatcher.methods, status: statusReport(), build: Self.build,
+                             httpsFailures: http?.tlsFailures ?? 0)
             },
             readiness: { [unowned self] answer in
                 services.health.check(storage: storage) { up in answer(up ? nil : "storage unreachable") }
@@ -17,7 +18,7 @@ extension ProxyServer {
             sessionEnded: { [unowned self] in endSession($0) },
             drained: { [unowned self] in finishStopIfDone() })
         let endpoint = HTTPEndpoint(loop: loop, dispatcher: dispatcher, settings: settings, host: host, log: log)
-        if let tls { endpoint.useTLS(tls) }
+        if let settings = config.tls { endpoint.useTLS(try Self.loadTLS(settings)) }  // its own context: its failures are counted there
         try endpoint.listen(config.httpListen, allowInsecure: config.allowInsecure || config.tls?.clientCA != nil)
         http = endpoint
     }

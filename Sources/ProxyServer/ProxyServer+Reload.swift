@@ -27,7 +27,7 @@ extension ProxyServer {
         do {
             let context = try Self.loadTLS(settings)
             tls = context
-            http?.useTLS(context)
+            if http != nil { http?.useTLS(try Self.loadTLS(settings)) }
             return "TLS certificates reloaded"
         } catch {
             log.error("SIGHUP: \(error); the running certificates stay", event: "reload_failed")

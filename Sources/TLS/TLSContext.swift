@@ -37,4 +37,11 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     deinit { SSL_CTX_free(raw) }
+
+    /// For a server context another library handshakes with (h2o): counts the
+    /// handshakes that fail from now on (`handshakeFailures`).
+    public func countHandshakeFailures() { _ = sp_tls_count_handshake_failures(raw) }
+
+    /// Failed handshakes since `countHandshakeFailures` (on the thread that runs them).
+    public var handshakeFailures: UInt64 { sp_tls_handshake_failures(raw) }
 }

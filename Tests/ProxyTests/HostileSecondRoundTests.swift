@@ -117,4 +117,23 @@ struct HostileSecondRoundTests {
         let counted = metrics.body.split(separator: "\n").first { $0.hasPrefix("storage_proxy_auth_failures_total ") }
         #expect(counted.flatMap { Double($0.split(separator: " ")[1]) } == 9, "\(counted ?? "no counter")")
     }
+
+    @Test("failed handshakes on the HTTPS port are counted in storage_proxy_tls_failures_total")
+    func httpsHandshakeFailuresAreCounted() throws {
+        let certs = try TestCertificates()
+        let proxy = try TLSTests.proxy(certs)
+        let port = try #require(proxy.httpPort)
+        func failures() throws -> Double? {
+            let page = try runProgram("/usr/bin/curl", ["-s", "--cacert", certs.ca, "https://localhost:\(port)/metrics"]).out
+            return page.split(separator: "\n").first { $0.hasPrefix("storage_proxy_tls_failures_total ") }
+                .flatMap { Double($0.split(separator: " ")[1]) }
+        }
+        let before = try #require(try failures())
+        // A client that does not trust the certificate, and one that speaks plain HTTP to the HTTPS port.
+        #expect(try runProgram("/usr/bin/curl", ["-s", "--cacert", certs.otherCA, "https://localhost:\(port)/healthz"]).status != 0)
+        let plain = try HTTPExchange.roundTrip(port: port, Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        #expect(!plain.contains("200 OK"))
+        let after = try failures()
+        #expect(after == before + 2, "\(before) → \(String(describing: after))")
+    }
 }

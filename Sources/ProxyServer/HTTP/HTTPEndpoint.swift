@@ -97,11 +97,19 @@ final class HTTPEndpoint: UVStreamDelegate {
                  + (dispatcher.services.needsToken ? " (bearer token required for /metrics and POST)" : ""), event: "listening")
     }
 
-    /// Serves HTTPS with this context from now on (at start, and after a SIGHUP reload).
+    /// Serves HTTPS with this context from now on (at start, and after a SIGHUP
+    /// reload): a context of its own, whose failed handshakes (h2o runs them)
+    /// are counted into `storage_proxy_tls_failures_total`.
     func useTLS(_ context: TLSContext) {
+        retiredTLSFailures += tls?.handshakeFailures ?? 0
+        context.countHandshakeFailures()
         tls = context
         bridge?.useTLS(context.opaque)
     }
+
+    /// HTTPS handshakes that failed, under every context used so far.
+    var tlsFailures: UInt64 { retiredTLSFailures + (tls?.handshakeFailures ?? 0) }
+    private var retiredTLSFailures: UInt64 = 0
 
     // MARK: - Accepting
 

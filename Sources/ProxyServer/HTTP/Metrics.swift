@@ -8,14 +8,15 @@ import ProxyCore
 public enum Metrics {
     public struct Build: Sendable { public let version: String; public let commit: String }
 
-    static func page(stats: ServerStats, methods: MethodTable, status: JSONValue, build: Build) -> String {
+    /// `httpsFailures`: handshakes h2o ran that failed (the line protocol's are in `stats`).
+    static func page(stats: ServerStats, methods: MethodTable, status: JSONValue, build: Build, httpsFailures: UInt64 = 0) -> String {
         var p = PrometheusText()
         p.family("storage_proxy_build_info", .gauge, "The proxy's version and the commit it was built from.")
         p.sample("storage_proxy_build_info", ["version": build.version, "commit": build.commit], 1)
         p.single("storage_proxy_uptime_seconds", .gauge, "Seconds since the proxy started.",
                  (MonotonicClock.seconds() - stats.startedAt).rounded())
         requests(stats, methods, into: &p)
-        connections(stats, into: &p)
+        connections(stats, httpsFailures: httpsFailures, into: &p)
         for item in fromStatus {
             guard let value = status.at(item.path)?.doubleValue else { continue }
             p.single(item.name, item.kind, item.help, value)
@@ -68,7 +69,7 @@ public enum Metrics {
         }
     }
 
-    private static func connections(_ stats: ServerStats, into p: inout PrometheusText) {
+    private static func connections(_ stats: ServerStats, httpsFailures: UInt64, into p: inout PrometheusText) {
         p.single("storage_proxy_connections_accepted_total", .counter, "Client connections accepted.", Double(stats.connectionsAccepted))
         p.family("storage_proxy_connections_rejected_total", .counter, "Client connections turned away at accept, by reason.")
         for why in ServerStats.Rejection.allCases {
@@ -77,7 +78,7 @@ public enum Metrics {
         p.single("storage_proxy_received_bytes_total", .counter, "Bytes read from clients.", Double(stats.bytesReceived))
         p.single("storage_proxy_sent_bytes_total", .counter, "Bytes written to clients.", Double(stats.bytesSent))
         p.single("storage_proxy_tls_failures_total", .counter, "TLS handshakes or records that failed (the connection closed).",
-                 Double(stats.tlsFailures))
+                 Double(stats.tlsFailures + httpsFailures))
         p.single("storage_proxy_auth_failures_total", .counter, "Wrong tokens presented (auth on a line, a bearer token over HTTP).",
                  Double(stats.authFailures))
         p.single("storage_proxy_transactions_expired_total", .counter,
