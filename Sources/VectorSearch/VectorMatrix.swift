@@ -11,7 +11,15 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
         case notFinite(index: Int)
         /// A zero vector cannot be compared by cosine.
         case zeroVector
+        /// Longer (Euclidean norm) than `largestNorm`: a dot or l2 score would overflow float32.
+        case tooLong(norm: Double)
     }
+
+    /// The longest vector a dot or l2 collection takes: two of them give a
+    /// product or a squared distance of at most 4e36, well inside float32
+    /// (3.4e38), so every score is a finite number. (Cosine takes any finite
+    /// vector: it is stored, and asked, at unit length.)
+    public static var largestNorm: Double { 1e18 }
 
     public struct Hit: Equatable, Sendable {
         public let id: String
@@ -25,17 +33,38 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
     public private(set) var ids: [String] = []
     private var payloads: [Payload] = []
     private var rowOf: [String: Int] = [:]
+    /// What a payload holds on the heap (its caller knows the type).
+    private let weigh: @Sendable (Payload) -> Int
+    /// The heap bytes of every id and payload stored.
+    private var heapBytes = 0
 
-    public init(dimension: Int, metric: VectorMetric, payload: Payload.Type) {
+    public init(dimension: Int, metric: VectorMetric, payload: Payload.Type, weigh: @escaping @Sendable (Payload) -> Int = { _ in 0 }) {
         precondition(dimension > 0, "a vector has at least one component")
         self.dimension = dimension
         self.metric = metric
+        self.weigh = weigh
     }
 
     public var count: Int { ids.count }
 
-    /// Bytes the vectors take.
-    public var byteCount: Int { values.count * MemoryLayout<Float>.size }
+    /// Bytes the matrix holds, about: the vectors, and per row its id, its
+    /// payload and the map from id to row (`rowBytes`), heap included.
+    public var byteCount: Int { count * Self.fixedRowBytes(dimension) + heapBytes }
+
+    /// What one row costs besides its id's and payload's heap: the vector, the
+    /// id's and payload's slots, the id map's entry (dictionaries keep a
+    /// quarter or more of their slots free).
+    static func fixedRowBytes(_ dimension: Int) -> Int {
+        dimension * MemoryLayout<Float>.stride + MemoryLayout<String>.stride + MemoryLayout<Payload>.stride
+            + (MemoryLayout<String>.stride + MemoryLayout<Int>.stride) * 4 / 3
+    }
+
+    /// About what a row adds, given its payload's heap bytes (a loader's bound, before it stores it).
+    public static func rowBytes(dimension: Int, id: String, payloadHeapBytes: Int) -> Int {
+        fixedRowBytes(dimension) + heapBytes(of: id) + payloadHeapBytes
+    }
+
+    private static func heapBytes(of id: String) -> Int { id.utf8.count <= 15 ? 0 : (id.utf8.count + 1 + 40 + 15) / 16 * 16 }
 
     public func contains(_ id: String) -> Bool { rowOf[id] != nil }
 
@@ -46,6 +75,7 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
         let stored = try prepared(vector)
         if let row = rowOf[id] {
             values.replaceSubrange(row * dimension..<(row + 1) * dimension, with: stored)
+            heapBytes += weigh(payload) - weigh(payloads[row])
             payloads[row] = payload
             return
         }
@@ -53,12 +83,14 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
         ids.append(id)
         payloads.append(payload)
         values.append(contentsOf: stored)
+        heapBytes += Self.heapBytes(of: id) + weigh(payload)
     }
 
     /// Removes the vector; false when there was none. The last row fills its place.
     @discardableResult
     public mutating func remove(id: String) -> Bool {
         guard let row = rowOf.removeValue(forKey: id) else { return false }
+        heapBytes -= Self.heapBytes(of: id) + weigh(payloads[row])
         let last = ids.count - 1
         if row != last {
             let moved = ids[last]
@@ -108,10 +140,30 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
     private func prepared(_ vector: [Float]) throws(Problem) -> [Float] {
         guard vector.count == dimension else { throw .dimension(expected: dimension, got: vector.count) }
         if let bad = vector.firstIndex(where: { !$0.isFinite }) { throw .notFinite(index: bad) }
-        guard metric == .cosine else { return vector }
-        let length = Self.dot(vector, vector).squareRoot()
-        guard length > 0, length.isFinite else { throw .zeroVector }
-        return vector.map { $0 / length }
+        let length = Self.norm(vector)
+        guard metric == .cosine else {
+            guard length <= Self.largestNorm else { throw .tooLong(norm: length) }
+            return vector
+        }
+        guard length > 0 else { throw .zeroVector }
+        return vector.map { Float(Double($0) / length) }
+    }
+
+    /// The Euclidean norm in double precision: no float32 vector overflows or
+    /// underflows it (1e38 squared, or 1e-45 squared, would in float32).
+    public static func norm(_ vector: [Float]) -> Double {
+        vector.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+    }
+
+    /// Why a vector cannot be stored under this metric and dimension (the
+    /// checks of an add, before anything is written); nil: it can.
+    public static func problem(_ vector: [Float], dimension: Int, metric: VectorMetric) -> Problem? {
+        guard vector.count == dimension else { return .dimension(expected: dimension, got: vector.count) }
+        if let bad = vector.firstIndex(where: { !$0.isFinite }) { return .notFinite(index: bad) }
+        let length = norm(vector)
+        if metric == .cosine, length == 0 { return .zeroVector }
+        if metric != .cosine, length > largestNorm { return .tooLong(norm: length) }
+        return nil
     }
 
     static func dot(_ a: [Float], _ b: [Float]) -> Float {

@@ -26,7 +26,17 @@ final class CollectionIndex: @unchecked Sendable {
         incarnation = c.incarnation
         self.dimension = dimension
         metric = c.metric
-        matrix = ReadWriteLocked(VectorMatrix(dimension: dimension, metric: c.metric, payload: JSONObject?.self))
+        matrix = ReadWriteLocked(VectorMatrix(dimension: dimension, metric: c.metric, payload: JSONObject?.self,
+                                              weigh: { $0?.heapBytes ?? 0 }))
+    }
+
+    /// About what these rows would add to the matrix (read before applying
+    /// them, to stay within `vector.max_memory_bytes`): metadata and ids count.
+    func bytesToAdd(_ documents: [VectorDocument]) -> Int {
+        documents.reduce(0) { sum, doc in
+            sum + (doc.embedding == nil ? 0
+                   : VectorMatrix<JSONObject?>.rowBytes(dimension: dimension, id: doc.id, payloadHeapBytes: doc.metadata?.heapBytes ?? 0))
+        }
     }
 
     /// Applies a collection's changes (worker thread) and returns the
@@ -70,6 +80,8 @@ extension VectorMatrix.Problem {
         case .dimension(let expected, let got): return "has \(got) components; the collection's dimension is \(expected)"
         case .notFinite(let index): return "component \(index) is not a finite number"
         case .zeroVector: return "is the zero vector, which has no direction (the collection's metric is cosine)"
+        case .tooLong(let norm):
+            return "has length (Euclidean norm) \(norm), past \(VectorMatrix<Void>.largestNorm): dot and l2 scores would overflow float32"
         }
     }
 }

@@ -259,20 +259,24 @@ public final class VectorStore {
         if idx.waiting != nil { idx.waiting!.append(again); return }
         idx.waiting = []
         refreshes += 1
-        loadPages(idx, after: idx.version < 0 ? nil : idx.version, from: nil, target: nil, done)
+        loadPages(idx, after: idx.version < 0 ? nil : idx.version, from: nil, target: nil, rows: Self.firstPageRows, done)
     }
 
-    /// Rows read and applied per page: a load never holds more than one
-    /// page of rows besides the matrix (10,000 × 384 floats: 15 MiB).
-    static let pageRows = 10_000
+    /// Rows read and applied per page: a load never holds more than one page
+    /// besides the matrix. The first page is small; the next ones are sized so
+    /// a page weighs about `pageBytes` (vectors, ids and metadata), within
+    /// 100 to 10,000 rows (10,000 × 384 floats: 15 MiB).
+    static let firstPageRows = 1_000
+    static let pageRowsRange = 100...10_000
+    static let pageBytes = 8 << 20
 
     /// Reads the changes page by page, each applied on a worker. The matrix
     /// then stands at the collection version read with the first page: rows
     /// written later may be in it already, and the next check reads them (and
     /// any removal after that version) again, which changes nothing twice.
     private func loadPages(_ idx: CollectionIndex, after version: Int64?, from cursor: VectorChanges.Cursor?, target: Int64?,
-                           _ done: @escaping Completion<CollectionIndex>) {
-        storage.vectorChanges(collection: idx.name, after: version, from: cursor, limit: Self.pageRows) { [self] read in
+                           rows: Int, _ done: @escaping Completion<CollectionIndex>) {
+        storage.vectorChanges(collection: idx.name, after: version, from: cursor, limit: rows) { [self] read in
             let changes: VectorChanges
             switch read {
             case .failure(let e): return settle(idx, .failure(e), done)
@@ -291,22 +295,31 @@ public final class VectorStore {
                 for w in waiting { w() }
                 return
             }
-            let others = indexes.values.filter { $0 !== idx }.reduce(0) { $0 + $1.bytes }
-            let adding = changes.written.count * idx.dimension * MemoryLayout<Float>.size
-            guard others + idx.bytes + adding <= limits.maxMemory else {
-                return settle(idx, .failure(.overloaded("the in-memory vector indexes would pass vector.max_memory_bytes (\(limits.maxMemory) bytes)")), done)
-            }
-            workers.run({ .success(idx.apply(changes)) }) { [self] applied in
+            // Weighed on the worker (metadata is walked), against what the other indexes and this one hold now.
+            let room = limits.maxMemory - indexes.values.reduce(0) { $0 + $1.bytes }
+            let limit = limits.maxMemory
+            workers.run({ () -> Result<(matrix: Int, page: Int), ProxyError> in
+                let page = idx.bytesToAdd(changes.written)
+                guard page <= room else {
+                    return .failure(.overloaded("the in-memory vector indexes would pass vector.max_memory_bytes (\(limit) bytes), "
+                                                + "counting vectors, ids and metadata"))
+                }
+                return .success((idx.apply(changes), page))
+            }) { [self] applied in
+                let nextRows: Int
                 switch applied {
                 case .failure(let e): return settle(idx, .failure(e), done)
-                case .success(let bytes): idx.bytes = bytes
+                case .success(let (matrix, page)):
+                    idx.bytes = matrix
+                    let scaled = rows * Self.pageBytes / max(1, page)
+                    nextRows = min(max(scaled, Self.pageRowsRange.lowerBound), Self.pageRowsRange.upperBound)
                 }
                 let reached = target ?? now.version
                 guard let next = changes.next else {
                     idx.version = reached
                     return settle(idx, .success(idx), done)
                 }
-                loadPages(idx, after: version, from: next, target: reached, done)
+                loadPages(idx, after: version, from: next, target: reached, rows: nextRows, done)
             }
         }
     }

@@ -136,4 +136,55 @@ struct HostileSecondRoundTests {
         let after = try failures()
         #expect(after == before + 2, "\(before) → \(String(describing: after))")
     }
+
+    @Test("vector.max_memory_bytes counts what a loaded collection holds (ids and metadata too): past it a search is -32006, memory stays bounded")
+    func vectorMemoryCountsMetadata() throws {
+        let proxy = try ProxyProcess(arguments: ["--config", try writeConfig("vector:\n  max_memory_bytes: 4194304\n")])
+        let c = try proxy.client()
+        _ = try c.result("vector.create_collection", ["name": "wide", "dimension": 4, "metric": "l2"])
+        // 20,000 documents of 4 floats (320 KB of vectors) with 64 metadata keys each (tens of MB in memory).
+        let metadata: JSONValue = .object(JSONObject((0..<64).map { ("k\($0)", .string("v\($0)")) }))
+        for start in stride(from: 0, to: 20_000, by: 500) {
+            let ids = (start..<start + 500).map { JSONValue.string("document-with-a-long-id-\($0)") }
+            _ = try c.result("vector.add_documents", ["collection": "wide", "ids": .array(ids), "documents": .array(ids),
+                                                      "metadata": .array(Array(repeating: metadata, count: 500)),
+                                                      "embeddings": .array((start..<start + 500).map { [.double(Double($0)), 1, 2, 3] })])
+        }
+        let before = try proxy.peakMemoryKiB()
+        let refused = try c.call("vector.search", ["collection": "wide", "embedding": [1, 1, 1, 1], "top_k": 3])
+        let error = try #require(refused["error"]?.objectValue, "the collection was loaded: \(refused)")
+        #expect(error["code"] == -32006 && error["message"]?.stringValue?.contains("vector.max_memory_bytes") == true, "\(error)")
+        let grew = try proxy.peakMemoryKiB() - before
+        #expect(grew < 16 << 10, "peak memory grew by \(grew) KiB")
+        let status = try c.result("server.status").objectValue?["vectors"]?.objectValue?["memory_bytes"]?.doubleValue ?? -1
+        #expect(status <= 4_194_304, "server.status reports \(status) bytes")
+    }
+
+    @Test("vectors within float32 are never lost at search: cosine takes any length; dot and l2 refuse one whose scores would overflow",
+          arguments: TestBackend.allCases)
+    func hugeVectors(backend: TestBackend) throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let c = try proxy.client()
+        let big = (0..<8).map { JSONValue.double($0 % 2 == 0 ? 3e38 : -1e38) }
+        for metric in ["cosine", "dot", "l2"] {
+            _ = try c.result("vector.create_collection", ["name": .string(metric), "dimension": 8, "metric": .string(metric)])
+            let added = try c.call("vector.add_documents", ["collection": .string(metric), "ids": ["huge"], "documents": ["huge"],
+                                                           "embeddings": [.array(big)]])
+            if metric == "cosine" {
+                #expect(added["result"] == ["huge"], "\(added)")
+                let hits = try c.result("vector.search", ["collection": "cosine", "embedding": .array(big), "top_k": 3]).arrayValue ?? []
+                #expect(hits.count == 1 && hits.first?.objectValue?["score"]?.doubleValue.map { abs($0 - 1) < 1e-5 } == true, "\(hits)")
+            } else {
+                let error = try #require(added["error"]?.objectValue, "\(metric) took a vector whose scores overflow: \(added)")
+                #expect(error["code"] == -32602 && error["data"]?.objectValue?["field"] == "embeddings[0]", "\(error)")
+                // Long but within the bound: found, with a number for a score.
+                let long = (0..<8).map { JSONValue.double($0 == 0 ? 9e17 : 1e16) }
+                _ = try c.result("vector.add_documents", ["collection": .string(metric), "ids": ["long"], "documents": ["long"],
+                                                          "embeddings": [.array(long)]])
+                let hits = try c.result("vector.search", ["collection": .string(metric), "embedding": .array(long), "top_k": 3]).arrayValue ?? []
+                #expect(hits.count == 1 && hits.first?.objectValue?["score"]?.doubleValue?.isFinite == true, "\(hits)")
+                #expect(try c.errorCode("vector.search", ["collection": .string(metric), "embedding": .array(big)]) == -32602)
+            }
+        }
+    }
 }

@@ -71,7 +71,16 @@ struct VectorMatrixTests {
         try m.upsert(id: "d", [0, 0, 2], payload: "d")
         #expect(try m.search([0, 0, 1], k: 2, allowed: { $0 != "d" }).map(\.id) == ["c", "b"])
         #expect(try m.search([0, 0, 1], k: 0).isEmpty)
-        #expect(m.byteCount == 3 * 3 * 4)
+        // Three rows: their vectors, ids and payloads, and the id map, counted alike (short ids, inline strings).
+        let three = m.byteCount
+        #expect(three > 3 * 3 * 4 && three % 3 == 0)
+        #expect(m.remove(id: "d") && m.byteCount == three / 3 * 2)
+        // A long id and a payload that says it weighs 1,000 bytes count too.
+        var weighed = VectorMatrix(dimension: 3, metric: .dot, payload: Int.self, weigh: { $0 })
+        try weighed.upsert(id: String(repeating: "x", count: 100), [1, 0, 0], payload: 1000)
+        #expect(weighed.byteCount >= 3 * 4 + 100 + 1000)
+        weighed.remove(id: String(repeating: "x", count: 100))
+        #expect(weighed.byteCount == 0)
     }
 
     @Test("bad vectors are refused and change nothing")

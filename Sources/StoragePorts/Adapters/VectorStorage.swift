@@ -45,10 +45,19 @@ public struct VectorCollection: Sendable, Equatable {
                 throw .invalidParams(field: "embeddings[\(i)]",
                                      reason: "has \(e.count) components; collection \(name) has dimension \(dimension)")
             }
-            if metric == .cosine, VectorMatrix<Void>.isZero(e) {
+            switch VectorMatrix<Void>.problem(e, dimension: e.count, metric: metric) {
+            case .zeroVector?:
                 throw .invalidParams(field: "embeddings[\(i)]", reason: "is the zero vector, which has no direction (the collection's metric is cosine)")
+            case .tooLong(let norm)?:
+                throw .invalidParams(field: "embeddings[\(i)]", reason: Self.tooLong(norm, metric))
+            default: break
             }
         }
+    }
+
+    /// Why a vector longer than `VectorMatrix.largestNorm` is refused, for a dot or l2 collection.
+    public static func tooLong(_ norm: Double, _ metric: VectorMetric) -> String {
+        "has length (Euclidean norm) \(norm), past \(VectorMatrix<Void>.largestNorm): \(metric.rawValue) scores would overflow float32"
     }
 }
 
