@@ -75,6 +75,11 @@ public final class PGPool {
         carryOut(policy.acquireShared(done, now: MonotonicClock.seconds(), depth: policy.settings.writePipelineDepth))
     }
 
+    /// The health probe's own connect went through (nil) or failed: the pool's reachability and back-off follow it.
+    func probed(_ error: ProxyError?, startedAt: Double) {
+        carryOut(policy.probed(error, now: MonotonicClock.seconds(), startedAt: startedAt))
+    }
+
     public func release(_ connection: PGConnection) { carryOut(policy.release(connection, now: MonotonicClock.seconds())) }
 
     public func releaseShared(_ connection: PGConnection) { carryOut(policy.releaseShared(connection, now: MonotonicClock.seconds())) }

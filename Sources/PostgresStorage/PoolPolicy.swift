@@ -208,6 +208,22 @@ struct PoolPolicy<Connection: PooledConnection, Waiter> {
 
     /// Each change is reported once: an outage is logged once and its end
     /// once, however many calls fail in between. Connects are the signal.
+    /// The health probe's own connect (outside the pool, `PGProbeConnection`)
+    /// got through or failed: as a pooled connect's, it tells whether
+    /// PostgreSQL is reachable and sets the back-off of calls.
+    mutating func probed(_ error: ProxyError?, now: Double, startedAt: Double) -> [Step] {
+        guard let error else {
+            latestSuccessStarted = max(latestSuccessStarted, startedAt)
+            backoff = 0
+            failedUntil = 0
+            return reachable(true, nil)
+        }
+        guard startedAt >= latestSuccessStarted else { return [] }  // stale: a later connect already got through
+        backoff = min(5, max(0.05, backoff * 2))
+        failedUntil = now + backoff
+        return reachable(false, error.message)
+    }
+
     private mutating func reachable(_ now: Bool, _ why: String?) -> [Step] {
         guard now != isReachable else { return [] }
         isReachable = now

@@ -20,6 +20,8 @@ public final class PostgresStorage: StorageAdapter {
     private var pinned: [TransactionID: PGConnection] = [:]
     /// Live events: a LISTEN connection of its own, while somebody subscribes.
     private var changeFeed: PGChangeFeed!
+    /// `health_check`'s own connection (one more than the pool's).
+    private let probe: PGProbeConnection
 
     public var backendName: String { "postgresql" }
 
@@ -28,6 +30,7 @@ public final class PostgresStorage: StorageAdapter {
     /// Migrations must have run (`migrate`) before serving.
     public init(loop: UVLoop, settings: PGPool.Settings) {
         pool = PGPool(loop: loop, settings: settings)
+        probe = PGProbeConnection(loop: loop, conninfo: settings.conninfo) { [pool] error, started in pool.probed(error, startedAt: started) }
         groupCommit = settings.groupCommit
             ? PGGroupCommit(loop: loop, pool: pool, concurrentGroups: settings.commitGroups, maxGroupWrites: settings.maxGroupWrites,
                             lockWaitMs: settings.groupLockWaitMs) : nil
@@ -191,8 +194,9 @@ public final class PostgresStorage: StorageAdapter {
         run(tx, sql.getMetadata, [.text(key)], done) { r in r.rows.first?.json(0) }
     }
 
+    /// On a connection of its own: never behind clients' statements.
     public func healthCheck(_ done: @escaping Completion<Bool>) {
-        run(nil, "SELECT 1", [], { done(.success((try? $0.get()) == true)) }) { $0.string(0, 0) == "1" }
+        probe.check { done(.success($0)) }
     }
 
     /// A page of records, refused (-32005) when its last row took it past
@@ -317,6 +321,7 @@ public final class PostgresStorage: StorageAdapter {
         for (_, connection) in pinned { connection.close() }  // closing rolls back on the server
         pinned = [:]
         changeFeed.stop()
+        probe.close()
         groupCommit?.close()
         pool.close()
         done()

@@ -83,6 +83,7 @@ private let knownKeys: [String: [String]] = [
             "max_transactions", "max_transactions_per_connection", "line_timeout", "max_answer_bytes", "max_pattern_bytes",
             "max_auth_failures", "auth_failure_delay_ms", "max_output_bytes", "max_subscriptions_per_connection",
             "default_max_attempts", "max_lease_seconds", "log_level", "log_format", "slow_log_ms", "compute_threads",
+            "max_reads_in_flight",
         ],
 ]
 
@@ -400,6 +401,7 @@ private struct Reader {
                 s.logFormat = format
             case "slow_log_ms": s.slowLogMs = try int(v, key, in: 0...86_400_000)
             case "compute_threads": s.computeThreads = try int(v, key, in: 1...64)
+            case "max_reads_in_flight": s.maxReadsInFlight = try int(v, key, in: 1...4096)
             default: throw unknown(v, key)
             }
         }

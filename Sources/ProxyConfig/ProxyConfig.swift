@@ -142,6 +142,8 @@ public struct ProxyConfig: Sendable, Equatable {
         public var slowLogMs = 1000
         /// Threads that compute schedules for `schedule.next_runs`, off the loop.
         public var computeThreads = 1
+        /// Reads one connection may have started and not yet answered (the rest of its pipeline waits).
+        public var maxReadsInFlight = 32
     }
 
     /// The vector store (`vector.*`): every limit a caller could push on.

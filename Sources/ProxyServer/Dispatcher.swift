@@ -19,6 +19,8 @@ final class Dispatcher {
         var maxLineBytes: Int
         var maxOutputBytes: Int
         var maxAuthFailures: Int
+        /// Reads one connection may have started and not answered (`server.max_reads_in_flight`).
+        var maxReadsInFlight: Int
         /// `server.slow_log_ms` in seconds; 0: off.
         var slowCallSeconds: Double
 
@@ -27,6 +29,7 @@ final class Dispatcher {
             maxLineBytes = s.maxLineBytes
             maxOutputBytes = s.maxOutputBytes
             maxAuthFailures = s.maxAuthFailures
+            maxReadsInFlight = s.maxReadsInFlight
             slowCallSeconds = Double(s.slowLogMs) / 1000
         }
     }
@@ -41,7 +44,11 @@ final class Dispatcher {
     }
 
     /// Runs a request: authentication, the session's scope, then `execute`.
+    /// While it runs, storage work it queues goes in the session's lane
+    /// (`CallerLane`): shared workers serve the clients in turn.
     func run(_ request: RPCRequest, _ spec: MethodSpec?, session: Session, reply: @escaping Reply) {
+        CallerLane.current = session.lane
+        defer { CallerLane.current = CallerLane.unknown }
         // Before `auth`, nothing about the server is told, not even which methods exist.
         guard session.mayCall || request.method == "auth" else {
             return reply(.failure(.unauthorized("call auth with the server's token first")))
@@ -62,6 +69,8 @@ final class Dispatcher {
 
     /// Checks the parameters and runs the handler; an error on the way is the reply.
     private func execute(_ spec: MethodSpec, _ object: JSONObject, _ session: Session, _ reply: @escaping Reply) {
+        CallerLane.current = session.lane  // also when the access guard answered later
+        defer { CallerLane.current = CallerLane.unknown }
         do {
             let params = try Params(object, spec: spec)
             try spec.run(Call(params: params, session: session, services: services, reply: reply))

@@ -11,9 +11,9 @@ extension ProxyServer {
             readiness: { [unowned self] answer in
                 services.health.check(storage: storage) { up in answer(up ? nil : "storage unreachable") }
             },
-            newSession: { [unowned self] scope, origin in
+            newSession: { [unowned self] scope, origin, lane in
                 Session(requiresAuth: scope == nil, maxAuthFailures: config.maxAuthFailures, budget: services.transactions, origin: origin,
-                        scope: scope ?? .full)
+                        scope: scope ?? .full, lane: lane)
             },
             sessionEnded: { [unowned self] in endSession($0) },
             drained: { [unowned self] in finishStopIfDone() })

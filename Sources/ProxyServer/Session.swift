@@ -52,7 +52,12 @@ final class Session {
     private var opening = 0
     private let budget: TransactionBudget
 
-    init(requiresAuth: Bool, maxAuthFailures: Int, budget: TransactionBudget, origin: String, scope: Scope = .full) {
+    /// Its lane on queues shared by every client (the SQLite readers).
+    let lane: CallerLane.ID
+
+    init(requiresAuth: Bool, maxAuthFailures: Int, budget: TransactionBudget, origin: String, scope: Scope = .full,
+         lane: CallerLane.ID = CallerLane.unknown) {
+        self.lane = lane
         self.requiresAuth = requiresAuth
         self.scope = scope
         hasFullScope = scope.isFull

@@ -10,7 +10,8 @@ import Scheduling
 
 /// `StorageAdapter` on SQLite (the Personal Edition).
 ///
-///     loop thread ──reads──▶ readQueue ──▶ N reader threads (own connection each)
+///     loop thread ──reads──▶ readQueue ──▶ N reader threads (own connection each),
+///                            (a lane per client, served in turn; the health probe first)
 ///                 ──writes─▶ writeQueue ─▶ 1 writer thread: group commit
 ///                 ──tx ops─▶ one TransactionSession per open transaction
 ///     every worker ──results──▶ CompletionQueue (back on the loop thread)
@@ -22,7 +23,7 @@ import Scheduling
 public final class SQLiteStorage: StorageAdapter {
     private let options: SQLiteConnection.Options
     private let completions: CompletionQueue
-    private let readQueue = JobQueue<(SQLiteConnection) -> Void>()
+    private let readQueue = FairJobQueue<(SQLiteConnection) -> Void>()
     private let writeQueue = JobQueue<WriteJob>()
     private var threads: [pthread_t] = []
     /// Open transactions; loop thread only.
@@ -87,14 +88,16 @@ public final class SQLiteStorage: StorageAdapter {
 
     // MARK: - Routing
 
-    func read<T>(_ tx: TransactionID?, _ done: @escaping Completion<T>,
-                         _ body: @escaping (SQLiteConnection) throws(ProxyError) -> T) {
+    /// A read on a reader thread, in the lane of the client that asked
+    /// (`CallerLane.current`, set by the dispatcher), or in `lane`.
+    func read<T>(_ tx: TransactionID?, lane: CallerLane.ID = CallerLane.current, _ done: @escaping Completion<T>,
+                 _ body: @escaping (SQLiteConnection) throws(ProxyError) -> T) {
         if let tx { return inTransaction(tx, isWrite: false, done, body) }
         let completions = self.completions
-        let queued = readQueue.push { db in
+        let queued = readQueue.push({ db in
             let r = Result { () throws(ProxyError) in try body(db) }
             completions.post { done(r) }
-        }
+        }, lane: lane)
         if !queued { done(.failure(.backendUnavailable("storage is shutting down", retryAfterMs: 1000))) }
     }
 
@@ -186,8 +189,9 @@ public final class SQLiteStorage: StorageAdapter {
     /// Writes outside transactions go through one FIFO to one writer thread.
     public var appliesWritesInOrder: Bool { true }
 
+    /// On the urgent lane: the next free reader takes it, before any client's reads.
     public func healthCheck(_ done: @escaping Completion<Bool>) {
-        read(nil, { r in done(.success((try? r.get()) == true)) }) { db throws(ProxyError) in
+        read(nil, lane: CallerLane.urgent, { r in done(.success((try? r.get()) == true)) }) { db throws(ProxyError) in
             var ok = false
             try db.query("SELECT 1") { _ in ok = true }
             return ok

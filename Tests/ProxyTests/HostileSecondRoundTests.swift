@@ -187,4 +187,53 @@ struct HostileSecondRoundTests {
             }
         }
     }
+
+    @Test("one client pipelining heavy keyword searches: the others' health_check (its own lane) and reads (their turn) are not held up",
+          arguments: TestBackend.allCases)
+    func heavyReadsShareTheReaders(backend: TestBackend) throws {
+        // PostgreSQL runs the statements of every client on the same cores: a client's share is its reads in flight
+        // (server.max_reads_in_flight); statements pipelined on one connection wait for those before them, so
+        // isolating clients there means no pipelining (storage.postgresql.pipeline_depth: 1).
+        let proxy = try ProxyProcess(backend: backend, arguments: ["--config", try writeConfig(
+            "server:\n  max_reads_in_flight: 4\nstorage:\n  postgresql:\n    pipeline_depth: 1\n")])
+        let c = try proxy.client()
+        _ = try c.result("save_task", ["task": sampleTask(id: "t")])
+        // 3,000 documents of 8-30 words from a vocabulary of 500: common words match thousands.
+        var rng = SystemRandomNumberGenerator()
+        let vocabulary = (0..<500).map { "word\($0)" }
+        for start in stride(from: 0, to: 3_000, by: 1_000) {
+            let texts = (0..<1_000).map { _ in JSONValue.string((0..<Int.random(in: 8...30, using: &rng)).map { _ in
+                vocabulary[min(Int(Double(vocabulary.count) * pow(Double.random(in: 0..<1, using: &rng), 3)), vocabulary.count - 1)]
+            }.joined(separator: " ")) }
+            _ = try c.result("vector.add_documents", ["ids": .array((start..<start + 1_000).map { .string("d\($0)") }), "documents": .array(texts)])
+        }
+        let query = vocabulary.prefix(64).joined(separator: " ")
+        let search = #"{"id":1,"method":"vector.search","params":{"query":"\#(query)","top_k":10}}"# + "\n"
+        let hog = try proxy.client()
+        let reader = try proxy.client()
+        let n = backend == .sqlite ? 200 : 20  // each about 25 ms there, 450 ms here (debug build, two cores)
+        let worstRead = Locked(0.0)
+        let began = MonotonicClock.seconds()
+        let worstHealth = try Self.othersWorstWait(proxy) {
+            let sender = Thread { try? hog.send(String(repeating: search, count: n)) }
+            sender.start()
+            let readerStop = Locked(false)
+            let readerThread = Thread {
+                while !readerStop.withLock({ $0 }) {
+                    let asked = MonotonicClock.seconds()
+                    guard (try? reader.result("get_task", ["task_id": "t"])) != nil else { return }
+                    let waited = MonotonicClock.seconds() - asked
+                    worstRead.withLock { $0 = max($0, waited) }
+                    usleep(5_000)
+                }
+            }
+            readerThread.start()
+            for _ in 0..<n { _ = try #require(try hog.readLine()) }
+            readerStop.withLock { $0 = true }
+        }
+        #expect(worstHealth < 1.0, "health_check waited \(worstHealth) s behind another client's searches")
+        #expect(worstRead.withLock { $0 } < 2.0, "get_task waited \(worstRead.withLock { $0 }) s behind another client's searches")
+        print("\(backend): while one client ran \(n) pipelined searches (\(MonotonicClock.seconds() - began) s), others waited at most \(worstHealth) s (health_check), "
+              + "\(worstRead.withLock { $0 }) s (get_task)")
+    }
 }

@@ -111,7 +111,8 @@ final class Connection: UVStreamDelegate, EventOutlet {
         self.owner = owner
         self.dispatcher = dispatcher
         session = Session(requiresAuth: requiresAuth, maxAuthFailures: dispatcher.limits.maxAuthFailures,
-                          budget: dispatcher.services.transactions, origin: "\(number)@\(stream.peerDescription)", scope: scope)
+                          budget: dispatcher.services.transactions, origin: "\(number)@\(stream.peerDescription)", scope: scope,
+                          lane: CallerLane.of(number))
         framer = LineFramer(maxLineBytes: dispatcher.limits.maxLineBytes)
         stream.delegate = self
         session.endInput = { [unowned self] in endInput() }
@@ -195,11 +196,13 @@ final class Connection: UVStreamDelegate, EventOutlet {
 
     // MARK: - Dispatch
 
-    /// A read starts when no write before it is unfinished; a write when
+    /// A read starts when no write before it is unfinished (and fewer than
+    /// `server.max_reads_in_flight` reads are); a write when
     /// nothing before it is, except that a chaining write may follow earlier
     /// chaining writes (the backend applies them in order).
     private func canStart(_ q: Queued) -> Bool {
-        guard q.isWrite else { return unfinishedWrites == 0 }
+        // At most `server.max_reads_in_flight` reads at once: a client's share of the readers is bounded.
+        guard q.isWrite else { return unfinishedWrites == 0 && unfinished - unfinishedWrites < dispatcher.limits.maxReadsInFlight }
         return unfinished == 0 || (q.chains && unfinished == unfinishedChained)
     }
 

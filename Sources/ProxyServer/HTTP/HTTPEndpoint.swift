@@ -32,7 +32,7 @@ final class HTTPEndpoint: UVStreamDelegate {
         /// nil: ready; else why not.
         var readiness: (@escaping (String?) -> Void) -> Void
         /// A POST's session for one body, authenticated with a scope or not yet; `ended` hands it back (its transactions are rolled back).
-        var newSession: (_ scope: Scope?, _ origin: String) -> Session
+        var newSession: (_ scope: Scope?, _ origin: String, _ lane: CallerLane.ID) -> Session
         var sessionEnded: (Session) -> Void
         /// The last call in flight answered while stopping.
         var drained: () -> Void
@@ -216,7 +216,8 @@ final class HTTPEndpoint: UVStreamDelegate {
         case .scope(let s): scope = s
         }
         guard let bridge else { return }
-        let call = HTTPCall(body: request.body, dispatcher: dispatcher, session: host.newSession(scope, "h\(request.id)@\(request.peer)"),
+        let call = HTTPCall(body: request.body, dispatcher: dispatcher, session: host.newSession(scope, "h\(request.id)@\(request.peer)",
+                                                                                        CallerLane.of(request.connection | 1 << 62)),
                             maxPending: min(dispatcher.limits.maxOutputBytes, 4 * HTTPAnswer.pieceBytes))
         let answer = HTTPAnswer(id: request.id, call: call, bridge: bridge)
         answers[request.id] = answer
