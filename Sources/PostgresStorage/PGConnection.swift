@@ -239,7 +239,12 @@ public final class PGConnection {
     /// The connection is unusable: everything in flight or queued fails, retryably.
     private func fail(_ why: String) {
         isBroken = true
-        poll?.stop()
+        // The poll goes now, not at `close()`: libpq may have closed its socket
+        // already (it does on end of file), and by `close()` the number could
+        // belong to another connection, whose epoll entry closing this poll
+        // then would remove (libuv aborts at that one's next re-arm).
+        poll?.close()
+        poll = nil
         let pending = inFlight
         inFlight = []
         for q in pending { q.done(.failure(.backendUnavailable(why, retryAfterMs: 500))) }

@@ -142,8 +142,11 @@ struct RedisReadThroughTests {
                 #expect(line.contains(#""id":"hot""#))
             }
             let after = try readThrough(c)
+            // One read from storage; every other call shared it while it was in flight, or (past
+            // server.max_reads_in_flight, which holds the rest of the pipeline back) found its entry.
             #expect(figure(after, "storage_reads") - figure(before, "storage_reads") == 1)
-            #expect(figure(after, "shared_reads") - figure(before, "shared_reads") == Int64(n - 1))
+            let shared = figure(after, "shared_reads") - figure(before, "shared_reads")
+            #expect(shared >= 1 && shared + figure(after, "hits") - figure(before, "hits") == Int64(n - 1))
         }
     }
 }
