@@ -141,7 +141,9 @@ struct PGMultiHostTests {
 
     @Test("the first host refuses: every connection reaches the second")
     func firstHostRefuses() throws {
-        let url = try multiHostURL(firstPort: freeLoopbackPort())
+        let gone = try FakePostgres(.readOnly)  // a port nothing listens on any more
+        gone.stop()
+        let url = try multiHostURL(firstPort: gone.port)
         let (ok, errors) = Self.openMany(url, count: 40)
         #expect(errors == [])
         #expect(ok == 40)
@@ -195,18 +197,6 @@ struct PGMultiHostTests {
     }
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on right now.
-func freeLoopbackPort() -> Int {
-    let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(s) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
 
 @Suite("PostgreSQL connection failures, as reported")
 struct PGConnectionFailureTests {

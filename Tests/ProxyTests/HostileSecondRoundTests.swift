@@ -5,8 +5,9 @@ import Testing
 
 /// The surfaces added after the first hardening (HTTP, scoped auth, schedules,
 /// the vector store), tried as a hostile or broken client would: each costs
-/// the client alone, is bounded by a limit, and is answered clearly.
-@Suite("Hostile clients, second round")
+/// the client alone, is bounded by a limit, and is answered clearly. One test
+/// at a time: each loads the machine on purpose, and measures what others see.
+@Suite("Hostile clients, second round", .serialized)
 struct HostileSecondRoundTests {
     /// Another client's `health_check`, timed while `busy` runs: the worst of them.
     static func othersWorstWait(_ proxy: ProxyProcess, while busy: () throws -> Void) throws -> Double {
@@ -56,13 +57,16 @@ struct HostileSecondRoundTests {
         let batch = "[" + Array(repeating: #"{"jsonrpc":"2.0","id":1,"method":"rpc.discover"}"#, count: n).joined(separator: ",") + "]"
         var worst = 0.0
         var http: HTTPExchange?
-        worst = try Self.othersWorstWait(proxy) { http = try HTTPExchange(port: port, "POST", "/", body: batch) }
+        worst = try Self.othersWorstWait(proxy) { http = try HTTPExchange(port: port, "POST", "/", body: batch, timeoutSeconds: 60) }
         let answer = try #require(http)
         let grew = try proxy.peakMemoryKiB() - before
         #expect(answer.status == 200 && answer.headers["transfer-encoding"] == "chunked", "\(answer.status) \(answer.headers)")
         #expect(answer.body.utf8.count > 30 << 20 && answer.body.hasPrefix("[{") && answer.body.hasSuffix("}]\n"))
         #expect(answer.body.components(separatedBy: #"{"jsonrpc":"2.0","id":1,"result":{"openrpc""#).count - 1 == n)
-        #expect(grew < 16 << 10, "peak memory grew by \(grew) KiB for a \(answer.body.utf8.count >> 20) MiB answer")
+        // (A sanitizer's quarantine keeps freed memory: the figure means nothing there.)
+        if ProcessInfo.processInfo.environment["STORAGE_PROXY_SANITIZER"] == nil {
+            #expect(grew < 16 << 10, "peak memory grew by \(grew) KiB for a \(answer.body.utf8.count >> 20) MiB answer")
+        }
         // Not asserted: with a 60 MiB transfer in this process too, the figure is the machine's as much as the proxy's.
         print("memory: a \(answer.body.utf8.count >> 20) MiB HTTP answer raised the proxy's peak by \(grew) KiB; others waited \(worst) s at most")
     }
@@ -155,7 +159,9 @@ struct HostileSecondRoundTests {
         let error = try #require(refused["error"]?.objectValue, "the collection was loaded: \(refused)")
         #expect(error["code"] == -32006 && error["message"]?.stringValue?.contains("vector.max_memory_bytes") == true, "\(error)")
         let grew = try proxy.peakMemoryKiB() - before
-        #expect(grew < 16 << 10, "peak memory grew by \(grew) KiB")
+        if ProcessInfo.processInfo.environment["STORAGE_PROXY_SANITIZER"] == nil {  // a sanitizer's quarantine keeps freed memory
+            #expect(grew < 16 << 10, "peak memory grew by \(grew) KiB")
+        }
         let status = try c.result("server.status").objectValue?["vectors"]?.objectValue?["memory_bytes"]?.doubleValue ?? -1
         #expect(status <= 4_194_304, "server.status reports \(status) bytes")
     }
@@ -235,5 +241,41 @@ struct HostileSecondRoundTests {
         #expect(worstRead.withLock { $0 } < 2.0, "get_task waited \(worstRead.withLock { $0 }) s behind another client's searches")
         print("\(backend): while one client ran \(n) pipelined searches (\(MonotonicClock.seconds() - began) s), others waited at most \(worstHealth) s (health_check), "
               + "\(worstRead.withLock { $0 }) s (get_task)")
+    }
+
+    @Test("a TLS handshake that never finishes ends at server.idle_timeout; the others are served meanwhile")
+    func stalledHandshakes() throws {
+        let certs = try TestCertificates()
+        let proxy = try TLSTests.proxy(certs, extra: "  idle_timeout: 1\n")
+        let port = try #require(proxy.tcpPort)
+        // Ten clients that connect and send half a ClientHello, then nothing.
+        let stalled = try (0..<10).map { _ -> Int32 in
+            let fd = try HTTPExchange.connectLoopback(port: port)
+            let partial: [UInt8] = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]
+            _ = partial.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            return fd
+        }
+        let client = try LineClient(try #require(ProxyAddress("tls://127.0.0.1:\(port)?ca=\(certs.ca)")))
+        #expect(try client.result("health_check") == true, "served while the others stall")
+        let asked = MonotonicClock.seconds()
+        for fd in stalled {
+            var byte: UInt8 = 0
+            #expect(recv(fd, &byte, 1, 0) <= 0, "closed, not answered")
+            close(fd)
+        }
+        #expect(MonotonicClock.seconds() - asked < 8, "closed by idle_timeout (1 s), not left open")
+    }
+
+    @Test("claims past their bounds are clear errors: limit over 1000, a lease past server.max_lease_seconds or year 9999",
+          arguments: TestBackend.allCases)
+    func claimBounds(backend: TestBackend) throws {
+        let proxy = try ProxyProcess(backend: backend, arguments: ["--config", try writeConfig("server:\n  max_lease_seconds: 600\n")])
+        let c = try proxy.client()
+        #expect(try c.errorCode("claim_due_tasks", ["worker": "w", "limit": 1001]) == -32602)
+        #expect(try c.errorCode("claim_due_tasks", ["worker": "w", "lease_seconds": 601]) == -32602)
+        #expect(try c.errorCode("claim_due_tasks", ["worker": "w", "now": "9999-12-31T23:59:30Z", "lease_seconds": 60]) == -32602)
+        #expect(try c.result("claim_due_tasks", ["worker": "w", "now": "9999-12-31T23:58:00Z", "lease_seconds": 60]) == [])
     }
 }

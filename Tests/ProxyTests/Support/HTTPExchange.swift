@@ -10,12 +10,13 @@ struct HTTPExchange {
     let headers: [String: String]
     let body: String
 
-    init(port: Int, _ method: String, _ path: String, body payload: String = "", headers extra: [String: String] = [:]) throws {
+    init(port: Int, _ method: String, _ path: String, body payload: String = "", headers extra: [String: String] = [:],
+         timeoutSeconds: Int = 5) throws {
         var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         for (k, v) in extra { request += "\(k): \(v)\r\n" }
         if method == "POST" || !payload.isEmpty { request += "Content-Length: \(payload.utf8.count)\r\n" }
         request += "\r\n" + payload
-        let raw = try Self.roundTrip(port: port, Array(request.utf8))
+        let raw = try Self.roundTrip(port: port, Array(request.utf8), timeoutSeconds: timeoutSeconds)
         guard let split = raw.range(of: "\r\n\r\n") else { throw ClientError("no HTTP head in: \(raw.prefix(200))") }
         let head = raw[..<split.lowerBound].components(separatedBy: "\r\n")
         let statusLine = head.first?.split(separator: " ") ?? []
@@ -44,11 +45,11 @@ struct HTTPExchange {
         return String(decoding: result, as: UTF8.self)
     }
 
-    /// Sends `bytes` and reads until the server closes (5 s at most).
-    static func roundTrip(port: Int, _ bytes: [UInt8]) throws -> String {
+    /// Sends `bytes` and reads until the server closes (`timeoutSeconds` at most between two reads).
+    static func roundTrip(port: Int, _ bytes: [UInt8], timeoutSeconds: Int = 5) throws -> String {
         let fd = try connectLoopback(port: port)
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var sent = 0
         while sent < bytes.count {
