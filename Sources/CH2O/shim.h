@@ -186,15 +186,22 @@ static inline int sp_http_peer(h2o_req_t *req, char *out, size_t size) {
 /// The connection the request came on (h2o numbers them).
 static inline uint64_t sp_http_connection_id(const h2o_req_t *req) { return req->conn->id; }
 
+/// The head of an answer. h2o keeps header values by reference until it writes
+/// the head (later, for a streamed answer): each is copied into the request's
+/// pool, since the caller's strings may be gone by then.
+static inline void sp_http_add_header(h2o_req_t *req, const h2o_token_t *token, const char *value) {
+    h2o_iovec_t copy = h2o_strdup(&req->pool, value, SIZE_MAX);
+    h2o_add_header(&req->pool, &req->res.headers, token, NULL, copy.base, copy.len);
+}
+
 static inline void sp_http_head(h2o_req_t *req, int status, const char *reason, const char *content_type,
                                 const char *allow, const char *authenticate, int close) {
     req->res.status = status;
-    req->res.reason = reason;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    req->res.reason = reason;  // a static string (`HTTPBridge.reason`)
+    sp_http_add_header(req, H2O_TOKEN_CONTENT_TYPE, content_type);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-    if (allow != NULL) h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
-    if (authenticate != NULL)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, authenticate, strlen(authenticate));
+    if (allow != NULL) sp_http_add_header(req, H2O_TOKEN_ALLOW, allow);
+    if (authenticate != NULL) sp_http_add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, authenticate);
     if (close) req->http1_is_persistent = 0;  // h2o says `Connection: close` and closes once the answer is out
 }
 
