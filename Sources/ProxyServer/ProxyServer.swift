@@ -78,11 +78,13 @@ public final class ProxyServer: ConnectionOwner {
         pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         connectionCap = raiseDescriptorLimit()
         if let settings = config.tls { tls = try Self.loadTLS(settings) }
-        if !config.socket.isEmpty { try listenUnix(config.socket) }
+        // TCP first: whoever waits for the Unix socket to appear (a test, a script,
+        // a supervisor) then finds every listener open, none a moment later.
+        if !config.listen.isEmpty { try listenTCP(config.listen) }
         do {
-            if !config.listen.isEmpty { try listenTCP(config.listen) }
+            if !config.socket.isEmpty { try listenUnix(config.socket) }
         } catch {
-            if let socketPath { unlink(socketPath) }  // do not leave a dead socket behind
+            for l in listeners { l.close() }
             throw error
         }
         guard !listeners.isEmpty else {
