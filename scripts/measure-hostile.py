@@ -29,6 +29,11 @@ def prober(path, stop, lat):
     c = C(path)
     while not stop[0]:
         t = time.perf_counter(); c.call("health_check"); lat.append(time.perf_counter() - t); time.sleep(0.005)
+def pipelined(c, method, params, n):
+    """Sends `n` calls at once on client `c` (from a thread) and reads the answers: one client's burst."""
+    req = (json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}) + "\n") * n
+    threading.Thread(target=lambda: c.s.sendall(req.encode())).start()
+    for _ in range(n): c.f.readline()
 def p99(l): l = sorted(l); return l[int(len(l) * 0.99)] * 1000 if l else 0
 def others_while(path, work):
     stop = [False]; lat = []; th = threading.Thread(target=prober, args=(path, stop, lat)); th.start(); time.sleep(0.1)
@@ -55,11 +60,9 @@ if which in ("all", "http"):
 if which in ("all", "sched"):
     p, d, port = start()
     c = C(d + "/p.sock")
-    req = json.dumps({"jsonrpc":"2.0","id":1,"method":"schedule.next_runs","params":{"schedule_type":"cron","schedule_value":"0 0 29 2 *","time_zone":"America/New_York","count":100,"after":"2026-01-01T00:00:00Z"}}) + "\n"
-    def work():
-        threading.Thread(target=lambda: c.s.sendall((req * 3000).encode())).start()
-        for _ in range(3000): c.f.readline()
-    q, m = others_while(d + "/p.sock", work)
+    params = {"schedule_type": "cron", "schedule_value": "0 0 29 2 *", "time_zone": "America/New_York", "count": 100,
+              "after": "2026-01-01T00:00:00Z"}
+    q, m = others_while(d + "/p.sock", lambda: pipelined(c, "schedule.next_runs", params, 3000))
     print(f"3 3,000 pipelined next_runs (Feb 29, New York, 100 runs): others' health_check p99 {q:.0f} ms max {m:.0f} ms")
     p.kill()
 # 2: heavy keyword searches
@@ -72,13 +75,8 @@ if which in ("all", "search"):
     for start_ in range(0, 20000, 1000):
         texts = [" ".join(vocab[min(int(len(vocab) * rnd.random() ** 3), len(vocab) - 1)] for _ in range(rnd.randint(8, 30))) for _ in range(1000)]
         c.call("vector.add_documents", {"ids": [f"d{i}" for i in range(start_, start_ + 1000)], "documents": texts})
-    q64 = " ".join(vocab[:64])
-    req = json.dumps({"jsonrpc":"2.0","id":1,"method":"vector.search","params":{"query":q64,"top_k":1000}}) + "\n"
     h = C(d + "/p.sock")
-    def work():
-        threading.Thread(target=lambda: h.s.sendall((req * 200).encode())).start()
-        for _ in range(200): h.f.readline()
-    q, m = others_while(d + "/p.sock", work)
+    q, m = others_while(d + "/p.sock", lambda: pipelined(h, "vector.search", {"query": " ".join(vocab[:64]), "top_k": 1000}, 200))
     print(f"2 200 pipelined 64-word searches top_k 1000 over 20k docs: others' health_check p99 {q:.0f} ms max {m:.0f} ms")
     p.kill()
 # 5: vector memory, metadata

@@ -131,21 +131,13 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
         }
     }
 
-    /// The cosine metric's rule, for callers that check vectors before storing them.
-    public static func isZero(_ vector: [Float]) -> Bool { !vector.contains { $0 != 0 } }
-
     // MARK: - Arithmetic
 
     /// Checks a vector and puts it in stored form (unit length for cosine).
     private func prepared(_ vector: [Float]) throws(Problem) -> [Float] {
-        guard vector.count == dimension else { throw .dimension(expected: dimension, got: vector.count) }
-        if let bad = vector.firstIndex(where: { !$0.isFinite }) { throw .notFinite(index: bad) }
+        if let problem = Self.problem(vector, dimension: dimension, metric: metric) { throw problem }
+        guard metric == .cosine else { return vector }
         let length = Self.norm(vector)
-        guard metric == .cosine else {
-            guard length <= Self.largestNorm else { throw .tooLong(norm: length) }
-            return vector
-        }
-        guard length > 0 else { throw .zeroVector }
         return vector.map { Float(Double($0) / length) }
     }
 

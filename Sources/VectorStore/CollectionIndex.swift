@@ -72,16 +72,3 @@ final class CollectionIndex: @unchecked Sendable {
     }
 
 }
-
-extension VectorMatrix.Problem {
-    /// For `-32602` messages naming the field.
-    public var reason: String {
-        switch self {
-        case .dimension(let expected, let got): return "has \(got) components; the collection's dimension is \(expected)"
-        case .notFinite(let index): return "component \(index) is not a finite number"
-        case .zeroVector: return "is the zero vector, which has no direction (the collection's metric is cosine)"
-        case .tooLong(let norm):
-            return "has length (Euclidean norm) \(norm), past \(VectorMatrix<Void>.largestNorm): dot and l2 scores would overflow float32"
-        }
-    }
-}

@@ -1,10 +1,12 @@
 /// Sends one `POST /` call's answer: whole (with its length) when it is done
-/// before it grew past `pieceBytes`, else in pieces (chunked), each sent once
+/// by the time it is first looked at (the call says so once `pieceBytes` wait,
+/// or at the end of a run of entries that answered at once, up to its
+/// `maxPending`), else in pieces (chunked), each sent once
 /// h2o has written the one before (`proceed`): the client's reading paces
 /// the call. Nothing is left when every entry was a notification (204).
 /// Loop thread only.
 final class HTTPAnswer {
-    /// An answer this large goes out without waiting for the rest.
+    /// Past this, an unfinished answer goes out without waiting for the rest.
     static let pieceBytes = 64 * 1024
 
     private let id: UInt64

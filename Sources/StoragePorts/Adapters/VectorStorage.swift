@@ -45,19 +45,24 @@ public struct VectorCollection: Sendable, Equatable {
                 throw .invalidParams(field: "embeddings[\(i)]",
                                      reason: "has \(e.count) components; collection \(name) has dimension \(dimension)")
             }
-            switch VectorMatrix<Void>.problem(e, dimension: e.count, metric: metric) {
-            case .zeroVector?:
-                throw .invalidParams(field: "embeddings[\(i)]", reason: "is the zero vector, which has no direction (the collection's metric is cosine)")
-            case .tooLong(let norm)?:
-                throw .invalidParams(field: "embeddings[\(i)]", reason: Self.tooLong(norm, metric))
-            default: break
+            // The matrix's own checks (the dimension checked above, with the collection's name).
+            if let problem = VectorMatrix<Void>.problem(e, dimension: e.count, metric: metric) {
+                throw .invalidParams(field: "embeddings[\(i)]", reason: problem.reason)
             }
         }
     }
+}
 
-    /// Why a vector longer than `VectorMatrix.largestNorm` is refused, for a dot or l2 collection.
-    public static func tooLong(_ norm: Double, _ metric: VectorMetric) -> String {
-        "has length (Euclidean norm) \(norm), past \(VectorMatrix<Void>.largestNorm): \(metric.rawValue) scores would overflow float32"
+extension VectorMatrix.Problem {
+    /// For `-32602` messages naming the field (the vector's, or a query's `embedding`).
+    public var reason: String {
+        switch self {
+        case .dimension(let expected, let got): return "has \(got) components; the collection's dimension is \(expected)"
+        case .notFinite(let index): return "component \(index) is not a finite number"
+        case .zeroVector: return "is the zero vector, which has no direction (the collection's metric is cosine)"
+        case .tooLong(let norm):
+            return "has length (Euclidean norm) \(norm), past \(VectorMatrix<Void>.largestNorm): dot and l2 scores would overflow float32"
+        }
     }
 }
 
