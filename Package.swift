@@ -71,7 +71,7 @@ let package = Package(
         // Redis on the loop (hiredis async): the shared read-through cache and `cache.*`.
         .target(name: "RedisCache", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "CHiredis"], swiftSettings: v5),
         // Listeners, connections, framing, dispatch, transactions; the HTTP endpoint (h2o) for metrics and probes.
-        .target(name: "ProxyServer", dependencies: ["ProxyCore", "StoragePorts", "ProxyConfig", "EventLoop", "Scheduling", "VectorStore", "CH2O", "CBuildInfo", "TLS"],
+        .target(name: "ProxyServer", dependencies: ["ProxyCore", "StoragePorts", "SQLStore", "ProxyConfig", "EventLoop", "Scheduling", "VectorStore", "CH2O", "CBuildInfo", "TLS"],
                 swiftSettings: v5),
         // Client over the wire contract (used by `call`, `bench` and the tests).
         .target(name: "StorageProxyClient", dependencies: ["ProxyCore", "TLS"], swiftSettings: v5),

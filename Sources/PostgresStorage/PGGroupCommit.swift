@@ -34,21 +34,8 @@ import SQLStore
 /// (`LockKey`), which keeps two groups from deadlocking on each other's rows.
 /// Loop thread only.
 final class PGGroupCommit {
-    /// Where a write takes its row lock; groups lock in this order.
-    struct LockKey: Comparable {
-        /// tasks < metadata < unordered (claims: they skip locked rows and never wait, so they go last).
-        enum Table: Int { case tasks, metadata, unordered }
-        let table: Table
-        let key: String
-
-        static func task(_ id: String) -> LockKey { LockKey(table: .tasks, key: id) }
-        static func metadata(_ key: String) -> LockKey { LockKey(table: .metadata, key: key) }
-        static let unordered = LockKey(table: .unordered, key: "")
-
-        static func < (a: LockKey, b: LockKey) -> Bool {
-            a.table != b.table ? a.table.rawValue < b.table.rawValue : a.key < b.key
-        }
-    }
+    /// Where a write takes its row lock (`SQLStore.RowLock`); groups lock in this order.
+    typealias LockKey = RowLock
 
     private struct Write {
         let sql: String

@@ -102,7 +102,7 @@ public final class PostgresStorage: StorageAdapter {
     /// SQLite; PostgreSQL would otherwise refuse every later statement of the
     /// transaction. The three are queued at once (pipelined); on a failure
     /// the savepoint is rolled back before the error is answered.
-    private func write<T>(_ tx: TransactionID?, _ statement: String, _ values: [SQLValue], key: PGGroupCommit.LockKey?,
+    func write<T>(_ tx: TransactionID?, _ statement: String, _ values: [SQLValue], key: PGGroupCommit.LockKey?,
                           manyRows: String? = nil, _ done: @escaping Completion<T>, _ map: @escaping (PGResult) throws(ProxyError) -> T) {
         guard tx != nil else {
             guard let groupCommit, let key else { return run(tx, statement, values, writes: true, done, map) }
@@ -169,7 +169,7 @@ public final class PostgresStorage: StorageAdapter {
         }
     }
 
-    // MARK: - Logs and metadata
+    // MARK: - Logs
 
     public func saveLog(_ entry: LogEntry, in tx: TransactionID?, _ done: @escaping Completion<String>) {
         write(tx, sql.insertLog, sql.values(entry), key: .task(entry.taskID), manyRows: PGStatements.insertLogs, { result in
@@ -184,14 +184,6 @@ public final class PostgresStorage: StorageAdapter {
 
     public func deleteOldLogs(before: Timestamp, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
         write(tx, sql.deleteOldLogs, [.text(before.rfc3339)], key: nil, done) { $0.affectedRows }
-    }
-
-    public func saveMetadata(key: String, value: JSONValue, in tx: TransactionID?, _ done: @escaping Completion<Void>) {
-        write(tx, sql.saveMetadata, sql.saveMetadataValues(key: key, value: value), key: .metadata(key), done) { _ in () }
-    }
-
-    public func getMetadata(key: String, in tx: TransactionID?, _ done: @escaping Completion<JSONValue?>) {
-        run(tx, sql.getMetadata, [.text(key)], done) { r in r.rows.first?.json(0) }
     }
 
     /// On a connection of its own: never behind clients' statements.

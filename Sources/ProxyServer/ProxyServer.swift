@@ -40,7 +40,7 @@ public final class ProxyServer: ConnectionOwner {
     /// `handoff` is the loop's, on which the backends were built; the server
     /// closes it when it stops.
     public init(config: ProxyConfig.Server, log: Logger, loop: UVLoop, handoff: LoopHandoff,
-                storage: StorageAdapter, cache: CacheAdapter, vector: ProxyConfig.Vector = .init(), embedder: TextEmbedder? = nil) {
+                backends: Backends, vector: ProxyConfig.Vector = .init(), embedder: TextEmbedder? = nil) {
         self.config = config
         self.log = log
         self.loop = loop
@@ -49,7 +49,7 @@ public final class ProxyServer: ConnectionOwner {
         stats = ServerStats(methodCount: methods.ordered.count)
         let transactions = TransactionBudget(maxOpen: config.maxTransactions, maxPerConnection: config.maxTransactionsPerConnection,
                                              idleTimeout: config.transactionTimeout, maxLifetime: config.transactionMaxLifetime)
-        services = Services(storage: storage, cache: cache, transactions: transactions, maxAnswerBytes: config.maxAnswerBytes,
+        services = Services(backends, transactions: transactions, maxAnswerBytes: config.maxAnswerBytes,
                             maxPatternBytes: config.maxPatternBytes, defaultMaxAttempts: config.defaultMaxAttempts,
                             maxLeaseSeconds: config.maxLeaseSeconds, maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
                             authToken: config.authToken, authFailureDelayMs: config.authFailureDelayMs,

@@ -1,5 +1,6 @@
 import ProxyConfig
 import ProxyCore
+import SQLStore
 import StoragePorts
 import VectorStore
 
@@ -8,6 +9,8 @@ import VectorStore
 /// `Session`, never the server or the connection. Loop thread only.
 final class Services {
     let storage: StorageAdapter
+    /// Operations (`SQLStore.Operation`) on the storage, through the read-through cache when there is one.
+    let operations: Operations
     /// `get_task`/`list_tasks` answers, encoded: through the read-through cache when there is one.
     let taskAnswers: TaskAnswers
     /// The application's own key space (`cache.*`).
@@ -44,11 +47,14 @@ final class Services {
     /// `server.status`, which only the server can assemble (connections, statistics).
     var status: () -> JSONValue = { [:] }
 
-    init(storage: StorageAdapter, cache: CacheAdapter, transactions: TransactionBudget, maxAnswerBytes: Int, maxPatternBytes: Int,
+    init(_ backends: Backends, transactions: TransactionBudget, maxAnswerBytes: Int, maxPatternBytes: Int,
          defaultMaxAttempts: Int, maxLeaseSeconds: Double, maxSubscriptionsPerConnection: Int, authToken: String?,
          authFailureDelayMs: Int, vector: ProxyConfig.Vector, embedder: TextEmbedder?, computeThreads: Int, completions: CompletionQueue,
          log: Logger, after: @escaping (_ ms: UInt64, _ work: @escaping () -> Void) -> Void) {
         self.log = log
+        let storage = backends.storage
+        operations = backends.operations
+        cache = backends.cache
         var limits = VectorStore.Limits()
         limits.searchThreads = vector.searchThreads
         limits.maxMemory = vector.maxMemoryBytes
@@ -63,7 +69,6 @@ final class Services {
         self.maxLeaseSeconds = maxLeaseSeconds
         self.storage = storage
         taskAnswers = (storage as? TaskAnswers) ?? EncodedTaskReads(storage)
-        self.cache = cache
         self.transactions = transactions
         self.maxAnswerBytes = maxAnswerBytes
         self.maxPatternBytes = maxPatternBytes

@@ -47,4 +47,27 @@ public enum SQLDialect: Sendable {
     /// rather than at the first write (which could fail with SQLITE_BUSY
     /// halfway through).
     var beginWrite: String { self == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN" }
+
+    // MARK: - Pages
+
+    /// One page of `table`, kept under the answer budget. SQLite's driver
+    /// counts each row's bytes as it steps and stops itself. PostgreSQL sends
+    /// all rows at once, so the server cuts the page short: it adds up each
+    /// row's size as text in page order and sends no row after the first one
+    /// that takes the total past the budget (the proxy answers -32005 without
+    /// having held the rest). There three columns follow `columns`: the row's
+    /// bytes, its position, the running total (`budgetSpent` reads it).
+    /// `rowBytes`: what a row costs (default: the whole row as text).
+    public func page(columns: String, table: String, conditions: [String], order: String, limit: String,
+                     budget: AnswerBudget, rowBytes: String? = nil, _ args: inout [SQLValue]) -> String {
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        guard self == .postgresql else { return "SELECT \(columns) FROM \(table)\(filter) ORDER BY \(order) \(limit)" }
+        args.append(.int(Int64(budget.limit)))
+        return """
+            SELECT * FROM (SELECT paged.*, sum(row_bytes) OVER (ORDER BY position) AS bytes_through FROM (\
+            SELECT \(columns), \(rowBytes ?? "octet_length(\(table)::text)") AS row_bytes, row_number() OVER (ORDER BY \(order)) AS position \
+            FROM \(table)\(filter) ORDER BY \(order) \(limit)) paged) counted \
+            WHERE bytes_through - row_bytes <= $\(args.count) ORDER BY position
+            """
+    }
 }

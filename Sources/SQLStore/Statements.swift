@@ -10,6 +10,7 @@ public final class Statements: Sendable {
 
     public static let sqlite = Statements(.sqlite)
     public static let postgresql = Statements(.postgresql)
+    public static subscript(_ dialect: SQLDialect) -> Statements { dialect == .sqlite ? sqlite : postgresql }
 
     /// The task columns, in the order `task(_:)` decodes them.
     public let taskColumns: String
@@ -117,7 +118,7 @@ public final class Statements: Sendable {
         if let a = q.agentName { args.append(.text(a)); conditions.append("agent_name = $\(args.count)") }
         if let s = q.status { args.append(.text(s)); conditions.append("status = $\(args.count)") }
         args += [.int(Int64(q.limit)), .int(Int64(q.offset))]
-        let sql = page(columns: taskColumns, table: "tasks", conditions: conditions, order: "created_at, id",
+        let sql = dialect.page(columns: taskColumns, table: "tasks", conditions: conditions, order: "created_at, id",
                        limit: "LIMIT $\(args.count - 1) OFFSET $\(args.count)", budget: q.budget, &args)
         return (sql, args)
     }
@@ -131,29 +132,9 @@ public final class Statements: Sendable {
         if let s = q.startTime { args.append(dialect.value(s)); conditions.append("created_at >= $\(args.count)") }
         if let e = q.endTime { args.append(dialect.value(e)); conditions.append("created_at < $\(args.count)") }
         args.append(.int(Int64(q.limit)))
-        let sql = page(columns: logColumns, table: "logs", conditions: conditions, order: "created_at DESC, id DESC",
+        let sql = dialect.page(columns: logColumns, table: "logs", conditions: conditions, order: "created_at DESC, id DESC",
                        limit: "LIMIT $\(args.count)", budget: q.budget, &args)
         return (sql, args)
-    }
-
-    /// One page of `table`, kept under the answer budget. SQLite's driver
-    /// counts each row's bytes as it steps and stops itself. PostgreSQL sends
-    /// all rows at once, so the server cuts the page short: it adds up each
-    /// row's size as text in page order and sends no row after the first one
-    /// that takes the total past the budget (the proxy answers -32005 without
-    /// having held the rest). There three columns follow `columns`: the row's
-    /// bytes, its position, the running total (`budgetSpent` reads it).
-    private func page(columns: String, table: String, conditions: [String], order: String, limit: String,
-                      budget: AnswerBudget, _ args: inout [SQLValue]) -> String {
-        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        guard dialect == .postgresql else { return "SELECT \(columns) FROM \(table)\(filter) ORDER BY \(order) \(limit)" }
-        args.append(.int(Int64(budget.limit)))
-        return """
-            SELECT * FROM (SELECT paged.*, sum(row_bytes) OVER (ORDER BY position) AS bytes_through FROM (\
-            SELECT \(columns), octet_length(\(table)::text) AS row_bytes, row_number() OVER (ORDER BY \(order)) AS position \
-            FROM \(table)\(filter) ORDER BY \(order) \(limit)) paged) counted \
-            WHERE bytes_through - row_bytes <= $\(args.count) ORDER BY position
-            """
     }
 
     /// PostgreSQL: what a budgeted page's last row says the page spent (the

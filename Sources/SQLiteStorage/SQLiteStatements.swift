@@ -130,14 +130,4 @@ extension SQLiteConnection {
     func deleteOldLogs(before: Timestamp) throws(ProxyError) -> Int {
         try execute(sql.deleteOldLogs, [.text(before.rfc3339)])
     }
-
-    func saveMetadata(key: String, value: JSONValue) throws(ProxyError) {
-        try execute(sql.saveMetadata, sql.saveMetadataValues(key: key, value: value))
-    }
-
-    func getMetadata(key: String) throws(ProxyError) -> JSONValue? {
-        var found: JSONValue?
-        try query(sql.getMetadata, [.text(key)]) { row in found = row.json(0) }
-        return found
-    }
 }

@@ -236,14 +236,6 @@ public final class SQLiteStorage: StorageAdapter {
         write(tx, done) { db throws(ProxyError) in try db.deleteOldLogs(before: before) }
     }
 
-    public func saveMetadata(key: String, value: JSONValue, in tx: TransactionID?, _ done: @escaping Completion<Void>) {
-        write(tx, done) { db throws(ProxyError) in try db.saveMetadata(key: key, value: value) }
-    }
-
-    public func getMetadata(key: String, in tx: TransactionID?, _ done: @escaping Completion<JSONValue?>) {
-        read(tx, done) { db throws(ProxyError) in try db.getMetadata(key: key) }
-    }
-
     // MARK: - Claims and leases
 
     public func claimDueTasks(_ request: ClaimRequest, _ done: @escaping Completion<[TaskRecord]>) {

@@ -4,6 +4,7 @@ import PostgresStorage
 import RedisCache
 import ProxyServer
 import SQLiteStorage
+import SQLStore
 import ProxyCore
 import StoragePorts
 import ProxyConfig
@@ -12,8 +13,8 @@ import ProxyConfig
 enum BackendFactory {
     /// The backends, on the loop the server will run (PostgreSQL and Redis do
     /// their I/O on it; SQLite's workers hand results back through `handoff`).
-    static func make(_ config: ProxyConfig, loop: UVLoop, handoff: LoopHandoff, log: Logger) throws -> (StorageAdapter, CacheAdapter) {
-        let storage: StorageAdapter
+    static func make(_ config: ProxyConfig, loop: UVLoop, handoff: LoopHandoff, log: Logger) throws -> Backends {
+        let storage: StorageAdapter & OperationRunner
         switch config.storageType {
         case .sqlite:
             logMigrations(try SQLiteStorage.migrate(config: config.sqlite), log: log)
@@ -37,21 +38,25 @@ enum BackendFactory {
             }
             storage = postgres
         }
+        // Operations run on the backend, through the read-through cache's `ReadThrough` when there is one.
+        func backends(_ readThrough: ReadThroughStorage?, _ cache: CacheAdapter) -> Backends {
+            Backends(storage: readThrough ?? storage, operations: Operations(runner: storage, readThrough: readThrough?.readThrough), cache: cache)
+        }
         switch config.cacheType {
         case .none:
-            return (storage, MemoryCache(maxBytes: config.memoryCache.maxMemory))
+            return backends(nil, MemoryCache(maxBytes: config.memoryCache.maxMemory))
         case .memory where config.storageType == .postgresql:
             // Several proxies share one PostgreSQL; a per-process read-through cache
             // cannot see the others' writes (stale reads). That needs Redis (shared
             // invalidation); until then reads go to PostgreSQL.
-            return (storage, MemoryCache(maxBytes: config.memoryCache.maxMemory))
+            return backends(nil, MemoryCache(maxBytes: config.memoryCache.maxMemory))
         case .memory:
-            return (ReadThroughStorage(storage: storage, cache: MemoryTaskCache(maxBytes: config.memoryCache.readThroughMaxMemory)),
-                    MemoryCache(maxBytes: config.memoryCache.maxMemory))
+            return backends(ReadThroughStorage(storage: storage, cache: MemoryReadCache(maxBytes: config.memoryCache.readThroughMaxMemory)),
+                            MemoryCache(maxBytes: config.memoryCache.maxMemory))
         case .redis:
             // Shared by every proxy on this Redis: read-through is correct across them.
             let redis = RedisClient(loop: loop, settings: try RedisSettings(config: config.redis))
-            let entries = RedisTaskCache(redis: redis)  // registers its step on every connect: before start
+            let entries = RedisReadCache(redis: redis)  // registers its step on every connect: before start
             redis.onAvailabilityChange = { problem in
                 if let problem {
                     log.warning("Redis unavailable (\(problem)): storage calls go straight to storage, cache.* fails until it is back",
@@ -62,7 +67,7 @@ enum BackendFactory {
             }
             redis.start()
             redis.awaitFirstAttempts()  // before listening: see there why
-            return (ReadThroughStorage(storage: storage, cache: entries), RedisCache(redis: redis))
+            return backends(ReadThroughStorage(storage: storage, cache: entries), RedisCache(redis: redis))
         }
     }
 

@@ -28,14 +28,14 @@ struct Serve: ParsableCommand {
             loop.runPending()
             return RuntimeError(why)
         }
-        let (storage, cache): (StorageAdapter, CacheAdapter)
+        let backends: Backends
         do {
-            (storage, cache) = try BackendFactory.make(config, loop: loop, handoff: handoff, log: log)
+            backends = try BackendFactory.make(config, loop: loop, handoff: handoff, log: log)
         } catch let error as ProxyError {
             throw failed(error.message)
         }
         let embedder = config.vector.embedder.map { OpenAIEmbedder(loop: loop, settings: $0, maxDimension: config.vector.maxDimension) }
-        let server = ProxyServer(config: config.server, log: log, loop: loop, handoff: handoff, storage: storage, cache: cache,
+        let server = ProxyServer(config: config.server, log: log, loop: loop, handoff: handoff, backends: backends,
                                  vector: config.vector, embedder: embedder)
         server.startedWith = config
         if options.config != nil { server.reloadConfiguration = { try options.resolve() } }

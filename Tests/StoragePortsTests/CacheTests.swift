@@ -68,7 +68,7 @@ struct CacheTests {
     }
 
     @Test func readThroughEntriesStayInsideTheirByteBudget() throws {
-        let cache = MemoryTaskCache(maxBytes: 1 << 20)
+        let cache = MemoryReadCache(maxBytes: 1 << 20)
         let big = EncodedJSON(bytes: [UInt8](repeating: UInt8(ascii: "1"), count: 100_000))
         for limit in 1...40 {
             var l: CacheLookup?
@@ -84,7 +84,7 @@ struct CacheTests {
     }
 
     /// What a lookup answers, with the in-process cache (it answers at once).
-    func lookup(_ cache: MemoryTaskCache, task id: String) -> CacheLookup? {
+    func lookup(_ cache: MemoryReadCache, task id: String) -> CacheLookup? {
         var out: CacheLookup?
         cache.lookupTask(id: id) { out = $0 }
         return out
@@ -95,7 +95,7 @@ struct CacheTests {
 
     @Test func taskCacheExpiresAndInvalidates() throws {
         let clock = FakeClock()
-        let cache = MemoryTaskCache(clock: { clock.now })
+        let cache = MemoryReadCache(clock: { clock.now })
         let t = TaskRecord(id: "t1", agentName: "a", taskPrompt: "p", scheduleType: "s", scheduleValue: "v",
                            createdAt: .now(), updatedAt: .now())
         let one = EncodedJSON(encoding: t), list = EncodedJSON(encoding: [t])
@@ -108,11 +108,11 @@ struct CacheTests {
         #expect(hit(listLookup) == list)
         cache.lookupTaskList(TaskQuery(limit: 5)) { listLookup = $0 }
         #expect(hit(listLookup) == nil)  // the key includes limit and offset
-        clock.now += MemoryTaskCache.listTTL + 1
+        clock.now += MemoryReadCache.listTTL + 1
         cache.lookupTaskList(TaskQuery()) { listLookup = $0 }
         #expect(hit(listLookup) == nil)
         #expect(hit(lookup(cache, task: "t1")) == one)
-        clock.now += MemoryTaskCache.taskTTL
+        clock.now += MemoryReadCache.taskTTL
         #expect(hit(lookup(cache, task: "t1")) == nil)
         cache.fill(try #require(ticket(lookup(cache, task: "t1"))), with: one) {}
         cache.invalidate(taskIDs: ["t1"]) {}
@@ -122,7 +122,7 @@ struct CacheTests {
     }
 
     @Test func aFillFromBeforeAnInvalidationDoesNotLand() throws {
-        let cache = MemoryTaskCache()
+        let cache = MemoryReadCache()
         let before = try #require(ticket(lookup(cache, task: "t1")))  // a reader misses…
         cache.invalidate(taskIDs: ["t1"]) {}                           // …a writer commits…
         cache.fill(before, with: EncodedJSON(encoding: JSONValue.string("old"))) {}  // …the reader's old row

@@ -1,7 +1,7 @@
 import ProxyCore
 import StoragePorts
 
-/// Holds a request of a limited scope against `Access.table` before it runs:
+/// Holds a request of a limited scope against its method's `access` before it runs:
 /// refuses it (-32007, naming what the scope lacks), answers it without
 /// running (a task outside the scope reads as absent), or lets it run, with
 /// `cache.*` and metadata keys moved into the scope's namespace. A task named
@@ -16,8 +16,7 @@ enum AccessGuard {
 
     static func check(_ spec: MethodSpec, _ params: JSONObject, scope: Scope, session: Session, services: Services,
                       _ decided: @escaping (Decision) -> Void) {
-        guard let access = Access.table[spec.name] else { return decided(.refuse(.unauthorized("\(spec.name) is not open to scoped tokens"))) }
-        switch access {
+        switch spec.access {
         case .anyone:
             decided(.run(params))
         case .admin(let writes):

@@ -1,4 +1,5 @@
 import ProxyCore
+import SQLStore
 import StoragePorts
 
 /// What a handler answers with: a result to encode, or an error.
@@ -19,6 +20,21 @@ struct Call {
     func transaction() throws(ProxyError) -> TransactionID? {
         guard let handle = try params.optionalString("transaction") else { return nil }
         return try session.transaction(handle)
+    }
+
+    /// Runs an operation in the call's transaction and answers with its
+    /// result: a read from the read-through cache when its policy names an
+    /// entry (the answer is kept encoded), else written straight from the value.
+    func answer<T: JSONWritable>(_ operation: Operation<T>) throws(ProxyError) {
+        let tx = try transaction(), operations = services.operations
+        if case .keep? = operation.cache, operations.readThrough != nil {
+            return operations.answer(operation, in: tx) { relay($0) }
+        }
+        operations.run(operation, in: tx) { relay($0) }
+    }
+
+    func answer(_ operation: Operation<Void>) throws(ProxyError) {
+        services.operations.run(operation, in: try transaction()) { relay($0) }
     }
 
     /// Adapts a backend completion to the reply.

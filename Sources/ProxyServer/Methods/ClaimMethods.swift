@@ -6,8 +6,7 @@ import StoragePorts
 /// client transaction: a claim must be committed before its worker starts.
 enum ClaimMethods {
     static let all: [MethodSpec] = [
-        MethodSpec("claim_due_tasks",
-                   "Take up to `limit` due tasks for `worker`: enabled, and pending with next_run <= now, or running with an expired lease. "
+        MethodSpec("claim_due_tasks", .write(.agent("agent_name")), "Take up to `limit` due tasks for `worker`: enabled, and pending with next_run <= now, or running with an expired lease. "
                    + "Returns them, running under the worker's lease, attempts + 1. A task whose lease expired with no attempts left becomes failed instead.",
                    params: [.required("worker", Schema.string, "The claiming worker's id (1-128 printable characters), unique per process."),
                             .optional("agent_name", Schema.string, "Only this agent's tasks."),
@@ -24,7 +23,7 @@ enum ClaimMethods {
                                        defaultMaxAttempts: call.services.defaultMaxAttempts)
             call.storage.claimDueTasks(request) { result in call.relay(result.map { $0.filter { $0.isClaimed(by: worker) } }) }
         },
-        MethodSpec("renew_lease", "Extend the worker's lease to lease_seconds from now. Returns the task; -32002 (data.owner) when the worker does not hold it.",
+        MethodSpec("renew_lease", .write(.task("task_id")), "Extend the worker's lease to lease_seconds from now. Returns the task; -32002 (data.owner) when the worker does not hold it.",
                    params: [.required("task_id", Schema.string, "Task id."),
                             .required("worker", Schema.string, "The worker holding the lease."),
                             .optional("lease_seconds", Schema.number, "Default 60, at most server.max_lease_seconds.")],
@@ -34,8 +33,7 @@ enum ClaimMethods {
             call.storage.renewLease(taskID: try p.string("task_id"), worker: try workerParam(p),
                                     until: try leaseEnd(p, from: now, call.services), now: now) { call.relay($0) }
         },
-        MethodSpec("complete_task",
-                   "End the worker's run with an outcome. With a next run (given, or computed from the schedule when absent) the task goes back to pending; "
+        MethodSpec("complete_task", .write(.task("task_id")), "End the worker's run with an outcome. With a next run (given, or computed from the schedule when absent) the task goes back to pending; "
                    + "without one (next_run null, or a finished once schedule) it keeps `status`. Returns the task; -32002 (data.owner) when the worker does not hold it.",
                    params: [.required("task_id", Schema.string, "Task id."),
                             .required("worker", Schema.string, "The worker holding the lease."),

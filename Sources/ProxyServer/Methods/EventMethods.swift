@@ -5,8 +5,7 @@ import StoragePorts
 /// committed changes arrive on it as `event` notifications.
 enum EventMethods {
     static let all: [MethodSpec] = [
-        MethodSpec("subscribe",
-                   "Receive committed changes as `event` notifications on this connection, in commit order per task, until unsubscribe "
+        MethodSpec("subscribe", .read(.agentOrTask), "Receive committed changes as `event` notifications on this connection, in commit order per task, until unsubscribe "
                    + "or disconnect. Returns {subscription}. A connection that reads too slowly loses events and is told with one `lagged` event.",
                    params: [.optional("topics", Schema.array(Schema.string), "Any of \"tasks\" and \"logs\"; default both."),
                             .optional("agent_name", Schema.string, "Only changes to this agent's tasks (and their logs)."),
@@ -24,7 +23,7 @@ enum EventMethods {
                 }
             }
         },
-        MethodSpec("unsubscribe", "End a subscription of this connection. Returns false when it has none by that id.",
+        MethodSpec("unsubscribe", .anyone, "End a subscription of this connection. Returns false when it has none by that id.",
                    params: [.required("subscription", Schema.string, "The id subscribe returned.")],
                    result: Schema.boolean, ordering: .write, retrySafe: true) { call in
             call.reply(.success(call.services.events.unsubscribe(try call.params.string("subscription"), for: call.session)))

@@ -22,10 +22,16 @@ struct ParamSpec {
     }
 }
 
-/// One row of the method table: adding a method is adding a row. A class:
-/// the dispatcher looks one up per request and must not copy its arrays.
+/// One row of the method table: adding a method is adding a row, and the row
+/// says everything about it: its name, what a limited scope needs to call it,
+/// its parameters (checked before the handler, and published), its result,
+/// how it orders against its neighbours, whether it may be sent again, and
+/// what it runs (usually one `SQLStore.Operation`). A class: the dispatcher
+/// looks one up per request and must not copy its arrays.
 final class MethodSpec {
     let name: String
+    /// What a limited scope (`server.tokens`, `server.unix_peers`) needs: `AccessGuard` reads it.
+    let access: Access
     let summary: String
     private(set) var params: [ParamSpec]
     let result: JSONValue
@@ -43,9 +49,10 @@ final class MethodSpec {
 
     /// Storage methods take an optional transaction handle.
     /// A read changes nothing, so it is retry-safe unless it says otherwise.
-    init(_ name: String, _ summary: String, params: [ParamSpec] = [], result: JSONValue, ordering: Ordering,
+    init(_ name: String, _ access: Access, _ summary: String, params: [ParamSpec] = [], result: JSONValue, ordering: Ordering,
          transactional: Bool = false, retrySafe: Bool? = nil, run: @escaping (Call) throws -> Void) {
         self.name = name
+        self.access = access
         self.summary = summary
         self.params = params
         if transactional {
@@ -84,7 +91,6 @@ struct MethodTable {
         for spec in specs {
             spec.index = ordered.count
             precondition(byName[spec.name] == nil, "method \(spec.name) defined twice")
-            precondition(Access.table[spec.name] != nil, "method \(spec.name) has no row in Access.table")
             byName[spec.name] = spec
             ordered.append(spec)
         }
@@ -94,5 +100,5 @@ struct MethodTable {
 
     var names: [String] { ordered.map(\.name) }
 
-    static let standard = MethodTable(StorageMethods.all + ClaimMethods.all + ScheduleMethods.all + EventMethods.all + VectorMethods.all + CacheMethods.all + ServerMethods.all)
+    static let standard = MethodTable(StorageMethods.all + MetadataMethods.all + ClaimMethods.all + ScheduleMethods.all + EventMethods.all + VectorMethods.all + CacheMethods.all + ServerMethods.all)
 }

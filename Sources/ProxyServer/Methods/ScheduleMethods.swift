@@ -5,8 +5,7 @@ import Scheduling
 /// show or check (and for the tests that compare it with croniter).
 enum ScheduleMethods {
     static let all: [MethodSpec] = [
-        MethodSpec("schedule.next_runs",
-                   "The next `count` runs of a schedule after `after`, as save_task and complete_task compute them. "
+        MethodSpec("schedule.next_runs", .anyone, "The next `count` runs of a schedule after `after`, as save_task and complete_task compute them. "
                    + "Fewer when it ends (once); [] for a type the proxy does not compute.",
                    params: [.required("schedule_type", Schema.string, "cron, interval or once."),
                             .required("schedule_value", Schema.string, "As in a task."),

@@ -3,7 +3,7 @@ import ProxyCore
 /// The proxy's own methods: authentication, status, self-description.
 enum ServerMethods {
     static let all: [MethodSpec] = [
-        MethodSpec("auth", "Present a token: server.auth_token (everything) or one of server.tokens (its scope); "
+        MethodSpec("auth", .anyone, "Present a token: server.auth_token (everything) or one of server.tokens (its scope); "
                    + "required first on TCP when a token is configured.",
                    params: [.required("token", Schema.string, "server.auth_token, or a token of server.tokens.")],
                    result: Schema.boolean, ordering: .write) { call in
@@ -17,11 +17,11 @@ enum ServerMethods {
             call.session.authenticated(scope)
             call.reply(.success(true))
         },
-        MethodSpec("server.status", "Connections, requests and errors per method, latency percentiles, storage and cache state.",
+        MethodSpec("server.status", .admin(writes: false), "Connections, requests and errors per method, latency percentiles, storage and cache state.",
                    result: Schema.object, ordering: .read) { call in
             call.reply(.success(call.services.status()))
         },
-        MethodSpec("rpc.discover", "This API as an OpenRPC document.", result: Schema.object, ordering: .read) { call in
+        MethodSpec("rpc.discover", .anyone, "This API as an OpenRPC document.", result: Schema.object, ordering: .read) { call in
             call.reply(.success(OpenRPC.document(for: MethodTable.standard)))
         },
     ]

@@ -3,12 +3,12 @@ import ProxyCore
 /// The seed's `StorageAdapter` methods, as the contract names them.
 enum StorageMethods {
     static let all: [MethodSpec] = [
-        MethodSpec("health_check", "true when storage answers, else false (the cache does not count; see server.status).",
+        MethodSpec("health_check", .anyone, "true when storage answers, else false (the cache does not count; see server.status).",
                    result: Schema.boolean, ordering: .read) { call in
             if let up = call.services.health.recent { return call.reply(.success(up)) }
             call.services.health.check(storage: call.storage) { up in call.reply(.success(up)) }
         },
-        MethodSpec("save_task", "Insert a task, or update the stored one with the fields present. Returns the task id.",
+        MethodSpec("save_task", .write(.savedTask), "Insert a task, or update the stored one with the fields present. Returns the task id.",
                    params: [.required("task", Schema.task, "The task; `id` optional (1-128 printable characters).")],
                    result: Schema.string, ordering: .write, transactional: true) { call in
             let task = try call.params.objectParam("task")
@@ -21,14 +21,14 @@ enum StorageMethods {
             }
             call.storage.saveTask(task, id: id, in: try call.transaction()) { call.relay($0) }
         },
-        MethodSpec("get_task", "The task, or null.",
+        MethodSpec("get_task", .read(.taskOrNull("task_id")), "The task, or null.",
                    params: [.required("task_id", Schema.string, "Task id.")],
                    result: Schema.nullable(Schema.task), ordering: .read, transactional: true) { call in
             let id = try call.params.string("task_id"), tx = try call.transaction()
             if tx == nil, let hit = call.services.taskAnswers.cachedTaskJSON(id: id) { return call.relay(.success(hit)) }
             call.services.taskAnswers.getTaskJSON(id: id, in: tx) { call.relay($0) }
         },
-        MethodSpec("list_tasks", "Tasks, oldest created_at first, then id.",
+        MethodSpec("list_tasks", .read(.agent("agent_name")), "Tasks, oldest created_at first, then id.",
                    params: [.optional("agent_name", Schema.string, "Only this agent's tasks."),
                             .optional("status", Schema.string, "Only tasks with this status."),
                             .optional("limit", Schema.integer, "1-10000, default 100."),
@@ -41,12 +41,12 @@ enum StorageMethods {
                                   budget: AnswerBudget(limit: call.services.maxAnswerBytes))
             call.services.taskAnswers.listTasksJSON(query, in: try call.transaction()) { call.relay($0) }
         },
-        MethodSpec("delete_task", "true if the task existed; its logs go with it.",
+        MethodSpec("delete_task", .write(.task("task_id")), "true if the task existed; its logs go with it.",
                    params: [.required("task_id", Schema.string, "Task id.")],
                    result: Schema.boolean, ordering: .write, transactional: true) { call in
             call.storage.deleteTask(id: try call.params.string("task_id"), in: try call.transaction()) { call.relay($0) }
         },
-        MethodSpec("update_task_status", "Set status (and last_run/next_run when given). true if the task exists.",
+        MethodSpec("update_task_status", .write(.task("task_id")), "Set status (and last_run/next_run when given). true if the task exists.",
                    params: [.required("task_id", Schema.string, "Task id."),
                             .required("status", Schema.string, "New status."),
                             .optional("last_run", Schema.timestamp, "Kept when absent."),
@@ -57,7 +57,7 @@ enum StorageMethods {
                                           lastRun: try p.optionalTimestamp("last_run"), nextRun: try p.optionalTimestamp("next_run"),
                                           in: try call.transaction()) { call.relay($0) }
         },
-        MethodSpec("save_log", "Append a log line to a task. Returns the log id; an unknown task is -32001.",
+        MethodSpec("save_log", .write(.task("task_id")), "Append a log line to a task. Returns the log id; an unknown task is -32001.",
                    params: [.required("task_id", Schema.string, "Task id."),
                             .required("level", Schema.string, "DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)."),
                             .required("message", Schema.string, "The message."),
@@ -72,7 +72,7 @@ enum StorageMethods {
                                  metadata: try p.optionalObject("metadata"), createdAt: try p.optionalTimestamp("created_at") ?? .now())
             call.storage.saveLog(entry, in: try call.transaction()) { call.relay($0) }
         },
-        MethodSpec("query_logs", "Logs, newest first.",
+        MethodSpec("query_logs", .read(.task("task_id")), "Logs, newest first.",
                    params: [.optional("task_id", Schema.string, "Only this task's logs."),
                             .optional("level", Schema.string, "Only this level."),
                             .optional("start_time", Schema.timestamp, "Inclusive."),
@@ -86,23 +86,12 @@ enum StorageMethods {
                                  budget: AnswerBudget(limit: call.services.maxAnswerBytes))
             call.storage.queryLogs(query, in: try call.transaction()) { call.relay($0) }
         },
-        MethodSpec("delete_old_logs", "Delete logs strictly older than `before`. Returns how many.",
+        MethodSpec("delete_old_logs", .admin(writes: true), "Delete logs strictly older than `before`. Returns how many.",
                    params: [.required("before", Schema.timestamp, "Cut-off time.")],
                    result: Schema.integer, ordering: .write, transactional: true) { call in
             call.storage.deleteOldLogs(before: try call.params.timestamp("before"), in: try call.transaction()) { call.relay($0) }
         },
-        MethodSpec("save_metadata", "Store any JSON value under a key.",
-                   params: [.required("key", Schema.string, "Key."), .required("value", Schema.any, "Any JSON value.")],
-                   result: Schema.null, ordering: .write, transactional: true) { call in
-            call.storage.saveMetadata(key: try call.params.string("key"), value: try call.params.value("value"),
-                                      in: try call.transaction()) { call.relay($0) }
-        },
-        MethodSpec("get_metadata", "The value stored under a key, or null.",
-                   params: [.required("key", Schema.string, "Key.")],
-                   result: Schema.any, ordering: .read, transactional: true) { call in
-            call.storage.getMetadata(key: try call.params.string("key"), in: try call.transaction()) { call.relay($0) }
-        },
-        MethodSpec("begin_transaction", "Open a transaction on this connection. Returns its handle.",
+        MethodSpec("begin_transaction", .anyone, "Open a transaction on this connection. Returns its handle.",
                    result: Schema.string, ordering: .write) { call in
             try call.session.reserveTransaction()
             call.storage.beginTransaction { result in
@@ -118,13 +107,13 @@ enum StorageMethods {
                 }
             }
         },
-        MethodSpec("commit_transaction", "Commit; the handle is then gone.",
+        MethodSpec("commit_transaction", .anyone, "Commit; the handle is then gone.",
                    params: [.required("transaction", Schema.string, "Handle from begin_transaction.")],
                    result: Schema.null, ordering: .write) { call in
             let tx = try call.session.endTransaction(try call.params.string("transaction"))
             call.storage.commitTransaction(tx) { call.relay($0) }
         },
-        MethodSpec("rollback_transaction", "Roll back; the handle is then gone.",
+        MethodSpec("rollback_transaction", .anyone, "Roll back; the handle is then gone.",
                    params: [.required("transaction", Schema.string, "Handle from begin_transaction.")],
                    result: Schema.null, ordering: .write) { call in
             let tx = try call.session.endTransaction(try call.params.string("transaction"))

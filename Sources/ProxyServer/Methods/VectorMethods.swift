@@ -11,7 +11,7 @@ enum VectorMethods {
     static let collectionSchema: JSONValue = ["$ref": "#/components/schemas/VectorCollection"]
 
     static let all: [MethodSpec] = [
-        MethodSpec("vector.create_collection", "Make a collection. Returns it, with `created` false when it existed with the same settings (other settings: -32002).",
+        MethodSpec("vector.create_collection", .write(.shared), "Make a collection. Returns it, with `created` false when it existed with the same settings (other settings: -32002).",
                    params: [.required("name", Schema.string, "1-128 printable characters."),
                             .required("dimension", Schema.integer, "Components per embedding (1 to vector.max_dimension)."),
                             .optional("metric", Schema.string, "cosine (default), dot or l2.")],
@@ -32,16 +32,16 @@ enum VectorMethods {
                 })
             }
         },
-        MethodSpec("vector.list_collections", "Every collection: name, dimension (null before its first embedding), metric, count.",
+        MethodSpec("vector.list_collections", .read(.shared), "Every collection: name, dimension (null before its first embedding), metric, count.",
                    result: Schema.array(collectionSchema), ordering: .read) { call in
             call.services.vectors.listCollections { r in call.reply(r.map { JSONValue.array($0.map(json)) }) }
         },
-        MethodSpec("vector.drop_collection", "Delete a collection and its documents. true if it existed.",
+        MethodSpec("vector.drop_collection", .admin(writes: true), "Delete a collection and its documents. true if it existed.",
                    params: [.required("name", Schema.string, "The collection.")],
                    result: Schema.boolean, ordering: .write, retrySafe: true) { call in
             call.services.vectors.dropCollection(name: try collectionName(call.params, "name")) { call.relay($0) }
         },
-        MethodSpec("vector.add_documents", "Store documents (an id already stored is replaced). Returns their ids, in order.",
+        MethodSpec("vector.add_documents", .write(.shared), "Store documents (an id already stored is replaced). Returns their ids, in order.",
                    params: [.required("documents", Schema.array(Schema.string), "The texts (1 to vector.max_documents_per_call)."),
                             .optional("metadata", Schema.array(Schema.nullable(Schema.object)), "One object (or null) per document."),
                             .optional("embeddings", Schema.array(Schema.nullable(vectorSchema)), "One vector (or null) per document."),
@@ -53,7 +53,7 @@ enum VectorMethods {
                 call.reply(r.map { JSONValue.array($0.map { .string($0) }) })
             }
         },
-        MethodSpec("vector.search", "Documents ranked by keyword (`query`), by vector (`embedding`) or both fused (hybrid), best first.",
+        MethodSpec("vector.search", .read(.shared), "Documents ranked by keyword (`query`), by vector (`embedding`) or both fused (hybrid), best first.",
                    params: [.optional("query", Schema.string, "Text: keyword search (hybrid with an embedding)."),
                             .optional("embedding", vectorSchema, "A vector of the collection's dimension: exact nearest neighbours."),
                             .optional("mode", Schema.string, "keyword, vector or hybrid (default: from what is given)."),
@@ -64,7 +64,7 @@ enum VectorMethods {
             let request = try VectorParams.search(call.params, collection: try collection(call.params), limits: call.services.vectorLimits)
             call.services.vectors.search(request) { r in call.reply(r.map { JSONValue.array($0.map(\.json)) }) }
         },
-        MethodSpec("vector.delete_documents", "Delete documents by id. Returns how many existed.",
+        MethodSpec("vector.delete_documents", .write(.shared), "Delete documents by id. Returns how many existed.",
                    params: [.required("ids", Schema.array(Schema.string), "The ids (1 to vector.max_documents_per_call)."), collectionParam],
                    result: Schema.integer, ordering: .write, transactional: true) { call in
             let ids = try VectorParams.ids(call.params, "ids", limit: call.services.vectorLimits.maxDocumentsPerCall)

@@ -32,9 +32,6 @@ public protocol StorageAdapter: TaskClaims, ChangeFeed {
     func queryLogs(_ query: LogQuery, in tx: TransactionID?, _ done: @escaping Completion<[LogEntry]>)
     func deleteOldLogs(before: Timestamp, in tx: TransactionID?, _ done: @escaping Completion<Int>)
 
-    func saveMetadata(key: String, value: JSONValue, in tx: TransactionID?, _ done: @escaping Completion<Void>)
-    func getMetadata(key: String, in tx: TransactionID?, _ done: @escaping Completion<JSONValue?>)
-
     func beginTransaction(_ done: @escaping Completion<TransactionID>)
     func commitTransaction(_ tx: TransactionID, _ done: @escaping Completion<Void>)
     func rollbackTransaction(_ tx: TransactionID, _ done: @escaping Completion<Void>)

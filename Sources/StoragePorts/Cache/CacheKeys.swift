@@ -14,7 +14,7 @@ public enum CacheKeys {
     public static func isTaskList(_ key: String) -> Bool { key.hasPrefix("tasks:") }
 
     /// `%`, `:` and `*` as %XX; everything else as is.
-    static func escape(_ part: String) -> String {
+    public static func escape(_ part: String) -> String {
         guard part.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "*") }) else { return part }
         var out = ""
         for c in part.unicodeScalars {

@@ -1,38 +1,20 @@
 import ProxyCore
 
-/// Puts the proxy's read-through cache in front of a storage backend.
-///
-/// `get_task`/`list_tasks` answers outside a transaction (`getTaskJSON`,
-/// `listTasksJSON`) are served from the cache, already encoded, when they
-/// can be; a miss reads storage and fills the cache. Identical misses in
-/// flight together share one storage read (single-flight: a stampede on a
-/// hot key costs one query). The typed reads pass through.
-///
-/// Every committed write that touches tasks invalidates the entries it may
-/// have changed after the commit succeeded and before it is acknowledged, so
-/// a read sent after the acknowledgement, through any proxy sharing the
-/// cache, cannot be served the old answer. A fill carries the versions its
-/// lookup saw (`FillTicket`) and lands only if no invalidation came in
-/// between: a reader that read a row before a concurrent writer committed
-/// can never put it back after the writer's invalidation. Loop thread only.
+/// Puts the proxy's read-through cache in front of a storage backend's
+/// task methods: `get_task`/`list_tasks` answers outside a transaction
+/// (`getTaskJSON`, `listTasksJSON`) come from the cache, already encoded,
+/// when they can, and every task write invalidates what it changed, with the
+/// guarantees `ReadThrough` keeps (operations with a cache policy share the
+/// same instance). The typed reads pass through. Loop thread only.
 public final class ReadThroughStorage: StorageAdapter, TaskAnswers {
     public let storage: StorageAdapter
     /// Encoded reads inside a transaction, and on a miss.
     private let direct: EncodedTaskReads
-    public let cache: TaskCache
-    /// Tasks written inside each open transaction: invalidated at commit.
-    private var touched: [TransactionID: Set<String>] = [:]
-    /// Storage reads in flight for a miss, and who else waits for each.
-    private var flights: [FillTicket: [Completion<EncodedJSON>]] = [:]
-    public private(set) var hits = 0
-    public private(set) var misses = 0
-    public private(set) var storageReads = 0
-    public private(set) var sharedReads = 0
-    public private(set) var bypassed = 0
+    public let readThrough: ReadThrough
 
-    public init(storage: StorageAdapter, cache: TaskCache) {
+    public init(storage: StorageAdapter, cache: ReadCache) {
         self.storage = storage
-        self.cache = cache
+        readThrough = ReadThrough(cache: cache)
         direct = EncodedTaskReads(storage)
     }
 
@@ -40,69 +22,22 @@ public final class ReadThroughStorage: StorageAdapter, TaskAnswers {
     /// Invalidation runs after each commit, before the answer: order is the storage's.
     public var appliesWritesInOrder: Bool { storage.appliesWritesInOrder }
 
-    /// Runs `then` once the writes' entries are gone (at once inside a
-    /// transaction: its writes are invalidated when it commits).
     private func wrote(_ ids: [String], in tx: TransactionID?, then: @escaping () -> Void) {
-        if let tx {
-            touched[tx, default: []].formUnion(ids)
-            return then()
-        }
-        cache.invalidate(taskIDs: ids, then)
+        readThrough.wrote(.tasks(ids), in: tx, then: then)
     }
 
     // MARK: - Cached reads
 
     public func getTaskJSON(id: String, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
         guard tx == nil else { return direct.getTaskJSON(id: id, in: tx, done) }
-        cache.lookupTask(id: id) { [self] lookup in
-            serve(lookup, done) { [direct] in direct.getTaskJSON(id: id, in: nil, $0) }
-        }
+        readThrough.answer(.task(id), done) { [direct] in direct.getTaskJSON(id: id, in: nil, $0) }
     }
 
-    public func cachedTaskJSON(id: String) -> EncodedJSON? {
-        guard let answer = cache.cachedTask(id: id) else { return nil }
-        hits += 1
-        return answer
-    }
+    public func cachedTaskJSON(id: String) -> EncodedJSON? { readThrough.cached(.task(id)) }
 
     public func listTasksJSON(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
         guard tx == nil else { return direct.listTasksJSON(query, in: tx, done) }
-        cache.lookupTaskList(query) { [self] lookup in
-            serve(lookup, done) { [direct] in direct.listTasksJSON(query, in: nil, $0) }
-        }
-    }
-
-    private func serve(_ lookup: CacheLookup, _ done: @escaping Completion<EncodedJSON>,
-                       read: (@escaping Completion<EncodedJSON>) -> Void) {
-        switch lookup {
-        case .hit(let answer):
-            hits += 1
-            done(.success(answer))
-        case .unavailable:
-            bypassed += 1
-            storageReads += 1
-            read(done)
-        case .miss(let ticket):
-            misses += 1
-            if flights[ticket] != nil {
-                sharedReads += 1
-                flights[ticket]!.append(done)
-                return
-            }
-            flights[ticket] = [done]
-            storageReads += 1
-            read { [self] result in
-                guard case .success(let answer) = result else { return land(ticket, result) }
-                // Answered once the entry is in: the next read of it, from
-                // anyone, is a hit. Misses meanwhile join this flight.
-                cache.fill(ticket, with: answer) { [self] in land(ticket, result) }
-            }
-        }
-    }
-
-    /// Ends a flight: everyone who waited for it gets its answer.
-    private func land(_ ticket: FillTicket, _ result: Result<EncodedJSON, ProxyError>) {
-        for w in flights.removeValue(forKey: ticket) ?? [] { w(result) }
+        readThrough.answer(.taskList(query), done) { [direct] in direct.listTasksJSON(query, in: nil, $0) }
     }
 
     public func getTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<TaskRecord?>) {
@@ -159,16 +94,11 @@ public final class ReadThroughStorage: StorageAdapter, TaskAnswers {
     }
 
     public func commitTransaction(_ tx: TransactionID, _ done: @escaping Completion<Void>) {
-        storage.commitTransaction(tx) { [self] result in
-            let ids = touched.removeValue(forKey: tx) ?? []
-            // Even a failed commit may have been applied: dropping entries is always safe.
-            guard !ids.isEmpty else { return done(result) }
-            wrote(Array(ids), in: nil) { done(result) }
-        }
+        storage.commitTransaction(tx) { [self] result in readThrough.ended(tx, committed: true) { done(result) } }
     }
 
     public func rollbackTransaction(_ tx: TransactionID, _ done: @escaping Completion<Void>) {
-        touched[tx] = nil
+        readThrough.ended(tx, committed: false) {}
         storage.rollbackTransaction(tx, done)
     }
 
@@ -188,14 +118,6 @@ public final class ReadThroughStorage: StorageAdapter, TaskAnswers {
         storage.deleteOldLogs(before: before, in: tx, done)
     }
 
-    public func saveMetadata(key: String, value: JSONValue, in tx: TransactionID?, _ done: @escaping Completion<Void>) {
-        storage.saveMetadata(key: key, value: value, in: tx, done)
-    }
-
-    public func getMetadata(key: String, in tx: TransactionID?, _ done: @escaping Completion<JSONValue?>) {
-        storage.getMetadata(key: key, in: tx, done)
-    }
-
     public func beginTransaction(_ done: @escaping Completion<TransactionID>) { storage.beginTransaction(done) }
 
     public func close(_ done: @escaping () -> Void) { storage.close(done) }
@@ -211,9 +133,7 @@ public final class ReadThroughStorage: StorageAdapter, TaskAnswers {
 
     public func statusReport() -> JSONValue {
         guard case .object(var report) = storage.statusReport() else { return storage.statusReport() }
-        report["read_through"] = ["hits": .int(Int64(hits)), "misses": .int(Int64(misses)),
-                                  "storage_reads": .int(Int64(storageReads)), "shared_reads": .int(Int64(sharedReads)),
-                                  "bypassed": .int(Int64(bypassed)), "cache": cache.statusReport()]
+        report["read_through"] = readThrough.statusReport()
         return .object(report)
     }
 }

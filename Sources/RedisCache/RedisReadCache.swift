@@ -4,32 +4,33 @@ import StoragePorts
 /// The proxy's read-through entries in Redis, shared by every proxy on the
 /// same Redis and database, correct under concurrency and outages:
 ///
-/// - Entries live under `{prefix}rt:`, apart from `cache.*` (`{prefix}app:`).
-///   `task:{id}` (TTL 300 s) and `tasks:{agent}:{status}:{limit}:{offset}`
-///   (TTL 60 s) hold `stamp|answer`.
+/// - Entries live under `{prefix}rt:`, apart from `cache.*` (`{prefix}app:`),
+///   each for its TTL (`task:{id}` 300 s, `tasks:{agent}:{status}:{limit}:{offset}`
+///   60 s), holding `stamp|answer`.
 /// - `rt:gen` is a generation every new connection increments before it is
 ///   used. An entry counts only if its stamp names the current generation, so
 ///   an invalidation missed while Redis was out of reach (or while a proxy
 ///   was down) cannot leave an old entry to be served: whoever reconnects
 ///   first retires every entry written before.
-/// - A task write increments `rt:lists` (a list entry's stamp is
-///   `gen.lists`: any write retires every list) and sets the task's version
-///   key `task:{id}:v` to that new value, then deletes the entry. This runs
-///   after the storage commit and before the write is acknowledged.
+/// - An entry with a version of its own (`task:{id}`) is guarded by its
+///   version key `task:{id}:v`; an entry of a group (a listing) by the
+///   group's counter `rt:{group}` (task lists: `rt:lists`), and its stamp is
+///   `gen.counter`. A write increments `rt:seq` and its groups' counters,
+///   sets each written key's version to the new `seq`, then deletes the
+///   entries. This runs after the storage commit and before the write is
+///   acknowledged.
 /// - A lookup reads generation, entry and version with one `MGET` (the
 ///   lookups of one loop turn share it); a miss hands out what it saw, and the fill (a script) writes only if generation and
 ///   version are unchanged: a reader that read a row before a concurrent
 ///   writer committed can never store it after the writer's invalidation.
 ///
 /// Loop thread only.
-public final class RedisTaskCache: TaskCache {
-    public static let taskTTL = 300
-    public static let listTTL = 60
+public final class RedisReadCache: ReadCache {
 
     private let redis: RedisClient
     private let space: String
     private let generationKey: String
-    private let listsKey: String
+    private let sequenceKey: String
     public private(set) var fills = 0
     public private(set) var invalidationsMissed = 0
 
@@ -40,16 +41,19 @@ public final class RedisTaskCache: TaskCache {
     static let lookupsPerCommand = 32
 
     private struct PendingLookup {
-        let entry: String
-        let isList: Bool  // guarded by the lists counter; a task by its `entry:v` version key
+        let entry: CacheEntry
+        let key: String  // in Redis
         let done: (CacheLookup) -> Void
+
+        /// A group's counter, or the entry's own version key.
+        func guardKey(space: String) -> String { entry.group.map { space + $0 } ?? key + ":v" }
     }
 
     public init(redis: RedisClient) {
         self.redis = redis
         space = redis.settings.keyPrefix + "rt:"
         generationKey = space + "gen"
-        listsKey = space + "lists"
+        sequenceKey = space + "seq"
         let generationKey = generationKey
         redis.onEveryConnect { connection, done in
             connection.command(["INCR", generationKey]) { r in
@@ -61,18 +65,13 @@ public final class RedisTaskCache: TaskCache {
 
     // MARK: - Lookups
 
-    public func lookupTask(id: String, _ done: @escaping (CacheLookup) -> Void) {
-        let entry = space + CacheKeys.task(id)
-        pending.append(PendingLookup(entry: entry, isList: false, done: done))
-    }
-
-    public func lookupTaskList(_ query: TaskQuery, _ done: @escaping (CacheLookup) -> Void) {
-        pending.append(PendingLookup(entry: space + CacheKeys.taskList(query), isList: true, done: done))
+    public func lookup(_ entry: CacheEntry, _ done: @escaping (CacheLookup) -> Void) {
+        pending.append(PendingLookup(entry: entry, key: space + entry.key, done: done))
     }
 
     /// `MGET gen entry₁ guard₁ entry₂ guard₂ …` for the turn's lookups. An
     /// entry is a hit if its stamp is the current one: the generation, and
-    /// for a list also the lists counter (its guard). Lookups of one entry
+    /// for a group's entry also the group's counter (its guard). Lookups of one entry
     /// asked one after another (a stampede on a hot key) share one slot: Redis
     /// reads the entry once, and they all get the same answer, so their misses
     /// share one storage read too.
@@ -86,22 +85,22 @@ public final class RedisTaskCache: TaskCache {
                 var slots = 0, end = start
                 while end < turn.count {
                     let l = turn[end]
-                    if end == start || turn[end - 1].entry != l.entry {
+                    if end == start || turn[end - 1].key != l.key {
                         if slots == Self.lookupsPerCommand { break }
                         slots += 1
-                        mget.append(l.entry)
-                        if l.isList { mget.append(listsKey) } else { mget.append(l.entry, suffix: ":v") }
+                        mget.append(l.key)
+                        if let group = l.entry.group { mget.append(space + group) } else { mget.append(l.key, suffix: ":v") }
                     }
                     end += 1
                 }
                 let batch = turn[start..<end]
                 start = end
-                redis.send(mget) { [listsKey] reply in Self.answer(batch, slots: slots, from: reply, listsKey: listsKey) }
+                redis.send(mget) { [space] reply in Self.answer(batch, slots: slots, from: reply, space: space) }
             }
         }
     }
 
-    private static func answer(_ batch: ArraySlice<PendingLookup>, slots: Int, from reply: RedisReplyView?, listsKey: String) {
+    private static func answer(_ batch: ArraySlice<PendingLookup>, slots: Int, from reply: RedisReplyView?, space: String) {
         guard let reply, reply.isArray, reply.count == 1 + 2 * slots, let gen = reply[0].bytes else {
             for l in batch { l.done(.unavailable) }
             return
@@ -110,34 +109,34 @@ public final class RedisTaskCache: TaskCache {
         var lookup = CacheLookup.unavailable
         for i in batch.indices {
             let l = batch[i]
-            if i == batch.startIndex || batch[i - 1].entry != l.entry {
+            if i == batch.startIndex || batch[i - 1].key != l.key {
                 slot += 1
-                lookup = answer(l, stored: reply[1 + 2 * slot].bytes, version: reply[2 + 2 * slot].bytes, gen: gen, listsKey: listsKey)
+                lookup = answer(l, stored: reply[1 + 2 * slot].bytes, version: reply[2 + 2 * slot].bytes, gen: gen, space: space)
             }
             l.done(lookup)
         }
     }
 
     private static func answer(_ l: PendingLookup, stored: UnsafeRawBufferPointer?, version: UnsafeRawBufferPointer?,
-                               gen: UnsafeRawBufferPointer, listsKey: String) -> CacheLookup {
+                               gen: UnsafeRawBufferPointer, space: String) -> CacheLookup {
+        let grouped = l.entry.group != nil
         if let stored, let bar = stored.firstIndex(of: UInt8(ascii: "|")),
-           isCurrent(stored[..<bar], gen: gen, lists: l.isList ? version : nil) {
+           isCurrent(stored[..<bar], gen: gen, group: grouped ? version : nil) {
             return .hit(EncodedJSON(bytes: Array(stored[(bar + 1)...])))
         }
         let genText = String(decoding: gen, as: UTF8.self)
         let versionText = version.map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let stamp = l.isList ? genText + "." + versionText : genText
-        let guardKey = l.isList ? listsKey : l.entry + ":v"  // built only on a miss
-        return .miss(FillTicket(entry: l.entry, versions: [genText, versionText, guardKey, stamp]))
+        let stamp = grouped ? genText + "." + versionText : genText
+        return .miss(FillTicket(entry: l.entry, versions: [genText, versionText, l.guardKey(space: space), stamp]))  // built only on a miss
     }
 
-    /// A task's stamp is `gen`; a list's is `gen.lists`.
+    /// An entry's stamp is `gen`; a group's entry's is `gen.counter`.
     private static func isCurrent(_ stamp: Slice<UnsafeRawBufferPointer>, gen: UnsafeRawBufferPointer,
-                                  lists: UnsafeRawBufferPointer?) -> Bool {
-        guard let lists else { return stamp.elementsEqual(gen) }
-        guard stamp.count == gen.count + 1 + lists.count else { return false }
+                                  group: UnsafeRawBufferPointer?) -> Bool {
+        guard let group else { return stamp.elementsEqual(gen) }
+        guard stamp.count == gen.count + 1 + group.count else { return false }
         let dot = stamp.startIndex + gen.count
-        return stamp[..<dot].elementsEqual(gen) && stamp[dot] == UInt8(ascii: ".") && stamp[(dot + 1)...].elementsEqual(lists)
+        return stamp[..<dot].elementsEqual(gen) && stamp[dot] == UInt8(ascii: ".") && stamp[(dot + 1)...].elementsEqual(group)
     }
 
     // MARK: - Fills and invalidation
@@ -153,19 +152,23 @@ public final class RedisTaskCache: TaskCache {
     public func fill(_ ticket: FillTicket, with answer: EncodedJSON, _ done: @escaping () -> Void) {
         let v = ticket.versions
         guard v.count == 4 else { return done() }
-        let ttl = ticket.entry.hasPrefix(space + "tasks:") ? Self.listTTL : Self.taskTTL
-        var eval: RedisCommand = ["EVAL", Self.fillScript, "3", generationKey, v[2], ticket.entry, v[0], v[1], v[3]]
+        var eval: RedisCommand = ["EVAL", Self.fillScript, "3", generationKey, v[2], space + ticket.entry.key, v[0], v[1], v[3]]
         eval.append(bytes: answer.bytes)
-        eval.append(String(ttl))
+        eval.append(String(ticket.entry.ttl))
         redis.command(eval) { [self] r in
             if case .success(.integer(1)) = r { fills += 1 }
             done()
         }
     }
 
+    /// KEYS: `seq`, the groups' counters (ARGV[1] of them), then each entry and its version key.
     private static let invalidateScript = """
         local c = redis.call('INCR', KEYS[1])
-        for i = 2, #KEYS, 2 do
+        local first = 2 + tonumber(ARGV[1])
+        for i = 2, first - 1 do
+          redis.call('INCR', KEYS[i])
+        end
+        for i = first, #KEYS, 2 do
           redis.call('SET', KEYS[i + 1], c, 'EX', 3600)
           redis.call('DEL', KEYS[i])
         end
@@ -175,13 +178,15 @@ public final class RedisTaskCache: TaskCache {
     /// If Redis did not confirm, every connection is dropped: each new one
     /// bumps the generation before it serves, so nothing the missed
     /// invalidation should have removed is served again.
-    public func invalidate(taskIDs: [String], _ done: @escaping () -> Void) {
-        var eval: RedisCommand = ["EVAL", Self.invalidateScript, String(1 + 2 * taskIDs.count), listsKey]
-        for id in taskIDs {
-            let entry = space + CacheKeys.task(id)
+    public func invalidate(_ what: CacheInvalidation, _ done: @escaping () -> Void) {
+        var eval: RedisCommand = ["EVAL", Self.invalidateScript, String(1 + what.groups.count + 2 * what.keys.count), sequenceKey]
+        for group in what.groups { eval.append(space + group) }
+        for key in what.keys {
+            let entry = space + key
             eval.append(entry)
             eval.append(entry + ":v")
         }
+        eval.append(String(what.groups.count))
         redis.command(eval) { [self] r in
             if case .success(.integer) = r { return done() }
             invalidationsMissed += 1

@@ -1,0 +1,140 @@
+import ProxyCore
+import StoragePorts
+
+/// One storage operation, written once for both backends, as GRDB writes a
+/// request once over its `Database` primitives: the statement (in the
+/// backend's dialect), how its rows decode, whether it writes and which row
+/// it locks, and what it does to the read-through cache. An executor
+/// (`OperationRunner`: `SQLiteStorage`, `PostgresStorage`) only decides where
+/// it runs; `Operations` puts the cache in front.
+///
+/// Decoding is a fold, so SQLite decodes each row as it steps (no copy) and
+/// PostgreSQL over the rows it received: `initial`, then `eachRow` per row in
+/// order, then `finish` with the number of rows the statement changed (a
+/// write's; a read's is meaningless).
+public struct Operation<Output> {
+    public enum Access {
+        case read
+        /// nil: a statement over many rows (a bulk delete), which commits
+        /// alone rather than hold up a group commit.
+        case write(RowLock?)
+    }
+
+    public let access: Access
+    public let statement: (SQLDialect) -> BoundStatement
+    /// A page's answer budget (`server.max_answer_bytes`) and how many
+    /// columns a record has: a listing stops reading (-32005) past it.
+    public let page: (budget: AnswerBudget, recordColumns: Int)?
+    public let cache: CachePolicy<Output>?
+    let initial: Output
+    let eachRow: (any SQLRow, SQLDialect, inout Output) throws(ProxyError) -> Void
+    let finish: (inout Output, _ changedRows: Int) throws(ProxyError) -> Void
+
+    public init(_ access: Access, page: (budget: AnswerBudget, recordColumns: Int)? = nil, cache: CachePolicy<Output>? = nil,
+                statement: @escaping (SQLDialect) -> BoundStatement, initial: Output,
+                eachRow: @escaping (any SQLRow, SQLDialect, inout Output) throws(ProxyError) -> Void = { _, _, _ in },
+                finish: @escaping (inout Output, _ changedRows: Int) throws(ProxyError) -> Void = { _, _ in }) {
+        self.access = access
+        self.page = page
+        self.cache = cache
+        self.statement = statement
+        self.initial = initial
+        self.eachRow = eachRow
+        self.finish = finish
+    }
+
+    public var writes: Bool { if case .write = access { return true } else { return false } }
+}
+
+/// A statement and its parameters, in one dialect.
+public typealias BoundStatement = (sql: String, values: [SQLValue])
+
+extension Operation {
+    /// Runs the fold over rows a driver hands in order (SQLite: as it steps;
+    /// PostgreSQL: the result's rows). Executors call this and nothing else.
+    public func decode(_ dialect: SQLDialect, rows: (_ each: (any SQLRow) throws(ProxyError) -> Void) throws(ProxyError) -> Void,
+                       changedRows: () -> Int) throws(ProxyError) -> Output {
+        var out = initial
+        try rows { row throws(ProxyError) in try eachRow(row, dialect, &out) }
+        try finish(&out, changedRows())
+        return out
+    }
+}
+
+/// The common shapes.
+extension Operation {
+    /// The first row's record, or nil.
+    public static func one<T>(_ access: Access = .read, cache: CachePolicy<T?>? = nil, _ statement: @escaping (SQLDialect) -> BoundStatement,
+                              decode: @escaping (any SQLRow, SQLDialect) -> T) -> Operation<T?> where Output == T? {
+        Operation<T?>(access, cache: cache, statement: statement, initial: nil,
+                      eachRow: { row, d, out in if out == nil { out = decode(row, d) } })
+    }
+
+    /// Every row's record, in order.
+    public static func all<T>(_ access: Access = .read, page: (budget: AnswerBudget, recordColumns: Int)? = nil,
+                              cache: CachePolicy<[T]>? = nil, _ statement: @escaping (SQLDialect) -> BoundStatement,
+                              decode: @escaping (any SQLRow, SQLDialect) -> T) -> Operation<[T]> where Output == [T] {
+        Operation<[T]>(access, page: page, cache: cache, statement: statement, initial: [],
+                       eachRow: { row, d, out in out.append(decode(row, d)) })
+    }
+
+    /// Whether the statement changed a row.
+    public static func changed(_ lock: RowLock?, cache: CachePolicy<Bool>? = nil,
+                               _ statement: @escaping (SQLDialect) -> BoundStatement) -> Operation<Bool> where Output == Bool {
+        Operation<Bool>(.write(lock), cache: cache, statement: statement, initial: false, finish: { out, n in out = n > 0 })
+    }
+
+    /// How many rows the statement changed.
+    public static func count(_ lock: RowLock?, cache: CachePolicy<Int>? = nil,
+                             _ statement: @escaping (SQLDialect) -> BoundStatement) -> Operation<Int> where Output == Int {
+        Operation<Int>(.write(lock), cache: cache, statement: statement, initial: 0, finish: { out, n in out = n })
+    }
+
+    /// A write whose answer is nothing (`null` on the wire).
+    public static func done(_ lock: RowLock?, cache: CachePolicy<Void>? = nil,
+                            _ statement: @escaping (SQLDialect) -> BoundStatement) -> Operation<Void> where Output == Void {
+        Operation<Void>(.write(lock), cache: cache, statement: statement, initial: ())
+    }
+}
+
+/// Where a write takes its row lock. PostgreSQL's group commit sorts a
+/// group's writes by it, so two groups never wait on each other's rows in
+/// opposite orders; SQLite's single writer needs no order.
+public struct RowLock: Comparable, Sendable {
+    /// tasks < metadata < unordered (claims: they skip locked rows and never wait, so they go last).
+    public enum Table: Int, Sendable { case tasks, metadata, unordered }
+    public let table: Table
+    public let key: String
+
+    public static func task(_ id: String) -> RowLock { RowLock(table: .tasks, key: id) }
+    public static func metadata(_ key: String) -> RowLock { RowLock(table: .metadata, key: key) }
+    public static let unordered = RowLock(table: .unordered, key: "")
+
+    public static func < (a: RowLock, b: RowLock) -> Bool {
+        a.table != b.table ? a.table.rawValue < b.table.rawValue : a.key < b.key
+    }
+}
+
+/// What an operation does to the read-through cache: a read names the
+/// entry its answer is kept under; a write, what it retires (from its
+/// output: a new task's id is known only then).
+public enum CachePolicy<Output> {
+    case keep(CacheEntry)
+    case retire((Output) -> CacheInvalidation)
+
+    /// A write that retires the same whatever it answered.
+    public static func retiring(_ what: CacheInvalidation) -> CachePolicy { .retire { _ in what } }
+}
+
+/// A value made once per dialect at start-up (statement text), not per call.
+public struct PerDialect<T: Sendable>: Sendable {
+    private let sqlite: T
+    private let postgresql: T
+
+    public init(_ make: (SQLDialect) -> T) {
+        sqlite = make(.sqlite)
+        postgresql = make(.postgresql)
+    }
+
+    public subscript(_ dialect: SQLDialect) -> T { dialect == .sqlite ? sqlite : postgresql }
+}

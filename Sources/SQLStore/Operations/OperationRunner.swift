@@ -1,0 +1,45 @@
+import ProxyCore
+import StoragePorts
+
+/// An executor of operations: a backend decides where one runs (SQLite: a
+/// reader thread or the writer's group commit; PostgreSQL: a shared pooled
+/// connection or a group commit sorted by the row lock), inside the client's
+/// transaction when it names one (a write then in a savepoint of its own).
+/// `done` runs on the loop thread.
+public protocol OperationRunner: AnyObject {
+    func run<T>(_ operation: Operation<T>, in tx: TransactionID?, _ done: @escaping Completion<T>)
+}
+
+/// How the server runs operations: on the backend, with the read-through
+/// cache in front when there is one (the same `ReadThrough` as the task
+/// reads', so a transaction's writes of both kinds are retired at its
+/// commit). Loop thread only.
+public final class Operations {
+    public let runner: OperationRunner
+    public let readThrough: ReadThrough?
+
+    public init(runner: OperationRunner, readThrough: ReadThrough?) {
+        self.runner = runner
+        self.readThrough = readThrough
+    }
+
+    /// The typed result; a write is acknowledged once what it retires is gone.
+    public func run<T>(_ operation: Operation<T>, in tx: TransactionID?, _ done: @escaping Completion<T>) {
+        guard let readThrough, case .retire(let retired)? = operation.cache else { return runner.run(operation, in: tx, done) }
+        runner.run(operation, in: tx) { result in
+            guard case .success(let value) = result else { return done(result) }
+            readThrough.wrote(retired(value), in: tx) { done(result) }
+        }
+    }
+
+    /// The answer encoded: from the cache when the operation names an entry
+    /// and runs outside a transaction, else from storage.
+    public func answer<T: JSONWritable>(_ operation: Operation<T>, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
+        let direct = { [runner] (done: @escaping Completion<EncodedJSON>) in
+            runner.run(operation, in: tx) { done($0.map { EncodedJSON(encoding: $0) }) }
+        }
+        guard tx == nil, let readThrough, case .keep(let entry)? = operation.cache else { return run(operation, in: tx) { done($0.map { EncodedJSON(encoding: $0) }) } }
+        if let hit = readThrough.cached(entry) { return done(.success(hit)) }
+        readThrough.answer(entry, done, read: direct)
+    }
+}
