@@ -10,7 +10,7 @@ enum ClaimMethods {
                    + "Returns them, running under the worker's lease, attempts + 1. A task whose lease expired with no attempts left becomes failed instead.",
                    params: [.required("worker", Schema.string, "The claiming worker's id (1-128 printable characters), unique per process."),
                             .optional("agent_name", Schema.string, "Only this agent's tasks."),
-                            .optional("limit", Schema.integer, "1-1000, default 1."),
+                            .integer("limit", 1...1000, default: 1, "How many tasks at most."),
                             .optional("lease_seconds", Schema.number, "How long the lease lasts unless renewed; default 60, at most server.max_lease_seconds."),
                             .optional("now", Schema.timestamp, "Due by this instant instead of the proxy's clock (tests, backfills).")],
                    result: Schema.array(Schema.task), ordering: .write, retrySafe: false) { call in
@@ -18,7 +18,7 @@ enum ClaimMethods {
             let worker = try workerParam(p)
             let now = try p.optionalTimestamp("now") ?? .now()
             let request = ClaimRequest(worker: worker, agentName: try p.optionalString("agent_name"),
-                                       limit: try p.int("limit", default: 1, in: 1...1000),
+                                       limit: try p.int("limit"),
                                        leaseUntil: try leaseEnd(p, from: now, call.services), now: now,
                                        defaultMaxAttempts: call.services.defaultMaxAttempts)
             call.storage.claimDueTasks(request) { result in call.relay(result.map { $0.filter { $0.isClaimed(by: worker) } }) }

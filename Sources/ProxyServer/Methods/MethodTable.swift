@@ -7,18 +7,28 @@ import StoragePorts
 enum Ordering { case read, write }
 
 /// One parameter of a method: validated before the handler runs, and
-/// described in `rpc.discover`.
+/// described in `rpc.discover` (and so `protocol/openrpc.json`). An integer's
+/// range and default are written here once: the handler reads it with
+/// `Params.int(name)`, and the schema publishes them.
 struct ParamSpec {
     let name: String
     let schema: JSONValue
     let required: Bool
     let summary: String
+    var range: ClosedRange<Int>? = nil
+    var defaultInt: Int? = nil
 
     static func required(_ name: String, _ schema: JSONValue, _ summary: String) -> ParamSpec {
         ParamSpec(name: name, schema: schema, required: true, summary: summary)
     }
     static func optional(_ name: String, _ schema: JSONValue, _ summary: String) -> ParamSpec {
         ParamSpec(name: name, schema: schema, required: false, summary: summary)
+    }
+    /// An integer in `range`; `default` when absent (nil: required).
+    static func integer(_ name: String, _ range: ClosedRange<Int>, default def: Int?, _ summary: String) -> ParamSpec {
+        var schema: JSONObject = ["type": "integer", "minimum": .int(Int64(range.lowerBound)), "maximum": .int(Int64(range.upperBound))]
+        if let def { schema["default"] = .int(Int64(def)) }
+        return ParamSpec(name: name, schema: .object(schema), required: def == nil, summary: summary, range: range, defaultInt: def)
     }
 }
 

@@ -4,6 +4,7 @@ import ProxyCore
 /// is `-32602` naming the field.
 struct Params {
     let object: JSONObject
+    let spec: MethodSpec
 
     /// Rejects names the method does not take (a typo must not be ignored)
     /// and strings holding U+0000 (no backend can store them alike).
@@ -18,6 +19,7 @@ struct Params {
             throw ProxyError.invalidParams(field: path, reason: "must not contain U+0000")
         }
         self.object = object
+        self.spec = spec
     }
 
     private func present(_ name: String) -> JSONValue? {
@@ -40,6 +42,18 @@ struct Params {
         guard let v = present(name) else { return nil }
         guard case .string(let s) = v else { throw ProxyError.invalidParams(field: name, reason: "must be a string, got \(v.typeName)") }
         return s
+    }
+
+    /// An integer parameter declared with `ParamSpec.integer`: its range and default are the row's.
+    func int(_ name: String) throws(ProxyError) -> Int {
+        guard let p = spec.params.first(where: { $0.name == name }), let range = p.range else {
+            preconditionFailure("\(spec.name): \(name) is not declared with ParamSpec.integer")
+        }
+        guard let def = p.defaultInt else {
+            guard present(name) != nil else { throw ProxyError.invalidParams(field: name, reason: "is required") }
+            return try int(name, default: range.lowerBound, in: range)
+        }
+        return try int(name, default: def, in: range)
     }
 
     func int(_ name: String, default def: Int, in range: ClosedRange<Int>) throws(ProxyError) -> Int {

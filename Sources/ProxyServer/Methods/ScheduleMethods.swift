@@ -11,11 +11,11 @@ enum ScheduleMethods {
                             .required("schedule_value", Schema.string, "As in a task."),
                             .optional("time_zone", Schema.nullable(Schema.string), "IANA name; UTC when absent."),
                             .optional("after", Schema.timestamp, "Default: now."),
-                            .optional("count", Schema.integer, "1-100, default 5.")],
+                            .integer("count", 1...100, default: 5, "How many run times.")],
                    result: Schema.array(Schema.timestamp), ordering: .read) { call in
             let p = call.params
             let type = try p.string("schedule_type")
-            let count = try p.int("count", default: 5, in: 1...100)
+            let count = try p.int("count")
             let after = try p.optionalTimestamp("after") ?? .now()
             // The same checks as a task's, with the fields named as this method's.
             guard let schedule = try Schedule.of(type: type, value: try p.string("schedule_value"),

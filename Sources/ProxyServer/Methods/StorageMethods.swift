@@ -31,13 +31,12 @@ enum StorageMethods {
         MethodSpec("list_tasks", .read(.agent("agent_name")), "Tasks, oldest created_at first, then id.",
                    params: [.optional("agent_name", Schema.string, "Only this agent's tasks."),
                             .optional("status", Schema.string, "Only tasks with this status."),
-                            .optional("limit", Schema.integer, "1-10000, default 100."),
-                            .optional("offset", Schema.integer, "Default 0.")],
+                            .integer("limit", 1...10_000, default: 100, "How many tasks at most."),
+                            .integer("offset", 0...Int(Int32.max), default: 0, "How many to skip.")],
                    result: Schema.array(Schema.task), ordering: .read, transactional: true) { call in
             let p = call.params
             let query = TaskQuery(agentName: try p.optionalString("agent_name"), status: try p.optionalString("status"),
-                                  limit: try p.int("limit", default: 100, in: 1...10_000),
-                                  offset: try p.int("offset", default: 0, in: 0...Int(Int32.max)),
+                                  limit: try p.int("limit"), offset: try p.int("offset"),
                                   budget: AnswerBudget(limit: call.services.maxAnswerBytes))
             call.services.taskAnswers.listTasksJSON(query, in: try call.transaction()) { call.relay($0) }
         },
@@ -77,12 +76,12 @@ enum StorageMethods {
                             .optional("level", Schema.string, "Only this level."),
                             .optional("start_time", Schema.timestamp, "Inclusive."),
                             .optional("end_time", Schema.timestamp, "Exclusive."),
-                            .optional("limit", Schema.integer, "1-10000, default 100.")],
+                            .integer("limit", 1...10_000, default: 100, "How many logs at most.")],
                    result: Schema.array(Schema.log), ordering: .read, transactional: true) { call in
             let p = call.params
             let query = LogQuery(taskID: try p.optionalString("task_id"), level: try p.optionalLogLevel("level"),
                                  startTime: try p.optionalTimestamp("start_time"), endTime: try p.optionalTimestamp("end_time"),
-                                 limit: try p.int("limit", default: 100, in: 1...10_000),
+                                 limit: try p.int("limit"),
                                  budget: AnswerBudget(limit: call.services.maxAnswerBytes))
             call.storage.queryLogs(query, in: try call.transaction()) { call.relay($0) }
         },
