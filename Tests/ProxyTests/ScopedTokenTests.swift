@@ -87,6 +87,10 @@ struct ScopedTokenTests {
         Case("get_metadata", ["key": "m"], news: .value(.null), reader: .value(.null), ops: .value("global")),
         Case("save_metadata", ["key": "m", "value": "mine"], news: .ok, reader: .refused, ops: .refused),
         Case("get_metadata", ["key": "m"], news: .value("mine"), reader: .value(.null), ops: .value("global")),
+        Case("list_metadata", ["prefix": ""], news: .value(["m"]), reader: .value([]), ops: .value(["m", "~news/m"])),
+        Case("list_metadata", ["prefix": "", "after": "m"], news: .value([]), reader: .value([]), ops: .value(["~news/m"])),
+        Case("delete_metadata", ["key": "m"], news: .value(true), reader: .refused, ops: .refused),
+        Case("get_metadata", ["key": "m"], news: .value(.null), reader: .value(.null), ops: .value("global")),
         // The vector store is shared: read by every scope, written by read-write ones, dropped by admins that may write.
         Case("vector.list_collections", news: .ok, reader: .ok, ops: .ok),
         Case("vector.create_collection", ["name": "kb", "dimension": 2], news: .ok, reader: .refused, ops: .refused),

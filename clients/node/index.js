@@ -250,6 +250,9 @@ class StorageMethods {
   deleteOldLogs(before) { return this.inTx('delete_old_logs', { before }); }
   saveMetadata(key, value) { return this.inTx('save_metadata', { key, value: value === undefined ? null : value }); }
   getMetadata(key) { return this.inTx('get_metadata', { key }); }
+  /** Stored keys starting with `prefix`, in byte order, after `after`: one page. */
+  listMetadata(prefix = '', { after, limit } = {}) { return this.inTx('list_metadata', named({ prefix, after, limit })); }
+  deleteMetadata(key) { return this.inTx('delete_metadata', { key }); }
 
   /** Stores documents (an id already stored is replaced); resolves with their ids. `embeddings`: arrays or typed arrays. */
   addDocuments(documents, metadata, embeddings, { ids, collection } = {}) {

@@ -8,6 +8,7 @@ const RETRY_SAFE = new Set([
   'get_metadata',
   'get_task',
   'health_check',
+  'list_metadata',
   'list_tasks',
   'query_logs',
   'renew_lease',

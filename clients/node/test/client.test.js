@@ -61,6 +61,12 @@ for (const edition of EDITIONS) {
 
       assert.equal(await client.saveMetadata('schema', { v: 3 }), null);
       assert.deepEqual(await client.getMetadata('schema'), { v: 3 });
+      await client.saveMetadata('schema/b', 1);
+      assert.deepEqual(await client.listMetadata('schema'), ['schema', 'schema/b']);
+      assert.deepEqual(await client.listMetadata('schema', { after: 'schema', limit: 1 }), ['schema/b']);
+      assert.equal(await client.deleteMetadata('schema/b'), true);
+      assert.equal(await client.deleteMetadata('schema/b'), false);
+      assert.deepEqual(await client.listMetadata(), ['schema']);
       assert.equal(await client.deleteTask('t1'), true);
       assert.equal(await client.deleteTask('t1'), false);
     });

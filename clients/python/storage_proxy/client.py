@@ -101,6 +101,13 @@ class StorageMethods:
     async def get_metadata(self, key: str) -> Optional[Any]:
         return await self._in_tx("get_metadata", {"key": key})
 
+    async def list_metadata(self, prefix: str = "", after: Optional[str] = None, limit: int = 100) -> List[str]:
+        """Stored keys starting with `prefix`, in byte order, after `after`: one page."""
+        return await self._in_tx("list_metadata", _params(prefix=prefix, after=after, limit=limit))
+
+    async def delete_metadata(self, key: str) -> bool:
+        return await self._in_tx("delete_metadata", {"key": key})
+
 
 class Transaction(StorageMethods):
     """The storage methods, run inside one transaction on the client's connection."""

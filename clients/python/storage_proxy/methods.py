@@ -7,6 +7,7 @@ RETRY_SAFE = frozenset({
     "get_metadata",
     "get_task",
     "health_check",
+    "list_metadata",
     "list_tasks",
     "query_logs",
     "renew_lease",

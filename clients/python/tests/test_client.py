@@ -62,6 +62,12 @@ def test_every_storage_method(proxy):
             await c.save_metadata("schema", {"v": 3})
             assert await c.get_metadata("schema") == {"v": 3}
             assert await c.get_metadata("nothing") is None
+            await c.save_metadata("schema/b", 1)
+            assert await c.list_metadata("schema") == ["schema", "schema/b"]
+            assert await c.list_metadata("schema", after="schema", limit=1) == ["schema/b"]
+            assert await c.delete_metadata("schema/b") is True
+            assert await c.delete_metadata("schema/b") is False
+            assert await c.list_metadata() == ["schema"]
 
             assert await c.delete_task("t1") is True
             assert await c.delete_task("t1") is False
