@@ -25,6 +25,8 @@ struct JSONCodecTests {
         #expect(try JSONParser.parse("18446744073709551616") == .double(18446744073709551616))
         #expect(JSONValue.double(100).jsonText == "100.0")
         #expect(JSONValue.double(0.1).jsonText == "0.1")
+        #expect(JSONValue.double(-0.0).jsonText == "-0.0")  // the sign survives (a vector's -0 did not)
+        #expect(try JSONParser.parse("-0.0").doubleValue?.sign == .minus)
     }
 
     @Test func unicodeEscapesAndSurrogatePairs() throws {

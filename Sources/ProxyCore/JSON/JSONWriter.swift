@@ -58,6 +58,7 @@ public enum JSONWriter {
 
     public static func double(_ d: Double, into out: inout [UInt8]) {
         guard d.isFinite else { raw("null", into: &out); return }
+        if d == 0, d.sign == .minus { raw("-0.0", into: &out); return }  // Int64 would lose the sign
         if d.rounded() == d, abs(d) < 1e15 { int(Int64(d), into: &out); raw(".0", into: &out); return }
         out.append(contentsOf: d.description.utf8)
     }
