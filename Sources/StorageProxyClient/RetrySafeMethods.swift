@@ -19,6 +19,7 @@ enum RetrySafeMethods {
         "unsubscribe",
         "vector.create_collection",
         "vector.drop_collection",
+        "vector.get_documents",
         "vector.list_collections",
         "vector.search",
     ]

@@ -97,6 +97,7 @@ struct ScopedTokenTests {
         Case("vector.add_documents", ["collection": "kb", "documents": ["a"], "embeddings": [[1, 0]], "ids": ["d1"]],
              news: .ok, reader: .refused, ops: .refused),
         Case("vector.search", ["collection": "kb", "embedding": [1, 0]], news: .ok, reader: .ok, ops: .ok),
+        Case("vector.get_documents", ["collection": "kb", "ids": ["d1"]], news: .ok, reader: .ok, ops: .ok),
         Case("vector.delete_documents", ["collection": "kb", "ids": ["d1"]], news: .ok, reader: .refused, ops: .refused),
         Case("vector.drop_collection", ["name": "kb"], news: .refused, reader: .refused, ops: .refused),
     ]

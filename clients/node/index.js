@@ -259,6 +259,8 @@ class StorageMethods {
     return this.inTx('vector.add_documents', named({ documents, metadata, embeddings: vectors(embeddings), ids, collection }));
   }
   deleteDocuments(ids, { collection } = {}) { return this.inTx('vector.delete_documents', named({ ids, collection })); }
+  /** The stored documents, in the order asked: {id, document, metadata, embedding}, null for an id not stored. */
+  getDocuments(ids, { collection } = {}) { return this.inTx('vector.get_documents', named({ ids, collection })); }
 }
 
 /** Typed arrays (Float32Array) as plain arrays, so that JSON.stringify writes them as arrays. */

@@ -19,6 +19,7 @@ const RETRY_SAFE = new Set([
   'unsubscribe',
   'vector.create_collection',
   'vector.drop_collection',
+  'vector.get_documents',
   'vector.list_collections',
   'vector.search',
 ]);

@@ -1,4 +1,5 @@
 import ProxyCore
+import SQLStore
 import StoragePorts
 import VectorSearch
 import VectorStore
@@ -9,6 +10,11 @@ enum VectorMethods {
     static let vectorSchema = Schema.array(Schema.number)
     static let hit: JSONValue = ["$ref": "#/components/schemas/VectorHit"]
     static let collectionSchema: JSONValue = ["$ref": "#/components/schemas/VectorCollection"]
+    static let storedDocument: JSONValue = [
+        "type": "object", "required": ["id", "document", "metadata", "embedding"],
+        "properties": ["id": Schema.string, "document": Schema.string, "metadata": Schema.nullable(Schema.object),
+                       "embedding": Schema.nullable(Schema.array(Schema.number))],
+    ]
 
     static let all: [MethodSpec] = [
         MethodSpec("vector.create_collection", .write(.shared), "Make a collection. Returns it, with `created` false when it existed with the same settings (other settings: -32002).",
@@ -63,6 +69,13 @@ enum VectorMethods {
                    result: Schema.array(hit), ordering: .read) { call in
             let request = try VectorParams.search(call.params, collection: try collection(call.params), limits: call.services.vectorLimits)
             call.services.vectors.search(request) { r in call.reply(r.map { JSONValue.array($0.map(\.json)) }) }
+        },
+        MethodSpec("vector.get_documents", .read(.shared), "Documents by id, in the order asked: id, document, metadata, embedding; null for an id not stored.",
+                   params: [.required("ids", Schema.array(Schema.string), "The ids (1 to vector.max_documents_per_call)."), collectionParam],
+                   result: Schema.array(Schema.nullable(storedDocument)), ordering: .read, transactional: true) { call in
+            let ids = try VectorParams.ids(call.params, "ids", limit: call.services.vectorLimits.maxDocumentsPerCall)
+            try call.answer(VectorDocumentOperations.get(ids: ids, collection: try collection(call.params),
+                                                         budget: AnswerBudget(limit: call.services.maxAnswerBytes)))
         },
         MethodSpec("vector.delete_documents", .write(.shared), "Delete documents by id. Returns how many existed.",
                    params: [.required("ids", Schema.array(Schema.string), "The ids (1 to vector.max_documents_per_call)."), collectionParam],

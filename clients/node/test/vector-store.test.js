@@ -60,6 +60,8 @@ for (const edition of EDITIONS) {
         throw new Error('abandon');
       }), /abandon/);
       assert.deepEqual((await client.search(null, { embedding: [0, 1], topK: 1 })).map((h) => h.id), ['h1']);
+      assert.deepEqual(await client.getDocuments(['h1', 'gone']),
+        [{ id: 'h1', document: 'holiday calendar', metadata: { src: 'kb' }, embedding: [0, 1] }, null]);
       await client.transaction((tx) => tx.deleteDocuments(['h1']));
       assert.deepEqual((await client.search('holiday')), []);
       await assert.rejects(client.addDocuments(['x'], null, [[1, 0, 0]]), (e) => e instanceof InvalidParams && e.data.field === 'embeddings[0]');

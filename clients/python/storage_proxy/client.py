@@ -65,6 +65,10 @@ class StorageMethods:
     async def delete_documents(self, document_ids: List[str], *, collection: Optional[str] = None) -> int:
         return await self._in_tx("vector.delete_documents", _params(ids=list(document_ids), collection=collection))
 
+    async def get_documents(self, document_ids: Sequence[str], collection: Optional[str] = None) -> List[Optional[Dict[str, Any]]]:
+        """The stored documents, in the order asked: {id, document, metadata, embedding}, None for an id not stored."""
+        return await self._in_tx("vector.get_documents", _params(ids=list(document_ids), collection=collection))
+
     async def get_task(self, task_id: str) -> Optional[Dict[str, Any]]:
         return task_from_wire(await self._in_tx("get_task", {"task_id": task_id}))
 

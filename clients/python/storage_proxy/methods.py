@@ -18,6 +18,7 @@ RETRY_SAFE = frozenset({
     "unsubscribe",
     "vector.create_collection",
     "vector.drop_collection",
+    "vector.get_documents",
     "vector.list_collections",
     "vector.search",
 })

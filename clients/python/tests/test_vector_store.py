@@ -58,6 +58,10 @@ def test_seed_interface_add_search_delete(proxy):
             assert {h["id"] for h in hits} == {ids[0], ids[2]}
             assert all(set(h) >= {"id", "document", "metadata", "score"} for h in hits)
             assert [h["id"] for h in await store.search("password", filter={"source": "finance"})] == []
+            got = await store.get_documents([ids[1], "never-stored"])
+            assert got[1] is None
+            assert got[0] == {"id": ids[1], "document": "Quarterly revenue report", "metadata": {"source": "finance"},
+                              "embedding": None}
             assert await store.delete_documents([ids[0], "never-stored"]) == 1
             assert [h["id"] for h in await store.search("password")] == [ids[2]]
     asyncio.run(scenario())
