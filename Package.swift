@@ -39,8 +39,11 @@ let package = Package(
         .target(name: "CBuildInfo", cSettings: [.define("STORAGE_PROXY_COMMIT", to: "\"\(commit)\"")]),
 
         // The wire and the model: JSON codec, JSON-RPC messages and ProxyError, records, time,
-        // the small thread primitives (Locked, CompletionQueue). No Foundation, no Yams.
-        .target(name: "ProxyCore", swiftSettings: v5),
+        // job queues and worker threads (and Threading, re-exported). No Foundation, no Yams.
+        .target(name: "ProxyCore", dependencies: ["Threading"], swiftSettings: v5),
+        // Threads meeting: Locked, ReadWriteLocked, the CompletionQueue a loop offers workers, and
+        // LoopThread (loop-only code checks its thread in debug builds). Imports only Glibc.
+        .target(name: "Threading", swiftSettings: v5),
         // What a backend is to the server: storage/cache protocols, read-through, in-process caches, table copy.
         .target(name: "StoragePorts", dependencies: ["ProxyCore", "VectorSearch"], swiftSettings: v5),
         // The configuration model and its YAML loader.
@@ -62,7 +65,7 @@ let package = Package(
         // TLS over memory (OpenSSL): contexts from PEM files, sessions whose bytes travel on our own sockets.
         .target(name: "TLS", dependencies: ["CLibSSL"], swiftSettings: v5),
         // The libuv bridge: loop, streams, timers, polls, the hand-off from worker threads.
-        .target(name: "EventLoop", dependencies: ["ProxyCore", "CLibUV"], swiftSettings: v5),
+        .target(name: "EventLoop", dependencies: ["Threading", "CLibUV"], swiftSettings: v5),
         // The vector store's optional embedder: an OpenAI-compatible /v1/embeddings endpoint over libcurl's
         // multi interface, driven by the loop.
         .target(name: "Embedder", dependencies: ["ProxyCore", "ProxyConfig", "EventLoop", "VectorStore", "CLibCurl"], swiftSettings: v5),

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import ProxyCore
+import Threading
 
 /// Brings results from worker threads back to the loop thread: workers
 /// append closures under a lock and wake the loop with one `uv_async_send`

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLibUV
+import Threading
 
 // The one place where libuv calls back into Swift. Every handle's `data`
 // holds an `Unmanaged` reference to its Swift owner, retained when the handle
@@ -46,6 +47,7 @@ public final class UVLoop {
         uv_loop_init(raw)
         raw.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         reserveDescriptor = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        LoopThread.mark()  // the thread that makes a loop is the one that runs it (and builds what lives on it)
     }
 
     /// Runs `body` with the reserve descriptor free; nil when there was none
@@ -58,14 +60,23 @@ public final class UVLoop {
         return body()
     }
 
-    public func run() { uv_run(raw, UV_RUN_DEFAULT) }
+    public func run() {
+        LoopThread.mark()
+        uv_run(raw, UV_RUN_DEFAULT)
+    }
 
     /// One turn: waits for at least one event (a timer, I/O) and handles what is ready.
-    public func runOnce() { uv_run(raw, UV_RUN_ONCE) }
+    public func runOnce() {
+        LoopThread.mark()
+        uv_run(raw, UV_RUN_ONCE)
+    }
 
     /// One turn without waiting: handles what is ready, including the close
     /// callbacks of handles closed before (which free their Swift owners).
-    public func runPending() { uv_run(raw, UV_RUN_NOWAIT) }
+    public func runPending() {
+        LoopThread.mark()
+        uv_run(raw, UV_RUN_NOWAIT)
+    }
 
     /// Runs `work` once, `ms` from now, on this loop (a timer that closes itself).
     public func after(ms: UInt64, _ work: @escaping () -> Void) {

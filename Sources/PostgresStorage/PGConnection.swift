@@ -133,6 +133,7 @@ public final class PGConnection {
     /// Sends a statement with `$1…` parameters (sent in text format);
     /// `done` runs when its answer arrives, after those of earlier queries.
     func query(_ sql: String, _ params: [SQLValue], _ done: @escaping QueryDone) {
+        LoopThread.check()
         guard !isBroken, !isClosed else {
             return done(.failure(.backendUnavailable("the PostgreSQL connection is closed", retryAfterMs: 100)))
         }

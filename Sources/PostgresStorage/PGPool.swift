@@ -65,7 +65,10 @@ public final class PGPool {
 
     // MARK: - Lending
 
-    public func acquire(_ done: @escaping Lease) { carryOut(policy.acquire(done, now: MonotonicClock.seconds())) }
+    public func acquire(_ done: @escaping Lease) {
+        LoopThread.check()
+        carryOut(policy.acquire(done, now: MonotonicClock.seconds()))
+    }
 
     /// For one autocommit statement; give it back with `releaseShared` once it has answered.
     public func acquireShared(_ done: @escaping Lease) { carryOut(policy.acquireShared(done, now: MonotonicClock.seconds())) }

@@ -35,7 +35,7 @@ public final class PostgresStorage: StorageAdapter {
             ? PGGroupCommit(loop: loop, pool: pool, concurrentGroups: settings.commitGroups, maxGroupWrites: settings.maxGroupWrites,
                             lockWaitMs: settings.groupLockWaitMs) : nil
         changeFeed = PGChangeFeed(loop: loop, conninfo: settings.conninfo,
-                                  readTask: { [unowned self] id, done in getTask(id: id, in: nil, done) },
+                                  readTask: { [unowned self] id, done in run(TaskOperations.get(id: id), in: nil, done) },
                                   readLog: { [unowned self] id, done in
                                       run(nil, sql.selectLog, [.text(id)], done) { [sql] r in r.rows.first.map { sql.log($0) } }
                                   })
@@ -149,60 +149,9 @@ public final class PostgresStorage: StorageAdapter {
                            fallback: locking).run(attempts: 3, done)
     }
 
-    public func getTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<TaskRecord?>) {
-        run(tx, sql.selectTask, [.text(id)], done) { [sql] r in r.rows.first.map { sql.task($0) } }
-    }
-
-    public func listTasks(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<[TaskRecord]>) {
-        page(tx, sql.listTasks(query), query.budget, recordColumns: Statements.taskColumnCount, done) { [sql] in sql.task($0) }
-    }
-
-    public func deleteTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
-        write(tx, sql.deleteTask, [.text(id)], key: .task(id), done) { $0.affectedRows > 0 }
-    }
-
-    public func updateTaskStatus(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?,
-                                 in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
-        let values = sql.updateStatusValues(id: id, status: status, lastRun: lastRun, nextRun: nextRun, now: .now())
-        write(tx, sql.updateTaskStatus, values, key: .task(id), done) {
-            $0.affectedRows > 0
-        }
-    }
-
-    // MARK: - Logs
-
-    public func saveLog(_ entry: LogEntry, in tx: TransactionID?, _ done: @escaping Completion<String>) {
-        write(tx, sql.insertLog, sql.values(entry), key: .task(entry.taskID), manyRows: PGStatements.insertLogs, { result in
-            if case .failure(.notFound) = result { return done(.failure(.notFound("task \(entry.taskID) does not exist"))) }
-            done(result)
-        }) { _ in entry.id }
-    }
-
-    public func queryLogs(_ query: LogQuery, in tx: TransactionID?, _ done: @escaping Completion<[LogEntry]>) {
-        page(tx, sql.queryLogs(query), query.budget, recordColumns: Statements.logColumnCount, done) { [sql] in sql.log($0) }
-    }
-
-    public func deleteOldLogs(before: Timestamp, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
-        write(tx, sql.deleteOldLogs, [.text(before.rfc3339)], key: nil, done) { $0.affectedRows }
-    }
-
     /// On a connection of its own: never behind clients' statements.
     public func healthCheck(_ done: @escaping Completion<Bool>) {
         probe.check { done(.success($0)) }
-    }
-
-    /// A page of records, refused (-32005) when its last row took it past
-    /// its budget: PostgreSQL sent nothing after that row (see `Statements`).
-    private func page<T>(_ tx: TransactionID?, _ statement: (sql: String, values: [SQLValue]), _ budget: AnswerBudget, recordColumns: Int,
-                         _ done: @escaping Completion<[T]>, _ decode: @escaping (PGRow) -> T) {
-        run(tx, statement.sql, statement.values, done) { r throws(ProxyError) in
-            let rows = r.rows
-            if let last = rows.last, let total = Statements.budgetSpent(last, recordColumns: recordColumns) {
-                var spent = budget
-                try spent.spend(total)
-            }
-            return rows.map(decode)
-        }
     }
 
     // MARK: - Claims and leases
@@ -240,7 +189,7 @@ public final class PostgresStorage: StorageAdapter {
         case .at(let t): return finish(t)
         case .fromSchedule: break
         }
-        getTask(id: completion.taskID, in: nil) { read in
+        run(TaskOperations.get(id: completion.taskID), in: nil) { read in
             let next: Timestamp?
             do throws(ProxyError) {
                 guard let found = try read.get() else { throw .notFound("task \(completion.taskID) does not exist") }
@@ -255,7 +204,7 @@ public final class PostgresStorage: StorageAdapter {
 
     /// The worker's lease update matched no row: says who holds the task (or that it is gone).
     private func explainRefusal(taskID: String, worker: String, _ done: @escaping Completion<TaskRecord>) {
-        getTask(id: taskID, in: nil) { read in
+        run(TaskOperations.get(id: taskID), in: nil) { read in
             switch read {
             case .failure(let error): done(.failure(error))
             case .success(nil): done(.failure(.notFound("task \(taskID) does not exist")))

@@ -47,6 +47,7 @@ final class Dispatcher {
     /// While it runs, storage work it queues goes in the session's lane
     /// (`CallerLane`): shared workers serve the clients in turn.
     func run(_ request: RPCRequest, _ spec: MethodSpec?, session: Session, reply: @escaping Reply) {
+        LoopThread.check()
         CallerLane.current = session.lane
         defer { CallerLane.current = CallerLane.unknown }
         // Before `auth`, nothing about the server is told, not even which methods exist.

@@ -11,8 +11,6 @@ final class Services {
     let storage: StorageAdapter
     /// Operations (`SQLStore.Operation`) on the storage, through the read-through cache when there is one.
     let operations: Operations
-    /// `get_task`/`list_tasks` answers, encoded: through the read-through cache when there is one.
-    let taskAnswers: TaskAnswers
     /// The application's own key space (`cache.*`).
     let cache: CacheAdapter
     let health = HealthProbe()
@@ -68,7 +66,6 @@ final class Services {
         self.defaultMaxAttempts = defaultMaxAttempts
         self.maxLeaseSeconds = maxLeaseSeconds
         self.storage = storage
-        taskAnswers = (storage as? TaskAnswers) ?? EncodedTaskReads(storage)
         self.transactions = transactions
         self.maxAnswerBytes = maxAnswerBytes
         self.maxPatternBytes = maxPatternBytes

@@ -96,12 +96,14 @@ public final class RedisClient {
 
     /// Sends on the next ready connection; fails at once (retryably) if none is.
     public func command(_ command: RedisCommand, _ done: @escaping RedisConnection.ReplyDone) {
+        LoopThread.check()
         guard let c = nextReady() else { return done(.failure(unavailable)) }
         c.command(command, done)
     }
 
     /// The same, with the reply read in place (nil: no reply, Redis is unavailable).
     func send(_ command: RedisCommand, _ done: @escaping (RedisReplyView?) -> Void) {
+        LoopThread.check()
         guard let c = nextReady() else { return done(nil) }
         c.send(command, done)
     }

@@ -8,25 +8,48 @@ import StoragePorts
 /// inside the client's transaction when it names one.
 extension SQLiteStorage: OperationRunner {
     public func run<T>(_ operation: Operation<T>, in tx: TransactionID?, _ done: @escaping Completion<T>) {
+        let answer = operation.failure.map { rename in { (r: Result<T, ProxyError>) in done(r.mapError(rename)) } } ?? done
         if operation.writes {
-            write(tx, done) { db throws(ProxyError) in try db.run(operation) }
+            write(tx, answer) { db throws(ProxyError) in try db.run(operation) }
         } else {
-            read(tx, done) { db throws(ProxyError) in try db.run(operation) }
+            read(tx, answer) { db throws(ProxyError) in try db.run(operation) }
         }
     }
 }
 
 extension SQLiteConnection {
     /// Steps the statement, decoding each row where it lies; a page stops
-    /// (-32005) once its rows pass the answer budget.
+    /// (-32005) once its rows pass the answer budget. A write that changed a
+    /// row records its change while somebody subscribes.
     func run<T>(_ operation: Operation<T>) throws(ProxyError) -> T {
         let (sql, values) = operation.statement(.sqlite)
+        var before: TaskRecord?
+        if recordsChanges, case .taskDeleted(let id)? = operation.change { before = try fetchTask(id: id) }
         var budget = operation.page?.budget
-        return try operation.decode(.sqlite, rows: { each throws(ProxyError) in
+        var changed = 0
+        let out = try operation.decode(.sqlite, rows: { each throws(ProxyError) in
             try query(sql, values) { row throws(ProxyError) in
                 if budget != nil { try budget!.spend(row.byteCount) }
                 try each(row)
             }
-        }, changedRows: { Int(sqlite3_changes(handle)) })
+        }, changedRows: {
+            changed = operation.writes ? Int(sqlite3_changes(handle)) : 0
+            return changed
+        })
+        if recordsChanges, changed > 0, let change = operation.change { try record(change, before: before) }
+        return out
+    }
+
+    private func record(_ change: ChangeSpec, before: TaskRecord?) throws(ProxyError) {
+        switch change {
+        case .taskWritten(let id):
+            if let task = try fetchTask(id: id) { changes.append(.task(task, .updated)) }
+        case .taskDeleted:
+            if let before { changes.append(.task(before, .deleted)) }
+        case .logAdded(let entry):
+            var agent: String?
+            try query(Statements.sqlite.selectTaskAgent, [.text(entry.taskID)]) { row in agent = row.text(0) }
+            changes.append(.log(entry, agentName: agent))
+        }
     }
 }

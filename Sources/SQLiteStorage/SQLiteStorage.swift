@@ -92,6 +92,7 @@ public final class SQLiteStorage: StorageAdapter {
     /// (`CallerLane.current`, set by the dispatcher), or in `lane`.
     func read<T>(_ tx: TransactionID?, lane: CallerLane.ID = CallerLane.current, _ done: @escaping Completion<T>,
                  _ body: @escaping (SQLiteConnection) throws(ProxyError) -> T) {
+        LoopThread.check()  // `sessions` is the loop's
         if let tx { return inTransaction(tx, isWrite: false, done, body) }
         let completions = self.completions
         let queued = readQueue.push({ db in
@@ -103,6 +104,7 @@ public final class SQLiteStorage: StorageAdapter {
 
     func write<T>(_ tx: TransactionID?, _ done: @escaping Completion<T>,
                           _ body: @escaping (SQLiteConnection) throws(ProxyError) -> T) {
+        LoopThread.check()
         if let tx { return inTransaction(tx, isWrite: true, done, body) }
         let queued = writeQueue.push(WriteJob(
             run: { db in
@@ -200,40 +202,6 @@ public final class SQLiteStorage: StorageAdapter {
 
     public func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>) {
         write(tx, done) { db throws(ProxyError) in try db.saveTask(fields, id: id, now: .now()) }
-    }
-
-    public func getTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<TaskRecord?>) {
-        read(tx, done) { db throws(ProxyError) in try db.fetchTask(id: id) }
-    }
-
-    public func listTasks(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<[TaskRecord]>) {
-        read(tx, done) { db throws(ProxyError) in try db.listTasks(query) }
-    }
-
-    public func deleteTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
-        write(tx, done) { db throws(ProxyError) in try db.deleteTask(id: id) }
-    }
-
-    public func updateTaskStatus(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?,
-                                 in tx: TransactionID?, _ done: @escaping Completion<Bool>) {
-        write(tx, done) { db throws(ProxyError) in
-            try db.updateTaskStatus(id: id, status: status, lastRun: lastRun, nextRun: nextRun, now: .now())
-        }
-    }
-
-    public func saveLog(_ entry: LogEntry, in tx: TransactionID?, _ done: @escaping Completion<String>) {
-        write(tx, done) { db throws(ProxyError) in
-            try db.insertLog(entry)
-            return entry.id
-        }
-    }
-
-    public func queryLogs(_ query: LogQuery, in tx: TransactionID?, _ done: @escaping Completion<[LogEntry]>) {
-        read(tx, done) { db throws(ProxyError) in try db.queryLogs(query) }
-    }
-
-    public func deleteOldLogs(before: Timestamp, in tx: TransactionID?, _ done: @escaping Completion<Int>) {
-        write(tx, done) { db throws(ProxyError) in try db.deleteOldLogs(before: before) }
     }
 
     // MARK: - Claims and leases

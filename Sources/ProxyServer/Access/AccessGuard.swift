@@ -1,4 +1,5 @@
 import ProxyCore
+import SQLStore
 import StoragePorts
 
 /// Holds a request of a limited scope against its method's `access` before it runs:
@@ -87,7 +88,7 @@ enum AccessGuard {
     private static func owner(of id: String, _ params: JSONObject, _ session: Session, _ services: Services,
                               _ found: @escaping (String?) -> Void) {
         let tx = params["transaction"]?.stringValue.flatMap { try? session.transaction($0) }
-        services.storage.getTask(id: id, in: tx) { result in
+        services.operations.run(TaskOperations.get(id: id), in: tx) { result in
             found((try? result.get())??.agentName)
         }
     }

@@ -130,6 +130,7 @@ final class Connection: UVStreamDelegate, EventOutlet {
     // MARK: - Input
 
     func stream(_ stream: UVStream, didRead bytes: UnsafeRawBufferPointer) {
+        LoopThread.check()
         dispatcher.stats.bytesReceived &+= UInt64(bytes.count)
         if let tls {
             do {
@@ -247,7 +248,9 @@ final class Connection: UVStreamDelegate, EventOutlet {
     // MARK: - Output, in request order
 
     fileprivate func finish(_ slot: Slot, _ result: Result<any JSONWritable, ProxyError>) {
-        guard !slot.done else { return }  // a handler must answer once; a second answer is dropped
+        LoopThread.check()
+        // A reply is one-shot: a handler that answers twice is a bug, trapped in a debug build (a release build drops the second).
+        guard !slot.done else { return assertionFailure("\(slot.name ?? "a request") was answered twice") }
         slot.done = true
         unfinished -= 1
         if slot.isWrite { unfinishedWrites -= 1 }

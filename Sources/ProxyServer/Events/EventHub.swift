@@ -122,6 +122,7 @@ final class EventHub {
     }
 
     private func publish(_ changes: [Change]) {
+        LoopThread.check()
         for change in changes {
             published += 1
             var frame: EventFrame?

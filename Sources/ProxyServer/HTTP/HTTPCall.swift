@@ -97,7 +97,9 @@ final class HTTPCall {
 
     private func finish(entry: Int, id: RequestID?, method: Int?, name: String?, sampledAt: UInt64, startedAt: Double,
                         _ result: Result<any JSONWritable, ProxyError>) {
-        guard awaiting, entry == next else { return }  // a handler must answer once
+        LoopThread.check()
+        // A reply is one-shot (entries run one at a time): a second answer is a handler's bug, trapped in a debug build.
+        guard awaiting, entry == next else { return assertionFailure("\(name ?? "a request") was answered twice") }
         awaiting = false
         let error: ProxyError?
         if case .failure(let e) = result { error = e } else { error = nil }

@@ -1,4 +1,5 @@
 import ProxyCore
+import SQLStore
 
 /// The seed's `StorageAdapter` methods, as the contract names them.
 enum StorageMethods {
@@ -24,9 +25,7 @@ enum StorageMethods {
         MethodSpec("get_task", .read(.taskOrNull("task_id")), "The task, or null.",
                    params: [.required("task_id", Schema.string, "Task id.")],
                    result: Schema.nullable(Schema.task), ordering: .read, transactional: true) { call in
-            let id = try call.params.string("task_id"), tx = try call.transaction()
-            if tx == nil, let hit = call.services.taskAnswers.cachedTaskJSON(id: id) { return call.relay(.success(hit)) }
-            call.services.taskAnswers.getTaskJSON(id: id, in: tx) { call.relay($0) }
+            try call.answer(TaskOperations.get(id: try call.params.string("task_id")))
         },
         MethodSpec("list_tasks", .read(.agent("agent_name")), "Tasks, oldest created_at first, then id.",
                    params: [.optional("agent_name", Schema.string, "Only this agent's tasks."),
@@ -38,12 +37,12 @@ enum StorageMethods {
             let query = TaskQuery(agentName: try p.optionalString("agent_name"), status: try p.optionalString("status"),
                                   limit: try p.int("limit"), offset: try p.int("offset"),
                                   budget: AnswerBudget(limit: call.services.maxAnswerBytes))
-            call.services.taskAnswers.listTasksJSON(query, in: try call.transaction()) { call.relay($0) }
+            try call.answer(TaskOperations.list(query))
         },
         MethodSpec("delete_task", .write(.task("task_id")), "true if the task existed; its logs go with it.",
                    params: [.required("task_id", Schema.string, "Task id.")],
                    result: Schema.boolean, ordering: .write, transactional: true) { call in
-            call.storage.deleteTask(id: try call.params.string("task_id"), in: try call.transaction()) { call.relay($0) }
+            try call.answer(TaskOperations.delete(id: try call.params.string("task_id")))
         },
         MethodSpec("update_task_status", .write(.task("task_id")), "Set status (and last_run/next_run when given). true if the task exists.",
                    params: [.required("task_id", Schema.string, "Task id."),
@@ -52,9 +51,9 @@ enum StorageMethods {
                             .optional("next_run", Schema.timestamp, "Kept when absent.")],
                    result: Schema.boolean, ordering: .write, transactional: true) { call in
             let p = call.params
-            call.storage.updateTaskStatus(id: try p.string("task_id"), status: try p.string("status"),
-                                          lastRun: try p.optionalTimestamp("last_run"), nextRun: try p.optionalTimestamp("next_run"),
-                                          in: try call.transaction()) { call.relay($0) }
+            try call.answer(TaskOperations.updateStatus(id: try p.string("task_id"), status: try p.string("status"),
+                                                        lastRun: try p.optionalTimestamp("last_run"),
+                                                        nextRun: try p.optionalTimestamp("next_run"), now: .now()))
         },
         MethodSpec("save_log", .write(.task("task_id")), "Append a log line to a task. Returns the log id; an unknown task is -32001.",
                    params: [.required("task_id", Schema.string, "Task id."),
@@ -69,7 +68,7 @@ enum StorageMethods {
             guard Identifier.isValidClientID(id) else { throw ProxyError.invalidParams(field: "id", reason: "must be 1–128 printable characters") }
             let entry = LogEntry(id: id, taskID: try p.string("task_id"), level: try p.logLevel("level"), message: try p.string("message"),
                                  metadata: try p.optionalObject("metadata"), createdAt: try p.optionalTimestamp("created_at") ?? .now())
-            call.storage.saveLog(entry, in: try call.transaction()) { call.relay($0) }
+            try call.answer(LogOperations.save(entry))
         },
         MethodSpec("query_logs", .read(.task("task_id")), "Logs, newest first.",
                    params: [.optional("task_id", Schema.string, "Only this task's logs."),
@@ -83,12 +82,12 @@ enum StorageMethods {
                                  startTime: try p.optionalTimestamp("start_time"), endTime: try p.optionalTimestamp("end_time"),
                                  limit: try p.int("limit"),
                                  budget: AnswerBudget(limit: call.services.maxAnswerBytes))
-            call.storage.queryLogs(query, in: try call.transaction()) { call.relay($0) }
+            try call.answer(LogOperations.query(query))
         },
         MethodSpec("delete_old_logs", .admin(writes: true), "Delete logs strictly older than `before`. Returns how many.",
                    params: [.required("before", Schema.timestamp, "Cut-off time.")],
                    result: Schema.integer, ordering: .write, transactional: true) { call in
-            call.storage.deleteOldLogs(before: try call.params.timestamp("before"), in: try call.transaction()) { call.relay($0) }
+            try call.answer(LogOperations.deleteOld(before: try call.params.timestamp("before")))
         },
         MethodSpec("begin_transaction", .anyone, "Open a transaction on this connection. Returns its handle.",
                    result: Schema.string, ordering: .write) { call in

@@ -8,6 +8,10 @@ import StoragePorts
 /// (`OperationRunner`: `SQLiteStorage`, `PostgresStorage`) only decides where
 /// it runs; `Operations` puts the cache in front.
 ///
+/// A write also says what it changes for live events (`change`: SQLite
+/// records it on the writer, in the same transaction; PostgreSQL's triggers
+/// do it themselves).
+///
 /// Decoding is a fold, so SQLite decodes each row as it steps (no copy) and
 /// PostgreSQL over the rows it received: `initial`, then `eachRow` per row in
 /// order, then `finish` with the number of rows the statement changed (a
@@ -26,6 +30,14 @@ public struct Operation<Output> {
     /// columns a record has: a listing stops reading (-32005) past it.
     public let page: (budget: AnswerBudget, recordColumns: Int)?
     public let cache: CachePolicy<Output>?
+    /// What a write changes, for `subscribe` (SQLite records it; PostgreSQL's triggers do).
+    public var change: ChangeSpec? = nil
+    /// The same write for many rows at once, one array parameter per
+    /// parameter (PostgreSQL's group commit merges such writes of a group
+    /// into one statement when their answers do not depend on their own result).
+    public var manyRows: String? = nil
+    /// What a failure means in this operation's words (a foreign key: "task … does not exist").
+    public var failure: ((ProxyError) -> ProxyError)? = nil
     let initial: Output
     let eachRow: (any SQLRow, SQLDialect, inout Output) throws(ProxyError) -> Void
     let finish: (inout Output, _ changedRows: Int) throws(ProxyError) -> Void
@@ -79,9 +91,11 @@ extension Operation {
     }
 
     /// Whether the statement changed a row.
-    public static func changed(_ lock: RowLock?, cache: CachePolicy<Bool>? = nil,
+    public static func changed(_ lock: RowLock?, cache: CachePolicy<Bool>? = nil, change: ChangeSpec? = nil,
                                _ statement: @escaping (SQLDialect) -> BoundStatement) -> Operation<Bool> where Output == Bool {
-        Operation<Bool>(.write(lock), cache: cache, statement: statement, initial: false, finish: { out, n in out = n > 0 })
+        var op = Operation<Bool>(.write(lock), cache: cache, statement: statement, initial: false, finish: { out, n in out = n > 0 })
+        op.change = change
+        return op
     }
 
     /// How many rows the statement changed.
@@ -95,6 +109,17 @@ extension Operation {
                             _ statement: @escaping (SQLDialect) -> BoundStatement) -> Operation<Void> where Output == Void {
         Operation<Void>(.write(lock), cache: cache, statement: statement, initial: ())
     }
+}
+
+/// What a write changes, as live events see it. Recorded only when its
+/// statement changed a row, and only while somebody subscribes.
+public enum ChangeSpec {
+    /// The task as it is after the write.
+    case taskWritten(String)
+    /// The task as it was before (read before the statement runs).
+    case taskDeleted(String)
+    /// A new log entry (with its task's agent, for `agent_name` filters).
+    case logAdded(LogEntry)
 }
 
 /// Where a write takes its row lock. PostgreSQL's group commit sorts a

@@ -25,6 +25,7 @@ public final class Operations {
 
     /// The typed result; a write is acknowledged once what it retires is gone.
     public func run<T>(_ operation: Operation<T>, in tx: TransactionID?, _ done: @escaping Completion<T>) {
+        LoopThread.check()
         guard let readThrough, case .retire(let retired)? = operation.cache else { return runner.run(operation, in: tx, done) }
         runner.run(operation, in: tx) { result in
             guard case .success(let value) = result else { return done(result) }

@@ -7,10 +7,10 @@ public struct TransactionID: Hashable, Sendable {
     public init(_ raw: String) { self.raw = raw }
 }
 
-/// The seed's `StorageAdapter`, one method per contract method. Every
-/// method but health and the transaction calls takes an optional transaction.
-/// Every backend also implements the claims and leases (`TaskClaims`) and
-/// live events (`ChangeFeed`).
+/// What a backend is beyond the operations it runs (`SQLStore.OperationRunner`):
+/// health, `save_task` (several statements in an order of each backend's own),
+/// transactions, the claims and leases (`TaskClaims`), live events
+/// (`ChangeFeed`), the vector store's tables, status and shutdown.
 public protocol StorageAdapter: TaskClaims, ChangeFeed {
     /// `sqlite`, `postgresql`, … (status reports).
     var backendName: String { get }
@@ -19,18 +19,6 @@ public protocol StorageAdapter: TaskClaims, ChangeFeed {
 
     /// Insert, or merge into the stored task when `id` exists. Returns the id.
     func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>)
-    func getTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<TaskRecord?>)
-    func listTasks(_ query: TaskQuery, in tx: TransactionID?, _ done: @escaping Completion<[TaskRecord]>)
-    func deleteTask(id: String, in tx: TransactionID?, _ done: @escaping Completion<Bool>)
-    func updateTaskStatus(id: String, status: String, lastRun: Timestamp?, nextRun: Timestamp?,
-                          in tx: TransactionID?, _ done: @escaping Completion<Bool>)
-
-    /// Stores the entry (its id and time chosen by the caller) and returns its
-    /// id. An id already stored is not written again: retries and re-imports
-    /// are idempotent. An unknown task is `.notFound`.
-    func saveLog(_ entry: LogEntry, in tx: TransactionID?, _ done: @escaping Completion<String>)
-    func queryLogs(_ query: LogQuery, in tx: TransactionID?, _ done: @escaping Completion<[LogEntry]>)
-    func deleteOldLogs(before: Timestamp, in tx: TransactionID?, _ done: @escaping Completion<Int>)
 
     func beginTransaction(_ done: @escaping Completion<TransactionID>)
     func commitTransaction(_ tx: TransactionID, _ done: @escaping Completion<Void>)

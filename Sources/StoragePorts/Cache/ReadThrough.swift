@@ -30,6 +30,7 @@ public final class ReadThrough {
     /// The entry's answer, from the cache or from `read` (storage, outside any transaction).
     public func answer(_ entry: CacheEntry, _ done: @escaping Completion<EncodedJSON>,
                        read: @escaping (@escaping Completion<EncodedJSON>) -> Void) {
+        LoopThread.check()
         cache.lookup(entry) { [self] lookup in serve(lookup, done, read: read) }
     }
 
@@ -76,6 +77,7 @@ public final class ReadThrough {
     /// A write succeeded: `then` runs once what it changed is gone from the
     /// cache (at once inside a transaction: that is invalidated at commit).
     public func wrote(_ what: CacheInvalidation, in tx: TransactionID?, then: @escaping () -> Void) {
+        LoopThread.check()
         guard !what.isEmpty else { return then() }
         if let tx {
             touched[tx, default: ([], [])].keys.formUnion(what.keys)
