@@ -20,7 +20,7 @@ extension PostgresStorage: OperationRunner {
             return try operation.decode(.postgresql, rows: { each throws(ProxyError) in for row in rows { try each(row) } },
                                         changedRows: { result.affectedRows })
         }
-        let answer = operation.failure.map { rename in { (r: Result<T, ProxyError>) in done(r.mapError(rename)) } } ?? done
+        let answer = operation.missingParent == nil ? done : { done($0.mapError(operation.explain)) }
         switch operation.access {
         case .read: run(tx, sql, values, answer, decode)
         case .write(let lock): write(tx, sql, values, key: lock, manyRows: operation.manyRows, answer, decode)

@@ -1,4 +1,5 @@
 import EventLoop
+import ProxyConfig
 import ProxyCore
 
 extension PGConnection: PooledConnection {}
@@ -22,27 +23,40 @@ extension PGConnection: PooledConnection {}
 /// driver carries them out: connects, pre-pings, the waiters' timer.
 /// Loop thread only.
 public final class PGPool {
+    /// The pool's settings: the configuration's (`ProxyConfig.PostgreSQL`,
+    /// where every default is declared once) and two of the pool's own.
     public struct Settings: Sendable {
         public var conninfo: String
-        public var poolSize = 10
-        public var maxOverflow = 20
-        public var recycleAfter = 3600.0
+        public var poolSize: Int
+        public var maxOverflow: Int
+        public var recycleAfter: Double
         public var prePingAfter = 30.0
         public var acquireTimeout = 5.0
         /// Autocommit statements queued on one connection before another is used; 1: one at a time.
-        public var pipelineDepth = 8
+        public var pipelineDepth: Int
         /// The same for statements that write, without group commit (their commits flush one after another on one connection).
-        public var writePipelineDepth = 1
+        public var writePipelineDepth: Int
         /// Autocommit writes share commits (`PGGroupCommit`); off: each commits alone.
-        public var groupCommit = true
+        public var groupCommit: Bool
         /// Groups committing at once, at most, each on a pooled connection of its own (a second starts only beside a slow one).
-        public var commitGroups = 2
+        public var commitGroups: Int
         /// Writes in one group at most.
-        public var maxGroupWrites = 256
+        public var maxGroupWrites: Int
         /// A write in a group waits this long for a row lock, then leaves the group to wait alone.
-        public var groupLockWaitMs = 500
+        public var groupLockWaitMs: Int
 
-        public init(conninfo: String) { self.conninfo = conninfo }
+        public init(conninfo: String, _ c: ProxyConfig.PostgreSQL = .init()) {
+            self.conninfo = conninfo
+            poolSize = c.poolSize
+            maxOverflow = c.maxOverflow
+            recycleAfter = Double(c.poolRecycle)
+            pipelineDepth = c.pipelineDepth
+            writePipelineDepth = c.writePipelineDepth
+            groupCommit = c.groupCommit
+            commitGroups = c.commitGroups
+            maxGroupWrites = c.maxGroupWrites
+            groupLockWaitMs = c.groupLockWaitMs
+        }
     }
 
     public typealias Lease = (Result<PGConnection, ProxyError>) -> Void

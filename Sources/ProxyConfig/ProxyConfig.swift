@@ -42,6 +42,7 @@ public struct ProxyConfig: Sendable, Equatable {
         public var maxGroupWrites = 256
         /// How long a write in a group waits for a row lock before it leaves the group to wait alone.
         public var groupLockWaitMs = 500
+        public init() {}
     }
 
     public struct Redis: Sendable, Equatable {
@@ -198,41 +199,9 @@ public struct ProxyConfig: Sendable, Equatable {
 
 extension ProxyConfig {
     /// The keys whose change a running proxy cannot apply (listeners,
-    /// backends, the vector store): those that differ between `old` and
-    /// `new`, as config keys (`server.listen`, `storage.postgresql.pool_size`).
-    /// Names only, never values.
+    /// backends, the vector store; `ConfigKey.reloadable`): those that differ
+    /// between `old` and `new`. Names only, never values.
     public static func keysNeedingRestart(from old: ProxyConfig, to new: ProxyConfig) -> [String] {
-        var keys: [String] = []
-        let server = ["socket", "socketMode", "listen", "httpListen"]
-        differences(Mirror(reflecting: old), Mirror(reflecting: new), path: [], into: &keys) { path in
-            path.first != "server" || (path.count == 2 && server.contains(path[1]))
-        }
-        return keys
-    }
-
-    private static func differences(_ a: Mirror, _ b: Mirror, path: [String], into keys: inout [String],
-                                    needsRestart: ([String]) -> Bool) {
-        for (ca, cb) in zip(a.children, b.children) {
-            guard let label = ca.label else { continue }
-            let here = path + [label]
-            let ma = Mirror(reflecting: ca.value), mb = Mirror(reflecting: cb.value)
-            if ma.displayStyle == .struct {
-                differences(ma, mb, path: here, into: &keys, needsRestart: needsRestart)
-            } else if String(describing: ca.value) != String(describing: cb.value), needsRestart(here) {
-                keys.append(([sections[here[0]] ?? here[0]] + here.dropFirst().map(snakeCase)).joined(separator: "."))
-            }
-        }
-    }
-
-    /// Where the model's top-level fields sit in the file.
-    private static let sections = ["storageType": "storage.type", "sqlite": "storage.sqlite", "postgresql": "storage.postgresql",
-                                   "cacheType": "storage.cache.type", "redis": "storage.cache.redis", "memoryCache": "storage.cache"]
-
-    private static func snakeCase(_ name: String) -> String {
-        var out = ""
-        for c in name {
-            if c.isUppercase { out += "_" + c.lowercased() } else { out.append(c) }
-        }
-        return out
+        ConfigKey.all.filter { !$0.reloadable && $0.differs(old, new) }.map(\.name)
     }
 }

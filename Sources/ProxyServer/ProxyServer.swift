@@ -382,6 +382,8 @@ public final class ProxyServer: ConnectionOwner {
             "vectors": services.vectors.status,
             "storage": storage.statusReport(),
             "cache": services.cache.statusReport(),
+            // The configuration in effect (SIGHUP's changes included), key by key; secrets only as whether they are set.
+            "config": ConfigKey.status(of: startedWith),
         ]
         if let allocations = AllocationCount.current { report["allocations"] = .int(Int64(truncatingIfNeeded: allocations)) }
         return .object(report)

@@ -8,11 +8,10 @@ import StoragePorts
 /// inside the client's transaction when it names one.
 extension SQLiteStorage: OperationRunner {
     public func run<T>(_ operation: Operation<T>, in tx: TransactionID?, _ done: @escaping Completion<T>) {
-        let answer = operation.failure.map { rename in { (r: Result<T, ProxyError>) in done(r.mapError(rename)) } } ?? done
         if operation.writes {
-            write(tx, answer) { db throws(ProxyError) in try db.run(operation) }
+            write(tx, done) { db throws(ProxyError) in try db.run(operation) }
         } else {
-            read(tx, answer) { db throws(ProxyError) in try db.run(operation) }
+            read(tx, done) { db throws(ProxyError) in try db.run(operation) }
         }
     }
 }
@@ -27,15 +26,20 @@ extension SQLiteConnection {
         if recordsChanges, case .taskDeleted(let id)? = operation.change { before = try fetchTask(id: id) }
         var budget = operation.page?.budget
         var changed = 0
-        let out = try operation.decode(.sqlite, rows: { each throws(ProxyError) in
-            try query(sql, values) { row throws(ProxyError) in
-                if budget != nil { try budget!.spend(row.byteCount) }
-                try each(row)
-            }
-        }, changedRows: {
-            changed = operation.writes ? Int(sqlite3_changes(handle)) : 0
-            return changed
-        })
+        let out: T
+        do {
+            out = try operation.decode(.sqlite, rows: { each throws(ProxyError) in
+                try query(sql, values) { row throws(ProxyError) in
+                    if budget != nil { try budget!.spend(row.byteCount) }
+                    try each(row)
+                }
+            }, changedRows: {
+                changed = operation.writes ? Int(sqlite3_changes(handle)) : 0
+                return changed
+            })
+        } catch {
+            throw operation.explain(error)
+        }
         if recordsChanges, changed > 0, let change = operation.change { try record(change, before: before) }
         return out
     }

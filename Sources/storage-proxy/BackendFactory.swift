@@ -81,17 +81,7 @@ enum BackendFactory {
     }
 
     static func poolSettings(_ c: ProxyConfig.PostgreSQL) -> PGPool.Settings {
-        var s = PGPool.Settings(conninfo: PGConnectionString.make(c))
-        s.poolSize = max(1, c.poolSize)
-        s.maxOverflow = max(0, c.maxOverflow)
-        s.recycleAfter = Double(c.poolRecycle)
-        s.pipelineDepth = max(1, c.pipelineDepth)
-        s.writePipelineDepth = max(1, c.writePipelineDepth)
-        s.groupCommit = c.groupCommit
-        s.commitGroups = c.commitGroups
-        s.maxGroupWrites = c.maxGroupWrites
-        s.groupLockWaitMs = c.groupLockWaitMs
-        return s
+        PGPool.Settings(conninfo: PGConnectionString.make(c), c)
     }
 
     static func migrate(_ config: ProxyConfig) throws(ProxyError) -> (applied: [Int], version: Int) {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Embedder
 import EventLoop
 import ProxyServer
+import ProxyConfig
 import ProxyCore
 import StoragePorts
 
@@ -76,5 +77,14 @@ struct PrintOpenRPC: ParsableCommand {
 
     func run() {
         print(ProxyServer.openRPCDocument().prettyPrinted())
+    }
+}
+
+struct PrintConfigKeys: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config-keys", abstract: "Print every configuration key, its default and meaning (README's table).")
+
+    func run() {
+        print(ConfigKey.markdownTable, terminator: "")
     }
 }

@@ -9,7 +9,7 @@ struct StorageProxyCommand: AsyncParsableCommand {
             + "backed by SQLite (Personal Edition) or PostgreSQL + Redis (Enterprise Edition).",
         version: "storage-proxy \(ProxyServer.build.version) (commit \(ProxyServer.build.commit))",
         subcommands: [Serve.self, Migrate.self, Call.self, ImportFiles.self, Copy.self, Export.self, Checksum.self, Backup.self,
-                      Bench.self, PrintOpenRPC.self],
+                      Bench.self, PrintOpenRPC.self, PrintConfigKeys.self],
         defaultSubcommand: Serve.self)
 }
 

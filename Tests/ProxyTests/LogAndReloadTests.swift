@@ -203,6 +203,11 @@ struct LogAndReloadTests {
         #expect(try fresh.result("auth", ["token": "new-token"]) == .bool(true))
         let status = try proxy.client().result("server.status")
         #expect(status["connections"]?["max"] == .int(7))
+        // The configuration in effect, key by key: the reloaded value, the kept one, and no token.
+        #expect(status["config"]?["server.max_connections"] == .int(7))
+        #expect(status["config"]?["server.listen"] == "0")
+        #expect(status["config"]?["server.auth_token"] == .bool(true))
+        #expect(!status.jsonText.contains("new-token"))
         #expect(try Self.waitFor(proxy, "call").isEmpty == false, "debug now on: calls are logged")
 
         try "server:\n  max_connections: lots\n".write(toFile: path, atomically: true, encoding: .utf8)

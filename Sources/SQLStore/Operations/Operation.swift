@@ -36,8 +36,9 @@ public struct Operation<Output> {
     /// parameter (PostgreSQL's group commit merges such writes of a group
     /// into one statement when their answers do not depend on their own result).
     public var manyRows: String? = nil
-    /// What a failure means in this operation's words (a foreign key: "task … does not exist").
-    public var failure: ((ProxyError) -> ProxyError)? = nil
+    /// Whose absence a foreign-key failure means ("task … does not exist"): data,
+    /// not a closure, so the common path allocates nothing for it.
+    public var missingParent: String? = nil
     let initial: Output
     let eachRow: (any SQLRow, SQLDialect, inout Output) throws(ProxyError) -> Void
     let finish: (inout Output, _ changedRows: Int) throws(ProxyError) -> Void
@@ -56,6 +57,12 @@ public struct Operation<Output> {
     }
 
     public var writes: Bool { if case .write = access { return true } else { return false } }
+
+    /// A failure in this operation's words: a missing parent row is named.
+    public func explain(_ error: ProxyError) -> ProxyError {
+        guard let missingParent, case .notFound = error else { return error }
+        return .notFound("\(missingParent) does not exist")
+    }
 }
 
 /// A statement and its parameters, in one dialect.

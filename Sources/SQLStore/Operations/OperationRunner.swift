@@ -40,7 +40,6 @@ public final class Operations {
             runner.run(operation, in: tx) { done($0.map { EncodedJSON(encoding: $0) }) }
         }
         guard tx == nil, let readThrough, case .keep(let entry)? = operation.cache else { return run(operation, in: tx) { done($0.map { EncodedJSON(encoding: $0) }) } }
-        if let hit = readThrough.cached(entry) { return done(.success(hit)) }
         readThrough.answer(entry, done, read: direct)
     }
 }

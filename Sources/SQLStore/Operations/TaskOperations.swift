@@ -7,8 +7,10 @@ import StoragePorts
 /// claims are several statements whose order differs per backend: they are
 /// still the backends' own, `StorageAdapter` and `TaskClaims`.)
 public enum TaskOperations {
+    /// The hot read: its fold captures nothing (no allocation of its own).
     public static func get(id: String) -> Operation<TaskRecord?> {
-        .one(cache: .keep(.task(id))) { d in (Statements[d].selectTask, [.text(id)]) } decode: { row, d in Statements[d].task(row) }
+        Operation(.read, cache: .keep(.task(id)), statement: { d in (Statements[d].selectTask, [.text(id)]) }, initial: nil,
+                  eachRow: { row, d, out in if out == nil { out = Statements[d].task(row) } })
     }
 
     /// Oldest `created_at` first, then id; a page under the answer budget.
@@ -41,10 +43,7 @@ public enum LogOperations {
                                    initial: entry.id)
         op.change = .logAdded(entry)
         op.manyRows = manyRows
-        op.failure = { error in
-            guard case .notFound = error else { return error }
-            return .notFound("task \(entry.taskID) does not exist")
-        }
+        op.missingParent = "task " + entry.taskID
         return op
     }
 

@@ -325,7 +325,7 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
         """Committed changes as they happen: ``async for event in client.subscribe(["tasks"])``, or
         ``async with client.subscribe(...) as events`` (unsubscribes on exit). ``topics``: any of
         ``"tasks"`` and ``"logs"`` (default both); ``agent_name``/``task_id`` narrow it."""
-        return Subscription(self, topics, agent_name, task_id)
+        return Subscription(self._connected, self._call, topics, agent_name, task_id)
 
     # -- CacheAdapter
 

@@ -14,32 +14,35 @@ the iterator itself.
 """
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
+from .connection import Connection
 from .errors import ProxyConnectionError
 from .wire import log_from_wire, task_from_wire
 
-if TYPE_CHECKING:
-    from .client import StorageProxyClient
-    from .connection import Connection
+# What a subscription needs of its client (and no more, so this module does not import the client's):
+# the connection its calls go out on, and a call on it.
+Connect = Callable[[], Awaitable[Connection]]
+Call = Callable[[str, Dict[str, Any]], Awaitable[Any]]
 
 
 class Subscription:
-    def __init__(self, client: "StorageProxyClient", topics: Optional[List[str]], agent_name: Optional[str],
+    def __init__(self, connect: Connect, call: Call, topics: Optional[List[str]], agent_name: Optional[str],
                  task_id: Optional[str]):
-        self._client = client
+        self._connect = connect
+        self._call = call
         self._params: Dict[str, Any] = {k: v for k, v in
                                         (("topics", topics), ("agent_name", agent_name), ("task_id", task_id))
                                         if v is not None}
-        self._connection: Optional["Connection"] = None
+        self._connection: Optional[Connection] = None
         self.id: Optional[str] = None
         self._closed = False
 
     async def start(self) -> "Subscription":
         """Subscribes now (iterating does it too): changes committed after this returns are seen."""
         if self.id is None:
-            self._connection = await self._client._connected()
-            result = await self._client._call("subscribe", dict(self._params))
+            self._connection = await self._connect()
+            result = await self._call("subscribe", dict(self._params))
             self.id = result["subscription"]
             self._connection.event_queue(self.id)
         return self
@@ -79,7 +82,7 @@ class Subscription:
         self._closed = True
         if self.id is not None and self._connection is not None and not self._connection.closed:
             try:
-                await self._client._call("unsubscribe", {"subscription": self.id})
+                await self._call("unsubscribe", {"subscription": self.id})
             except ProxyConnectionError:
                 pass
             self._connection.events.pop(self.id, None)

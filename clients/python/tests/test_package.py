@@ -1,0 +1,50 @@
+"""The package's own shape: its modules import each other without a cycle
+(type-checking imports included), and its core needs nothing outside the
+standard library."""
+
+import ast
+import pathlib
+import sys
+
+import storage_proxy
+
+PACKAGE = pathlib.Path(storage_proxy.__file__).parent
+
+
+def _imports(path: pathlib.Path):
+    """The package modules a module imports, wherever in it (``if TYPE_CHECKING:`` too), and its outside imports."""
+    inside, outside = set(), set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level > 0:
+                names = [node.module] if node.module else [a.name for a in node.names]
+                inside.update(n.split(".")[0] for n in names)
+            elif node.module:
+                outside.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            outside.update(a.name.split(".")[0] for a in node.names)
+    return inside, outside
+
+
+def test_no_import_cycle():
+    modules = {p.stem: _imports(p)[0] for p in PACKAGE.glob("*.py")}
+    state = {}
+
+    def visit(name, path):
+        if state.get(name) == "done":
+            return
+        assert state.get(name) != "open", "import cycle: " + " -> ".join(path + [name])
+        state[name] = "open"
+        for dep in sorted(modules.get(name, ())):
+            visit(dep, path + [name])
+        state[name] = "done"
+
+    for name in sorted(modules):
+        visit(name, [])
+
+
+def test_core_uses_the_standard_library_only():
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    for path in PACKAGE.glob("*.py"):
+        outside = _imports(path)[1] - stdlib
+        assert not outside, f"{path.name} imports {sorted(outside)}"
