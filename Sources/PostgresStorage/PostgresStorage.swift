@@ -24,6 +24,8 @@ public final class PostgresStorage: StorageAdapter {
     private let probe: PGProbeConnection
 
     public var backendName: String { "postgresql" }
+    /// The vector store's tables, by the shared operations (`SQLVectorStorage`).
+    public private(set) lazy var vectors: VectorStorage = SQLVectorStorage(self)
 
     private var sql: Statements { .postgresql }
 
@@ -97,11 +99,8 @@ public final class PostgresStorage: StorageAdapter {
     /// One writing statement. Outside a transaction it joins the next group
     /// commit (`PGGroupCommit`; `key`: the row it locks; nil: a bulk statement,
     /// which commits alone rather than hold up a group). Inside a client's
-    /// transaction it runs in a savepoint, so that its failure (an unknown
-    /// task, a constraint) is its own and the transaction goes on, as on
-    /// SQLite; PostgreSQL would otherwise refuse every later statement of the
-    /// transaction. The three are queued at once (pipelined); on a failure
-    /// the savepoint is rolled back before the error is answered.
+    /// transaction it runs in a savepoint (`PGUnit.one`), so that its failure
+    /// (an unknown task, a constraint) is its own and the transaction goes on.
     func write<T>(_ tx: TransactionID?, _ statement: String, _ values: [SQLValue], key: PGGroupCommit.LockKey?,
                           manyRows: String? = nil, _ done: @escaping Completion<T>, _ map: @escaping (PGResult) throws(ProxyError) -> T) {
         guard tx != nil else {
@@ -111,16 +110,7 @@ public final class PostgresStorage: StorageAdapter {
             }
         }
         withConnection(tx, done) { connection, done in
-            connection.query("SAVEPOINT proxy_call") { _ in }
-            connection.query(statement, values) { result in
-                switch result.flatMap({ r in Result { () throws(ProxyError) in try map(r) } }) {
-                case .success(let value): done(.success(value))  // its RELEASE is already queued before anything later
-                case .failure(let error):
-                    connection.query("ROLLBACK TO SAVEPOINT proxy_call") { _ in }
-                    connection.query("RELEASE SAVEPOINT proxy_call") { _ in done(.failure(error)) }
-                }
-            }
-            connection.query("RELEASE SAVEPOINT proxy_call") { _ in }  // fails harmlessly after an error: rolled back above
+            PGUnit(connection: connection, inTransaction: true).one(statement, values, done, map)
         }
     }
 

@@ -48,6 +48,9 @@ public enum SQLDialect: Sendable {
     /// halfway through).
     var beginWrite: String { self == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN" }
 
+    /// Starts a read of several statements that must agree (one snapshot).
+    public var beginSnapshot: String { self == .sqlite ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" }
+
     // MARK: - Pages
 
     /// One page of `table`, kept under the answer budget. SQLite's driver

@@ -8,6 +8,7 @@ public final class VectorStatements: Sendable {
     public let dialect: SQLDialect
     public static let sqlite = VectorStatements(.sqlite)
     public static let postgresql = VectorStatements(.postgresql)
+    public static subscript(_ dialect: SQLDialect) -> VectorStatements { dialect == .sqlite ? sqlite : postgresql }
 
     /// The columns `collection(_:)` decodes.
     static let collectionColumns = "name, dimension, metric, incarnation, version, removals_floor"
@@ -41,8 +42,6 @@ public final class VectorStatements: Sendable {
     public let documentsAfter: String
     /// $1 collection, $2 JSON array of ids: id, document, metadata.
     public let documentsWithIDs: String
-    /// A read of several statements that must agree (one snapshot).
-    public let beginSnapshot: String
     /// $1 limit: documents waiting for an embedder (collection, id, document).
     public let unembedded = "SELECT collection, id, document FROM vector_documents WHERE embedding IS NULL AND embedded_by IS NULL "
         + "ORDER BY collection, id LIMIT $1"
@@ -72,7 +71,6 @@ public final class VectorStatements: Sendable {
             AND (version > $3 OR (version = $3 AND id > $4)) ORDER BY version, id LIMIT $5
             """
         documentsWithIDs = "SELECT id, document, \(d.readJSON("metadata")) FROM vector_documents WHERE collection = $1 AND id IN (\(ids(2)))"
-        beginSnapshot = d == .sqlite ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
         setEmbedding = "UPDATE vector_documents SET embedding = \(d.parameter(1, as: d == .sqlite ? "blob" : "bytea")), embedded_by = $2, "
             + "version = \(d.parameter(3, as: "bigint")) WHERE collection = $4 AND id = $5 AND embedding IS NULL AND document = $6"
     }

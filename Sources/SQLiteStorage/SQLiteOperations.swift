@@ -14,6 +14,33 @@ extension SQLiteStorage: OperationRunner {
             read(tx, done) { db throws(ProxyError) in try db.run(operation) }
         }
     }
+
+    /// A write unit in the writer's group commit (its savepoint makes it
+    /// atomic); a snapshot on a reader, in a read transaction.
+    public func run<T>(_ unit: Unit<T>, in tx: TransactionID?, _ done: @escaping Completion<T>) {
+        switch unit.access {
+        case .write:
+            write(tx, done) { db throws(ProxyError) in try db.run(unit) }
+        case .snapshot:
+            read(tx, done) { db throws(ProxyError) in
+                guard tx == nil else { return try db.run(unit) }  // a client's transaction is its snapshot
+                try db.execute(SQLDialect.sqlite.beginSnapshot)
+                defer { _ = try? db.execute("COMMIT") }
+                return try db.run(unit)
+            }
+        }
+    }
+}
+
+/// A unit's steps on SQLite: each runs at once, on the thread that owns the
+/// connection, and its callback with it.
+private final class SQLiteSteps: UnitSteps {
+    let db: SQLiteConnection
+    init(_ db: SQLiteConnection) { self.db = db }
+
+    func run<T>(_ step: Operation<T>, _ done: @escaping Completion<T>) {
+        done(Result { () throws(ProxyError) in try db.run(step) })
+    }
 }
 
 extension SQLiteConnection {
@@ -42,6 +69,14 @@ extension SQLiteConnection {
         }
         if recordsChanges, changed > 0, let change = operation.change { try record(change, before: before) }
         return out
+    }
+
+    /// Runs a unit's body to its answer (every step is synchronous here).
+    func run<T>(_ unit: Unit<T>) throws(ProxyError) -> T {
+        var answer: Result<T, ProxyError>?
+        unit.body(SQLiteSteps(self)) { answer = $0 }
+        guard let answer else { throw .internalError("a unit ended without an answer") }
+        return try answer.get()
     }
 
     private func record(_ change: ChangeSpec, before: TaskRecord?) throws(ProxyError) {

@@ -33,6 +33,8 @@ public final class SQLiteStorage: StorageAdapter {
     private let changeLog: ChangeLog
 
     public var backendName: String { "sqlite" }
+    /// The vector store's tables, by the shared operations (`SQLVectorStorage`).
+    public private(set) lazy var vectors: VectorStorage = SQLVectorStorage(self)
 
     /// Opens the database (creating its folder), applies migrations, starts the workers.
     public init(config: ProxyConfig.SQLite, completions: CompletionQueue) throws(ProxyError) {

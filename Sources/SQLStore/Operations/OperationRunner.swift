@@ -8,6 +8,8 @@ import StoragePorts
 /// `done` runs on the loop thread.
 public protocol OperationRunner: AnyObject {
     func run<T>(_ operation: Operation<T>, in tx: TransactionID?, _ done: @escaping Completion<T>)
+    /// Several statements on one connection, atomically (`Unit`).
+    func run<T>(_ unit: Unit<T>, in tx: TransactionID?, _ done: @escaping Completion<T>)
 }
 
 /// How the server runs operations: on the backend, with the read-through
