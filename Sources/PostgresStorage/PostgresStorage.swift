@@ -144,65 +144,6 @@ public final class PostgresStorage: StorageAdapter {
         probe.check { done(.success($0)) }
     }
 
-    // MARK: - Claims and leases
-
-    private var claims: ClaimStatements { .postgresql }
-
-    public func claimDueTasks(_ request: ClaimRequest, _ done: @escaping Completion<[TaskRecord]>) {
-        write(nil, claims.claim, claims.claimValues(request), key: .unordered, done) { [sql] r in
-            r.rows.map { sql.task($0) }.sorted(by: TaskRecord.dueFirst)
-        }
-    }
-
-    public func renewLease(taskID: String, worker: String, until: Timestamp, now: Timestamp, _ done: @escaping Completion<TaskRecord>) {
-        let values = claims.renewValues(taskID: taskID, worker: worker, until: until, now: now)
-        write(nil, claims.renew, values, key: .task(taskID), { [self] (result: Result<TaskRecord?, ProxyError>) in
-            guard case .success(nil) = result else { return done(result.map { $0! }) }
-            explainRefusal(taskID: taskID, worker: worker, done)
-        }) { [sql] r in r.rows.first.map { sql.task($0) } }
-    }
-
-    /// Writes the outcome only if the worker still holds the lease. With the
-    /// next run given (or none), one statement; from the schedule, the task is
-    /// read first to compute it: two round trips, no lock held between them
-    /// (a schedule edited in between is read again at the next completion).
-    public func completeTask(_ completion: TaskCompletion, _ done: @escaping Completion<TaskRecord>) {
-        let finish = { [self] (next: Timestamp?) in
-            write(nil, claims.complete, claims.completeValues(completion, nextRun: next), key: .task(completion.taskID),
-                { [self] (result: Result<TaskRecord?, ProxyError>) in
-                    guard case .success(nil) = result else { return done(result.map { $0! }) }
-                    explainRefusal(taskID: completion.taskID, worker: completion.worker, done)
-                }) { [sql] r in r.rows.first.map { sql.task($0) } }
-        }
-        switch completion.nextRun {
-        case .none: return finish(nil)
-        case .at(let t): return finish(t)
-        case .fromSchedule: break
-        }
-        run(TaskOperations.get(id: completion.taskID), in: nil) { read in
-            let next: Timestamp?
-            do throws(ProxyError) {
-                guard let found = try read.get() else { throw .notFound("task \(completion.taskID) does not exist") }
-                guard found.isClaimed(by: completion.worker) else { throw .notLeaseOwner(found, worker: completion.worker) }
-                next = found.completed(completion).nextRun
-            } catch {
-                return done(.failure(error))
-            }
-            finish(next)
-        }
-    }
-
-    /// The worker's lease update matched no row: says who holds the task (or that it is gone).
-    private func explainRefusal(taskID: String, worker: String, _ done: @escaping Completion<TaskRecord>) {
-        run(TaskOperations.get(id: taskID), in: nil) { read in
-            switch read {
-            case .failure(let error): done(.failure(error))
-            case .success(nil): done(.failure(.notFound("task \(taskID) does not exist")))
-            case .success(let task?): done(.failure(.notLeaseOwner(task, worker: worker)))
-            }
-        }
-    }
-
     // MARK: - Transactions
 
     public func beginTransaction(_ done: @escaping Completion<TransactionID>) {

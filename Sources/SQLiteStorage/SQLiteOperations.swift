@@ -67,7 +67,7 @@ extension SQLiteConnection {
         } catch {
             throw operation.explain(error)
         }
-        if recordsChanges, changed > 0, let change = operation.change { try record(change, before: before) }
+        if recordsChanges, changed > 0, let change = operation.change { try record(change, before: before, returned: out) }
         return out
     }
 
@@ -79,7 +79,7 @@ extension SQLiteConnection {
         return try answer.get()
     }
 
-    private func record(_ change: ChangeSpec, before: TaskRecord?) throws(ProxyError) {
+    private func record<T>(_ change: ChangeSpec, before: TaskRecord?, returned: T) throws(ProxyError) {
         switch change {
         case .taskWritten(let id):
             if let task = try fetchTask(id: id) { changes.append(.task(task, .updated)) }
@@ -89,6 +89,9 @@ extension SQLiteConnection {
             var agent: String?
             try query(Statements.sqlite.selectTaskAgent, [.text(entry.taskID)]) { row in agent = row.text(0) }
             changes.append(.log(entry, agentName: agent))
+        case .tasksReturned:
+            let tasks = (returned as? [TaskRecord]) ?? [(returned as? TaskRecord?) ?? nil].compactMap { $0 }
+            for task in tasks { changes.append(.task(task, .updated)) }
         }
     }
 }

@@ -36,44 +36,4 @@ extension SQLiteConnection {
         guard recordsChanges, let task = try fetchTask(id: id) else { return }
         changes.append(.task(task, op))
     }
-
-    private func record(_ tasks: [TaskRecord]) {
-        guard recordsChanges else { return }
-        for task in tasks { changes.append(.task(task, .updated)) }
-    }
-
-    // MARK: - Claims and leases (the writer: one at a time)
-
-    private var claims: ClaimStatements { .sqlite }
-
-    func claimDueTasks(_ r: ClaimRequest) throws(ProxyError) -> [TaskRecord] {
-        var tasks: [TaskRecord] = []
-        try query(claims.claim, claims.claimValues(r)) { row in tasks.append(sql.task(row)) }
-        tasks.sort(by: TaskRecord.dueFirst)
-        record(tasks)
-        return tasks
-    }
-
-    func renewLease(taskID: String, worker: String, until: Timestamp, now: Timestamp) throws(ProxyError) -> TaskRecord {
-        var renewed: TaskRecord?
-        try query(claims.renew, claims.renewValues(taskID: taskID, worker: worker, until: until, now: now)) { row in
-            renewed = sql.task(row)
-        }
-        if let renewed {
-            record([renewed])
-            return renewed
-        }
-        guard let task = try fetchTask(id: taskID) else { throw .notFound("task \(taskID) does not exist") }
-        throw .notLeaseOwner(task, worker: worker)
-    }
-
-    func completeTask(_ c: TaskCompletion) throws(ProxyError) -> TaskRecord {
-        guard let task = try fetchTask(id: c.taskID) else { throw .notFound("task \(c.taskID) does not exist") }
-        guard task.isClaimed(by: c.worker) else { throw .notLeaseOwner(task, worker: c.worker) }
-        let done = task.completed(c)
-        var stored: TaskRecord?
-        try query(claims.complete, claims.completeValues(c, nextRun: done.nextRun)) { row in stored = sql.task(row) }
-        record([stored ?? done])
-        return stored ?? done
-    }
 }

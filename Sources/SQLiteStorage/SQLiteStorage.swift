@@ -206,20 +206,6 @@ public final class SQLiteStorage: StorageAdapter {
         write(tx, done) { db throws(ProxyError) in try db.saveTask(fields, id: id, now: .now()) }
     }
 
-    // MARK: - Claims and leases
-
-    public func claimDueTasks(_ request: ClaimRequest, _ done: @escaping Completion<[TaskRecord]>) {
-        write(nil, done) { db throws(ProxyError) in try db.claimDueTasks(request) }
-    }
-
-    public func renewLease(taskID: String, worker: String, until: Timestamp, now: Timestamp, _ done: @escaping Completion<TaskRecord>) {
-        write(nil, done) { db throws(ProxyError) in try db.renewLease(taskID: taskID, worker: worker, until: until, now: now) }
-    }
-
-    public func completeTask(_ completion: TaskCompletion, _ done: @escaping Completion<TaskRecord>) {
-        write(nil, done) { db throws(ProxyError) in try db.completeTask(completion) }
-    }
-
     // MARK: - Transactions
 
     public func beginTransaction(_ done: @escaping Completion<TransactionID>) {

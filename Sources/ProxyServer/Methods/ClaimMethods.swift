@@ -1,4 +1,6 @@
 import ProxyCore
+import Scheduling
+import SQLStore
 import StoragePorts
 
 /// Claims and leases: how several schedulers share the tasks (PROTOCOL.md,
@@ -21,7 +23,9 @@ enum ClaimMethods {
                                        limit: try p.int("limit"),
                                        leaseUntil: try leaseEnd(p, from: now, call.services), now: now,
                                        defaultMaxAttempts: call.services.defaultMaxAttempts)
-            call.storage.claimDueTasks(request) { result in call.relay(result.map { $0.filter { $0.isClaimed(by: worker) } }) }
+            call.services.operations.run(ClaimOperations.claim(request), in: nil) { result in
+                call.relay(result.map { $0.filter { $0.isClaimed(by: worker) } })
+            }
         },
         MethodSpec("renew_lease", .write(.task("task_id")), "Extend the worker's lease to lease_seconds from now. Returns the task; -32002 (data.owner) when the worker does not hold it.",
                    params: [.required("task_id", Schema.string, "Task id."),
@@ -29,9 +33,9 @@ enum ClaimMethods {
                             .optional("lease_seconds", Schema.number, "Default 60, at most server.max_lease_seconds.")],
                    result: Schema.task, ordering: .write, retrySafe: true) { call in
             let p = call.params
-            let now = Timestamp.now()
-            call.storage.renewLease(taskID: try p.string("task_id"), worker: try workerParam(p),
-                                    until: try leaseEnd(p, from: now, call.services), now: now) { call.relay($0) }
+            let now = Timestamp.now(), id = try p.string("task_id"), worker = try workerParam(p)
+            let renew = ClaimOperations.renew(taskID: id, worker: worker, until: try leaseEnd(p, from: now, call.services), now: now)
+            held(renew, taskID: id, worker: worker, call.services.operations) { call.relay($0) }
         },
         MethodSpec("complete_task", .write(.task("task_id")), "End the worker's run with an outcome. With a next run (given, or computed from the schedule when absent) the task goes back to pending; "
                    + "without one (next_run null, or a finished once schedule) it keeps `status`. Returns the task; -32002 (data.owner) when the worker does not hold it.",
@@ -50,9 +54,50 @@ enum ClaimMethods {
             }
             let completion = TaskCompletion(taskID: try p.string("task_id"), worker: try workerParam(p), status: try p.string("status"),
                                             nextRun: next, result: p.object["result"], now: .now())
-            call.storage.completeTask(completion) { call.relay($0) }
+            complete(completion, call.services.operations) { call.relay($0) }
         },
     ]
+
+    /// Writes the outcome only if the worker still holds the lease. With the
+    /// next run given (or none), one statement; from the schedule, the task is
+    /// read first to compute it: two steps, no lock held between them (the
+    /// write applies only under the same lease; a schedule edited in between
+    /// is read again at the next completion).
+    private static func complete(_ c: TaskCompletion, _ operations: Operations, _ done: @escaping Completion<TaskRecord>) {
+        let write = { (next: Timestamp?) in held(ClaimOperations.complete(c, nextRun: next), taskID: c.taskID, worker: c.worker, operations, done) }
+        switch c.nextRun {
+        case .none: return write(nil)
+        case .at(let t): return write(t)
+        case .fromSchedule: break
+        }
+        operations.run(TaskOperations.get(id: c.taskID), in: nil) { read in
+            let next: Timestamp?
+            do throws(ProxyError) {
+                guard let found = try read.get() else { throw .notFound("task \(c.taskID) does not exist") }
+                guard found.isClaimed(by: c.worker) else { throw .notLeaseOwner(found, worker: c.worker) }
+                next = found.completed(c).nextRun
+            } catch {
+                return done(.failure(error))
+            }
+            write(next)
+        }
+    }
+
+    /// Runs a lease update; one that matched no row was refused: the task is
+    /// read to say who holds it (or that it is gone).
+    private static func held(_ update: Operation<TaskRecord?>, taskID: String, worker: String, _ operations: Operations,
+                             _ done: @escaping Completion<TaskRecord>) {
+        operations.run(update, in: nil) { result in
+            guard case .success(nil) = result else { return done(result.map { $0! }) }
+            operations.run(TaskOperations.get(id: taskID), in: nil) { read in
+                switch read {
+                case .failure(let error): done(.failure(error))
+                case .success(nil): done(.failure(.notFound("task \(taskID) does not exist")))
+                case .success(let task?): done(.failure(.notLeaseOwner(task, worker: worker)))
+                }
+            }
+        }
+    }
 
     private static func workerParam(_ p: Params) throws(ProxyError) -> String {
         let worker = try p.string("worker")

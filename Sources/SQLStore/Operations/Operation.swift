@@ -127,6 +127,8 @@ public enum ChangeSpec {
     case taskDeleted(String)
     /// A new log entry (with its task's agent, for `agent_name` filters).
     case logAdded(LogEntry)
+    /// The tasks the statement returned (`RETURNING`), as they are after it: claims and leases.
+    case tasksReturned
 }
 
 /// Where a write takes its row lock. PostgreSQL's group commit sorts a

@@ -3,9 +3,9 @@ import StoragePorts
 
 /// The task reads and the one-statement task writes. Reads are the seed's
 /// read-through entries (`task:{id}` 300 s, `tasks:{agent}:{status}` 60 s);
-/// every write retires its task's entry and every list. (`save_task` and the
-/// claims are several statements whose order differs per backend: they are
-/// still the backends' own, `StorageAdapter` and `TaskClaims`.)
+/// every write retires its task's entry and every list. (`save_task` is a
+/// merge whose statements differ per backend, `StorageAdapter.saveTask`: on
+/// SQLite's single writer, or optimistically in PostgreSQL's group commit.)
 public enum TaskOperations {
     /// The hot read: its fold captures nothing (no allocation of its own).
     public static func get(id: String) -> Operation<TaskRecord?> {

@@ -8,10 +8,10 @@ public struct TransactionID: Hashable, Sendable {
 }
 
 /// What a backend is beyond the operations it runs (`SQLStore.OperationRunner`):
-/// health, `save_task` (several statements in an order of each backend's own),
-/// transactions, the claims and leases (`TaskClaims`), live events
-/// (`ChangeFeed`), the vector store's tables, status and shutdown.
-public protocol StorageAdapter: TaskClaims, ChangeFeed {
+/// health, `save_task` (a merge whose statements differ per backend),
+/// transactions, live events (`ChangeFeed`), the vector store's tables,
+/// status and shutdown.
+public protocol StorageAdapter: ChangeFeed {
     /// `sqlite`, `postgresql`, … (status reports).
     var backendName: String { get }
 

@@ -39,21 +39,6 @@ public struct TaskCompletion: Sendable {
     }
 }
 
-/// Claims and leases: how several schedulers share one store without
-/// running a task twice. Each call is its own atomic unit (no transaction
-/// handle): a claim must commit before the worker starts the task.
-public protocol TaskClaims: AnyObject {
-    /// Takes up to `limit` due tasks (pending with `next_run <= now`, or
-    /// running with an expired lease) for the worker. An expired task out of
-    /// attempts becomes `failed` instead. Returns every task it changed, in
-    /// due order: the worker's claims are those it now holds (`isClaimed(by:)`).
-    func claimDueTasks(_ request: ClaimRequest, _ done: @escaping Completion<[TaskRecord]>)
-    /// Extends the worker's lease; `-32002` (with the owner) when it is not the worker's.
-    func renewLease(taskID: String, worker: String, until: Timestamp, now: Timestamp, _ done: @escaping Completion<TaskRecord>)
-    /// Ends the worker's lease with an outcome, rescheduling the task when it has a next run.
-    func completeTask(_ completion: TaskCompletion, _ done: @escaping Completion<TaskRecord>)
-}
-
 extension TaskRecord {
     /// Running under this worker's lease.
     public func isClaimed(by worker: String) -> Bool { status == "running" && leaseOwner == worker }

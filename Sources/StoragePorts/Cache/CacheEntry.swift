@@ -40,7 +40,7 @@ public struct CacheInvalidation: Sendable, Equatable {
 
     /// A task write: its entry, and every task list.
     public static func tasks(_ ids: [String]) -> CacheInvalidation {
-        CacheInvalidation(keys: ids.map(CacheKeys.task), groups: [CacheEntry.taskLists])
+        ids.isEmpty ? CacheInvalidation() : CacheInvalidation(keys: ids.map(CacheKeys.task), groups: [CacheEntry.taskLists])
     }
 
     public var isEmpty: Bool { keys.isEmpty && groups.isEmpty }

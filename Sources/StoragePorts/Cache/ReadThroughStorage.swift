@@ -31,27 +31,6 @@ public final class ReadThroughStorage: StorageAdapter {
         }
     }
 
-    public func claimDueTasks(_ request: ClaimRequest, _ done: @escaping Completion<[TaskRecord]>) {
-        storage.claimDueTasks(request) { [self] result in
-            guard case .success(let tasks) = result, !tasks.isEmpty else { return done(result) }
-            wrote(tasks.map(\.id), in: nil) { done(result) }
-        }
-    }
-
-    public func renewLease(taskID: String, worker: String, until: Timestamp, now: Timestamp, _ done: @escaping Completion<TaskRecord>) {
-        storage.renewLease(taskID: taskID, worker: worker, until: until, now: now) { [self] result in
-            guard case .success = result else { return done(result) }
-            wrote([taskID], in: nil) { done(result) }
-        }
-    }
-
-    public func completeTask(_ completion: TaskCompletion, _ done: @escaping Completion<TaskRecord>) {
-        storage.completeTask(completion) { [self] result in
-            guard case .success = result else { return done(result) }
-            wrote([completion.taskID], in: nil) { done(result) }
-        }
-    }
-
     public func commitTransaction(_ tx: TransactionID, _ done: @escaping Completion<Void>) {
         storage.commitTransaction(tx) { [self] result in readThrough.ended(tx, committed: true) { done(result) } }
     }
