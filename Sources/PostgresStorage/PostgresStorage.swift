@@ -114,29 +114,16 @@ public final class PostgresStorage: StorageAdapter {
         }
     }
 
-    // MARK: - Tasks
-
+    /// `save_task` of a client's id outside a transaction: an optimistic
+    /// write that shares a group commit (`PGOptimisticUpsert`), the shared
+    /// locking merge after racing writers kept winning; otherwise the shared one.
     public func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>) {
-        guard let id else {
-            // A new id cannot exist yet: one INSERT.
-            let task: TaskRecord
-            do {
-                task = try TaskRecord.saving(fields, over: nil, id: Identifier.make(), now: .now())
-            } catch {
-                return done(.failure(error))
-            }
-            return write(tx, sql.insertTask, sql.insertValues(task), key: .task(task.id), done) { _ in task.id }
-        }
-        let locking = { [self] (done: @escaping Completion<String>) in
-            withConnection(tx, done) { connection, done in
-                PGUpsert(connection: connection, inTransaction: tx != nil, fields: fields, id: id).run(retries: 1, done)
-            }
-        }
-        guard tx == nil, let groupCommit else { return locking(done) }
+        let shared = { [self] (done: @escaping Completion<String>) in TaskOperations.save(fields, id: id, on: self, in: tx, done) }
+        guard tx == nil, let id, let groupCommit else { return shared(done) }
         PGOptimisticUpsert(fields: fields, id: id,
                            read: { [self] statement, values, done in run(nil, statement, values, done) { $0 } },
                            write: { statement, values, done in groupCommit.submit(statement, values, key: .task(id), done) },
-                           fallback: locking).run(attempts: 3, done)
+                           fallback: shared).run(attempts: 3, done)
     }
 
     /// On a connection of its own: never behind clients' statements.

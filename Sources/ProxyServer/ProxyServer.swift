@@ -301,7 +301,7 @@ public final class ProxyServer: ConnectionOwner {
     /// A connection (or an HTTP body) is done: what it left open is rolled back, its subscriptions end.
     func endSession(_ session: Session) {
         for tx in session.close() {
-            storage.rollbackTransaction(tx) { _ in }
+            services.rollback(tx)
         }
         services.events.sessionClosed(session)
     }
@@ -312,7 +312,7 @@ public final class ProxyServer: ConnectionOwner {
             for (tx, why) in c.session.expiredTransactions(now: clock) {
                 log.warning("transaction \(why): rolled back", event: "transaction_expired", ["client": c.session.origin])
                 stats.transactionsExpired += 1
-                storage.rollbackTransaction(tx) { _ in }
+                services.rollback(tx)
             }
         }
         let now = MonotonicClock.coarseSeconds()
@@ -380,7 +380,7 @@ public final class ProxyServer: ConnectionOwner {
                        "published": .int(Int64(services.events.published)), "delivered": .int(Int64(services.events.delivered)),
                        "dropped": .int(Int64(services.events.dropped))],
             "vectors": services.vectors.status,
-            "storage": storage.statusReport(),
+            "storage": storageReport(),
             "cache": services.cache.statusReport(),
             // The configuration in effect (SIGHUP's changes included), key by key; secrets only as whether they are set.
             "config": ConfigKey.status(of: startedWith),
@@ -391,6 +391,15 @@ public final class ProxyServer: ConnectionOwner {
 }
 
 extension ProxyServer {
+    /// The backend's figures, with the read-through cache's beside them (`storage.read_through`).
+    func storageReport() -> JSONValue {
+        guard case .object(var report) = storage.statusReport(), let readThrough = services.operations.readThrough else {
+            return storage.statusReport()
+        }
+        report["read_through"] = readThrough.statusReport()
+        return .object(report)
+    }
+
     /// This binary's version and commit (`--version`, `server.status`, `/metrics`).
     public static let build = Metrics.Build(version: OpenRPC.version, commit: String(cString: storage_proxy_build_commit()))
 

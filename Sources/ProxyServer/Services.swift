@@ -72,6 +72,17 @@ final class Services {
         self.authToken = authToken
     }
 
+    /// Ends a transaction: committed, then what it wrote is retired from the
+    /// read-through cache before the answer; or rolled back (nothing to retire).
+    func commit(_ tx: TransactionID, _ done: @escaping Completion<Void>) {
+        storage.commitTransaction(tx) { [operations] result in operations.transactionEnded(tx, committed: true) { done(result) } }
+    }
+
+    func rollback(_ tx: TransactionID, _ done: @escaping Completion<Void> = { _ in }) {
+        operations.transactionEnded(tx, committed: false) {}
+        storage.rollbackTransaction(tx, done)
+    }
+
     /// Counts a wrong token (`ServerStats.authFailures`): set by the server.
     var countAuthFailure: () -> Void = {}
 

@@ -83,6 +83,8 @@ extension SQLiteConnection {
         switch change {
         case .taskWritten(let id):
             if let task = try fetchTask(id: id) { changes.append(.task(task, .updated)) }
+        case .taskCreated(let id):
+            if let task = try fetchTask(id: id) { changes.append(.task(task, .created)) }
         case .taskDeleted:
             if let before { changes.append(.task(before, .deleted)) }
         case .logAdded(let entry):

@@ -202,9 +202,6 @@ public final class SQLiteStorage: StorageAdapter {
         }
     }
 
-    public func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>) {
-        write(tx, done) { db throws(ProxyError) in try db.saveTask(fields, id: id, now: .now()) }
-    }
 
     // MARK: - Transactions
 

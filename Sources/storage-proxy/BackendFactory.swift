@@ -39,8 +39,8 @@ enum BackendFactory {
             storage = postgres
         }
         // Operations run on the backend, through the read-through cache's `ReadThrough` when there is one.
-        func backends(_ readThrough: ReadThroughStorage?, _ cache: CacheAdapter) -> Backends {
-            Backends(storage: readThrough ?? storage, operations: Operations(runner: storage, readThrough: readThrough?.readThrough), cache: cache)
+        func backends(_ entries: ReadCache?, _ cache: CacheAdapter) -> Backends {
+            Backends(storage: storage, operations: Operations(runner: storage, readThrough: entries.map(ReadThrough.init)), cache: cache)
         }
         switch config.cacheType {
         case .none:
@@ -51,7 +51,7 @@ enum BackendFactory {
             // invalidation); until then reads go to PostgreSQL.
             return backends(nil, MemoryCache(maxBytes: config.memoryCache.maxMemory))
         case .memory:
-            return backends(ReadThroughStorage(storage: storage, cache: MemoryReadCache(maxBytes: config.memoryCache.readThroughMaxMemory)),
+            return backends(MemoryReadCache(maxBytes: config.memoryCache.readThroughMaxMemory),
                             MemoryCache(maxBytes: config.memoryCache.maxMemory))
         case .redis:
             // Shared by every proxy on this Redis: read-through is correct across them.
@@ -67,7 +67,7 @@ enum BackendFactory {
             }
             redis.start()
             redis.awaitFirstAttempts()  // before listening: see there why
-            return backends(ReadThroughStorage(storage: storage, cache: entries), RedisCache(redis: redis))
+            return backends(entries, RedisCache(redis: redis))
         }
     }
 

@@ -20,7 +20,7 @@ enum StorageMethods {
                 }
                 id = s
             }
-            call.storage.saveTask(task, id: id, in: try call.transaction()) { call.relay($0) }
+            call.services.operations.saveTask(task, id: id, in: try call.transaction()) { call.relay($0) }
         },
         MethodSpec("get_task", .read(.taskOrNull("task_id")), "The task, or null.",
                    params: [.required("task_id", Schema.string, "Task id.")],
@@ -97,7 +97,7 @@ enum StorageMethods {
                 case .success(let tx):
                     if let handle = call.session.transactionOpened(tx) { return call.reply(.success(handle)) }
                     // Its connection closed while it opened: nobody could ever use or end it.
-                    call.storage.rollbackTransaction(tx) { _ in }
+                    call.services.rollback(tx)
                     call.reply(.failure(.transactionInvalid("the connection closed while the transaction opened")))
                 case .failure(let error):
                     call.session.transactionFailedToOpen()
@@ -109,13 +109,13 @@ enum StorageMethods {
                    params: [.required("transaction", Schema.string, "Handle from begin_transaction.")],
                    result: Schema.null, ordering: .write) { call in
             let tx = try call.session.endTransaction(try call.params.string("transaction"))
-            call.storage.commitTransaction(tx) { call.relay($0) }
+            call.services.commit(tx) { call.relay($0) }
         },
         MethodSpec("rollback_transaction", .anyone, "Roll back; the handle is then gone.",
                    params: [.required("transaction", Schema.string, "Handle from begin_transaction.")],
                    result: Schema.null, ordering: .write) { call in
             let tx = try call.session.endTransaction(try call.params.string("transaction"))
-            call.storage.rollbackTransaction(tx) { call.relay($0) }
+            call.services.rollback(tx) { call.relay($0) }
         },
     ]
 }

@@ -123,6 +123,8 @@ extension Operation {
 public enum ChangeSpec {
     /// The task as it is after the write.
     case taskWritten(String)
+    /// A new task, as it is after the insert.
+    case taskCreated(String)
     /// The task as it was before (read before the statement runs).
     case taskDeleted(String)
     /// A new log entry (with its task's agent, for `agent_name` filters).

@@ -10,6 +10,15 @@ public protocol OperationRunner: AnyObject {
     func run<T>(_ operation: Operation<T>, in tx: TransactionID?, _ done: @escaping Completion<T>)
     /// Several statements on one connection, atomically (`Unit`).
     func run<T>(_ unit: Unit<T>, in tx: TransactionID?, _ done: @escaping Completion<T>)
+    /// `save_task`: `TaskOperations.save` unless the backend has a faster way
+    /// to the same result (PostgreSQL: an optimistic write in a group commit).
+    func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>)
+}
+
+extension OperationRunner {
+    public func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>) {
+        TaskOperations.save(fields, id: id, on: self, in: tx, done)
+    }
 }
 
 /// How the server runs operations: on the backend, with the read-through
@@ -33,6 +42,24 @@ public final class Operations {
             guard case .success(let value) = result else { return done(result) }
             readThrough.wrote(retired(value), in: tx) { done(result) }
         }
+    }
+
+    /// `save_task`; acknowledged once the task's entries are retired.
+    public func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>) {
+        LoopThread.check()
+        guard let readThrough else { return runner.saveTask(fields, id: id, in: tx, done) }
+        runner.saveTask(fields, id: id, in: tx) { result in
+            guard case .success(let saved) = result else { return done(result) }
+            readThrough.wrote(.tasks([saved]), in: tx) { done(result) }
+        }
+    }
+
+    /// A transaction ended: what it wrote is retired from the cache if it
+    /// committed (even a failed commit may have been applied: dropping entries
+    /// is always safe); `then` once that is done.
+    public func transactionEnded(_ tx: TransactionID, committed: Bool, then: @escaping () -> Void) {
+        guard let readThrough else { return then() }
+        readThrough.ended(tx, committed: committed, then: then)
     }
 
     /// The answer encoded: from the cache when the operation names an entry

@@ -1,12 +1,63 @@
 import ProxyCore
+import Scheduling
 import StoragePorts
 
 /// The task reads and the one-statement task writes. Reads are the seed's
 /// read-through entries (`task:{id}` 300 s, `tasks:{agent}:{status}` 60 s);
-/// every write retires its task's entry and every list. (`save_task` is a
-/// merge whose statements differ per backend, `StorageAdapter.saveTask`: on
-/// SQLite's single writer, or optimistically in PostgreSQL's group commit.)
+/// every write retires its task's entry and every list.
 public enum TaskOperations {
+    /// `save_task` of a new id: one INSERT (it cannot exist yet), in a group commit.
+    public static func insert(_ task: TaskRecord) -> Operation<String> {
+        var op = Operation<String>(.write(.task(task.id)), cache: .retiring(.tasks([task.id])),
+                                   statement: { d in (Statements[d].insertTask, Statements[d].insertValues(task)) }, initial: task.id)
+        op.change = .taskCreated(task.id)
+        return op
+    }
+
+    /// `save_task` of a client's id: read the row (locking it on PostgreSQL),
+    /// merge the fields present into it (`TaskRecord.saving`), write it back
+    /// or insert it, as one unit. Two connections inserting the same new id at
+    /// once: the loser's insert is a conflict, and `save` runs it again, this
+    /// time merging into the winner's row.
+    public static func merge(_ fields: JSONObject, id: String, now: Timestamp) -> Unit<String> {
+        Unit(.write) { steps, done in
+            let read = Operation<TaskRecord?>(.read, statement: { d in (Statements[d].selectTaskForUpdate, [.text(id)]) }, initial: nil,
+                                              eachRow: { row, d, out in if out == nil { out = Statements[d].task(row) } })
+            steps.run(read) { stored in
+                let found: TaskRecord?, task: TaskRecord
+                do throws(ProxyError) {
+                    found = try stored.get()
+                    task = try TaskRecord.saving(fields, over: found, id: id, now: now)
+                } catch {
+                    return done(.failure(error))
+                }
+                let isNew = found == nil
+                var write = Operation<Void>(.write(.task(id)), statement: { d in
+                    isNew ? (Statements[d].insertTask, Statements[d].insertValues(task)) : (Statements[d].updateTask, Statements[d].updateValues(task))
+                }, initial: ())
+                write.change = isNew ? .taskCreated(id) : .taskWritten(id)
+                steps.run(write) { written in done(written.map { id }) }
+            }
+        }
+    }
+
+    /// `save_task` on any executor: a new id is inserted, a client's id merged
+    /// (once more after a racing insert of the same id won).
+    public static func save(_ fields: JSONObject, id: String?, on runner: OperationRunner, in tx: TransactionID?,
+                            _ done: @escaping Completion<String>) {
+        guard let id else {
+            do {
+                return runner.run(insert(try TaskRecord.saving(fields, over: nil, id: Identifier.make(), now: .now())), in: tx, done)
+            } catch {
+                return done(.failure(error))
+            }
+        }
+        runner.run(merge(fields, id: id, now: .now()), in: tx) { result in
+            guard case .failure(.conflict) = result else { return done(result) }
+            runner.run(merge(fields, id: id, now: .now()), in: tx, done)
+        }
+    }
+
     /// The hot read: its fold captures nothing (no allocation of its own).
     public static func get(id: String) -> Operation<TaskRecord?> {
         Operation(.read, cache: .keep(.task(id)), statement: { d in (Statements[d].selectTask, [.text(id)]) }, initial: nil,

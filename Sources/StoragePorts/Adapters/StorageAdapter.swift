@@ -8,17 +8,13 @@ public struct TransactionID: Hashable, Sendable {
 }
 
 /// What a backend is beyond the operations it runs (`SQLStore.OperationRunner`):
-/// health, `save_task` (a merge whose statements differ per backend),
-/// transactions, live events (`ChangeFeed`), the vector store's tables,
-/// status and shutdown.
+/// health, transactions, live events (`ChangeFeed`), the vector store's
+/// tables, status and shutdown.
 public protocol StorageAdapter: ChangeFeed {
     /// `sqlite`, `postgresql`, … (status reports).
     var backendName: String { get }
 
     func healthCheck(_ done: @escaping Completion<Bool>)
-
-    /// Insert, or merge into the stored task when `id` exists. Returns the id.
-    func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>)
 
     func beginTransaction(_ done: @escaping Completion<TransactionID>)
     func commitTransaction(_ tx: TransactionID, _ done: @escaping Completion<Void>)
