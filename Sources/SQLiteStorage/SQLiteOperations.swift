@@ -32,14 +32,11 @@ extension SQLiteStorage: OperationRunner {
     }
 }
 
-/// A unit's steps on SQLite: each runs at once, on the thread that owns the
-/// connection, and its callback with it.
-private final class SQLiteSteps: UnitSteps {
-    let db: SQLiteConnection
-    init(_ db: SQLiteConnection) { self.db = db }
-
+/// A unit's steps on SQLite are the connection's own: each runs at once, on
+/// the thread that owns the connection, and its callback with it.
+extension SQLiteConnection: UnitSteps {
     func run<T>(_ step: Operation<T>, _ done: @escaping Completion<T>) {
-        done(Result { () throws(ProxyError) in try db.run(step) })
+        done(Result { () throws(ProxyError) in try run(step) })
     }
 }
 
@@ -74,7 +71,7 @@ extension SQLiteConnection {
     /// Runs a unit's body to its answer (every step is synchronous here).
     func run<T>(_ unit: Unit<T>) throws(ProxyError) -> T {
         var answer: Result<T, ProxyError>?
-        unit.body(SQLiteSteps(self)) { answer = $0 }
+        unit.body(self) { answer = $0 }
         guard let answer else { throw .internalError("a unit ended without an answer") }
         return try answer.get()
     }
