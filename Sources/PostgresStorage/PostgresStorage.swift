@@ -118,7 +118,9 @@ public final class PostgresStorage: StorageAdapter {
     /// write that shares a group commit (`PGOptimisticUpsert`), the shared
     /// locking merge after racing writers kept winning; otherwise the shared one.
     public func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>) {
-        let shared = { [self] (done: @escaping Completion<String>) in TaskOperations.save(fields, id: id, on: self, in: tx, done) }
+        let shared = { [self] (done: @escaping Completion<String>) in
+            TaskOperations.save(fields, id: id, on: self, in: tx, retryingConflicts: true, done)
+        }
         guard tx == nil, let id, let groupCommit else { return shared(done) }
         PGOptimisticUpsert(fields: fields, id: id,
                            read: { [self] statement, values, done in run(nil, statement, values, done) { $0 } },

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import ProxyCore
 
 /// A blocking FIFO shared by the loop thread (producer) and worker threads.
 /// `@unchecked Sendable`: every access to `jobs`/`closed` holds `mutex`.

@@ -17,7 +17,8 @@ public enum MetadataOperations {
 
     /// The value, or nil when the key is not stored.
     public static func get(key: String) -> Operation<JSONValue?> {
-        .one(cache: .keep(entry(key))) { d in (Statements[d].getMetadata, [.text(key)]) } decode: { row, _ in row.json(0) ?? .null }
+        Operation(.read, cache: .keep(entry(key)), sql: { d in Statements[d].getMetadata }, key: key, initial: nil,
+                  eachRow: { row, _, out in if out == nil { out = row.json(0) ?? .null } })
     }
 
     /// True if the key was stored.

@@ -25,7 +25,7 @@ public struct Operation<Output> {
     }
 
     public let access: Access
-    public let statement: (SQLDialect) -> BoundStatement
+    private let source: Source
     /// A page's answer budget (`server.max_answer_bytes`) and how many
     /// columns a record has: a listing stops reading (-32005) past it.
     public let page: (budget: AnswerBudget, recordColumns: Int)?
@@ -50,10 +50,38 @@ public struct Operation<Output> {
         self.access = access
         self.page = page
         self.cache = cache
-        self.statement = statement
+        self.source = .built(statement)
         self.initial = initial
         self.eachRow = eachRow
         self.finish = finish
+    }
+
+    /// A statement of one parameter, `$1` = `key` (a row by its key). Its
+    /// text comes from a function that captures nothing, so the operation
+    /// costs no allocation until it runs (a cached read's hit never builds it).
+    public init(_ access: Access, cache: CachePolicy<Output>? = nil, sql: @escaping (SQLDialect) -> String, key: String, initial: Output,
+                eachRow: @escaping (any SQLRow, SQLDialect, inout Output) throws(ProxyError) -> Void = { _, _, _ in },
+                finish: @escaping (inout Output, _ changedRows: Int) throws(ProxyError) -> Void = { _, _ in }) {
+        self.access = access
+        self.page = nil
+        self.cache = cache
+        self.source = .byKey(sql, key)
+        self.initial = initial
+        self.eachRow = eachRow
+        self.finish = finish
+    }
+
+    private enum Source {
+        case byKey((SQLDialect) -> String, String)
+        case built((SQLDialect) -> BoundStatement)
+    }
+
+    /// The statement and its parameters in `dialect`: what an executor runs.
+    public func statement(_ dialect: SQLDialect) -> BoundStatement {
+        switch source {
+        case .byKey(let sql, let key): return (sql(dialect), [.text(key)])
+        case .built(let make): return make(dialect)
+        }
     }
 
     public var writes: Bool { if case .write = access { return true } else { return false } }

@@ -28,6 +28,7 @@ extension OperationRunner {
 public final class Operations {
     public let runner: OperationRunner
     public let readThrough: ReadThrough?
+    // (`@inlinable` below: a handler's call is specialized for its output, no generic thunk on the hot path.)
 
     public init(runner: OperationRunner, readThrough: ReadThrough?) {
         self.runner = runner
@@ -35,6 +36,7 @@ public final class Operations {
     }
 
     /// The typed result; a write is acknowledged once what it retires is gone.
+    @inlinable
     public func run<T>(_ operation: Operation<T>, in tx: TransactionID?, _ done: @escaping Completion<T>) {
         LoopThread.check()
         guard let readThrough, case .retire(let retired)? = operation.cache else { return runner.run(operation, in: tx, done) }
@@ -64,6 +66,7 @@ public final class Operations {
 
     /// The answer encoded: from the cache when the operation names an entry
     /// and runs outside a transaction, else from storage.
+    @inlinable
     public func answer<T: JSONWritable>(_ operation: Operation<T>, in tx: TransactionID?, _ done: @escaping Completion<EncodedJSON>) {
         let direct = { [runner] (done: @escaping Completion<EncodedJSON>) in
             runner.run(operation, in: tx) { done($0.map { EncodedJSON(encoding: $0) }) }

@@ -21,7 +21,7 @@ public enum TaskOperations {
     /// time merging into the winner's row.
     public static func merge(_ fields: JSONObject, id: String, now: Timestamp) -> Unit<String> {
         Unit(.write) { steps, done in
-            let read = Operation<TaskRecord?>(.read, statement: { d in (Statements[d].selectTaskForUpdate, [.text(id)]) }, initial: nil,
+            let read = Operation<TaskRecord?>(.read, sql: { d in Statements[d].selectTaskForUpdate }, key: id, initial: nil,
                                               eachRow: { row, d, out in if out == nil { out = Statements[d].task(row) } })
             steps.run(read) { stored in
                 let found: TaskRecord?, task: TaskRecord
@@ -41,10 +41,11 @@ public enum TaskOperations {
         }
     }
 
-    /// `save_task` on any executor: a new id is inserted, a client's id merged
-    /// (once more after a racing insert of the same id won).
+    /// `save_task` on any executor: a new id is inserted, a client's id merged.
+    /// `retryingConflicts`: once more after a racing insert of the same id won
+    /// (PostgreSQL's connections race; SQLite's single writer never does).
     public static func save(_ fields: JSONObject, id: String?, on runner: OperationRunner, in tx: TransactionID?,
-                            _ done: @escaping Completion<String>) {
+                            retryingConflicts: Bool = false, _ done: @escaping Completion<String>) {
         guard let id else {
             do {
                 return runner.run(insert(try TaskRecord.saving(fields, over: nil, id: Identifier.make(), now: .now())), in: tx, done)
@@ -52,6 +53,7 @@ public enum TaskOperations {
                 return done(.failure(error))
             }
         }
+        guard retryingConflicts else { return runner.run(merge(fields, id: id, now: .now()), in: tx, done) }
         runner.run(merge(fields, id: id, now: .now()), in: tx) { result in
             guard case .failure(.conflict) = result else { return done(result) }
             runner.run(merge(fields, id: id, now: .now()), in: tx, done)
@@ -60,7 +62,7 @@ public enum TaskOperations {
 
     /// The hot read: its fold captures nothing (no allocation of its own).
     public static func get(id: String) -> Operation<TaskRecord?> {
-        Operation(.read, cache: .keep(.task(id)), statement: { d in (Statements[d].selectTask, [.text(id)]) }, initial: nil,
+        Operation(.read, cache: .keep(.task(id)), sql: { d in Statements[d].selectTask }, key: id, initial: nil,
                   eachRow: { row, d, out in if out == nil { out = Statements[d].task(row) } })
     }
 
