@@ -44,6 +44,10 @@ extension SQLiteConnection {
     /// Steps the statement, decoding each row where it lies; a page stops
     /// (-32005) once its rows pass the answer budget. A write that changed a
     /// row records its change while somebody subscribes.
+    // Specialized for the outputs of the busiest writes (the generic entry jumps to these): save_task's steps, save_log.
+    @_specialize(where T == TaskRecord?)
+    @_specialize(where T == Void)
+    @_specialize(where T == String)
     func run<T>(_ operation: Operation<T>) throws(ProxyError) -> T {
         let (sql, values) = operation.statement(.sqlite)
         var before: TaskRecord?
@@ -69,6 +73,7 @@ extension SQLiteConnection {
     }
 
     /// Runs a unit's body to its answer (every step is synchronous here).
+    @_specialize(where T == String)
     func run<T>(_ unit: Unit<T>) throws(ProxyError) -> T {
         var answer: Result<T, ProxyError>?
         unit.body(self) { answer = $0 }
