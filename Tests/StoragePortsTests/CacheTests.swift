@@ -135,3 +135,10 @@ struct CacheTests {
         #expect(CacheKeys.taskList(TaskQuery(agentName: "news", status: "pending", limit: 10)) == "tasks:news:pending:10:0")
     }
 }
+
+/// The task entries by their names: the tests read better with them.
+extension ReadCache {
+    func lookupTask(id: String, _ done: @escaping (CacheLookup) -> Void) { lookup(.task(id), done) }
+    func lookupTaskList(_ query: TaskQuery, _ done: @escaping (CacheLookup) -> Void) { lookup(.taskList(query), done) }
+    func invalidate(taskIDs: [String], _ done: @escaping () -> Void) { invalidate(.tasks(taskIDs), done) }
+}

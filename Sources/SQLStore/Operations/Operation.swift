@@ -189,16 +189,3 @@ public enum CachePolicy<Output> {
     /// A write that retires the same whatever it answered.
     public static func retiring(_ what: CacheInvalidation) -> CachePolicy { .retire { _ in what } }
 }
-
-/// A value made once per dialect at start-up (statement text), not per call.
-public struct PerDialect<T: Sendable>: Sendable {
-    private let sqlite: T
-    private let postgresql: T
-
-    public init(_ make: (SQLDialect) -> T) {
-        sqlite = make(.sqlite)
-        postgresql = make(.postgresql)
-    }
-
-    public subscript(_ dialect: SQLDialect) -> T { dialect == .sqlite ? sqlite : postgresql }
-}

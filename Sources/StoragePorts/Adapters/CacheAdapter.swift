@@ -43,12 +43,6 @@ public protocol ReadCache: AnyObject {
 
 extension ReadCache {
     public func cached(_ entry: CacheEntry) -> EncodedJSON? { nil }
-
-    // The task entries by their names (the cache's tests read better with them).
-    public func lookupTask(id: String, _ done: @escaping (CacheLookup) -> Void) { lookup(.task(id), done) }
-    public func lookupTaskList(_ query: TaskQuery, _ done: @escaping (CacheLookup) -> Void) { lookup(.taskList(query), done) }
-    public func cachedTask(id: String) -> EncodedJSON? { cached(.task(id)) }
-    public func invalidate(taskIDs: [String], _ done: @escaping () -> Void) { invalidate(.tasks(taskIDs), done) }
 }
 
 public enum CacheLookup {

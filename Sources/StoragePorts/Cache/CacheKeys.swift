@@ -11,8 +11,6 @@ public enum CacheKeys {
         "tasks:\(q.agentName.map(escape) ?? "*"):\(q.status.map(escape) ?? "*"):\(q.limit):\(q.offset)"
     }
 
-    public static func isTaskList(_ key: String) -> Bool { key.hasPrefix("tasks:") }
-
     /// `%`, `:` and `*` as %XX; everything else as is.
     public static func escape(_ part: String) -> String {
         guard part.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "*") }) else { return part }
