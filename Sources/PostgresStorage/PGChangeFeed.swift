@@ -189,6 +189,13 @@ final class PGChangeFeed {
             guard let id = a[3].stringValue else { return }
             let agent = a[2].stringValue
             readBack { [readLog] done in readLog(id) { done($0.map { $0.map { .log($0, agentName: agent) } }) } }
+        case ("checkpoints", _):
+            // [topic, op, thread, namespace, checkpoint id, parent, metadata as text, task] (`Schema.postgresCheckpointTriggers`).
+            guard let thread = a[2].stringValue, let namespace = a[3].stringValue else { return }
+            func at(_ i: Int) -> String? { i < a.count ? a[i].stringValue : nil }
+            let metadata = at(6).flatMap { try? JSONParser.parse($0, maxDepth: 512) }
+            pending.append(Slot(.checkpoint(CheckpointChange(op, thread: thread, namespace: namespace, checkpointID: at(4),
+                                                             parentID: at(5), metadata: metadata, taskID: at(7))), isReady: true))
         default:
             return
         }

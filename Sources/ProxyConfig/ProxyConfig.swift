@@ -108,7 +108,7 @@ public struct ProxyConfig: Sendable, Equatable {
         /// HTTP connections open at once (a scraper and a load balancer need a few).
         public var httpMaxConnections = 64
         public var maxConnections = 1024
-        public var maxLineBytes = 1 << 20
+        public var maxLineBytes = 16 << 20
         /// Seconds a connection may stay silent with nothing in flight; 0 = never closed.
         public var idleTimeout = 300.0
         public var transactionTimeout = 30.0

@@ -24,6 +24,16 @@ extension Statements {
 
     /// A row of `columns(table)`.
     public func storedRow(_ row: some SQLRow, _ table: StoredTable) -> StoredRow {
+        if let plain = table.plainColumns {
+            return .plain(table, plain.enumerated().map { i, c -> JSONValue in
+                switch c.kind {
+                case .text: return row.text(i).map { .string($0) } ?? .null
+                case .json: return row.json(i) ?? .null
+                case .int: return row.int(i).map { .int($0) } ?? .null
+                case .time: return dialect.time(row, i).map { .string($0.rfc3339) } ?? .null
+                }
+            })
+        }
         switch table {
         case .tasks: return .task(task(row))
         case .logs: return .log(log(row))
@@ -36,6 +46,8 @@ extension Statements {
                                             metadata: row.json(3)?.objectValue, embedding: row.bytes(4), embeddedBy: row.text(5),
                                             createdAt: dialect.time(row, 6) ?? Timestamp(microseconds: 0),
                                             updatedAt: dialect.time(row, 7) ?? Timestamp(microseconds: 0)))
+        case .checkpoints, .checkpointBlobs, .checkpointWrites:
+            preconditionFailure("read above, column for column")
         }
     }
 }

@@ -74,6 +74,7 @@ public enum Schema {
             Migration(version: 6, name: "vector removals kept behind a floor", sql: """
                 ALTER TABLE vector_collections \(d.addColumn) removals_floor BIGINT NOT NULL DEFAULT 0;
                 """),
+            Migration(version: 7, name: "LangGraph checkpoints", sql: checkpoints(d)),
         ]
     }
 

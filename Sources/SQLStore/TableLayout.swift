@@ -6,6 +6,10 @@ import StoragePorts
 extension Statements {
     /// The columns read, in the order `storedRow` decodes them.
     public func columns(_ table: StoredTable) -> String {
+        if let plain = table.plainColumns {
+            return plain.map { c in c.kind == .json ? dialect.readJSON(c.name) : c.kind == .time ? dialect.readTime(c.name) : c.name }
+                .joined(separator: ", ")
+        }
         switch table {
         case .tasks: return taskColumns
         case .logs: return logColumns
@@ -14,6 +18,8 @@ extension Statements {
         case .documents:
             return "collection, id, document, \(dialect.readJSON("metadata")), embedding, embedded_by, "
                 + "\(dialect.readTime("created_at")), \(dialect.readTime("updated_at"))"
+        case .checkpoints, .checkpointBlobs, .checkpointWrites:
+            preconditionFailure("named above, column for column")
         }
     }
 
@@ -102,12 +108,32 @@ extension Statements {
         case .document(let d):
             return [.text(d.collection), .text(d.id), .text(d.text), dialect.value(json: d.metadata), d.embedding.map { .blob($0) } ?? .null,
                     dialect.value(d.embeddedBy), dialect.value(d.createdAt), dialect.value(d.updatedAt)]
+        case .plain(let table, let values):
+            return zip(table.plainColumns ?? [], values).map { column, value -> SQLValue in
+                switch (column.kind, value) {
+                case (_, .null): return .null
+                case (.json, _): return .text(value.jsonText)
+                case (.int, _): return value.intValue.map { .int($0) } ?? .null
+                case (.time, _): return dialect.value(value.stringValue.flatMap { Timestamp(rfc3339: $0) })
+                case (.text, _): return value.stringValue.map { .text($0) } ?? .null
+                }
+            }
         }
     }
 
     /// Each table's columns, and each column's type (for PostgreSQL's casts:
     /// a VALUES list of several rows does not take types from the table).
     public static func insertColumns(_ table: StoredTable, _ d: SQLDialect) -> (names: String, types: [String]) {
+        if let plain = table.plainColumns {
+            return (plain.map(\.name).joined(separator: ", "), plain.map { c in
+                switch c.kind {
+                case .text: return "text"
+                case .json: return d.jsonType
+                case .int: return "integer"
+                case .time: return d.timeType
+                }
+            })
+        }
         switch table {
         case .tasks:
             return ("agent_name, task_prompt, schedule_type, schedule_value, repeat, repeat_interval, enabled, "
@@ -125,6 +151,8 @@ extension Statements {
         case .documents:
             return ("collection, id, document, metadata, embedding, embedded_by, created_at, updated_at",
                     ["text", "text", "text", d.jsonType, d == .sqlite ? "blob" : "bytea", "text", d.timeType, d.timeType])
+        case .checkpoints, .checkpointBlobs, .checkpointWrites:
+            preconditionFailure("named above, column for column")
         }
     }
 

@@ -52,6 +52,10 @@ extension SQLiteConnection {
         let (sql, values) = operation.statement(.sqlite)
         var before: TaskRecord?
         if recordsChanges, case .taskDeleted(let id)? = operation.change { before = try fetchTask(id: id) }
+        if let first = operation.firstOnSQLite {
+            let (sql, values) = first()
+            do { _ = try execute(sql, values) } catch { throw operation.explain(error) }
+        }
         var budget = operation.page?.budget
         var changed = 0
         let out: T
@@ -96,6 +100,10 @@ extension SQLiteConnection {
         case .tasksReturned:
             let tasks = (returned as? [TaskRecord]) ?? [(returned as? TaskRecord?) ?? nil].compactMap { $0 }
             for task in tasks { changes.append(.task(task, .updated)) }
+        case .checkpoint(let change):
+            changes.append(.checkpoint(change))
+        case .checkpointsReturned:
+            for change in (returned as? CheckpointsTouched)?.changes ?? [] { changes.append(.checkpoint(change)) }
         }
     }
 }

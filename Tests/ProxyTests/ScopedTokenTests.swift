@@ -100,6 +100,16 @@ struct ScopedTokenTests {
         Case("vector.get_documents", ["collection": "kb", "ids": ["d1"]], news: .ok, reader: .ok, ops: .ok),
         Case("vector.delete_documents", ["collection": "kb", "ids": ["d1"]], news: .ok, reader: .refused, ops: .refused),
         Case("vector.drop_collection", ["name": "kb"], news: .refused, reader: .refused, ops: .refused),
+        // LangGraph's checkpoints are shared like the vector store: read by every scope, written by read-write ones.
+        Case("checkpoint.put", ["thread_id": "th", "checkpoint": ["id": "c1"]], news: .ok, reader: .refused, ops: .refused),
+        Case("checkpoint.put_writes", ["thread_id": "th", "checkpoint_id": "c1", "task_id": "k", "writes": []],
+             news: .ok, reader: .refused, ops: .refused),
+        Case("checkpoint.get", ["thread_id": "th"], news: .ok, reader: .ok, ops: .ok),
+        Case("checkpoint.list", ["thread_id": "th"], news: .ok, reader: .ok, ops: .ok),
+        Case("checkpoint.copy_thread", ["source_thread_id": "th", "target_thread_id": "th2"], news: .value(1), reader: .refused, ops: .refused),
+        Case("checkpoint.prune", ["thread_ids": ["th2"], "strategy": "delete"], news: .value(1), reader: .refused, ops: .refused),
+        Case("checkpoint.delete_for_runs", ["run_ids": ["r"]], news: .value(0), reader: .refused, ops: .refused),
+        Case("checkpoint.delete_thread", ["thread_id": "th"], news: .value(1), reader: .refused, ops: .refused),
     ]
 
     /// Methods covered outside the table: auth (every login), and the transaction methods (below).

@@ -24,6 +24,9 @@ struct EventFrame {
         case .log(let log, _):
             JSONWriter.raw(",\"log\":", into: &out)
             log.writeJSON(into: &out)
+        case .checkpoint(let c):
+            JSONWriter.raw(",\"checkpoint\":", into: &out)
+            c.writeJSON(into: &out)
         }
         JSONWriter.raw("}}\n", into: &out)
         tail = out
@@ -64,4 +67,33 @@ struct EventFrame {
     }
 
     private static let head = Array("{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"subscription\":\"".utf8)
+}
+
+extension CheckpointChange {
+    /// `{"thread_id","checkpoint_ns"}`, then what the operation knows: the
+    /// checkpoint's id, parent and metadata (`created`), its id and the task
+    /// (`updated`).
+    func writeJSON(into out: inout [UInt8]) {
+        JSONWriter.raw("{\"thread_id\":", into: &out)
+        JSONWriter.string(threadID, into: &out)
+        JSONWriter.raw(",\"checkpoint_ns\":", into: &out)
+        JSONWriter.string(namespace, into: &out)
+        if let checkpointID {
+            JSONWriter.raw(",\"checkpoint_id\":", into: &out)
+            JSONWriter.string(checkpointID, into: &out)
+        }
+        if operation == .created {
+            JSONWriter.raw(",\"parent_checkpoint_id\":", into: &out)
+            if let parentID { JSONWriter.string(parentID, into: &out) } else { JSONWriter.raw("null", into: &out) }
+            if let metadata {
+                JSONWriter.raw(",\"metadata\":", into: &out)
+                metadata.writeJSON(into: &out)
+            }
+        }
+        if let taskID {
+            JSONWriter.raw(",\"task_id\":", into: &out)
+            JSONWriter.string(taskID, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
 }

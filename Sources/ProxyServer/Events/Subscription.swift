@@ -7,11 +7,13 @@ final class Subscription {
         var topics: Set<ChangeTopic>
         var agentName: String?
         var taskID: String?
+        var threadID: String?
 
         func matches(_ change: Change) -> Bool {
             topics.contains(change.topic)
                 && (agentName == nil || agentName == change.agentName)
                 && (taskID == nil || taskID == change.taskID)
+                && (threadID == nil || threadID == change.threadID)
         }
     }
 

@@ -27,7 +27,7 @@ enum OpenRPC {
             "methods": .array(methods),
             "components": [
                 "schemas": ["Task": taskSchema, "LogEntry": logSchema, "VectorHit": vectorHitSchema,
-                            "VectorCollection": vectorCollectionSchema],
+                            "VectorCollection": vectorCollectionSchema, "CheckpointTuple": checkpointTupleSchema],
                 "errors": .array(errors),
             ],
         ]
@@ -75,6 +75,23 @@ enum OpenRPC {
         "properties": [
             "name": Schema.string, "dimension": Schema.nullable(Schema.integer), "metric": ["enum": ["cosine", "dot", "l2"]],
             "count": Schema.integer, "created": Schema.boolean,
+        ],
+    ]
+
+    private static let base64: JSONValue = ["type": "string", "contentEncoding": "base64"]
+
+    private static let checkpointTupleSchema: JSONValue = [
+        "type": "object",
+        "required": ["thread_id", "checkpoint_ns", "checkpoint_id", "parent_checkpoint_id", "checkpoint", "metadata", "channel_values", "pending_writes"],
+        "properties": [
+            "thread_id": Schema.string, "checkpoint_ns": Schema.string, "checkpoint_id": Schema.string,
+            "parent_checkpoint_id": Schema.nullable(Schema.string), "checkpoint": Schema.object, "metadata": Schema.object,
+            "channel_values": ["type": "object", "additionalProperties": [
+                "type": "object", "required": ["type", "data"], "properties": ["type": Schema.string, "data": base64]]],
+            "pending_writes": Schema.array([
+                "type": "object", "required": ["task_id", "channel", "type", "data", "task_path", "idx"],
+                "properties": ["task_id": Schema.string, "channel": Schema.string, "type": Schema.string, "data": base64,
+                               "task_path": Schema.string, "idx": Schema.integer]]),
         ],
     ]
 }

@@ -39,6 +39,10 @@ public struct Operation<Output> {
     /// Whose absence a foreign-key failure means ("task … does not exist"): data,
     /// not a closure, so the common path allocates nothing for it.
     public var missingParent: String? = nil
+    /// SQLite has no data-modifying WITH: a statement it runs first, in the
+    /// same savepoint, where PostgreSQL's one statement does both (a
+    /// checkpoint's values and the checkpoint).
+    public var firstOnSQLite: (() -> BoundStatement)? = nil
     let initial: Output
     let eachRow: (any SQLRow, SQLDialect, inout Output) throws(ProxyError) -> Void
     let finish: (inout Output, _ changedRows: Int) throws(ProxyError) -> Void
@@ -159,19 +163,27 @@ public enum ChangeSpec {
     case logAdded(LogEntry)
     /// The tasks the statement returned (`RETURNING`), as they are after it: claims and leases.
     case tasksReturned
+    /// A checkpoint event known before the statement runs.
+    case checkpoint(CheckpointChange)
+    /// The checkpoint events in the statement's answer (`CheckpointsTouched`): copies and deletes.
+    case checkpointsReturned
 }
 
 /// Where a write takes its row lock. PostgreSQL's group commit sorts a
 /// group's writes by it, so two groups never wait on each other's rows in
 /// opposite orders; SQLite's single writer needs no order.
 public struct RowLock: Comparable, Sendable {
-    /// tasks < metadata < unordered (claims: they skip locked rows and never wait, so they go last).
-    public enum Table: Int, Sendable { case tasks, metadata, unordered }
+    /// tasks < metadata < checkpoints < unordered (claims: they skip locked rows and never wait, so they go last).
+    public enum Table: Int, Sendable { case tasks, metadata, checkpoints, unordered }
     public let table: Table
     public let key: String
 
     public static func task(_ id: String) -> RowLock { RowLock(table: .tasks, key: id) }
     public static func metadata(_ key: String) -> RowLock { RowLock(table: .metadata, key: key) }
+    /// A thread's namespace: its checkpoints, values and writes.
+    public static func checkpoint(_ thread: String, _ namespace: String) -> RowLock {
+        RowLock(table: .checkpoints, key: thread + "\u{0}" + namespace)
+    }
     public static let unordered = RowLock(table: .unordered, key: "")
 
     public static func < (a: RowLock, b: RowLock) -> Bool {

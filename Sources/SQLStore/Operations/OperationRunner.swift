@@ -46,6 +46,16 @@ public final class Operations {
         }
     }
 
+    /// A unit; acknowledged once what it retires (known from its answer) is gone.
+    public func run<T>(_ unit: Unit<T>, in tx: TransactionID?, retiring: @escaping (T) -> CacheInvalidation, _ done: @escaping Completion<T>) {
+        LoopThread.check()
+        guard let readThrough else { return runner.run(unit, in: tx, done) }
+        runner.run(unit, in: tx) { result in
+            guard case .success(let value) = result else { return done(result) }
+            readThrough.wrote(retiring(value), in: tx) { done(result) }
+        }
+    }
+
     /// `save_task`; acknowledged once the task's entries are retired.
     public func saveTask(_ fields: JSONObject, id: String?, in tx: TransactionID?, _ done: @escaping Completion<String>) {
         LoopThread.check()

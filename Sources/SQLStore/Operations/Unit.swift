@@ -48,3 +48,22 @@ extension UnitSteps {
         }
     }
 }
+
+/// The first failure among a unit's steps, for a body whose earlier steps'
+/// answers it does not need: on SQLite a later step runs even after an
+/// earlier one failed, so the body must still answer with that failure
+/// (and so undo the unit).
+public final class FirstFailure {
+    public private(set) var error: ProxyError?
+    public init() {}
+
+    public func note<T>(_ result: Result<T, ProxyError>) {
+        if case .failure(let e) = result, error == nil { error = e }
+    }
+
+    /// `result`, unless an earlier step failed.
+    public func answer<T>(_ result: Result<T, ProxyError>) -> Result<T, ProxyError> {
+        note(result)
+        return error.map { .failure($0) } ?? result
+    }
+}

@@ -2,7 +2,7 @@ import ProxyCore
 
 /// What `subscribe` can listen to.
 public enum ChangeTopic: String, CaseIterable, Sendable {
-    case tasks, logs
+    case tasks, logs, checkpoints
 }
 
 public enum ChangeOperation: String, Sendable {
@@ -17,11 +17,14 @@ public enum Change: Sendable {
     /// A new log entry, with its task's agent (for `agent_name` filters;
     /// nil when the backend could not tell).
     case log(LogEntry, agentName: String?)
+    /// A LangGraph checkpoint saved, its pending writes stored, or a thread's checkpoints deleted.
+    case checkpoint(CheckpointChange)
 
     public var topic: ChangeTopic {
         switch self {
         case .task: return .tasks
         case .log: return .logs
+        case .checkpoint: return .checkpoints
         }
     }
 
@@ -29,13 +32,15 @@ public enum Change: Sendable {
         switch self {
         case .task(_, let op): return op
         case .log: return .created
+        case .checkpoint(let c): return c.operation
         }
     }
 
-    public var taskID: String {
+    public var taskID: String? {
         switch self {
         case .task(let t, _): return t.id
         case .log(let l, _): return l.taskID
+        case .checkpoint: return nil
         }
     }
 
@@ -43,7 +48,38 @@ public enum Change: Sendable {
         switch self {
         case .task(let t, _): return t.agentName
         case .log(_, let agent): return agent
+        case .checkpoint: return nil
         }
+    }
+
+    public var threadID: String? {
+        if case .checkpoint(let c) = self { return c.threadID }
+        return nil
+    }
+}
+
+/// A checkpoint event: `created` (a checkpoint saved: its ids, parent and
+/// metadata), `updated` (pending writes of one task stored for it),
+/// `deleted` (checkpoints of the thread and namespace removed: ids nil).
+public struct CheckpointChange: Sendable, Equatable {
+    public var operation: ChangeOperation
+    public var threadID: String
+    public var namespace: String
+    public var checkpointID: String?
+    public var parentID: String?
+    public var metadata: JSONValue?
+    /// `updated`: the task whose writes were stored.
+    public var taskID: String?
+
+    public init(_ operation: ChangeOperation, thread: String, namespace: String, checkpointID: String? = nil, parentID: String? = nil,
+                metadata: JSONValue? = nil, taskID: String? = nil) {
+        self.operation = operation
+        self.threadID = thread
+        self.namespace = namespace
+        self.checkpointID = checkpointID
+        self.parentID = parentID
+        self.metadata = metadata
+        self.taskID = taskID
     }
 }
 

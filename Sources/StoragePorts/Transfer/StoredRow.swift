@@ -9,6 +9,9 @@ public enum StoredTable: String, CaseIterable, Sendable {
     case tasks, logs, metadata
     case collections = "vector_collections"
     case documents = "vector_documents"
+    case checkpoints
+    case checkpointBlobs = "checkpoint_blobs"
+    case checkpointWrites = "checkpoint_writes"
 
     /// The primary key's columns, by which rows are paged, copied and compared.
     public var keyColumns: [String] {
@@ -17,8 +20,32 @@ public enum StoredTable: String, CaseIterable, Sendable {
         case .metadata: return ["key"]
         case .collections: return ["name"]
         case .documents: return ["collection", "id"]
+        case .checkpoints, .checkpointBlobs, .checkpointWrites: return plainColumns!.prefix(keyCount).map(\.name)
         }
     }
+
+    /// How a column of a table copied as it is (`StoredRow.plain`) is read and written.
+    public enum ColumnKind: Sendable { case text, json, int, time }
+
+    /// The columns of the tables copied column for column (LangGraph's
+    /// checkpoints: nothing in them is a database's own), key first; nil for
+    /// the tables with records of their own.
+    public var plainColumns: [(name: String, kind: ColumnKind)]? {
+        switch self {
+        case .checkpoints:
+            return [("thread_id", .text), ("checkpoint_ns", .text), ("checkpoint_id", .text), ("parent_checkpoint_id", .text),
+                    ("checkpoint", .json), ("metadata", .json), ("run_id", .text), ("created_at", .time)]
+        case .checkpointBlobs:
+            return [("thread_id", .text), ("checkpoint_ns", .text), ("channel", .text), ("version", .text), ("type", .text), ("data", .text)]
+        case .checkpointWrites:
+            return [("thread_id", .text), ("checkpoint_ns", .text), ("checkpoint_id", .text), ("task_id", .text), ("idx", .int),
+                    ("channel", .text), ("type", .text), ("data", .text), ("task_path", .text)]
+        default:
+            return nil
+        }
+    }
+
+    private var keyCount: Int { self == .checkpoints ? 3 : self == .checkpointBlobs ? 4 : 5 }
 
     /// The database's other tables, and why they are not copied: each
     /// database keeps its own.
@@ -73,9 +100,12 @@ public enum StoredRow: Equatable, Sendable {
     case metadata(key: String, value: JSONValue)
     case collection(StoredCollection)
     case document(StoredDocument)
+    /// A row of a table copied column for column (`StoredTable.plainColumns`), its values in that order.
+    case plain(StoredTable, [JSONValue])
 
     public var table: StoredTable {
         switch self {
+        case .plain(let table, _): return table
         case .task: return .tasks
         case .log: return .logs
         case .metadata: return .metadata
@@ -93,6 +123,8 @@ public enum StoredRow: Equatable, Sendable {
         case .metadata(let key, _): return key
         case .collection(let c): return c.name
         case .document(let d): return StoredKey.join([d.collection, d.id])
+        case .plain(let table, let values):
+            return StoredKey.join(values.prefix(table.keyColumns.count).map { $0.stringValue ?? $0.intValue.map { String($0) } ?? "" })
         }
     }
 
@@ -123,6 +155,8 @@ public enum StoredRow: Equatable, Sendable {
                     "embedding": d.embedding.map { .string(Base64.encode($0)) } ?? .null,
                     "embedded_by": d.embeddedBy.map { .string($0) } ?? .null,
                     "created_at": .string(d.createdAt.rfc3339), "updated_at": .string(d.updatedAt.rfc3339)]
+        case .plain(let table, let values):
+            return JSONObject(zip(table.plainColumns ?? [], values).map { (key: $0.0.name, value: $0.1) })
         }
     }
 

@@ -1,6 +1,7 @@
 """The package's own shape: its modules import each other without a cycle
-(type-checking imports included), and its core needs nothing outside the
-standard library."""
+(type-checking imports included), its core needs nothing outside the
+standard library, and a framework adapter (an optional extra) needs only its
+framework and is never imported by the core."""
 
 import ast
 import pathlib
@@ -43,8 +44,15 @@ def test_no_import_cycle():
         visit(name, [])
 
 
+# The optional extras' modules (pyproject's optional-dependencies) and what each may import besides the standard library.
+EXTRAS = {"langgraph": {"langgraph", "langchain_core"}}
+
+
 def test_core_uses_the_standard_library_only():
     stdlib = set(sys.stdlib_module_names) | {"__future__"}
     for path in PACKAGE.glob("*.py"):
-        outside = _imports(path)[1] - stdlib
+        inside, outside = _imports(path)
+        outside -= stdlib | EXTRAS.get(path.stem, set())
         assert not outside, f"{path.name} imports {sorted(outside)}"
+        if path.stem not in EXTRAS:
+            assert not inside & set(EXTRAS), f"{path.name} imports an optional extra: {sorted(inside & set(EXTRAS))}"
