@@ -51,10 +51,12 @@ enum CheckpointStatements {
     /// with its channel values and its pending writes, as rows of three
     /// kinds (column 0): 0 the checkpoint, 1 a channel value, 2 a pending
     /// write; columns 1-3 are its thread, namespace and id. One statement, so
-    /// a read is one round trip and one snapshot.
+    /// a read is one round trip and one snapshot. (SQLite's CROSS JOIN keeps
+    /// the order written: each named version looked up by the whole key, not
+    /// every blob of the thread against the list, which grew with the thread.)
     static func tuples(_ d: SQLDialect, page: String) -> String {
         let versions = d == .sqlite
-            ? "FROM c, json_each(c.checkpoint, '$.channel_versions') AS v JOIN checkpoint_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns AND b.channel = v.key AND b.version = CAST(v.value AS TEXT)"
+            ? "FROM c CROSS JOIN json_each(c.checkpoint, '$.channel_versions') AS v CROSS JOIN checkpoint_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns AND b.channel = v.key AND b.version = CAST(v.value AS TEXT)"
             : "FROM c CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') AS v JOIN checkpoint_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns AND b.channel = v.key AND b.version = v.value"
         let (none, noIdx) = d == .sqlite ? ("NULL", "NULL") : ("NULL::text", "NULL::int")  // PostgreSQL types a UNION's NULLs from the first branch
         return """

@@ -133,27 +133,35 @@ def _json_ready(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _pages(limit: Optional[int]) -> Iterator[int]:
-    """How many to ask for next, given how many are still wanted (None: all)."""
-    while True:
-        yield PAGE if limit is None else min(PAGE, limit)
+def _route(params: Dict[str, Any], connections: int) -> int:
+    """The connection a call takes: its thread's, so one thread's calls are answered in the order sent."""
+    thread = params.get("thread_id") or params.get("target_thread_id")
+    return hash(thread) % connections if thread is not None and connections > 1 else 0
 
 
 class AsyncProxySaver(_Checkpoints, BaseCheckpointSaver[str]):
     """LangGraph's checkpointer over the proxy, for asyncio graphs (``ainvoke``, ``astream``).
 
     ``address``: ``unix:///path/proxy.sock``, ``tcp://host:port`` or ``tls://host:port?ca=…``;
-    ``token``: the proxy's token. Or an open ``StorageProxyClient`` as ``client``.
-    The sync methods work from other threads while the loop runs (as LangGraph's
-    ``AsyncPostgresSaver`` does), not from the loop's own thread.
+    ``token``: the proxy's token. ``connections``: how many it opens (a
+    connection answers in order, one write at a time, so concurrent graph runs
+    spread over several); a thread's calls always take the same one. Or one
+    open ``StorageProxyClient`` as ``client``. The sync methods work from other
+    threads while the loop runs (as LangGraph's ``AsyncPostgresSaver`` does),
+    not from the loop's own thread.
     """
 
     def __init__(self, address: str = "unix://storage/proxy.sock", *, token: Optional[str] = None,
-                 serde: Optional[SerializerProtocol] = None, client: Optional[StorageProxyClient] = None):
+                 serde: Optional[SerializerProtocol] = None, client: Optional[StorageProxyClient] = None,
+                 connections: int = 8):
         super().__init__(serde=serde)
-        self.client = client or StorageProxyClient(address, token=token)
+        self.clients = [client] if client else [StorageProxyClient(address, token=token) for _ in range(max(1, connections))]
         self._owns_client = client is None
         self.loop: Optional[asyncio.AbstractEventLoop] = None
+
+    @property
+    def client(self) -> StorageProxyClient:
+        return self.clients[0]
 
     async def __aenter__(self) -> "AsyncProxySaver":
         await self.setup()
@@ -165,16 +173,16 @@ class AsyncProxySaver(_Checkpoints, BaseCheckpointSaver[str]):
     async def setup(self) -> None:
         """Connects (the proxy's schema needs nothing from the client)."""
         self.loop = asyncio.get_running_loop()
-        await self.client.initialize()
+        await asyncio.gather(*(c.initialize() for c in self.clients))
 
     async def aclose(self) -> None:
         if self._owns_client:
-            await self.client.close()
+            await asyncio.gather(*(c.close() for c in self.clients))
 
     async def _call(self, method: str, params: Dict[str, Any]) -> Any:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
-        return await self.client._call(method, params)
+        return await self.clients[_route(params, len(self.clients))]._call(method, params)
 
     async def aget_tuple(self, config: RunnableConfig) -> Optional[CheckpointTuple]:
         stored = await self._call("checkpoint.get", self._get_params(config))
@@ -276,15 +284,15 @@ class ProxySaver(_Checkpoints, BaseCheckpointSaver[str]):
         with ProxySaver("unix:///app/storage/proxy.sock") as saver:
             graph = builder.compile(checkpointer=saver)
 
-    Safe from several threads (one call at a time). Its async methods run the
-    blocking ones in a worker thread, so an asyncio graph may use it too.
+    Safe from several threads: ``connections`` connections, each used by one
+    call at a time, a thread's calls always on the same one. Its async methods
+    run the blocking ones in a worker thread, so an asyncio graph may use it too.
     """
 
     def __init__(self, address: str = "unix://storage/proxy.sock", *, token: Optional[str] = None,
-                 serde: Optional[SerializerProtocol] = None):
+                 serde: Optional[SerializerProtocol] = None, connections: int = 4):
         super().__init__(serde=serde)
-        self.client = StorageClient(address, token=token)
-        self._lock = threading.Lock()
+        self._clients = [(StorageClient(address, token=token), threading.Lock()) for _ in range(max(1, connections))]
 
     def __enter__(self) -> "ProxySaver":
         self.setup()
@@ -301,16 +309,19 @@ class ProxySaver(_Checkpoints, BaseCheckpointSaver[str]):
         await asyncio.to_thread(self.close)
 
     def setup(self) -> None:
-        with self._lock:
-            self.client.initialize()
+        for client, lock in self._clients:
+            with lock:
+                client.initialize()
 
     def close(self) -> None:
-        with self._lock:
-            self.client.close()
+        for client, lock in self._clients:
+            with lock:
+                client.close()
 
     def _call(self, method: str, params: Dict[str, Any]) -> Any:
-        with self._lock:
-            return self.client._run(self.client._client._call(method, params))
+        client, lock = self._clients[_route(params, len(self._clients))]
+        with lock:
+            return client._run(client._client._call(method, params))
 
     def get_tuple(self, config: RunnableConfig) -> Optional[CheckpointTuple]:
         stored = self._call("checkpoint.get", self._get_params(config))
