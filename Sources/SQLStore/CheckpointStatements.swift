@@ -89,14 +89,16 @@ enum CheckpointStatements {
             : "(metadata ? 'counters_since_delta_snapshot' OR metadata ? 'delta_writes_versioned')"
     }
 
-    /// A blob that no checkpoint of its thread and namespace names any more.
-    static func unreferencedBlob(_ d: SQLDialect) -> String {
-        let version = d == .sqlite
-            ? "CAST(json_extract(c.checkpoint, '$.channel_versions.' || json_quote(checkpoint_blobs.channel)) AS TEXT)"
-            : "c.checkpoint -> 'channel_versions' ->> checkpoint_blobs.channel"
+    /// The blobs of the threads in the JSON array `$1` that no checkpoint of
+    /// theirs names any more: what the kept checkpoints name is read once
+    /// (hashed), not searched again for every blob.
+    static func deleteUnreferencedBlobs(_ d: SQLDialect) -> String {
+        let named = d == .sqlite
+            ? "SELECT c.thread_id, c.checkpoint_ns, v.key, CAST(v.value AS TEXT) FROM checkpoints c CROSS JOIN json_each(c.checkpoint, '$.channel_versions') AS v"
+            : "SELECT c.thread_id, c.checkpoint_ns, v.key, v.value FROM checkpoints c CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') AS v"
         return """
-            NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.thread_id = checkpoint_blobs.thread_id \
-            AND c.checkpoint_ns = checkpoint_blobs.checkpoint_ns AND \(version) = checkpoint_blobs.version)
+            DELETE FROM checkpoint_blobs WHERE \(inList(d, "thread_id", 1)) AND (thread_id, checkpoint_ns, channel, version) NOT IN \
+            (\(named) WHERE \(inList(d, "c.thread_id", 1)))
             """
     }
 }

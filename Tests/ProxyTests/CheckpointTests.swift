@@ -134,6 +134,11 @@ struct CheckpointTests {
         #expect(kept.map { "\($0["checkpoint_ns"]?.stringValue ?? "")/\($0["checkpoint_id"]?.stringValue ?? "")" } == ["child:1/s1", "/c3"])
         #expect(kept.last?["parent_checkpoint_id"] == .null && kept.last?["pending_writes"]?.arrayValue?.count == 1)
         #expect(Self.values(kept.last ?? .null) == ["n": "AA=="])
+        // The values only pruned checkpoints named are gone (dst keeps n at version 2), src's all stay.
+        let location = backend == .sqlite ? "\(proxy.dir)/data.db" : try TestPostgres.database(named: proxy.dir)
+        let sums = try runCLI(["checksum", location]).out
+        let blobs = sums.split(separator: "\n").first { $0.hasPrefix("checkpoint_blobs ") }?.split(separator: " ").dropFirst().first
+        #expect(blobs == "4", "\(sums)")
         #expect(try c.result("checkpoint.delete_for_runs", ["run_ids": ["early", "nobody"]]) == 2)  // src's c1 and c2
         #expect(try c.result("checkpoint.list", ["thread_id": "src", "checkpoint_ns": ""])["checkpoints"]?.arrayValue?.count == 1)
         #expect(try c.result("checkpoint.prune", ["thread_ids": ["dst"], "strategy": "delete"]) == 2)

@@ -162,10 +162,7 @@ public enum CheckpointOperations {
                         ("UPDATE checkpoints SET parent_checkpoint_id = NULL WHERE \(CheckpointStatements.inList(d, "thread_id", 1)) "
                          + "AND parent_checkpoint_id IS NOT NULL", [list])
                     }) { failed.note($0) }
-                    steps.run(Operation<Void>.done(nil) { d in
-                        ("DELETE FROM checkpoint_blobs WHERE \(CheckpointStatements.inList(d, "thread_id", 1)) AND \(CheckpointStatements.unreferencedBlob(d))",
-                         [list])
-                    }) { last in done(failed.answer(last.flatMap { removed })) }
+                    steps.run(Operation<Void>.done(nil) { d in (CheckpointStatements.deleteUnreferencedBlobs(d), [list]) }) { last in done(failed.answer(last.flatMap { removed })) }
                 }
             }
         }
