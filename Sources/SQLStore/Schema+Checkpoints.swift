@@ -101,20 +101,20 @@ extension Schema {
             RETURN NULL;
         END
         $fn$;
-        DROP TRIGGER IF EXISTS checkpoints_insert_events ON checkpoints;
-        CREATE TRIGGER checkpoints_insert_events AFTER INSERT ON checkpoints REFERENCING NEW TABLE AS new_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION storage_proxy_checkpoints_event();
-        DROP TRIGGER IF EXISTS checkpoints_update_events ON checkpoints;
-        CREATE TRIGGER checkpoints_update_events AFTER UPDATE ON checkpoints REFERENCING NEW TABLE AS new_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION storage_proxy_checkpoints_event();
-        DROP TRIGGER IF EXISTS checkpoints_delete_events ON checkpoints;
-        CREATE TRIGGER checkpoints_delete_events AFTER DELETE ON checkpoints REFERENCING OLD TABLE AS old_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION storage_proxy_checkpoints_event();
-        DROP TRIGGER IF EXISTS checkpoint_writes_insert_events ON checkpoint_writes;
-        CREATE TRIGGER checkpoint_writes_insert_events AFTER INSERT ON checkpoint_writes REFERENCING NEW TABLE AS new_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION storage_proxy_checkpoint_writes_event();
-        DROP TRIGGER IF EXISTS checkpoint_writes_update_events ON checkpoint_writes;
-        CREATE TRIGGER checkpoint_writes_update_events AFTER UPDATE ON checkpoint_writes REFERENCING NEW TABLE AS new_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION storage_proxy_checkpoint_writes_event();
+        \(statementTrigger("checkpoints_insert_events", on: "checkpoints", after: "INSERT", "NEW", "storage_proxy_checkpoints_event"))
+        \(statementTrigger("checkpoints_update_events", on: "checkpoints", after: "UPDATE", "NEW", "storage_proxy_checkpoints_event"))
+        \(statementTrigger("checkpoints_delete_events", on: "checkpoints", after: "DELETE", "OLD", "storage_proxy_checkpoints_event"))
+        \(statementTrigger("checkpoint_writes_insert_events", on: "checkpoint_writes", after: "INSERT", "NEW", "storage_proxy_checkpoint_writes_event"))
+        \(statementTrigger("checkpoint_writes_update_events", on: "checkpoint_writes", after: "UPDATE", "NEW", "storage_proxy_checkpoint_writes_event"))
         """
+
+    /// A trigger once per statement with its rows (`new_rows` or `old_rows`):
+    /// PostgreSQL allows a transition table on a trigger of one event only.
+    private static func statementTrigger(_ name: String, on table: String, after event: String, _ rows: String, _ function: String) -> String {
+        """
+        DROP TRIGGER IF EXISTS \(name) ON \(table);
+        CREATE TRIGGER \(name) AFTER \(event) ON \(table) REFERENCING \(rows) TABLE AS \(rows.lowercased())_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION \(function)();
+        """
+    }
 }

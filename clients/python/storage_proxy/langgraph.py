@@ -133,6 +133,36 @@ def _json_ready(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+class _Pages:
+    """The checkpoint.list calls of one listing: `limit` checkpoints in all (None: every one), each page
+    after the one before; fewer a page once a page passed server.max_answer_bytes (big checkpoints)."""
+
+    def __init__(self, params: Dict[str, Any], limit: Optional[int]):
+        self.params, self.wanted, self.size, self.done = params, limit, PAGE, False
+
+    def next(self) -> Optional[Dict[str, Any]]:
+        if self.done or (self.wanted is not None and self.wanted <= 0):
+            return None
+        return {**self.params, "limit": self.size if self.wanted is None else min(self.size, self.wanted)}
+
+    def smaller(self) -> bool:
+        """Halves the page after -32005; False when it was one checkpoint already."""
+        if self.size == 1:
+            return False
+        self.size //= 2
+        return True
+
+    def took(self, page: Dict[str, Any]) -> List[Dict[str, Any]]:
+        found = page["checkpoints"]
+        if self.wanted is not None:
+            self.wanted -= len(found)
+        if page["next"] is None:
+            self.done = True
+        else:
+            self.params["after"] = page["next"]
+        return found
+
+
 def _route(params: Dict[str, Any], connections: int) -> int:
     """The connection a call takes: its thread's, so one thread's calls are answered in the order sent."""
     thread = params.get("thread_id") or params.get("target_thread_id")
@@ -190,24 +220,16 @@ class AsyncProxySaver(_Checkpoints, BaseCheckpointSaver[str]):
 
     async def alist(self, config: Optional[RunnableConfig], *, filter: Optional[Dict[str, Any]] = None,
                     before: Optional[RunnableConfig] = None, limit: Optional[int] = None) -> AsyncIterator[CheckpointTuple]:
-        params = self._list_params(config, filter, before)
-        wanted, size = limit, PAGE
-        while wanted is None or wanted > 0:
-            size = min(size, wanted) if wanted is not None else size
+        pages = _Pages(self._list_params(config, filter, before), limit)
+        while (request := pages.next()) is not None:
             try:
-                page = await self._call("checkpoint.list", {**params, "limit": size})
+                page = await self._call("checkpoint.list", request)
             except RequestTooLarge:
-                if size == 1:
+                if not pages.smaller():
                     raise
-                size //= 2  # big checkpoints: fewer a page
                 continue
-            for stored in page["checkpoints"]:
+            for stored in pages.took(page):
                 yield self._tuple(stored)
-            if wanted is not None:
-                wanted -= len(page["checkpoints"])
-            if page["next"] is None:
-                return
-            params["after"] = page["next"]
 
     async def aput(self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata,
                    new_versions: ChannelVersions) -> RunnableConfig:
@@ -329,24 +351,16 @@ class ProxySaver(_Checkpoints, BaseCheckpointSaver[str]):
 
     def list(self, config: Optional[RunnableConfig], *, filter: Optional[Dict[str, Any]] = None,
              before: Optional[RunnableConfig] = None, limit: Optional[int] = None) -> Iterator[CheckpointTuple]:
-        params = self._list_params(config, filter, before)
-        wanted, size = limit, PAGE
-        while wanted is None or wanted > 0:
-            size = min(size, wanted) if wanted is not None else size
+        pages = _Pages(self._list_params(config, filter, before), limit)
+        while (request := pages.next()) is not None:
             try:
-                page = self._call("checkpoint.list", {**params, "limit": size})
+                page = self._call("checkpoint.list", request)
             except RequestTooLarge:
-                if size == 1:
+                if not pages.smaller():
                     raise
-                size //= 2
                 continue
-            for stored in page["checkpoints"]:
+            for stored in pages.took(page):
                 yield self._tuple(stored)
-            if wanted is not None:
-                wanted -= len(page["checkpoints"])
-            if page["next"] is None:
-                return
-            params["after"] = page["next"]
 
     def put(self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata,
             new_versions: ChannelVersions) -> RunnableConfig:
