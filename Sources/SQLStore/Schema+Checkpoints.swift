@@ -61,14 +61,26 @@ extension Schema {
     /// Live events of checkpoints: once per statement (a put is one
     /// statement; a delete may be many rows), only while some proxy listens.
     /// A new checkpoint: `created` with its ids, parent and metadata (cut to
-    /// the ids when the metadata would pass NOTIFY's limit); pending writes:
+    /// the ids when the metadata would pass NOTIFY's limit; a put of an id
+    /// again is one too, a row whose document and metadata stayed, as
+    /// `prune` leaves the ones it keeps, is not); pending writes:
     /// `updated` once per checkpoint and task; a delete: `deleted` once per
     /// thread (and namespace).
     static let postgresCheckpointTriggers = """
+        CREATE OR REPLACE FUNCTION storage_proxy_checkpoint_created(thread text, ns text, id text, parent text, metadata jsonb)
+        RETURNS void LANGUAGE plpgsql AS $fn$
+        DECLARE
+            payload text := json_build_array('checkpoints', 'created', thread, ns, id, parent, metadata::text)::text;
+        BEGIN
+            IF octet_length(payload) > 7900 THEN
+                payload := json_build_array('checkpoints', 'created', thread, ns, id, parent)::text;
+            END IF;
+            PERFORM pg_notify('storage_proxy_events', payload);
+        END
+        $fn$;
         CREATE OR REPLACE FUNCTION storage_proxy_checkpoints_event() RETURNS trigger LANGUAGE plpgsql AS $fn$
         DECLARE
             r record;
-            payload text;
         BEGIN
             IF NOT EXISTS (SELECT 1 FROM event_listeners WHERE until > now()) THEN RETURN NULL; END IF;
             IF TG_OP = 'DELETE' THEN
@@ -77,14 +89,16 @@ extension Schema {
                 END LOOP;
                 RETURN NULL;
             END IF;
+            IF TG_OP = 'UPDATE' THEN
+                -- Only rows whose document or metadata changed: a put of the same id again, not a prune's kept ones.
+                FOR r IN SELECT n.* FROM new_rows n JOIN old_rows o USING (thread_id, checkpoint_ns, checkpoint_id)
+                         WHERE o.checkpoint <> n.checkpoint OR o.metadata <> n.metadata LOOP
+                    PERFORM storage_proxy_checkpoint_created(r.thread_id, r.checkpoint_ns, r.checkpoint_id, r.parent_checkpoint_id, r.metadata);
+                END LOOP;
+                RETURN NULL;
+            END IF;
             FOR r IN SELECT * FROM new_rows LOOP
-                payload := json_build_array('checkpoints', 'created', r.thread_id, r.checkpoint_ns, r.checkpoint_id,
-                    r.parent_checkpoint_id, r.metadata::text)::text;
-                IF octet_length(payload) > 7900 THEN
-                    payload := json_build_array('checkpoints', 'created', r.thread_id, r.checkpoint_ns, r.checkpoint_id,
-                        r.parent_checkpoint_id)::text;
-                END IF;
-                PERFORM pg_notify('storage_proxy_events', payload);
+                PERFORM storage_proxy_checkpoint_created(r.thread_id, r.checkpoint_ns, r.checkpoint_id, r.parent_checkpoint_id, r.metadata);
             END LOOP;
             RETURN NULL;
         END
@@ -102,7 +116,9 @@ extension Schema {
         END
         $fn$;
         \(statementTrigger("checkpoints_insert_events", on: "checkpoints", after: "INSERT", "NEW", "storage_proxy_checkpoints_event"))
-        \(statementTrigger("checkpoints_update_events", on: "checkpoints", after: "UPDATE", "NEW", "storage_proxy_checkpoints_event"))
+        DROP TRIGGER IF EXISTS checkpoints_update_events ON checkpoints;
+        CREATE TRIGGER checkpoints_update_events AFTER UPDATE ON checkpoints REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION storage_proxy_checkpoints_event();
         \(statementTrigger("checkpoints_delete_events", on: "checkpoints", after: "DELETE", "OLD", "storage_proxy_checkpoints_event"))
         \(statementTrigger("checkpoint_writes_insert_events", on: "checkpoint_writes", after: "INSERT", "NEW", "storage_proxy_checkpoint_writes_event"))
         \(statementTrigger("checkpoint_writes_update_events", on: "checkpoint_writes", after: "UPDATE", "NEW", "storage_proxy_checkpoint_writes_event"))

@@ -219,17 +219,20 @@ struct CheckpointTests {
         _ = try Self.put(c, thread: "followed", id: "c1", versions: [:], values: [], metadata: ["step": 1])
         _ = try c.result("checkpoint.put_writes", ["thread_id": "followed", "checkpoint_id": "c1", "task_id": "k",
                                                    "writes": [["idx": 0, "channel": "a", "type": "t", "data": ""]]])
+        _ = try Self.put(c, thread: "followed", id: "c2", parent: "c1", versions: [:], values: [])
+        _ = try Self.put(c, thread: "followed", id: "c2", parent: "c1", versions: [:], values: [], metadata: ["source": "update"])  // again
+        _ = try c.result("checkpoint.prune", ["thread_ids": ["followed"]])  // c1 goes; c2, kept, is no new checkpoint
         _ = try c.result("checkpoint.delete_thread", ["thread_id": "followed"])
         _ = try c.result("save_task", ["task": sampleTask(id: "marker")])
         var seen: [String] = []
-        for _ in 0..<3 {
+        for _ in 0..<6 {
             let e = try watcher.next()
             let cp = e["checkpoint"]?.objectValue ?? [:]
             #expect(e["topic"] == "checkpoints" && cp["thread_id"] == "followed")
             seen.append("\(e["op"]?.stringValue ?? "")/\(cp["checkpoint_id"]?.stringValue ?? "-")/\(cp["task_id"]?.stringValue ?? "-")")
-            if e["op"] == "created" { #expect(cp["metadata"]?["step"] == 1 && cp["parent_checkpoint_id"] == .null) }
+            if e["op"] == "created" && cp["checkpoint_id"] == "c1" { #expect(cp["metadata"]?["step"] == 1 && cp["parent_checkpoint_id"] == .null) }
         }
-        #expect(seen == ["created/c1/-", "updated/c1/k", "deleted/-/-"])
+        #expect(seen == ["created/c1/-", "updated/c1/k", "created/c2/-", "created/c2/-", "deleted/-/-", "deleted/-/-"])
         #expect(try everything.next()["task"]?["id"] == "marker")
     }
 

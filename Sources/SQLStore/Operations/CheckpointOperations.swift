@@ -195,7 +195,7 @@ public enum CheckpointOperations {
         return op
     }
 
-    private static func idList(_ ids: [String]) -> SQLValue { .text(JSONValue.array(ids.map { .string($0) }).jsonText) }
+    private static func idList(_ ids: [String]) -> SQLValue { VectorStatements.idList(ids) }
 }
 
 /// What a bulk checkpoint statement did: how many checkpoints, and the live events it makes.
