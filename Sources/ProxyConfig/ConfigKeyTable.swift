@@ -92,6 +92,8 @@ extension ConfigKey {
         .seconds("server.line_timeout", \.server.lineTimeout, 0.001...86_400, reload: true,
                  "a line must arrive whole this long after its first byte, else `-32008` and the connection closes"),
         .seconds("server.idle_timeout", \.server.idleTimeout, 0...31_536_000, reload: true, "silent connections are closed (0 = never)"),
+        .seconds("server.store_sweep_seconds", \.server.storeSweepSeconds, 0...86_400, reload: true,
+                 "how often the items of LangGraph's store (`store.*`) whose TTL passed are deleted (0: only by `store.sweep`); no read returns them meanwhile"),
         .seconds("server.transaction_timeout", \.server.transactionTimeout, 0.001...86_400, reload: true, "idle transactions are rolled back"),
         .seconds("server.transaction_max_lifetime", \.server.transactionMaxLifetime, 0.001...86_400, reload: true,
                  "any transaction is rolled back this long after it opened, however busy"),

@@ -111,6 +111,8 @@ public struct ProxyConfig: Sendable, Equatable {
         public var maxLineBytes = 16 << 20
         /// Seconds a connection may stay silent with nothing in flight; 0 = never closed.
         public var idleTimeout = 300.0
+        /// Seconds between deletions of LangGraph store items whose TTL passed; 0 = only on `store.sweep`.
+        public var storeSweepSeconds = 60.0
         public var transactionTimeout = 30.0
         /// Seconds a transaction may stay open however busy it is (its locks go with it).
         public var transactionMaxLifetime = 300.0

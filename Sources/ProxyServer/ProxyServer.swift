@@ -4,6 +4,7 @@ import Glibc
 import CBuildInfo
 import EventLoop
 import ProxyCore
+import SQLStore
 import StoragePorts
 import VectorStore
 import ProxyConfig
@@ -18,6 +19,8 @@ import TLS
 /// requests were answered and the storage pools closed.
 public final class ProxyServer: ConnectionOwner {
     var config: ProxyConfig.Server
+    private var lastStoreSweep = MonotonicClock.coarseSeconds()
+    private var storeSweeping = false
     let log: Logger
     let loop: UVLoop
     private let handoff: LoopHandoff
@@ -319,9 +322,23 @@ public final class ProxyServer: ConnectionOwner {
         for c in connections.values {
             if let since = c.partialLineSince, now - since > config.lineTimeout { c.abandonSlowLine(after: config.lineTimeout) }
         }
+        sweepExpiredStoreItems(now: now)
         guard config.idleTimeout > 0 else { return }
         let cutoff = now - config.idleTimeout
         for c in connections.values where c.isIdle && c.lastActivity < cutoff { c.close() }
+    }
+
+    /// LangGraph's store: items whose TTL passed are deleted every
+    /// `server.store_sweep_seconds` (reads skip them meanwhile). One sweep at a time.
+    private func sweepExpiredStoreItems(now: Double) {
+        guard config.storeSweepSeconds > 0, !storeSweeping, now - lastStoreSweep >= config.storeSweepSeconds else { return }
+        lastStoreSweep = now
+        storeSweeping = true
+        services.operations.run(StoreOperations.sweep(now: .now()), in: nil) { [weak self] result in
+            self?.storeSweeping = false
+            if case .failure(let error) = result { self?.log.warning("store sweep failed: \(error.message)", event: "store_sweep") }
+            else if case .success(let n) = result, n > 0 { self?.log.info("store sweep: \(n) expired item(s) deleted", event: "store_sweep") }
+        }
     }
 
     // MARK: - Stopping

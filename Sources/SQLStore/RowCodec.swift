@@ -30,7 +30,9 @@ extension Statements {
                 case .text: return row.text(i).map { .string($0) } ?? .null
                 case .json: return row.json(i) ?? .null
                 case .int: return row.int(i).map { .int($0) } ?? .null
+                case .real: return row.text(i).flatMap(Double.init).map { .double($0) } ?? .null
                 case .time: return dialect.time(row, i).map { .string($0.rfc3339) } ?? .null
+                case .bytes: return row.bytes(i).map { .string(Base64.encode($0)) } ?? .null
                 }
             })
         }
@@ -46,7 +48,7 @@ extension Statements {
                                             metadata: row.json(3)?.objectValue, embedding: row.bytes(4), embeddedBy: row.text(5),
                                             createdAt: dialect.time(row, 6) ?? Timestamp(microseconds: 0),
                                             updatedAt: dialect.time(row, 7) ?? Timestamp(microseconds: 0)))
-        case .checkpoints, .checkpointBlobs, .checkpointWrites:
+        case .checkpoints, .checkpointBlobs, .checkpointWrites, .storeItems, .storeVectors:
             preconditionFailure("read above, column for column")
         }
     }

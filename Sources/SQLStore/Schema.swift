@@ -75,6 +75,7 @@ public enum Schema {
                 ALTER TABLE vector_collections \(d.addColumn) removals_floor BIGINT NOT NULL DEFAULT 0;
                 """),
             Migration(version: 7, name: "LangGraph checkpoints", sql: checkpoints(d)),
+            Migration(version: 8, name: "LangGraph long-term store", sql: store(d)),
         ]
     }
 

@@ -18,7 +18,7 @@ extension Statements {
         case .documents:
             return "collection, id, document, \(dialect.readJSON("metadata")), embedding, embedded_by, "
                 + "\(dialect.readTime("created_at")), \(dialect.readTime("updated_at"))"
-        case .checkpoints, .checkpointBlobs, .checkpointWrites:
+        case .checkpoints, .checkpointBlobs, .checkpointWrites, .storeItems, .storeVectors:
             preconditionFailure("named above, column for column")
         }
     }
@@ -116,6 +116,8 @@ extension Statements {
                 case (.int, _): return value.intValue.map { .int($0) } ?? .null
                 case (.time, _): return dialect.value(value.stringValue.flatMap { Timestamp(rfc3339: $0) })
                 case (.text, _): return value.stringValue.map { .text($0) } ?? .null
+                case (.real, _): return value.doubleValue.map { .text(String($0)) } ?? .null
+                case (.bytes, _): return value.stringValue.flatMap { Base64.decode($0) }.map { .blob($0) } ?? .null
                 }
             }
         }
@@ -129,8 +131,10 @@ extension Statements {
                 switch c.kind {
                 case .text: return "text"
                 case .json: return d.jsonType
-                case .int: return "integer"
+                case .int: return "bigint"
+                case .real: return d == .sqlite ? "real" : "double precision"
                 case .time: return d.timeType
+                case .bytes: return d == .sqlite ? "blob" : "bytea"
                 }
             })
         }
@@ -151,7 +155,7 @@ extension Statements {
         case .documents:
             return ("collection, id, document, metadata, embedding, embedded_by, created_at, updated_at",
                     ["text", "text", "text", d.jsonType, d == .sqlite ? "blob" : "bytea", "text", d.timeType, d.timeType])
-        case .checkpoints, .checkpointBlobs, .checkpointWrites:
+        case .checkpoints, .checkpointBlobs, .checkpointWrites, .storeItems, .storeVectors:
             preconditionFailure("named above, column for column")
         }
     }

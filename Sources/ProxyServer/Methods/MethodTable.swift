@@ -110,5 +110,5 @@ struct MethodTable {
 
     var names: [String] { ordered.map(\.name) }
 
-    static let standard = MethodTable(StorageMethods.all + MetadataMethods.all + ClaimMethods.all + ScheduleMethods.all + EventMethods.all + VectorMethods.all + CheckpointMethods.all + CacheMethods.all + ServerMethods.all)
+    static let standard = MethodTable(StorageMethods.all + MetadataMethods.all + ClaimMethods.all + ScheduleMethods.all + EventMethods.all + VectorMethods.all + CheckpointMethods.all + StoreMethods.all + CacheMethods.all + ServerMethods.all)
 }

@@ -27,7 +27,8 @@ enum OpenRPC {
             "methods": .array(methods),
             "components": [
                 "schemas": ["Task": taskSchema, "LogEntry": logSchema, "VectorHit": vectorHitSchema,
-                            "VectorCollection": vectorCollectionSchema, "CheckpointTuple": checkpointTupleSchema],
+                            "VectorCollection": vectorCollectionSchema, "CheckpointTuple": checkpointTupleSchema,
+                            "StoreItem": storeItemSchema],
                 "errors": .array(errors),
             ],
         ]
@@ -92,6 +93,15 @@ enum OpenRPC {
                 "type": "object", "required": ["task_id", "channel", "type", "data", "task_path", "idx"],
                 "properties": ["task_id": Schema.string, "channel": Schema.string, "type": Schema.string, "data": base64,
                                "task_path": Schema.string, "idx": Schema.integer]]),
+        ],
+    ]
+
+    private static let storeItemSchema: JSONValue = [
+        "type": "object",
+        "required": ["namespace", "key", "value", "created_at", "updated_at"],
+        "properties": [
+            "namespace": Schema.array(Schema.string), "key": Schema.string, "value": Schema.object,
+            "created_at": Schema.timestamp, "updated_at": Schema.timestamp, "score": Schema.number,
         ],
     ]
 }

@@ -173,13 +173,15 @@ public enum ChangeSpec {
 /// group's writes by it, so two groups never wait on each other's rows in
 /// opposite orders; SQLite's single writer needs no order.
 public struct RowLock: Comparable, Sendable {
-    /// tasks < metadata < checkpoints < unordered (claims: they skip locked rows and never wait, so they go last).
-    public enum Table: Int, Sendable { case tasks, metadata, checkpoints, unordered }
+    /// tasks < metadata < checkpoints < store < unordered (claims: they skip locked rows and never wait, so they go last).
+    public enum Table: Int, Sendable { case tasks, metadata, checkpoints, store, unordered }
     public let table: Table
     public let key: String
 
     public static func task(_ id: String) -> RowLock { RowLock(table: .tasks, key: id) }
     public static func metadata(_ key: String) -> RowLock { RowLock(table: .metadata, key: key) }
+    /// An item of LangGraph's store.
+    public static func store(_ prefix: String, _ key: String) -> RowLock { RowLock(table: .store, key: prefix + "\u{0}" + key) }
     /// A thread's namespace: its checkpoints, values and writes.
     public static func checkpoint(_ thread: String, _ namespace: String) -> RowLock {
         RowLock(table: .checkpoints, key: thread + "\u{0}" + namespace)

@@ -46,6 +46,12 @@ public final class Operations {
         }
     }
 
+    /// A unit that retires nothing from the read-through cache.
+    public func run<T>(_ unit: Unit<T>, in tx: TransactionID?, _ done: @escaping Completion<T>) {
+        LoopThread.check()
+        runner.run(unit, in: tx, done)
+    }
+
     /// A unit; acknowledged once what it retires (known from its answer) is gone.
     public func run<T>(_ unit: Unit<T>, in tx: TransactionID?, retiring: @escaping (T) -> CacheInvalidation, _ done: @escaping Completion<T>) {
         LoopThread.check()

@@ -12,6 +12,8 @@ public enum StoredTable: String, CaseIterable, Sendable {
     case checkpoints
     case checkpointBlobs = "checkpoint_blobs"
     case checkpointWrites = "checkpoint_writes"
+    case storeItems = "store_items"
+    case storeVectors = "store_vectors"
 
     /// The primary key's columns, by which rows are paged, copied and compared.
     public var keyColumns: [String] {
@@ -20,12 +22,12 @@ public enum StoredTable: String, CaseIterable, Sendable {
         case .metadata: return ["key"]
         case .collections: return ["name"]
         case .documents: return ["collection", "id"]
-        case .checkpoints, .checkpointBlobs, .checkpointWrites: return plainColumns!.prefix(keyCount).map(\.name)
+        case .checkpoints, .checkpointBlobs, .checkpointWrites, .storeItems, .storeVectors: return plainColumns!.prefix(keyCount).map(\.name)
         }
     }
 
     /// How a column of a table copied as it is (`StoredRow.plain`) is read and written.
-    public enum ColumnKind: Sendable { case text, json, int, time }
+    public enum ColumnKind: Sendable { case text, json, int, real, time, bytes }
 
     /// The columns of the tables copied column for column (LangGraph's
     /// checkpoints: nothing in them is a database's own), key first; nil for
@@ -40,12 +42,24 @@ public enum StoredTable: String, CaseIterable, Sendable {
         case .checkpointWrites:
             return [("thread_id", .text), ("checkpoint_ns", .text), ("checkpoint_id", .text), ("task_id", .text), ("idx", .int),
                     ("channel", .text), ("type", .text), ("data", .text), ("task_path", .text)]
+        case .storeItems:
+            return [("prefix", .text), ("key", .text), ("value", .json), ("created_at", .time), ("updated_at", .time),
+                    ("expires_at", .int), ("ttl_minutes", .real)]
+        case .storeVectors:
+            return [("prefix", .text), ("key", .text), ("field", .text), ("embedding", .bytes)]
         default:
             return nil
         }
     }
 
-    private var keyCount: Int { self == .checkpoints ? 3 : self == .checkpointBlobs ? 4 : 5 }
+    private var keyCount: Int {
+        switch self {
+        case .storeItems: return 2
+        case .checkpoints, .storeVectors: return 3
+        case .checkpointBlobs: return 4
+        default: return 5
+        }
+    }
 
     /// The database's other tables, and why they are not copied: each
     /// database keeps its own.

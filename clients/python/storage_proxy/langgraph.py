@@ -1,4 +1,5 @@
-"""LangGraph's checkpointer on the storage proxy (``pip install "storage-proxy[langgraph]"``).
+"""LangGraph on the storage proxy (``pip install "storage-proxy[langgraph]"``): its checkpointer here,
+its long-term store (``AsyncProxyStore``, ``ProxyStore``) in ``langgraph_store``.
 
 ``AsyncProxySaver`` (asyncio) and ``ProxySaver`` (blocking) are
 ``BaseCheckpointSaver`` s: every step's state, pending writes, history and time
@@ -29,8 +30,9 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from .blocking import StorageClient
 from .client import StorageProxyClient
 from .errors import RequestTooLarge
+from .langgraph_store import AsyncProxyStore, ProxyStore
 
-__all__ = ["AsyncProxySaver", "ProxySaver"]
+__all__ = ["AsyncProxySaver", "ProxySaver", "AsyncProxyStore", "ProxyStore"]
 
 # Checkpoints per checkpoint.list call; a page over server.max_answer_bytes is asked for again in halves.
 PAGE = 100

@@ -45,7 +45,7 @@ def test_no_import_cycle():
 
 
 # The optional extras' modules (pyproject's optional-dependencies) and what each may import besides the standard library.
-EXTRAS = {"langgraph": {"langgraph", "langchain_core"}}
+EXTRAS = {"langgraph": {"langgraph", "langchain_core"}, "langgraph_store": {"langgraph"}}
 
 
 def test_core_uses_the_standard_library_only():
