@@ -110,10 +110,10 @@ struct ScopedTokenTests {
         Case("checkpoint.prune", ["thread_ids": ["th2"], "strategy": "delete"], news: .value(1), reader: .refused, ops: .refused),
         Case("checkpoint.delete_for_runs", ["run_ids": ["r"]], news: .value(0), reader: .refused, ops: .refused),
         Case("checkpoint.delete_thread", ["thread_id": "th"], news: .value(1), reader: .refused, ops: .refused),
-        // So is LangGraph's store; a read that refreshes TTLs is a write, one that does not is a read.
-        Case("store.put", ["namespace": ["mem"], "key": "k", "value": ["v": 1]], news: .ok, reader: .refused, ops: .refused),
-        Case("store.get", ["namespace": ["mem"], "key": "k", "refresh_ttl": false], news: .ok, reader: .refused, ops: .refused),
-        Case("store.search", ["namespace_prefix": ["mem"]], news: .ok, reader: .refused, ops: .refused),
+        // So is LangGraph's store (a read-only scope's reads leave TTLs as they are).
+        Case("store.put", ["namespace": ["mem"], "key": "k", "value": ["v": 1], "ttl": 60], news: .ok, reader: .refused, ops: .refused),
+        Case("store.get", ["namespace": ["mem"], "key": "k"], news: .ok, reader: .ok, ops: .ok),
+        Case("store.search", ["namespace_prefix": ["mem"]], news: .ok, reader: .ok, ops: .ok),
         Case("store.list_namespaces", news: .value([["mem"]]), reader: .value([["mem"]]), ops: .value([["mem"]])),
         Case("store.sweep", news: .value(0), reader: .refused, ops: .refused),
         Case("store.delete", ["namespace": ["mem"], "key": "k"], news: .value(true), reader: .refused, ops: .refused),

@@ -1,9 +1,11 @@
-"""A LangGraph agent whose state lives in the storage proxy: any process can resume its thread.
+"""A LangGraph agent whose state lives in the storage proxy: any process can resume its thread,
+and what it published is remembered across threads (LangGraph's store).
 
     pip install "./clients/python[langgraph]"
     python langgraph_agent.py start  THREAD "draft a post about otters"   # runs until it asks for approval, then exits
     python langgraph_agent.py resume THREAD yes                           # another process (or host) continues it
     python langgraph_agent.py history THREAD                              # every step, newest first
+    python langgraph_agent.py published                                   # every thread's posts (the store)
 
 STORAGE_PROXY_ADDRESS: unix://storage/proxy.sock (default), tcp://host:7600 or tls://…;
 STORAGE_PROXY_AUTH_TOKEN: the proxy's token, if it has one.
@@ -15,9 +17,10 @@ import sys
 from typing import Annotated, TypedDict
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.store.base import BaseStore
 from langgraph.types import Command, interrupt
 
-from storage_proxy.langgraph import ProxySaver
+from storage_proxy.langgraph import ProxySaver, ProxyStore
 
 
 class State(TypedDict):
@@ -36,11 +39,13 @@ def approve(state: State) -> dict:
     return {"steps": [f"approval: {answer}"], "approved": answer == "yes"}
 
 
-def publish(state: State) -> dict:
+def publish(state: State, *, store: BaseStore) -> dict:
+    if state["approved"]:  # long-term memory: every thread, every process sees it
+        store.put(("posts",), state["topic"], {"draft": state["steps"][0]})
     return {"steps": ["published" if state["approved"] else "shelved"]}
 
 
-def graph(saver: ProxySaver):
+def graph(saver: ProxySaver, store: ProxyStore):
     g = StateGraph(State)
     g.add_node("draft", draft)
     g.add_node("approve", approve)
@@ -49,14 +54,18 @@ def graph(saver: ProxySaver):
     g.add_edge("draft", "approve")
     g.add_edge("approve", "publish")
     g.add_edge("publish", END)
-    return g.compile(checkpointer=saver)
+    return g.compile(checkpointer=saver, store=store)
 
 
-def main(command: str, thread: str, argument: str = "") -> None:
+def main(command: str, thread: str = "", argument: str = "") -> None:
     address = os.environ.get("STORAGE_PROXY_ADDRESS", "unix://storage/proxy.sock")
-    with ProxySaver(address, token=os.environ.get("STORAGE_PROXY_AUTH_TOKEN")) as saver:
-        agent, config = graph(saver), {"configurable": {"thread_id": thread}}
-        if command == "start":
+    token = os.environ.get("STORAGE_PROXY_AUTH_TOKEN")
+    with ProxySaver(address, token=token) as saver, ProxyStore(address, token=token) as store:
+        agent, config = graph(saver, store), {"configurable": {"thread_id": thread}}
+        if command == "published":
+            for item in store.search(("posts",), limit=100):
+                print(item.key, item.value["draft"])
+        elif command == "start":
             state = agent.invoke({"topic": argument, "steps": [], "approved": False}, config)
             print("waiting:", state["__interrupt__"][0].value)
         elif command == "resume":

@@ -1,5 +1,5 @@
 """The README's LangGraph example (examples/langgraph_agent.py): started in one process,
-resumed in another, its history read by a third, on each edition."""
+resumed in another, its history and its long-term memory read by others, on each edition."""
 
 import os
 import subprocess
@@ -30,5 +30,9 @@ def test_two_processes_share_a_thread(edition):
         assert run("resume", thread, "yes").strip() == "done: ['drafted: otters', 'approval: yes', 'published']"
         history = run("history", thread).splitlines()
         assert len(history) == 5 and history[0].startswith("3 loop () ") and history[-1].startswith("-1 input ('__start__',)")
+        other = uuid.uuid4().hex
+        run("start", other, "badgers")
+        run("resume", other, "no")  # shelved: not remembered
+        assert run("published").splitlines() == ["otters drafted: otters"]
     finally:
         proxy.stop()
