@@ -24,7 +24,7 @@ from typing import Annotated, TypedDict
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.graph import END, START, StateGraph
 
-from storage_proxy.langgraph import AsyncProxySaver
+from storage_proxy.langgraph import AsyncProxySaver, AsyncProxyStore
 
 REPO = Path(__file__).resolve().parents[1]
 BINARY = os.environ.get("STORAGE_PROXY_BIN", str(REPO / ".build" / "release" / "storage-proxy"))
@@ -116,6 +116,32 @@ async def graph_workload(saver, tasks: int, seconds: float) -> float:
     return steps / (time.perf_counter() - began)
 
 
+async def store_workload(store, tasks: int, seconds: float) -> float:
+    """Each task a user of its own: put a memory, get it back, search the user's memories with a filter. Operations/s."""
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker():
+        nonlocal done
+        user, i = uuid.uuid4().hex[:12], 0
+        while time.perf_counter() < stop:
+            i += 1
+            await store.aput(("users", user, "memories"), f"m{i}", {"text": CHANNEL[:200], "n": i})
+            assert await store.aget(("users", user, "memories"), f"m{i}") is not None
+            assert len(await store.asearch(("users", user), filter={"n": {"$gte": i - 4}}, limit=5)) > 0
+            done += 3
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(tasks)))
+    return done / (time.perf_counter() - began)
+
+
+async def store_figures(make, tasks, seconds):
+    async with make() as store:
+        await store_workload(store, tasks, 0.5)  # warm up
+        return await store_workload(store, tasks, seconds)
+
+
 async def figures(make, tasks, seconds):
     async with make() as saver:
         await checkpoint_workload(saver, tasks, 0.5)  # warm up
@@ -149,7 +175,7 @@ def main():
 
     work = Path(tempfile.mkdtemp(prefix="bench-langgraph-"))
     os.chmod(work, 0o755)  # the PostgreSQL it starts runs as the postgres user
-    rows = []
+    rows, stores = [], []
     try:
         from langgraph.checkpoint.memory import InMemorySaver
 
@@ -181,6 +207,8 @@ def main():
                 try:
                     rows.append(("AsyncProxySaver, PostgreSQL proxy (fsync=on)",
                                  asyncio.run(figures(lambda: AsyncProxySaver(proxy.address), a.tasks, a.seconds))))
+                    stores.append(("AsyncProxyStore, PostgreSQL proxy (fsync=on)",
+                                   asyncio.run(store_figures(lambda: AsyncProxyStore(proxy.address), a.tasks, a.seconds))))
                 finally:
                     proxy.stop()
                 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -196,6 +224,17 @@ def main():
                         await saver.setup()
                         yield saver
                 rows.append(("AsyncPostgresSaver (psycopg pool 16-64, fsync=on)", asyncio.run(figures(postgres_saver, a.tasks, a.seconds))))
+                from langgraph.store.postgres.aio import AsyncPostgresStore
+                store_url = database(server, "lg_store_bench")
+
+                @asynccontextmanager
+                async def postgres_store():
+                    async with AsyncConnectionPool(store_url, min_size=16, max_size=64, open=False,
+                                                   kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}) as pool:
+                        store = AsyncPostgresStore(pool)
+                        await store.setup()
+                        yield store
+                stores.append(("AsyncPostgresStore (psycopg pool 16-64, fsync=on)", asyncio.run(store_figures(postgres_store, a.tasks, a.seconds))))
             finally:
                 subprocess.run([str(REPO / "scripts" / "test-services"), "stop", str(pg)], stdout=subprocess.DEVNULL)
     finally:
@@ -211,6 +250,12 @@ def main():
         if ours in by and theirs in by:
             print(f"ratio {ours.split(',')[1].strip()} / {theirs.split(' ')[0]}: "
                   f"checkpoint ops {by[ours][0] / by[theirs][0]:.2f}×, graph steps {by[ours][1] / by[theirs][1]:.2f}×")
+    if stores:
+        print(f"\n{'store (put, get, filtered search)':<52} {'ops/s':>17}")
+        for name, ops in stores:
+            print(f"{name:<52} {ops:>17,.0f}")
+        if len(stores) == 2:
+            print(f"ratio AsyncProxyStore / AsyncPostgresStore: {stores[0][1] / stores[1][1]:.2f}×")
 
 
 if __name__ == "__main__":
