@@ -79,7 +79,10 @@ public final class UVLoop {
     }
 
     /// Runs `work` once, `ms` from now, on this loop (a timer that closes itself).
-    public func after(ms: UInt64, _ work: @escaping () -> Void) {
+    /// Runs `work` on this loop in `ms`; the answer cancels it (the timer is
+    /// closed: a stopping loop is not held until it would have fired).
+    @discardableResult
+    public func after(ms: UInt64, _ work: @escaping () -> Void) -> () -> Void {
         var timer: UVCallback?
         timer = UVCallback(loop: self, .timer) {
             timer?.close()
@@ -87,6 +90,10 @@ public final class UVLoop {
             work()
         }
         timer?.startTimer(ms: ms)
+        return {
+            timer?.close()
+            timer = nil
+        }
     }
 
     deinit {

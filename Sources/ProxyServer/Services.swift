@@ -48,7 +48,7 @@ final class Services {
     init(_ backends: Backends, transactions: TransactionBudget, maxAnswerBytes: Int, maxPatternBytes: Int,
          defaultMaxAttempts: Int, maxLeaseSeconds: Double, maxSubscriptionsPerConnection: Int, authToken: String?,
          authFailureDelayMs: Int, vector: ProxyConfig.Vector, embedder: TextEmbedder?, computeThreads: Int, completions: CompletionQueue,
-         log: Logger, after: @escaping (_ ms: UInt64, _ work: @escaping () -> Void) -> Void) {
+         log: Logger, after: @escaping (_ ms: UInt64, _ work: @escaping () -> Void) -> () -> Void) {
         self.log = log
         let storage = backends.storage
         operations = backends.operations

@@ -15,12 +15,14 @@ final class PendingEmbeddings {
     private let storage: VectorStorage
     private let embedder: TextEmbedder
     private let retryMs: UInt64
-    private let after: (_ ms: UInt64, _ work: @escaping () -> Void) -> Void
+    private let after: (_ ms: UInt64, _ work: @escaping () -> Void) -> () -> Void
     private var running = false, stopped = false, due = false
+    /// Cancels the waiting pass: a stopping proxy does not wait `retrySeconds` for it.
+    private var cancelWait: (() -> Void)?
     private(set) var embedded = 0
 
     init(storage: VectorStorage, embedder: TextEmbedder, retrySeconds: Double,
-         after: @escaping (_ ms: UInt64, _ work: @escaping () -> Void) -> Void) {
+         after: @escaping (_ ms: UInt64, _ work: @escaping () -> Void) -> () -> Void) {
         self.storage = storage
         self.embedder = embedder
         retryMs = UInt64(max(0.01, retrySeconds) * 1000)
@@ -28,15 +30,20 @@ final class PendingEmbeddings {
     }
 
     func start() { later() }
-    func stop() { stopped = true }
+    func stop() {
+        stopped = true
+        cancelWait?()
+        cancelWait = nil
+    }
 
     /// An add stored documents without embeddings: make sure a pass is coming.
     func wake() { if !running && !due { later() } }
 
     private func later() {
         due = true
-        after(retryMs) { [weak self] in
+        cancelWait = after(retryMs) { [weak self] in
             self?.due = false
+            self?.cancelWait = nil
             self?.pass()
         }
     }

@@ -29,7 +29,7 @@ public final class VectorStore {
 
     /// `after` schedules work on the loop (the background embedding pass).
     public init(storage: VectorStorage, completions: CompletionQueue, limits: Limits, embedder: TextEmbedder? = nil,
-                 retrySeconds: Double = 30, after: @escaping (_ ms: UInt64, _ work: @escaping () -> Void) -> Void = { _, _ in }) {
+                 retrySeconds: Double = 30, after: @escaping (_ ms: UInt64, _ work: @escaping () -> Void) -> () -> Void = { _, _ in {} }) {
         self.storage = storage
         self.limits = limits
         self.embedder = embedder

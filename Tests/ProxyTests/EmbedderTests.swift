@@ -141,4 +141,14 @@ struct EmbedderTests {
         #expect(embedder.requests == settled, "\(embedder.requests) after \(settled)")
         #expect(Self.ids(try c.result("vector.search", ["query": "word", "mode": "keyword"])) == ["long"], "still found by keyword")
     }
+
+    @Test("a proxy with an embedder stops at once on SIGTERM (the background pass's wait does not hold it for retry_seconds)")
+    func stopsAtOnce() throws {
+        let embedder = try FakeEmbedder()
+        let proxy = try ProxyProcess(arguments: ["--config", try writeConfig(embedder.config(retrySeconds: 30))])
+        _ = try proxy.client().result("vector.add_documents", ["documents": ["a note"]])
+        let started = Date()
+        #expect(proxy.stop() == .exited(0))
+        #expect(Date().timeIntervalSince(started) < 5, "took \(Date().timeIntervalSince(started)) s")
+    }
 }

@@ -100,4 +100,27 @@ struct StoreTests {
         #expect(try c.result("store.sweep") == 0)
         #expect(try c.call("store.put", ["namespace": ["s"], "key": "k", "value": [:], "ttl": 0])["error"]?["data"]?["field"] == "ttl")
     }
+
+    @Test("with the proxy's embedder: a put's texts and a search's query are embedded by it; without one, -32602 naming the field",
+          arguments: TestBackend.allCases)
+    func proxyEmbedder(backend: TestBackend) throws {
+        let embedder = try FakeEmbedder()
+        let proxy = try ProxyProcess(backend: backend, arguments: ["--config", try writeConfig(embedder.config())])
+        let c = try proxy.client()
+        for (key, text) in [("cats", "cats purr softly"), ("rain", "rain falls on the roof"), ("dogs", "dogs bark loudly")] {
+            _ = try c.result("store.put", ["namespace": ["notes"], "key": .string(key), "value": ["text": .string(text)],
+                                           "texts": [["field": "text", "text": .string(text)]]])
+        }
+        let hits = try #require(try c.result("store.search", ["namespace_prefix": ["notes"], "query": "rain falls"]).arrayValue)
+        #expect(hits.first?["key"] == "rain" && (hits.first?["score"]?.doubleValue ?? 0) > 0.5)
+        #expect(hits.count == 3 && hits.allSatisfy { $0["score"] != nil })
+        #expect(try c.call("store.search", ["namespace_prefix": [], "query": "x", "query_embedding": [1]])["error"]?["data"]?["field"] == "query")
+
+        let plain = try ProxyProcess(backend: backend)
+        let p = try plain.client()
+        #expect(try p.call("store.search", ["namespace_prefix": [], "query": "x"])["error"]?["data"]?["field"] == "query")
+        #expect(try p.call("store.put", ["namespace": ["n"], "key": "k", "value": [:], "texts": [["field": "t", "text": "x"]]])["error"]?["data"]?["field"]
+                == "texts")
+        #expect(try p.result("store.get", ["namespace": ["n"], "key": "k"]) == .null)  // nothing stored
+    }
 }

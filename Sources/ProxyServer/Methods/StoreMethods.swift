@@ -19,14 +19,25 @@ enum StoreMethods {
                             .optional("ttl", Schema.number, "Minutes until it expires (reads with refresh_ttl start it again); none: never."),
                             .optional("vectors", Schema.array(["type": "object", "required": ["field", "embedding"],
                                                                 "properties": ["field": Schema.string, "embedding": Schema.array(Schema.number)]]),
-                                      "Embeddings of its indexed fields, replacing what it had (absent: kept).")],
+                                      "Embeddings of its indexed fields, replacing what it had (absent: kept)."),
+                            .optional("texts", Schema.array(["type": "object", "required": ["field", "text"],
+                                                              "properties": ["field": Schema.string, "text": Schema.string]]),
+                                      "Its indexed fields' texts, for the proxy's embedder (`vector.embedder`) to embed instead of `vectors`.")],
                    result: Schema.null, ordering: .write, transactional: true, retrySafe: true) { call in
             let p = call.params
-            let put = StoreOperations.Put(namespace: try namespace(p, "namespace", empty: false), key: try p.string("key"),
+            var put = StoreOperations.Put(namespace: try namespace(p, "namespace", empty: false), key: try p.string("key"),
                                           value: .object(try p.objectParam("value")),
                                           ttlMinutes: try p.optionalNumber("ttl", in: 0...5_256_000, exclusiveLowerBound: true),
                                           vectors: try vectors(p, max: call.services.vectorLimits.maxDimension), now: .now())
-            call.services.operations.run(StoreOperations.put(put), in: try call.transaction()) { call.relay($0) }
+            let tx = try call.transaction()
+            guard let texts = try fieldTexts(p) else {
+                return call.services.operations.run(StoreOperations.put(put), in: tx) { call.relay($0) }
+            }
+            guard put.vectors == nil else { throw ProxyError.invalidParams(field: "texts", reason: "give vectors or texts, not both") }
+            try embed(call, texts.map(\.text), field: "texts") { made in
+                put.vectors = zip(texts, made).map { ($0.field, $1) }
+                call.services.operations.run(StoreOperations.put(put), in: tx) { call.relay($0) }
+            }
         },
         MethodSpec("store.delete", .write(.shared), "Delete an item. true if it was stored.",
                    params: [.required("namespace", namespaceSchema, "Its namespace."), .required("key", Schema.string, "Its key.")],
@@ -54,10 +65,11 @@ enum StoreMethods {
                             .integer("limit", 1...1000, default: 10, "How many at most."),
                             .integer("offset", 0...1_000_000, default: 0, "How many to skip."),
                             .optional("query_embedding", Schema.array(Schema.number), "The query's embedding, by the same embedder as the items'."),
+                            .optional("query", Schema.string, "The query's text, for the proxy's embedder (`vector.embedder`) to embed instead."),
                             .optional("refresh_ttl", Schema.boolean, "Start the results' TTLs again (default true; not for a read-only scope).")],
                    result: Schema.array(item), ordering: .read, transactional: true) { call in
             let p = call.params, now = Timestamp.now()
-            let search = StoreOperations.Search(
+            var search = StoreOperations.Search(
                 prefix: try namespace(p, "namespace_prefix", empty: true),
                 filter: try p.optionalObject("filter").map { o throws(ProxyError) in try StoreFilter(o) },
                 limit: try p.int("limit"), offset: try p.int("offset"),
@@ -66,9 +78,17 @@ enum StoreMethods {
                 },
                 now: now, budget: AnswerBudget(limit: call.services.maxAnswerBytes))
             let refresh = try flag(p, "refresh_ttl") && !call.session.scope.readOnly, tx = try call.transaction()
-            call.services.operations.run(StoreOperations.search(search), in: tx) { result in
-                guard refresh, case .success(let found) = result, found.items.contains(where: \.hasTTL) else { return call.relay(result) }
-                call.services.operations.run(StoreOperations.refresh(found.items, now: now), in: tx) { call.relay($0.map { found }) }
+            let run = { (search: StoreOperations.Search) in
+                call.services.operations.run(StoreOperations.search(search), in: tx) { result in
+                    guard refresh, case .success(let found) = result, found.items.contains(where: \.hasTTL) else { return call.relay(result) }
+                    call.services.operations.run(StoreOperations.refresh(found.items, now: now), in: tx) { call.relay($0.map { found }) }
+                }
+            }
+            guard let text = try p.optionalString("query") else { return run(search) }
+            guard search.query == nil else { throw ProxyError.invalidParams(field: "query", reason: "give query_embedding or query, not both") }
+            try embed(call, [text], field: "query") { made in
+                search.query = made.first
+                run(search)
             }
         },
         MethodSpec("store.list_namespaces", .read(.shared), "Namespaces holding items, in order: those matching `prefix` and `suffix` "
@@ -110,6 +130,34 @@ enum StoreMethods {
             labels.append(label)
         }
         return StoreNamespace(labels)
+    }
+
+    /// `[{field, text}]` for the proxy's embedder.
+    private static func fieldTexts(_ p: Params) throws(ProxyError) -> [(field: String, text: String)]? {
+        guard let given = p.object["texts"], given != .null else { return nil }
+        guard case .array(let items) = given else { throw ProxyError.invalidParams(field: "texts", reason: "must be an array") }
+        var out: [(field: String, text: String)] = []
+        for (i, item) in items.enumerated() {
+            guard let field = item.objectValue?["field"]?.stringValue, let text = item.objectValue?["text"]?.stringValue else {
+                throw ProxyError.invalidParams(field: "texts[\(i)]", reason: "must be {field, text}, both strings")
+            }
+            out.append((field, text))
+        }
+        return out
+    }
+
+    /// Texts embedded by the proxy's embedder (`vector.embedder`): without one, -32602 naming the field; its failures as it reports them.
+    private static func embed(_ call: Call, _ texts: [String], field: String, _ then: @escaping ([[Float]]) -> Void) throws(ProxyError) {
+        guard let embedder = call.services.vectors.embedder else {
+            throw ProxyError.invalidParams(field: field, reason: "needs the proxy's embedder (vector.embedder), which is not configured")
+        }
+        guard !texts.isEmpty else { return then([]) }
+        embedder.embed(texts) { result in
+            switch result {
+            case .success(let vectors): then(vectors)
+            case .failure(let error): call.reply(.failure(error))
+            }
+        }
     }
 
     private static func flag(_ p: Params, _ name: String) throws(ProxyError) -> Bool {

@@ -7,7 +7,7 @@ import StoragePorts
 /// a TTL starts them again (`refresh`) when asked. Not read-through entries:
 /// an item's expiry is the database's clock, not the cache's.
 public enum StoreOperations {
-    /// `store.put` of a value (nil: `store.delete`'s twin inside a batch).
+    /// `store.put`: an item and, when given, its embeddings.
     public struct Put {
         public var namespace: StoreNamespace
         public var key: String

@@ -5,8 +5,9 @@ Items are JSON objects by (namespace, key), shared by every agent process and
 thread (``store.*``, protocol/PROTOCOL.md). With ``index`` (LangGraph's
 ``IndexConfig``: ``dims``, ``embed``, ``fields``) the texts of the indexed
 fields are embedded here, by your embedder, and ``search(query=…)`` ranks by
-them in the proxy; with ``ttl`` (``TTLConfig``) items expire, reads refresh
-them, and the proxy deletes what expired.
+them in the proxy; ``"embed": "proxy"`` has the proxy's own embedder
+(``vector.embedder``) embed them instead. With ``ttl`` (``TTLConfig``) items
+expire, reads refresh them, and the proxy deletes what expired.
 """
 
 import asyncio
@@ -32,7 +33,9 @@ class _StoreCalls:
         self.ttl_config = ttl
         self.root = tuple(root)
         self.index_config = dict(index) if index else None
-        self.embeddings = ensure_embeddings(index.get("embed")) if index else None
+        # "proxy": the proxy's embedder makes the vectors (texts and queries go to it as text).
+        self.proxy_embeds = bool(index) and index.get("embed") == "proxy"
+        self.embeddings = ensure_embeddings(index.get("embed")) if index and not self.proxy_embeds else None
         if self.index_config is not None:
             self.index_config["__tokenized_fields"] = [(p, tokenize_path(p)) if p != "$" else (p, p)
                                                       for p in (self.index_config.get("fields") or ["$"])]
@@ -48,7 +51,7 @@ class _StoreCalls:
 
     def _texts(self, op: PutOp) -> List[Tuple[str, str]]:
         """The (field, text) pairs of a put to embed, as LangGraph's in-memory store picks them."""
-        if not self.embeddings or op.value is None or op.index is False:
+        if not (self.embeddings or self.proxy_embeds) or op.value is None or op.index is False:
             return []
         paths = self.index_config["__tokenized_fields"] if op.index is None else [(p, tokenize_path(p)) for p in op.index]
         pairs = []
@@ -74,6 +77,8 @@ class _StoreCalls:
                 params["ttl"] = op.ttl
             if embedded is not None:
                 params["vectors"] = [{"field": f, "embedding": e} for (f, _), e in zip(self._texts(op), embedded)]
+            elif self.proxy_embeds and (texts := self._texts(op)):
+                params["texts"] = [{"field": f, "text": t} for f, t in texts]
             return "store.put", params
         if isinstance(op, SearchOp):
             params = {"namespace_prefix": self._ns(op.namespace_prefix), "limit": op.limit, "offset": op.offset,
@@ -82,6 +87,8 @@ class _StoreCalls:
                 params["filter"] = op.filter
             if query is not None:
                 params["query_embedding"] = query
+            elif op.query and self.proxy_embeds:
+                params["query"] = op.query
             return "store.search", params
         if isinstance(op, ListNamespacesOp):
             params = {"limit": op.limit, "offset": op.offset, "prefix": list(self.root)}
@@ -136,7 +143,7 @@ class AsyncProxyStore(_StoreCalls, BaseStore):
         results = []
         for op in ops:  # in order: a read after a put of the same batch sees it
             embedded = query = None
-            if isinstance(op, PutOp) and (texts := self._texts(op)):
+            if isinstance(op, PutOp) and self.embeddings and (texts := self._texts(op)):
                 embedded = await self.embeddings.aembed_documents([t for _, t in texts])
             if isinstance(op, SearchOp) and op.query and self.embeddings:
                 query = await self.embeddings.aembed_query(op.query)
@@ -158,7 +165,7 @@ class ProxyStore(_StoreCalls, BaseStore):
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="ProxyStore", daemon=True)
         self._thread.start()
-        self._inner = AsyncProxyStore(address, token=token, ttl=ttl, root=root)  # no embedder: this one embeds
+        self._inner = AsyncProxyStore(address, token=token, ttl=ttl, root=root)  # its connection; this one embeds
 
     def __enter__(self) -> "ProxyStore":
         self._run(self._inner.client.initialize())
@@ -194,7 +201,7 @@ class ProxyStore(_StoreCalls, BaseStore):
         prepared = []
         for op in ops:
             validate_op_namespace(op)
-            texts = self._texts(op) if isinstance(op, PutOp) else []
+            texts = self._texts(op) if isinstance(op, PutOp) and self.embeddings else []
             embedded = embed_documents([t for _, t in texts]) if texts else None
             query = embed_query(op.query) if isinstance(op, SearchOp) and op.query and self.embeddings else None
             prepared.append((op, embedded, query))
@@ -218,7 +225,7 @@ class ProxyStore(_StoreCalls, BaseStore):
         for op in ops:
             validate_op_namespace(op)
             embedded = query = None
-            if isinstance(op, PutOp) and (texts := self._texts(op)):
+            if isinstance(op, PutOp) and self.embeddings and (texts := self._texts(op)):
                 embedded = await self.embeddings.aembed_documents([t for _, t in texts])
             if isinstance(op, SearchOp) and op.query and self.embeddings:
                 query = await self.embeddings.aembed_query(op.query)
