@@ -22,14 +22,19 @@ def _put_big(saver, thread, n, size):
     return config
 
 
-def test_a_listing_past_the_answer_budget_asks_for_fewer_a_page():
+def _small_answers() -> Proxy:
+    """A proxy answering 64 KiB at most: a page of two of these checkpoints (~30 KiB each) fits, three do not."""
     proxy = Proxy("personal")
+    with open(proxy.config, "a") as f:
+        f.write("server:\n  max_answer_bytes: 65536\n")
+    proxy.stop()
+    proxy.start()
+    return proxy
+
+
+def test_a_listing_past_the_answer_budget_asks_for_fewer_a_page():
+    proxy = _small_answers()
     try:
-        # 64 KiB answers at most; each checkpoint's value is about 30 KiB (base64 of msgpack).
-        with open(proxy.config, "a") as f:
-            f.write("server:\n  max_answer_bytes: 65536\n")
-        proxy.stop()
-        proxy.start()
         thread = uuid.uuid4().hex
         with ProxySaver(proxy.address) as saver:
             _put_big(saver, thread, 6, 22_000)
@@ -43,12 +48,8 @@ def test_a_listing_past_the_answer_budget_asks_for_fewer_a_page():
 
 
 async def test_async_listing_halves_its_pages_too():
-    proxy = Proxy("personal")
+    proxy = _small_answers()
     try:
-        with open(proxy.config, "a") as f:
-            f.write("server:\n  max_answer_bytes: 65536\n")
-        proxy.stop()
-        proxy.start()
         thread = uuid.uuid4().hex
         async with ProxySaver(proxy.address) as writer:  # its blocking calls from a worker thread, not the loop's
             await asyncio.to_thread(_put_big, writer, thread, 5, 22_000)
