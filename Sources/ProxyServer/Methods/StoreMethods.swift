@@ -3,9 +3,9 @@ import SQLStore
 import StoragePorts
 
 /// LangGraph's long-term store (`store.*`, PROTOCOL.md "Long-term store"):
-/// JSON items by namespace and key, with TTLs and embeddings the client's
-/// embedder made. Shared like the vector store: any scope reads, a
-/// read-write scope writes.
+/// JSON items by namespace and key, with TTLs and embeddings (the client's
+/// embedder's, or the proxy's: `texts`, `query`). Shared like the vector
+/// store: any scope reads, a read-write scope writes.
 enum StoreMethods {
     static let namespaceSchema = Schema.array(Schema.string)
     static let item: JSONValue = ["$ref": "#/components/schemas/StoreItem"]
