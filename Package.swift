@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "ProxyConfig", dependencies: ["ProxyCore", .product(name: "Yams", package: "Yams")], swiftSettings: v5),
         // The SQL of both backends, written once: dialect, schema and migration runner,
         // statements, row codec, the table store of copy/export/checksum.
-        .target(name: "SQLStore", dependencies: ["ProxyCore", "StoragePorts", "Scheduling"], swiftSettings: v5),
+        .target(name: "SQLStore", dependencies: ["ProxyCore", "StoragePorts", "Scheduling", "VectorSearch"], swiftSettings: v5),
         // When a task runs next: cron, intervals and once, in a task's time zone; claims' outcomes.
         .target(name: "Scheduling", dependencies: ["ProxyCore", "StoragePorts"], swiftSettings: v5),
         // Exact nearest-neighbour search over an in-memory float32 matrix (the vector store's scan).

@@ -11,8 +11,6 @@ import asyncio
 import operator
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,36 +24,11 @@ from langgraph.graph import END, START, StateGraph
 
 from storage_proxy.langgraph import AsyncProxySaver, AsyncProxyStore
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_vectors import Proxy, start_postgres  # noqa: E402  (a proxy in a folder of its own; a durable PostgreSQL)
+
 REPO = Path(__file__).resolve().parents[1]
-BINARY = os.environ.get("STORAGE_PROXY_BIN", str(REPO / ".build" / "release" / "storage-proxy"))
 CHANNEL = "x" * 1000  # a ~1 KiB channel value
-
-
-class Proxy:
-    def __init__(self, folder: Path, args):
-        folder.mkdir(parents=True, exist_ok=True)
-        self.socket = str(folder / "proxy.sock")
-        self.log = open(folder / "proxy.log", "ab")
-        self.process = subprocess.Popen([BINARY, "serve", "--socket", self.socket] + args, cwd=folder, stdout=self.log, stderr=self.log)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                with socket.socket(socket.AF_UNIX) as s:
-                    s.connect(self.socket)
-                    return
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError((folder / "proxy.log").read_text())
-                time.sleep(0.05)
-        raise RuntimeError("the proxy did not start")
-
-    @property
-    def address(self):
-        return "unix://" + self.socket
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(30)
 
 
 async def checkpoint_workload(saver, tasks: int, seconds: float) -> float:
@@ -150,15 +123,6 @@ async def figures(make, tasks, seconds):
     return ops, steps
 
 
-def start_postgres(folder: Path) -> str:
-    env = dict(os.environ, STORAGE_PROXY_TEST_PG_FSYNC="on")
-    subprocess.run([str(REPO / "scripts" / "test-services"), "start", str(folder)], check=True, env=env, stdout=subprocess.DEVNULL)
-    for line in (folder / "env").read_text().splitlines():
-        if "STORAGE_PROXY_TEST_POSTGRES=" in line:
-            return line.split("=", 1)[1].strip('"')
-    raise RuntimeError("no PostgreSQL URL")
-
-
 def database(server: str, name: str) -> str:
     psql = os.path.join(os.environ.get("STORAGE_PROXY_TEST_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"), "psql")
     subprocess.run([psql, "-qX", "-d", server, "-c", f"CREATE DATABASE {name}"], check=True, stdout=subprocess.DEVNULL)
@@ -184,6 +148,7 @@ def main():
             yield InMemorySaver()
         # No storage at all: what LangGraph's own runtime allows on this machine (the ceiling of every saver's graph steps).
         rows.append(("InMemorySaver (no storage: the ceiling)", asyncio.run(figures(in_memory, a.tasks, a.seconds))))
+        (work / "sqlite-proxy").mkdir()
         proxy = Proxy(work / "sqlite-proxy", ["--storage", "sqlite", "--database", str(work / "proxy.db")])
         try:
             rows.append(("AsyncProxySaver, SQLite proxy (synchronous=FULL)",
@@ -203,6 +168,7 @@ def main():
             pg = work / "pg"
             server = start_postgres(pg)
             try:
+                (work / "pg-proxy").mkdir()
                 proxy = Proxy(work / "pg-proxy", ["--storage", "postgresql", "--database", database(server, "proxy_bench")])
                 try:
                     rows.append(("AsyncProxySaver, PostgreSQL proxy (fsync=on)",
@@ -216,11 +182,14 @@ def main():
                 from psycopg_pool import AsyncConnectionPool
                 url = database(server, "lg_bench")
 
+                def pool(url):  # as LangGraph's docs set one up
+                    return AsyncConnectionPool(url, min_size=16, max_size=64, open=False,
+                                               kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+
                 @asynccontextmanager
                 async def postgres_saver():
-                    async with AsyncConnectionPool(url, min_size=16, max_size=64, open=False,
-                                                   kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}) as pool:
-                        saver = AsyncPostgresSaver(pool)
+                    async with pool(url) as connections:
+                        saver = AsyncPostgresSaver(connections)
                         await saver.setup()
                         yield saver
                 rows.append(("AsyncPostgresSaver (psycopg pool 16-64, fsync=on)", asyncio.run(figures(postgres_saver, a.tasks, a.seconds))))
@@ -229,9 +198,8 @@ def main():
 
                 @asynccontextmanager
                 async def postgres_store():
-                    async with AsyncConnectionPool(store_url, min_size=16, max_size=64, open=False,
-                                                   kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}) as pool:
-                        store = AsyncPostgresStore(pool)
+                    async with pool(store_url) as connections:
+                        store = AsyncPostgresStore(connections)
                         await store.setup()
                         yield store
                 stores.append(("AsyncPostgresStore (psycopg pool 16-64, fsync=on)", asyncio.run(store_figures(postgres_store, a.tasks, a.seconds))))

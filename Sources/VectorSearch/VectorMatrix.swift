@@ -158,7 +158,8 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
         return nil
     }
 
-    static func dot(_ a: [Float], _ b: [Float]) -> Float {
+    /// Σ a[i]·b[i] of two vectors of one length (SIMD, as the scan does it).
+    public static func dot(_ a: [Float], _ b: [Float]) -> Float {
         a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in dot(ap.baseAddress!, bp.baseAddress!, a.count) } }
     }
 

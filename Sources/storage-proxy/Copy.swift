@@ -5,7 +5,7 @@ import StoragePorts
 
 struct Copy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Copy the stored tables (tasks, logs, metadata, vector collections and documents) from one database into another: "
+        abstract: "Copy the stored tables (tasks, logs, metadata, vector collections and documents, LangGraph's checkpoints and store) from one database into another: "
             + "SQLite ⇄ PostgreSQL, verified.",
         discussion: """
             Databases: a SQLite file (path or sqlite:PATH) or a postgresql:// URL. The target is created (SQLite) \

@@ -48,6 +48,19 @@ struct StoreTests {
         #expect(try c.call("store.search", ["namespace_prefix": [], "filter": ["n": ["$regex": "x"]]])["error"]?["data"]?["field"] == "filter.n")
     }
 
+    @Test("an item's fields are bounded: more vectors or texts than vector.max_documents_per_call is -32602, nothing stored")
+    func fieldsBounded() throws {
+        let proxy = try ProxyProcess(arguments: ["--config", try writeConfig("vector:\n  max_documents_per_call: 2\n")])
+        let c = try proxy.client()
+        let three: JSONValue = .array((0..<3).map { ["field": .string("f\($0)"), "embedding": [1, 0]] })
+        let refused = try c.call("store.put", ["namespace": ["n"], "key": "k", "value": [:], "vectors": three])
+        #expect(refused["error"]?["data"]?["field"] == "vectors" && refused["error"]?["message"]?.stringValue?.contains("max_documents_per_call") == true)
+        #expect(try c.call("store.put", ["namespace": ["n"], "key": "k", "value": [:], "texts": [["field": "a", "text": "x"], ["field": "b", "text": "y"],
+                                                                                          ["field": "c", "text": "z"]]])["error"]?["data"]?["field"] == "texts")
+        #expect(try c.result("store.get", ["namespace": ["n"], "key": "k"]) == .null)
+        try Self.put(c, ["n"], "k", [:], vectors: [("a", [1, 0]), ("b", [0, 1])])
+    }
+
     @Test("list_namespaces: prefix and suffix with wildcards, max_depth, pages, in order", arguments: TestBackend.allCases)
     func namespaces(backend: TestBackend) throws {
         let proxy = try ProxyProcess(backend: backend)

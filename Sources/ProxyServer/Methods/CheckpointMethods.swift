@@ -167,12 +167,21 @@ enum CheckpointMethods {
         return JSONValue.array(rows).jsonText
     }
 
-    /// A channel version as text, as both databases print the JSON number or string in `channel_versions`.
+    /// A channel version as text, as both databases print the JSON number or
+    /// string in `channel_versions`. A fractional one only when they print it
+    /// alike (SQLite keeps 15 significant digits and writes exponents its own
+    /// way): else its value would be stored and never found again.
     private static func versionText(_ v: JSONValue?, field: String) throws(ProxyError) -> String {
         switch v {
         case .string(let s)?: return s
         case .int(let n)?: return String(n)
-        case .double(let d)?: return String(d)
+        case .double(let d)?:
+            let text = String(d)
+            guard !text.contains("e"), text.filter(\.isNumber).drop(while: { $0 == "0" }).count <= 15 else {
+                throw ProxyError.invalidParams(field: field, reason: "a fractional version needs at most 15 significant digits and no exponent "
+                                               + "(LangGraph's own versions are strings)")
+            }
+            return text
         default: throw ProxyError.invalidParams(field: field, reason: "must be a string or a number")
         }
     }

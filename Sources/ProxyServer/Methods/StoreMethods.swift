@@ -1,3 +1,4 @@
+import ProxyConfig
 import ProxyCore
 import SQLStore
 import StoragePorts
@@ -28,9 +29,9 @@ enum StoreMethods {
             var put = StoreOperations.Put(namespace: try namespace(p, "namespace", empty: false), key: try p.string("key"),
                                           value: .object(try p.objectParam("value")),
                                           ttlMinutes: try p.optionalNumber("ttl", in: 0...5_256_000, exclusiveLowerBound: true),
-                                          vectors: try vectors(p, max: call.services.vectorLimits.maxDimension), now: .now())
+                                          vectors: try vectors(p, limits: call.services.vectorLimits), now: .now())
             let tx = try call.transaction()
-            guard let texts = try fieldTexts(p) else {
+            guard let texts = try fieldTexts(p, max: call.services.vectorLimits.maxDocumentsPerCall) else {
                 return call.services.operations.run(StoreOperations.put(put), in: tx) { call.relay($0) }
             }
             guard put.vectors == nil else { throw ProxyError.invalidParams(field: "texts", reason: "give vectors or texts, not both") }
@@ -132,10 +133,19 @@ enum StoreMethods {
         return StoreNamespace(labels)
     }
 
+    /// An item's fields, as many as an add may bring documents: each is a statement (and an embedding) of its own.
+    private static func fields(_ p: Params, _ name: String, max: Int) throws(ProxyError) -> [JSONValue]? {
+        guard let given = p.object[name], given != .null else { return nil }
+        guard case .array(let items) = given else { throw ProxyError.invalidParams(field: name, reason: "must be an array") }
+        guard items.count <= max else {
+            throw ProxyError.invalidParams(field: name, reason: "must hold at most \(max) fields (vector.max_documents_per_call)")
+        }
+        return items
+    }
+
     /// `[{field, text}]` for the proxy's embedder.
-    private static func fieldTexts(_ p: Params) throws(ProxyError) -> [(field: String, text: String)]? {
-        guard let given = p.object["texts"], given != .null else { return nil }
-        guard case .array(let items) = given else { throw ProxyError.invalidParams(field: "texts", reason: "must be an array") }
+    private static func fieldTexts(_ p: Params, max: Int) throws(ProxyError) -> [(field: String, text: String)]? {
+        guard let items = try fields(p, "texts", max: max) else { return nil }
         var out: [(field: String, text: String)] = []
         for (i, item) in items.enumerated() {
             guard let field = item.objectValue?["field"]?.stringValue, let text = item.objectValue?["text"]?.stringValue else {
@@ -168,9 +178,9 @@ enum StoreMethods {
         }
     }
 
-    private static func vectors(_ p: Params, max: Int) throws(ProxyError) -> [(field: String, embedding: [Float])]? {
-        guard let given = p.object["vectors"], given != .null else { return nil }
-        guard case .array(let items) = given else { throw ProxyError.invalidParams(field: "vectors", reason: "must be an array") }
+    private static func vectors(_ p: Params, limits: ProxyConfig.Vector) throws(ProxyError) -> [(field: String, embedding: [Float])]? {
+        guard let items = try fields(p, "vectors", max: limits.maxDocumentsPerCall) else { return nil }
+        let max = limits.maxDimension
         var out: [(field: String, embedding: [Float])] = []
         for (i, item) in items.enumerated() {
             guard let field = item.objectValue?["field"]?.stringValue else {

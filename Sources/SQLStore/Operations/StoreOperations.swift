@@ -1,5 +1,6 @@
 import ProxyCore
 import StoragePorts
+import VectorSearch
 
 /// LangGraph's long-term store (`store.*`) as operations, written once for
 /// both backends. An expired item is gone to every read (`live`), whether or
@@ -197,7 +198,7 @@ public struct StoreScan: JSONWritable {
         search = s
         self.skip = skip
         budget = s.budget
-        queryNorm = s.query.map { q in q.reduce(0) { $0 + $1 * $1 }.squareRoot() } ?? 0
+        queryNorm = s.query.map { VectorMatrix<Void>.dot($0, $0).squareRoot() } ?? 0
     }
 
     mutating func add(_ row: any SQLRow, _ d: SQLDialect) throws(ProxyError) {
@@ -233,9 +234,8 @@ public struct StoreScan: JSONWritable {
 
     private func similarity(_ e: [Float]) -> Double? {
         guard let q = search.query, q.count == e.count, queryNorm > 0 else { return nil }
-        var dot: Float = 0, norm: Float = 0
-        for i in 0..<q.count { dot += q[i] * e[i]; norm += e[i] * e[i] }
-        return norm > 0 ? Double(dot / (queryNorm * norm.squareRoot())) : 0
+        let norm = VectorMatrix<Void>.dot(e, e).squareRoot()
+        return norm > 0 ? Double(VectorMatrix<Void>.dot(q, e) / (queryNorm * norm)) : 0
     }
 
     mutating func finish() {

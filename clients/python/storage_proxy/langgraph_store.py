@@ -12,7 +12,6 @@ expire, reads refresh them, and the proxy deletes what expired.
 
 import asyncio
 import threading
-from datetime import datetime
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from langgraph.store.base import (BaseStore, GetOp, IndexConfig, Item, ListNamespacesOp, Op, PutOp, Result, SearchItem,
@@ -20,6 +19,7 @@ from langgraph.store.base import (BaseStore, GetOp, IndexConfig, Item, ListNames
                                   validate_op_namespace)
 
 from .client import StorageProxyClient
+from .wire import parse_time
 
 __all__ = ["AsyncProxyStore", "ProxyStore"]
 
@@ -45,8 +45,7 @@ class _StoreCalls:
 
     def _item(self, stored: Dict[str, Any], search: bool) -> Item:
         fields = dict(namespace=tuple(stored["namespace"][len(self.root):]), key=stored["key"], value=stored["value"],
-                      created_at=datetime.fromisoformat(stored["created_at"].replace("Z", "+00:00")),
-                      updated_at=datetime.fromisoformat(stored["updated_at"].replace("Z", "+00:00")))
+                      created_at=parse_time(stored["created_at"]), updated_at=parse_time(stored["updated_at"]))
         return SearchItem(**fields, score=stored.get("score")) if search else Item(**fields)
 
     def _texts(self, op: PutOp) -> List[Tuple[str, str]]:
@@ -102,6 +101,19 @@ class _StoreCalls:
             return "store.list_namespaces", params
         raise ValueError(f"Unknown operation type: {type(op)}")
 
+    async def _aprepared(self, ops: Iterable[Op]) -> List[Tuple[Op, Any, Any]]:
+        """Each op with the embeddings this side makes for it (``index`` with an embedder), by its async methods."""
+        prepared = []
+        for op in ops:
+            validate_op_namespace(op)
+            embedded = query = None
+            if isinstance(op, PutOp) and self.embeddings and (texts := self._texts(op)):
+                embedded = await self.embeddings.aembed_documents([t for _, t in texts])
+            if isinstance(op, SearchOp) and op.query and self.embeddings:
+                query = await self.embeddings.aembed_query(op.query)
+            prepared.append((op, embedded, query))
+        return prepared
+
     def _result(self, op: Op, answer: Any) -> Result:
         if isinstance(op, GetOp):
             return self._item(answer, search=False) if answer else None
@@ -137,16 +149,8 @@ class AsyncProxyStore(_StoreCalls, BaseStore):
             await self.client.close()
 
     async def abatch(self, ops: Iterable[Op]) -> List[Result]:
-        ops = list(ops)
-        for op in ops:
-            validate_op_namespace(op)
         results = []
-        for op in ops:  # in order: a read after a put of the same batch sees it
-            embedded = query = None
-            if isinstance(op, PutOp) and self.embeddings and (texts := self._texts(op)):
-                embedded = await self.embeddings.aembed_documents([t for _, t in texts])
-            if isinstance(op, SearchOp) and op.query and self.embeddings:
-                query = await self.embeddings.aembed_query(op.query)
+        for op, embedded, query in await self._aprepared(ops):  # in order: a read after a put of the same batch sees it
             method, params = self._call_for(op, embedded, query)
             results.append(self._result(op, await self.client._call(method, params)))
         return results
@@ -196,14 +200,14 @@ class ProxyStore(_StoreCalls, BaseStore):
     def _run(self, coroutine: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
-    def _prepared(self, ops: List[Op], embed_documents: Any, embed_query: Any) -> List[Tuple[Op, Any, Any]]:
-        """Each op with its embeddings, made here with the caller's embedder (the inner store has none)."""
+    def _prepared(self, ops: Iterable[Op]) -> List[Tuple[Op, Any, Any]]:
+        """`_aprepared` by the embedder's blocking methods, in the caller's thread (the inner store has no embedder)."""
         prepared = []
         for op in ops:
             validate_op_namespace(op)
             texts = self._texts(op) if isinstance(op, PutOp) and self.embeddings else []
-            embedded = embed_documents([t for _, t in texts]) if texts else None
-            query = embed_query(op.query) if isinstance(op, SearchOp) and op.query and self.embeddings else None
+            embedded = self.embeddings.embed_documents([t for _, t in texts]) if texts else None
+            query = self.embeddings.embed_query(op.query) if isinstance(op, SearchOp) and op.query and self.embeddings else None
             prepared.append((op, embedded, query))
         return prepared
 
@@ -215,19 +219,8 @@ class ProxyStore(_StoreCalls, BaseStore):
         return out
 
     def batch(self, ops: Iterable[Op]) -> List[Result]:
-        embeddings = self.embeddings
-        prepared = self._prepared(list(ops), embeddings and embeddings.embed_documents, embeddings and embeddings.embed_query)
-        return self._run(self._send(prepared))
+        return self._run(self._send(self._prepared(ops)))
 
     async def abatch(self, ops: Iterable[Op]) -> List[Result]:
-        ops = list(ops)
-        prepared = []
-        for op in ops:
-            validate_op_namespace(op)
-            embedded = query = None
-            if isinstance(op, PutOp) and self.embeddings and (texts := self._texts(op)):
-                embedded = await self.embeddings.aembed_documents([t for _, t in texts])
-            if isinstance(op, SearchOp) and op.query and self.embeddings:
-                query = await self.embeddings.aembed_query(op.query)
-            prepared.append((op, embedded, query))
+        prepared = await self._aprepared(ops)
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._send(prepared), self._loop))
