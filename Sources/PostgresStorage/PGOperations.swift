@@ -22,7 +22,7 @@ extension PostgresStorage: OperationRunner {
     /// savepoint in the client's (`PGUnit`). A snapshot: REPEATABLE READ READ
     /// ONLY on a leased connection (a client's transaction is its snapshot).
     public func run<T>(_ unit: Unit<T>, in tx: TransactionID?, _ done: @escaping Completion<T>) {
-        withConnection(tx, done) { connection, done in
+        withConnection(tx, idempotent: unit.access == .snapshot, done) { connection, done in
             let steps = PGSteps(connection)
             switch unit.access {
             case .write:

@@ -66,8 +66,24 @@ public final class PostgresStorage: StorageAdapter {
     /// Runs `body` on the transaction's connection, or on a pooled one that
     /// goes back to the pool when `body` has answered: one it may share with
     /// other calls if `body` is a single autocommit statement.
-    func withConnection<T>(_ tx: TransactionID?, oneStatement: Bool = false, writes: Bool = false, _ done: @escaping Completion<T>,
-                                   _ body: @escaping (PGConnection, @escaping Completion<T>) -> Void) {
+    ///
+    /// `idempotent` (a read outside a transaction): when the pooled connection
+    /// turns out dead (the server ended it while idle, and its goodbye had not
+    /// been read yet when it was lent), `body` runs again on another one, up to
+    /// `deadConnectionRetries` times (a restarted server ends every idle
+    /// connection at once). Repeating a read changes nothing; the pool drops
+    /// the dead connections, and if the server is really gone a new lease fails
+    /// at once (back-off).
+    func withConnection<T>(_ tx: TransactionID?, oneStatement: Bool = false, writes: Bool = false, idempotent: Bool = false,
+                           _ done: @escaping Completion<T>, _ body: @escaping (PGConnection, @escaping Completion<T>) -> Void) {
+        withConnection(tx, oneStatement: oneStatement, writes: writes, retries: idempotent && !writes ? Self.deadConnectionRetries : 0,
+                       done, body)
+    }
+
+    static let deadConnectionRetries = 3
+
+    private func withConnection<T>(_ tx: TransactionID?, oneStatement: Bool, writes: Bool, retries: Int,
+                                   _ done: @escaping Completion<T>, _ body: @escaping (PGConnection, @escaping Completion<T>) -> Void) {
         if let tx {
             guard let connection = pinned[tx] else { return done(.failure(.transactionInvalid("unknown transaction"))) }
             return body(connection, done)
@@ -80,6 +96,9 @@ public final class PostgresStorage: StorageAdapter {
             case .success(let connection):
                 body(connection) { result in
                     giveBack(connection)
+                    if retries > 0, case .failure = result, connection.isBroken {
+                        return self.withConnection(nil, oneStatement: oneStatement, writes: false, retries: retries - 1, done, body)
+                    }
                     done(result)
                 }
             }
@@ -89,7 +108,7 @@ public final class PostgresStorage: StorageAdapter {
     /// One statement, its result mapped.
     func run<T>(_ tx: TransactionID?, _ statement: String, _ values: [SQLValue], writes: Bool = false,
                         _ done: @escaping Completion<T>, _ map: @escaping (PGResult) throws(ProxyError) -> T) {
-        withConnection(tx, oneStatement: true, writes: writes, done) { connection, done in
+        withConnection(tx, oneStatement: true, writes: writes, idempotent: !writes, done) { connection, done in
             connection.query(statement, values) { result in
                 done(result.flatMap { r in Result { () throws(ProxyError) in try map(r) } })
             }

@@ -167,6 +167,31 @@ struct LogAndReloadTests {
         #expect(proxy.logText.split(separator: "\n").allSatisfy { $0.hasPrefix("{") }, "every line is one JSON event: \(proxy.logText)")
     }
 
+    @Test("a read lent a pooled connection the server ended while it sat idle (its goodbye unread) runs again on another")
+    func readOnDeadPooledConnectionIsRepeated() throws {
+        let url = try TestPostgres.database(named: ProxyProcess.makeTempDir())
+        let proxy = try ProxyProcess(backend: .sqlite, arguments: ["--storage", "postgresql", "--database", url])
+        let c = try proxy.client()
+        #expect(try c.result("save_task", ["task": sampleTask(id: "t")]) == "t")
+        #expect(try c.result("get_task", ["task_id": "other"]) == .null)  // a reader's pooled connection, idle now
+        let process = try #require(proxy.process)
+        // The proxy frozen, the request is queued first and the backends end after it: on waking, the
+        // loop reads the request before the goodbyes and lends a connection it still thinks alive.
+        process.send(SIGSTOP)
+        try c.send(#"{"jsonrpc":"2.0","id":7,"method":"get_task","params":{"task_id":"t"}}"# + "\n")
+        let database = String(url.split(separator: "/").last ?? "")
+        let server = try TestPostgres.serverURL()
+        _ = try TestPostgres.psql(server, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid()")
+        for _ in 0..<100 {
+            let left = try TestPostgres.psql(server, "SELECT count(*) FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid()").out
+            if left.trimmingCharacters(in: .whitespacesAndNewlines) == "0" { break }
+            usleep(20_000)
+        }
+        process.send(SIGCONT)
+        let answer = try JSONParser.parse(try #require(try c.readLine())).objectValue
+        #expect(answer?["result"]?.objectValue?["id"] == "t", "\(String(describing: answer))")
+    }
+
     @Test("a Redis outage and its end are logged (cache_down with the reason, cache_up)")
     func cacheOutage() throws {
         let redis = try PrivateRedis()
