@@ -4,7 +4,8 @@ import SQLStore
 
 /// `export --format sql`: the stored tables as one SQL script for `psql -f`,
 /// the seed's `dump.sql`. It creates the schema as `storage-proxy migrate`
-/// would (so a proxy serves the database as it is), then inserts every row,
+/// would, applying the migrations missing (so a proxy serves the database as
+/// it is), then inserts every row,
 /// all in one transaction: a load that fails leaves the database as it was.
 /// Rows whose key is already present are left alone, so loading twice is safe.
 /// Documents go in as every write to a collection does: its version bumped
@@ -24,9 +25,18 @@ public enum PGDump {
             \(Schema.bookkeeping(.postgresql));
 
             """)
+        // Each migration only where it is missing (psql's \if), as `migrate` does: a later
+        // one may undo what an earlier one made (version 9 drops version 4's keyword index),
+        // so running them all again on a loaded database would fail.
         for m in Schema.migrations(.postgresql) {
-            out.append("\(m.sql)\nINSERT INTO schema_migrations (version, name, applied_at) VALUES (\(m.version), \(literal(m.name)), now()) "
-                       + "ON CONFLICT (version) DO NOTHING;\n")
+            out.append("""
+                SELECT NOT EXISTS (SELECT 1 FROM schema_migrations WHERE version = \(m.version)) AS missing \\gset
+                \\if :missing
+                \(m.sql)
+                INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(m.version), \(literal(m.name)), now());
+                \\endif
+
+                """)
         }
         var counts: [StoredTable: Int] = [:]
         for table in StoredTable.allCases {

@@ -163,6 +163,11 @@ public struct ProxyConfig: Sendable, Equatable {
         public var maxDocumentsPerCall = 10_000
         /// Different words one keyword query may hold.
         public var maxQueryWords = 64
+        /// Conditions (field tests) one search filter may hold, how deep its
+        /// `$and`/`$or`/`$not` may nest, and values one `$in`/`$nin` may list.
+        public var maxFilterConditions = 64
+        public var maxFilterDepth = 8
+        public var maxFilterValues = 1024
         /// Versions of a collection whose removals are kept for other proxies to
         /// catch up (older ones are pruned; a proxy further behind reloads the collection).
         public var removalsKeptVersions = 10_000

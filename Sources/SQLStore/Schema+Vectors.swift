@@ -15,10 +15,10 @@ extension Schema {
     /// older ones are pruned, and a proxy whose matrix is older than the floor
     /// loads the collection whole instead of catching up.
     ///
-    /// Keyword search: SQLite's FTS5 over the documents (an external-content
-    /// table kept by triggers, keyed by an integer alias of the rowid, which
-    /// VACUUM keeps), PostgreSQL's `tsvector` (a generated column, GIN).
-    /// Both stem English (`porter`, `'english'`).
+    /// Keyword search was SQL until version 9: SQLite's FTS5 over the
+    /// documents (an external-content table kept by triggers, keyed by an
+    /// integer alias of the rowid), PostgreSQL's `tsvector` (a generated
+    /// column, GIN). Version 9 drops both (`keywordIndexDropped`).
     static func vectorStore(_ d: SQLDialect) -> String {
         let sqlite = d == .sqlite
         return """
@@ -57,6 +57,21 @@ extension Schema {
             );
             CREATE INDEX IF NOT EXISTS idx_vector_removals_version ON vector_removals(collection, version);
             \(sqlite ? sqliteKeywordIndex : "CREATE INDEX IF NOT EXISTS idx_vector_documents_search ON vector_documents USING GIN (search);")
+            """
+    }
+
+    /// Version 9: keyword search ranks in each proxy's memory (`KeywordIndex`:
+    /// one BM25 on both backends), so the databases' own full-text indexes
+    /// only cost every write their upkeep. The documents are untouched.
+    static func keywordIndexDropped(_ d: SQLDialect) -> String {
+        d == .sqlite ? """
+            DROP TRIGGER IF EXISTS vector_documents_fts_insert;
+            DROP TRIGGER IF EXISTS vector_documents_fts_delete;
+            DROP TRIGGER IF EXISTS vector_documents_fts_update;
+            DROP TABLE IF EXISTS vector_documents_fts;
+            """ : """
+            DROP INDEX IF EXISTS idx_vector_documents_search;
+            ALTER TABLE vector_documents DROP COLUMN IF EXISTS search;
             """
     }
 

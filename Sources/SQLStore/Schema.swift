@@ -76,6 +76,7 @@ public enum Schema {
                 """),
             Migration(version: 7, name: "LangGraph checkpoints", sql: checkpoints(d)),
             Migration(version: 8, name: "LangGraph long-term store", sql: store(d)),
+            Migration(version: 9, name: "keyword search in the proxies' memory", sql: keywordIndexDropped(d)),
         ]
     }
 

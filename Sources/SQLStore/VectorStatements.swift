@@ -38,7 +38,7 @@ public final class VectorStatements: Sendable {
     /// $1 collection, $2 version.
     public let removalsAfter = "SELECT id FROM vector_removals WHERE collection = $1 AND version > $2"
     /// $1 collection, $2 version, then the page: $3 and $4 the (version, id)
-    /// it starts after, $5 its size. Columns: id, metadata, embedding, version.
+    /// it starts after, $5 its size. Columns: id, metadata, embedding, version, document.
     public let documentsAfter: String
     /// $1 collection, $2 JSON array of ids: id, document, metadata.
     public let documentsWithIDs: String
@@ -67,7 +67,7 @@ public final class VectorStatements: Sendable {
             """
         clearRemovals = "DELETE FROM vector_removals WHERE collection = $1 AND id IN (\(ids(2)))"
         documentsAfter = """
-            SELECT id, \(d.readJSON("metadata")), embedding, version FROM vector_documents WHERE collection = $1 AND version > $2 \
+            SELECT id, \(d.readJSON("metadata")), embedding, version, document FROM vector_documents WHERE collection = $1 AND version > $2 \
             AND (version > $3 OR (version = $3 AND id > $4)) ORDER BY version, id LIMIT $5
             """
         documentsWithIDs = "SELECT id, document, \(d.readJSON("metadata")) FROM vector_documents WHERE collection = $1 AND id IN (\(ids(2)))"
@@ -108,7 +108,7 @@ public final class VectorStatements: Sendable {
 
     /// A row of `documentsAfter`.
     public func writtenDocument(_ row: some SQLRow) -> VectorDocument {
-        VectorDocument(id: row.text(0) ?? "", text: "", metadata: row.json(1)?.objectValue, embedding: row.float32s(2))
+        VectorDocument(id: row.text(0) ?? "", text: row.text(4) ?? "", metadata: row.json(1)?.objectValue, embedding: row.float32s(2))
     }
 
     /// `documentsAfter`'s parameters.
@@ -123,7 +123,7 @@ public final class VectorStatements: Sendable {
         return VectorChanges.Cursor(version: last.version, id: last.id)
     }
 
-    /// A row of `documentsWithIDs` (and, with a score after it, of a keyword search).
+    /// A row of `documentsWithIDs`.
     public func document(_ row: some SQLRow) -> VectorDocument {
         VectorDocument(id: row.text(0) ?? "", text: row.text(1) ?? "", metadata: row.json(2)?.objectValue, embedding: nil)
     }
@@ -179,66 +179,5 @@ public final class VectorStatements: Sendable {
                        doc.embedding.map { .blob(Float32Bytes.encode($0)) } ?? .null, dialect.value(doc.embeddedBy)]
         }
         return values
-    }
-
-    // MARK: - Keyword search
-
-    /// Ranked full-text matches, best first: $1 the query, $2 collection,
-    /// then two parameters per filter clause (key, JSON array of accepted
-    /// values), then the limit. Any one word may match (OR); the ranking
-    /// weighs how many and how rare (SQLite: bm25, negated so higher is
-    /// better; PostgreSQL: `ts_rank_cd`).
-    public func keywordSearch(collection: String, _ q: KeywordQuery) -> (sql: String, values: [SQLValue]) {
-        let d = dialect
-        var values: [SQLValue] = [.text(matchExpression(q.words)), .text(collection)]
-        var conditions: [String] = []
-        for clause in q.filter?.clauses ?? [] {
-            let k = values.count + 1
-            values += [.text(clause.key), .text(JSONValue.array(clause.accepted).jsonText)]
-            if d == .sqlite {
-                // Each value as (kind, atom): a number by value (1 = 1.0), true is not 1, null is a
-                // value. The accepted list is an uncorrelated subquery: SQLite builds it once per
-                // statement (an ephemeral index), so a long `$in` costs one lookup per row.
-                let kind = { (t: String) in "CASE WHEN \(t).type IN ('integer', 'real') THEN 'number' ELSE \(t).type END" }
-                let atom = { (t: String) in "coalesce(\(t).atom, 'null')" }
-                conditions.append("""
-                    EXISTS (SELECT 1 FROM json_each(d.metadata) m WHERE m.key = $\(k) AND (\(kind("m")), \(atom("m"))) IN \
-                    (SELECT \(kind("w")), \(atom("w")) FROM json_each($\(k + 1)) w))
-                    """)
-            } else {
-                conditions.append("d.metadata -> $\(k)::text IN (SELECT jsonb_array_elements($\(k + 1)::jsonb))")
-            }
-        }
-        let filter = conditions.map { " AND " + $0 }.joined()
-        values.append(.int(Int64(q.limit)))
-        let limit = "$\(values.count)"
-        if d == .sqlite {
-            return ("""
-                SELECT d.id, d.document, d.metadata, -bm25(vector_documents_fts) FROM vector_documents_fts \
-                JOIN vector_documents d ON d.rowid_key = vector_documents_fts.rowid \
-                WHERE vector_documents_fts MATCH $1 AND d.collection = $2\(filter) ORDER BY bm25(vector_documents_fts), d.id LIMIT \(limit)
-                """, values)
-        }
-        return ("""
-            SELECT d.id, d.document, d.metadata::text, ts_rank_cd(d.search, q) AS score \
-            FROM vector_documents d, websearch_to_tsquery('english', $1) q \
-            WHERE d.collection = $2 AND d.search @@ q\(filter) ORDER BY score DESC, d.id LIMIT \(limit)
-            """, values)
-    }
-
-    /// The words as the dialect's query: FTS5 `"a" OR "b"` (quoted: no word
-    /// is read as an operator), PostgreSQL's web-search syntax `a or b`.
-    func matchExpression(_ words: [String]) -> String {
-        dialect == .sqlite
-            ? words.map { "\"" + $0.replacingAll("\"", with: "\"\"") + "\"" }.joined(separator: " OR ")
-            : words.filter { $0 != "or" }.joined(separator: " or ")
-    }
-}
-
-extension String {
-    fileprivate func replacingAll(_ target: Character, with replacement: String) -> String {
-        var out = ""
-        for c in self { if c == target { out += replacement } else { out.append(c) } }
-        return out
     }
 }

@@ -163,17 +163,15 @@ public final class VectorStore {
             }
             switch r.mode ?? .keyword {
             case .keyword:
-                keywordHits(r, limit: r.topK) { done($0.map { $0.map { VectorSearchHit(document: $0.document, score: $0.score, matched: ["keyword"]) } }) }
+                keywordMatches(c, r, k: r.topK) { [self] result in
+                    withDocuments(result, r.collection, ids: { $0.map(\.id) }, done) { hits, byID in
+                        hits.compactMap { h in byID[h.id].map { VectorSearchHit(document: $0, score: h.score, matched: ["keyword"]) } }
+                    }
+                }
             case .vector:
                 nearest(c, r, k: r.topK) { [self] result in
-                    switch result {
-                    case .failure(let e): done(.failure(e))
-                    case .success(let hits):
-                        documentsByID(hits.map(\.id), r.collection) { read in
-                            done(read.map { byID in
-                                hits.compactMap { h in byID[h.id].map { VectorSearchHit(document: $0, score: Double(h.score), matched: ["vector"]) } }
-                            })
-                        }
+                    withDocuments(result, r.collection, ids: { $0.map(\.id) }, done) { hits, byID in
+                        hits.compactMap { h in byID[h.id].map { VectorSearchHit(document: $0, score: Double(h.score), matched: ["vector"]) } }
                     }
                 }
             case .hybrid:
@@ -185,40 +183,53 @@ public final class VectorStore {
     /// Each ranking's candidates (twice `top_k`, at least 20), fused.
     private func hybrid(_ c: VectorCollection, _ r: VectorSearchRequest, _ done: @escaping Completion<[VectorSearchHit]>) {
         let candidates = max(2 * r.topK, 20)
-        var keyword: Result<[KeywordHit], ProxyError>?, vector: Result<[VectorMatrix<JSONObject?>.Hit], ProxyError>?
+        var keyword: Result<[KeywordIndex<JSONObject?>.Hit], ProxyError>?, vector: Result<[VectorMatrix<JSONObject?>.Hit], ProxyError>?
         let both = { [self] in
             guard let keyword, let vector else { return }
-            let k: [KeywordHit], v: [VectorMatrix<JSONObject?>.Hit]
-            do throws(ProxyError) { k = try keyword.get(); v = try vector.get() } catch { return done(.failure(error)) }
-            let fused = RankFusion.fuse(keyword: k.map(\.document.id), vector: v.map(\.id), limit: r.topK)
-            let known = Dictionary(k.map { ($0.document.id, $0) }, uniquingKeysWith: { a, _ in a })
-            let vectorScore = Dictionary(v.map { ($0.id, Double($0.score)) }, uniquingKeysWith: { a, _ in a })
-            // Keyword hits came with their texts; the vector-only ones are read.
-            documentsByID(fused.filter { known[$0.id] == nil }.map(\.id), r.collection) { read in
-                done(read.map { texts in
-                    fused.compactMap { f -> VectorSearchHit? in
-                        guard let doc = known[f.id]?.document ?? texts[f.id] else { return nil }  // removed meanwhile
-                        return VectorSearchHit(document: doc, score: f.score,
-                                               matched: (f.keywordRank != nil ? ["keyword"] : []) + (f.vectorRank != nil ? ["vector"] : []),
-                                               vectorScore: vectorScore[f.id], keywordScore: known[f.id]?.score)
-                    }
-                })
+            let fused = Result { () throws(ProxyError) -> ([RankFusion.Fused], keyword: [String: Double], vector: [String: Double]) in
+                let k = try keyword.get(), v = try vector.get()
+                return (RankFusion.fuse(keyword: k.map(\.id), vector: v.map(\.id), limit: r.topK),
+                        Dictionary(k.map { ($0.id, $0.score) }, uniquingKeysWith: { a, _ in a }),
+                        Dictionary(v.map { ($0.id, Double($0.score)) }, uniquingKeysWith: { a, _ in a }))
+            }
+            withDocuments(fused.map { ($0.0, $0.keyword, $0.vector) }, r.collection, ids: { $0.0.map(\.id) }, done) { ranked, byID in
+                let (fused, keywordScore, vectorScore) = ranked
+                return fused.compactMap { f -> VectorSearchHit? in
+                    guard let doc = byID[f.id] else { return nil }  // removed meanwhile
+                    return VectorSearchHit(document: doc, score: f.score,
+                                           matched: (f.keywordRank != nil ? ["keyword"] : []) + (f.vectorRank != nil ? ["vector"] : []),
+                                           vectorScore: vectorScore[f.id], keywordScore: keywordScore[f.id])
+                }
             }
         }
-        keywordHits(r, limit: candidates) { keyword = $0; both() }
+        keywordMatches(c, r, k: candidates) { keyword = $0; both() }
         nearest(c, r, k: candidates) { vector = $0; both() }
     }
 
-    private func keywordHits(_ r: VectorSearchRequest, limit: Int, _ done: @escaping Completion<[KeywordHit]>) {
-        storage.keywordSearch(collection: r.collection, KeywordQuery(words: r.words, limit: limit, filter: r.filter), done)
+    /// A ranking's documents read (text and metadata, one read by id), then the hits made of both.
+    /// One removed since the ranking was made is absent: `makeHits` leaves it out.
+    private func withDocuments<Ranked>(_ ranked: Result<Ranked, ProxyError>, _ collection: String, ids: (Ranked) -> [String],
+                                       _ done: @escaping Completion<[VectorSearchHit]>,
+                                       _ makeHits: @escaping (Ranked, [String: VectorDocument]) -> [VectorSearchHit]) {
+        switch ranked {
+        case .failure(let e): done(.failure(e))
+        case .success(let r):
+            let wanted = ids(r)
+            guard !wanted.isEmpty else { return done(.success([])) }
+            storage.documents(ids: wanted, collection: collection) { found in
+                done(found.map { docs in makeHits(r, Dictionary(docs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })) })
+            }
+        }
     }
 
-    /// The documents' text and metadata by id (one read; none for no ids).
-    /// One removed since its ranking was made is absent, and left out of the hits.
-    private func documentsByID(_ ids: [String], _ collection: String, _ done: @escaping Completion<[String: VectorDocument]>) {
-        guard !ids.isEmpty else { return done(.success([:])) }
-        storage.documents(ids: ids, collection: collection) { found in
-            done(found.map { docs in Dictionary(docs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) })
+    /// The best `k` keyword matches, on a worker, from an index at least as new as `c`.
+    private func keywordMatches(_ c: VectorCollection, _ r: VectorSearchRequest, k: Int,
+                                _ done: @escaping Completion<[KeywordIndex<JSONObject?>.Hit]>) {
+        current(c) { [workers] found in
+            switch found {
+            case .failure(let e): done(.failure(e))
+            case .success(let index): workers.run({ .success(index.keywordMatches(r.words, k: k, filter: r.filter)) }, done)
+            }
         }
     }
 
@@ -235,7 +246,7 @@ public final class VectorStore {
             switch found {
             case .failure(let e): done(.failure(e))
             case .success(let index):
-                workers.run({ Result { () throws(ProxyError) in try index.search(query, k: k, filter: r.filter) } }, done)
+                workers.run({ Result { () throws(ProxyError) in try index.nearest(query, k: k, filter: r.filter) } }, done)
             }
         }
     }
@@ -246,11 +257,10 @@ public final class VectorStore {
     /// One refresh at a time per collection; searches arriving meanwhile wait
     /// for it and then check again (a write may have landed after it read).
     private func current(_ c: VectorCollection, _ done: @escaping Completion<CollectionIndex>) {
-        guard let dimension = c.dimension else { return done(.failure(.internalError("collection \(c.name) has no dimension"))) }
         var index = indexes[c.name]
-        // Another collection under the name, or removals this index needs pruned: loaded whole.
-        if index == nil || index!.incarnation != c.incarnation || (index!.version >= 0 && index!.version < c.removalsFloor) {
-            index = CollectionIndex(c, dimension: dimension)
+        // Another collection under the name, a first dimension, or removals this index needs pruned: loaded whole.
+        if index == nil || !index!.fits(c) || (index!.version >= 0 && index!.version < c.removalsFloor) {
+            index = CollectionIndex(c)
             indexes[c.name] = index
         }
         let idx = index!

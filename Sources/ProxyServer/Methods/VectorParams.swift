@@ -6,10 +6,6 @@ import VectorStore
 /// `vector.*` parameters, checked whole before anything is stored: every
 /// failure is `-32602` naming the element (`embeddings[3][17]`).
 enum VectorParams {
-    /// The most clauses a filter may have, and values one `$in` may list.
-    static let maxFilterClauses = 32
-    static let maxFilterValues = 1024
-
     static func documents(_ p: Params, limits: ProxyConfig.Vector) throws(ProxyError) -> [VectorDocument] {
         let texts = try array(p, "documents", limit: limits.maxDocumentsPerCall)
         let count = texts.count
@@ -73,47 +69,14 @@ enum VectorParams {
         return VectorSearchRequest(collection: collection, mode: mode, text: text,
                                    words: try text.map { t throws(ProxyError) in try VectorStore.words(in: t, max: limits.maxQueryWords) } ?? [],
                                    embedding: embedding, topK: try p.int("top_k", default: 5, in: 1...limits.maxTopK),
-                                   filter: try filter(p))
+                                   filter: try filter(p, limits: limits))
     }
 
-    /// `{key: scalar}` (equality) or `{key: {"$in": [scalars]}}`, every clause must hold.
-    static func filter(_ p: Params) throws(ProxyError) -> MetadataFilter? {
+    /// A metadata filter (`MetadataFilter.parse`), within the configured bounds.
+    static func filter(_ p: Params, limits: ProxyConfig.Vector) throws(ProxyError) -> MetadataFilter? {
         guard let given = try p.optionalObject("filter") else { return nil }
-        guard given.count <= maxFilterClauses else {
-            throw ProxyError.invalidParams(field: "filter", reason: "has more than \(maxFilterClauses) keys")
-        }
-        var clauses: [MetadataFilter.Clause] = []
-        for key in given.keys.sorted() {
-            let field = "filter.\(key)"
-            guard !key.isEmpty, !key.hasPrefix("$") else {
-                throw ProxyError.invalidParams(field: field, reason: "must be a metadata key (operators go inside: {key: {\"$in\": [...]}})")
-            }
-            switch given[key]! {
-            case .object(let op):
-                guard op.count == 1, case .array(let values)? = op["$in"] else {
-                    throw ProxyError.invalidParams(field: field, reason: "must be a value or {\"$in\": [values]}")
-                }
-                guard !values.isEmpty, values.count <= maxFilterValues else {
-                    throw ProxyError.invalidParams(field: "\(field).$in", reason: "must list 1 to \(maxFilterValues) values")
-                }
-                for (i, v) in values.enumerated() where !isScalar(v) {
-                    throw ProxyError.invalidParams(field: "\(field).$in[\(i)]", reason: "must be a string, number, boolean or null, got \(v.typeName)")
-                }
-                clauses.append(.init(key: key, accepted: values))
-            case .array:
-                throw ProxyError.invalidParams(field: field, reason: "must be a value or {\"$in\": [values]}, got array")
-            case let v:
-                clauses.append(.init(key: key, accepted: [v]))
-            }
-        }
-        return MetadataFilter(clauses)
-    }
-
-    private static func isScalar(_ v: JSONValue) -> Bool {
-        switch v {
-        case .array, .object: return false
-        default: return true
-        }
+        return try MetadataFilter.parse(given, limits: .init(maxConditions: limits.maxFilterConditions, maxDepth: limits.maxFilterDepth,
+                                                             maxValues: limits.maxFilterValues))
     }
 
     /// Finite numbers that fit a float32, at most `maxDimension` of them.

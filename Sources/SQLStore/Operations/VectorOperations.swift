@@ -110,13 +110,6 @@ public final class SQLVectorStorage: VectorStorage {
         }, in: nil, done)
     }
 
-    public func keywordSearch(collection: String, _ query: KeywordQuery, _ done: @escaping Completion<[KeywordHit]>) {
-        guard !query.words.isEmpty else { return done(.success([])) }
-        runner.run(.all { d in VectorStatements[d].keywordSearch(collection: collection, query) } decode: { row, d in
-            KeywordHit(document: VectorStatements[d].document(row), score: Double(row.text(3) ?? "") ?? 0)
-        }, in: nil, done)
-    }
-
     public func documents(ids: [String], collection: String, _ done: @escaping Completion<[VectorDocument]>) {
         runner.run(.all { d in (VectorStatements[d].documentsWithIDs, [.text(collection), VectorStatements.idList(ids)]) } decode: { row, d in
             VectorStatements[d].document(row)

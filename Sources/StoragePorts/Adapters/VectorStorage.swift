@@ -94,7 +94,7 @@ public struct VectorChanges: Sendable {
     public var collection: VectorCollection?
     /// Ids removed after the version (first page only).
     public var removed: [String]
-    /// Written or replaced rows (text left out); `embedding` nil: not embedded.
+    /// Written or replaced rows; `embedding` nil: not embedded.
     public var written: [VectorDocument]
     /// Where the next page starts; nil when this one was the last.
     public var next: Cursor?
@@ -102,72 +102,6 @@ public struct VectorChanges: Sendable {
     public init(collection: VectorCollection?, removed: [String], written: [VectorDocument], next: Cursor?) {
         self.collection = collection; self.removed = removed; self.written = written; self.next = next
     }
-}
-
-/// Equality and `$in` on top-level metadata keys: a document passes when,
-/// for every clause, its value under the key equals one of the accepted
-/// scalars (numbers by value: 1 equals 1.0).
-public struct MetadataFilter: Sendable {
-    public struct Clause: Sendable {
-        public let key: String
-        /// Scalars only (the server refuses arrays and objects in a filter).
-        public let accepted: [JSONValue]
-        // The same values as sets: a scan tests every row, so a long `$in`
-        // costs one lookup per row, not one comparison per value.
-        private let strings: Set<String>, numbers: Set<Double>, bools: Set<Bool>, null: Bool
-
-        public init(key: String, accepted: [JSONValue]) {
-            self.key = key
-            self.accepted = accepted
-            var strings = Set<String>(), numbers = Set<Double>(), bools = Set<Bool>(), null = false
-            for v in accepted {
-                switch v {
-                case .string(let s): strings.insert(s)
-                case .int, .double: numbers.insert(v.doubleValue!)
-                case .bool(let b): bools.insert(b)
-                case .null: null = true
-                case .array, .object: break
-                }
-            }
-            self.strings = strings; self.numbers = numbers; self.bools = bools; self.null = null
-        }
-
-        func accepts(_ value: JSONValue) -> Bool {
-            switch value {
-            case .string(let s): return strings.contains(s)
-            case .int, .double: return numbers.contains(value.doubleValue!)  // numbers by value: 2 is 2.0
-            case .bool(let b): return bools.contains(b)
-            case .null: return null
-            case .array, .object: return false
-            }
-        }
-    }
-
-    public var clauses: [Clause]
-    public init(_ clauses: [Clause]) { self.clauses = clauses }
-
-    public func accepts(_ metadata: JSONObject?) -> Bool {
-        clauses.allSatisfy { clause in metadata?[clause.key].map(clause.accepts) ?? false }
-    }
-}
-
-/// A keyword search: the query's words (any one may match), ranked by the
-/// backend's full-text relevance.
-public struct KeywordQuery: Sendable {
-    public var words: [String]
-    public var limit: Int
-    public var filter: MetadataFilter?
-
-    public init(words: [String], limit: Int, filter: MetadataFilter?) {
-        self.words = words; self.limit = limit; self.filter = filter
-    }
-}
-
-/// A document found by keyword, with its relevance (higher is better).
-public struct KeywordHit: Sendable {
-    public var document: VectorDocument
-    public var score: Double
-    public init(document: VectorDocument, score: Double) { self.document = document; self.score = score }
 }
 
 /// The vector store's storage (`vector.*`), implemented by every backend.
@@ -199,8 +133,6 @@ public protocol VectorStorage: AnyObject {
     /// or at the next check of the collection's version.
     func vectorChanges(collection: String, after version: Int64?, from cursor: VectorChanges.Cursor?, limit: Int,
                        _ done: @escaping Completion<VectorChanges>)
-    /// The best keyword matches, best first.
-    func keywordSearch(collection: String, _ query: KeywordQuery, _ done: @escaping Completion<[KeywordHit]>)
     /// The documents with these ids (text and metadata; no embeddings), in no order.
     func documents(ids: [String], collection: String, _ done: @escaping Completion<[VectorDocument]>)
     /// Up to `limit` documents with no embedding that no embedder has refused

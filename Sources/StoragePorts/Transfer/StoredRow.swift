@@ -67,7 +67,6 @@ public enum StoredTable: String, CaseIterable, Sendable {
         "schema_migrations": "each database runs its own migrations",
         "event_listeners": "the proxies listening to this database, each a live lease",
         "vector_removals": "what this database's proxies need to catch up; a copy's target starts with none",
-        "vector_documents_fts": "SQLite's keyword index, kept from vector_documents by triggers",
         "storage_proxy_copy_marks": "how far a copy into this database got (CopyMarkTable)",
     ]
 }

@@ -354,7 +354,9 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
                      collection: Optional[str] = None) -> List[Dict[str, Any]]:
         """Best first: by keyword with ``query``, by exact vector similarity with ``embedding``,
         both fused (hybrid) with both; ``mode`` forces one. Each hit: ``id``, ``document``,
-        ``metadata``, ``score``, ``matched``. ``filter``: ``{key: value}`` or ``{key: {"$in": [...]}}``."""
+        ``metadata``, ``score``, ``matched``. ``filter``: ``{key: value}``, operators ``$eq $ne $gt $gte $lt $lte $in $nin
+        $exists $not`` on a field (a dotted path reaches into nested metadata), ``$and $or $not``
+        joining filters (PROTOCOL.md "Filters")."""
         return await self._call("vector.search", _params(query=query, top_k=top_k, filter=filter, mode=mode,
                                                          embedding=_floats(embedding), collection=collection))
 
