@@ -27,28 +27,23 @@ public struct KeywordIndex<Payload: Sendable>: Sendable {
         public let id: String
         /// BM25, higher is better (> 0).
         public let score: Double
+        @usableFromInline init(id: String, score: Double) { self.id = id; self.score = score }
     }
 
-    /// One word's documents, ascending, with how often the word occurs in each.
-    struct Postings: Sendable {
-        var documents: [UInt32] = []
-        var frequencies: [UInt32] = []
-        /// Live documents holding the word (its document frequency).
-        var live = 0
-        /// Bounds over every posting, dead ones included (so still bounds): a best-score bound's inputs.
-        var maxFrequency: UInt32 = 0
-        var minLength: UInt32 = .max
-    }
-
-    private var termOf: [String: Int] = [:]
-    private var postings: [Postings] = []
-    private var ids: [String] = []
-    private var lengths: [UInt32] = []
+    // Searched by `search`, specialized where it is called (a generic payload
+    // copied through value witnesses per candidate cost more than the ranking).
+    @usableFromInline var termOf: [String: Int] = [:]
+    @usableFromInline var postings: [KeywordPostings] = []
+    typealias Postings = KeywordPostings
+    @usableFromInline var ids: [String] = []
+    @usableFromInline var lengths: [UInt32] = []
+    /// False for a hole.
+    @usableFromInline var live: [Bool] = []
     /// Each document's distinct words (its postings to discount when it goes); empty for a hole.
     private var termsOf: [[Int32]] = []
-    private var payloads: [Payload?] = []
+    @usableFromInline var payloads: [Payload?] = []
     private var numberOf: [String: UInt32] = [:]
-    private var totalLength = 0
+    @usableFromInline var totalLength = 0
     private var postingCount = 0
     private let weigh: @Sendable (Payload) -> Int
     private var heapBytes = 0
@@ -121,6 +116,7 @@ public struct KeywordIndex<Payload: Sendable>: Sendable {
         postingCount += distinct.count
         ids.append(id)
         lengths.append(length)
+        live.append(true)
         termsOf.append(distinct)
         payloads.append(payload)
         numberOf[id] = number
@@ -138,6 +134,7 @@ public struct KeywordIndex<Payload: Sendable>: Sendable {
         heapBytes -= Self.heapBytes(of: id) + (payloads[n].map(weigh) ?? 0) + termsOf[n].count * 4
         termsOf[n] = []
         payloads[n] = nil
+        live[n] = false
         if ids.count - count > max(1024, count) { compact() }
         return true
     }
@@ -158,6 +155,7 @@ public struct KeywordIndex<Payload: Sendable>: Sendable {
             kept.numberOf[ids[n]] = UInt32(kept.ids.count)
             kept.ids.append(ids[n])
             kept.lengths.append(lengths[n])
+            kept.live.append(true)
             kept.termsOf.append(termsOf[n].map { termMap[Int($0)] })
             kept.payloads.append(payloads[n])
             kept.totalLength += Int(lengths[n])
@@ -181,8 +179,47 @@ public struct KeywordIndex<Payload: Sendable>: Sendable {
 
     // MARK: - Searching
 
+    /// The `k` best documents holding any of `words` (cut as `Words` cuts
+    /// them; a word given twice counts once) that `allowed` accepts, best first.
+    @inlinable
+    public func search(_ words: [String], k: Int, allowed: ((Payload) -> Bool)? = nil) -> [Hit] {
+        guard k > 0, count > 0 else { return [] }
+        var lists: [(postings: KeywordPostings, position: Int)] = []
+        var asked = Set<Int>()
+        for (position, word) in words.enumerated() {
+            guard let t = termOf[word], postings[t].live > 0, asked.insert(t).inserted else { continue }  // a word counts once
+            lists.append((postings[t], position))
+        }
+        let ranking = MaxScore(lists: lists, positions: words.count, documents: count, totalLength: totalLength, lengths: lengths)
+        let found: [KeywordTopK.Entry]
+        if let allowed {
+            found = ranking.top(k, ids: ids) { [live, payloads] d in live[d] && allowed(payloads[d]!) }
+        } else {
+            found = ranking.top(k, ids: ids) { [live] d in live[d] }
+        }
+        return found.map { Hit(id: ids[$0.document], score: $0.score) }
+    }
+}
+
+/// One word's documents, ascending, with how often the word occurs in each.
+@usableFromInline
+struct KeywordPostings: Sendable {
+    var documents: [UInt32] = []
+    var frequencies: [UInt32] = []
+    /// Live documents holding the word (its document frequency).
+    @usableFromInline var live = 0
+    /// Bounds over every posting, dead ones included (so still bounds): a best-score bound's inputs.
+    var maxFrequency: UInt32 = 0
+    var minLength: UInt32 = .max
+}
+
+/// One top-k search over an index's postings (`KeywordIndex.search`). Not
+/// generic, so its loop runs on plain arrays: no per-step copies through a
+/// generic payload's value witnesses.
+@usableFromInline
+struct MaxScore {
     /// One query word's place in a search.
-    private struct QueryTerm {
+    struct Term {
         /// Its postings (shared with the index, not copied).
         let documents: [UInt32]
         let frequencies: [UInt32]
@@ -191,62 +228,71 @@ public struct KeywordIndex<Payload: Sendable>: Sendable {
         let idf: Double
         /// The most it can add to a document's score.
         let bound: Double
-        var cursor = 0
     }
 
-    /// The `k` best documents holding any of `words` (cut as `Words` cuts
-    /// them; a word given twice counts once) that `allowed` accepts, best first.
-    public func search(_ words: [String], k: Int, allowed: ((Payload) -> Bool)? = nil) -> [Hit] {
-        guard k > 0, count > 0 else { return [] }
-        let n = Double(count)
-        let averageLength = max(Double(totalLength) / n, 1)
-        var terms: [QueryTerm] = []
-        var asked = Set<Int>()
-        for (position, word) in words.enumerated() {
-            guard let t = termOf[word], postings[t].live > 0, asked.insert(t).inserted else { continue }  // a word counts once
-            let p = postings[t]
+    private var terms: [Term] = []
+    private let positions: Int
+    private let averageLength: Double
+    private let lengths: [UInt32]
+
+    @usableFromInline
+    init(lists: [(postings: KeywordPostings, position: Int)], positions: Int, documents: Int, totalLength: Int, lengths: [UInt32]) {
+        let n = Double(documents)
+        self.positions = positions
+        self.lengths = lengths
+        averageLength = max(Double(totalLength) / n, 1)
+        for (p, position) in lists {
             let df = Double(p.live)
             let idf = log(1 + (n - df + 0.5) / (df + 0.5))
-            terms.append(QueryTerm(documents: p.documents, frequencies: p.frequencies, position: position, idf: idf,
-                                   bound: contribution(idf, p.maxFrequency, length: p.minLength, averageLength)))
+            terms.append(Term(documents: p.documents, frequencies: p.frequencies, position: position, idf: idf,
+                              bound: Self.contribution(idf, p.maxFrequency, p.minLength, averageLength)))
         }
-        guard !terms.isEmpty else { return [] }
         terms.sort { $0.bound < $1.bound || ($0.bound == $1.bound && $0.position < $1.position) }
+    }
+
+    static func contribution(_ idf: Double, _ frequency: UInt32, _ length: UInt32, _ averageLength: Double) -> Double {
+        let f = Double(frequency), k1 = KeywordIndex<Void>.k1, b = KeywordIndex<Void>.b
+        return idf * f * (k1 + 1) / (f + k1 * (1 - b + b * Double(length) / averageLength))
+    }
+
+    /// The best `k` of the documents `accept` takes (document numbers), best first.
+    @usableFromInline
+    func top(_ k: Int, ids: [String], accept: (Int) -> Bool) -> [KeywordTopK.Entry] {
+        guard !terms.isEmpty else { return [] }
         // reach[i]: the most terms 0...i can add together.
         var reach: [Double] = []
         var sum = 0.0
         for t in terms { sum += t.bound; reach.append(sum) }
-
+        var cursors = [Int](repeating: 0, count: terms.count)
         var top = KeywordTopK(k)
         var firstEssential = 0
-        var parts = [Double](repeating: 0, count: words.count)
+        var parts = [Double](repeating: 0, count: positions)
         while firstEssential < terms.count {
             // The next candidate: the smallest document an essential word holds.
             var next = UInt32.max
-            for i in firstEssential..<terms.count where terms[i].cursor < terms[i].documents.count {
-                next = min(next, terms[i].documents[terms[i].cursor])
+            for i in firstEssential..<terms.count where cursors[i] < terms[i].documents.count {
+                next = min(next, terms[i].documents[cursors[i]])
             }
             guard next != .max else { break }
-            let d = Int(next)
+            let d = Int(next), length = lengths[d]
             var score = 0.0
-            var touched = false
+            for j in parts.indices { parts[j] = 0 }
             for i in firstEssential..<terms.count {
-                guard terms[i].cursor < terms[i].documents.count, terms[i].documents[terms[i].cursor] == next else { continue }
-                if !touched { touched = true; for j in parts.indices { parts[j] = 0 } }
-                let c = contribution(terms[i].idf, terms[i].frequencies[terms[i].cursor], length: lengths[d], averageLength)
+                guard cursors[i] < terms[i].documents.count, terms[i].documents[cursors[i]] == next else { continue }
+                let c = Self.contribution(terms[i].idf, terms[i].frequencies[cursors[i]], length, averageLength)
                 parts[terms[i].position] = c
                 score += c
-                terms[i].cursor += 1
+                cursors[i] += 1
             }
-            guard let payload = payloads[d], allowed?(payload) ?? true else { continue }  // a hole, or filtered out
+            guard accept(d) else { continue }  // a hole, or filtered out
             let threshold = top.threshold
             var pruned = false
             var i = firstEssential - 1
             while i >= 0 {
                 if score + reach[i] < threshold * Self.slack { pruned = true; break }
-                terms[i].cursor = Self.seek(terms[i].documents, from: terms[i].cursor, to: next)
-                if terms[i].cursor < terms[i].documents.count, terms[i].documents[terms[i].cursor] == next {
-                    let c = contribution(terms[i].idf, terms[i].frequencies[terms[i].cursor], length: lengths[d], averageLength)
+                cursors[i] = Self.seek(terms[i].documents, from: cursors[i], to: next)
+                if cursors[i] < terms[i].documents.count, terms[i].documents[cursors[i]] == next {
+                    let c = Self.contribution(terms[i].idf, terms[i].frequencies[cursors[i]], length, averageLength)
                     parts[terms[i].position] = c
                     score += c
                 }
@@ -260,17 +306,12 @@ public struct KeywordIndex<Payload: Sendable>: Sendable {
             let raised = top.threshold
             while firstEssential < terms.count, reach[firstEssential] < raised * Self.slack { firstEssential += 1 }
         }
-        return top.sorted(ids).map { Hit(id: ids[$0.document], score: $0.score) }
+        return top.sorted(ids)
     }
 
     /// Pruning compares sums added in different orders: a bound must fall
     /// clearly below the threshold (by more than rounding) to rule a document out.
     private static var slack: Double { 1 - 1e-9 }
-
-    private func contribution(_ idf: Double, _ frequency: UInt32, length: UInt32, _ averageLength: Double) -> Double {
-        let f = Double(frequency)
-        return idf * f * (Self.k1 + 1) / (f + Self.k1 * (1 - Self.b + Self.b * Double(length) / averageLength))
-    }
 
     /// The first index at or after `from` whose document is ≥ `target` (galloping, then binary search).
     static func seek(_ documents: [UInt32], from: Int, to target: UInt32) -> Int {
@@ -293,10 +334,12 @@ public struct KeywordIndex<Payload: Sendable>: Sendable {
 /// The `k` best documents so far: a min-heap whose root is the worst kept.
 /// Equal scores rank by id (the smaller first), so the answer is the same
 /// whichever order documents were numbered in.
+@usableFromInline
 struct KeywordTopK {
+    @usableFromInline
     struct Entry {
-        var score: Double
-        var document: Int
+        @usableFromInline var score: Double
+        @usableFromInline var document: Int
     }
 
     let k: Int

@@ -31,26 +31,33 @@ public struct MetadataFilter: Sendable {
     public init(steps: [Step]) { self.steps = steps }
 
     /// Whether the metadata passes (a document without metadata has no fields).
+    /// The stack lives on the call stack (a filter runs once per candidate document).
     public func accepts(_ metadata: JSONObject?) -> Bool {
-        var stack: [Bool] = []
-        stack.reserveCapacity(8)
-        for step in steps {
-            switch step {
-            case .test(let path, let condition):
-                stack.append(Self.meets(path.value(in: metadata), condition))
-            case .and(let n):
-                let all = stack.suffix(n).allSatisfy { $0 }
-                stack.removeLast(n)
-                stack.append(all)
-            case .or(let n):
-                let any = stack.suffix(n).contains(true)
-                stack.removeLast(n)
-                stack.append(any)
-            case .not:
-                stack.append(!stack.removeLast())
+        withUnsafeTemporaryAllocation(of: Bool.self, capacity: max(steps.count, 1)) { stack in
+            var top = 0
+            for step in steps {
+                switch step {
+                case .test(let path, let condition):
+                    stack[top] = Self.meets(path.value(in: metadata), condition)
+                    top += 1
+                case .and(let n):
+                    var all = true
+                    for i in top - n..<top where !stack[i] { all = false }
+                    top -= n
+                    stack[top] = all
+                    top += 1
+                case .or(let n):
+                    var any = false
+                    for i in top - n..<top where stack[i] { any = true }
+                    top -= n
+                    stack[top] = any
+                    top += 1
+                case .not:
+                    stack[top - 1].toggle()
+                }
             }
+            return top == 0 ? true : stack[top - 1]
         }
-        return stack.last ?? true
     }
 
     /// A field's value against a condition. An array value meets a positive
@@ -98,9 +105,8 @@ public struct FieldPath: Sendable, Equatable {
     public func value(in metadata: JSONObject?) -> JSONValue? {
         guard let metadata else { return nil }
         if let whole = metadata[name] { return whole }
-        guard parts.count > 1 else { return nil }
-        var current = JSONValue.object(metadata)
-        for part in parts {
+        guard parts.count > 1, var current = metadata[parts[0]] else { return nil }
+        for part in parts.dropFirst() {
             guard case .object(let o) = current, let next = o[part] else { return nil }
             current = next
         }
