@@ -53,8 +53,12 @@ let package = Package(
         .target(name: "SQLStore", dependencies: ["ProxyCore", "StoragePorts", "Scheduling", "VectorSearch"], swiftSettings: v5),
         // When a task runs next: cron, intervals and once, in a task's time zone; claims' outcomes.
         .target(name: "Scheduling", dependencies: ["ProxyCore", "StoragePorts"], swiftSettings: v5),
-        // Exact nearest-neighbour search over an in-memory float32 matrix (the vector store's scan).
-        .target(name: "VectorSearch", swiftSettings: v5),
+        // hnswlib 0.8.0 (vendored, header-only C++) behind a C face: the approximate neighbour graph.
+        // Optimized even in debug builds: the tests build graphs of thousands of vectors.
+        .target(name: "CHNSW", exclude: ["hnswlib/LICENSE"], cxxSettings: [.headerSearchPath("hnswlib"), .unsafeFlags(["-O3"])]),
+        // Nearest-neighbour search over in-memory float32 vectors (the exact scan and the HNSW graph),
+        // keyword ranking (BM25 over an inverted index).
+        .target(name: "VectorSearch", dependencies: ["CHNSW", "Threading"], swiftSettings: v5),
         // The vector store (`vector.*`) over any backend: in-memory matrices kept current per collection,
         // keyword, vector and hybrid search, scans on worker threads.
         .target(name: "VectorStore", dependencies: ["ProxyCore", "StoragePorts", "VectorSearch"], swiftSettings: v5),

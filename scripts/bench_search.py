@@ -65,6 +65,73 @@ def tantivy_figures(texts, queries, seconds):
     return n / (time.perf_counter() - start), top, built, tantivy.__version__ if hasattr(tantivy, "__version__") else "?"
 
 
+def clustered_unit_vectors(rng, n, d, centres):
+    """Unit vectors near one of the centres each (embeddings cluster by topic):
+    nearest neighbours have structure a graph can follow, as real ones do."""
+    x = centres[rng.integers(0, len(centres), n)] + rng.standard_normal((n, d), dtype=np.float32) * np.float32(0.8 / np.sqrt(d))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def hnswlib_figures(vectors, queries, seconds):
+    """hnswlib in process (M 16, ef_construction 100, the proxy's defaults), one thread: build time, rate and recall@10 per ef."""
+    try:
+        import hnswlib
+    except ImportError:
+        return None
+    index = hnswlib.Index(space="ip", dim=vectors.shape[1])
+    start = time.perf_counter()
+    index.init_index(max_elements=len(vectors), M=16, ef_construction=100)
+    index.set_num_threads(2)
+    index.add_items(vectors, np.arange(len(vectors)))
+    built = time.perf_counter() - start
+    index.set_num_threads(1)
+    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    out = {"build_s": built}
+    for ef in (64, 128):
+        index.set_ef(ef)
+        labels, _ = index.knn_query(queries, k=10)
+        out[f"recall_{ef}"] = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(labels, exact)]))
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            index.knn_query(queries[n % len(queries)], k=10)
+            n += 1
+        out[f"rate_{ef}"] = n / (time.perf_counter() - start)
+    return out
+
+
+async def approximate_figures(c, qs, seconds, out):
+    """Vector search through the graph against the exact scan, same proxy, same run."""
+    start = time.perf_counter()
+    await c.search(embedding=qs[0], top_k=10, collection="search", exact=False)  # waits for the graph
+    out["graph_s"] = time.perf_counter() - start
+    out["graph_mib"] = (await c.call("server.status"))["vectors"]["memory_bytes"] / 2**20
+
+    async def top(q, **kw):
+        return {h["id"] for h in await c.search(embedding=q, top_k=10, collection="search", **kw)}
+
+    for label, flt in (("", None), ("_10%", {"group": 3}), ("_1%", {"bucket": 7})):
+        exact = [await top(q, exact=True, filter=flt) for q in qs]
+        for ef in (64, 128):
+            found = [await top(q, ef=ef, filter=flt) for q in qs]
+            out[f"recall{label}_{ef}"] = float(np.mean([len(a & b) / max(len(b), 1) for a, b in zip(found, exact)]))
+
+            async def approximate(i, ef=ef, flt=flt):
+                await c.search(embedding=qs[i % len(qs)], top_k=10, collection="search", ef=ef, filter=flt)
+            out[f"ann{label}_{ef}"] = await timed_rate(seconds, approximate)
+
+        async def scan(i, flt=flt):
+            await c.search(embedding=qs[i % len(qs)], top_k=10, collection="search", exact=True, filter=flt)
+        out[f"exact{label}"] = await timed_rate(seconds, scan)
+    # What a vector search costs besides the ranking (the client's JSON, the socket, the proxy's call): one document.
+    await c.create_collection("floor", len(qs[0]), "cosine")
+    await c.add_documents(["one"], None, [qs[1]], ids=["one"], collection="floor")
+
+    async def floor(i):
+        await c.search(embedding=qs[i % len(qs)], top_k=10, collection="floor")
+    out["floor"] = await timed_rate(seconds, floor)
+
+
 async def proxy_figures(name, proxy, texts, metadata, queries, vectors, vector_queries, tantivy_top, seconds):
     out = {"backend": name}
     async with StorageProxyClient(proxy.address) as c:
@@ -103,13 +170,14 @@ async def proxy_figures(name, proxy, texts, metadata, queries, vectors, vector_q
             qs = [v.tolist() for v in vector_queries]
 
             async def vector(i, flt=flt):
-                await c.search(embedding=qs[i % len(qs)], top_k=10, collection="search", filter=flt)
+                await c.search(embedding=qs[i % len(qs)], top_k=10, collection="search", filter=flt, exact=True)
             out[f"vector_{label}"] = await timed_rate(seconds, vector)
         nested = {"$or": [{"doc.year": {"$gte": 2020}}, {"bucket": {"$in": [1, 2, 3]}}], "group": {"$ne": 5}}
 
         async def nested_query(i):
             await c.search(queries[i % len(queries)], top_k=10, collection="search", mode="keyword", filter=nested)
         out["keyword_nested"] = await timed_rate(seconds, nested_query)
+        await approximate_figures(c, [v.tolist() for v in vector_queries], seconds, out)
     return out
 
 
@@ -123,14 +191,18 @@ def main():
     a = ap.parse_args()
     rng = np.random.default_rng(29)
     texts, queries, metadata = corpus(rng, a.documents, a.queries)
-    vectors = unit_vectors(rng, a.documents, a.dimension)
-    vector_queries = unit_vectors(rng, 64, a.dimension)
+    centres = unit_vectors(rng, 1000, a.dimension)
+    vectors = clustered_unit_vectors(rng, a.documents, a.dimension, centres)
+    vector_queries = clustered_unit_vectors(rng, 64, a.dimension, centres)
     tantivy_rate, tantivy_top, tantivy_build, tantivy_version = tantivy_figures(texts, queries, a.seconds)
+    theirs = hnswlib_figures(vectors, vector_queries, a.seconds)
+    # Room for the matrix, the graph and the words of every document (the default 2 GiB holds about 500,000 of 384 floats).
+    memory = f"  max_memory_bytes: {max(2 << 30, a.documents * 5000)}\n"
     work = Path(tempfile.mkdtemp(prefix="bench-search-"))
     os.chmod(work, 0o755)  # the PostgreSQL it starts runs as the postgres user
     rows = []
     try:
-        proxy = Proxy(work, ["--storage", "sqlite", "--database", str(work / "data.db")])
+        proxy = Proxy(work, ["--storage", "sqlite", "--database", str(work / "data.db")], memory)
         try:
             rows.append(asyncio.run(proxy_figures("SQLite (synchronous=FULL)", proxy, texts, metadata, queries, vectors,
                                                   vector_queries, tantivy_top, a.seconds)))
@@ -141,7 +213,7 @@ def main():
             url = start_postgres(pg)
             try:
                 (work / "pgproxy").mkdir()
-                proxy = Proxy(work / "pgproxy", ["--storage", "postgresql", "--database", url])
+                proxy = Proxy(work / "pgproxy", ["--storage", "postgresql", "--database", url], memory)
                 try:
                     rows.append(asyncio.run(proxy_figures("PostgreSQL (fsync=on)", proxy, texts, metadata, queries, vectors,
                                                           vector_queries, tantivy_top, a.seconds)))
@@ -165,6 +237,16 @@ def main():
         print(f"    keyword filtered: 10% pass {r['keyword_10%']:8.1f} queries/s, 1% pass {r['keyword_1%']:8.1f},"
               f" $or/$in/$ne on a dotted path {r['keyword_nested']:8.1f}")
         print(f"    vector (exact) filtered: 10% pass {r['vector_10%']:8.1f} queries/s, 1% pass {r['vector_1%']:8.1f} (recall 1.0)")
+        print(f"    vector, HNSW graph built in {r['graph_s']:.1f} s (M 16, ef_construction 100, 1 builder thread);"
+              f" {r['graph_mib']:.0f} MiB in memory with it")
+        print(f"      (a search of a 1-document collection, the same client: {r['floor']:8.1f} queries/s)")
+        for label, name in (("", "no filter"), ("_10%", "10% pass"), ("_1%", "1% pass")):
+            print(f"      {name:9}: exact scan {r['exact' + label]:8.1f} queries/s; graph ef 64 {r['ann' + label + '_64']:8.1f} (recall@10"
+                  f" {r['recall' + label + '_64']:.3f}), ef 128 {r['ann' + label + '_128']:8.1f} ({r['recall' + label + '_128']:.3f})")
+    if theirs:
+        print(f"  hnswlib 0.8.0 in process (M 16, ef_construction 100), 1 thread: built in {theirs['build_s']:.1f} s on 2 threads;"
+              f" ef 64 {theirs['rate_64']:8.1f} queries/s (recall@10 {theirs['recall_64']:.3f}), ef 128 {theirs['rate_128']:8.1f}"
+              f" ({theirs['recall_128']:.3f})")
 
 
 if __name__ == "__main__":

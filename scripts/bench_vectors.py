@@ -36,9 +36,9 @@ def unit_vectors(rng, n, d):
 class Proxy:
     """`storage-proxy serve` in a folder of its own."""
 
-    def __init__(self, folder: Path, args):
+    def __init__(self, folder: Path, args, vector_config: str = ""):
         self.socket = str(folder / "proxy.sock")
-        (folder / "proxy.yaml").write_text("vector:\n  search_threads: 2\n")
+        (folder / "proxy.yaml").write_text("vector:\n  search_threads: 2\n" + vector_config)
         self.folder, self.args = folder, args
         self.start()
 

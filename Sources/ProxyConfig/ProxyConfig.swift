@@ -171,6 +171,15 @@ public struct ProxyConfig: Sendable, Equatable {
         /// Versions of a collection whose removals are kept for other proxies to
         /// catch up (older ones are pruned; a proxy further behind reloads the collection).
         public var removalsKeptVersions = 10_000
+        /// Collections with at least this many embedded documents are searched
+        /// through their HNSW graph (below it, the exact scan).
+        public var approximateFromDocuments = 20_000
+        /// HNSW: links per node, an insertion's search breadth, a search's
+        /// default breadth (`ef`) and the largest one a search may ask for.
+        public var hnswM = 16
+        public var hnswEfConstruction = 100
+        public var hnswEf = 128
+        public var maxEf = 4096
         /// Texts to vectors (`vector.embedder`); nil: documents and searches bring their own.
         public var embedder: Embedder?
         public init() {}

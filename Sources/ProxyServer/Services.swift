@@ -57,6 +57,9 @@ final class Services {
         limits.searchThreads = vector.searchThreads
         limits.maxMemory = vector.maxMemoryBytes
         limits.removalsKept = Int64(vector.removalsKeptVersions)
+        limits.approximateFrom = vector.approximateFromDocuments
+        limits.graphShape = .init(m: vector.hnswM, efConstruction: vector.hnswEfConstruction)
+        limits.defaultEf = vector.hnswEf
         vectors = VectorStore(storage: storage.vectors, completions: completions, limits: limits, embedder: embedder,
                               retrySeconds: vector.embedder?.retrySeconds ?? 30, after: after)
         vectorLimits = vector

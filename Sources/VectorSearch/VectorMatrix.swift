@@ -29,10 +29,11 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
 
     public let dimension: Int
     public let metric: VectorMetric
-    private var values: [Float] = []
+    // Internal, not private: the neighbour graph is built from, and scored by, these rows.
+    private(set) var values: [Float] = []
     public private(set) var ids: [String] = []
-    private var payloads: [Payload] = []
-    private var rowOf: [String: Int] = [:]
+    private(set) var payloads: [Payload] = []
+    private(set) var rowOf: [String: Int] = [:]
     /// What a payload holds on the heap (its caller knows the type).
     private let weigh: @Sendable (Payload) -> Int
     /// The heap bytes of every id and payload stored.
@@ -67,6 +68,8 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
     private static func heapBytes(of id: String) -> Int { id.utf8.count <= 15 ? 0 : (id.utf8.count + 1 + 40 + 15) / 16 * 16 }
 
     public func contains(_ id: String) -> Bool { rowOf[id] != nil }
+
+    public func payload(row: Int) -> Payload { payloads[row] }
 
     // MARK: - Writing
 
@@ -112,6 +115,10 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
     /// ranking, so `k` hits come back whenever `k` rows pass it.
     public func search(_ query: [Float], k: Int, allowed: ((Payload) -> Bool)? = nil) throws(Problem) -> [Hit] {
         let q = try prepared(query)
+        return search(prepared: q, k: k, allowed: allowed)
+    }
+
+    func search(prepared q: [Float], k: Int, allowed: ((Payload) -> Bool)?) -> [Hit] {
         guard k > 0, count > 0 else { return [] }
         var best = TopK(min(k, count))
         q.withUnsafeBufferPointer { qp in
@@ -126,15 +133,26 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
                 }
             }
         }
-        return best.sorted().map { e in
-            Hit(id: ids[e.row], score: metric == .l2 ? (-e.rank).squareRoot() : e.rank)
+        return best.sorted().map { e in hit(row: e.row, rank: e.rank) }
+    }
+
+    /// Higher is nearer: −‖q − v‖² (l2) or q·v, computed as the scan computes it
+    /// (so a document has one score whichever search found it).
+    func rank(_ q: [Float], row: Int) -> Float {
+        q.withUnsafeBufferPointer { qp in
+            values.withUnsafeBufferPointer { vp in
+                let v = vp.baseAddress! + row * dimension
+                return metric == .l2 ? -Self.squaredDistance(qp.baseAddress!, v, dimension) : Self.dot(qp.baseAddress!, v, dimension)
+            }
         }
     }
+
+    func hit(row: Int, rank: Float) -> Hit { Hit(id: ids[row], score: metric == .l2 ? (-rank).squareRoot() : rank) }
 
     // MARK: - Arithmetic
 
     /// Checks a vector and puts it in stored form (unit length for cosine).
-    private func prepared(_ vector: [Float]) throws(Problem) -> [Float] {
+    func prepared(_ vector: [Float]) throws(Problem) -> [Float] {
         if let problem = Self.problem(vector, dimension: dimension, metric: metric) { throw problem }
         guard metric == .cosine else { return vector }
         let length = Self.norm(vector)

@@ -3,10 +3,11 @@ import StoragePorts
 import VectorSearch
 
 /// One collection's documents in this proxy's memory: the embedded ones'
-/// matrix (once the collection has a dimension) and every text's inverted
-/// index, metadata riding along in both for filters. Searched on worker
-/// threads under a shared lock, updated under an exclusive one. `version`
-/// and the refresh bookkeeping belong to the loop thread.
+/// matrix (once the collection has a dimension), its HNSW graph once asked
+/// for (`buildGraph`), and every text's inverted index, metadata riding
+/// along in each for filters. Searched on worker threads under a shared
+/// lock, updated under an exclusive one. `version` and the refresh and
+/// graph bookkeeping belong to the loop thread.
 final class CollectionIndex: @unchecked Sendable {
     // @unchecked: `contents` is behind its lock; the rest is loop-thread state, never read by workers.
     let name: String
@@ -18,7 +19,21 @@ final class CollectionIndex: @unchecked Sendable {
     private struct Contents {
         var matrix: VectorMatrix<JSONObject?>?
         var keywords: KeywordIndex<JSONObject?>
-        var byteCount: Int { (matrix?.byteCount ?? 0) + keywords.byteCount }
+        /// Kept current with the matrix once built.
+        var graph: NeighbourGraph<JSONObject?>?
+        /// Ids written or removed since a graph build began reading the matrix (nil: no build under way).
+        var touchedDuringBuild: Set<String>?
+        func byteCount(searchThreads: Int) -> Int {
+            (matrix?.byteCount ?? 0) + keywords.byteCount + (graph?.byteCount(searchThreads: searchThreads) ?? 0)
+        }
+    }
+
+    /// Where the graph stands. Loop thread.
+    enum GraphState {
+        case none
+        /// Searches that asked for the graph (`exact: false`) wait for it.
+        case building(waiting: [() -> Void])
+        case built
     }
 
     private let contents: ReadWriteLocked<Contents>
@@ -29,8 +44,23 @@ final class CollectionIndex: @unchecked Sendable {
     var waiting: [() -> Void]?
     /// The index's bytes, as of the last update. Loop thread.
     var bytes = 0
+    /// Embedded documents, as of the last update. Loop thread.
+    var vectorCount = 0
+    var graphState = GraphState.none
+    /// Built or being built (its nodes count against the memory ceiling).
+    var hasGraph: Bool {
+        if case .none = graphState { return false }
+        return true
+    }
+    /// Why the last build failed (what searches waiting for it are told). Loop thread.
+    var graphFailure: ProxyError?
+    /// The embedded documents when a build last failed (none is started by itself again until that changes). Loop thread.
+    var graphFailedAt: Int?
+    /// Threads that may search at once (the graph keeps a visited list for each).
+    private let searchThreads: Int
 
-    init(_ c: VectorCollection) {
+    init(_ c: VectorCollection, searchThreads: Int) {
+        self.searchThreads = searchThreads
         name = c.name
         incarnation = c.incarnation
         dimension = c.dimension
@@ -46,50 +76,126 @@ final class CollectionIndex: @unchecked Sendable {
     func fits(_ c: VectorCollection) -> Bool { incarnation == c.incarnation && dimension == c.dimension }
 
     /// About what these rows would add (read before applying them, to stay
-    /// within `vector.max_memory_bytes`): vectors, words, ids and metadata.
-    func bytesToAdd(_ documents: [VectorDocument]) -> Int {
+    /// within `vector.max_memory_bytes`): vectors, words, ids and metadata,
+    /// and with a graph (`graphShape`) each vector's copy and links there.
+    func bytesToAdd(_ documents: [VectorDocument], graphShape: NeighbourGraph<JSONObject?>.Shape?) -> Int {
         documents.reduce(0) { sum, doc in
             let metadata = doc.metadata?.heapBytes ?? 0
             let words = KeywordIndex<JSONObject?>.documentBytes(id: doc.id, text: doc.text, payloadHeapBytes: metadata)
             guard let dimension, doc.embedding != nil else { return sum + words }
-            return sum + words + VectorMatrix<JSONObject?>.rowBytes(dimension: dimension, id: doc.id, payloadHeapBytes: metadata)
+            let graph = graphShape.map { NeighbourGraph<JSONObject?>.nodeBytes(dimension: dimension, shape: $0, searchThreads: searchThreads) } ?? 0
+            return sum + words + graph + VectorMatrix<JSONObject?>.rowBytes(dimension: dimension, id: doc.id, payloadHeapBytes: metadata)
         }
     }
 
     /// Applies a collection's changes (worker thread) and returns the index's
-    /// bytes. Vectors a matrix cannot hold (written by hand, not through the
-    /// proxy's checks) are left out; their texts are still found by keyword.
-    func apply(_ changes: VectorChanges) -> Int {
+    /// bytes and embedded documents. Vectors a matrix cannot hold (written by
+    /// hand, not through the proxy's checks) are left out; their texts are
+    /// still found by keyword. A graph that cannot take a vector (memory) is
+    /// dropped: the exact scan answers, and the next search builds anew.
+    func apply(_ changes: VectorChanges) -> (bytes: Int, vectors: Int, graphDropped: Bool) {
         contents.writing { c in
             for id in changes.removed {
                 c.matrix?.remove(id: id)
                 c.keywords.remove(id: id)
+                c.graph?.remove(id: id)
+                c.touchedDuringBuild?.insert(id)
             }
+            var graphFailed = false
             for doc in changes.written {
                 c.keywords.upsert(id: doc.id, text: doc.text, payload: doc.metadata)
-                guard let e = doc.embedding else {
-                    c.matrix?.remove(id: doc.id)  // no embedding (any more): not a vector search's to find
-                    continue
-                }
-                do {
-                    try c.matrix?.upsert(id: doc.id, e, payload: doc.metadata)
-                } catch {
-                    c.matrix?.remove(id: doc.id)
+                c.touchedDuringBuild?.insert(doc.id)
+                let before = c.graph == nil ? nil : c.matrix?.stored(doc.id)?.vector
+                if let e = doc.embedding, (try? c.matrix?.upsert(id: doc.id, e, payload: doc.metadata)) != nil {
+                    if let graph = c.graph, let stored = c.matrix?.stored(doc.id) {
+                        if stored.vector == before {
+                            graph.setPayload(id: doc.id, doc.metadata)  // only the metadata changed: no walk to redo
+                        } else {
+                            do { try graph.upsert(id: doc.id, stored: stored.vector, payload: doc.metadata) } catch { graphFailed = true }
+                        }
+                    }
+                } else {
+                    c.matrix?.remove(id: doc.id)  // no embedding (any more), or one it cannot hold: not a vector search's to find
+                    c.graph?.remove(id: doc.id)
                 }
             }
-            return c.byteCount
+            if graphFailed { c.graph = nil }
+            return (c.byteCount(searchThreads: searchThreads), c.matrix?.count ?? 0, graphFailed)
         }
     }
 
+    /// Builds the graph of the matrix as it stands (a builder thread): the
+    /// matrix is read a page at a time under the shared lock, so searches
+    /// and updates go on meanwhile; what changed during the build is then
+    /// applied to the graph under the exclusive lock, and the graph is
+    /// checked against the matrix id by id (a row can move between pages).
+    /// Returns the index's bytes; nil when cancelled.
+    func buildGraph(shape: NeighbourGraph<JSONObject?>.Shape, cancelled: () -> Bool) throws(ProxyError) -> Int? {
+        guard let dimension else { return nil }
+        contents.writing { $0.touchedDuringBuild = [] }
+        let built: NeighbourGraph<JSONObject?>?
+        do {
+            built = try NeighbourGraph.build(dimension: dimension, metric: metric, shape: shape, read: { from, limit in
+                contents.reading { c in c.matrix?.rows(from: from, limit: limit) ?? ([], 0) }
+            }, cancelled: cancelled)
+        } catch {
+            contents.writing { $0.touchedDuringBuild = nil }
+            throw ProxyError.overloaded("the HNSW graph of collection \(name) could not be built: \(error.reason)")
+        }
+        return try contents.writing { c throws(ProxyError) -> Int? in
+            let touched = c.touchedDuringBuild ?? []
+            c.touchedDuringBuild = nil
+            guard let graph = built, let matrix = c.matrix else { return nil }
+            do throws(NeighbourGraph<JSONObject?>.Failure) {
+                for id in touched {
+                    if let stored = matrix.stored(id) { try graph.upsert(id: id, stored: stored.vector, payload: stored.payload) } else { graph.remove(id: id) }
+                }
+                for id in matrix.ids where !graph.contains(id) {
+                    let stored = matrix.stored(id)!
+                    try graph.upsert(id: id, stored: stored.vector, payload: stored.payload)
+                }
+                for id in Array(graph.allIDs) where !matrix.contains(id) { graph.remove(id: id) }
+            } catch {
+                throw ProxyError.overloaded("the HNSW graph of collection \(name) could not be built: \(error.reason)")
+            }
+            c.graph = graph
+            return c.byteCount(searchThreads: searchThreads)
+        }
+    }
+
+    /// How a vector search runs: the scan, or the graph walk with `ef`.
+    enum Plan { case exact, graph(ef: Int) }
+
+    /// Below this estimated share of documents passing a filter, the graph
+    /// is left for the exact scan of the passing ones: the walk would cross
+    /// ever more rejected nodes to collect `k` good ones, and the scan
+    /// scores only those that pass (measured in BENCHMARKS.md, "Search").
+    static let graphFilterShare = 0.03
+
     /// The `k` nearest documents the filter accepts (worker thread).
-    func nearest(_ query: [Float], k: Int, filter: MetadataFilter?) throws(ProxyError) -> [VectorMatrix<JSONObject?>.Hit] {
+    func nearest(_ query: [Float], k: Int, filter: MetadataFilter?, plan: Plan, forced: Bool) throws(ProxyError) -> [VectorMatrix<JSONObject?>.Hit] {
         do {
             return try contents.reading { c throws(VectorMatrix<JSONObject?>.Problem) in
-                try c.matrix?.search(query, k: k, allowed: filter.map { f in { f.accepts($0) } }) ?? []
+                guard let matrix = c.matrix else { return [] }
+                let allowed = filter.map { f in { (m: JSONObject?) in f.accepts(m) } }
+                if case .graph(let ef) = plan, let graph = c.graph,
+                   forced || filter.map({ Self.share(passing: $0, of: matrix) >= Self.graphFilterShare }) ?? true {
+                    return try matrix.search(query, k: k, graph: graph, ef: max(ef, k), allowed: allowed)
+                }
+                return try matrix.search(query, k: k, allowed: allowed)
             }
         } catch {
             throw ProxyError.invalidParams(field: "embedding", reason: error.reason)
         }
+    }
+
+    /// The share of a sample of rows (256, spread evenly) the filter passes.
+    private static func share(passing filter: MetadataFilter, of matrix: VectorMatrix<JSONObject?>) -> Double {
+        let n = matrix.count, samples = min(n, 256)
+        guard samples > 0 else { return 1 }
+        var passed = 0
+        for i in 0..<samples where filter.accepts(matrix.payload(row: i * n / samples)) { passed += 1 }
+        return Double(passed) / Double(samples)
     }
 
     /// The `k` best keyword matches the filter accepts, best first (worker thread).

@@ -15,10 +15,15 @@ public struct VectorSearchRequest: Sendable {
     public var embedding: [Float]?
     public var topK: Int
     public var filter: MetadataFilter?
+    /// True: the exact scan; false: the graph; nil: by the collection's size (`vector.approximate_from_documents`).
+    public var exact: Bool?
+    /// Candidates the graph walk explores (nil: `vector.hnsw_ef`).
+    public var ef: Int?
 
-    public init(collection: String, mode: Mode?, text: String?, words: [String], embedding: [Float]?, topK: Int, filter: MetadataFilter?) {
+    public init(collection: String, mode: Mode?, text: String?, words: [String], embedding: [Float]?, topK: Int, filter: MetadataFilter?,
+                exact: Bool? = nil, ef: Int? = nil) {
         self.collection = collection; self.mode = mode; self.text = text; self.words = words
-        self.embedding = embedding; self.topK = topK; self.filter = filter
+        self.embedding = embedding; self.topK = topK; self.filter = filter; self.exact = exact; self.ef = ef
     }
 }
 

@@ -15,14 +15,23 @@ public final class VectorStore {
         public var maxMemory = 2 << 30
         /// Versions whose removals storage keeps (`vector.removals_kept_versions`).
         public var removalsKept: Int64 = 10_000
+        /// Embedded documents from which a search walks the graph (`vector.approximate_from_documents`).
+        public var approximateFrom = 20_000
+        public var graphShape = NeighbourGraph<JSONObject?>.Shape()
+        /// A search's `ef` when it names none (`vector.hnsw_ef`).
+        public var defaultEf = 128
         public init() {}
     }
 
     private let storage: VectorStorage
     private let limits: Limits
     private let workers: WorkerPool
+    /// Builds graphs one at a time, beside the searches (`CollectionIndex.buildGraph`).
+    private let builder: WorkerPool
+    /// Set at close: a build under way stops at its next page.
+    private let stopping = Locked(false)
     private var indexes: [String: CollectionIndex] = [:]
-    private var searches = 0, refreshes = 0, fallbacks = 0
+    private var searches = 0, refreshes = 0, fallbacks = 0, approximate = 0, graphsBuilt = 0
     /// Makes the embeddings an add or a text search lacks (`vector.embedder`); nil: none configured.
     public let embedder: TextEmbedder?
     let pending: PendingEmbeddings?
@@ -34,11 +43,14 @@ public final class VectorStore {
         self.limits = limits
         self.embedder = embedder
         workers = WorkerPool(threads: limits.searchThreads, completions: completions, name: "vector store")
+        builder = WorkerPool(threads: 1, completions: completions, name: "vector graph builder")
         pending = embedder.map { PendingEmbeddings(storage: storage, embedder: $0, retrySeconds: retrySeconds, after: after) }
         pending?.start()
     }
 
     public func close() {
+        stopping.withLock { $0 = true }
+        builder.close()
         workers.close()
         pending?.stop()
         embedder?.close()
@@ -242,12 +254,80 @@ public final class VectorStore {
             return done(.failure(.invalidParams(field: "embedding",
                                                 reason: "has \(query.count) components; collection \(c.name) has dimension \(dimension)")))
         }
-        current(c) { [workers] found in
+        current(c) { [self] found in
             switch found {
             case .failure(let e): done(.failure(e))
             case .success(let index):
-                workers.run({ Result { () throws(ProxyError) in try index.nearest(query, k: k, filter: r.filter) } }, done)
+                let search = { [workers] (plan: CollectionIndex.Plan) in
+                    workers.run({ Result { () throws(ProxyError) in
+                        try index.nearest(query, k: k, filter: r.filter, plan: plan, forced: r.exact == false)
+                    } }, done)
+                }
+                let graph = CollectionIndex.Plan.graph(ef: r.ef ?? limits.defaultEf)
+                switch (r.exact, index.graphState) {
+                case (true?, _): search(.exact)
+                case (false?, _):
+                    withGraph(index) { [self] built in
+                        switch built {
+                        case .failure(let e): done(.failure(e))
+                        case .success: approximate += 1; search(graph)
+                        }
+                    }
+                case (nil, .built) where index.vectorCount >= limits.approximateFrom:
+                    approximate += 1
+                    search(graph)
+                case (nil, .none) where index.vectorCount >= limits.approximateFrom && index.graphFailedAt != index.vectorCount:
+                    withGraph(index) { _ in }  // the scan answers until it is ready (a failed build is tried again once the collection changed)
+                    search(.exact)
+                case (nil, _):
+                    search(.exact)
+                }
             }
+        }
+    }
+
+    // MARK: - Graphs
+
+    /// Calls `then` once the index has its graph, building it if need be
+    /// (one build at a time per proxy, on the builder thread).
+    private func withGraph(_ idx: CollectionIndex, _ then: @escaping (Result<Void, ProxyError>) -> Void) {
+        let waiter = { then(idx.graphFailure.map { .failure($0) } ?? .success(())) }
+        switch idx.graphState {
+        case .built: return then(.success(()))
+        case .building(let waiting):
+            idx.graphState = .building(waiting: waiting + [waiter])
+            return
+        case .none: break
+        }
+        let room = limits.maxMemory - indexes.values.reduce(0) { $0 + $1.bytes }
+        let needed = idx.vectorCount * NeighbourGraph<JSONObject?>.nodeBytes(dimension: idx.dimension ?? 0, shape: limits.graphShape,
+                                                                             searchThreads: limits.searchThreads)
+        guard needed <= room else {
+            idx.graphFailedAt = idx.vectorCount
+            return then(.failure(.overloaded("the HNSW graph of collection \(idx.name) (about \(needed) bytes) would pass "
+                                             + "vector.max_memory_bytes (\(limits.maxMemory) bytes)")))
+        }
+        idx.graphState = .building(waiting: [waiter])
+        idx.graphFailure = nil
+        graphsBuilt += 1
+        let (shape, stopping) = (limits.graphShape, stopping)
+        builder.run({ Result { () throws(ProxyError) -> Int? in
+            try idx.buildGraph(shape: shape, cancelled: { stopping.withLock { $0 } })
+        } }) { result in
+            guard case .building(let waiting) = idx.graphState else { return }
+            switch result {
+            case .success(let bytes?):
+                idx.graphState = .built
+                idx.bytes = bytes
+            case .success(nil):
+                idx.graphState = .none
+                idx.graphFailure = .overloaded("the proxy is stopping")
+            case .failure(let e):
+                idx.graphState = .none
+                idx.graphFailure = e
+                idx.graphFailedAt = idx.vectorCount
+            }
+            for w in waiting { w() }
         }
     }
 
@@ -260,7 +340,7 @@ public final class VectorStore {
         var index = indexes[c.name]
         // Another collection under the name, a first dimension, or removals this index needs pruned: loaded whole.
         if index == nil || !index!.fits(c) || (index!.version >= 0 && index!.version < c.removalsFloor) {
-            index = CollectionIndex(c)
+            index = CollectionIndex(c, searchThreads: limits.searchThreads)
             indexes[c.name] = index
         }
         let idx = index!
@@ -308,8 +388,9 @@ public final class VectorStore {
             // Weighed on the worker (metadata is walked), against what the other indexes and this one hold now.
             let room = limits.maxMemory - indexes.values.reduce(0) { $0 + $1.bytes }
             let limit = limits.maxMemory
-            workers.run({ () -> Result<(matrix: Int, page: Int), ProxyError> in
-                let page = idx.bytesToAdd(changes.written)
+            let graphShape = idx.hasGraph || idx.vectorCount + changes.written.count >= limits.approximateFrom ? limits.graphShape : nil
+            workers.run({ () -> Result<(applied: (bytes: Int, vectors: Int, graphDropped: Bool), page: Int), ProxyError> in
+                let page = idx.bytesToAdd(changes.written, graphShape: graphShape)
                 guard page <= room else {
                     return .failure(.overloaded("the in-memory vector indexes would pass vector.max_memory_bytes (\(limit) bytes), "
                                                 + "counting vectors, ids and metadata"))
@@ -319,8 +400,10 @@ public final class VectorStore {
                 let nextRows: Int
                 switch applied {
                 case .failure(let e): return settle(idx, .failure(e), done)
-                case .success(let (matrix, page)):
-                    idx.bytes = matrix
+                case .success(let (applied, page)):
+                    idx.bytes = applied.bytes
+                    idx.vectorCount = applied.vectors
+                    if applied.graphDropped, case .built = idx.graphState { idx.graphState = .none }
                     let scaled = rows * Self.pageBytes / max(1, page)
                     nextRows = min(max(scaled, Self.pageRowsRange.lowerBound), Self.pageRowsRange.upperBound)
                 }
@@ -347,6 +430,7 @@ public final class VectorStore {
         var o: JSONObject = ["collections_in_memory": .int(Int64(indexes.count)),
                              "memory_bytes": .int(Int64(indexes.values.reduce(0) { $0 + $1.bytes })),
                              "searches": .int(Int64(searches)), "refreshes": .int(Int64(refreshes)),
+                             "approximate_searches": .int(Int64(approximate)), "graphs_built": .int(Int64(graphsBuilt)),
                              "keyword_fallbacks": .int(Int64(fallbacks))]
         if let embedder, let pending {
             o["embedder"] = embedder.status

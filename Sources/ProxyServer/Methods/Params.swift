@@ -64,6 +64,17 @@ struct Params {
         return n
     }
 
+    func optionalInt(_ name: String, in range: ClosedRange<Int>) throws(ProxyError) -> Int? {
+        guard present(name) != nil else { return nil }
+        return try int(name, default: range.lowerBound, in: range)
+    }
+
+    func optionalBool(_ name: String) throws(ProxyError) -> Bool? {
+        guard let v = present(name) else { return nil }
+        guard case .bool(let b) = v else { throw ProxyError.invalidParams(field: name, reason: "must be true or false, got \(v.typeName)") }
+        return b
+    }
+
     /// A number inside `range` (open at 0 when `range` starts above it):
     /// every number reaches a backend only after this check, so none can
     /// overflow a conversion there.

@@ -64,7 +64,9 @@ enum VectorMethods {
                             .optional("embedding", vectorSchema, "A vector of the collection's dimension: exact nearest neighbours."),
                             .optional("mode", Schema.string, "keyword, vector or hybrid (default: from what is given)."),
                             .optional("top_k", Schema.integer, "1 to vector.max_top_k, default 5."),
-                            .optional("filter", Schema.object, "{key: value} or {key: {\"$in\": [values]}} on top-level metadata, before ranking."),
+                            .optional("filter", Schema.object, "Metadata conditions ($eq $ne $gt $gte $lt $lte $in $nin $exists, $and $or $not, dotted paths), applied before ranking."),
+                            .optional("exact", Schema.boolean, "true: the exact scan; false: the HNSW graph (approximate); default: by size (vector.approximate_from_documents)."),
+                            .optional("ef", Schema.integer, "Candidates an approximate search explores, 1 to vector.max_ef (default vector.hnsw_ef): more, better recall."),
                             collectionParam],
                    result: Schema.array(hit), ordering: .read) { call in
             let request = try VectorParams.search(call.params, collection: try collection(call.params), limits: call.services.vectorLimits)

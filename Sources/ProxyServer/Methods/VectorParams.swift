@@ -69,7 +69,8 @@ enum VectorParams {
         return VectorSearchRequest(collection: collection, mode: mode, text: text,
                                    words: try text.map { t throws(ProxyError) in try VectorStore.words(in: t, max: limits.maxQueryWords) } ?? [],
                                    embedding: embedding, topK: try p.int("top_k", default: 5, in: 1...limits.maxTopK),
-                                   filter: try filter(p, limits: limits))
+                                   filter: try filter(p, limits: limits), exact: try p.optionalBool("exact"),
+                                   ef: try p.optionalInt("ef", in: 1...limits.maxEf))
     }
 
     /// A metadata filter (`MetadataFilter.parse`), within the configured bounds.

@@ -351,14 +351,18 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
 
     async def search(self, query: Optional[str] = None, top_k: int = 5, filter: Optional[Dict[str, Any]] = None, *,
                      embedding: Optional[Sequence[float]] = None, mode: Optional[str] = None,
-                     collection: Optional[str] = None) -> List[Dict[str, Any]]:
-        """Best first: by keyword with ``query``, by exact vector similarity with ``embedding``,
+                     collection: Optional[str] = None, exact: Optional[bool] = None,
+                     ef: Optional[int] = None) -> List[Dict[str, Any]]:
+        """Best first: by keyword with ``query``, by vector similarity with ``embedding``,
         both fused (hybrid) with both; ``mode`` forces one. Each hit: ``id``, ``document``,
         ``metadata``, ``score``, ``matched``. ``filter``: ``{key: value}``, operators ``$eq $ne $gt $gte $lt $lte $in $nin
         $exists $not`` on a field (a dotted path reaches into nested metadata), ``$and $or $not``
-        joining filters (PROTOCOL.md "Filters")."""
+        joining filters (PROTOCOL.md "Filters"). Vector search is exact below
+        ``vector.approximate_from_documents`` and through the HNSW graph from it;
+        ``exact`` True or False forces one, ``ef`` widens the graph walk (recall)."""
         return await self._call("vector.search", _params(query=query, top_k=top_k, filter=filter, mode=mode,
-                                                         embedding=_floats(embedding), collection=collection))
+                                                         embedding=_floats(embedding), collection=collection,
+                                                         exact=exact, ef=ef))
 
     async def create_collection(self, name: str, dimension: int, metric: str = "cosine") -> Dict[str, Any]:
         """``metric``: cosine, dot or l2. Returns the collection; ``created`` is False when it existed alike."""

@@ -97,6 +97,27 @@ def test_filters_before_ranking_and_hybrid(proxy):
     asyncio.run(scenario())
 
 
+def test_approximate_search_through_the_graph(proxy):
+    """``exact=False`` walks the HNSW graph (any size); on a small clustered set with a
+    wide ``ef`` it finds the exact top 10, scored as the scan scores them."""
+    rng = np.random.default_rng(29)
+    centres = rng.standard_normal((10, 32)).astype(np.float32)
+    matrix = centres[np.arange(1000) % 10] + 0.3 * rng.standard_normal((1000, 32)).astype(np.float32)
+
+    async def scenario():
+        async with StorageProxyClient(proxy.address) as client:
+            await client.create_collection("ann", 32, "cosine")
+            await client.add_documents([f"doc {i}" for i in range(1000)], [{"g": i % 4} for i in range(1000)], matrix,
+                                       ids=[f"v{i}" for i in range(1000)], collection="ann")
+            before = (await client.call("server.status"))["vectors"]["approximate_searches"]
+            for q in centres[:5] + 0.1:
+                exact = await client.search(embedding=q, top_k=10, collection="ann", exact=True, filter={"g": 1})
+                walked = await client.search(embedding=q, top_k=10, collection="ann", exact=False, ef=200, filter={"g": 1})
+                assert [(h["id"], h["score"]) for h in walked] == [(h["id"], h["score"]) for h in exact]
+            assert (await client.call("server.status"))["vectors"]["approximate_searches"] == before + 5
+    asyncio.run(scenario())
+
+
 def test_bad_input_is_invalid_params_and_stores_nothing(proxy):
     async def scenario():
         async with StorageProxyClient(proxy.address) as client:
@@ -108,6 +129,7 @@ def test_bad_input_is_invalid_params_and_stores_nothing(proxy):
                 (client.search(embedding=[1.0, 0.0], top_k=0), "top_k"),
                 (client.search("x", collection="missing"), "collection"),
                 (client.search("x", filter={"a": {"$regex": "."}}), "filter.a.$regex"),
+                (client.search(embedding=[1.0, 0.0], ef=0), "ef"),
             ]:
                 try:
                     await call

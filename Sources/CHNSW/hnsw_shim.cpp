@@ -1,0 +1,213 @@
+// hnswlib 0.8.0 (Apache-2.0, ../hnswlib/LICENSE; headers as in the PyPI
+// sdist hnswlib-0.8.0.tar.gz, sha256 cb6d037e…51c44c), behind a C face.
+// Why vendored rather than Debian's libhnswlib-dev 0.6.2: 0.6.2 has no
+// filter functor (a metadata filter inside the graph walk) and no way to
+// bring a deleted label back in place. The distance functions are our own:
+// hnswlib picks SIMD at compile time, these at run time (target_clones), so
+// one binary is fast on AVX-512, AVX2 and plain x86-64 alike.
+#include "hnsw_shim.h"
+
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "hnswlib.h"
+
+namespace {
+
+// A clone's resolver runs while the dynamic loader relocates, before a
+// sanitizer's runtime is up, and instrumented it crashes: sanitized builds
+// take the plain version.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define HNSW_SANITIZED 1
+#endif
+#endif
+
+#if defined(__x86_64__) && defined(__clang__) && !defined(HNSW_SANITIZED)
+#define HNSW_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HNSW_SIMD_CLONES
+#endif
+
+typedef float Lanes __attribute__((vector_size(32)));
+
+HNSW_SIMD_CLONES float innerProduct(const float *a, const float *b, size_t n) {
+    Lanes acc0 = {0}, acc1 = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        Lanes a0, b0, a1, b1;
+        std::memcpy(&a0, a + i, sizeof a0);
+        std::memcpy(&b0, b + i, sizeof b0);
+        std::memcpy(&a1, a + i + 8, sizeof a1);
+        std::memcpy(&b1, b + i + 8, sizeof b1);
+        acc0 += a0 * b0;
+        acc1 += a1 * b1;
+    }
+    Lanes acc = acc0 + acc1;
+    float sum = 0;
+    for (int j = 0; j < 8; j++) sum += acc[j];
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+HNSW_SIMD_CLONES float squaredDistance(const float *a, const float *b, size_t n) {
+    Lanes acc0 = {0}, acc1 = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        Lanes a0, b0, a1, b1;
+        std::memcpy(&a0, a + i, sizeof a0);
+        std::memcpy(&b0, b + i, sizeof b0);
+        std::memcpy(&a1, a + i + 8, sizeof a1);
+        std::memcpy(&b1, b + i + 8, sizeof b1);
+        Lanes d0 = a0 - b0, d1 = a1 - b1;
+        acc0 += d0 * d0;
+        acc1 += d1 * d1;
+    }
+    Lanes acc = acc0 + acc1;
+    float sum = 0;
+    for (int j = 0; j < 8; j++) sum += acc[j];
+    for (; i < n; i++) sum += (a[i] - b[i]) * (a[i] - b[i]);
+    return sum;
+}
+
+// hnswlib keeps the smallest distances: a larger inner product is nearer.
+float negatedInnerProduct(const void *a, const void *b, const void *dimension) {
+    return -innerProduct(static_cast<const float *>(a), static_cast<const float *>(b), *static_cast<const size_t *>(dimension));
+}
+
+float l2Distance(const void *a, const void *b, const void *dimension) {
+    return squaredDistance(static_cast<const float *>(a), static_cast<const float *>(b), *static_cast<const size_t *>(dimension));
+}
+
+class Space : public hnswlib::SpaceInterface<float> {
+   public:
+    Space(size_t dimension, bool l2) : dimension(dimension), l2(l2) {}
+    size_t get_data_size() override { return dimension * sizeof(float); }
+    hnswlib::DISTFUNC<float> get_dist_func() override { return l2 ? l2Distance : negatedInnerProduct; }
+    void *get_dist_func_param() override { return &dimension; }
+
+   private:
+    size_t dimension;
+    bool l2;
+};
+
+class Filter : public hnswlib::BaseFilterFunctor {
+   public:
+    Filter(hnsw_filter admit, void *context) : admit(admit), context(context) {}
+    bool operator()(hnswlib::labeltype label) override { return admit(context, label); }
+
+   private:
+    hnsw_filter admit;
+    void *context;
+};
+
+void report(const std::exception &e, char *error, size_t size) {
+    if (error && size > 0) {
+        std::strncpy(error, e.what(), size - 1);
+        error[size - 1] = 0;
+    }
+}
+
+}  // namespace
+
+struct hnsw_index {
+    Space space;
+    hnswlib::HierarchicalNSW<float> graph;
+    hnsw_index(size_t dimension, bool l2, size_t capacity, size_t m, size_t efConstruction, size_t seed)
+        : space(dimension, l2), graph(&space, capacity, m, efConstruction, seed) {}
+};
+
+hnsw_index *hnsw_new(size_t dimension, bool l2, size_t capacity, size_t m, size_t ef_construction, size_t seed,
+                     char *error, size_t error_size) {
+    try {
+        return new hnsw_index(dimension, l2, capacity < 1 ? 1 : capacity, m, ef_construction, seed);
+    } catch (const std::exception &e) {
+        report(e, error, error_size);
+        return nullptr;
+    }
+}
+
+void hnsw_free(hnsw_index *index) { delete index; }
+
+bool hnsw_reserve(hnsw_index *index, size_t capacity, char *error, size_t error_size) {
+    try {
+        if (capacity > index->graph.max_elements_) index->graph.resizeIndex(capacity);
+        return true;
+    } catch (const std::exception &e) {
+        report(e, error, error_size);
+        return false;
+    }
+}
+
+bool hnsw_add(hnsw_index *index, const float *vector, uint64_t label, char *error, size_t error_size) {
+    try {
+        index->graph.addPoint(vector, label);
+        return true;
+    } catch (const std::exception &e) {
+        report(e, error, error_size);
+        return false;
+    }
+}
+
+void hnsw_delete(hnsw_index *index, uint64_t label) {
+    try {
+        index->graph.markDelete(label);
+    } catch (const std::exception &) {
+        // Unknown or already deleted: nothing to do.
+    }
+}
+
+// searchKnn with the caller's ef (hnswlib's `ef_` is one per graph, and
+// searches run side by side with different ones).
+size_t hnsw_search(const hnsw_index *index, const float *query, size_t k, size_t ef, hnsw_filter filter,
+                   void *context, uint64_t *labels, float *distances) {
+    const auto &g = index->graph;
+    if (g.cur_element_count == 0 || k == 0) return 0;
+    hnswlib::tableint current = g.enterpoint_node_;
+    float best = g.fstdistfunc_(query, g.getDataByInternalId(current), g.dist_func_param_);
+    for (int level = g.maxlevel_; level > 0; level--) {
+        for (bool changed = true; changed;) {
+            changed = false;
+            unsigned int *links = (unsigned int *)g.get_linklist(current, level);
+            int size = g.getListCount(links);
+            hnswlib::tableint *neighbours = (hnswlib::tableint *)(links + 1);
+            for (int i = 0; i < size; i++) {
+                float d = g.fstdistfunc_(query, g.getDataByInternalId(neighbours[i]), g.dist_func_param_);
+                if (d < best) {
+                    best = d;
+                    current = neighbours[i];
+                    changed = true;
+                }
+            }
+        }
+    }
+    Filter admit(filter, context);
+    hnswlib::BaseFilterFunctor *allowed = filter ? &admit : nullptr;
+    size_t width = ef < k ? k : ef;
+    auto found = (g.num_deleted_ == 0 && !allowed) ? g.searchBaseLayerST<true>(current, query, width, allowed)
+                                                    : g.searchBaseLayerST<false>(current, query, width, allowed);
+    while (found.size() > k) found.pop();
+    size_t n = found.size();
+    for (size_t i = n; i-- > 0;) {  // the queue gives the farthest first
+        labels[i] = g.getExternalLabel(found.top().second);
+        distances[i] = found.top().first;
+        found.pop();
+    }
+    return n;
+}
+
+size_t hnsw_capacity(const hnsw_index *index) { return index->graph.max_elements_; }
+
+size_t hnsw_count(const hnsw_index *index) { return index->graph.cur_element_count; }
+
+size_t hnsw_bytes(const hnsw_index *index, size_t search_threads) {
+    const auto &g = index->graph;
+    size_t capacity = g.max_elements_, count = g.cur_element_count;
+    size_t perSlot = g.size_data_per_element_ + sizeof(void *) + sizeof(int) + sizeof(std::mutex);
+    size_t upperLevels = g.M_ > 1 ? count * g.size_links_per_element_ / (g.M_ - 1) : 0;  // a node reaches level l with odds M^-l
+    size_t labelMap = count * 48;                                                          // an unordered_map node and its bucket
+    size_t visited = (search_threads + 1) * capacity * sizeof(hnswlib::vl_type);
+    return capacity * perSlot + upperLevels + labelMap + visited + g.label_op_locks_.size() * sizeof(std::mutex);
+}
