@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_vectors import Proxy, concurrent_rate, start_postgres, timed_rate, unit_vectors
+from bench_vectors import concurrent_rate, each_edition, timed_rate, unit_vectors
 from storage_proxy import StorageProxyClient
 
 
@@ -200,29 +200,9 @@ def main():
     memory = f"  max_memory_bytes: {max(2 << 30, a.documents * 5000)}\n"
     work = Path(tempfile.mkdtemp(prefix="bench-search-"))
     os.chmod(work, 0o755)  # the PostgreSQL it starts runs as the postgres user
-    rows = []
     try:
-        proxy = Proxy(work, ["--storage", "sqlite", "--database", str(work / "data.db")], memory)
-        try:
-            rows.append(asyncio.run(proxy_figures("SQLite (synchronous=FULL)", proxy, texts, metadata, queries, vectors,
-                                                  vector_queries, tantivy_top, a.seconds)))
-        finally:
-            proxy.stop()
-        if not a.no_postgres:
-            pg = work / "pg-services"
-            url = start_postgres(pg)
-            try:
-                (work / "pgproxy").mkdir()
-                proxy = Proxy(work / "pgproxy", ["--storage", "postgresql", "--database", url], memory)
-                try:
-                    rows.append(asyncio.run(proxy_figures("PostgreSQL (fsync=on)", proxy, texts, metadata, queries, vectors,
-                                                          vector_queries, tantivy_top, a.seconds)))
-                finally:
-                    proxy.stop()
-            finally:
-                import subprocess
-                subprocess.run([str(Path(__file__).resolve().parents[1] / "scripts" / "test-services"), "stop", str(pg)],
-                               stdout=subprocess.DEVNULL)
+        rows = each_edition(work, a.no_postgres, lambda name, proxy: asyncio.run(
+            proxy_figures(name, proxy, texts, metadata, queries, vectors, vector_queries, tantivy_top, a.seconds)), memory)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -33,6 +33,30 @@ def unit_vectors(rng, n, d):
     return x
 
 
+def each_edition(work: Path, no_postgres: bool, figures, vector_config: str = ""):
+    """`figures(name, proxy)` on a SQLite proxy, then (unless `no_postgres`) on one over a
+    throwaway PostgreSQL with fsync=on that this starts and stops: their rows."""
+    rows = []
+    proxy = Proxy(work, ["--storage", "sqlite", "--database", str(work / "data.db")], vector_config)
+    try:
+        rows.append(figures("SQLite (synchronous=FULL)", proxy))
+    finally:
+        proxy.stop()
+    if not no_postgres:
+        pg = work / "pg-services"
+        url = start_postgres(pg)
+        try:
+            (work / "pgproxy").mkdir()
+            proxy = Proxy(work / "pgproxy", ["--storage", "postgresql", "--database", url], vector_config)
+            try:
+                rows.append(figures("PostgreSQL (fsync=on)", proxy))
+            finally:
+                proxy.stop()
+        finally:
+            subprocess.run([str(REPO / "scripts" / "test-services"), "stop", str(pg)], stdout=subprocess.DEVNULL)
+    return rows
+
+
 class Proxy:
     """`storage-proxy serve` in a folder of its own."""
 
@@ -235,24 +259,8 @@ def main():
     os.chmod(work, 0o755)  # the PostgreSQL it starts runs as the postgres user
     try:
         faiss_rate, exact, faiss_version = faiss_figures(vectors, queries, a.seconds)
-        rows = []
-        proxy = Proxy(work, ["--storage", "sqlite", "--database", str(work / "data.db")])
-        try:
-            rows.append(asyncio.run(proxy_figures("SQLite (synchronous=FULL)", proxy, vectors, texts, queries, exact, a.seconds, queries_text)))
-        finally:
-            proxy.stop()
-        if not a.no_postgres:
-            pg = work / "pg-services"
-            url = start_postgres(pg)
-            try:
-                (work / "pgproxy").mkdir()
-                proxy = Proxy(work / "pgproxy", ["--storage", "postgresql", "--database", url])
-                try:
-                    rows.append(asyncio.run(proxy_figures("PostgreSQL (fsync=on)", proxy, vectors, texts, queries, exact, a.seconds, queries_text)))
-                finally:
-                    proxy.stop()
-            finally:
-                subprocess.run([str(REPO / "scripts" / "test-services"), "stop", str(pg)], stdout=subprocess.DEVNULL)
+        rows = each_edition(work, a.no_postgres, lambda name, proxy: asyncio.run(
+            proxy_figures(name, proxy, vectors, texts, queries, exact, a.seconds, queries_text)))
         chroma = None if a.no_chroma else chroma_figures(vectors, queries, exact, a.seconds, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -71,6 +71,8 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
 
     public func payload(row: Int) -> Payload { payloads[row] }
 
+    public func payload(of id: String) -> Payload? { rowOf[id].map { payloads[$0] } }
+
     // MARK: - Writing
 
     /// Adds the vector, or replaces the one stored under `id`.
@@ -132,6 +134,22 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
                     if rank > best.threshold { best.offer(rank: rank, row: row) }
                 }
             }
+        }
+        return best.sorted().map { e in hit(row: e.row, rank: e.rank) }
+    }
+
+    /// The `k` nearest among the documents `ids` names (unknown ones are
+    /// skipped) that `allowed` accepts: the scan of a filter's candidates.
+    public func search<IDs: Sequence<String>>(_ query: [Float], k: Int, among ids: IDs,
+                                              allowed: ((Payload) -> Bool)? = nil) throws(Problem) -> [Hit] {
+        let q = try prepared(query)
+        guard k > 0, count > 0 else { return [] }
+        var best = TopK(min(k, count))
+        for id in ids {
+            guard let row = rowOf[id] else { continue }
+            if let allowed, !allowed(payloads[row]) { continue }
+            let r = rank(q, row: row)
+            if r > best.threshold { best.offer(rank: r, row: row) }
         }
         return best.sorted().map { e in hit(row: e.row, rank: e.rank) }
     }

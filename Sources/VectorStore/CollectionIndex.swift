@@ -21,10 +21,12 @@ final class CollectionIndex: @unchecked Sendable {
         var keywords: KeywordIndex<JSONObject?>
         /// Kept current with the matrix once built.
         var graph: NeighbourGraph<JSONObject?>?
+        /// The matrix's documents by metadata value: a selective filter's candidates.
+        var postings = MetadataPostings()
         /// Ids written or removed since a graph build began reading the matrix (nil: no build under way).
         var touchedDuringBuild: Set<String>?
         func byteCount(searchThreads: Int) -> Int {
-            (matrix?.byteCount ?? 0) + keywords.byteCount + (graph?.byteCount(searchThreads: searchThreads) ?? 0)
+            (matrix?.byteCount ?? 0) + keywords.byteCount + postings.byteCount + (graph?.byteCount(searchThreads: searchThreads) ?? 0)
         }
     }
 
@@ -84,7 +86,8 @@ final class CollectionIndex: @unchecked Sendable {
             let words = KeywordIndex<JSONObject?>.documentBytes(id: doc.id, text: doc.text, payloadHeapBytes: metadata)
             guard let dimension, doc.embedding != nil else { return sum + words }
             let graph = graphShape.map { NeighbourGraph<JSONObject?>.nodeBytes(dimension: dimension, shape: $0, searchThreads: searchThreads) } ?? 0
-            return sum + words + graph + VectorMatrix<JSONObject?>.rowBytes(dimension: dimension, id: doc.id, payloadHeapBytes: metadata)
+            let postings = MetadataPostings.bytesToAdd(doc.metadata)
+            return sum + words + graph + postings + VectorMatrix<JSONObject?>.rowBytes(dimension: dimension, id: doc.id, payloadHeapBytes: metadata)
         }
     }
 
@@ -96,6 +99,7 @@ final class CollectionIndex: @unchecked Sendable {
     func apply(_ changes: VectorChanges) -> (bytes: Int, vectors: Int, graphDropped: Bool) {
         contents.writing { c in
             for id in changes.removed {
+                if let old = c.matrix?.payload(of: id) { c.postings.remove(id: id, old) }
                 c.matrix?.remove(id: id)
                 c.keywords.remove(id: id)
                 c.graph?.remove(id: id)
@@ -106,7 +110,9 @@ final class CollectionIndex: @unchecked Sendable {
                 c.keywords.upsert(id: doc.id, text: doc.text, payload: doc.metadata)
                 c.touchedDuringBuild?.insert(doc.id)
                 let before = c.graph == nil ? nil : c.matrix?.stored(doc.id)?.vector
+                if let old = c.matrix?.payload(of: doc.id) { c.postings.remove(id: doc.id, old) }
                 if let e = doc.embedding, (try? c.matrix?.upsert(id: doc.id, e, payload: doc.metadata)) != nil {
+                    c.postings.add(id: doc.id, doc.metadata)
                     if let graph = c.graph, let stored = c.matrix?.stored(doc.id) {
                         if stored.vector == before {
                             graph.setPayload(id: doc.id, doc.metadata)  // only the metadata changed: no walk to redo
@@ -172,12 +178,22 @@ final class CollectionIndex: @unchecked Sendable {
     /// scores only those that pass (measured in BENCHMARKS.md, "Search").
     static let graphFilterShare = 0.03
 
-    /// The `k` nearest documents the filter accepts (worker thread).
+    /// The `k` nearest documents the filter accepts (worker thread). A
+    /// filter with an equality at its root is tested on the documents holding
+    /// that value alone (`MetadataPostings`), exactly, whenever that is the
+    /// cheaper way: always instead of the scan, and instead of the graph when
+    /// they are under `graphFilterShare` of the collection.
     func nearest(_ query: [Float], k: Int, filter: MetadataFilter?, plan: Plan, forced: Bool) throws(ProxyError) -> [VectorMatrix<JSONObject?>.Hit] {
         do {
             return try contents.reading { c throws(VectorMatrix<JSONObject?>.Problem) in
                 guard let matrix = c.matrix else { return [] }
                 let allowed = filter.map { f in { (m: JSONObject?) in f.accepts(m) } }
+                let walk: Bool
+                if case .graph = plan, c.graph != nil { walk = true } else { walk = false }
+                if let filter, !(walk && forced), let candidates = c.postings.candidates(for: filter),
+                   !walk || Double(candidates.count) < Self.graphFilterShare * Double(matrix.count) {
+                    return try matrix.search(query, k: k, among: candidates, allowed: allowed)
+                }
                 if case .graph(let ef) = plan, let graph = c.graph,
                    forced || filter.map({ Self.share(passing: $0, of: matrix) >= Self.graphFilterShare }) ?? true {
                     return try matrix.search(query, k: k, graph: graph, ef: max(ef, k), allowed: allowed)

@@ -58,26 +58,27 @@ struct ApproximateSearchTests {
     @Test("from vector.approximate_from_documents the graph answers, with recall ≥ 0.95 (filtered too); writes through any proxy are found",
           arguments: TestBackend.allCases)
     func graphAnswers(backend: TestBackend) throws {
-        let config = try writeConfig("vector:\n  approximate_from_documents: 1000\n")
+        // Small: under ThreadSanitizer every hnswlib lock passes its deadlock detector, and an insert takes many.
+        let config = try writeConfig("vector:\n  approximate_from_documents: 400\n")
         let a = try ProxyProcess(backend: backend, arguments: ["--config", config])
         let b = backend == .postgresql
             ? try ProxyProcess(backend: .postgresql, arguments: ["--config", config, "--database", try TestPostgres.database(named: a.dir)])
             : a
         let ca = try a.client(), cb = try b.client()
         _ = try ca.result("vector.create_collection", ["name": "g", "dimension": 16])
-        let vs = Self.vectors(1_500, dimension: 16, seed: 9)
-        for start in stride(from: 0, to: vs.count, by: 500) {
-            try VectorStoreTests.add(ca, (start..<start + 500).map { i in ("d\(i)", "doc \(i)", ["g": .int(Int64(i % 10))], vs[i]) }, collection: "g")
+        let vs = Self.vectors(600, dimension: 16, seed: 9)
+        for start in stride(from: 0, to: vs.count, by: 300) {
+            try VectorStoreTests.add(ca, (start..<start + 300).map { i in ("d\(i)", "doc \(i)", ["g": .int(Int64(i % 10))], vs[i]) }, collection: "g")
         }
-        let queries = Self.vectors(30, dimension: 16, seed: 123)
+        let queries = Self.vectors(20, dimension: 16, seed: 123)
         // The first search past the size starts the build and is answered by the scan; exact: false waits for the graph.
         _ = try Self.hits(ca, queries[0], ["exact": false])
         let before = try Self.approximateSearches(ca)
         let r = try Self.recall(ca, queries)
         #expect(r >= 0.95, "recall \(r)")
         #expect(try Self.approximateSearches(ca) == before + Int64(queries.count), "each default search walked the graph, each exact one did not")
-        let filtered = try Self.recall(ca, queries, ["filter": ["g": 3]])
-        #expect(filtered >= 0.95, "recall with a filter passing 10%: \(filtered)")
+        let filtered = try Self.recall(ca, queries, ["filter": ["g": 3], "exact": false])
+        #expect(filtered >= 0.95, "recall with a filter passing 10%, in the walk: \(filtered)")
         for q in queries.prefix(5) {
             let ids = try Self.hits(ca, q, ["filter": ["g": 3], "exact": false]).map(\.id)
             #expect(ids.count == 10 && ids.allSatisfy { Int($0.dropFirst())! % 10 == 3 })
