@@ -61,7 +61,7 @@ let package = Package(
                 cxxSettings: [.headerSearchPath("hnswlib"), .define("NO_MANUAL_VECTORIZATION"), .unsafeFlags(["-O3"])]),
         // Nearest-neighbour search over in-memory float32 vectors (the exact scan and the HNSW graph),
         // keyword ranking (BM25 over an inverted index).
-        .target(name: "VectorSearch", dependencies: ["CHNSW", "Threading"], swiftSettings: v5),
+        .target(name: "VectorSearch", dependencies: ["CHNSW"], swiftSettings: v5),
         // The vector store (`vector.*`) over any backend: in-memory matrices kept current per collection,
         // keyword, vector and hybrid search, scans on worker threads.
         .target(name: "VectorStore", dependencies: ["ProxyCore", "StoragePorts", "VectorSearch"], swiftSettings: v5),
