@@ -200,8 +200,6 @@ size_t hnsw_search(const hnsw_index *index, const float *query, size_t k, size_t
 
 size_t hnsw_capacity(const hnsw_index *index) { return index->graph.max_elements_; }
 
-size_t hnsw_count(const hnsw_index *index) { return index->graph.cur_element_count; }
-
 size_t hnsw_bytes(const hnsw_index *index, size_t search_threads) {
     const auto &g = index->graph;
     size_t capacity = g.max_elements_, count = g.cur_element_count;

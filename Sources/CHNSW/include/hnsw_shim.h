@@ -40,8 +40,6 @@ size_t hnsw_search(const hnsw_index *index, const float *query, size_t k, size_t
                    void *context, uint64_t *labels, float *distances);
 
 size_t hnsw_capacity(const hnsw_index *index);
-/// Vectors held, deleted ones included.
-size_t hnsw_count(const hnsw_index *index);
 /// About what the graph holds in memory: vectors, links, locks, label map.
 size_t hnsw_bytes(const hnsw_index *index, size_t search_threads);
 
