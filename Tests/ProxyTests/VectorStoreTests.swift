@@ -22,6 +22,11 @@ struct VectorStoreTests {
 
     static func json(_ v: [Double]) -> JSONValue { .array(v.map { .double($0) }) }
 
+    /// A vector as its float32 bytes (little-endian) in base64, the wire's other form.
+    static func base64(_ v: [Double]) -> JSONValue {
+        .string(Base64.encode(v.flatMap { d in withUnsafeBytes(of: Float(d).bitPattern.littleEndian) { Array($0) } }))
+    }
+
     static func ids(_ hits: JSONValue) -> [String] { hits.arrayValue?.compactMap { $0.objectValue?["id"]?.stringValue } ?? [] }
 
     static func add(_ c: LineClient, _ docs: [(id: String, text: String, meta: JSONValue, vector: [Double]?)],
@@ -169,6 +174,8 @@ struct VectorStoreTests {
                 }
                 let reference = vectors.indices.map { (id: "v\($0)", score: score(vectors[$0])) }.sorted { $0.score > $1.score }.prefix(10)
                 let hits = try #require(try Self.search(c, ["embedding": Self.json(q), "top_k": 10, "collection": .string(metric)]).arrayValue)
+                // The same query as float32 bytes in base64: the same floats, so the same hits and scores to the bit.
+                #expect(try Self.search(c, ["embedding": Self.base64(q), "top_k": 10, "collection": .string(metric)]) == .array(hits))
                 #expect(hits.map { $0.objectValue?["id"]?.stringValue ?? "" } == reference.map(\.id), "\(metric)")
                 for (hit, ref) in zip(hits, reference) {
                     let got = hit.objectValue?["score"]?.doubleValue ?? .nan
@@ -306,6 +313,14 @@ struct VectorStoreTests {
         #expect(try field("vector.add_documents", ["documents": ["x"], "embeddings": [[1, 1e39]]]) == "embeddings[0][1]")
         #expect(try field("vector.add_documents", ["documents": ["x"], "embeddings": [[0, 0]]]) == "embeddings[0]")
         #expect(try field("vector.add_documents", ["documents": ["x"], "embeddings": [[1, "a"]]]) == "embeddings[0][1]")
+        // Base64 float32s: not base64, not whole float32s, a NaN, the wrong dimension.
+        #expect(try field("vector.add_documents", ["documents": ["x"], "embeddings": ["@@@@"]]) == "embeddings[0]")
+        #expect(try field("vector.add_documents", ["documents": ["x"], "embeddings": ["AAAAAAAA"]]) == "embeddings[0]")
+        #expect(try field("vector.add_documents", ["documents": ["x"], "embeddings": [.string(Base64.encode([0, 0, 0x80, 0x3F, 0, 0, 0xC0, 0x7F]))]])
+                == "embeddings[0][1]")
+        #expect(try field("vector.add_documents", ["documents": ["x"], "embeddings": [Self.base64([1, 0, 0])]]) == "embeddings[0]")
+        #expect(try field("vector.search", ["embedding": Self.base64([1])]) == "embedding")
+        #expect(try field("vector.search", ["embedding": ""]) == "embedding")
         #expect(try field("vector.add_documents", ["documents": []]) == "documents")
         #expect(try field("vector.add_documents", ["documents": .array(Array(repeating: "x", count: 11))]) == "documents")
         #expect(try field("vector.add_documents", ["documents": ["x", "y"], "metadata": [[:]]]) == "metadata")

@@ -264,7 +264,19 @@ class StorageMethods {
 }
 
 /** Typed arrays (Float32Array) as plain arrays, so that JSON.stringify writes them as arrays. */
-function vectors(list) { return list == null ? list : list.map((v) => (v == null ? null : Array.from(v))); }
+function vectors(list) { return list == null ? list : list.map(vectorToWire); }
+
+/** A vector as the proxy takes it fastest: the base64 of its components as little-endian float32
+ * (PROTOCOL.md, "Embeddings"); one holding something other than numbers goes as an array, for the proxy to name. */
+function vectorToWire(v) {
+  if (v == null) return null;
+  const bytes = Buffer.alloc(v.length * 4);
+  for (let i = 0; i < v.length; i++) {
+    if (typeof v[i] !== 'number') return Array.from(v);
+    bytes.writeFloatLE(v[i], i * 4);
+  }
+  return bytes.toString('base64');
+}
 
 class Transaction extends StorageMethods {
   constructor(client, handle) {
@@ -431,7 +443,7 @@ class StorageProxyClient extends StorageMethods {
   /** Best first: by keyword (`query`), by exact vector similarity (`embedding`), or both fused (hybrid). */
   search(query, { topK, filter, embedding, mode, collection } = {}) {
     return this.call('vector.search', named({ query: query == null ? undefined : query, top_k: topK, filter,
-                                              embedding: embedding == null ? undefined : Array.from(embedding), mode, collection }));
+                                              embedding: embedding == null ? undefined : vectorToWire(embedding), mode, collection }));
   }
   createCollection(name, dimension, metric = 'cosine') { return this.call('vector.create_collection', { name, dimension, metric }); }
   listCollections() { return this.call('vector.list_collections'); }

@@ -88,6 +88,8 @@ enum Schema {
     static let timestamp: JSONValue = ["type": "string", "format": "date-time"]
     static func nullable(_ s: JSONValue) -> JSONValue { ["oneOf": [s, null]] }
     static func array(_ items: JSONValue) -> JSONValue { ["type": "array", "items": items] }
+    /// An embedding: numbers, or the base64 of little-endian float32s (`VectorParams.float32s`).
+    static let vector: JSONValue = ["oneOf": [array(number), ["type": "string", "contentEncoding": "base64"]]]
     static let task: JSONValue = ["$ref": "#/components/schemas/Task"]
     static let log: JSONValue = ["$ref": "#/components/schemas/LogEntry"]
 }

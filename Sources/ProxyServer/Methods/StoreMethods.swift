@@ -19,7 +19,7 @@ enum StoreMethods {
                             .required("value", Schema.object, "The item."),
                             .optional("ttl", Schema.number, "Minutes until it expires (reads with refresh_ttl start it again); none: never."),
                             .optional("vectors", Schema.array(["type": "object", "required": ["field", "embedding"],
-                                                                "properties": ["field": Schema.string, "embedding": Schema.array(Schema.number)]]),
+                                                                "properties": ["field": Schema.string, "embedding": Schema.vector]]),
                                       "Embeddings of its indexed fields, replacing what it had (absent: kept)."),
                             .optional("texts", Schema.array(["type": "object", "required": ["field", "text"],
                                                               "properties": ["field": Schema.string, "text": Schema.string]]),
@@ -65,7 +65,7 @@ enum StoreMethods {
                             .optional("filter", Schema.object, "Conditions on the value's keys: a value (equal) or {$eq, $ne, $gt, $gte, $lt, $lte: value}."),
                             .integer("limit", 1...1000, default: 10, "How many at most."),
                             .integer("offset", 0...1_000_000, default: 0, "How many to skip."),
-                            .optional("query_embedding", Schema.array(Schema.number), "The query's embedding, by the same embedder as the items'."),
+                            .optional("query_embedding", Schema.vector, "The query's embedding, by the same embedder as the items'."),
                             .optional("query", Schema.string, "The query's text, for the proxy's embedder (`vector.embedder`) to embed instead."),
                             .optional("refresh_ttl", Schema.boolean, "Start the results' TTLs again (default true; not for a read-only scope).")],
                    result: Schema.array(item), ordering: .read, transactional: true) { call in

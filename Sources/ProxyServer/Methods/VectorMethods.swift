@@ -7,7 +7,6 @@ import VectorStore
 /// The seed's `VectorStoreAdapter` (`vector.*`), plus collections.
 enum VectorMethods {
     static let collectionParam = ParamSpec.optional("collection", Schema.string, "The collection (default: \"default\", made on its first add).")
-    static let vectorSchema = Schema.array(Schema.number)
     static let hit: JSONValue = ["$ref": "#/components/schemas/VectorHit"]
     static let collectionSchema: JSONValue = ["$ref": "#/components/schemas/VectorCollection"]
     static let storedDocument: JSONValue = [
@@ -50,7 +49,7 @@ enum VectorMethods {
         MethodSpec("vector.add_documents", .write(.shared), "Store documents (an id already stored is replaced). Returns their ids, in order.",
                    params: [.required("documents", Schema.array(Schema.string), "The texts (1 to vector.max_documents_per_call)."),
                             .optional("metadata", Schema.array(Schema.nullable(Schema.object)), "One object (or null) per document."),
-                            .optional("embeddings", Schema.array(Schema.nullable(vectorSchema)), "One vector (or null) per document."),
+                            .optional("embeddings", Schema.array(Schema.nullable(Schema.vector)), "One vector (or null) per document."),
                             .optional("ids", Schema.array(Schema.string), "One id per document (default: made by the proxy)."),
                             collectionParam],
                    result: Schema.array(Schema.string), ordering: .write, transactional: true) { call in
@@ -61,7 +60,7 @@ enum VectorMethods {
         },
         MethodSpec("vector.search", .read(.shared), "Documents ranked by keyword (`query`), by vector (`embedding`) or both fused (hybrid), best first.",
                    params: [.optional("query", Schema.string, "Text: keyword search (hybrid with an embedding)."),
-                            .optional("embedding", vectorSchema, "A vector of the collection's dimension: exact nearest neighbours."),
+                            .optional("embedding", Schema.vector, "A vector of the collection's dimension: exact nearest neighbours."),
                             .optional("mode", Schema.string, "keyword, vector or hybrid (default: from what is given)."),
                             .optional("top_k", Schema.integer, "1 to vector.max_top_k, default 5."),
                             .optional("filter", Schema.object, "Metadata conditions ($eq $ne $gt $gte $lt $lte $in $nin $exists, $and $or $not, dotted paths), applied before ranking."),

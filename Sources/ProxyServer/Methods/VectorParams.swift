@@ -80,10 +80,13 @@ enum VectorParams {
                                                              maxValues: limits.maxFilterValues))
     }
 
-    /// Finite numbers that fit a float32, at most `maxDimension` of them.
+    /// Finite numbers that fit a float32, at most `maxDimension` of them: a
+    /// JSON array of numbers, or a string, the base64 of the components as
+    /// little-endian float32 (`float32s(base64:)`).
     static func vector(_ value: JSONValue, field: String, maxDimension: Int) throws(ProxyError) -> [Float] {
+        if case .string(let text) = value { return try float32s(base64: text, field: field, maxDimension: maxDimension) }
         guard case .array(let items) = value else {
-            throw ProxyError.invalidParams(field: field, reason: "must be an array of numbers, got \(value.typeName)")
+            throw ProxyError.invalidParams(field: field, reason: "must be an array of numbers or a base64 string of float32s, got \(value.typeName)")
         }
         guard !items.isEmpty, items.count <= maxDimension else {
             throw ProxyError.invalidParams(field: field, reason: "must have 1 to \(maxDimension) components (vector.max_dimension)")
@@ -98,6 +101,31 @@ enum VectorParams {
                 throw ProxyError.invalidParams(field: "\(field)[\(j)]", reason: "must be a finite number within float32's range")
             }
             out.append(Float(d))
+        }
+        return out
+    }
+
+    /// A vector sent as the bytes of a float32 array (little-endian, base64):
+    /// a client that holds float32s anyway (numpy, Float32Array) sends a
+    /// quarter of the text and nobody formats or parses 17-digit decimals —
+    /// in Python that formatting alone took 0.4 ms of a 0.5 ms search call.
+    static func float32s(base64 text: String, field: String, maxDimension: Int) throws(ProxyError) -> [Float] {
+        guard let bytes = Base64.decode(text) else {
+            throw ProxyError.invalidParams(field: field, reason: "is a string but not base64 (RFC 4648, padded)")
+        }
+        guard bytes.count % 4 == 0 else {
+            throw ProxyError.invalidParams(field: field, reason: "holds \(bytes.count) bytes: float32s are 4 bytes each")
+        }
+        guard !bytes.isEmpty, bytes.count / 4 <= maxDimension else {
+            throw ProxyError.invalidParams(field: field, reason: "must have 1 to \(maxDimension) components (vector.max_dimension)")
+        }
+        var out = [Float]()
+        out.reserveCapacity(bytes.count / 4)
+        for j in 0..<bytes.count / 4 {
+            let at = 4 * j
+            let f = Float(bitPattern: UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24)
+            guard f.isFinite else { throw ProxyError.invalidParams(field: "\(field)[\(j)]", reason: "must be a finite number, got \(f)") }
+            out.append(f)
         }
         return out
     }

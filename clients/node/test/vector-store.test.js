@@ -65,6 +65,9 @@ for (const edition of EDITIONS) {
       await client.transaction((tx) => tx.deleteDocuments(['h1']));
       assert.deepEqual((await client.search('holiday')), []);
       await assert.rejects(client.addDocuments(['x'], null, [[1, 0, 0]]), (e) => e instanceof InvalidParams && e.data.field === 'embeddings[0]');
+      // Sent as base64 float32s: a NaN is named by the proxy; a string among the numbers goes as an array, named too.
+      await assert.rejects(client.addDocuments(['x'], null, [[1, NaN]]), (e) => e instanceof InvalidParams && e.data.field === 'embeddings[0][1]');
+      await assert.rejects(client.addDocuments(['x'], null, [[1, 'a']]), (e) => e instanceof InvalidParams && e.data.field === 'embeddings[0][1]');
       assert.deepEqual((await client.listCollections()).find((c) => c.name === 'default'), { name: 'default', dimension: 2, metric: 'cosine', count: 2 });
       assert.equal(await client.dropCollection('exact'), true);
     });

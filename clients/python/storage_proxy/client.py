@@ -19,7 +19,7 @@ from .interfaces import CacheAdapter, StorageAdapter, VectorStoreAdapter
 from .methods import RETRY_SAFE
 from .subscription import Subscription
 from .wire import (Address, logs_from_wire, parse_address, parse_time, request_line, seconds, task_from_wire,
-                   tasks_from_wire)
+                   tasks_from_wire, vector_to_wire)
 
 
 class _FromSchedule:
@@ -58,7 +58,7 @@ class StorageMethods:
                             embeddings: Optional[Sequence[Optional[Sequence[float]]]] = None, *,
                             ids: Optional[List[str]] = None, collection: Optional[str] = None) -> List[str]:
         """Stores the documents (an id already stored is replaced) and returns their ids."""
-        vectors = None if embeddings is None else [_floats(e) for e in embeddings]
+        vectors = None if embeddings is None else [vector_to_wire(e) for e in embeddings]
         return await self._in_tx("vector.add_documents", _params(documents=list(documents), metadata=metadata,
                                                                  embeddings=vectors, ids=ids, collection=collection))
 
@@ -361,7 +361,7 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
         ``vector.approximate_from_documents`` and through the HNSW graph from it;
         ``exact`` True or False forces one, ``ef`` widens the graph walk (recall)."""
         return await self._call("vector.search", _params(query=query, top_k=top_k, filter=filter, mode=mode,
-                                                         embedding=_floats(embedding), collection=collection,
+                                                         embedding=vector_to_wire(embedding), collection=collection,
                                                          exact=exact, ef=ef))
 
     async def create_collection(self, name: str, dimension: int, metric: str = "cosine") -> Dict[str, Any]:
@@ -373,17 +373,6 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
 
     async def drop_collection(self, name: str) -> bool:
         return await self._call("vector.drop_collection", {"name": name})
-
-
-def _floats(vector: Optional[Sequence[float]]) -> Optional[List[float]]:
-    """Any sequence of numbers (a list, a tuple, a numpy array) as a JSON array. A numpy
-    array goes through ``tolist()``: the fastest way out of numpy (shorter float32
-    text, which the proxy parses faster, costs Python twice as much to make)."""
-    if vector is None:
-        return None
-    if hasattr(vector, "tolist"):
-        return vector.tolist()
-    return [float(x) for x in vector]
 
 
 def _handle(transaction: Any) -> str:

@@ -19,7 +19,7 @@ from langgraph.store.base import (BaseStore, GetOp, IndexConfig, Item, ListNames
                                   validate_op_namespace)
 
 from .client import StorageProxyClient
-from .wire import parse_time
+from .wire import parse_time, vector_to_wire
 
 __all__ = ["AsyncProxyStore", "ProxyStore"]
 
@@ -75,7 +75,7 @@ class _StoreCalls:
             if op.ttl is not None:
                 params["ttl"] = op.ttl
             if embedded is not None:
-                params["vectors"] = [{"field": f, "embedding": e} for (f, _), e in zip(self._texts(op), embedded)]
+                params["vectors"] = [{"field": f, "embedding": vector_to_wire(e)} for (f, _), e in zip(self._texts(op), embedded)]
             elif self.proxy_embeds and (texts := self._texts(op)):
                 params["texts"] = [{"field": f, "text": t} for f, t in texts]
             return "store.put", params
@@ -85,7 +85,7 @@ class _StoreCalls:
             if op.filter:
                 params["filter"] = op.filter
             if query is not None:
-                params["query_embedding"] = query
+                params["query_embedding"] = vector_to_wire(query)
             elif op.query and self.proxy_embeds:
                 params["query"] = op.query
             return "store.search", params

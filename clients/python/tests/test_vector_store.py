@@ -43,6 +43,9 @@ def test_exact_results_equal_numpy_brute_force(proxy, metric):
                 expected = -scores if metric == "l2" else scores
                 assert np.allclose(got, expected, rtol=1e-4, atol=1e-4)
                 assert all(h["matched"] == ["vector"] for h in hits)
+                # A list of Python floats (array('f')) and a numpy float64 array go as the same float32s.
+                assert await client.search(embedding=query.tolist(), top_k=10, collection="random") == hits
+                assert await client.search(embedding=query.astype(np.float64), top_k=10, collection="random") == hits
     asyncio.run(scenario())
 
 
@@ -125,7 +128,8 @@ def test_bad_input_is_invalid_params_and_stores_nothing(proxy):
             for call, field in [
                 (client.add_documents(["x"], None, [[1.0, 0.0, 0.0]]), "embeddings[0]"),
                 (client.add_documents([], None), "documents"),
-                (client.add_documents(["x"], None, [[float("inf"), 1.0]]), None),  # not JSON: refused before sending
+                (client.add_documents(["x"], None, [[float("inf"), 1.0]]), "embeddings[0][0]"),
+                (client.add_documents(["x"], None, [[1.0, "a"]]), "embeddings[0][1]"),  # not float32s: sent as JSON
                 (client.search(embedding=[1.0, 0.0], top_k=0), "top_k"),
                 (client.search("x", collection="missing"), "collection"),
                 (client.search("x", filter={"a": {"$regex": "."}}), "filter.a.$regex"),
