@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_vectors import concurrent_rate, each_edition, timed_rate, unit_vectors
+from bench_vectors import concurrent_rate, each_edition, faiss_figures, timed_rate, unit_vectors
 from storage_proxy import StorageProxyClient
 
 
@@ -119,6 +119,8 @@ async def approximate_figures(c, qs, seconds, out):
             async def approximate(i, ef=ef, flt=flt):
                 await c.search(embedding=qs[i % len(qs)], top_k=10, collection="search", ef=ef, filter=flt)
             out[f"ann{label}_{ef}"] = await timed_rate(seconds, approximate)
+            if not flt:
+                out[f"ann_4_{ef}"] = await concurrent_rate(seconds, approximate, 4)
 
         async def scan(i, flt=flt):
             await c.search(embedding=qs[i % len(qs)], top_k=10, collection="search", exact=True, filter=flt)
@@ -178,6 +180,17 @@ async def proxy_figures(name, proxy, texts, metadata, queries, vectors, vector_q
             await c.search(queries[i % len(queries)], top_k=10, collection="search", mode="keyword", filter=nested)
         out["keyword_nested"] = await timed_rate(seconds, nested_query)
         await approximate_figures(c, [v.tolist() for v in vector_queries], seconds, out)
+    # A restart with the graph saved (vector.graph_directory, on by default on SQLite): load, then read the graph back.
+    proxy.restart()
+    async with StorageProxyClient(proxy.address) as c:
+        start = time.perf_counter()
+        await c.search(queries[0], top_k=10, collection="search", mode="keyword")
+        out["reload_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        await c.search(embedding=vector_queries[0].tolist(), top_k=10, collection="search", exact=False)
+        out["graph_reload_s"] = time.perf_counter() - start
+        vectors_status = (await c.call("server.status"))["vectors"]
+        out["graphs_loaded"] = vectors_status["graphs_loaded"]
     return out
 
 
@@ -196,6 +209,7 @@ def main():
     vector_queries = clustered_unit_vectors(rng, 64, a.dimension, centres)
     tantivy_rate, tantivy_top, tantivy_build, tantivy_version = tantivy_figures(texts, queries, a.seconds)
     theirs = hnswlib_figures(vectors, vector_queries, a.seconds)
+    faiss_rate, _, faiss_version = faiss_figures(vectors, vector_queries, a.seconds)
     # Room for the matrix, the graph and the words of every document (the default 2 GiB holds about 500,000 of 384 floats).
     memory = f"  max_memory_bytes: {max(2 << 30, a.documents * 5000)}\n"
     work = Path(tempfile.mkdtemp(prefix="bench-search-"))
@@ -220,9 +234,14 @@ def main():
         print(f"    vector, HNSW graph built in {r['graph_s']:.1f} s (M 16, ef_construction 100, 1 builder thread);"
               f" {r['graph_mib']:.0f} MiB in memory with it")
         print(f"      (a search of a 1-document collection, the same client: {r['floor']:8.1f} queries/s)")
+        how = "read back from vector.graph_directory" if r["graphs_loaded"] else "built again (no saved graph)"
+        print(f"      restarted again: collection loaded in {r['reload_s']:.1f} s, then its graph {how} in {r['graph_reload_s']:.1f} s")
+        print(f"      exact scan = {r['exact'] / faiss_rate:.0%} of FAISS's flat index; graph, 4 in flight on one connection:"
+              f" ef 64 {r['ann_4_64']:8.1f} queries/s, ef 128 {r['ann_4_128']:8.1f}")
         for label, name in (("", "no filter"), ("_10%", "10% pass"), ("_1%", "1% pass")):
             print(f"      {name:9}: exact scan {r['exact' + label]:8.1f} queries/s; graph ef 64 {r['ann' + label + '_64']:8.1f} (recall@10"
                   f" {r['recall' + label + '_64']:.3f}), ef 128 {r['ann' + label + '_128']:8.1f} ({r['recall' + label + '_128']:.3f})")
+    print(f"  FAISS {faiss_version} IndexFlatIP (exact), in process, 1 thread: {faiss_rate:8.1f} queries/s")
     if theirs:
         print(f"  hnswlib 0.8.0 in process (M 16, ef_construction 100), 1 thread: built in {theirs['build_s']:.1f} s on 2 threads;"
               f" ef 64 {theirs['rate_64']:8.1f} queries/s (recall@10 {theirs['recall_64']:.3f}), ef 128 {theirs['rate_128']:8.1f}"

@@ -117,6 +117,8 @@ struct hnsw_index {
     hnswlib::HierarchicalNSW<float> graph;
     hnsw_index(size_t dimension, bool l2, size_t capacity, size_t m, size_t efConstruction, size_t seed)
         : space(dimension, l2), graph(&space, capacity, m, efConstruction, seed) {}
+    hnsw_index(size_t dimension, bool l2, const char *path, size_t capacity)
+        : space(dimension, l2), graph(&space, std::string(path), false, capacity) {}
 };
 
 hnsw_index *hnsw_new(size_t dimension, bool l2, size_t capacity, size_t m, size_t ef_construction, size_t seed,
@@ -208,4 +210,77 @@ size_t hnsw_bytes(const hnsw_index *index, size_t search_threads) {
     size_t labelMap = count * 48;                                                          // an unordered_map node and its bucket
     size_t visited = (search_threads + 1) * capacity * sizeof(hnswlib::vl_type);
     return capacity * perSlot + upperLevels + labelMap + visited + g.label_op_locks_.size() * sizeof(std::mutex);
+}
+
+bool hnsw_save(const hnsw_index *index, const char *path, char *error, size_t error_size) {
+    try {
+        const_cast<hnswlib::HierarchicalNSW<float> &>(index->graph).saveIndex(path);
+        return true;
+    } catch (const std::exception &e) {
+        report(e, error, error_size);
+        return false;
+    }
+}
+
+namespace {
+
+// What loadIndex leaves unchecked and a search would trust: the layout of a
+// node (this dimension's), every level's link count and every link inside
+// the graph, the entry point on the top level.
+const char *inconsistency(const hnswlib::HierarchicalNSW<float> &g, size_t dimension, size_t m, size_t efConstruction) {
+    if (g.data_size_ != dimension * sizeof(float) || g.offsetLevel0_ != 0 || g.offsetData_ != g.size_links_level0_ ||
+        g.label_offset_ != g.size_links_level0_ + g.data_size_ ||
+        g.size_data_per_element_ != g.label_offset_ + sizeof(hnswlib::labeltype))
+        return "another dimension or layout";
+    if (g.M_ != m || g.maxM_ != m || g.maxM0_ != 2 * m || g.ef_construction_ != efConstruction) return "another hnsw_m or hnsw_ef_construction";
+    size_t n = g.cur_element_count;
+    if (n > 0 && (g.enterpoint_node_ >= n || g.maxlevel_ < 0 || g.element_levels_[g.enterpoint_node_] != g.maxlevel_))
+        return "a bad entry point";
+    for (size_t i = 0; i < n; i++) {
+        int levels = g.element_levels_[i];
+        if (levels < 0 || levels > g.maxlevel_) return "a bad level";
+        for (int level = 0; level <= levels; level++) {
+            const unsigned int *list = g.get_linklist_at_level(i, level);
+            size_t count = g.getListCount(const_cast<unsigned int *>(list));
+            if (count > (level == 0 ? g.maxM0_ : g.maxM_)) return "a link list too long";
+            for (size_t j = 0; j < count; j++)
+                if (list[1 + j] >= n) return "a link outside the graph";
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+hnsw_index *hnsw_load(const char *path, size_t dimension, bool l2, size_t capacity, size_t m, size_t ef_construction,
+                      char *error, size_t error_size) {
+    try {
+        auto index = new hnsw_index(dimension, l2, path, capacity);
+        if (const char *why = inconsistency(index->graph, dimension, m, ef_construction)) {
+            delete index;
+            throw std::runtime_error(std::string("the saved graph has ") + why);
+        }
+        return index;
+    } catch (const std::exception &e) {
+        report(e, error, error_size);
+        return nullptr;
+    }
+}
+
+size_t hnsw_live_labels(const hnsw_index *index, uint64_t *labels, size_t capacity) {
+    const auto &g = index->graph;
+    size_t written = 0;
+    for (size_t i = 0; i < g.cur_element_count; i++) {
+        if (g.isMarkedDeleted(i)) continue;
+        if (written < capacity) labels[written] = g.getExternalLabel(i);
+        written++;
+    }
+    return written;
+}
+
+const float *hnsw_vector(const hnsw_index *index, uint64_t label) {
+    const auto &g = index->graph;
+    auto found = g.label_lookup_.find(label);
+    if (found == g.label_lookup_.end() || g.isMarkedDeleted(found->second)) return nullptr;
+    return reinterpret_cast<const float *>(g.getDataByInternalId(found->second));
 }

@@ -145,6 +145,8 @@ extension ConfigKey {
         .int("vector.hnsw_ef_construction", \.vector.hnswEfConstruction, 8...2_000, "candidates an insertion into the graph weighs: more give a better graph, built more slowly"),
         .int("vector.hnsw_ef", \.vector.hnswEf, 1...100_000, "candidates an approximate search explores when it names no `ef` (at least `top_k`)"),
         .int("vector.max_ef", \.vector.maxEf, 1...100_000, "the largest `ef` a search may ask for (`-32602` past it)"),
+        .switchable("vector.graph_directory", \.vector.graphDirectory,
+                    "folder where HNSW graphs are saved after a build and read back at a restart instead of built again; `auto`: beside the SQLite database (`<storage.sqlite.path>.graphs`), off on PostgreSQL"),
         .int("vector.removals_kept_versions", \.vector.removalsKeptVersions, 1...1_000_000_000,
              "versions of a collection whose removed ids are kept for other proxies to catch up; older ones are pruned, and a proxy further behind loads the collection whole ([STORAGE.md](STORAGE.md#the-vector-store))"),
         .custom("vector.embedder", \.vector.embedder, type: "`url`, `model`, …", defaultText: "off",

@@ -180,6 +180,10 @@ public struct ProxyConfig: Sendable, Equatable {
         public var hnswEfConstruction = 100
         public var hnswEf = 128
         public var maxEf = 4096
+        /// Where HNSW graphs are saved and read back at a restart: `auto` is
+        /// beside the SQLite database (`<storage.sqlite.path>.graphs`), and off
+        /// on PostgreSQL; empty: off.
+        public var graphDirectory = "auto"
         /// Texts to vectors (`vector.embedder`); nil: documents and searches bring their own.
         public var embedder: Embedder?
         public init() {}
@@ -202,6 +206,15 @@ public struct ProxyConfig: Sendable, Equatable {
     }
 
     public var storageType = StorageType.sqlite
+
+    /// `vector.graph_directory` made a folder, or nil for off (`auto`: beside a SQLite database).
+    public var graphDirectory: String? {
+        switch vector.graphDirectory {
+        case "": return nil
+        case "auto": return storageType == .sqlite ? sqlite.path + ".graphs" : nil
+        case let folder: return folder
+        }
+    }
     public var sqlite = SQLite()
     public var postgresql = PostgreSQL()
     public var cacheType = CacheType.memory

@@ -60,6 +60,8 @@ final class Services {
         limits.approximateFrom = vector.approximateFromDocuments
         limits.graphShape = .init(m: vector.hnswM, efConstruction: vector.hnswEfConstruction)
         limits.defaultEf = vector.hnswEf
+        // (Serve has made `auto` a folder or nothing: it knows the backend.)
+        limits.graphDirectory = vector.graphDirectory.isEmpty || vector.graphDirectory == "auto" ? nil : vector.graphDirectory
         vectors = VectorStore(storage: storage.vectors, completions: completions, limits: limits, embedder: embedder,
                               retrySeconds: vector.embedder?.retrySeconds ?? 30, after: after)
         vectorLimits = vector

@@ -1,4 +1,5 @@
 import CHNSW
+import Glibc
 
 /// Approximate nearest neighbours over a `VectorMatrix`'s rows: an HNSW graph
 /// (hnswlib, through `CHNSW`) holding its own copy of each vector under a
@@ -29,6 +30,8 @@ public final class NeighbourGraph<Payload>: @unchecked Sendable {
     private var ids: [String?] = []
     private var payloads: [Payload?] = []
     private var freeLabels: [UInt32] = []
+    /// Vectors added, replaced or removed since the graph was read or written (`save`, `load`).
+    public private(set) var changedSinceSave = 0
 
     private init(dimension: Int, metric: VectorMetric, capacity: Int, shape: Shape) throws(Failure) {
         var made: OpaquePointer?
@@ -39,6 +42,12 @@ public final class NeighbourGraph<Payload>: @unchecked Sendable {
         self.dimension = dimension
         self.metric = metric
         handle = made!
+    }
+
+    private init(dimension: Int, metric: VectorMetric, handle: OpaquePointer) {
+        self.dimension = dimension
+        self.metric = metric
+        self.handle = handle
     }
 
     deinit { hnsw_free(handle) }
@@ -78,21 +87,92 @@ public final class NeighbourGraph<Payload>: @unchecked Sendable {
     /// `cancelled` said so. One thread inserts: hnswlib's parallel inserts
     /// share its level generator and entry point unguarded (ThreadSanitizer
     /// reports the races), so the time a build takes is one core's.
-    public static func build(dimension: Int, metric: VectorMetric, shape: Shape,
+    ///
+    /// From a graph read from disk (`starting`, see `load`), only what
+    /// differs is redone: a row whose vector the graph holds as it is only
+    /// gets its payload, another is inserted, and ids no row has are removed.
+    public static func build(dimension: Int, metric: VectorMetric, shape: Shape, starting: NeighbourGraph? = nil,
                              read: (_ from: Int, _ limit: Int) -> (rows: [(id: String, vector: [Float], payload: Payload)], total: Int),
                              cancelled: () -> Bool) throws(Failure) -> NeighbourGraph? {
         let first = read(0, 0)
-        let graph = try NeighbourGraph(dimension: dimension, metric: metric, capacity: max(first.total + first.total / 8, 1024), shape: shape)
+        let graph: NeighbourGraph
+        if let starting { graph = starting } else {
+            graph = try NeighbourGraph(dimension: dimension, metric: metric, capacity: max(first.total + first.total / 8, 1024), shape: shape)
+        }
+        // A fresh graph holds exactly the rows seen; a loaded one also holds others until the end.
+        var seen: Set<String>? = starting == nil ? nil : Set(minimumCapacity: first.total)
         var from = 0
         while !cancelled() {
             let page = read(from, 2048)
-            if page.rows.isEmpty { return graph }
+            if page.rows.isEmpty {
+                if let seen { for id in Array(graph.allIDs) where !seen.contains(id) { graph.remove(id: id) } }
+                return graph
+            }
             from += page.rows.count
-            for row in page.rows where !graph.contains(row.id) {  // a row moved under the pages may come twice
-                try graph.upsert(id: row.id, stored: row.vector, payload: row.payload)
+            for row in page.rows {
+                // A row moved under the pages may come twice.
+                if seen == nil ? graph.contains(row.id) : !seen!.insert(row.id).inserted { continue }
+                if seen != nil, graph.holds(row.id, vector: row.vector) {
+                    graph.setPayload(id: row.id, row.payload)
+                } else {
+                    try graph.upsert(id: row.id, stored: row.vector, payload: row.payload)
+                }
             }
         }
         return nil
+    }
+
+    /// Whether the graph holds `id` with exactly this vector (stored form).
+    func holds(_ id: String, vector: [Float]) -> Bool {
+        guard let label = labelOf[id], let stored = hnsw_vector(handle, UInt64(label)) else { return false }
+        return vector.withUnsafeBufferPointer { memcmp($0.baseAddress!, stored, dimension * MemoryLayout<Float>.stride) == 0 }
+    }
+
+    // MARK: - On disk
+
+    /// Writes the graph to `path` and its ids to `path.ids` (`GraphFile`),
+    /// each under a temporary name first. Searches may run meanwhile; adds
+    /// and removes may not (the owner's shared lock).
+    public func save(to path: String) throws(Failure) {
+        let temporary = "\(path).\(getpid()).tmp"
+        defer { unlink(temporary); unlink(temporary + ".ids") }
+        try Self.check { error, size in hnsw_save(handle, temporary, error, size) }
+        do {
+            try GraphFile.writeIDs(ids, graphPath: temporary, to: temporary + ".ids")
+        } catch {
+            throw Failure(reason: error.reason)
+        }
+        guard rename(temporary, path) == 0, rename(temporary + ".ids", path + ".ids") == 0 else {
+            throw Failure(reason: "cannot rename into \(path): \(String(cString: strerror(errno)))")
+        }
+        changedSinceSave = 0
+    }
+
+    /// The graph `save` wrote to `path`, when it is whole, of this dimension
+    /// and shape, and its ids agree with hnswlib's labels; its payloads are
+    /// unset until `build(starting:)` goes over the matrix.
+    public static func load(from path: String, dimension: Int, metric: VectorMetric, shape: Shape, capacity: Int) throws(Failure) -> NeighbourGraph {
+        let ids: [String?]
+        do { ids = try GraphFile.readIDs(from: path + ".ids", graphPath: path) } catch { throw Failure(reason: error.reason) }
+        var made: OpaquePointer?
+        try check { error, size in
+            made = hnsw_load(path, dimension, metric == .l2, max(capacity, ids.count, 1024), shape.m, shape.efConstruction, error, size)
+            return made != nil
+        }
+        let graph = NeighbourGraph(dimension: dimension, metric: metric, handle: made!)
+        let live = hnsw_live_labels(made!, nil, 0)
+        var labels = [UInt64](repeating: 0, count: live)
+        _ = hnsw_live_labels(made!, &labels, live)
+        graph.ids = ids
+        graph.payloads = Array(repeating: nil, count: ids.count)
+        for label in labels {
+            guard label < UInt64(ids.count), let id = ids[Int(label)], graph.labelOf.updateValue(UInt32(label), forKey: id) == nil else {
+                throw Failure(reason: "the saved graph's labels and ids disagree")
+            }
+        }
+        guard graph.labelOf.count == ids.lazy.filter({ $0 != nil }).count else { throw Failure(reason: "the saved graph's labels and ids disagree") }
+        graph.freeLabels = ids.indices.filter { ids[$0] == nil }.map { UInt32($0) }.reversed()
+        return graph
     }
 
     /// Adds the document's vector (in the matrix's stored form), or replaces it.
@@ -117,6 +197,7 @@ public final class NeighbourGraph<Payload>: @unchecked Sendable {
         labelOf[id] = label
         ids[Int(label)] = id
         payloads[Int(label)] = payload
+        changedSinceSave += 1
     }
 
     /// Sets the payload of a document whose vector is unchanged (no graph work).
@@ -130,6 +211,7 @@ public final class NeighbourGraph<Payload>: @unchecked Sendable {
         ids[Int(label)] = nil
         payloads[Int(label)] = nil
         freeLabels.append(label)
+        changedSinceSave += 1
     }
 
     /// Every id the graph holds (the owner's reconciliation).

@@ -1,3 +1,4 @@
+import Glibc
 import ProxyCore
 import StoragePorts
 import VectorSearch
@@ -136,19 +137,35 @@ final class CollectionIndex: @unchecked Sendable {
     /// applied to the graph under the exclusive lock, and the graph is
     /// checked against the matrix id by id (a row can move between pages).
     /// Returns the index's bytes; nil when cancelled.
-    func buildGraph(shape: NeighbourGraph<JSONObject?>.Shape, cancelled: () -> Bool) throws(ProxyError) -> Int? {
+    ///
+    /// With a `file`, the graph saved there (`NeighbourGraph.save`) is read
+    /// first and only what changed since is redone; a file that cannot serve
+    /// (damaged, another shape) is named in `file.problem` and the graph
+    /// built afresh. The graph is saved again when a good part of it
+    /// (`resaveShare`) was redone.
+    func buildGraph(shape: NeighbourGraph<JSONObject?>.Shape, file: GraphFileUse?, cancelled: () -> Bool) throws(ProxyError) -> Int? {
         guard let dimension else { return nil }
         contents.writing { $0.touchedDuringBuild = [] }
+        var starting: NeighbourGraph<JSONObject?>?
+        if let file, access(file.path, F_OK) == 0 {
+            let count = contents.reading { $0.matrix?.count ?? 0 }
+            do {
+                starting = try NeighbourGraph.load(from: file.path, dimension: dimension, metric: metric, shape: shape, capacity: count + count / 8)
+                file.loaded = true
+            } catch {
+                file.problem = "\(file.path): \(error.reason)"
+            }
+        }
         let built: NeighbourGraph<JSONObject?>?
         do {
-            built = try NeighbourGraph.build(dimension: dimension, metric: metric, shape: shape, read: { from, limit in
+            built = try NeighbourGraph.build(dimension: dimension, metric: metric, shape: shape, starting: starting, read: { from, limit in
                 contents.reading { c in c.matrix?.rows(from: from, limit: limit) ?? ([], 0) }
             }, cancelled: cancelled)
         } catch {
             contents.writing { $0.touchedDuringBuild = nil }
             throw ProxyError.overloaded("the HNSW graph of collection \(name) could not be built: \(error.reason)")
         }
-        return try contents.writing { c throws(ProxyError) -> Int? in
+        let bytes = try contents.writing { c throws(ProxyError) -> Int? in
             let touched = c.touchedDuringBuild ?? []
             c.touchedDuringBuild = nil
             guard let graph = built, let matrix = c.matrix else { return nil }
@@ -166,6 +183,46 @@ final class CollectionIndex: @unchecked Sendable {
             }
             c.graph = graph
             return c.byteCount(searchThreads: searchThreads)
+        }
+        if let file, bytes != nil, let graph = built, graph.changedSinceSave > Int(Self.resaveShare * Double(graph.count)) {
+            // Under the shared lock: searches go on, changes wait until it is written.
+            mkdir(file.directory, 0o700)  // (already there: EEXIST)
+            contents.reading { _ in
+                do throws(NeighbourGraph<JSONObject?>.Failure) { try graph.save(to: file.path) } catch { file.problem = "\(file.path): \(error.reason)" }
+            }
+        }
+        return bytes
+    }
+
+    /// A graph read from disk is saved again once more than this share of it was redone.
+    static let resaveShare = 0.05
+
+    /// Where a collection's graph is kept on disk, and what became of it (builder thread, then loop).
+    final class GraphFileUse: @unchecked Sendable {
+        let directory: String
+        let path: String
+        var loaded = false
+        var problem: String?
+
+        init(directory: String, collection: String) {
+            self.directory = directory
+            path = directory + "/" + Self.fileName(collection)
+        }
+
+        /// The collection name's plain characters (up to 40) and a hash of
+        /// all of it: a name is any text, a file name is not.
+        static func fileName(_ collection: String) -> String {
+            let plain = collection.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)) }.prefix(40)
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a
+            for byte in collection.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+            return String(String.UnicodeScalarView(plain)) + "-" + String(hash, radix: 16) + ".hnsw"
+        }
+
+        /// Removes the saved graph (the collection was dropped).
+        static func remove(directory: String, collection: String) {
+            let path = directory + "/" + fileName(collection)
+            unlink(path)
+            unlink(path + ".ids")
         }
     }
 

@@ -20,6 +20,8 @@ public final class VectorStore {
         public var graphShape = NeighbourGraph<JSONObject?>.Shape()
         /// A search's `ef` when it names none (`vector.hnsw_ef`).
         public var defaultEf = 128
+        /// Where graphs are saved and read back at a restart (`vector.graph_directory`); nil: not kept.
+        public var graphDirectory: String?
         public init() {}
     }
 
@@ -31,7 +33,9 @@ public final class VectorStore {
     /// Set at close: a build under way stops at its next page.
     private let stopping = Locked(false)
     private var indexes: [String: CollectionIndex] = [:]
-    private var searches = 0, refreshes = 0, fallbacks = 0, approximate = 0, graphsBuilt = 0
+    private var searches = 0, refreshes = 0, fallbacks = 0, approximate = 0, graphsBuilt = 0, graphsLoaded = 0
+    /// Why a saved graph could not be read or written, the last time (`vector.graph_directory`).
+    private var graphFileProblem: String?
     /// Makes the embeddings an add or a text search lacks (`vector.embedder`); nil: none configured.
     public let embedder: TextEmbedder?
     let pending: PendingEmbeddings?
@@ -76,7 +80,10 @@ public final class VectorStore {
 
     public func dropCollection(name: String, _ done: @escaping Completion<Bool>) {
         storage.dropCollection(name: name) { [self] result in
-            if case .success = result { indexes[name] = nil }
+            if case .success = result {
+                indexes[name] = nil
+                if let directory = limits.graphDirectory { CollectionIndex.GraphFileUse.remove(directory: directory, collection: name) }
+            }
             done(result)
         }
     }
@@ -309,11 +316,13 @@ public final class VectorStore {
         }
         idx.graphState = .building(waiting: [waiter])
         idx.graphFailure = nil
-        graphsBuilt += 1
         let (shape, stopping) = (limits.graphShape, stopping)
+        let file = limits.graphDirectory.map { CollectionIndex.GraphFileUse(directory: $0, collection: idx.name) }
         builder.run({ Result { () throws(ProxyError) -> Int? in
-            try idx.buildGraph(shape: shape, cancelled: { stopping.withLock { $0 } })
-        } }) { result in
+            try idx.buildGraph(shape: shape, file: file, cancelled: { stopping.withLock { $0 } })
+        } }) { [self] result in
+            if file?.loaded == true { graphsLoaded += 1 } else { graphsBuilt += 1 }
+            if let problem = file?.problem { graphFileProblem = problem }
             guard case .building(let waiting) = idx.graphState else { return }
             switch result {
             case .success(let bytes?):
@@ -431,6 +440,7 @@ public final class VectorStore {
                              "memory_bytes": .int(Int64(indexes.values.reduce(0) { $0 + $1.bytes })),
                              "searches": .int(Int64(searches)), "refreshes": .int(Int64(refreshes)),
                              "approximate_searches": .int(Int64(approximate)), "graphs_built": .int(Int64(graphsBuilt)),
+                             "graphs_loaded": .int(Int64(graphsLoaded)), "graph_file_problem": graphFileProblem.map { .string($0) } ?? .null,
                              "keyword_fallbacks": .int(Int64(fallbacks))]
         if let embedder, let pending {
             o["embedder"] = embedder.status

@@ -36,8 +36,10 @@ struct Serve: ParsableCommand {
             throw failed(error.message)
         }
         let embedder = config.vector.embedder.map { OpenAIEmbedder(loop: loop, settings: $0, maxDimension: config.vector.maxDimension) }
+        var vector = config.vector
+        vector.graphDirectory = config.graphDirectory ?? ""
         let server = ProxyServer(config: config.server, log: log, loop: loop, handoff: handoff, backends: backends,
-                                 vector: config.vector, embedder: embedder)
+                                 vector: vector, embedder: embedder)
         server.startedWith = config
         if options.config != nil { server.reloadConfiguration = { try options.resolve() } }
         do {

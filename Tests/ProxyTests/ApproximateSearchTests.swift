@@ -98,6 +98,48 @@ struct ApproximateSearchTests {
         #expect(try Self.hits(ca, q, ["filter": ["g": 3], "exact": false]).allSatisfy { $0.id != "fresh" })
     }
 
+    static func vectorStatus(_ c: LineClient) throws -> JSONObject {
+        try #require(try c.result("server.status").objectValue?["vectors"]?.objectValue)
+    }
+
+    @Test("a restarted proxy reads its saved graph (vector.graph_directory) instead of building it; what changed since is redone; another shape is built afresh")
+    func savedGraphIsReadBack() throws {
+        let proxy = try ProxyProcess(backend: .sqlite, arguments: ["--config", try writeConfig("vector:\n  approximate_from_documents: 400\n")])
+        var c = try proxy.client()
+        _ = try c.result("vector.create_collection", ["name": "g", "dimension": 16])
+        let vs = Self.vectors(600, dimension: 16, seed: 9)
+        try VectorStoreTests.add(c, vs.enumerated().map { ("d\($0.offset)", "doc", ["g": .int(Int64($0.offset % 10))], $0.element) }, collection: "g")
+        let queries = Self.vectors(20, dimension: 16, seed: 123)
+        _ = try Self.hits(c, queries[0], ["exact": false])  // built, then saved
+        #expect(try Self.vectorStatus(c)["graphs_built"] == 1 && Self.vectorStatus(c)["graphs_loaded"] == 0)
+        // Changes after the save: a removed nearest, a new exact match.
+        let q = queries[7]
+        let nearest = try Self.hits(c, q)[0].id
+        #expect(try c.result("vector.delete_documents", ["ids": [.string(nearest)], "collection": "g"]) == 1)
+        try VectorStoreTests.add(c, [("fresh", "fresh", ["g": 3], q)], collection: "g")
+
+        proxy.stop()
+        try proxy.start()
+        c = try proxy.client()
+        let first = try Self.hits(c, q, ["exact": false]).map(\.id)
+        var status = try Self.vectorStatus(c)
+        #expect(status["graphs_loaded"] == 1 && status["graphs_built"] == 0 && status["graph_file_problem"] == .null, "\(status)")
+        #expect(first.first == "fresh" && !first.contains(nearest), "\(first)")
+        #expect(try Self.hits(c, q, ["filter": ["g": 3], "exact": false]).first?.id == "fresh", "the metadata came from storage")
+        let r = try Self.recall(c, queries, ["exact": false])
+        #expect(r >= 0.95, "recall of the graph read back: \(r)")
+
+        // Another hnsw_m: the saved graph cannot serve; named, and a new one is built (and saved).
+        proxy.stop()
+        let other = try ProxyProcess(backend: .sqlite, arguments: ["--config", try writeConfig("vector:\n  approximate_from_documents: 400\n  hnsw_m: 8\n")],
+                                     dir: proxy.dir)
+        c = try other.client()
+        #expect(try Self.hits(c, q, ["exact": false]).first?.id == "fresh")
+        status = try Self.vectorStatus(c)
+        #expect(status["graphs_loaded"] == 0 && status["graphs_built"] == 1, "\(status)")
+        #expect(status["graph_file_problem"]?.stringValue?.contains("hnsw_m") == true, "\(status)")
+    }
+
     @Test("exact: false walks a graph at any size; exact and ef are checked")
     func forcedAndChecked() throws {
         let proxy = try ProxyProcess(backend: .sqlite, arguments: ["--config", try writeConfig("vector:\n  max_ef: 500\n")])

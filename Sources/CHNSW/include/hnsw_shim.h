@@ -39,6 +39,22 @@ void hnsw_delete(hnsw_index *index, uint64_t label);
 size_t hnsw_search(const hnsw_index *index, const float *query, size_t k, size_t ef, hnsw_filter filter,
                    void *context, uint64_t *labels, float *distances);
 
+/// Writes the graph to `path` (hnswlib's format: vectors, links, labels).
+bool hnsw_save(const hnsw_index *index, const char *path, char *error, size_t error_size);
+
+/// A graph read from `path` with room for `capacity` vectors, checked for
+/// this dimension and shape and for links that stay inside it (a search
+/// trusts them); NULL and the reason in `error` otherwise.
+hnsw_index *hnsw_load(const char *path, size_t dimension, bool l2, size_t capacity, size_t m, size_t ef_construction,
+                      char *error, size_t error_size);
+
+/// The labels not deleted: writes up to `capacity`, returns how many there are.
+size_t hnsw_live_labels(const hnsw_index *index, uint64_t *labels, size_t capacity);
+
+/// The stored vector of a label not deleted (`dimension` floats, valid until
+/// the next add), or NULL.
+const float *hnsw_vector(const hnsw_index *index, uint64_t label);
+
 size_t hnsw_capacity(const hnsw_index *index);
 /// About what the graph holds in memory: vectors, links, locks, label map.
 size_t hnsw_bytes(const hnsw_index *index, size_t search_threads);
