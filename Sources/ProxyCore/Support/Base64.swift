@@ -21,37 +21,46 @@ public enum Base64 {
 
     /// Nil for text that is not padded base64.
     public static func decode(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard chars.count % 4 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(chars.count / 4 * 3)
-        for start in stride(from: 0, to: chars.count, by: 4) {
-            var n: UInt32 = 0, pad = 0
-            for (k, c) in chars[start..<start + 4].enumerated() {
-                if c == UInt8(ascii: "=") {
-                    guard start + 4 == chars.count, k >= 2 else { return nil }
-                    pad += 1
-                    n <<= 6
-                    continue
-                }
-                guard pad == 0, let v = value(c) else { return nil }
-                n = n << 6 | v
-            }
-            out.append(UInt8(n >> 16 & 255))
-            if pad < 2 { out.append(UInt8(n >> 8 & 255)) }
-            if pad < 1 { out.append(UInt8(n & 255)) }
-        }
-        return out
+        var text = text
+        return text.withUTF8 { decode(bytes: $0) }
     }
 
-    private static func value(_ c: UInt8) -> UInt32? {
-        switch c {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"): return UInt32(c - UInt8(ascii: "A"))
-        case UInt8(ascii: "a")...UInt8(ascii: "z"): return UInt32(c - UInt8(ascii: "a")) + 26
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt32(c - UInt8(ascii: "0")) + 52
-        case UInt8(ascii: "+"): return 62
-        case UInt8(ascii: "/"): return 63
-        default: return nil
+    /// The six bits each character stands for; 0xFF: not in the alphabet.
+    private static let sextets: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (i, c) in alphabet.enumerated() { table[Int(c)] = UInt8(i) }
+        return table
+    }()
+
+    private static func decode(bytes chars: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        guard chars.count % 4 == 0 else { return nil }
+        guard !chars.isEmpty else { return [] }
+        let pad = chars[chars.count - 1] == UInt8(ascii: "=") ? (chars[chars.count - 2] == UInt8(ascii: "=") ? 2 : 1) : 0
+        let body = chars.count - pad  // characters before the padding: each stands for six bits
+        return sextets.withUnsafeBufferPointer { table -> [UInt8]? in
+            var out = [UInt8]()
+            out.reserveCapacity(chars.count / 4 * 3)
+            var bad: UInt8 = 0
+            var start = 0
+            while start + 4 <= body {  // whole quadruples, the hot loop: no branch per character
+                let a = table[Int(chars[start])], b = table[Int(chars[start + 1])], c = table[Int(chars[start + 2])], d = table[Int(chars[start + 3])]
+                bad |= a | b | c | d
+                let n = UInt32(a & 63) << 18 | UInt32(b & 63) << 12 | UInt32(c & 63) << 6 | UInt32(d & 63)
+                out.append(UInt8(truncatingIfNeeded: n >> 16))
+                out.append(UInt8(truncatingIfNeeded: n >> 8))
+                out.append(UInt8(truncatingIfNeeded: n))
+                start += 4
+            }
+            guard bad & 0xC0 == 0 else { return nil }
+            if pad > 0 {  // the last quadruple: 2 or 3 characters, then padding
+                let a = table[Int(chars[start])], b = table[Int(chars[start + 1])]
+                let c = pad == 1 ? table[Int(chars[start + 2])] : 0
+                guard (a | b | c) & 0xC0 == 0 else { return nil }
+                let n = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6
+                out.append(UInt8(truncatingIfNeeded: n >> 16))
+                if pad == 1 { out.append(UInt8(truncatingIfNeeded: n >> 8)) }
+            }
+            return out
         }
     }
 }
