@@ -72,6 +72,13 @@ HNSW_SIMD_CLONES float squaredDistance(const float *a, const float *b, size_t n)
     return sum;
 }
 
+}  // namespace
+
+float hnsw_dot(const float *a, const float *b, size_t n) { return innerProduct(a, b, n); }
+float hnsw_squared_distance(const float *a, const float *b, size_t n) { return squaredDistance(a, b, n); }
+
+namespace {
+
 // hnswlib keeps the smallest distances: a larger inner product is nearer.
 float negatedInnerProduct(const void *a, const void *b, const void *dimension) {
     return -innerProduct(static_cast<const float *>(a), static_cast<const float *>(b), *static_cast<const size_t *>(dimension));

@@ -55,6 +55,12 @@ size_t hnsw_live_labels(const hnsw_index *index, uint64_t *labels, size_t capaci
 /// the next add), or NULL.
 const float *hnsw_vector(const hnsw_index *index, uint64_t label);
 
+/// Σ a[i]·b[i] and Σ (a[i] − b[i])² with the widest SIMD this machine has
+/// (AVX-512, AVX2 or SSE, chosen when the program loads): the graph's
+/// distances, and the exact scan's (memory-bound: wider loads read faster).
+float hnsw_dot(const float *a, const float *b, size_t n);
+float hnsw_squared_distance(const float *a, const float *b, size_t n);
+
 size_t hnsw_capacity(const hnsw_index *index);
 /// About what the graph holds in memory: vectors, links, locks, label map.
 size_t hnsw_bytes(const hnsw_index *index, size_t search_threads);
