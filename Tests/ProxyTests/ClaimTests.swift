@@ -62,7 +62,7 @@ struct ClaimTests {
         let second = backend == .postgresql
             ? try ProxyProcess(backend: .postgresql, arguments: ["--database", try TestPostgres.database(named: first.dir)])
             : first
-        let n = 2000
+        let n = underSanitizer ? 500 : 2000
         try Self.saveDueTasks(try first.client(), count: n)
         let schedulers = try (0..<4).map { try Scheduler("w\($0)", ($0 % 2 == 0 ? first : second).address) }
         schedulers.forEach { $0.start() }

@@ -29,7 +29,7 @@ struct LifecycleTests {
     @Test("kill -9 at random moments, many times: every acknowledged write is found", arguments: TestBackend.allCases)
     func killNineKeepsAcknowledgedWrites(backend: TestBackend) throws {
         let proxy = try ProxyProcess(backend: backend)
-        let cycles = 10
+        let cycles = underSanitizer ? 4 : 10
         var tasks: [String] = [], logs: [String] = [], transactions: [String] = []
         var generator = SystemRandomNumberGenerator()
         for cycle in 0..<cycles {

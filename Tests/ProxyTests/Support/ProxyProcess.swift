@@ -25,6 +25,12 @@ enum TestBackend: String, CaseIterable, CustomStringConvertible, Sendable {
     }
 }
 
+/// Whether the suites run under a sanitizer (scripts/sanitize): memory
+/// figures mean nothing there (its quarantine keeps freed memory), and the
+/// heaviest loads are cut down (a sanitized proxy is several times slower,
+/// and the ThreadSanitizer pass is CI's longest step).
+let underSanitizer = ProcessInfo.processInfo.environment["STORAGE_PROXY_SANITIZER"] != nil
+
 /// Databases on the throwaway PostgreSQL that `scripts/test` starts.
 enum TestPostgres {
     static func serverURL() throws -> String {
