@@ -104,10 +104,11 @@ struct ApproximateSearchTests {
 
     @Test("a restarted proxy reads its saved graph (vector.graph_directory) instead of building it; what changed since is redone; another shape is built afresh")
     func savedGraphIsReadBack() throws {
-        let proxy = try ProxyProcess(backend: .sqlite, arguments: ["--config", try writeConfig("vector:\n  approximate_from_documents: 400\n")])
+        // Small: each graph insert in a sanitized proxy takes long.
+        let proxy = try ProxyProcess(backend: .sqlite, arguments: ["--config", try writeConfig("vector:\n  approximate_from_documents: 200\n")])
         var c = try proxy.client()
         _ = try c.result("vector.create_collection", ["name": "g", "dimension": 16])
-        let vs = Self.vectors(600, dimension: 16, seed: 9)
+        let vs = Self.vectors(300, dimension: 16, seed: 9)
         try VectorStoreTests.add(c, vs.enumerated().map { ("d\($0.offset)", "doc", ["g": .int(Int64($0.offset % 10))], $0.element) }, collection: "g")
         let queries = Self.vectors(20, dimension: 16, seed: 123)
         _ = try Self.hits(c, queries[0], ["exact": false])  // built, then saved
@@ -131,7 +132,7 @@ struct ApproximateSearchTests {
 
         // Another hnsw_m: the saved graph cannot serve; named, and a new one is built (and saved).
         proxy.stop()
-        let other = try ProxyProcess(backend: .sqlite, arguments: ["--config", try writeConfig("vector:\n  approximate_from_documents: 400\n  hnsw_m: 8\n")],
+        let other = try ProxyProcess(backend: .sqlite, arguments: ["--config", try writeConfig("vector:\n  approximate_from_documents: 200\n  hnsw_m: 8\n")],
                                      dir: proxy.dir)
         c = try other.client()
         #expect(try Self.hits(c, q, ["exact": false]).first?.id == "fresh")

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Testing
 @testable import VectorSearch
@@ -7,6 +8,11 @@ import Testing
 /// Small enough for the sanitizers (hnswlib's loader is C++ reading a file).
 @Suite("NeighbourGraph on disk")
 struct GraphFileTests {
+    /// Documents per graph: fewer under a sanitizer, where each hnswlib insert takes long (scripts/sanitize).
+    static let n = ProcessInfo.processInfo.environment["STORAGE_PROXY_SANITIZER"] == nil ? 400 : 100
+    /// Documents removed, replaced and added between a save and the read back.
+    static let changed = n / 10
+
     static func folder() -> String {
         var template = Array("/tmp/graph-file-XXXXXX".utf8CString)
         return String(cString: mkdtemp(&template)!)
@@ -27,13 +33,13 @@ struct GraphFileTests {
     @Test("saved and read back: the same hits for every query, nothing redone, payloads set from the matrix")
     func roundTrip() throws {
         let dir = Self.folder(), path = dir + "/g.hnsw"
-        let matrix = try Self.matrix(400)
+        let matrix = try Self.matrix(Self.n)
         let graph = try NeighbourGraphTests.built(matrix)
-        #expect(graph.changedSinceSave == 400)
+        #expect(graph.changedSinceSave == Self.n)
         try graph.save(to: path)
         #expect(graph.changedSinceSave == 0)
         let loaded = try Self.load(path, matrix)
-        #expect(loaded.count == 400 && loaded.changedSinceSave == 0, "\(loaded.changedSinceSave) redone")
+        #expect(loaded.count == Self.n && loaded.changedSinceSave == 0, "\(loaded.changedSinceSave) redone")
         for q in NeighbourGraphTests.clustered(20, dimension: 16, seed: 5) {
             #expect(try matrix.search(q, k: 10, graph: loaded, ef: 32) == matrix.search(q, k: 10, graph: graph, ef: 32))
             // The filter reads the payloads the build set (from the matrix: d<i> carries i).
@@ -45,18 +51,19 @@ struct GraphFileTests {
     @Test("read back under a matrix that changed since: removed ids gone, replaced and new ones found where they are now")
     func changedSinceTheSave() throws {
         let dir = Self.folder(), path = dir + "/g.hnsw"
-        var matrix = try Self.matrix(400)
+        let (n, c) = (Self.n, Self.changed)
+        var matrix = try Self.matrix(n)
         let graph = try NeighbourGraphTests.built(matrix)
         graph.remove(id: "d3")  // a free label in the file
         try graph.save(to: path)
-        let moved = NeighbourGraphTests.clustered(30, dimension: 16, seed: 11)
-        let removed = Set((100..<130).map { "d\($0)" })
+        let moved = NeighbourGraphTests.clustered(c, dimension: 16, seed: 11)
+        let removed = Set((n / 4..<n / 4 + c).map { "d\($0)" })
         for id in removed { matrix.remove(id: id) }
-        for i in 0..<30 { try matrix.upsert(id: "d\(i + 200)", moved[i], payload: i + 200) }
-        for i in 0..<30 { try matrix.upsert(id: "new\(i)", moved[(i + 7) % 30], payload: 1000 + i) }
+        for i in 0..<c { try matrix.upsert(id: "d\(i + n / 2)", moved[i], payload: i + n / 2) }
+        for i in 0..<c { try matrix.upsert(id: "new\(i)", moved[(i + 7) % c], payload: 1000 + i) }
         let loaded = try Self.load(path, matrix)
         #expect(loaded.count == matrix.count)
-        #expect(loaded.changedSinceSave == 30 + 30 + 30 + 1, "\(loaded.changedSinceSave): removed, replaced, new, and d3 again")
+        #expect(loaded.changedSinceSave == 3 * c + 1, "\(loaded.changedSinceSave): removed, replaced, new, and d3 again")
         #expect(Set(loaded.allIDs) == Set(matrix.ids))
         for q in moved {
             let hits = try matrix.search(q, k: 5, graph: loaded, ef: 64)
@@ -69,7 +76,7 @@ struct GraphFileTests {
     @Test("a damaged, mismatched or other-shaped file is refused with its reason")
     func refusals() throws {
         let dir = Self.folder(), path = dir + "/g.hnsw"
-        let matrix = try Self.matrix(300)
+        let matrix = try Self.matrix(Self.n)
         let graph = try NeighbourGraphTests.built(matrix)
         try graph.save(to: path)
         func reason(_ shape: NeighbourGraph<Int>.Shape = .init()) -> String? {
@@ -78,7 +85,7 @@ struct GraphFileTests {
         #expect(reason() == nil)
         #expect(reason(.init(m: 8)).map { $0.contains("hnsw_m") } == true, "\(reason(.init(m: 8)) ?? "loaded")")
         #expect(throws: NeighbourGraph<Int>.Failure.self) {
-            try NeighbourGraph<Int>.load(from: path, dimension: 8, metric: .cosine, shape: .init(), capacity: 300)
+            try NeighbourGraph<Int>.load(from: path, dimension: 8, metric: .cosine, shape: .init(), capacity: Self.n)
         }
         // One byte of hnswlib's file changed: its ids file no longer vouches for it.
         let file = fopen(path, "r+b")!
