@@ -60,20 +60,14 @@ enum GraphFile {
         return ids
     }
 
-    /// Size and a 64-bit hash of a file's bytes, read a megabyte at a time.
+    /// Size and a 64-bit hash of a file's bytes.
     static func digest(of path: String) throws(Problem) -> (size: Int, hash: UInt64) {
-        guard let file = fopen(path, "rb") else { throw Problem(reason: "cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { fclose(file) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var size = 0
         var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
-        while true {
-            let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress!, 1, $0.count, file) }
-            if n == 0 { break }
-            hash = hash64(buffer[..<n], seed: hash)
-            size += n
+        try eachMegabyte(of: path) { chunk in
+            hash = hash64(chunk, seed: hash)
+            size += chunk.count
         }
-        guard ferror(file) == 0 else { throw Problem(reason: "cannot read \(path)") }
         return (size, hash)
     }
 
@@ -115,15 +109,21 @@ enum GraphFile {
     }
 
     private static func read(_ path: String) throws(Problem) -> [UInt8] {
+        var out: [UInt8] = []
+        try eachMegabyte(of: path) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// The file's bytes a megabyte at a time.
+    private static func eachMegabyte(of path: String, _ body: (ArraySlice<UInt8>) -> Void) throws(Problem) {
         guard let file = fopen(path, "rb") else { throw Problem(reason: "cannot open \(path): \(String(cString: strerror(errno)))") }
         defer { fclose(file) }
-        var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress!, 1, $0.count, file) }
             if n == 0 { break }
-            out.append(contentsOf: buffer[..<n])
+            body(buffer[..<n])
         }
-        return out
+        guard ferror(file) == 0 else { throw Problem(reason: "cannot read \(path)") }
     }
 }

@@ -321,6 +321,8 @@ struct VectorStoreTests {
         #expect(try field("vector.add_documents", ["documents": ["x"], "embeddings": [Self.base64([1, 0, 0])]]) == "embeddings[0]")
         #expect(try field("vector.search", ["embedding": Self.base64([1])]) == "embedding")
         #expect(try field("vector.search", ["embedding": ""]) == "embedding")
+        // Longer than vector.max_dimension floats (4,096 by default) can be: refused before it is decoded.
+        #expect(try field("vector.search", ["embedding": .string(String(repeating: "AAAA", count: 6_000))]) == "embedding")
         #expect(try field("vector.add_documents", ["documents": []]) == "documents")
         #expect(try field("vector.add_documents", ["documents": .array(Array(repeating: "x", count: 11))]) == "documents")
         #expect(try field("vector.add_documents", ["documents": ["x", "y"], "metadata": [[:]]]) == "metadata")
