@@ -89,8 +89,21 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
         rowOf[id] = ids.count
         ids.append(id)
         payloads.append(payload)
+        if values.count + dimension > values.capacity { values = Self.regrown(values, toHold: values.count + dimension) }
         values.append(contentsOf: stored)
         heapBytes += Self.heapBytes(of: id) + weigh(payload)
+    }
+
+    /// `values` moved to a block twice as large (as `append` would grow it),
+    /// asked for huge pages before anything is written to it: the scan reads
+    /// every row, and over a 150 MiB matrix 4 KiB pages cost it ~10%
+    /// (BENCHMARKS.md).
+    private static func regrown(_ values: [Float], toHold needed: Int) -> [Float] {
+        let capacity = max(needed, values.capacity * 2)
+        return [Float](unsafeUninitializedCapacity: capacity) { room, initialized in
+            vector_memory_prefer_huge_pages(room.baseAddress, capacity * MemoryLayout<Float>.stride, false)
+            initialized = room.initialize(fromContentsOf: values)
+        }
     }
 
     /// Removes the vector; false when there was none. The last row fills its place.

@@ -235,11 +235,17 @@ final class CollectionIndex: @unchecked Sendable {
     /// scores only those that pass (measured in BENCHMARKS.md, "Search").
     static let graphFilterShare = 0.03
 
+    /// Up to this share of the collection, a filter's candidates from the
+    /// postings are scanned instead of every document: each candidate costs
+    /// a set insert and a row lookup besides the filter test the full scan
+    /// pays per document (about three times as much).
+    static let candidateScanShare = 0.25
+
     /// The `k` nearest documents the filter accepts (worker thread). A
-    /// filter with an equality at its root is tested on the documents holding
-    /// that value alone (`MetadataPostings`), exactly, whenever that is the
-    /// cheaper way: always instead of the scan, and instead of the graph when
-    /// they are under `graphFilterShare` of the collection.
+    /// filter the postings narrow (`MetadataPostings.candidates`) is tested on
+    /// its candidates alone, exactly, whenever that is the cheaper way:
+    /// instead of the scan when they are under `candidateScanShare` of the
+    /// collection, instead of the graph under `graphFilterShare`.
     func nearest(_ query: [Float], k: Int, filter: MetadataFilter?, plan: Plan, forced: Bool) throws(ProxyError) -> [VectorMatrix<JSONObject?>.Hit] {
         do {
             return try contents.reading { c throws(VectorMatrix<JSONObject?>.Problem) in
@@ -247,8 +253,8 @@ final class CollectionIndex: @unchecked Sendable {
                 let allowed = filter.map { f in { (m: JSONObject?) in f.accepts(m) } }
                 let walk: Bool
                 if case .graph = plan, c.graph != nil { walk = true } else { walk = false }
-                if let filter, !(walk && forced), let candidates = c.postings.candidates(for: filter),
-                   !walk || Double(candidates.count) < Self.graphFilterShare * Double(matrix.count) {
+                let limit = Int((walk ? Self.graphFilterShare : Self.candidateScanShare) * Double(matrix.count))
+                if let filter, !(walk && forced), let candidates = c.postings.candidates(for: filter, limit: limit) {
                     return try matrix.search(query, k: k, among: candidates, allowed: allowed)
                 }
                 if case .graph(let ef) = plan, let graph = c.graph,

@@ -21,7 +21,7 @@ struct MetadataPostingsTests {
         return p
     }
 
-    @Test("an equality or $in on a plain key at the root gives candidates (the smallest); other filters none", arguments: [
+    @Test("equalities, $in and ranges give candidates; $and the smallest, $or the union; negations and $exists none", arguments: [
         (#"{"user": "u1"}"#, ["a", "c"] as [String]?),
         (#"{"user": {"$eq": "u2"}}"#, ["b"]),
         (#"{"year": 2023}"#, ["b", "c"]),  // numbers by value: 2023.0 is 2023
@@ -29,17 +29,27 @@ struct MetadataPostingsTests {
         (#"{"user": {"$in": ["u2", "nobody"]}}"#, ["b"]),
         (#"{"tags": "y", "user": "u2"}"#, ["b"]),  // the smaller of two
         (#"{"year": 2023, "user": "u2"}"#, ["b"]),
-        (#"{"$and": [{"user": "u1"}, {"year": {"$gt": 2000}}]}"#, ["a", "c"]),  // an explicit $and at the root too
-        (#"{"user": "u1", "year": {"$gte": 2024}}"#, ["a", "c"]),
+        (#"{"$and": [{"user": "u1"}, {"year": {"$gt": 2000}}]}"#, ["a", "c"]),  // an explicit $and too
+        (#"{"user": "u1", "year": {"$gte": 2024}}"#, ["a"]),
         (#"{"year": null}"#, ["d"]),
         (#"{"user": "nobody"}"#, []),
-        (#"{"a.b": 5}"#, nil),  // a dotted name may be a path: not indexed
-        (#"{"n.k": 1}"#, nil),
-        (#"{"$or": [{"user": "u1"}, {"user": "u2"}]}"#, nil),
+        (#"{"a.b": 5}"#, ["c"]),  // a key with a dot in its name
+        (#"{"n.k": 1}"#, ["a"]),  // a path into a nested object
+        (#"{"n.k": {"$lte": 0}}"#, []),
+        (#"{"$or": [{"user": "u1"}, {"user": "u2"}]}"#, ["a", "b", "c"]),
+        (#"{"$or": [{"user": "u2"}, {"n.k": 1}]}"#, ["a", "b"]),
+        (#"{"$or": [{"user": "u2"}, {"year": {"$ne": 1}}]}"#, nil),  // one operand may pass anything
         (#"{"user": {"$ne": "u1"}}"#, nil),
+        (#"{"user": {"$nin": ["u1"]}}"#, nil),
         (#"{"$not": {"user": "u1"}}"#, nil),
         (#"{"user": {"$not": {"$eq": "u1"}}, "tags": "x"}"#, ["a"]),
-        (#"{"year": {"$gt": 2000}}"#, nil),
+        (#"{"year": {"$gt": 2000}}"#, ["a", "b", "c"]),  // null has no order
+        (#"{"year": {"$lt": 2024}}"#, ["b", "c"]),
+        (#"{"tags": {"$gte": "y"}}"#, ["a", "b"]),
+        (#"{"user": {"$exists": true}}"#, nil),  // an object or an empty list holds no value here
+        (#"{"user": {"$exists": false}}"#, nil),
+        (#"{"year": {"$gte": 2023, "$lt": 2024}}"#, ["b", "c"]),
+        (#"{"tags": {"$gte": "y", "$lte": "x"}}"#, ["a"]),  // a list: "y" meets one condition, "x" the other
     ])
     func candidates(filter: String, expected: [String]?) throws {
         let f = try MetadataFilterTests.parse(filter)
@@ -48,6 +58,19 @@ struct MetadataPostingsTests {
         if let found {
             for (id, m) in Self.docs where f.accepts(m) { #expect(found.contains(id), "\(id) passes \(filter) but is no candidate") }
         }
+    }
+
+    @Test("no candidates past the limit: testing every document is then the cheaper way")
+    func limit() throws {
+        let p = Self.postings()
+        let range = try MetadataFilterTests.parse(#"{"year": {"$gt": 2000}}"#)
+        #expect(p.candidates(for: range, limit: 3)?.count == 3)
+        #expect(p.candidates(for: range, limit: 2) == nil)
+        #expect(p.candidates(for: try MetadataFilterTests.parse(#"{"$or": [{"user": "u1"}, {"user": "u2"}]}"#), limit: 2) == nil)
+        #expect(p.candidates(for: try MetadataFilterTests.parse(#"{"user": "u2", "year": {"$gt": 2000}}"#), limit: 2) == ["b"])
+        // Conditions on one field narrow together: neither bound alone passes at most 2.
+        #expect(p.candidates(for: try MetadataFilterTests.parse(#"{"year": {"$gte": 2023, "$lt": 2024}}"#), limit: 2) == ["b", "c"])
+        #expect(p.candidates(for: try MetadataFilterTests.parse(#"{"year": {"$gte": 2023}, "n.k": {"$exists": false}}"#), limit: 2) == nil)
     }
 
     @Test("removes and replaces follow; memory comes back to nothing")

@@ -79,6 +79,11 @@ public struct MetadataFilter: Sendable {
 
     private static func meetsOne(_ value: JSONValue, _ condition: Condition) -> Bool {
         guard let v = Scalar(value) else { return false }
+        return meets(scalar: v, condition)
+    }
+
+    /// One scalar against a positive condition (false for `$ne`, `$nin`, `$exists`).
+    static func meets(scalar v: Scalar, _ condition: Condition) -> Bool {
         switch condition {
         case .equal(let s): return v == s
         case .oneOf(let set): return set.contains(v)
