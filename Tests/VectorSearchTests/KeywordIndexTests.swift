@@ -42,6 +42,11 @@ struct KeywordIndexTests {
         a.count == b.count && zip(a, b).allSatisfy { $0.id == $1.id && abs($0.score - $1.score) <= 1e-9 * max(1, abs($1.score)) }
     }
 
+    /// Each query is checked against scoring every document, slow under the
+    /// sanitizers (ThreadSanitizer finished this test last, after ~7 minutes):
+    /// there every round's changes still run, with a quarter of the queries.
+    static let queriesPerRound = ProcessInfo.processInfo.environment["STORAGE_PROXY_SANITIZER"] == nil ? 40 : 10
+
     @Test("top-k equals scoring every document: adds, replaces, removes (past a rebuild), filters, every k")
     func againstReference() {
         var random = Random(state: 29)
@@ -60,7 +65,7 @@ struct KeywordIndexTests {
                 }
             }
             #expect(index.count == docs.count)
-            for q in 0..<40 {
+            for q in 0..<Self.queriesPerRound {
                 let words = Array(Set((0..<(q % 4 + 1)).map { _ in "w\(Int(random.next() % 320))" }))
                 for k in [1, 10, 100] {
                     #expect(Self.same(index.search(words, k: k), Self.reference(docs, words, k: k)), "round \(round), \(words), k \(k)")

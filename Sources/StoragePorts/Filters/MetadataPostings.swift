@@ -153,14 +153,16 @@ public struct MetadataPostings: Sendable {
     }
 
     /// Every set joined, or nil when one is nil or the union would pass `limit`.
+    /// One set is answered as it is stored (shared, not copied: an equality's
+    /// 10,000 ids cost no hashing).
     private static func union<Sets: Sequence<Set<String>?>>(_ sets: Sets, limit: Int) -> Set<String>? {
-        var all = Set<String>()
+        var all: Set<String>?
         for set in sets {
             guard let set, set.count <= limit else { return nil }
-            all.formUnion(set)
-            if all.count > limit { return nil }
+            if all == nil { all = set } else { all!.formUnion(set) }
+            if all!.count > limit { return nil }
         }
-        return all
+        return all ?? []
     }
 }
 
