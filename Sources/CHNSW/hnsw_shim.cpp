@@ -13,29 +13,15 @@
 #include <string>
 
 #include "hnswlib.h"
+#include "simd_clones.h"
 
 namespace {
 
-// A clone's resolver runs while the dynamic loader relocates, before a
-// sanitizer's runtime is up, and instrumented it crashes: sanitized builds
-// take the plain version.
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define HNSW_SANITIZED 1
-#endif
-#endif
-
-#if defined(__x86_64__) && defined(__clang__) && !defined(HNSW_SANITIZED)
-#define HNSW_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define HNSW_SIMD_CLONES
-#endif
-
-// Plain loops that the compiler vectorizes for each clone: allowed to
-// reorder the sum and fuse multiply-adds (as FAISS's kernels are), it keeps
-// four 16-lane FMA chains going on AVX-512 (64-byte loads, a cache line
-// each). The scan is bound by memory; with that many loads in flight it read
-// ~10% faster than two 8-lane accumulators without FMA (BENCHMARKS.md).
+// The walk's distances: plain loops the compiler vectorizes for each clone,
+// allowed to reorder the sum and fuse multiply-adds (as FAISS's kernels
+// are): four 16-lane FMA chains on AVX-512, for the short latency a walk
+// (one random node after another) needs. The scores a search answers come
+// from the matrix's kernels (scan_kernels.cpp), the walk only navigates.
 HNSW_SIMD_CLONES float innerProduct(const float *a, const float *b, size_t n) {
 #pragma clang fp reassociate(on) contract(fast)
     float sum = 0;
@@ -54,9 +40,6 @@ HNSW_SIMD_CLONES float squaredDistance(const float *a, const float *b, size_t n)
 }
 
 }  // namespace
-
-float hnsw_dot(const float *a, const float *b, size_t n) { return innerProduct(a, b, n); }
-float hnsw_squared_distance(const float *a, const float *b, size_t n) { return squaredDistance(a, b, n); }
 
 namespace {
 

@@ -135,32 +135,31 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
         return search(prepared: q, k: k, allowed: allowed)
     }
 
+    /// Rows scored per call of the kernel: their 1,024 scores fit in 4 KiB (L1).
+    private static var block: Int { 1024 }
+
     func search(prepared q: [Float], k: Int, allowed: ((Payload) -> Bool)?) -> [Hit] {
         guard k > 0, count > 0 else { return [] }
         var best = TopK(min(k, count))
-        q.withUnsafeBufferPointer { qp in
-            values.withUnsafeBufferPointer { vp in
-                // l2 ranks by −‖q − v‖², summed directly: the expansion ‖q‖² + ‖v‖² − 2 q·v
-                // would cost the same and lose every digit to cancellation once the norms are large.
-                // One loop per metric: with both kernels in one loop body the scan ran at half the speed.
-                if metric == .l2 {
-                    scan(qp.baseAddress!, vp.baseAddress!, allowed, &best) { -Self.squaredDistance($0, $1, $2) }
-                } else {
-                    scan(qp.baseAddress!, vp.baseAddress!, allowed, &best) { Self.dot($0, $1, $2) }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.block) { scores in
+            q.withUnsafeBufferPointer { qp in
+                values.withUnsafeBufferPointer { vp in
+                    var start = 0
+                    while start < count {
+                        let n = min(Self.block, count - start)
+                        score(qp.baseAddress!, vp.baseAddress! + start * dimension, n, scores.baseAddress!)
+                        for i in 0..<n {
+                            let r = rank(fromScore: scores[i])
+                            // The score first: a filter's test costs several scores, and only a row
+                            // that would enter the top k needs one.
+                            if r > best.threshold, allowed?(payloads[start + i]) ?? true { best.offer(rank: r, row: start + i) }
+                        }
+                        start += n
+                    }
                 }
             }
         }
         return best.sorted().map { e in hit(row: e.row, rank: e.rank) }
-    }
-
-    @inline(__always)
-    private func scan(_ q: UnsafePointer<Float>, _ values: UnsafePointer<Float>, _ allowed: ((Payload) -> Bool)?, _ best: inout TopK,
-                      _ rank: (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float) {
-        for row in 0..<count {
-            if let allowed, !allowed(payloads[row]) { continue }
-            let r = rank(q, values + row * dimension, dimension)
-            if r > best.threshold { best.offer(rank: r, row: row) }
-        }
     }
 
     /// The `k` nearest among the documents `ids` names (unknown ones are
@@ -172,9 +171,8 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
         var best = TopK(min(k, count))
         for id in ids {
             guard let row = rowOf[id] else { continue }
-            if let allowed, !allowed(payloads[row]) { continue }
             let r = rank(q, row: row)
-            if r > best.threshold { best.offer(rank: r, row: row) }
+            if r > best.threshold, allowed?(payloads[row]) ?? true { best.offer(rank: r, row: row) }
         }
         return best.sorted().map { e in hit(row: e.row, rank: e.rank) }
     }
@@ -182,13 +180,24 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
     /// Higher is nearer: −‖q − v‖² (l2) or q·v, computed as the scan computes it
     /// (so a document has one score whichever search found it).
     func rank(_ q: [Float], row: Int) -> Float {
+        var s: Float = 0
         q.withUnsafeBufferPointer { qp in
-            values.withUnsafeBufferPointer { vp in
-                let v = vp.baseAddress! + row * dimension
-                return metric == .l2 ? -Self.squaredDistance(qp.baseAddress!, v, dimension) : Self.dot(qp.baseAddress!, v, dimension)
-            }
+            values.withUnsafeBufferPointer { vp in score(qp.baseAddress!, vp.baseAddress! + row * dimension, 1, &s) }
         }
+        return rank(fromScore: s)
     }
+
+    /// The kernels' scores of `n` consecutive rows (C, `scan_kernels.cpp`):
+    /// q·v, or ‖q − v‖² for l2, summed directly — the expansion
+    /// ‖q‖² + ‖v‖² − 2 q·v would cost the same and lose every digit to
+    /// cancellation once the norms are large.
+    private func score(_ q: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        if metric == .l2 { vector_squared_distance_rows(q, rows, dimension, n, out) } else { vector_dot_rows(q, rows, dimension, n, out) }
+    }
+
+    /// l2 ranks by the negated squared distance: higher is nearer for every metric.
+    @inline(__always)
+    private func rank(fromScore s: Float) -> Float { metric == .l2 ? -s : s }
 
     func hit(row: Int, rank: Float) -> Hit { Hit(id: ids[row], score: metric == .l2 ? (-rank).squareRoot() : rank) }
 
@@ -221,24 +230,9 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
 
     /// Σ a[i]·b[i] of two vectors of one length (SIMD, as the scan does it).
     public static func dot(_ a: [Float], _ b: [Float]) -> Float {
-        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in dot(ap.baseAddress!, bp.baseAddress!, a.count) } }
-    }
-
-    /// Σ (a[i] − b[i])², as `dot` does it.
-    @inline(__always)
-    static func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        hnsw_squared_distance(a, b, n)
-    }
-
-    /// Σ a[i]·b[i] by the C kernels the graph uses (CHNSW): compiled for
-    /// AVX-512, AVX2 and plain x86-64, the widest this machine has chosen
-    /// when the program loads. Swift's SIMD types compile to the baseline's
-    /// 4-lane SSE only, and the scan, bound by memory, read 7.4 GB/s with
-    /// them against 11.8 with these (BENCHMARKS.md). Every score, scan or
-    /// graph, comes from here: one document, one score.
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        hnsw_dot(a, b, n)
+        var s: Float = 0
+        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in vector_dot_rows(ap.baseAddress!, bp.baseAddress!, a.count, 1, &s) } }
+        return s
     }
 }
 

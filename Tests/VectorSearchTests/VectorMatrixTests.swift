@@ -54,6 +54,24 @@ struct VectorMatrixTests {
         }
     }
 
+    @Test("a row's score is the same whether the scan met it among four rows or alone, or a candidate scan did",
+          arguments: VectorMetric.allCases, [1, 5, 16, 17, 33, 390])
+    func oneScorePerRow(metric: VectorMetric, dimension: Int) throws {
+        var random = Random(state: UInt64(dimension) * 7 + 3)
+        var matrix = VectorMatrix(dimension: dimension, metric: metric)
+        for i in 0..<11 { try matrix.upsert(id: "d\(i)", random.vector(dimension)) }  // two groups of four, then three alone
+        let q = random.vector(dimension)
+        let scanned = try matrix.search(q, k: 11)
+        #expect(scanned.count == 11)
+        for hit in scanned {
+            let alone = try matrix.search(q, k: 1, among: [hit.id])
+            #expect(alone == [hit], "\(hit.id): the scan and a one-row candidate scan disagree")
+        }
+        let byID = Dictionary(uniqueKeysWithValues: scanned.map { ($0.id, $0.score) })
+        let everyOther = try matrix.search(q, k: 11, among: (0..<11).filter { $0 % 2 == 1 }.map { "d\($0)" })
+        for hit in everyOther { #expect(hit.score == byID[hit.id], "\(hit.id)") }
+    }
+
     @Test("replace, remove (the last row moves), filters before ranking, k past the count")
     func writesAndFilters() throws {
         var m = VectorMatrix(dimension: 3, metric: .dot, payload: String.self)

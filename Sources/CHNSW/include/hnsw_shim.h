@@ -55,11 +55,13 @@ size_t hnsw_live_labels(const hnsw_index *index, uint64_t *labels, size_t capaci
 /// the next add), or NULL.
 const float *hnsw_vector(const hnsw_index *index, uint64_t label);
 
-/// Σ a[i]·b[i] and Σ (a[i] − b[i])² with the widest SIMD this machine has
-/// (AVX-512, AVX2 or SSE, chosen when the program loads): the graph's
-/// distances, and the exact scan's (memory-bound: wider loads read faster).
-float hnsw_dot(const float *a, const float *b, size_t n);
-float hnsw_squared_distance(const float *a, const float *b, size_t n);
+/// The exact scan's scores (scan_kernels.cpp): for each of `count` rows of
+/// `dimension` floats from `rows`, Σ q[i]·row[i] (or Σ (q[i] − row[i])²)
+/// into `scores`, with the widest SIMD this machine has (AVX-512, AVX2 or
+/// SSE, chosen when the program loads). A row's score does not depend on
+/// `count` or on its place among the rows.
+void vector_dot_rows(const float *q, const float *rows, size_t dimension, size_t count, float *scores);
+void vector_squared_distance_rows(const float *q, const float *rows, size_t dimension, size_t count, float *scores);
 
 /// Asks the kernel to back the whole 2 MiB pages inside [start, start +
 /// bytes) with transparent huge pages: memory not touched yet gets them
