@@ -187,7 +187,9 @@ public struct VectorMatrix<Payload: Sendable>: Sendable {
         return rank(fromScore: s)
     }
 
-    /// The kernels' scores of `n` consecutive rows (C, `scan_kernels.cpp`):
+    /// The kernels' scores of `n` consecutive rows (C, `scan_kernels.cpp`, as
+    /// Swift's SIMD types compile to the baseline's 4-lane SSE only, and the
+    /// scan is bound by how many bytes each instruction brings in):
     /// q·v, or ‖q − v‖² for l2, summed directly — the expansion
     /// ‖q‖² + ‖v‖² − 2 q·v would cost the same and lose every digit to
     /// cancellation once the norms are large.
