@@ -236,9 +236,10 @@ final class CollectionIndex: @unchecked Sendable {
     static let graphFilterShare = 0.03
 
     /// Up to this share of the collection, a filter's candidates from the
-    /// postings are scanned instead of every document: each candidate costs
-    /// a set insert and a row lookup besides the filter test the full scan
-    /// pays per document (about three times as much).
+    /// postings are scanned instead of every row: a candidate costs a set
+    /// insert, a row lookup and a scattered read, a few rows' worth of the
+    /// sequential scan (at 100,000, a 10% filter's candidates: 151 q/s; the
+    /// whole scan: 68; BENCHMARKS.md, `1801581`).
     static let candidateScanShare = 0.25
 
     /// The `k` nearest documents the filter accepts (worker thread). A

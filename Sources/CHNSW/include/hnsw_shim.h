@@ -67,8 +67,8 @@ void vector_squared_distance_rows(const float *q, const float *rows, size_t dime
 /// bytes) with transparent huge pages: memory not touched yet gets them
 /// when first written; with `collapse`, pages already written are merged
 /// now (Linux 6.1+, a copy). Best effort: nothing happens where huge pages
-/// are off or unsupported. A scan or a graph walk over hundreds of MiB then
-/// misses the TLB ~500 times less often.
+/// are off or unsupported. One TLB entry then covers 512 times the memory
+/// (the scan over 150 MiB read ~10% faster: BENCHMARKS.md).
 void vector_memory_prefer_huge_pages(void *start, size_t bytes, bool collapse);
 
 size_t hnsw_capacity(const hnsw_index *index);
