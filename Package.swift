@@ -55,10 +55,9 @@ let package = Package(
         .target(name: "Scheduling", dependencies: ["ProxyCore", "StoragePorts"], swiftSettings: v5),
         // hnswlib 0.8.0 (vendored, header-only C++) behind a C face: the approximate neighbour graph.
         // Optimized even in debug builds: the tests build graphs of thousands of vectors.
-        // NO_MANUAL_VECTORIZATION: without it hnswlib prefetches the entry one past a link list's
-        // end (AddressSanitizer: heap-buffer-overflow); its SIMD distances go too (the shim has its own).
+        // Its prefetches stay on but under the sanitizers (see hnsw_shim.cpp).
         .target(name: "CHNSW", exclude: ["hnswlib/LICENSE"],
-                cxxSettings: [.headerSearchPath("hnswlib"), .define("NO_MANUAL_VECTORIZATION"), .unsafeFlags(["-O3"])]),
+                cxxSettings: [.headerSearchPath("hnswlib"), .unsafeFlags(["-O3"])]),
         // Nearest-neighbour search over in-memory float32 vectors (the exact scan and the HNSW graph),
         // keyword ranking (BM25 over an inverted index).
         .target(name: "VectorSearch", dependencies: ["CHNSW"], swiftSettings: v5),

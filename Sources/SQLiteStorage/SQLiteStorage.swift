@@ -34,7 +34,10 @@ public final class SQLiteStorage: StorageAdapter {
 
     public var backendName: String { "sqlite" }
     /// The vector store's tables, by the shared operations (`SQLVectorStorage`).
-    public private(set) lazy var vectors: VectorStorage = SQLVectorStorage(self)
+    /// The vector workers' own connections come from `vectors.makeBlockingReader`.
+    public private(set) lazy var vectors: VectorStorage = SQLVectorStorage(self) { [options] () throws(ProxyError) in
+        try SQLiteConnection(options)
+    }
 
     /// Opens the database (creating its folder), applies migrations, starts the workers.
     public init(config: ProxyConfig.SQLite, completions: CompletionQueue) throws(ProxyError) {

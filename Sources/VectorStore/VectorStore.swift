@@ -25,15 +25,19 @@ public final class VectorStore {
         public init() {}
     }
 
-    private let storage: VectorStorage
-    private let limits: Limits
-    private let workers: WorkerPool
+    let storage: VectorStorage
+    let limits: Limits
+    let workers: WorkerPool
     /// Builds graphs one at a time, beside the searches (`CollectionIndex.buildGraph`).
     private let builder: WorkerPool
     /// Set at close: a build under way stops at its next page.
     private let stopping = Locked(false)
-    private var indexes: [String: CollectionIndex] = [:]
-    private var searches = 0, refreshes = 0, fallbacks = 0, approximate = 0, graphsBuilt = 0, graphsLoaded = 0
+    var indexes: [String: CollectionIndex] = [:]
+    /// The vector workers' own storage readers (`OneThreadSearch`); nil where storage has none.
+    lazy var readers: BlockingReaders? = BlockingReaders(storage)
+    var oneThreadSearches = 0
+    var approximate = 0
+    private var searches = 0, refreshes = 0, fallbacks = 0, graphsBuilt = 0, graphsLoaded = 0
     /// Why a saved graph could not be read or written, the last time (`vector.graph_directory`).
     private var graphFileProblem: String?
     /// Makes the embeddings an add or a text search lacks (`vector.embedder`); nil: none configured.
@@ -170,33 +174,41 @@ public final class VectorStore {
     }
 
     private func ranked(_ r: VectorSearchRequest, _ done: @escaping Completion<[VectorSearchHit]>) {
-        storage.vectorCollection(name: r.collection) { [self] found in
-            let c: VectorCollection
-            switch found {
-            case .failure(let e): return done(.failure(e))
-            case .success(nil):
-                // The default collection exists implicitly: before its first add it is empty, not unknown.
-                done(r.collection == VectorCollection.defaultName ? .success([]) : .failure(.unknownCollection(r.collection)))
-                return
-            case .success(let known?): c = known
-            }
-            switch r.mode ?? .keyword {
-            case .keyword:
-                keywordMatches(c, r, k: r.topK) { [self] result in
-                    withDocuments(result, r.collection, ids: { $0.map(\.id) }, done) { hits, byID in
-                        hits.compactMap { h in byID[h.id].map { VectorSearchHit(document: $0, score: h.score, matched: ["keyword"]) } }
-                    }
-                }
-            case .vector:
-                nearest(c, r, k: r.topK) { [self] result in
-                    withDocuments(result, r.collection, ids: { $0.map(\.id) }, done) { hits, byID in
-                        hits.compactMap { h in byID[h.id].map { VectorSearchHit(document: $0, score: Double(h.score), matched: ["vector"]) } }
-                    }
-                }
-            case .hybrid:
-                hybrid(c, r, done)
-            }
+        if searchOnOneThread(r, done) { return }
+        storage.vectorCollection(name: r.collection) { [self] found in ranked(r, in: found, done) }
+    }
+
+    /// The search once the collection's state is read (nil: no such collection).
+    func ranked(_ r: VectorSearchRequest, in found: Result<VectorCollection?, ProxyError>, _ done: @escaping Completion<[VectorSearchHit]>) {
+        let c: VectorCollection
+        switch found {
+        case .failure(let e): return done(.failure(e))
+        case .success(nil):
+            // The default collection exists implicitly: before its first add it is empty, not unknown.
+            done(r.collection == VectorCollection.defaultName ? .success([]) : .failure(.unknownCollection(r.collection)))
+            return
+        case .success(let known?): c = known
         }
+        switch r.mode ?? .keyword {
+        case .keyword:
+            keywordMatches(c, r, k: r.topK) { [self] result in
+                withDocuments(result, r.collection, ids: { $0.map(\.id) }, done, Self.keywordHits)
+            }
+        case .vector:
+            nearest(c, r, k: r.topK) { [self] result in
+                withDocuments(result, r.collection, ids: { $0.map(\.id) }, done, Self.vectorHits)
+            }
+        case .hybrid:
+            hybrid(c, r, done)
+        }
+    }
+
+    static func keywordHits(_ ranked: [KeywordIndex<JSONObject?>.Hit], _ byID: [String: VectorDocument]) -> [VectorSearchHit] {
+        ranked.compactMap { h in byID[h.id].map { VectorSearchHit(document: $0, score: h.score, matched: ["keyword"]) } }
+    }
+
+    static func vectorHits(_ ranked: [VectorMatrix<JSONObject?>.Hit], _ byID: [String: VectorDocument]) -> [VectorSearchHit] {
+        ranked.compactMap { h in byID[h.id].map { VectorSearchHit(document: $0, score: Double(h.score), matched: ["vector"]) } }
     }
 
     /// Each ranking's candidates (twice `top_k`, at least 20), fused.
@@ -270,26 +282,44 @@ public final class VectorStore {
                         try index.nearest(query, k: k, filter: r.filter, plan: plan, forced: r.exact == false)
                     } }, done)
                 }
-                let graph = CollectionIndex.Plan.graph(ef: r.ef ?? limits.defaultEf)
-                switch (r.exact, index.graphState) {
-                case (true?, _): search(.exact)
-                case (false?, _):
+                switch plan(r, index) {
+                case .now(let plan):
+                    if case .graph = plan { approximate += 1 }
+                    search(plan)
+                case .afterGraph(let plan):
                     withGraph(index) { [self] built in
                         switch built {
                         case .failure(let e): done(.failure(e))
-                        case .success: approximate += 1; search(graph)
+                        case .success: approximate += 1; search(plan)
                         }
                     }
-                case (nil, .built) where index.vectorCount >= limits.approximateFrom:
-                    approximate += 1
-                    search(graph)
-                case (nil, .none) where index.vectorCount >= limits.approximateFrom && index.graphFailedAt != index.vectorCount:
+                case .exactWhileGraphBuilds:
                     withGraph(index) { _ in }  // the scan answers until it is ready (a failed build is tried again once the collection changed)
-                    search(.exact)
-                case (nil, _):
                     search(.exact)
                 }
             }
+        }
+    }
+
+    /// How a vector search of `index` runs, from what the loop knows of it now.
+    enum PlanChoice {
+        case now(CollectionIndex.Plan)
+        /// `exact: false`: the graph, built first if need be.
+        case afterGraph(CollectionIndex.Plan)
+        /// Big enough for a graph that is not there: the scan, and a build starts.
+        case exactWhileGraphBuilds
+    }
+
+    func plan(_ r: VectorSearchRequest, _ index: CollectionIndex) -> PlanChoice {
+        let graph = CollectionIndex.Plan.graph(ef: r.ef ?? limits.defaultEf)
+        switch (r.exact, index.graphState) {
+        case (true?, _): return .now(.exact)
+        case (false?, .built): return .now(graph)
+        case (false?, _): return .afterGraph(graph)
+        case (nil, .built) where index.vectorCount >= limits.approximateFrom: return .now(graph)
+        case (nil, .none) where index.vectorCount >= limits.approximateFrom && index.graphFailedAt != index.vectorCount:
+            return .exactWhileGraphBuilds
+        case (nil, _): return .now(.exact)
         }
     }
 
@@ -441,7 +471,7 @@ public final class VectorStore {
                              "searches": .int(Int64(searches)), "refreshes": .int(Int64(refreshes)),
                              "approximate_searches": .int(Int64(approximate)), "graphs_built": .int(Int64(graphsBuilt)),
                              "graphs_loaded": .int(Int64(graphsLoaded)), "graph_file_problem": graphFileProblem.map { .string($0) } ?? .null,
-                             "keyword_fallbacks": .int(Int64(fallbacks))]
+                             "keyword_fallbacks": .int(Int64(fallbacks)), "one_thread_searches": .int(Int64(oneThreadSearches))]
         if let embedder, let pending {
             o["embedder"] = embedder.status
             o["embedded_later"] = .int(Int64(pending.embedded))

@@ -104,4 +104,35 @@ struct JSONEqualityTests {
             if d.bitPattern != expected.bitPattern { return }
         }
     }
+
+    @Test("embeddings' numbers (a float32's shortest double form, 16-17 digits) and 19-digit ones over the whole exponent range parse as strtod does")
+    func longMantissasAgreeWithStrtod() throws {
+        var state: UInt64 = 0x9E37_79B9
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state >> 11
+        }
+        var texts = ["9007199254740993", "9007199254740993.0", "1e23", "8.98846567431158e307", "1.7976931348623157e308",
+                     "1.7976931348623158e308", "2.2250738585072011e-308", "2.2250738585072014e-308", "4.9406564584124654e-324",
+                     "2.4703282292062328e-324", "7.2057594037927933e16", "9223372036854775807.5", "1e-348", "9.999999999999999e-349",
+                     "0.30000000000000004", "123456789012345678e-30", "18446744073709551615e300"]
+        for _ in 0..<100_000 {
+            let single = Float(bitPattern: UInt32(truncatingIfNeeded: next()))
+            if single.isFinite { texts.append(Double(single).description) }  // what Python's json writes for a float32 embedding
+            let mantissa = next() &* 4099 % 10_000_000_000_000_000_000  // up to 19 digits
+            texts.append("\(mantissa)e\(Int(next() % 701) - 350)")
+        }
+        for (i, text) in texts.enumerated() {
+            let signed = i % 2 == 0 ? text : "-" + text
+            guard let expected = Double(signed) else { continue }
+            guard expected.isFinite else {
+                #expect(throws: JSONParseError.self) { try JSONParser.parse(signed) }
+                continue
+            }
+            let parsed = try JSONParser.parse(signed)
+            guard case .double(let d) = parsed else { continue }
+            #expect(d.bitPattern == expected.bitPattern, "\(signed): \(d) != \(expected)")
+            if d.bitPattern != expected.bitPattern { return }
+        }
+    }
 }

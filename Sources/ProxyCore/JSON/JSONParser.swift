@@ -300,23 +300,11 @@ public struct JSONParser {
             if !negative, magnitude <= UInt64(Int64.max) { return .int(Int64(magnitude)) }
             if negative, magnitude <= UInt64(Int64.max) + 1 { return .int(magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)) }
         }
-        // Clinger's fast path: a mantissa below 2^53 and a power of ten up to
-        // 10^22 are both exact doubles, so one multiplication or division,
-        // correctly rounded by IEEE 754, gives the correctly rounded value
-        // (what strtod would, at a fraction of its cost: embeddings are
-        // arrays of hundreds of such numbers).
-        if exact, mantissa <= 1 << 53, exponent >= -22, exponent <= 22 {
-            let m = Double(mantissa)
-            let d = exponent < 0 ? m / Self.powersOfTen[-exponent] : m * Self.powersOfTen[exponent]
-            return .double(negative ? -d : d)
-        }
+        if exact, let d = JSONNumber.double(mantissa: mantissa, exponent: exponent, negative: negative) { return .double(d) }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
         guard let d = Double(text), d.isFinite else { throw error("number out of range") }
         return .double(d)
     }
 
     @inline(__always) private func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }
-
-    /// 10^0 … 10^22, each exact in a double.
-    private static let powersOfTen: [Double] = (0...22).map { n in (0..<n).reduce(1.0) { p, _ in p * 10 } }
 }

@@ -46,12 +46,12 @@ public final class FairJobQueue<Job>: @unchecked Sendable {
     @discardableResult
     public func push(_ job: Job, lane: CallerLane.ID) -> Bool {
         pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        guard !closed else { return false }
+        guard !closed else { pthread_mutex_unlock(mutex); return false }
         if lanes[lane, default: []].isEmpty && lane != CallerLane.urgent { turn.append(lane) }
         lanes[lane, default: []].append(job)
         total += 1
-        pthread_cond_signal(cond)
+        pthread_mutex_unlock(mutex)
+        pthread_cond_signal(cond)  // after the unlock, as `JobQueue.push`
         return true
     }
 

@@ -25,9 +25,11 @@ public final class JobQueue<Job>: @unchecked Sendable {
     @discardableResult
     public func push(_ job: Job) -> Bool {
         pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        guard !closed else { return false }
+        guard !closed else { pthread_mutex_unlock(mutex); return false }
         jobs.append(job)
+        pthread_mutex_unlock(mutex)
+        // Signalled after the unlock: a worker woken under the lock would
+        // only block on it again (two more context switches a job).
         pthread_cond_signal(cond)
         return true
     }

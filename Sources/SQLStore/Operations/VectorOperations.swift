@@ -9,7 +9,17 @@ public final class SQLVectorStorage: VectorStorage {
     /// The backend this belongs to (it owns this object).
     private unowned let runner: OperationRunner
 
-    public init(_ runner: OperationRunner) { self.runner = runner }
+    /// Opens a connection whose steps complete on the calling thread (SQLite's); nil: none.
+    private let openBlocking: (() throws(ProxyError) -> UnitSteps)?
+
+    public init(_ runner: OperationRunner, openBlocking: (() throws(ProxyError) -> UnitSteps)? = nil) {
+        self.runner = runner
+        self.openBlocking = openBlocking
+    }
+
+    public func makeBlockingReader() throws(ProxyError) -> VectorBlockingReader? {
+        try openBlocking.map { open throws(ProxyError) in SQLVectorReader(try open()) }
+    }
 
     public func createCollection(_ collection: VectorCollection, _ done: @escaping Completion<(VectorCollection, created: Bool)>) {
         let now = Timestamp.now()
@@ -111,9 +121,7 @@ public final class SQLVectorStorage: VectorStorage {
     }
 
     public func documents(ids: [String], collection: String, _ done: @escaping Completion<[VectorDocument]>) {
-        runner.run(.all { d in (VectorStatements[d].documentsWithIDs, [.text(collection), VectorStatements.idList(ids)]) } decode: { row, d in
-            VectorStatements[d].document(row)
-        }, in: nil, done)
+        runner.run(VectorOperations.documents(ids: ids, collection: collection), in: nil, done)
     }
 
     public func unembeddedDocuments(limit: Int, _ done: @escaping Completion<[(collection: String, document: VectorDocument)]>) {
@@ -150,6 +158,12 @@ enum VectorOperations {
         .one { d in (VectorStatements[d].selectCollection, [.text(name)]) } decode: { row, d in VectorStatements[d].collection(row) }
     }
 
+    static func documents(ids: [String], collection: String) -> Operation<[VectorDocument]> {
+        .all { d in (VectorStatements[d].documentsWithIDs, [.text(collection), VectorStatements.idList(ids)]) } decode: { row, d in
+            VectorStatements[d].document(row)
+        }
+    }
+
     /// True when it was not there yet.
     static func insert(_ c: VectorCollection, now: Timestamp) -> Operation<Bool> {
         .changed(nil) { d in (VectorStatements[d].insertCollection, VectorStatements[d].insertCollectionValues(c, now: now)) }
@@ -170,5 +184,25 @@ enum VectorOperations {
             case .success(let c?): body(c)
             }
         }
+    }
+}
+
+/// `VectorBlockingReader` over a connection whose steps complete before
+/// `run` returns (SQLite's, owned by the thread that uses this).
+final class SQLVectorReader: VectorBlockingReader {
+    private let steps: UnitSteps
+
+    init(_ steps: UnitSteps) { self.steps = steps }
+
+    func collection(name: String) throws(ProxyError) -> VectorCollection? { try now(VectorOperations.collection(name)) }
+
+    func documents(ids: [String], collection: String) throws(ProxyError) -> [VectorDocument] {
+        try now(VectorOperations.documents(ids: ids, collection: collection))
+    }
+
+    private func now<T>(_ operation: Operation<T>) throws(ProxyError) -> T {
+        var outcome: Result<T, ProxyError> = .failure(.internalError("a blocking read did not complete"))
+        steps.run(operation) { outcome = $0 }
+        return try outcome.get()
     }
 }

@@ -142,6 +142,23 @@ public protocol VectorStorage: AnyObject {
     /// a text the embedder refused), each only if the document still has none
     /// and the same text. Returns how many were stored.
     func setEmbeddings(_ documents: [VectorDocument], collection: String, _ done: @escaping Completion<Int>)
+    /// A reader for one thread's blocking use (a vector worker's) where the
+    /// backend's reads block a thread anyway (SQLite): a search then checks
+    /// its collection's version and reads its hits on the thread that ranks
+    /// them, one thread hand-off instead of three. Nil where reads are
+    /// asynchronous (PostgreSQL, on the loop): the calls above serve.
+    func makeBlockingReader() throws(ProxyError) -> VectorBlockingReader?
+}
+
+extension VectorStorage {
+    public func makeBlockingReader() throws(ProxyError) -> VectorBlockingReader? { nil }
+}
+
+/// `vectorCollection` and `documents`, answered on the calling thread; each
+/// read is a snapshot of its own. One thread at a time.
+public protocol VectorBlockingReader: AnyObject {
+    func collection(name: String) throws(ProxyError) -> VectorCollection?
+    func documents(ids: [String], collection: String) throws(ProxyError) -> [VectorDocument]
 }
 
 extension ProxyError {
