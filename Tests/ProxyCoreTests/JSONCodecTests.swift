@@ -82,11 +82,8 @@ struct JSONEqualityTests {
 
     @Test("decimal numbers parse to exactly what strtod gives, fast path or not (200,000 random ones)")
     func numbersAgreeWithStrtod() throws {
-        var state: UInt64 = 0x1234_5678
-        func next() -> UInt64 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return state >> 11
-        }
+        var random = Knuth64(seed: 0x1234_5678)
+        func next() -> UInt64 { random.next() }
         let digits = Array("0123456789")
         for i in 0..<200_000 {
             // 1 to 21 significant digits, a point somewhere, sometimes an exponent: both sides of every fast-path bound.
@@ -107,11 +104,8 @@ struct JSONEqualityTests {
 
     @Test("embeddings' numbers (a float32's shortest double form, 16-17 digits) and 19-digit ones over the whole exponent range parse as strtod does")
     func longMantissasAgreeWithStrtod() throws {
-        var state: UInt64 = 0x9E37_79B9
-        func next() -> UInt64 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return state >> 11
-        }
+        var random = Knuth64(seed: 0x9E37_79B9)
+        func next() -> UInt64 { random.next() }
         var texts = ["9007199254740993", "9007199254740993.0", "1e23", "8.98846567431158e307", "1.7976931348623157e308",
                      "1.7976931348623158e308", "2.2250738585072011e-308", "2.2250738585072014e-308", "4.9406564584124654e-324",
                      "2.4703282292062328e-324", "7.2057594037927933e16", "9223372036854775807.5", "1e-348", "9.999999999999999e-349",
@@ -134,5 +128,15 @@ struct JSONEqualityTests {
             #expect(d.bitPattern == expected.bitPattern, "\(signed): \(d) != \(expected)")
             if d.bitPattern != expected.bitPattern { return }
         }
+    }
+}
+
+/// Knuth's 64-bit LCG, the top 53 bits: the same numbers on every run.
+struct Knuth64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return state >> 11
     }
 }
