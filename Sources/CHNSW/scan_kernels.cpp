@@ -1,11 +1,12 @@
-// The exact scan's kernels: one query against many rows, four rows at a
-// time, so each 64-byte load of the query serves four rows and four rows'
-// loads are in flight (the scan is bound by memory: through the proxy this
-// scanned 13% faster than one row per call, timed in turns; BENCHMARKS.md).
-// Each row's arithmetic is fixed — one 16-lane accumulator
-// summed in order, one reduction tree, then the tail — and the same whether
-// the row came in a group of four or alone, so a document has one score
-// however it was reached (the scan, the graph's hits, a filter's candidates).
+// The exact scan's kernels: one query against many rows. Each row's
+// arithmetic is fixed — one 16-lane accumulator summed in order, one
+// reduction tree, then the tail — so a document has one score however it was
+// reached (the scan, the graph's hits, a filter's candidates). How many rows
+// a call walks side by side depends on the machine, as measured (the scan is
+// bound by memory): with AVX-512 (an Intel Xeon) four rows, each 64-byte load
+// of the query serving four, scanned 13% faster than one through the proxy;
+// with AVX2 (an AMD EPYC) one row at a time is 17% faster than four (a
+// C bench of this kernel, 100,000 × 384, BENCHMARKS.md).
 #include "hnsw_shim.h"
 
 #include <cstring>
@@ -31,10 +32,10 @@ typedef float V4 __attribute__((vector_size(16)));
 
 // TERM(x, v): what a component adds (x·v, or (x − v)²); both kernels are this
 // one loop around it.
-#define ROWS_KERNEL(name, TERM)                                                                              \
+#define ROWS_KERNEL(name, TERM, GROUP)                                                                       \
     HNSW_SIMD_CLONES void name(const float *q, const float *rows, size_t d, size_t count, float *out) {     \
         size_t r = 0, whole = d / 16 * 16;                                                                   \
-        for (; r + 4 <= count; r += 4) {                                                                     \
+        for (; GROUP == 4 && r + 4 <= count; r += 4) {                                                       \
             const float *v0 = rows + r * d, *v1 = v0 + d, *v2 = v1 + d, *v3 = v2 + d;                        \
             V16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                                                      \
             for (size_t i = 0; i < whole; i += 16) {                                                         \
@@ -66,15 +67,32 @@ typedef float V4 __attribute__((vector_size(16)));
 #define PRODUCT(x, v) ((x) * (v))
 #define SQUARED_DIFFERENCE(x, v) ({ auto d_ = (x) - (v); d_ * d_; })
 
-ROWS_KERNEL(dotRows, PRODUCT)
-ROWS_KERNEL(squaredDistanceRows, SQUARED_DIFFERENCE)
+ROWS_KERNEL(dotRows4, PRODUCT, 4)
+ROWS_KERNEL(dotRows1, PRODUCT, 1)
+ROWS_KERNEL(squaredDistanceRows4, SQUARED_DIFFERENCE, 4)
+ROWS_KERNEL(squaredDistanceRows1, SQUARED_DIFFERENCE, 1)
+
+// The four-row kernels where the AVX-512 clone runs (see the top).
+bool fourRows() {
+#if defined(__x86_64__) && !defined(HNSW_SANITIZED)
+    static const bool avx512 = __builtin_cpu_supports("avx512f");
+    return avx512;
+#else
+    return false;
+#endif
+}
 
 }  // namespace
 
 void vector_dot_rows(const float *q, const float *rows, size_t dimension, size_t count, float *scores) {
-    dotRows(q, rows, dimension, count, scores);
+    (fourRows() ? dotRows4 : dotRows1)(q, rows, dimension, count, scores);
 }
 
 void vector_squared_distance_rows(const float *q, const float *rows, size_t dimension, size_t count, float *scores) {
-    squaredDistanceRows(q, rows, dimension, count, scores);
+    (fourRows() ? squaredDistanceRows4 : squaredDistanceRows1)(q, rows, dimension, count, scores);
+}
+
+void vector_rows_by_kernel(const float *q, const float *rows, size_t dimension, size_t count, float *scores, bool l2, bool four) {
+    if (l2) (four ? squaredDistanceRows4 : squaredDistanceRows1)(q, rows, dimension, count, scores);
+    else (four ? dotRows4 : dotRows1)(q, rows, dimension, count, scores);
 }

@@ -1,3 +1,4 @@
+import CHNSW
 import Testing
 @testable import VectorSearch
 
@@ -70,6 +71,18 @@ struct VectorMatrixTests {
         let byID = Dictionary(uniqueKeysWithValues: scanned.map { ($0.id, $0.score) })
         let everyOther = try matrix.search(q, k: 11, among: (0..<11).filter { $0 % 2 == 1 }.map { "d\($0)" })
         for hit in everyOther { #expect(hit.score == byID[hit.id], "\(hit.id)") }
+    }
+
+    @Test("the four-row and the one-row kernels (each machine runs one of them) give every row the same score",
+          arguments: [false, true], [1, 5, 16, 17, 33, 390])
+    func kernelsAgree(l2: Bool, dimension: Int) {
+        var random = Random(state: UInt64(dimension) * 11 + (l2 ? 1 : 0))
+        let rows = (0..<11).flatMap { _ in random.vector(dimension) }, q = random.vector(dimension)  // two groups of four, then three alone
+        var four = [Float](repeating: 0, count: 11), one = [Float](repeating: .nan, count: 11)
+        vector_rows_by_kernel(q, rows, dimension, 11, &four, l2, true)
+        vector_rows_by_kernel(q, rows, dimension, 11, &one, l2, false)
+        #expect(four.map(\.bitPattern) == one.map(\.bitPattern))
+        #expect(four.allSatisfy { $0.isFinite })
     }
 
     @Test("replace, remove (the last row moves), filters before ranking, k past the count")

@@ -62,6 +62,9 @@ const float *hnsw_vector(const hnsw_index *index, uint64_t label);
 /// `count` or on its place among the rows.
 void vector_dot_rows(const float *q, const float *rows, size_t dimension, size_t count, float *scores);
 void vector_squared_distance_rows(const float *q, const float *rows, size_t dimension, size_t count, float *scores);
+/// The same, by the four-row kernel or the one-row one, whichever this
+/// machine would not pick (tests: both must give every row the same score).
+void vector_rows_by_kernel(const float *q, const float *rows, size_t dimension, size_t count, float *scores, bool l2, bool four);
 
 /// Asks the kernel to back the whole 2 MiB pages inside [start, start +
 /// bytes) with transparent huge pages: memory not touched yet gets them
