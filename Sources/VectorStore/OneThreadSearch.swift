@@ -6,8 +6,9 @@ import VectorSearch
 /// A search by keyword or vector of a collection this proxy holds, on one
 /// worker from start to end: the collection's version read there, then the
 /// ranking, then the hits' documents. The usual way takes three thread
-/// hand-offs (storage, worker, storage), each a wake-up on both sides; on
-/// this 2-core VM those wake-ups were most of a small search's time.
+/// hand-offs (storage, worker, storage), each a wake-up on both sides; on a
+/// 2-core VM two of them were about a third of a small search's time (a
+/// 1-document collection's search, raw client: 2,210 → 3,100 q/s).
 /// Taken only where storage's reads block a thread anyway (SQLite:
 /// `VectorStorage.makeBlockingReader`) and the loop knows of no refresh in
 /// flight; a version newer than the index's sends the search the usual way

@@ -2,8 +2,8 @@
 /// and a power of ten, to the nearest double, without text or allocation.
 /// Embeddings arrive as hundreds of numbers of 16–17 significant digits each
 /// (Python writes a float32's shortest double form), past the exact fast
-/// path's 2^53: strtod on a String cost about 300 ns a number, most of a
-/// vector search's time on the loop.
+/// path's 2^53: through strtod on a String, a 384-float vector search cost
+/// the loop 40–60 µs more CPU (of ~240; BENCHMARKS.md, "Search").
 enum JSONNumber {
     /// `mantissa × 10^exponent` correctly rounded, or nil where the fast
     /// paths cannot tell (then the caller asks strtod).
