@@ -108,8 +108,8 @@ struct hnsw_index {
         preferHugePages(true);  // read in already: merge what the file filled
     }
     // A walk jumps between nodes all over the vectors and links (level 0,
-    // one block), a TLB miss a step with 4 KiB pages. Not measured yet, and
-    // suspected in the slower walks at 1,000,000 (BENCHMARKS.md, `d861445`).
+    // one block), a TLB miss a step with 4 KiB pages. Not measured on its
+    // own; the walks at 1,000,000 run at their best with it (BENCHMARKS.md, `58adf78`).
     void preferHugePages(bool collapse) {
         vector_memory_prefer_huge_pages(graph.data_level0_memory_, graph.max_elements_ * graph.size_data_per_element_, collapse);
     }
