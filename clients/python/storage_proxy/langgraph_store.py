@@ -11,6 +11,7 @@ expire, reads refresh them, and the proxy deletes what expired.
 """
 
 import asyncio
+import sys
 import threading
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -192,6 +193,10 @@ class ProxyStore(_StoreCalls, BaseStore):
             self._thread.join()
 
     def __del__(self) -> None:
+        # Not while the interpreter shuts down: the store's thread (a daemon) is stopped by then
+        # and would never answer (the exit hung); the process's exit closes the connection anyway.
+        if sys.is_finalizing():
+            return
         try:
             self.close()
         except Exception:

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -136,3 +137,31 @@ def enterprise_pair():
     yield first, second
     second.stop()
     first.stop()
+
+
+EMBEDDER = REPO / "Tests" / "ProxyTests" / "Fixtures" / "embedder_server.py"
+
+
+@pytest.fixture
+def embedding_proxy(tmp_path):
+    """A Personal proxy whose embedder (``vector.embedder``) is a fake OpenAI-compatible server of
+    16-dimension vectors; yields the proxy and the file where the server counts what it embedded."""
+    port_file = tmp_path / "port"
+    server = subprocess.Popen([sys.executable, str(EMBEDDER), str(port_file)])
+    proxy = None
+    try:
+        deadline = time.time() + 10
+        while not port_file.exists() or not port_file.read_text():
+            assert time.time() < deadline and server.poll() is None, "the fake embedder did not start"
+            time.sleep(0.02)
+        proxy = Proxy("personal")
+        with open(proxy.config, "a") as f:
+            f.write(f"vector:\n  embedder:\n    url: \"http://127.0.0.1:{port_file.read_text()}/v1/embeddings\"\n"
+                    "    model: fake-16\n")
+        proxy.stop()
+        proxy.start()
+        yield proxy, tmp_path / "port.stats"
+    finally:
+        if proxy:
+            proxy.stop()
+        server.kill()
