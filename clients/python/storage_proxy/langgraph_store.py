@@ -11,8 +11,6 @@ expire, reads refresh them, and the proxy deletes what expired.
 """
 
 import asyncio
-import sys
-import threading
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from langgraph.store.base import (BaseStore, GetOp, IndexConfig, Item, ListNamespacesOp, Op, PutOp, Result, SearchItem,
@@ -20,6 +18,7 @@ from langgraph.store.base import (BaseStore, GetOp, IndexConfig, Item, ListNames
                                   validate_op_namespace)
 
 from .client import StorageProxyClient
+from .threaded import LoopThread
 from .wire import parse_time, vector_to_wire
 
 __all__ = ["AsyncProxyStore", "ProxyStore"]
@@ -167,9 +166,7 @@ class ProxyStore(_StoreCalls, BaseStore):
     def __init__(self, address: str = "unix://storage/proxy.sock", *, token: Optional[str] = None,
                  index: Optional[IndexConfig] = None, ttl: Optional[TTLConfig] = None, root: Sequence[str] = ()):
         self._configure(index, ttl, root)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="ProxyStore", daemon=True)
-        self._thread.start()
+        self._thread = LoopThread("ProxyStore")
         self._inner = AsyncProxyStore(address, token=token, ttl=ttl, root=root)  # its connection; this one embeds
 
     def __enter__(self) -> "ProxyStore":
@@ -180,30 +177,20 @@ class ProxyStore(_StoreCalls, BaseStore):
         self.close()
 
     async def __aenter__(self) -> "ProxyStore":
-        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._inner.client.initialize(), self._loop))
+        await self._thread.arun(self._inner.client.initialize())
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
         self.close()
 
     def close(self) -> None:
-        if self._loop.is_running():
-            self._run(self._inner.client.close())
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join()
+        self._thread.close(self._inner.client.close)
 
     def __del__(self) -> None:
-        # Not while the interpreter shuts down: the store's thread (a daemon) is stopped by then
-        # and would never answer (the exit hung); the process's exit closes the connection anyway.
-        if sys.is_finalizing():
-            return
-        try:
-            self.close()
-        except Exception:
-            pass
+        LoopThread.dropped(self.close)
 
     def _run(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+        return self._thread.run(coroutine)
 
     def _prepared(self, ops: Iterable[Op]) -> List[Tuple[Op, Any, Any]]:
         """`_aprepared` by the embedder's blocking methods, in the caller's thread (the inner store has no embedder)."""
@@ -228,4 +215,4 @@ class ProxyStore(_StoreCalls, BaseStore):
 
     async def abatch(self, ops: Iterable[Op]) -> List[Result]:
         prepared = await self._aprepared(ops)
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._send(prepared), self._loop))
+        return await self._thread.arun(self._send(prepared))

@@ -33,7 +33,7 @@ class TestProxyVectorStore(VectorStoreIntegrationTests):
         store.close()
 
 
-class TestProxyCache(SyncCacheTestSuite):
+class CacheFixture:
     @pytest.fixture
     def cache(self, served):
         cache = ProxyCache(served.address, prefix=fresh("llm") + ":")
@@ -41,15 +41,15 @@ class TestProxyCache(SyncCacheTestSuite):
         cache.close()
 
 
-class TestProxyCacheAsync(AsyncCacheTestSuite):
-    @pytest.fixture
-    def cache(self, served):
-        cache = ProxyCache(served.address, prefix=fresh("llm") + ":")
-        yield cache
-        cache.close()
+class TestProxyCache(CacheFixture, SyncCacheTestSuite):
+    pass
 
 
-class TestProxyByteStore(BaseStoreSyncTests[bytes]):
+class TestProxyCacheAsync(CacheFixture, AsyncCacheTestSuite):
+    pass
+
+
+class ByteStoreFixtures:
     @pytest.fixture
     def kv_store(self, served):
         store = ProxyByteStore(served.address, namespace=fresh("bytes") + ":")
@@ -58,17 +58,13 @@ class TestProxyByteStore(BaseStoreSyncTests[bytes]):
 
     @pytest.fixture
     def three_values(self):
-        # Every byte value, a NUL and bytes that are not UTF-8: kept exactly.
+        # Every byte value, a NUL and bytes that are not UTF-8, and nothing at all: kept exactly.
         return bytes(range(256)), b"\x00bar\xff", b""
 
 
-class TestProxyByteStoreAsync(BaseStoreAsyncTests[bytes]):
-    @pytest.fixture
-    def kv_store(self, served):
-        store = ProxyByteStore(served.address, namespace=fresh("bytes") + ":")
-        yield store
-        store.close()
+class TestProxyByteStore(ByteStoreFixtures, BaseStoreSyncTests[bytes]):
+    pass
 
-    @pytest.fixture
-    def three_values(self):
-        return bytes(range(256)), b"\x00bar\xff", b""
+
+class TestProxyByteStoreAsync(ByteStoreFixtures, BaseStoreAsyncTests[bytes]):
+    pass
