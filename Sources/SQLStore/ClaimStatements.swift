@@ -4,8 +4,10 @@ import StoragePorts
 /// The SQL of claims and leases, written once for both dialects (see
 /// STORAGE.md, "Claims and leases", for the plans at a million tasks).
 ///
-/// A claim is one statement: the due tasks (`idx_tasks_due`) and the
-/// expired leases (`idx_tasks_leased`), each an index range scan in due
+/// A claim is one statement: the due tasks (`next_run <= now`,
+/// `idx_tasks_due`) and the ended leases (`lease_until < now`: a lease holds
+/// through its last instant, as APScheduler's `acquired_until` does;
+/// `idx_tasks_leased`), each an index range scan in due
 /// order, locked with `FOR UPDATE SKIP LOCKED` on PostgreSQL so that
 /// concurrent claimers pass each other's rows by instead of waiting (on
 /// SQLite the single writer runs claims one at a time), then updated and
@@ -33,15 +35,15 @@ public final class ClaimStatements: Sendable {
         // SQLite without statistics (no ANALYZE yet) prefers the equality on
         // `idx_tasks_enabled` and sorts the whole table: a claim then costs a
         // scan (~1 ms at 1,000 tasks). Naming the partial index keeps it a range scan.
-        let candidates = { (status: String, due: String, index: String) in
-            "SELECT id, \(due) AS due_at FROM tasks\(d == .sqlite ? " INDEXED BY \(index)" : "") WHERE enabled = \(d.trueLiteral) AND status = '\(status)' AND \(due) <= \(now) "
+        let candidates = { (status: String, due: String, by: String, index: String) in
+            "SELECT id, \(due) AS due_at FROM tasks\(d == .sqlite ? " INDEXED BY \(index)" : "") WHERE enabled = \(d.trueLiteral) AND status = '\(status)' AND \(due) \(by) \(now) "
                 + "AND (\(agent) IS NULL OR agent_name = \(agent)) ORDER BY \(due) LIMIT $3\(lock)"
         }
         let maxAttempts = "COALESCE(max_attempts, \(d.parameter(4, as: "integer")))"
         let exhausted = "status = 'running' AND \(maxAttempts) > 0 AND attempts >= \(maxAttempts)"
         claim = """
-            WITH due AS (\(candidates("pending", "next_run", "idx_tasks_due"))), \
-            lost AS (\(candidates("running", "lease_until", "idx_tasks_leased"))), \
+            WITH due AS (\(candidates("pending", "next_run", "<=", "idx_tasks_due"))), \
+            lost AS (\(candidates("running", "lease_until", "<", "idx_tasks_leased"))), \
             picked AS (SELECT id FROM (SELECT id, due_at FROM lost UNION ALL SELECT id, due_at FROM due) both_kinds \
             ORDER BY due_at LIMIT $3) \
             UPDATE tasks SET \

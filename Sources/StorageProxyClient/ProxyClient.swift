@@ -136,9 +136,10 @@ public final class ProxyClient: StorageCalls, Sendable {
 
     /// `ProxyError.conflict` (its `data` names the holder) when `worker` does not hold the task.
     @discardableResult
-    public func renewLease(taskID: String, worker: String, leaseSeconds: Double = 60) async throws -> JSONObject {
-        try await call("renew_lease", ["task_id": .string(taskID), "worker": .string(worker), "lease_seconds": .double(leaseSeconds)])
-            .objectValue ?? JSONObject()
+    public func renewLease(taskID: String, worker: String, leaseSeconds: Double = 60, now: Timestamp? = nil) async throws -> JSONObject {
+        var p: JSONObject = ["task_id": .string(taskID), "worker": .string(worker), "lease_seconds": .double(leaseSeconds)]
+        if let now { p["now"] = .string(now.rfc3339) }
+        return try await call("renew_lease", p).objectValue ?? JSONObject()
     }
 
     public enum NextRun: Sendable { case fromSchedule, none, at(Timestamp) }
@@ -146,8 +147,9 @@ public final class ProxyClient: StorageCalls, Sendable {
     /// Ends `worker`'s run; the proxy computes the next run from the schedule unless told otherwise.
     @discardableResult
     public func completeTask(taskID: String, worker: String, status: String, nextRun: NextRun = .fromSchedule,
-                             result: JSONValue? = nil) async throws -> JSONObject {
+                             result: JSONValue? = nil, now: Timestamp? = nil) async throws -> JSONObject {
         var p: JSONObject = ["task_id": .string(taskID), "worker": .string(worker), "status": .string(status)]
+        if let now { p["now"] = .string(now.rfc3339) }
         switch nextRun {
         case .fromSchedule: break
         case .none: p["next_run"] = .null

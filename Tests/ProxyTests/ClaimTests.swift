@@ -104,6 +104,32 @@ struct ClaimTests {
         #expect(completed.objectValue?["last_status"] == "completed")
     }
 
+    @Test("the caller's clock decides (now on claim, renew and complete): a lease holds through its lease_until, ends just after",
+          arguments: TestBackend.allCases)
+    func callersClock(backend: TestBackend) throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let c = try proxy.client()
+        _ = try c.result("save_task", ["task": sampleTask(id: "t", extra: [("next_run", "2026-01-01T00:00:00Z")])])
+        let claimed = try c.result("claim_due_tasks", ["worker": "w1", "lease_seconds": 10, "now": "2026-06-01T00:00:00Z"])
+        #expect(claimed.arrayValue?.first?.objectValue?["lease_until"] == "2026-06-01T00:00:10.000000Z")
+        // At lease_until the lease still holds (APScheduler's `now <= acquired_until`).
+        let atTheEnd = try c.result("claim_due_tasks", ["worker": "w2", "now": "2026-06-01T00:00:10Z"])
+        #expect(atTheEnd.arrayValue?.isEmpty == true, "taken over at lease_until")
+        let renewed = try c.result("renew_lease", ["task_id": "t", "worker": "w1", "lease_seconds": 20, "now": "2026-06-01T00:00:10Z"])
+        #expect(renewed.objectValue?["lease_until"] == "2026-06-01T00:00:30.000000Z")
+        #expect(try c.result("claim_due_tasks", ["worker": "w2", "now": "2026-06-01T00:00:30Z"]).arrayValue?.isEmpty == true)
+        // A microsecond later it has ended: the next claim takes it over.
+        let taken = try #require(try c.result("claim_due_tasks", ["worker": "w2", "lease_seconds": 60, "now": "2026-06-01T00:00:30.000001Z"])
+            .arrayValue?.first?.objectValue)
+        #expect(taken["lease_owner"] == "w2" && taken["attempts"] == 2 && taken["last_run"] == "2026-06-01T00:00:30.000001Z")
+        // Completed at the caller's instant: the next run is the schedule's (09:00 daily) after it, not after the proxy's clock.
+        let done = try c.result("complete_task", ["task_id": "t", "worker": "w2", "status": "completed", "now": "2026-06-01T00:05:00Z"])
+        #expect(done.objectValue?["next_run"] == "2026-06-01T09:00:00.000000Z" && done.objectValue?["status"] == "pending")
+        #expect(done.objectValue?["updated_at"] == "2026-06-01T00:05:00.000000Z")
+        #expect(try c.errorCode("renew_lease", ["task_id": "t", "worker": "w2", "now": "yesterday"]) == -32602)
+        #expect(try c.errorCode("complete_task", ["task_id": "t", "worker": "w2", "status": "completed", "now": 5]) == -32602)
+    }
+
     @Test("a task that keeps losing its lease fails after max_attempts", arguments: TestBackend.allCases)
     func maxAttempts(backend: TestBackend) throws {
         let proxy = try ProxyProcess(backend: backend)

@@ -415,12 +415,12 @@ class StorageProxyClient extends StorageMethods {
   claimDueTasks(worker, { limit, leaseSeconds, agentName, now } = {}) {
     return this.call('claim_due_tasks', named({ worker, limit, lease_seconds: leaseSeconds, agent_name: agentName, now }));
   }
-  renewLease(taskId, worker, leaseSeconds) {
-    return this.call('renew_lease', named({ task_id: taskId, worker, lease_seconds: leaseSeconds }));
+  renewLease(taskId, worker, leaseSeconds, { now } = {}) {
+    return this.call('renew_lease', named({ task_id: taskId, worker, lease_seconds: leaseSeconds, now }));
   }
   /** `nextRun`: undefined lets the proxy compute it from the schedule; null means no next run. */
-  completeTask(taskId, worker, status, { nextRun, result } = {}) {
-    return this.call('complete_task', named({ task_id: taskId, worker, status, next_run: nextRun, result }));
+  completeTask(taskId, worker, status, { nextRun, result, now } = {}) {
+    return this.call('complete_task', named({ task_id: taskId, worker, status, next_run: nextRun, result, now }));
   }
   nextRuns(scheduleType, scheduleValue, { timeZone, after, count } = {}) {
     return this.call('schedule.next_runs', named({ schedule_type: scheduleType, schedule_value: scheduleValue,

@@ -8,13 +8,13 @@ import StoragePorts
 /// client transaction: a claim must be committed before its worker starts.
 enum ClaimMethods {
     static let all: [MethodSpec] = [
-        MethodSpec("claim_due_tasks", .write(.agent("agent_name")), "Take up to `limit` due tasks for `worker`: enabled, and pending with next_run <= now, or running with an expired lease. "
+        MethodSpec("claim_due_tasks", .write(.agent("agent_name")), "Take up to `limit` due tasks for `worker`: enabled, and pending with next_run <= now, or running with a lease that ended (lease_until < now). "
                    + "Returns them, running under the worker's lease, attempts + 1. A task whose lease expired with no attempts left becomes failed instead.",
                    params: [.required("worker", Schema.string, "The claiming worker's id (1-128 printable characters), unique per process."),
                             .optional("agent_name", Schema.string, "Only this agent's tasks."),
                             .integer("limit", 1...1000, default: 1, "How many tasks at most."),
                             .optional("lease_seconds", Schema.number, "How long the lease lasts unless renewed; default 60, at most server.max_lease_seconds."),
-                            .optional("now", Schema.timestamp, "Due by this instant instead of the proxy's clock (tests, backfills).")],
+                            nowParam],
                    result: Schema.array(Schema.task), ordering: .write, retrySafe: false) { call in
             let p = call.params
             let worker = try workerParam(p)
@@ -30,10 +30,11 @@ enum ClaimMethods {
         MethodSpec("renew_lease", .write(.task("task_id")), "Extend the worker's lease to lease_seconds from now. Returns the task; -32002 (data.owner) when the worker does not hold it.",
                    params: [.required("task_id", Schema.string, "Task id."),
                             .required("worker", Schema.string, "The worker holding the lease."),
-                            .optional("lease_seconds", Schema.number, "Default 60, at most server.max_lease_seconds.")],
+                            .optional("lease_seconds", Schema.number, "Default 60, at most server.max_lease_seconds."),
+                            nowParam],
                    result: Schema.task, ordering: .write, retrySafe: true) { call in
             let p = call.params
-            let now = Timestamp.now(), id = try p.string("task_id"), worker = try workerParam(p)
+            let now = try p.optionalTimestamp("now") ?? .now(), id = try p.string("task_id"), worker = try workerParam(p)
             let renew = ClaimOperations.renew(taskID: id, worker: worker, until: try leaseEnd(p, from: now, call.services), now: now)
             held(renew, taskID: id, worker: worker, call.services.operations) { call.relay($0) }
         },
@@ -43,7 +44,8 @@ enum ClaimMethods {
                             .required("worker", Schema.string, "The worker holding the lease."),
                             .required("status", Schema.string, "The run's outcome, e.g. completed or failed (kept as last_status)."),
                             .optional("next_run", Schema.nullable(Schema.timestamp), "Absent: from the schedule; null: no next run."),
-                            .optional("result", Schema.any, "Any JSON value, kept as last_result.")],
+                            .optional("result", Schema.any, "Any JSON value, kept as last_result."),
+                            nowParam],
                    result: Schema.task, ordering: .write, retrySafe: false) { call in
             let p = call.params
             let next: TaskCompletion.NextRun
@@ -53,7 +55,7 @@ enum ClaimMethods {
             default: next = .at(try p.timestamp("next_run"))
             }
             let completion = TaskCompletion(taskID: try p.string("task_id"), worker: try workerParam(p), status: try p.string("status"),
-                                            nextRun: next, result: p.object["result"], now: .now())
+                                            nextRun: next, result: p.object["result"], now: try p.optionalTimestamp("now") ?? .now())
             complete(completion, call.services.operations) { call.relay($0) }
         },
     ]
@@ -98,6 +100,11 @@ enum ClaimMethods {
             }
         }
     }
+
+    /// The caller's clock, for the three alike: a scheduler that keeps its own time (APScheduler under
+    /// a test's moved clock, a backfill) decides dues and leases by it, never by the proxy's.
+    private static let nowParam = ParamSpec.optional("now", Schema.timestamp,
+                                                     "This instant instead of the proxy's clock, for dues, lease ends and next runs.")
 
     private static func workerParam(_ p: Params) throws(ProxyError) -> String {
         let worker = try p.string("worker")

@@ -78,11 +78,14 @@ for (const edition of EDITIONS) {
       assert.equal(claimed.lease_owner, 'w1');
       assert.equal(claimed.attempts, 1);
       assert.deepEqual(await client.claimDueTasks('w2', { now: '2026-06-01T00:00:10Z' }), []);
-      assert.equal((await client.renewLease('job', 'w1', 30)).lease_owner, 'w1');
+      const renewed = await client.renewLease('job', 'w1', 30, { now: '2026-06-01T00:00:20Z' });
+      assert.equal(renewed.lease_owner, 'w1');
+      assert.equal(renewed.lease_until, '2026-06-01T00:00:50.000000Z');  // 30 s after the caller's now
       await assert.rejects(client.completeTask('job', 'w2', 'completed'),
         (e) => e instanceof Conflict && e.data.owner === 'w1');
-      const done = await client.completeTask('job', 'w1', 'completed', { result: { ok: true } });
+      const done = await client.completeTask('job', 'w1', 'completed', { result: { ok: true }, now: '2026-06-01T00:01:00Z' });
       assert.equal(done.status, 'completed');
+      assert.equal(done.updated_at, '2026-06-01T00:01:00.000000Z');
       assert.deepEqual(done.last_result, { ok: true });
       assert.deepEqual(await client.nextRuns('cron', '0 9 * * *', { after: '2026-01-01T00:00:00Z', count: 2 }),
         ['2026-01-01T09:00:00.000000Z', '2026-01-02T09:00:00.000000Z']);

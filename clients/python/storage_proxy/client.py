@@ -295,16 +295,20 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
                          agent_name=agent_name, now=now)
         return tasks_from_wire(await self._call("claim_due_tasks", params))
 
-    async def renew_lease(self, task_id: str, worker: str, lease_seconds: Any = 60) -> Dict[str, Any]:
-        """Extend ``worker``'s lease; ``Conflict`` (``.data["owner"]``) when it does not hold the task."""
-        params = {"task_id": task_id, "worker": worker, "lease_seconds": seconds(lease_seconds, "lease_seconds")}
+    async def renew_lease(self, task_id: str, worker: str, lease_seconds: Any = 60,
+                          now: Optional[datetime] = None) -> Dict[str, Any]:
+        """Extend ``worker``'s lease to ``lease_seconds`` after ``now`` (default: the proxy's clock);
+        ``Conflict`` (``.data["owner"]``) when it does not hold the task."""
+        params = _params(task_id=task_id, worker=worker, lease_seconds=seconds(lease_seconds, "lease_seconds"), now=now)
         return task_from_wire(await self._call("renew_lease", params))
 
     async def complete_task(self, task_id: str, worker: str, status: str = "completed",
-                            next_run: Any = FROM_SCHEDULE, result: Any = None) -> Dict[str, Any]:
-        """End ``worker``'s run. ``next_run``: ``FROM_SCHEDULE`` (the proxy computes it), a datetime,
-        or ``None`` for no next run. ``Conflict`` (``.data["owner"]``) when the worker does not hold it."""
-        params: Dict[str, Any] = {"task_id": task_id, "worker": worker, "status": status}
+                            next_run: Any = FROM_SCHEDULE, result: Any = None,
+                            now: Optional[datetime] = None) -> Dict[str, Any]:
+        """End ``worker``'s run. ``next_run``: ``FROM_SCHEDULE`` (the proxy computes it, after ``now``:
+        default the proxy's clock), a datetime, or ``None`` for no next run. ``Conflict``
+        (``.data["owner"]``) when the worker does not hold it."""
+        params: Dict[str, Any] = _params(task_id=task_id, worker=worker, status=status, now=now)
         if next_run is not FROM_SCHEDULE:
             params["next_run"] = next_run
         if result is not None:

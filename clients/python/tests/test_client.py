@@ -75,6 +75,24 @@ def test_every_storage_method(proxy):
     run(scenario())
 
 
+def test_claims_run_on_the_callers_clock(proxy):
+    """claim, renew and complete all take ``now``: a scheduler with its own clock (APScheduler under a
+    moved test clock) decides dues and leases by it; a lease holds through its lease_until."""
+    at = datetime(2026, 6, 1, tzinfo=timezone.utc)
+
+    async def scenario():
+        async with StorageProxyClient(proxy.address) as c:
+            await c.save_task(task("job", next_run=at - timedelta(days=1)))
+            [claimed] = await c.claim_due_tasks("w1", lease_seconds=10, now=at)
+            assert claimed["lease_until"] == at + timedelta(seconds=10)
+            assert await c.claim_due_tasks("w2", now=at + timedelta(seconds=10)) == []
+            renewed = await c.renew_lease("job", "w1", lease_seconds=20, now=at + timedelta(seconds=10))
+            assert renewed["lease_until"] == at + timedelta(seconds=30)
+            done = await c.complete_task("job", "w1", now=at + timedelta(minutes=5))
+            assert done["next_run"] == at.replace(hour=9) and done["updated_at"] == at + timedelta(minutes=5)
+    run(scenario())
+
+
 def test_cache_methods(proxy):
     async def scenario():
         async with StorageProxyClient(proxy.address) as c:
