@@ -1,0 +1,454 @@
+"""APScheduler 4 on the storage proxy (``pip install "storage-proxy[apscheduler]"``):
+``ProxyDataStore``, its ``DataStore``, so every scheduler of every process
+shares schedules and jobs through the proxy, with the proxy's claims and
+leases doing what APScheduler calls acquiring::
+
+    async with AsyncScheduler(ProxyDataStore("unix:///app/storage/proxy.sock")) as scheduler:
+        await scheduler.add_schedule(tick, IntervalTrigger(seconds=5), id="tick")
+        await scheduler.run_until_stopped()
+
+How it is kept (protocol/PROTOCOL.md; everything under ``namespace``):
+
+- a schedule is a proxy task of the agent ``<ns>:schedules``, due at its next
+  fire time (paused: disabled); acquiring is ``claim_due_tasks``, releasing is
+  ``complete_task`` with the next fire time and the trigger's new state;
+- a job is a proxy task of ``<ns>:jobs``, due when added (first in, first out);
+- a task's ``max_running_jobs`` are that many slot tasks (``<ns>:slots:…``): a job
+  runs only with a slot claimed under the same lease, so the limit holds
+  across schedulers without a lock;
+- task definitions and job results are metadata (``<ns>:task:…``, ``<ns>:result:…``).
+
+Every due time and lease is decided by this process's clock (``now`` on each
+call), as APScheduler's own stores do. Values are marshalled by APScheduler
+(its ``serializer`` for arguments, triggers and results) and kept as JSON.
+"""
+
+import base64
+import hashlib
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
+from uuid import UUID, uuid4
+
+import attrs
+from apscheduler import (ConflictingIdError, ConflictPolicy, DeserializationError, Job, JobAcquired, JobAdded,
+                         JobOutcome, JobReleased, JobResult, Schedule, ScheduleAdded, ScheduleRemoved,
+                         ScheduleUpdated, Task, TaskAdded, TaskLookupError, TaskRemoved, TaskUpdated)
+from apscheduler._structures import ScheduleResult
+from apscheduler.datastores.base import BaseExternalDataStore
+
+from .client import StorageProxyClient
+from .errors import Conflict, NotFound
+
+__all__ = ["ProxyDataStore"]
+
+# Tasks per list_tasks page, and jobs per claim (the proxy's bounds).
+PAGE = 1000
+CLAIM_LIMIT = 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+TAGS = {"$time", "$seconds", "$bytes", "$uuid", "$object"}
+
+
+@attrs.define(eq=False, repr=False)
+class ProxyDataStore(BaseExternalDataStore):
+    """APScheduler's ``DataStore`` over the proxy at ``address`` (``unix://…``, ``tcp://…``,
+    ``tls://…``; ``token`` where it asks for one). ``namespace`` keeps one group of
+    schedulers' data apart from another's on the same proxy; ``start_from_scratch=True``
+    erases that namespace's data at start (test suites)."""
+
+    address: str = "unix://storage/proxy.sock"
+    token: Optional[str] = attrs.field(default=None, kw_only=True)
+    namespace: str = attrs.field(default="apscheduler", kw_only=True)
+    _client: Optional[StorageProxyClient] = attrs.field(default=None, init=False)
+
+    def __repr__(self) -> str:
+        return f"ProxyDataStore(address={self.address!r}, namespace={self.namespace!r})"
+
+    async def start(self, exit_stack: Any, event_broker: Any, logger: Any) -> None:
+        await super().start(exit_stack, event_broker, logger)
+        client = StorageProxyClient(self.address, token=self.token)
+        exit_stack.push_async_callback(client.close)
+        await client.initialize()
+        self._client = client
+        if self.start_from_scratch:
+            await self._erase()
+
+    # -- names in the proxy
+
+    @property
+    def _proxy(self) -> StorageProxyClient:
+        if self._client is None:
+            raise RuntimeError("ProxyDataStore is not started (the scheduler starts it)")
+        return self._client
+
+    def _agent(self, kind: str) -> str:
+        return f"{self.namespace}:{kind}"
+
+    def _slots_agent(self, task_id: str) -> str:
+        # Bounded, whatever the task's id (a function's dotted name can be long).
+        return f"{self.namespace}:slots:{hashlib.sha256(task_id.encode()).hexdigest()[:24]}"
+
+    def _schedule_key(self, schedule_id: str) -> str:
+        return f"{self.namespace}:s:{schedule_id}"
+
+    def _job_key(self, job_id: UUID) -> str:
+        return f"{self.namespace}:j:{job_id}"
+
+    async def _all(self, agent: str, status: Optional[str] = None) -> List[Dict[str, Any]]:
+        found, offset = [], 0
+        while True:
+            page = await self._proxy.list_tasks(agent_name=agent, status=status, limit=PAGE, offset=offset)
+            found += page
+            if len(page) < PAGE:
+                return found
+            offset += PAGE
+
+    async def _erase(self) -> None:
+        for task in await self.get_tasks():
+            for slot in await self._all(self._slots_agent(task.id)):
+                await self._proxy.delete_task(slot["id"])
+        for agent in (self._agent("schedules"), self._agent("jobs")):
+            for stored in await self._all(agent):
+                await self._proxy.delete_task(stored["id"])
+        for key in await self._metadata_keys(f"{self.namespace}:"):
+            await self._proxy.delete_metadata(key)
+
+    async def _metadata_keys(self, prefix: str) -> List[str]:
+        keys, after = [], None
+        while True:
+            page = await self._proxy.list_metadata(prefix, after=after, limit=PAGE)
+            keys += page
+            if len(page) < PAGE:
+                return keys
+            after = page[-1]
+
+    # -- tasks (APScheduler's: a callable and its settings)
+
+    async def add_task(self, task: Task) -> None:
+        key = f"{self.namespace}:task:{task.id}"
+        existed = await self._proxy.get_metadata(key) is not None
+        await self._proxy.save_metadata(key, _to_json(task.marshal(self.serializer)))
+        await self._size_slots(task)
+        await self._event_broker.publish(TaskUpdated(task_id=task.id) if existed else TaskAdded(task_id=task.id))
+
+    async def _size_slots(self, task: Task) -> None:
+        """One slot task per job that may run at once: made or removed to match ``max_running_jobs``."""
+        agent = self._slots_agent(task.id)
+        wanted = task.max_running_jobs or 0
+        slots = await self._all(agent)
+        for n in range(len(slots), wanted):
+            await self._proxy.save_task({"id": f"{agent}:{n}", "agent_name": agent, "task_prompt": task.id,
+                                         "schedule_type": "apscheduler", "schedule_value": "slot", "next_run": EPOCH,
+                                         "max_attempts": 0})
+        for extra in sorted(slots, key=lambda s: s["id"])[wanted:]:
+            await self._proxy.delete_task(extra["id"])
+
+    async def remove_task(self, task_id: str) -> None:
+        if not await self._proxy.delete_metadata(f"{self.namespace}:task:{task_id}"):
+            raise TaskLookupError(task_id)
+        for slot in await self._all(self._slots_agent(task_id)):
+            await self._proxy.delete_task(slot["id"])
+        await self._event_broker.publish(TaskRemoved(task_id=task_id))
+
+    async def get_task(self, task_id: str) -> Task:
+        stored = await self._proxy.get_metadata(f"{self.namespace}:task:{task_id}")
+        if stored is None:
+            raise TaskLookupError(task_id)
+        task = Task.unmarshal(self.serializer, _from_json(stored))
+        task.running_jobs = await self._running_jobs(task)
+        return task
+
+    async def get_tasks(self) -> List[Task]:
+        keys = await self._metadata_keys(f"{self.namespace}:task:")
+        tasks = [await self.get_task(key[len(f"{self.namespace}:task:"):]) for key in keys]
+        return sorted(tasks, key=lambda t: t.id)
+
+    async def _running_jobs(self, task: Task) -> int:
+        now = _now()
+        if task.max_running_jobs is not None:
+            held = await self._all(self._slots_agent(task.id), "running")
+        else:
+            held = [j for j in await self._all(self._agent("jobs"), "running") if j.get("aps_task_id") == task.id]
+        return sum(1 for t in held if t["lease_until"] is not None and t["lease_until"] >= now)
+
+    # -- schedules
+
+    async def add_schedule(self, schedule: Schedule, conflict_policy: ConflictPolicy) -> None:
+        key = self._schedule_key(schedule.id)
+        existed = await self._proxy.get_task(key) is not None
+        if existed and conflict_policy is ConflictPolicy.do_nothing:
+            return
+        if existed and conflict_policy is ConflictPolicy.exception:
+            raise ConflictingIdError(schedule.id)
+        marshalled = schedule.marshal(self.serializer)
+        marshalled.pop("acquired_by", None)
+        marshalled.pop("acquired_until", None)
+        await self._proxy.save_task({
+            "id": key, "agent_name": self._agent("schedules"), "task_prompt": schedule.task_id,
+            "schedule_type": "apscheduler", "schedule_value": "schedule", "next_run": schedule.next_fire_time,
+            "enabled": not schedule.paused, "max_attempts": 0, "status": "pending",
+            # A release's state (complete_task's result) counts only for the schedule it was acquired as.
+            "aps": _to_json(marshalled), "aps_generation": str(uuid4())})
+        event = ScheduleUpdated if existed else ScheduleAdded
+        await self._event_broker.publish(event(schedule_id=schedule.id, task_id=schedule.task_id,
+                                               next_fire_time=schedule.next_fire_time))
+
+    def _schedule(self, stored: Dict[str, Any]) -> Schedule:
+        marshalled = _from_json(stored["aps"])
+        released = stored.get("last_result")
+        if isinstance(released, dict) and released.get("generation") == stored.get("aps_generation"):
+            marshalled.update(_from_json(released["state"]))
+        if stored["status"] == "running":
+            marshalled["acquired_by"] = stored["lease_owner"]
+            marshalled["acquired_until"] = stored["lease_until"]
+        return Schedule.unmarshal(self.serializer, marshalled)
+
+    async def get_schedules(self, ids: Optional[Set[str]] = None) -> List[Schedule]:
+        if ids is not None and len(ids) <= 16:
+            found = [await self._proxy.get_task(self._schedule_key(i)) for i in ids]
+            stored = [s for s in found if s is not None]
+        else:
+            stored = await self._all(self._agent("schedules"))
+        schedules = [self._schedule(s) for s in stored]
+        return sorted((s for s in schedules if ids is None or s.id in ids), key=lambda s: s.id)
+
+    async def remove_schedules(self, ids: Iterable[str], *, finished: bool = False) -> None:
+        for schedule_id in ids:
+            stored = await self._proxy.get_task(self._schedule_key(schedule_id))
+            if stored is not None and await self._proxy.delete_task(stored["id"]):
+                await self._event_broker.publish(ScheduleRemoved(schedule_id=schedule_id, task_id=stored["task_prompt"],
+                                                                 finished=finished))
+
+    async def acquire_schedules(self, scheduler_id: str, lease_duration: timedelta, limit: int) -> List[Schedule]:
+        claimed = await self._proxy.claim_due_tasks(scheduler_id, limit=min(limit, CLAIM_LIMIT),
+                                                    lease_seconds=lease_duration.total_seconds(),
+                                                    agent_name=self._agent("schedules"), now=_now())
+        return [self._schedule(s) for s in claimed]
+
+    async def release_schedules(self, scheduler_id: str, results: Sequence[ScheduleResult]) -> None:
+        for result in results:
+            stored = await self._proxy.get_task(self._schedule_key(result.schedule_id))
+            if stored is None:
+                continue
+            state = {"trigger": self.serializer.serialize(result.trigger), "last_fire_time": result.last_fire_time,
+                     "next_fire_time": result.next_fire_time}
+            try:
+                await self._proxy.complete_task(stored["id"], scheduler_id, "released", next_run=result.next_fire_time,
+                                                result={"generation": stored.get("aps_generation"), "state": _to_json(state)},
+                                                now=_now())
+            except (Conflict, NotFound):
+                continue  # its lease ended and another scheduler holds it now (or it was removed)
+            await self._event_broker.publish(ScheduleUpdated(schedule_id=result.schedule_id, task_id=result.task_id,
+                                                             next_fire_time=result.next_fire_time))
+
+    async def get_next_schedule_run_time(self) -> Optional[datetime]:
+        times = [s["next_run"] for s in await self._all(self._agent("schedules"))
+                 if s["next_run"] is not None and s["enabled"]]
+        return min(times, default=None)
+
+    async def extend_acquired_schedule_leases(self, scheduler_id: str, schedule_ids: Set[str],
+                                              duration: timedelta) -> None:
+        now = _now()
+        for schedule_id in schedule_ids:
+            try:
+                await self._proxy.renew_lease(self._schedule_key(schedule_id), scheduler_id,
+                                              lease_seconds=duration.total_seconds(), now=now)
+            except (Conflict, NotFound):
+                pass  # no longer this scheduler's
+
+    # -- jobs
+
+    async def add_job(self, job: Job) -> None:
+        marshalled = job.marshal(self.serializer)
+        marshalled.pop("acquired_by", None)
+        marshalled.pop("acquired_until", None)
+        await self._proxy.save_task({
+            "id": self._job_key(job.id), "agent_name": self._agent("jobs"), "task_prompt": job.task_id,
+            "schedule_type": "apscheduler", "schedule_value": "job", "next_run": job.created_at,
+            "created_at": job.created_at, "max_attempts": 0, "aps": _to_json(marshalled),
+            "aps_task_id": job.task_id})
+        await self._event_broker.publish(JobAdded(job_id=job.id, task_id=job.task_id, schedule_id=job.schedule_id))
+
+    def _job(self, stored: Dict[str, Any]) -> Job:
+        marshalled = _from_json(stored["aps"])
+        if stored["status"] == "running":
+            marshalled["acquired_by"] = stored["lease_owner"]
+            marshalled["acquired_until"] = stored["lease_until"]
+        return Job.unmarshal(self.serializer, marshalled)
+
+    async def get_jobs(self, ids: Optional[Iterable[UUID]] = None) -> List[Job]:
+        if ids is not None:
+            found = [await self._proxy.get_task(self._job_key(i)) for i in ids]
+            stored = sorted((s for s in found if s is not None), key=lambda s: (s["created_at"], s["id"]))
+        else:
+            stored = await self._all(self._agent("jobs"))
+        return [self._job(s) for s in stored]
+
+    async def acquire_jobs(self, scheduler_id: str, lease_duration: timedelta,
+                           limit: Optional[int] = None) -> List[Job]:
+        now = _now()
+        lease = lease_duration.total_seconds()
+        claimed = await self._proxy.claim_due_tasks(scheduler_id, limit=min(limit or CLAIM_LIMIT, CLAIM_LIMIT),
+                                                    lease_seconds=lease, agent_name=self._agent("jobs"), now=now)
+        tasks: Dict[str, Optional[Task]] = {}
+        acquired = []
+        for stored in claimed:
+            task_id = stored["aps_task_id"]
+            if task_id not in tasks:
+                try:
+                    tasks[task_id] = await self.get_task(task_id)
+                except TaskLookupError:
+                    tasks[task_id] = None
+            try:
+                job = self._job(stored)
+            except DeserializationError as exc:
+                await self._discard(stored, scheduler_id, JobOutcome.deserialization_failed, now, exc)
+                continue
+            if job.start_deadline and job.start_deadline < now:
+                await self._discard(stored, scheduler_id, JobOutcome.missed_start_deadline, now)
+                continue
+            task = tasks[task_id]
+            if task is not None and task.max_running_jobs is not None and not await self._take_slot(
+                    task, scheduler_id, job, lease, now):
+                # The task runs as many jobs as it may: back in the queue, in its place.
+                await self._proxy.complete_task(stored["id"], scheduler_id, "waiting", next_run=job.created_at, now=now)
+                continue
+            acquired.append(job)
+        for job in acquired:
+            await self._event_broker.publish(JobAcquired.from_job(job, scheduler_id=scheduler_id))
+        return acquired
+
+    def _slot_holder(self, scheduler_id: str, job_id: UUID) -> str:
+        return f"{scheduler_id}/{job_id}"
+
+    async def _take_slot(self, task: Task, scheduler_id: str, job: Job, lease: float, now: datetime) -> bool:
+        slot = await self._proxy.claim_due_tasks(self._slot_holder(scheduler_id, job.id), limit=1, lease_seconds=lease,
+                                                 agent_name=self._slots_agent(task.id), now=now)
+        return bool(slot)
+
+    async def _free_slot(self, task_id: str, holder: str) -> None:
+        for slot in await self._all(self._slots_agent(task_id), "running"):
+            if slot["lease_owner"] == holder:
+                try:
+                    await self._proxy.complete_task(slot["id"], holder, "free", next_run=EPOCH, now=_now())
+                except (Conflict, NotFound):
+                    pass
+
+    async def _discard(self, stored: Dict[str, Any], scheduler_id: str, outcome: JobOutcome, now: datetime,
+                       exception: Optional[BaseException] = None) -> None:
+        """A claimed job that cannot run: its result recorded (where it can be), the job removed."""
+        expiration = _from_json(stored["aps"]).get("result_expiration_time") or timedelta(0)
+        result = JobResult(job_id=UUID(stored["id"].rsplit(":", 1)[1]), outcome=outcome, finished_at=now,
+                           expires_at=now + _as_timedelta(expiration), exception=exception)
+        try:
+            await self._store_result(result)
+        except Exception as error:  # a serializer that cannot write the exception: the job still goes
+            self._logger.warning("could not record the result of job %s: %s", result.job_id, error)
+        await self._proxy.delete_task(stored["id"])
+        await self._event_broker.publish(JobReleased.from_result(
+            result, scheduler_id, stored["aps_task_id"], None, None))
+
+    async def _store_result(self, result: JobResult) -> None:
+        if result.expires_at > result.finished_at:
+            await self._proxy.save_metadata(f"{self.namespace}:result:{result.job_id}",
+                                            _to_json(result.marshal(self.serializer)))
+
+    async def release_job(self, scheduler_id: str, job: Job, result: JobResult) -> None:
+        await self._store_result(result)
+        await self._proxy.delete_task(self._job_key(job.id))
+        if job.acquired_by:
+            await self._free_slot(job.task_id, self._slot_holder(job.acquired_by, job.id))
+        await self._event_broker.publish(JobReleased.from_result(
+            result, scheduler_id, job.task_id, job.schedule_id, job.scheduled_fire_time))
+
+    async def get_job_result(self, job_id: UUID) -> Optional[JobResult]:
+        key = f"{self.namespace}:result:{job_id}"
+        stored = await self._proxy.get_metadata(key)
+        if stored is None:
+            return None
+        await self._proxy.delete_metadata(key)
+        result = JobResult.unmarshal(self.serializer, _from_json(stored))
+        return result if result.expires_at > _now() else None
+
+    async def extend_acquired_job_leases(self, scheduler_id: str, job_ids: Set[UUID], duration: timedelta) -> None:
+        now = _now()
+        for job_id in job_ids:
+            try:
+                stored = await self._proxy.renew_lease(self._job_key(job_id), scheduler_id,
+                                                       lease_seconds=duration.total_seconds(), now=now)
+            except (Conflict, NotFound):
+                continue
+            holder = self._slot_holder(scheduler_id, job_id)
+            for slot in await self._all(self._slots_agent(stored["aps_task_id"]), "running"):
+                if slot["lease_owner"] == holder:
+                    await self._proxy.renew_lease(slot["id"], holder, lease_seconds=duration.total_seconds(), now=now)
+
+    async def reap_abandoned_jobs(self, scheduler_id: str) -> None:
+        now = _now()
+        for stored in await self._all(self._agent("jobs"), "running"):
+            if stored["lease_owner"] == scheduler_id:
+                job = self._job(stored)
+                await self.release_job(scheduler_id, job, JobResult.from_job(job, JobOutcome.abandoned, finished_at=now))
+
+    async def cleanup(self) -> None:
+        now = _now()
+        for key in await self._metadata_keys(f"{self.namespace}:result:"):
+            stored = await self._proxy.get_metadata(key)
+            if stored is not None and _from_json(stored)["expires_at"] <= now:
+                await self._proxy.delete_metadata(key)
+        for stored in await self._all(self._agent("jobs"), "running"):
+            if stored["lease_until"] is not None and stored["lease_until"] < now:
+                job = self._job(stored)
+                await self.release_job(job.acquired_by, job, JobResult.from_job(job, JobOutcome.abandoned, finished_at=now))
+        with_jobs = {_from_json(j["aps"]).get("schedule_id") for j in await self._all(self._agent("jobs"))}
+        finished = [s.id for s in await self.get_schedules() if s.next_fire_time is None and s.id not in with_jobs]
+        await self.remove_schedules(finished, finished=True)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _as_timedelta(value: Any) -> timedelta:
+    return value if isinstance(value, timedelta) else timedelta(seconds=value)
+
+
+def _to_json(value: Any) -> Any:
+    """APScheduler's marshalled values as JSON: datetimes, durations, bytes and ids tagged (a
+    one-key object of a tag's shape that is data, in a job's metadata say, is wrapped)."""
+    if isinstance(value, dict):
+        encoded = {k: _to_json(v) for k, v in value.items()}
+        return {"$object": encoded} if len(value) == 1 and next(iter(value)) in TAGS else encoded
+    if isinstance(value, (list, tuple, frozenset, set)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, datetime):
+        return {"$time": value.isoformat()}
+    if isinstance(value, timedelta):
+        return {"$seconds": value.total_seconds()}
+    if isinstance(value, (bytes, bytearray)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, UUID):
+        return {"$uuid": str(value)}
+    if isinstance(value, Enum):
+        return value.name  # APScheduler's fields take an enum's name
+    return value
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (tag, inner), = value.items()
+            if tag == "$time":
+                return datetime.fromisoformat(inner)
+            if tag == "$seconds":
+                return timedelta(seconds=inner)
+            if tag == "$bytes":
+                return base64.b64decode(inner)
+            if tag == "$uuid":
+                return UUID(inner)
+            if tag == "$object":
+                return {k: _from_json(v) for k, v in inner.items()}
+        return {k: _from_json(v) for k, v in value.items()}
+    return value
