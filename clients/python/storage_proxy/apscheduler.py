@@ -25,27 +25,33 @@ call), as APScheduler's own stores do. Values are marshalled by APScheduler
 
 import base64
 import hashlib
+import time
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
 from uuid import UUID, uuid4
 
+import anyio
 import attrs
 from apscheduler import (ConflictingIdError, ConflictPolicy, DeserializationError, Job, JobAcquired, JobAdded,
                          JobOutcome, JobReleased, JobResult, Schedule, ScheduleAdded, ScheduleRemoved,
                          ScheduleUpdated, Task, TaskAdded, TaskLookupError, TaskRemoved, TaskUpdated)
 from apscheduler._structures import ScheduleResult
 from apscheduler.datastores.base import BaseExternalDataStore
+from apscheduler.eventbrokers.base import BaseEventBroker
 
 from .client import StorageProxyClient
 from .errors import Conflict, NotFound
 
-__all__ = ["ProxyDataStore"]
+__all__ = ["ProxyDataStore", "ProxyEventBroker"]
 
 # Tasks per list_tasks page, and jobs per claim (the proxy's bounds).
 PAGE = 1000
 CLAIM_LIMIT = 1000
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+TASK_CACHE_SECONDS = 1.0
+# A job's proxy task is a job while pending or running; released, its status is the outcome's name.
+LIVE = ("pending", "running")
 TAGS = {"$time", "$seconds", "$bytes", "$uuid", "$object"}
 
 
@@ -60,6 +66,11 @@ class ProxyDataStore(BaseExternalDataStore):
     token: Optional[str] = attrs.field(default=None, kw_only=True)
     namespace: str = attrs.field(default="apscheduler", kw_only=True)
     _client: Optional[StorageProxyClient] = attrs.field(default=None, init=False)
+    # The slot task each job acquired here holds (job id → slot task id): released without a lookup.
+    _slots: Dict[UUID, str] = attrs.field(factory=dict, init=False)
+    # Task definitions read in the last TASK_CACHE_SECONDS (id → (read at, task)): a job's acquiring,
+    # running and releasing each need its task's, and tasks change rarely (configure_task at start).
+    _task_cache: Dict[str, Any] = attrs.field(factory=dict, init=False)
 
     def __repr__(self) -> str:
         return f"ProxyDataStore(address={self.address!r}, namespace={self.namespace!r})"
@@ -128,6 +139,7 @@ class ProxyDataStore(BaseExternalDataStore):
         key = f"{self.namespace}:task:{task.id}"
         existed = await self._proxy.get_metadata(key) is not None
         await self._proxy.save_metadata(key, _to_json(task.marshal(self.serializer)))
+        self._task_cache.pop(task.id, None)
         await self._size_slots(task)
         await self._event_broker.publish(TaskUpdated(task_id=task.id) if existed else TaskAdded(task_id=task.id))
 
@@ -144,6 +156,7 @@ class ProxyDataStore(BaseExternalDataStore):
             await self._proxy.delete_task(extra["id"])
 
     async def remove_task(self, task_id: str) -> None:
+        self._task_cache.pop(task_id, None)
         if not await self._proxy.delete_metadata(f"{self.namespace}:task:{task_id}"):
             raise TaskLookupError(task_id)
         for slot in await self._all(self._slots_agent(task_id)):
@@ -151,12 +164,22 @@ class ProxyDataStore(BaseExternalDataStore):
         await self._event_broker.publish(TaskRemoved(task_id=task_id))
 
     async def get_task(self, task_id: str) -> Task:
-        stored = await self._proxy.get_metadata(f"{self.namespace}:task:{task_id}")
-        if stored is None:
+        task = await self._task_definition(task_id)
+        if task is None:
             raise TaskLookupError(task_id)
-        task = Task.unmarshal(self.serializer, _from_json(stored))
         task.running_jobs = await self._running_jobs(task)
         return task
+
+    async def _task_definition(self, task_id: str) -> Optional[Task]:
+        """The task as added, without counting its running jobs; read at most once a TASK_CACHE_SECONDS
+        (a task changed through another process is seen by this one that much later at most)."""
+        cached = self._task_cache.get(task_id)
+        if cached is not None and time.monotonic() - cached[0] < TASK_CACHE_SECONDS:
+            return attrs.evolve(cached[1]) if cached[1] is not None else None
+        stored = await self._proxy.get_metadata(f"{self.namespace}:task:{task_id}")
+        task = None if stored is None else Task.unmarshal(self.serializer, _from_json(stored))
+        self._task_cache[task_id] = (time.monotonic(), task)
+        return attrs.evolve(task) if task is not None else None
 
     async def get_tasks(self) -> List[Task]:
         keys = await self._metadata_keys(f"{self.namespace}:task:")
@@ -266,7 +289,7 @@ class ProxyDataStore(BaseExternalDataStore):
             "id": self._job_key(job.id), "agent_name": self._agent("jobs"), "task_prompt": job.task_id,
             "schedule_type": "apscheduler", "schedule_value": "job", "next_run": job.created_at,
             "created_at": job.created_at, "max_attempts": 0, "aps": _to_json(marshalled),
-            "aps_task_id": job.task_id})
+            "aps_task_id": job.task_id, "aps_schedule_id": job.schedule_id})
         await self._event_broker.publish(JobAdded(job_id=job.id, task_id=job.task_id, schedule_id=job.schedule_id))
 
     def _job(self, stored: Dict[str, Any]) -> Job:
@@ -282,7 +305,7 @@ class ProxyDataStore(BaseExternalDataStore):
             stored = sorted((s for s in found if s is not None), key=lambda s: (s["created_at"], s["id"]))
         else:
             stored = await self._all(self._agent("jobs"))
-        return [self._job(s) for s in stored]
+        return [self._job(s) for s in stored if s["status"] in LIVE]
 
     async def acquire_jobs(self, scheduler_id: str, lease_duration: timedelta,
                            limit: Optional[int] = None) -> List[Job]:
@@ -295,10 +318,7 @@ class ProxyDataStore(BaseExternalDataStore):
         for stored in claimed:
             task_id = stored["aps_task_id"]
             if task_id not in tasks:
-                try:
-                    tasks[task_id] = await self.get_task(task_id)
-                except TaskLookupError:
-                    tasks[task_id] = None
+                tasks[task_id] = await self._task_definition(task_id)
             try:
                 job = self._job(stored)
             except DeserializationError as exc:
@@ -324,15 +344,23 @@ class ProxyDataStore(BaseExternalDataStore):
     async def _take_slot(self, task: Task, scheduler_id: str, job: Job, lease: float, now: datetime) -> bool:
         slot = await self._proxy.claim_due_tasks(self._slot_holder(scheduler_id, job.id), limit=1, lease_seconds=lease,
                                                  agent_name=self._slots_agent(task.id), now=now)
+        if slot:
+            self._slots[job.id] = slot[0]["id"]
         return bool(slot)
 
-    async def _free_slot(self, task_id: str, holder: str) -> None:
-        for slot in await self._all(self._slots_agent(task_id), "running"):
-            if slot["lease_owner"] == holder:
-                try:
-                    await self._proxy.complete_task(slot["id"], holder, "free", next_run=EPOCH, now=_now())
-                except (Conflict, NotFound):
-                    pass
+    async def _held_slots(self, task_id: str, job_id: UUID, holder: str) -> List[str]:
+        """The slot a job holds: known when it was acquired here, else looked up (reaped, cleaned up)."""
+        if job_id in self._slots:
+            return [self._slots[job_id]]
+        return [s["id"] for s in await self._all(self._slots_agent(task_id), "running") if s["lease_owner"] == holder]
+
+    async def _free_slot(self, task_id: str, job_id: UUID, holder: str) -> None:
+        for slot_id in await self._held_slots(task_id, job_id, holder):
+            try:
+                await self._proxy.complete_task(slot_id, holder, "free", next_run=EPOCH, now=_now())
+            except (Conflict, NotFound):
+                pass
+        self._slots.pop(job_id, None)
 
     async def _discard(self, stored: Dict[str, Any], scheduler_id: str, outcome: JobOutcome, now: datetime,
                        exception: Optional[BaseException] = None) -> None:
@@ -344,9 +372,17 @@ class ProxyDataStore(BaseExternalDataStore):
             await self._store_result(result)
         except Exception as error:  # a serializer that cannot write the exception: the job still goes
             self._logger.warning("could not record the result of job %s: %s", result.job_id, error)
-        await self._proxy.delete_task(stored["id"])
-        await self._event_broker.publish(JobReleased.from_result(
-            result, scheduler_id, stored["aps_task_id"], None, None))
+        released = JobReleased.from_result(result, scheduler_id, stored["aps_task_id"], stored.get("aps_schedule_id"))
+        try:
+            await self._proxy.complete_task(stored["id"], scheduler_id, outcome.name, next_run=None,
+                                            result={"aps_released": _to_json(released.marshal())}, now=now)
+        except (Conflict, NotFound):
+            await self._proxy.delete_task(stored["id"])
+        await self._event_broker.publish(released)
+
+    async def _limited(self, task_id: str) -> bool:
+        task = await self._task_definition(task_id)
+        return task is not None and task.max_running_jobs is not None
 
     async def _store_result(self, result: JobResult) -> None:
         if result.expires_at > result.finished_at:
@@ -354,12 +390,21 @@ class ProxyDataStore(BaseExternalDataStore):
                                             _to_json(result.marshal(self.serializer)))
 
     async def release_job(self, scheduler_id: str, job: Job, result: JobResult) -> None:
+        """The job ends as one write: completed under its lease with the outcome as its status and the
+        release event as its result (what ProxyEventBroker tells every other scheduler); from then on it
+        is no job of get_jobs, and cleanup() deletes it. A job whose lease another holds now is deleted."""
         await self._store_result(result)
-        await self._proxy.delete_task(self._job_key(job.id))
-        if job.acquired_by:
-            await self._free_slot(job.task_id, self._slot_holder(job.acquired_by, job.id))
-        await self._event_broker.publish(JobReleased.from_result(
-            result, scheduler_id, job.task_id, job.schedule_id, job.scheduled_fire_time))
+        released = JobReleased.from_result(result, scheduler_id, job.task_id, job.schedule_id, job.scheduled_fire_time)
+        try:
+            if not job.acquired_by:
+                raise NotFound("not acquired")
+            await self._proxy.complete_task(self._job_key(job.id), job.acquired_by, result.outcome.name, next_run=None,
+                                            result={"aps_released": _to_json(released.marshal())}, now=_now())
+        except (Conflict, NotFound):
+            await self._proxy.delete_task(self._job_key(job.id))
+        if job.acquired_by and (job.id in self._slots or await self._limited(job.task_id)):
+            await self._free_slot(job.task_id, job.id, self._slot_holder(job.acquired_by, job.id))
+        await self._event_broker.publish(released)
 
     async def get_job_result(self, job_id: UUID) -> Optional[JobResult]:
         key = f"{self.namespace}:result:{job_id}"
@@ -379,9 +424,9 @@ class ProxyDataStore(BaseExternalDataStore):
             except (Conflict, NotFound):
                 continue
             holder = self._slot_holder(scheduler_id, job_id)
-            for slot in await self._all(self._slots_agent(stored["aps_task_id"]), "running"):
-                if slot["lease_owner"] == holder:
-                    await self._proxy.renew_lease(slot["id"], holder, lease_seconds=duration.total_seconds(), now=now)
+            if job_id in self._slots or await self._limited(stored["aps_task_id"]):
+                for slot_id in await self._held_slots(stored["aps_task_id"], job_id, holder):
+                    await self._proxy.renew_lease(slot_id, holder, lease_seconds=duration.total_seconds(), now=now)
 
     async def reap_abandoned_jobs(self, scheduler_id: str) -> None:
         now = _now()
@@ -400,9 +445,88 @@ class ProxyDataStore(BaseExternalDataStore):
             if stored["lease_until"] is not None and stored["lease_until"] < now:
                 job = self._job(stored)
                 await self.release_job(job.acquired_by, job, JobResult.from_job(job, JobOutcome.abandoned, finished_at=now))
-        with_jobs = {_from_json(j["aps"]).get("schedule_id") for j in await self._all(self._agent("jobs"))}
+        jobs = await self._all(self._agent("jobs"))
+        for released in (j for j in jobs if j["status"] not in LIVE):
+            await self._proxy.delete_task(released["id"])
+        with_jobs = {j.get("aps_schedule_id") for j in jobs if j["status"] in LIVE}
         finished = [s.id for s in await self.get_schedules() if s.next_fire_time is None and s.id not in with_jobs]
         await self.remove_schedules(finished, finished=True)
+
+
+@attrs.define(eq=False, repr=False)
+class ProxyEventBroker(BaseEventBroker):
+    """APScheduler's ``EventBroker`` for schedulers that share a ``ProxyDataStore`` (same address or
+    database, same ``namespace``): what the store writes reaches every one of them as the proxy's
+    live events (``subscribe``; through every proxy on one PostgreSQL), read back as APScheduler's
+    ``JobAdded``, ``JobReleased``, ``ScheduleAdded``, ``ScheduleUpdated`` and ``ScheduleRemoved``.
+    So a job added in one process wakes the workers of the others, and ``run_job`` in one returns
+    when another ran it. Those five come only that way, once each, to this process's listeners
+    too; every other event stays in its process (as with APScheduler's local broker)::
+
+        AsyncScheduler(ProxyDataStore(address), ProxyEventBroker(address))
+    """
+
+    address: str = "unix://storage/proxy.sock"
+    token: Optional[str] = attrs.field(default=None, kw_only=True)
+    namespace: str = attrs.field(default="apscheduler", kw_only=True)
+
+    def __repr__(self) -> str:
+        return f"ProxyEventBroker(address={self.address!r}, namespace={self.namespace!r})"
+
+    async def start(self, exit_stack: Any, logger: Any) -> None:
+        await super().start(exit_stack, logger)
+        client = StorageProxyClient(self.address, token=self.token)
+        exit_stack.push_async_callback(client.close)
+        for kind in ("jobs", "schedules"):
+            subscription = await client.subscribe(["tasks"], agent_name=f"{self.namespace}:{kind}").start()
+            # Stopping cancels the relay (before the broker's task group waits for its tasks).
+            relay = anyio.CancelScope()
+            exit_stack.callback(relay.cancel)
+            self._task_group.start_soon(self._relay, subscription, relay)
+
+    async def publish(self, event: Any) -> None:
+        if not isinstance(event, ECHOED):
+            await self.publish_local(event)
+
+    async def _relay(self, subscription: Any, scope: Any) -> None:
+        with scope:
+            async for change in subscription:
+                try:
+                    event = _event_of(change, self.namespace)
+                except Exception:
+                    self._logger.exception("could not read a scheduler event from the proxy: %r", change)
+                    continue
+                if event is not None:
+                    await self.publish_local(event)
+
+
+# What ProxyDataStore's writes tell every scheduler through the proxy (ProxyEventBroker.publish skips them).
+ECHOED = (JobAdded, JobReleased, ScheduleAdded, ScheduleUpdated, ScheduleRemoved)
+
+
+def _event_of(change: Dict[str, Any], namespace: str) -> Any:
+    """The APScheduler event a change of the store's proxy tasks stands for, if any."""
+    if change.get("op") == "lagged":
+        return None  # missed changes: the schedulers' own timers and lease loops go on regardless
+    task, op = change.get("task") or {}, change.get("op")
+    if task.get("schedule_value") == "job":
+        if op == "created":
+            return JobAdded(job_id=UUID(task["id"].rsplit(":", 1)[1]), task_id=task["aps_task_id"],
+                            schedule_id=task.get("aps_schedule_id"))
+        released = task.get("last_result")
+        if op == "updated" and task["status"] not in LIVE and isinstance(released, dict) and "aps_released" in released:
+            return JobReleased.unmarshal(_from_json(released["aps_released"]))
+        return None
+    if task.get("schedule_value") == "schedule":
+        schedule_id = task["id"][len(f"{namespace}:s:"):]
+        if op == "created":
+            return ScheduleAdded(schedule_id=schedule_id, task_id=task["task_prompt"], next_fire_time=task["next_run"])
+        if op == "updated" and task["status"] != "running":  # not an acquisition or a lease's renewal
+            return ScheduleUpdated(schedule_id=schedule_id, task_id=task["task_prompt"], next_fire_time=task["next_run"])
+        if op == "deleted":
+            return ScheduleRemoved(schedule_id=schedule_id, task_id=task["task_prompt"],
+                                   finished=task["next_run"] is None)
+    return None
 
 
 def _now() -> datetime:

@@ -100,3 +100,29 @@ def test_the_readme_scheduler_runs_as_written(proxy):
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[0] == "49" and int(lines[1]) >= 2, run.stdout
+
+
+async def test_schedulers_in_separate_places_wake_each_other(two_proxies):
+    """A scheduler adds a job after the worker started (through another proxy on PostgreSQL): only
+    the proxy's events can wake the worker, and only they can tell the first that the job ended."""
+    from apscheduler import AsyncScheduler, SchedulerRole
+    from storage_proxy.apscheduler import ProxyEventBroker
+    namespace = "wake-" + uuid.uuid4().hex[:8]
+    first, second = (p.address for p in two_proxies)
+    worker = AsyncScheduler(ProxyDataStore(second, namespace=namespace), ProxyEventBroker(second, namespace=namespace),
+                            role=SchedulerRole.worker)
+    front = AsyncScheduler(ProxyDataStore(first, namespace=namespace), ProxyEventBroker(first, namespace=namespace),
+                           role=SchedulerRole.scheduler)
+    async with worker, front:
+        await worker.configure_task("square", func=square)
+        await front.configure_task("square", func=square)
+        await worker.start_in_background()
+        await front.start_in_background()
+        await asyncio.sleep(0.2)  # the worker is idle, waiting to be woken
+        job_id = await front.add_job("square", args=[12], result_expiration_time=timedelta(minutes=1))
+        result = await asyncio.wait_for(front.get_job_result(job_id), 20)
+        assert result.outcome is JobOutcome.success and result.return_value == 144
+
+
+def square(x):
+    return x * x
