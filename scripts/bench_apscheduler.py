@@ -82,7 +82,7 @@ def worker(kind: str, where: str, seconds: float) -> None:
 
 def remaining(target: str, kind: str) -> int:
     query = "SELECT count(*) FROM jobs" if kind == "sqlalchemy" else \
-        f"SELECT count(*) FROM tasks WHERE agent_name = '{NAMESPACE}:jobs' AND status IN ('pending', 'running')"
+        f"SELECT count(*) FROM tasks WHERE (agent_name = '{NAMESPACE}:jobs' OR agent_name LIKE '{NAMESPACE}:jobs:%') AND status IN ('pending', 'running')"
     out = subprocess.run(["psql", "-qAtX", "-d", target, "-c", query], capture_output=True, text=True)
     return int(out.stdout.strip() or "0")
 

@@ -97,7 +97,26 @@ class ProxyDataStore(BaseExternalDataStore):
 
     def _slots_agent(self, task_id: str) -> str:
         # Bounded, whatever the task's id (a function's dotted name can be long).
-        return f"{self.namespace}:slots:{hashlib.sha256(task_id.encode()).hexdigest()[:24]}"
+        return f"{self.namespace}:slots:{_digest(task_id)}"
+
+    def _jobs_agent(self, task: Optional[Task]) -> str:
+        """A limited task's jobs queue apart (their worker takes a slot first, so a full task costs no
+        claim); every other task's share one queue, first in, first out."""
+        if task is not None and task.max_running_jobs is not None:
+            return f"{self.namespace}:jobs:{_digest(task.id)}"
+        return self._agent("jobs")
+
+    async def _limited_tasks(self) -> List[Task]:
+        return [t for t in await self._task_definitions() if t.max_running_jobs is not None]
+
+    async def _jobs_agents(self) -> List[str]:
+        return [self._agent("jobs")] + [self._jobs_agent(t) for t in await self._limited_tasks()]
+
+    async def _all_jobs(self, status: Optional[str] = None) -> List[Dict[str, Any]]:
+        found = []
+        for agent in await self._jobs_agents():
+            found += await self._all(agent, status)
+        return found
 
     def _schedule_key(self, schedule_id: str) -> str:
         return f"{self.namespace}:s:{schedule_id}"
@@ -116,8 +135,9 @@ class ProxyDataStore(BaseExternalDataStore):
 
     async def _erase(self) -> None:
         for task in await self.get_tasks():
-            for slot in await self._all(self._slots_agent(task.id)):
-                await self._proxy.delete_task(slot["id"])
+            for agent in (self._slots_agent(task.id), f"{self.namespace}:jobs:{_digest(task.id)}"):
+                for stored in await self._all(agent):
+                    await self._proxy.delete_task(stored["id"])
         for agent in (self._agent("schedules"), self._agent("jobs")):
             for stored in await self._all(agent):
                 await self._proxy.delete_task(stored["id"])
@@ -138,10 +158,19 @@ class ProxyDataStore(BaseExternalDataStore):
     async def add_task(self, task: Task) -> None:
         key = f"{self.namespace}:task:{task.id}"
         existed = await self._proxy.get_metadata(key) is not None
+        before = await self._task_definition(task.id) if existed else None
         await self._proxy.save_metadata(key, _to_json(task.marshal(self.serializer)))
         self._task_cache.pop(task.id, None)
+        self._task_cache.pop(None, None)
+        if existed and self._jobs_agent(before) != self._jobs_agent(task):
+            await self._move_jobs(self._jobs_agent(before), self._jobs_agent(task))
         await self._size_slots(task)
         await self._event_broker.publish(TaskUpdated(task_id=task.id) if existed else TaskAdded(task_id=task.id))
+
+    async def _move_jobs(self, old: str, new: str) -> None:
+        """A task's queued jobs follow it when it gains or loses its max_running_jobs."""
+        for stored in await self._all(old, "pending"):
+            await self._proxy.save_task({"id": stored["id"], "agent_name": new})
 
     async def _size_slots(self, task: Task) -> None:
         """One slot task per job that may run at once: made or removed to match ``max_running_jobs``."""
@@ -157,6 +186,7 @@ class ProxyDataStore(BaseExternalDataStore):
 
     async def remove_task(self, task_id: str) -> None:
         self._task_cache.pop(task_id, None)
+        self._task_cache.pop(None, None)
         if not await self._proxy.delete_metadata(f"{self.namespace}:task:{task_id}"):
             raise TaskLookupError(task_id)
         for slot in await self._all(self._slots_agent(task_id)):
@@ -169,6 +199,15 @@ class ProxyDataStore(BaseExternalDataStore):
             raise TaskLookupError(task_id)
         task.running_jobs = await self._running_jobs(task)
         return task
+
+    async def _task_definitions(self) -> List[Task]:
+        """Every task as added (each read at most once a TASK_CACHE_SECONDS, as below; the list too)."""
+        cached = self._task_cache.get(None)
+        if cached is None or time.monotonic() - cached[0] >= TASK_CACHE_SECONDS:
+            ids = [key[len(f"{self.namespace}:task:"):] for key in await self._metadata_keys(f"{self.namespace}:task:")]
+            cached = self._task_cache[None] = (time.monotonic(), ids)
+        tasks = [await self._task_definition(task_id) for task_id in cached[1]]
+        return [t for t in tasks if t is not None]
 
     async def _task_definition(self, task_id: str) -> Optional[Task]:
         """The task as added, without counting its running jobs; read at most once a TASK_CACHE_SECONDS
@@ -286,7 +325,8 @@ class ProxyDataStore(BaseExternalDataStore):
         marshalled.pop("acquired_by", None)
         marshalled.pop("acquired_until", None)
         await self._proxy.save_task({
-            "id": self._job_key(job.id), "agent_name": self._agent("jobs"), "task_prompt": job.task_id,
+            "id": self._job_key(job.id), "agent_name": self._jobs_agent(await self._task_definition(job.task_id)),
+            "task_prompt": job.task_id,
             "schedule_type": "apscheduler", "schedule_value": "job", "next_run": job.created_at,
             "created_at": job.created_at, "max_attempts": 0, "aps": _to_json(marshalled),
             "aps_task_id": job.task_id, "aps_schedule_id": job.schedule_id})
@@ -304,15 +344,30 @@ class ProxyDataStore(BaseExternalDataStore):
             found = [await self._proxy.get_task(self._job_key(i)) for i in ids]
             stored = sorted((s for s in found if s is not None), key=lambda s: (s["created_at"], s["id"]))
         else:
-            stored = await self._all(self._agent("jobs"))
+            stored = sorted(await self._all_jobs(), key=lambda s: (s["created_at"], s["id"]))
         return [self._job(s) for s in stored if s["status"] in LIVE]
 
     async def acquire_jobs(self, scheduler_id: str, lease_duration: timedelta,
                            limit: Optional[int] = None) -> List[Job]:
         now = _now()
         lease = lease_duration.total_seconds()
-        claimed = await self._proxy.claim_due_tasks(scheduler_id, limit=min(limit or CLAIM_LIMIT, CLAIM_LIMIT),
-                                                    lease_seconds=lease, agent_name=self._agent("jobs"), now=now)
+        wanted = min(limit or CLAIM_LIMIT, CLAIM_LIMIT)
+        claimed = []
+        limited = await self._limited_tasks()
+        for task in limited:
+            # Only as many as it has free slots (a read): a task at capacity costs no claim. A slot whose
+            # holder's lease ended (a scheduler that died) is free: the slot's claim takes it over.
+            free = sum(1 for slot in await self._all(self._slots_agent(task.id))
+                       if slot["status"] == "pending" or (slot["lease_until"] is not None and slot["lease_until"] < now))
+            if free and len(claimed) < wanted:
+                claimed += await self._proxy.claim_due_tasks(scheduler_id, limit=min(free, wanted - len(claimed)),
+                                                             lease_seconds=lease, agent_name=self._jobs_agent(task), now=now)
+        # The shared queue: claimed unless a read finds it empty (with limited tasks, most wake-ups are
+        # for them; an empty claim is still a write).
+        if len(claimed) < wanted and not (limited and not await self._proxy.list_tasks(
+                agent_name=self._agent("jobs"), status="pending", limit=1)):
+            claimed += await self._proxy.claim_due_tasks(scheduler_id, limit=wanted - len(claimed), lease_seconds=lease,
+                                                         agent_name=self._agent("jobs"), now=now)
         tasks: Dict[str, Optional[Task]] = {}
         acquired = []
         for stored in claimed:
@@ -394,6 +449,9 @@ class ProxyDataStore(BaseExternalDataStore):
         release event as its result (what ProxyEventBroker tells every other scheduler); from then on it
         is no job of get_jobs, and cleanup() deletes it. A job whose lease another holds now is deleted."""
         await self._store_result(result)
+        # The slot first: whoever the release wakes finds it free.
+        if job.acquired_by and (job.id in self._slots or await self._limited(job.task_id)):
+            await self._free_slot(job.task_id, job.id, self._slot_holder(job.acquired_by, job.id))
         released = JobReleased.from_result(result, scheduler_id, job.task_id, job.schedule_id, job.scheduled_fire_time)
         try:
             if not job.acquired_by:
@@ -402,8 +460,6 @@ class ProxyDataStore(BaseExternalDataStore):
                                             result={"aps_released": _to_json(released.marshal())}, now=_now())
         except (Conflict, NotFound):
             await self._proxy.delete_task(self._job_key(job.id))
-        if job.acquired_by and (job.id in self._slots or await self._limited(job.task_id)):
-            await self._free_slot(job.task_id, job.id, self._slot_holder(job.acquired_by, job.id))
         await self._event_broker.publish(released)
 
     async def get_job_result(self, job_id: UUID) -> Optional[JobResult]:
@@ -430,7 +486,7 @@ class ProxyDataStore(BaseExternalDataStore):
 
     async def reap_abandoned_jobs(self, scheduler_id: str) -> None:
         now = _now()
-        for stored in await self._all(self._agent("jobs"), "running"):
+        for stored in await self._all_jobs("running"):
             if stored["lease_owner"] == scheduler_id:
                 job = self._job(stored)
                 await self.release_job(scheduler_id, job, JobResult.from_job(job, JobOutcome.abandoned, finished_at=now))
@@ -441,11 +497,11 @@ class ProxyDataStore(BaseExternalDataStore):
             stored = await self._proxy.get_metadata(key)
             if stored is not None and _from_json(stored)["expires_at"] <= now:
                 await self._proxy.delete_metadata(key)
-        for stored in await self._all(self._agent("jobs"), "running"):
+        for stored in await self._all_jobs("running"):
             if stored["lease_until"] is not None and stored["lease_until"] < now:
                 job = self._job(stored)
                 await self.release_job(job.acquired_by, job, JobResult.from_job(job, JobOutcome.abandoned, finished_at=now))
-        jobs = await self._all(self._agent("jobs"))
+        jobs = await self._all_jobs()
         for released in (j for j in jobs if j["status"] not in LIVE):
             await self._proxy.delete_task(released["id"])
         with_jobs = {j.get("aps_schedule_id") for j in jobs if j["status"] in LIVE}
@@ -477,12 +533,12 @@ class ProxyEventBroker(BaseEventBroker):
         await super().start(exit_stack, logger)
         client = StorageProxyClient(self.address, token=self.token)
         exit_stack.push_async_callback(client.close)
-        for kind in ("jobs", "schedules"):
-            subscription = await client.subscribe(["tasks"], agent_name=f"{self.namespace}:{kind}").start()
-            # Stopping cancels the relay (before the broker's task group waits for its tasks).
-            relay = anyio.CancelScope()
-            exit_stack.callback(relay.cancel)
-            self._task_group.start_soon(self._relay, subscription, relay)
+        # Every task change, this namespace's kept: a limited task's jobs queue under an agent of their own.
+        subscription = await client.subscribe(["tasks"]).start()
+        # Stopping cancels the relay (before the broker's task group waits for its tasks).
+        relay = anyio.CancelScope()
+        exit_stack.callback(relay.cancel)
+        self._task_group.start_soon(self._relay, subscription, relay)
 
     async def publish(self, event: Any) -> None:
         if not isinstance(event, ECHOED):
@@ -509,6 +565,9 @@ def _event_of(change: Dict[str, Any], namespace: str) -> Any:
     if change.get("op") == "lagged":
         return None  # missed changes: the schedulers' own timers and lease loops go on regardless
     task, op = change.get("task") or {}, change.get("op")
+    agent = task.get("agent_name") or ""
+    if agent != f"{namespace}:schedules" and agent != f"{namespace}:jobs" and not agent.startswith(f"{namespace}:jobs:"):
+        return None
     if task.get("schedule_value") == "job":
         if op == "created":
             return JobAdded(job_id=UUID(task["id"].rsplit(":", 1)[1]), task_id=task["aps_task_id"],
@@ -527,6 +586,10 @@ def _event_of(change: Dict[str, Any], namespace: str) -> Any:
             return ScheduleRemoved(schedule_id=schedule_id, task_id=task["task_prompt"],
                                    finished=task["next_run"] is None)
     return None
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def _now() -> datetime:
