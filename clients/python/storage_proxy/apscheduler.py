@@ -13,9 +13,12 @@ How it is kept (protocol/PROTOCOL.md; everything under ``namespace``):
   fire time (paused: disabled); acquiring is ``claim_due_tasks``, releasing is
   ``complete_task`` with the next fire time and the trigger's new state;
 - a job is a proxy task of ``<ns>:jobs``, due when added (first in, first out);
+  released, it is completed with its outcome as its status (what
+  ``ProxyEventBroker`` tells the other schedulers) and deleted by ``cleanup()``;
 - a task's ``max_running_jobs`` are that many slot tasks (``<ns>:slots:…``): a job
   runs only with a slot claimed under the same lease, so the limit holds
-  across schedulers without a lock;
+  across schedulers without a lock; such a task's jobs queue under
+  ``<ns>:jobs:…`` of their own, claimed only while a slot is free;
 - task definitions and job results are metadata (``<ns>:task:…``, ``<ns>:result:…``).
 
 Every due time and lease is decided by this process's clock (``now`` on each
