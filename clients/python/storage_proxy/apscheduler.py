@@ -26,23 +26,21 @@ call), as APScheduler's own stores do. Values are marshalled by APScheduler
 (its ``serializer`` for arguments, triggers and results) and kept as JSON.
 """
 
-import base64
 import hashlib
 import time
 from datetime import datetime, timedelta, timezone
-from enum import Enum
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
 from uuid import UUID, uuid4
 
-import anyio
 import attrs
 from apscheduler import (ConflictingIdError, ConflictPolicy, DeserializationError, Job, JobAcquired, JobAdded,
                          JobOutcome, JobReleased, JobResult, Schedule, ScheduleAdded, ScheduleRemoved,
                          ScheduleUpdated, Task, TaskAdded, TaskLookupError, TaskRemoved, TaskUpdated)
 from apscheduler._structures import ScheduleResult
 from apscheduler.datastores.base import BaseExternalDataStore
-from apscheduler.eventbrokers.base import BaseEventBroker
 
+from .apscheduler_events import ProxyEventBroker
+from .apscheduler_records import LIVE, from_json, to_json
 from .client import StorageProxyClient
 from .errors import Conflict, NotFound
 
@@ -53,9 +51,6 @@ PAGE = 1000
 CLAIM_LIMIT = 1000
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 TASK_CACHE_SECONDS = 1.0
-# A job's proxy task is a job while pending or running; released, its status is the outcome's name.
-LIVE = ("pending", "running")
-TAGS = {"$time", "$seconds", "$bytes", "$uuid", "$object"}
 
 
 @attrs.define(eq=False, repr=False)
@@ -162,7 +157,7 @@ class ProxyDataStore(BaseExternalDataStore):
         key = f"{self.namespace}:task:{task.id}"
         existed = await self._proxy.get_metadata(key) is not None
         before = await self._task_definition(task.id) if existed else None
-        await self._proxy.save_metadata(key, _to_json(task.marshal(self.serializer)))
+        await self._proxy.save_metadata(key, to_json(task.marshal(self.serializer)))
         self._task_cache.pop(task.id, None)
         self._task_cache.pop(None, None)
         if existed and self._jobs_agent(before) != self._jobs_agent(task):
@@ -219,7 +214,7 @@ class ProxyDataStore(BaseExternalDataStore):
         if cached is not None and time.monotonic() - cached[0] < TASK_CACHE_SECONDS:
             return attrs.evolve(cached[1]) if cached[1] is not None else None
         stored = await self._proxy.get_metadata(f"{self.namespace}:task:{task_id}")
-        task = None if stored is None else Task.unmarshal(self.serializer, _from_json(stored))
+        task = None if stored is None else Task.unmarshal(self.serializer, from_json(stored))
         self._task_cache[task_id] = (time.monotonic(), task)
         return attrs.evolve(task) if task is not None else None
 
@@ -253,16 +248,16 @@ class ProxyDataStore(BaseExternalDataStore):
             "schedule_type": "apscheduler", "schedule_value": "schedule", "next_run": schedule.next_fire_time,
             "enabled": not schedule.paused, "max_attempts": 0, "status": "pending",
             # A release's state (complete_task's result) counts only for the schedule it was acquired as.
-            "aps": _to_json(marshalled), "aps_generation": str(uuid4())})
+            "aps": to_json(marshalled), "aps_generation": str(uuid4())})
         event = ScheduleUpdated if existed else ScheduleAdded
         await self._event_broker.publish(event(schedule_id=schedule.id, task_id=schedule.task_id,
                                                next_fire_time=schedule.next_fire_time))
 
     def _schedule(self, stored: Dict[str, Any]) -> Schedule:
-        marshalled = _from_json(stored["aps"])
+        marshalled = from_json(stored["aps"])
         released = stored.get("last_result")
         if isinstance(released, dict) and released.get("generation") == stored.get("aps_generation"):
-            marshalled.update(_from_json(released["state"]))
+            marshalled.update(from_json(released["state"]))
         if stored["status"] == "running":
             marshalled["acquired_by"] = stored["lease_owner"]
             marshalled["acquired_until"] = stored["lease_until"]
@@ -299,7 +294,7 @@ class ProxyDataStore(BaseExternalDataStore):
                      "next_fire_time": result.next_fire_time}
             try:
                 await self._proxy.complete_task(stored["id"], scheduler_id, "released", next_run=result.next_fire_time,
-                                                result={"generation": stored.get("aps_generation"), "state": _to_json(state)},
+                                                result={"generation": stored.get("aps_generation"), "state": to_json(state)},
                                                 now=_now())
             except (Conflict, NotFound):
                 continue  # its lease ended and another scheduler holds it now (or it was removed)
@@ -331,12 +326,12 @@ class ProxyDataStore(BaseExternalDataStore):
             "id": self._job_key(job.id), "agent_name": self._jobs_agent(await self._task_definition(job.task_id)),
             "task_prompt": job.task_id,
             "schedule_type": "apscheduler", "schedule_value": "job", "next_run": job.created_at,
-            "created_at": job.created_at, "max_attempts": 0, "aps": _to_json(marshalled),
+            "created_at": job.created_at, "max_attempts": 0, "aps": to_json(marshalled),
             "aps_task_id": job.task_id, "aps_schedule_id": job.schedule_id})
         await self._event_broker.publish(JobAdded(job_id=job.id, task_id=job.task_id, schedule_id=job.schedule_id))
 
     def _job(self, stored: Dict[str, Any]) -> Job:
-        marshalled = _from_json(stored["aps"])
+        marshalled = from_json(stored["aps"])
         if stored["status"] == "running":
             marshalled["acquired_by"] = stored["lease_owner"]
             marshalled["acquired_until"] = stored["lease_until"]
@@ -423,7 +418,7 @@ class ProxyDataStore(BaseExternalDataStore):
     async def _discard(self, stored: Dict[str, Any], scheduler_id: str, outcome: JobOutcome, now: datetime,
                        exception: Optional[BaseException] = None) -> None:
         """A claimed job that cannot run: its result recorded (where it can be), the job removed."""
-        expiration = _from_json(stored["aps"]).get("result_expiration_time") or timedelta(0)
+        expiration = from_json(stored["aps"]).get("result_expiration_time") or timedelta(0)
         result = JobResult(job_id=UUID(stored["id"].rsplit(":", 1)[1]), outcome=outcome, finished_at=now,
                            expires_at=now + _as_timedelta(expiration), exception=exception)
         try:
@@ -433,7 +428,7 @@ class ProxyDataStore(BaseExternalDataStore):
         released = JobReleased.from_result(result, scheduler_id, stored["aps_task_id"], stored.get("aps_schedule_id"))
         try:
             await self._proxy.complete_task(stored["id"], scheduler_id, outcome.name, next_run=None,
-                                            result={"aps_released": _to_json(released.marshal())}, now=now)
+                                            result={"aps_released": to_json(released.marshal())}, now=now)
         except (Conflict, NotFound):
             await self._proxy.delete_task(stored["id"])
         await self._event_broker.publish(released)
@@ -445,7 +440,7 @@ class ProxyDataStore(BaseExternalDataStore):
     async def _store_result(self, result: JobResult) -> None:
         if result.expires_at > result.finished_at:
             await self._proxy.save_metadata(f"{self.namespace}:result:{result.job_id}",
-                                            _to_json(result.marshal(self.serializer)))
+                                            to_json(result.marshal(self.serializer)))
 
     async def release_job(self, scheduler_id: str, job: Job, result: JobResult) -> None:
         """The job ends as one write: completed under its lease with the outcome as its status and the
@@ -460,7 +455,7 @@ class ProxyDataStore(BaseExternalDataStore):
             if not job.acquired_by:
                 raise NotFound("not acquired")
             await self._proxy.complete_task(self._job_key(job.id), job.acquired_by, result.outcome.name, next_run=None,
-                                            result={"aps_released": _to_json(released.marshal())}, now=_now())
+                                            result={"aps_released": to_json(released.marshal())}, now=_now())
         except (Conflict, NotFound):
             await self._proxy.delete_task(self._job_key(job.id))
         await self._event_broker.publish(released)
@@ -471,7 +466,7 @@ class ProxyDataStore(BaseExternalDataStore):
         if stored is None:
             return None
         await self._proxy.delete_metadata(key)
-        result = JobResult.unmarshal(self.serializer, _from_json(stored))
+        result = JobResult.unmarshal(self.serializer, from_json(stored))
         return result if result.expires_at > _now() else None
 
     async def extend_acquired_job_leases(self, scheduler_id: str, job_ids: Set[UUID], duration: timedelta) -> None:
@@ -498,7 +493,7 @@ class ProxyDataStore(BaseExternalDataStore):
         now = _now()
         for key in await self._metadata_keys(f"{self.namespace}:result:"):
             stored = await self._proxy.get_metadata(key)
-            if stored is not None and _from_json(stored)["expires_at"] <= now:
+            if stored is not None and from_json(stored)["expires_at"] <= now:
                 await self._proxy.delete_metadata(key)
         for stored in await self._all_jobs("running"):
             if stored["lease_until"] is not None and stored["lease_until"] < now:
@@ -512,85 +507,6 @@ class ProxyDataStore(BaseExternalDataStore):
         await self.remove_schedules(finished, finished=True)
 
 
-@attrs.define(eq=False, repr=False)
-class ProxyEventBroker(BaseEventBroker):
-    """APScheduler's ``EventBroker`` for schedulers that share a ``ProxyDataStore`` (same address or
-    database, same ``namespace``): what the store writes reaches every one of them as the proxy's
-    live events (``subscribe``; through every proxy on one PostgreSQL), read back as APScheduler's
-    ``JobAdded``, ``JobReleased``, ``ScheduleAdded``, ``ScheduleUpdated`` and ``ScheduleRemoved``.
-    So a job added in one process wakes the workers of the others, and ``run_job`` in one returns
-    when another ran it. Those five come only that way, once each, to this process's listeners
-    too; every other event stays in its process (as with APScheduler's local broker)::
-
-        AsyncScheduler(ProxyDataStore(address), ProxyEventBroker(address))
-    """
-
-    address: str = "unix://storage/proxy.sock"
-    token: Optional[str] = attrs.field(default=None, kw_only=True)
-    namespace: str = attrs.field(default="apscheduler", kw_only=True)
-
-    def __repr__(self) -> str:
-        return f"ProxyEventBroker(address={self.address!r}, namespace={self.namespace!r})"
-
-    async def start(self, exit_stack: Any, logger: Any) -> None:
-        await super().start(exit_stack, logger)
-        client = StorageProxyClient(self.address, token=self.token)
-        exit_stack.push_async_callback(client.close)
-        # Every task change, this namespace's kept: a limited task's jobs queue under an agent of their own.
-        subscription = await client.subscribe(["tasks"]).start()
-        # Stopping cancels the relay (before the broker's task group waits for its tasks).
-        relay = anyio.CancelScope()
-        exit_stack.callback(relay.cancel)
-        self._task_group.start_soon(self._relay, subscription, relay)
-
-    async def publish(self, event: Any) -> None:
-        if not isinstance(event, ECHOED):
-            await self.publish_local(event)
-
-    async def _relay(self, subscription: Any, scope: Any) -> None:
-        with scope:
-            async for change in subscription:
-                try:
-                    event = _event_of(change, self.namespace)
-                except Exception:
-                    self._logger.exception("could not read a scheduler event from the proxy: %r", change)
-                    continue
-                if event is not None:
-                    await self.publish_local(event)
-
-
-# What ProxyDataStore's writes tell every scheduler through the proxy (ProxyEventBroker.publish skips them).
-ECHOED = (JobAdded, JobReleased, ScheduleAdded, ScheduleUpdated, ScheduleRemoved)
-
-
-def _event_of(change: Dict[str, Any], namespace: str) -> Any:
-    """The APScheduler event a change of the store's proxy tasks stands for, if any."""
-    if change.get("op") == "lagged":
-        return None  # missed changes: the schedulers' own timers and lease loops go on regardless
-    task, op = change.get("task") or {}, change.get("op")
-    agent = task.get("agent_name") or ""
-    if agent != f"{namespace}:schedules" and agent != f"{namespace}:jobs" and not agent.startswith(f"{namespace}:jobs:"):
-        return None
-    if task.get("schedule_value") == "job":
-        if op == "created":
-            return JobAdded(job_id=UUID(task["id"].rsplit(":", 1)[1]), task_id=task["aps_task_id"],
-                            schedule_id=task.get("aps_schedule_id"))
-        released = task.get("last_result")
-        if op == "updated" and task["status"] not in LIVE and isinstance(released, dict) and "aps_released" in released:
-            return JobReleased.unmarshal(_from_json(released["aps_released"]))
-        return None
-    if task.get("schedule_value") == "schedule":
-        schedule_id = task["id"][len(f"{namespace}:s:"):]
-        if op == "created":
-            return ScheduleAdded(schedule_id=schedule_id, task_id=task["task_prompt"], next_fire_time=task["next_run"])
-        if op == "updated" and task["status"] != "running":  # not an acquisition or a lease's renewal
-            return ScheduleUpdated(schedule_id=schedule_id, task_id=task["task_prompt"], next_fire_time=task["next_run"])
-        if op == "deleted":
-            return ScheduleRemoved(schedule_id=schedule_id, task_id=task["task_prompt"],
-                                   finished=task["next_run"] is None)
-    return None
-
-
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -601,44 +517,3 @@ def _now() -> datetime:
 
 def _as_timedelta(value: Any) -> timedelta:
     return value if isinstance(value, timedelta) else timedelta(seconds=value)
-
-
-def _to_json(value: Any) -> Any:
-    """APScheduler's marshalled values as JSON: datetimes, durations, bytes and ids tagged (a
-    one-key object of a tag's shape that is data, in a job's metadata say, is wrapped)."""
-    if isinstance(value, dict):
-        encoded = {k: _to_json(v) for k, v in value.items()}
-        return {"$object": encoded} if len(value) == 1 and next(iter(value)) in TAGS else encoded
-    if isinstance(value, (list, tuple, frozenset, set)):
-        return [_to_json(v) for v in value]
-    if isinstance(value, datetime):
-        return {"$time": value.isoformat()}
-    if isinstance(value, timedelta):
-        return {"$seconds": value.total_seconds()}
-    if isinstance(value, (bytes, bytearray)):
-        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
-    if isinstance(value, UUID):
-        return {"$uuid": str(value)}
-    if isinstance(value, Enum):
-        return value.name  # APScheduler's fields take an enum's name
-    return value
-
-
-def _from_json(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_from_json(v) for v in value]
-    if isinstance(value, dict):
-        if len(value) == 1:
-            (tag, inner), = value.items()
-            if tag == "$time":
-                return datetime.fromisoformat(inner)
-            if tag == "$seconds":
-                return timedelta(seconds=inner)
-            if tag == "$bytes":
-                return base64.b64decode(inner)
-            if tag == "$uuid":
-                return UUID(inner)
-            if tag == "$object":
-                return {k: _from_json(v) for k, v in inner.items()}
-        return {k: _from_json(v) for k, v in value.items()}
-    return value

@@ -47,7 +47,8 @@ def test_no_import_cycle():
 # The optional extras' modules (pyproject's optional-dependencies) and what each may import besides the standard library.
 EXTRAS = {"langgraph": {"langgraph", "langchain_core"}, "langgraph_store": {"langgraph"},
           "langchain": set(), "langchain_vectorstore": {"langchain_core", "numpy"}, "langchain_cache": {"langchain_core"},
-          "langchain_bytestore": {"langchain_core"}, "apscheduler": {"apscheduler", "attrs"}}
+          "langchain_bytestore": {"langchain_core"}, "apscheduler": {"apscheduler", "attrs"},
+          "apscheduler_events": {"apscheduler", "attrs", "anyio"}}
 
 
 def test_core_uses_the_standard_library_only():
