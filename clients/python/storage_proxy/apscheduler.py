@@ -29,7 +29,7 @@ call), as APScheduler's own stores do. Values are marshalled by APScheduler
 import hashlib
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from uuid import UUID, uuid4
 
 import attrs
@@ -64,8 +64,8 @@ class ProxyDataStore(BaseExternalDataStore):
     token: Optional[str] = attrs.field(default=None, kw_only=True)
     namespace: str = attrs.field(default="apscheduler", kw_only=True)
     _client: Optional[StorageProxyClient] = attrs.field(default=None, init=False)
-    # The slot task each job acquired here holds (job id → slot task id): released without a lookup.
-    _slots: Dict[UUID, str] = attrs.field(factory=dict, init=False)
+    # The slot each job acquired here holds: job id → (slot task id, its holder).
+    _slots: Dict[UUID, Tuple[str, str]] = attrs.field(factory=dict, init=False)
     # Task definitions read in the last TASK_CACHE_SECONDS (id → (read at, task)): a job's acquiring,
     # running and releasing each need its task's, and tasks change rarely (configure_task at start).
     _task_cache: Dict[str, Any] = attrs.field(factory=dict, init=False)
@@ -358,8 +358,7 @@ class ProxyDataStore(BaseExternalDataStore):
             free = sum(1 for slot in await self._all(self._slots_agent(task.id))
                        if slot["status"] == "pending" or (slot["lease_until"] is not None and slot["lease_until"] < now))
             if free and len(claimed) < wanted:
-                claimed += await self._proxy.claim_due_tasks(scheduler_id, limit=min(free, wanted - len(claimed)),
-                                                             lease_seconds=lease, agent_name=self._jobs_agent(task), now=now)
+                claimed += await self._slots_then_jobs(task, scheduler_id, min(free, wanted - len(claimed)), lease, now)
         # The shared queue: claimed unless a read finds it empty (with limited tasks, most wake-ups are
         # for them; an empty claim is still a write).
         if len(claimed) < wanted and not (limited and not await self._proxy.list_tasks(
@@ -381,8 +380,8 @@ class ProxyDataStore(BaseExternalDataStore):
                 await self._discard(stored, scheduler_id, JobOutcome.missed_start_deadline, now)
                 continue
             task = tasks[task_id]
-            if task is not None and task.max_running_jobs is not None and not await self._take_slot(
-                    task, scheduler_id, job, lease, now):
+            if job.id not in self._slots and task is not None and task.max_running_jobs is not None and \
+                    not await self._take_slot(task, scheduler_id, job, lease, now):
                 # The task runs as many jobs as it may: back in the queue, in its place.
                 await self._proxy.complete_task(stored["id"], scheduler_id, "waiting", next_run=job.created_at, now=now)
                 continue
@@ -391,29 +390,54 @@ class ProxyDataStore(BaseExternalDataStore):
             await self._event_broker.publish(JobAcquired.from_job(job, scheduler_id=scheduler_id))
         return acquired
 
-    def _slot_holder(self, scheduler_id: str, job_id: UUID) -> str:
-        return f"{scheduler_id}/{job_id}"
+    async def _slot(self, task: Task, scheduler_id: str, lease: float, now: datetime) -> Optional[Tuple[str, str]]:
+        """One of the task's slots, claimed by a holder of its own (this scheduler's id and a token):
+        (slot id, holder), or None when every slot is held."""
+        holder = f"{scheduler_id}/{uuid4().hex[:16]}"
+        slot = await self._proxy.claim_due_tasks(holder, limit=1, lease_seconds=lease, agent_name=self._slots_agent(task.id),
+                                                 now=now)
+        return (slot[0]["id"], holder) if slot else None
+
+    async def _slots_then_jobs(self, task: Task, scheduler_id: str, n: int, lease: float,
+                               now: datetime) -> List[Dict[str, Any]]:
+        """Up to ``n`` of a limited task's jobs, each with a slot claimed before it: when every worker
+        wakes at once, one claim wins the slot and the others change nothing (no job claimed and
+        given back)."""
+        slots = []
+        while len(slots) < n:
+            slot = await self._slot(task, scheduler_id, lease, now)
+            if slot is None:
+                break
+            slots.append(slot)
+        if not slots:
+            return []
+        jobs = await self._proxy.claim_due_tasks(scheduler_id, limit=len(slots), lease_seconds=lease,
+                                                 agent_name=self._jobs_agent(task), now=now)
+        for stored, slot in zip(jobs, slots):
+            self._slots[UUID(stored["id"].rsplit(":", 1)[1])] = slot
+        for slot in slots[len(jobs):]:
+            await self._free(slot)
+        return jobs
 
     async def _take_slot(self, task: Task, scheduler_id: str, job: Job, lease: float, now: datetime) -> bool:
-        slot = await self._proxy.claim_due_tasks(self._slot_holder(scheduler_id, job.id), limit=1, lease_seconds=lease,
-                                                 agent_name=self._slots_agent(task.id), now=now)
-        if slot:
-            self._slots[job.id] = slot[0]["id"]
-        return bool(slot)
+        """A slot for a limited task's job found in the shared queue (queued before its task had a limit)."""
+        slot = await self._slot(task, scheduler_id, lease, now)
+        if slot is not None:
+            self._slots[job.id] = slot
+        return slot is not None
 
-    async def _held_slots(self, task_id: str, job_id: UUID, holder: str) -> List[str]:
-        """The slot a job holds: known when it was acquired here, else looked up (reaped, cleaned up)."""
-        if job_id in self._slots:
-            return [self._slots[job_id]]
-        return [s["id"] for s in await self._all(self._slots_agent(task_id), "running") if s["lease_owner"] == holder]
+    async def _free(self, slot: Tuple[str, str]) -> None:
+        try:
+            await self._proxy.complete_task(slot[0], slot[1], "free", next_run=EPOCH, now=_now())
+        except (Conflict, NotFound):
+            pass  # its lease ended and another holds it now (or the task went)
 
-    async def _free_slot(self, task_id: str, job_id: UUID, holder: str) -> None:
-        for slot_id in await self._held_slots(task_id, job_id, holder):
-            try:
-                await self._proxy.complete_task(slot_id, holder, "free", next_run=EPOCH, now=_now())
-            except (Conflict, NotFound):
-                pass
-        self._slots.pop(job_id, None)
+    async def _free_slot(self, job_id: UUID) -> None:
+        """The slot the job took here. One taken by another scheduler (a job it abandoned) is free
+        when its lease ends, as the job's does."""
+        slot = self._slots.pop(job_id, None)
+        if slot is not None:
+            await self._free(slot)
 
     async def _discard(self, stored: Dict[str, Any], scheduler_id: str, outcome: JobOutcome, now: datetime,
                        exception: Optional[BaseException] = None) -> None:
@@ -425,6 +449,7 @@ class ProxyDataStore(BaseExternalDataStore):
             await self._store_result(result)
         except Exception as error:  # a serializer that cannot write the exception: the job still goes
             self._logger.warning("could not record the result of job %s: %s", result.job_id, error)
+        await self._free_slot(result.job_id)
         released = JobReleased.from_result(result, scheduler_id, stored["aps_task_id"], stored.get("aps_schedule_id"))
         try:
             await self._proxy.complete_task(stored["id"], scheduler_id, outcome.name, next_run=None,
@@ -432,10 +457,6 @@ class ProxyDataStore(BaseExternalDataStore):
         except (Conflict, NotFound):
             await self._proxy.delete_task(stored["id"])
         await self._event_broker.publish(released)
-
-    async def _limited(self, task_id: str) -> bool:
-        task = await self._task_definition(task_id)
-        return task is not None and task.max_running_jobs is not None
 
     async def _store_result(self, result: JobResult) -> None:
         if result.expires_at > result.finished_at:
@@ -448,8 +469,7 @@ class ProxyDataStore(BaseExternalDataStore):
         is no job of get_jobs, and cleanup() deletes it. A job whose lease another holds now is deleted."""
         await self._store_result(result)
         # The slot first: whoever the release wakes finds it free.
-        if job.acquired_by and (job.id in self._slots or await self._limited(job.task_id)):
-            await self._free_slot(job.task_id, job.id, self._slot_holder(job.acquired_by, job.id))
+        await self._free_slot(job.id)
         released = JobReleased.from_result(result, scheduler_id, job.task_id, job.schedule_id, job.scheduled_fire_time)
         try:
             if not job.acquired_by:
@@ -473,14 +493,16 @@ class ProxyDataStore(BaseExternalDataStore):
         now = _now()
         for job_id in job_ids:
             try:
-                stored = await self._proxy.renew_lease(self._job_key(job_id), scheduler_id,
+                await self._proxy.renew_lease(self._job_key(job_id), scheduler_id,
                                                        lease_seconds=duration.total_seconds(), now=now)
             except (Conflict, NotFound):
                 continue
-            holder = self._slot_holder(scheduler_id, job_id)
-            if job_id in self._slots or await self._limited(stored["aps_task_id"]):
-                for slot_id in await self._held_slots(stored["aps_task_id"], job_id, holder):
+            if job_id in self._slots:
+                slot_id, holder = self._slots[job_id]
+                try:
                     await self._proxy.renew_lease(slot_id, holder, lease_seconds=duration.total_seconds(), now=now)
+                except (Conflict, NotFound):
+                    pass
 
     async def reap_abandoned_jobs(self, scheduler_id: str) -> None:
         now = _now()
@@ -488,6 +510,11 @@ class ProxyDataStore(BaseExternalDataStore):
             if stored["lease_owner"] == scheduler_id:
                 job = self._job(stored)
                 await self.release_job(scheduler_id, job, JobResult.from_job(job, JobOutcome.abandoned, finished_at=now))
+        # The slots an earlier run of this scheduler held (their holders start with its id).
+        for task in await self._limited_tasks():
+            for slot in await self._all(self._slots_agent(task.id), "running"):
+                if (slot["lease_owner"] or "").startswith(f"{scheduler_id}/"):
+                    await self._free((slot["id"], slot["lease_owner"]))
 
     async def cleanup(self) -> None:
         now = _now()
