@@ -18,7 +18,7 @@ enum ClaimMethods {
                    result: Schema.array(Schema.task), ordering: .write, retrySafe: false) { call in
             let p = call.params
             let worker = try workerParam(p)
-            let now = try p.optionalTimestamp("now") ?? .now()
+            let now = try callersNow(p)
             let request = ClaimRequest(worker: worker, agentName: try p.optionalString("agent_name"),
                                        limit: try p.int("limit"),
                                        leaseUntil: try leaseEnd(p, from: now, call.services), now: now,
@@ -34,7 +34,7 @@ enum ClaimMethods {
                             nowParam],
                    result: Schema.task, ordering: .write, retrySafe: true) { call in
             let p = call.params
-            let now = try p.optionalTimestamp("now") ?? .now(), id = try p.string("task_id"), worker = try workerParam(p)
+            let now = try callersNow(p), id = try p.string("task_id"), worker = try workerParam(p)
             let renew = ClaimOperations.renew(taskID: id, worker: worker, until: try leaseEnd(p, from: now, call.services), now: now)
             held(renew, taskID: id, worker: worker, call.services.operations) { call.relay($0) }
         },
@@ -55,7 +55,7 @@ enum ClaimMethods {
             default: next = .at(try p.timestamp("next_run"))
             }
             let completion = TaskCompletion(taskID: try p.string("task_id"), worker: try workerParam(p), status: try p.string("status"),
-                                            nextRun: next, result: p.object["result"], now: try p.optionalTimestamp("now") ?? .now())
+                                            nextRun: next, result: p.object["result"], now: try callersNow(p))
             complete(completion, call.services.operations) { call.relay($0) }
         },
     ]
@@ -105,6 +105,10 @@ enum ClaimMethods {
     /// a test's moved clock, a backfill) decides dues and leases by it, never by the proxy's.
     private static let nowParam = ParamSpec.optional("now", Schema.timestamp,
                                                      "This instant instead of the proxy's clock, for dues, lease ends and next runs.")
+
+    private static func callersNow(_ p: Params) throws(ProxyError) -> Timestamp {
+        try p.optionalTimestamp("now") ?? .now()
+    }
 
     private static func workerParam(_ p: Params) throws(ProxyError) -> String {
         let worker = try p.string("worker")

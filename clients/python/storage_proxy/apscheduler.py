@@ -40,7 +40,7 @@ from apscheduler._structures import ScheduleResult
 from apscheduler.datastores.base import BaseExternalDataStore
 
 from .apscheduler_events import ProxyEventBroker
-from .apscheduler_records import LIVE, from_json, to_json
+from .apscheduler_records import LIVE, from_json, job_id_of, to_json
 from .client import StorageProxyClient
 from .errors import Conflict, NotFound
 
@@ -69,6 +69,8 @@ class ProxyDataStore(BaseExternalDataStore):
     # Task definitions read in the last TASK_CACHE_SECONDS (id → (read at, task)): a job's acquiring,
     # running and releasing each need its task's, and tasks change rarely (configure_task at start).
     _task_cache: Dict[str, Any] = attrs.field(factory=dict, init=False)
+    # The task ids, as read last (read at, ids): the limited tasks' queues are looked at on every acquire.
+    _task_ids: Optional[Tuple[float, List[str]]] = attrs.field(default=None, init=False)
 
     def __repr__(self) -> str:
         return f"ProxyDataStore(address={self.address!r}, namespace={self.namespace!r})"
@@ -101,8 +103,11 @@ class ProxyDataStore(BaseExternalDataStore):
         """A limited task's jobs queue apart (their worker takes a slot first, so a full task costs no
         claim); every other task's share one queue, first in, first out."""
         if task is not None and task.max_running_jobs is not None:
-            return f"{self.namespace}:jobs:{_digest(task.id)}"
+            return self._limited_queue(task.id)
         return self._agent("jobs")
+
+    def _limited_queue(self, task_id: str) -> str:
+        return f"{self.namespace}:jobs:{_digest(task_id)}"
 
     async def _limited_tasks(self) -> List[Task]:
         return [t for t in await self._task_definitions() if t.max_running_jobs is not None]
@@ -133,7 +138,7 @@ class ProxyDataStore(BaseExternalDataStore):
 
     async def _erase(self) -> None:
         for task in await self.get_tasks():
-            for agent in (self._slots_agent(task.id), f"{self.namespace}:jobs:{_digest(task.id)}"):
+            for agent in (self._slots_agent(task.id), self._limited_queue(task.id)):
                 for stored in await self._all(agent):
                     await self._proxy.delete_task(stored["id"])
         for agent in (self._agent("schedules"), self._agent("jobs")):
@@ -159,7 +164,7 @@ class ProxyDataStore(BaseExternalDataStore):
         before = await self._task_definition(task.id) if existed else None
         await self._proxy.save_metadata(key, to_json(task.marshal(self.serializer)))
         self._task_cache.pop(task.id, None)
-        self._task_cache.pop(None, None)
+        self._task_ids = None
         if existed and self._jobs_agent(before) != self._jobs_agent(task):
             await self._move_jobs(self._jobs_agent(before), self._jobs_agent(task))
         await self._size_slots(task)
@@ -184,7 +189,7 @@ class ProxyDataStore(BaseExternalDataStore):
 
     async def remove_task(self, task_id: str) -> None:
         self._task_cache.pop(task_id, None)
-        self._task_cache.pop(None, None)
+        self._task_ids = None
         if not await self._proxy.delete_metadata(f"{self.namespace}:task:{task_id}"):
             raise TaskLookupError(task_id)
         for slot in await self._all(self._slots_agent(task_id)):
@@ -200,11 +205,10 @@ class ProxyDataStore(BaseExternalDataStore):
 
     async def _task_definitions(self) -> List[Task]:
         """Every task as added (each read at most once a TASK_CACHE_SECONDS, as below; the list too)."""
-        cached = self._task_cache.get(None)
-        if cached is None or time.monotonic() - cached[0] >= TASK_CACHE_SECONDS:
+        if self._task_ids is None or time.monotonic() - self._task_ids[0] >= TASK_CACHE_SECONDS:
             ids = [key[len(f"{self.namespace}:task:"):] for key in await self._metadata_keys(f"{self.namespace}:task:")]
-            cached = self._task_cache[None] = (time.monotonic(), ids)
-        tasks = [await self._task_definition(task_id) for task_id in cached[1]]
+            self._task_ids = (time.monotonic(), ids)
+        tasks = [await self._task_definition(task_id) for task_id in self._task_ids[1]]
         return [t for t in tasks if t is not None]
 
     async def _task_definition(self, task_id: str) -> Optional[Task]:
@@ -310,11 +314,7 @@ class ProxyDataStore(BaseExternalDataStore):
                                               duration: timedelta) -> None:
         now = _now()
         for schedule_id in schedule_ids:
-            try:
-                await self._proxy.renew_lease(self._schedule_key(schedule_id), scheduler_id,
-                                              lease_seconds=duration.total_seconds(), now=now)
-            except (Conflict, NotFound):
-                pass  # no longer this scheduler's
+            await self._renew(self._schedule_key(schedule_id), scheduler_id, duration, now)
 
     # -- jobs
 
@@ -414,7 +414,7 @@ class ProxyDataStore(BaseExternalDataStore):
         jobs = await self._proxy.claim_due_tasks(scheduler_id, limit=len(slots), lease_seconds=lease,
                                                  agent_name=self._jobs_agent(task), now=now)
         for stored, slot in zip(jobs, slots):
-            self._slots[UUID(stored["id"].rsplit(":", 1)[1])] = slot
+            self._slots[job_id_of(stored)] = slot
         for slot in slots[len(jobs):]:
             await self._free(slot)
         return jobs
@@ -443,8 +443,8 @@ class ProxyDataStore(BaseExternalDataStore):
                        exception: Optional[BaseException] = None) -> None:
         """A claimed job that cannot run: its result recorded (where it can be), the job removed."""
         expiration = from_json(stored["aps"]).get("result_expiration_time") or timedelta(0)
-        result = JobResult(job_id=UUID(stored["id"].rsplit(":", 1)[1]), outcome=outcome, finished_at=now,
-                           expires_at=now + _as_timedelta(expiration), exception=exception)
+        result = JobResult(job_id=job_id_of(stored), outcome=outcome, finished_at=now,
+                           expires_at=now + expiration, exception=exception)
         try:
             await self._store_result(result)
         except Exception as error:  # a serializer that cannot write the exception: the job still goes
@@ -492,17 +492,17 @@ class ProxyDataStore(BaseExternalDataStore):
     async def extend_acquired_job_leases(self, scheduler_id: str, job_ids: Set[UUID], duration: timedelta) -> None:
         now = _now()
         for job_id in job_ids:
-            try:
-                await self._proxy.renew_lease(self._job_key(job_id), scheduler_id,
-                                                       lease_seconds=duration.total_seconds(), now=now)
-            except (Conflict, NotFound):
-                continue
-            if job_id in self._slots:
+            if await self._renew(self._job_key(job_id), scheduler_id, duration, now) and job_id in self._slots:
                 slot_id, holder = self._slots[job_id]
-                try:
-                    await self._proxy.renew_lease(slot_id, holder, lease_seconds=duration.total_seconds(), now=now)
-                except (Conflict, NotFound):
-                    pass
+                await self._renew(slot_id, holder, duration, now)
+
+    async def _renew(self, key: str, holder: str, duration: timedelta, now: datetime) -> bool:
+        """False when ``holder`` no longer holds it (its lease ended and another took it, or it went)."""
+        try:
+            await self._proxy.renew_lease(key, holder, lease_seconds=duration.total_seconds(), now=now)
+            return True
+        except (Conflict, NotFound):
+            return False
 
     async def reap_abandoned_jobs(self, scheduler_id: str) -> None:
         now = _now()
@@ -540,7 +540,3 @@ def _digest(text: str) -> str:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _as_timedelta(value: Any) -> timedelta:
-    return value if isinstance(value, timedelta) else timedelta(seconds=value)

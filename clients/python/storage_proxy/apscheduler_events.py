@@ -3,14 +3,13 @@ proxy's live events of the store's tasks, read back as APScheduler's. See
 ``storage_proxy.apscheduler``."""
 
 from typing import Any, Dict, Optional
-from uuid import UUID
 
 import anyio
 import attrs
 from apscheduler import JobAdded, JobReleased, ScheduleAdded, ScheduleRemoved, ScheduleUpdated
 from apscheduler.eventbrokers.base import BaseEventBroker
 
-from .apscheduler_records import LIVE, from_json
+from .apscheduler_records import LIVE, from_json, job_id_of
 from .client import StorageProxyClient
 
 
@@ -75,7 +74,7 @@ def _event_of(change: Dict[str, Any], namespace: str) -> Any:
         return None
     if task.get("schedule_value") == "job":
         if op == "created":
-            return JobAdded(job_id=UUID(task["id"].rsplit(":", 1)[1]), task_id=task["aps_task_id"],
+            return JobAdded(job_id=job_id_of(task), task_id=task["aps_task_id"],
                             schedule_id=task.get("aps_schedule_id"))
         released = task.get("last_result")
         if op == "updated" and task["status"] not in LIVE and isinstance(released, dict) and "aps_released" in released:

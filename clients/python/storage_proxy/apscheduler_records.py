@@ -6,7 +6,7 @@ import base64
 from datetime import timedelta
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Dict
 from uuid import UUID
 
 # A job's proxy task is a job while pending or running; released, its status is the outcome's name.
@@ -53,3 +53,8 @@ def from_json(value: Any) -> Any:
                 return {k: from_json(v) for k, v in inner.items()}
         return {k: from_json(v) for k, v in value.items()}
     return value
+
+
+def job_id_of(stored: Dict[str, Any]) -> UUID:
+    """The APScheduler job id of a job's proxy task (``<namespace>:j:<uuid>``)."""
+    return UUID(stored["id"].rsplit(":", 1)[1])
