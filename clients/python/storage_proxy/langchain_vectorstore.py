@@ -2,8 +2,9 @@
 protocol/PROTOCOL.md): one collection per store, shared by every process and
 proxy on the same database. See ``storage_proxy.langchain``."""
 
+import json
 import uuid
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -11,12 +12,14 @@ from langchain_core.vectorstores import VectorStore
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 from .client import StorageProxyClient
-from .errors import InvalidParams
+from .errors import InvalidParams, RequestTooLarge
 from .threaded import ThreadedClient
 
-# Documents per vector.add_documents call: far below vector.max_documents_per_call and a line's
-# 16 MiB at 4,096 dimensions in base64.
+# A vector.add_documents call: at most this many documents (far below vector.max_documents_per_call)
+# and about this many bytes of texts, metadata and base64 vectors (half a line's 16 MiB default: 1,000
+# documents of 4,096 dimensions alone would pass it).
 ADD_BATCH = 1000
+ADD_BYTES = 8 << 20
 # Ids per vector.get_documents / vector.delete_documents call (the proxy takes up to 10,000).
 ID_BATCH = 1000
 
@@ -84,8 +87,7 @@ class ProxyVectorStore(VectorStore):
     async def _add(self, client: StorageProxyClient, texts: List[str], metadatas: List[Optional[dict]],
                    ids: List[str], vectors: Optional[List[List[float]]]) -> List[str]:
         dimension = len(vectors[0]) if vectors else self.dimension
-        for start in range(0, len(texts), ADD_BATCH):
-            end = start + ADD_BATCH
+        for start, end in _batches(texts, metadatas, dimension if vectors else 0):
             add = lambda: client.add_documents(texts[start:end], metadatas[start:end],  # noqa: E731
                                                None if vectors is None else vectors[start:end],
                                                ids=ids[start:end], collection=self.collection)
@@ -110,10 +112,21 @@ class ProxyVectorStore(VectorStore):
     async def _get(self, client: StorageProxyClient, ids: Sequence[str], embeddings: bool = False) -> List[Any]:
         found = []
         for start in range(0, len(ids), ID_BATCH):
-            for stored in await _or_empty(client.get_documents(list(ids[start:start + ID_BATCH]), self.collection), []):
+            for stored in await self._stored(client, list(ids[start:start + ID_BATCH])):
                 if stored is not None:
                     found.append(stored if embeddings else _document(stored))
         return found
+
+    async def _stored(self, client: StorageProxyClient, ids: List[str]) -> List[Optional[Dict[str, Any]]]:
+        """vector.get_documents, asked again in halves while the answer passes server.max_answer_bytes
+        (wide embeddings come back with every document)."""
+        try:
+            return await _or_empty(client.get_documents(ids, self.collection), [])
+        except RequestTooLarge:
+            if len(ids) == 1:
+                raise
+            half = len(ids) // 2
+            return await self._stored(client, ids[:half]) + await self._stored(client, ids[half:])
 
     def delete(self, ids: Optional[List[str]] = None, **kwargs: Any) -> Optional[bool]:
         return self._proxy.run(lambda client: self._delete(client, ids))
@@ -226,6 +239,19 @@ def _rows(texts: Iterable[str], metadatas: Optional[List[dict]],
     if len(metadatas) != len(texts) or len(given) != len(texts):
         raise ValueError(f"{len(texts)} texts, {len(metadatas)} metadatas and {len(given)} ids: one each is needed")
     return texts, metadatas, [i if i is not None else str(uuid.uuid4()) for i in given]
+
+
+def _batches(texts: List[str], metadatas: List[Optional[dict]], dimension: int) -> Iterator[Tuple[int, int]]:
+    """(start, end) of each add call: ADD_BATCH documents, or fewer where their JSON passes ADD_BYTES."""
+    start, size = 0, 0
+    for i, (text, metadata) in enumerate(zip(texts, metadatas)):
+        row = len(json.dumps(text)) + len(json.dumps(metadata)) + dimension * 16 // 3 + 64
+        if i > start and (i - start == ADD_BATCH or size + row > ADD_BYTES):
+            yield start, i
+            start, size = i, 0
+        size += row
+    if start < len(texts):
+        yield start, len(texts)
 
 
 def _document(stored: Dict[str, Any]) -> Document:

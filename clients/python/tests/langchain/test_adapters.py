@@ -241,3 +241,14 @@ print("done")
 """
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
     assert run.returncode == 0 and run.stdout == "done\n", run.stderr
+
+
+def test_a_thousand_wide_documents_are_split_to_fit_a_line(proxy):
+    # 1,000 embeddings of 4,096 float32s are 22 MB of base64: one call would pass server.max_line_bytes.
+    store = ProxyVectorStore(proxy.address, DeterministicFakeEmbedding(size=4096), collection=name("wide"))
+    try:
+        ids = store.add_texts([f"wide {i}" for i in range(1000)])
+        assert len(store.get_by_ids(ids)) == 1000
+        assert store.similarity_search("wide 999", k=1)[0].page_content == "wide 999"
+    finally:
+        store.close()
