@@ -1,7 +1,7 @@
 # What one hostile client costs the others (issue 26), against one release binary:
 #   python3 scripts/measure-hostile.py .build/release/storage-proxy [http|sched|search|vmem]
 # Each case starts its own proxy (SQLite, a temp folder) and prints one line of figures.
-import socket, json, sys, time, threading, subprocess, os, random, tempfile, shutil
+import socket, json, sys, time, threading, subprocess, os, random, tempfile
 binary = sys.argv[1]
 def start(extra_yaml=""):
     d = tempfile.mkdtemp(prefix="measure-")

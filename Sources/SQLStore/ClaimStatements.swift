@@ -21,6 +21,16 @@ public final class ClaimStatements: Sendable {
 
     /// $1 now, $2 agent name or NULL, $3 limit, $4 default max attempts, $5 worker, $6 lease end.
     public let claim: String
+    /// `claim` of the agents whose names start with $2.
+    public let claimByPrefix: String
+    /// `claim` within an agent's running limit, $2 the agent and $7 `max_running`: it takes at most
+    /// `max_running` less the agent's tasks running under a live lease (`lease_until >= now`,
+    /// `idx_tasks_agent_status`). Run after `claimLock`, in the same transaction (`ClaimOperations`).
+    public let claimWithinLimit: String
+    /// $1 the agent. On PostgreSQL the agent's limited claims take turns (a transaction-scoped
+    /// advisory lock), so each one's count, read by the next statement's fresh snapshot, includes
+    /// every claim committed before it; SQLite's single writer takes turns already.
+    public let claimLock: String
     /// $1 lease end, $2 now, $3 task id, $4 worker.
     public let renew: String
     /// $1 status … $7 worker: see `completeValues`. A next run resets `attempts`.
@@ -35,17 +45,25 @@ public final class ClaimStatements: Sendable {
         // SQLite without statistics (no ANALYZE yet) prefers the equality on
         // `idx_tasks_enabled` and sorts the whole table: a claim then costs a
         // scan (~1 ms at 1,000 tasks). Naming the partial index keeps it a range scan.
-        let candidates = { (status: String, due: String, by: String, index: String) in
-            "SELECT id, \(due) AS due_at FROM tasks\(d == .sqlite ? " INDEXED BY \(index)" : "") WHERE enabled = \(d.trueLiteral) AND status = '\(status)' AND \(due) \(by) \(now) "
-                + "AND (\(agent) IS NULL OR agent_name = \(agent)) ORDER BY \(due) LIMIT $3\(lock)"
+        let indexed = { (index: String) in d == .sqlite ? " INDEXED BY \(index)" : "" }
+        // $2 an agent (NULL: every agent), or with `byPrefix` the start of the agents' names.
+        let agentIs = { (byPrefix: Bool) in
+            !byPrefix ? "(\(agent) IS NULL OR agent_name = \(agent))"
+                : d == .postgresql ? "starts_with(agent_name, \(agent))" : "substr(agent_name, 1, length(\(agent))) = \(agent)"
+        }
+        let candidates = { (status: String, due: String, by: String, index: String, limit: String, byPrefix: Bool) in
+            "SELECT id, \(due) AS due_at FROM tasks\(indexed(index)) WHERE enabled = \(d.trueLiteral) AND status = '\(status)' AND \(due) \(by) \(now) "
+                + "AND \(agentIs(byPrefix)) ORDER BY \(due) LIMIT \(limit)\(lock)"
         }
         let maxAttempts = "COALESCE(max_attempts, \(d.parameter(4, as: "integer")))"
         let exhausted = "status = 'running' AND \(maxAttempts) > 0 AND attempts >= \(maxAttempts)"
-        claim = """
-            WITH due AS (\(candidates("pending", "next_run", "<=", "idx_tasks_due"))), \
-            lost AS (\(candidates("running", "lease_until", "<", "idx_tasks_leased"))), \
-            picked AS (SELECT id FROM (SELECT id, due_at FROM lost UNION ALL SELECT id, due_at FROM due) both_kinds \
-            ORDER BY due_at LIMIT $3) \
+        // `limit`: $3, or what the agent's running limit leaves of it (`free`, a CTE before the others);
+        // `tail` limits the rows updated (an empty string: all picked).
+        func claimOf(limit: String = "$3", free: String = "", tail: String = "", byPrefix: Bool = false) -> String { """
+            WITH \(free)due AS (\(candidates("pending", "next_run", "<=", "idx_tasks_due", limit, byPrefix))), \
+            lost AS (\(candidates("running", "lease_until", "<", "idx_tasks_leased", limit, byPrefix))), \
+            picked AS (SELECT id, due_at FROM (SELECT id, due_at FROM lost UNION ALL SELECT id, due_at FROM due) both_kinds \
+            ORDER BY due_at LIMIT \(limit)) \
             UPDATE tasks SET \
             status = CASE WHEN \(exhausted) THEN 'failed' ELSE 'running' END, \
             lease_owner = CASE WHEN \(exhausted) THEN NULL ELSE \(d.parameter(5, as: "text")) END, \
@@ -54,8 +72,21 @@ public final class ClaimStatements: Sendable {
             last_run = CASE WHEN \(exhausted) THEN last_run ELSE \(now) END, \
             attempts = CASE WHEN \(exhausted) THEN attempts ELSE attempts + 1 END, \
             updated_at = \(now) \
-            WHERE id IN (SELECT id FROM picked) RETURNING \(columns)
+            WHERE id IN (SELECT id FROM picked\(tail)) RETURNING \(columns)
             """
+        }
+        claim = claimOf()
+        claimByPrefix = claimOf(byPrefix: true)
+        let (greatest, least) = d == .sqlite ? ("max", "min") : ("GREATEST", "LEAST")
+        let free = "SELECT \(greatest)(0, \(least)($3, \(d.parameter(7, as: "integer")) - count(*))) AS n FROM tasks\(indexed("idx_tasks_agent_status")) "
+            + "WHERE status = 'running' AND agent_name = \(agent) AND lease_until >= \(now)"
+        // PostgreSQL locks only the rows it may claim (`free` first, as the candidates' limit). SQLite
+        // binds by first appearance (`SQLiteConnection`), so $7 must come last: there the limit cuts
+        // the picked rows instead (it locks nothing).
+        claimWithinLimit = d == .postgresql
+            ? claimOf(limit: "(SELECT n FROM free)", free: "free AS (\(free)), ")
+            : claimOf(tail: " ORDER BY due_at LIMIT (\(free))")
+        claimLock = d == .postgresql ? "SELECT pg_advisory_xact_lock(hashtextextended('claim_due_tasks ' || $1::text, 0))" : "SELECT $1"
         renew = """
             UPDATE tasks SET lease_until = $1, updated_at = $2 \
             WHERE id = $3 AND lease_owner = $4 AND status = 'running' RETURNING \(columns)
@@ -69,8 +100,9 @@ public final class ClaimStatements: Sendable {
     }
 
     public func claimValues(_ r: ClaimRequest) -> [SQLValue] {
-        [dialect.value(r.now), dialect.value(r.agentName), .int(Int64(r.limit)), .int(Int64(r.defaultMaxAttempts)),
-         .text(r.worker), dialect.value(r.leaseUntil)]
+        let values: [SQLValue] = [dialect.value(r.now), dialect.value(r.agentPrefix ?? r.agentName), .int(Int64(r.limit)), .int(Int64(r.defaultMaxAttempts)),
+                                  .text(r.worker), dialect.value(r.leaseUntil)]
+        return r.maxRunning.map { values + [.int(Int64($0))] } ?? values
     }
 
     public func renewValues(taskID: String, worker: String, until: Timestamp, now: Timestamp) -> [SQLValue] {

@@ -77,6 +77,12 @@ public enum Schema {
             Migration(version: 7, name: "LangGraph checkpoints", sql: checkpoints(d)),
             Migration(version: 8, name: "LangGraph long-term store", sql: store(d)),
             Migration(version: 9, name: "keyword search in the proxies' memory", sql: keywordIndexDropped(d)),
+            // An agent's tasks in one status, in `list_tasks` order: a page of them (the seed's
+            // `tasks:{agent}:{status}`), and the running ones every claim with a `max_running` counts,
+            // without reading the agent's other tasks (idx_tasks_agent) or the status's other agents'.
+            Migration(version: 10, name: "an agent's tasks by status", sql: """
+                CREATE INDEX IF NOT EXISTS idx_tasks_agent_status ON tasks(agent_name, status, created_at, id);
+                """),
         ]
     }
 

@@ -123,6 +123,20 @@ public final class Statements: Sendable {
         return (sql, args)
     }
 
+    /// `count_tasks`: only the conditions asked for, so each shape has its own plan (an agent and a
+    /// status: idx_tasks_agent_status).
+    public func countTasks(agentName: String?, status: String?, leasedAt: Timestamp?) -> (sql: String, values: [SQLValue]) {
+        var args: [SQLValue] = []
+        var conditions: [String] = []
+        if let a = agentName { args.append(.text(a)); conditions.append("agent_name = $\(args.count)") }
+        if let s = status { args.append(.text(s)); conditions.append("status = $\(args.count)") }
+        if let t = leasedAt {
+            args.append(dialect.value(t))
+            conditions.append("status = 'running' AND lease_until >= \(dialect.parameter(args.count, as: dialect.timeType))")
+        }
+        return ("SELECT count(*) FROM tasks" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")), args)
+    }
+
     /// `query_logs`: newest first, filtered, one page.
     public func queryLogs(_ q: LogQuery) -> (sql: String, values: [SQLValue]) {
         var args: [SQLValue] = []

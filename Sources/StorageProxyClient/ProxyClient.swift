@@ -127,10 +127,12 @@ public final class ProxyClient: StorageCalls, Sendable {
 
     /// Due tasks leased to `worker` for `leaseSeconds`.
     public func claimDueTasks(worker: String, limit: Int = 1, leaseSeconds: Double = 60, agentName: String? = nil,
-                              now: Timestamp? = nil) async throws -> [JSONObject] {
+                              now: Timestamp? = nil, maxRunning: Int? = nil, agentPrefix: String? = nil) async throws -> [JSONObject] {
         var p: JSONObject = ["worker": .string(worker), "limit": .int(Int64(limit)), "lease_seconds": .double(leaseSeconds)]
         if let agentName { p["agent_name"] = .string(agentName) }
         if let now { p["now"] = .string(now.rfc3339) }
+        if let maxRunning { p["max_running"] = .int(Int64(maxRunning)) }
+        if let agentPrefix { p["agent_prefix"] = .string(agentPrefix) }
         return try await call("claim_due_tasks", p).arrayValue?.compactMap(\.objectValue) ?? []
     }
 
@@ -161,11 +163,14 @@ public final class ProxyClient: StorageCalls, Sendable {
 
     /// Live events: committed changes as they happen, in commit order
     /// (`EventSubscription`). `topics`: any of "tasks" and "logs" (nil: both).
-    public func subscribe(topics: [String]? = nil, agentName: String? = nil, taskID: String? = nil) async throws -> EventSubscription {
+    public func subscribe(topics: [String]? = nil, agentName: String? = nil, taskID: String? = nil,
+                          agentPrefix: String? = nil, leases: Bool? = nil) async throws -> EventSubscription {
         var params = JSONObject()
         if let topics { params["topics"] = .array(topics.map { .string($0) }) }
         if let agentName { params["agent_name"] = .string(agentName) }
         if let taskID { params["task_id"] = .string(taskID) }
+        if let agentPrefix { params["agent_prefix"] = .string(agentPrefix) }
+        if let leases { params["leases"] = .bool(leases) }
         let subscription = EventSubscription(client: self, params: params)
         try await subscription.start()
         return subscription

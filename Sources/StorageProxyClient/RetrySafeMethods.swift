@@ -13,6 +13,7 @@ enum RetrySafeMethods {
         "checkpoint.prune",
         "checkpoint.put",
         "checkpoint.put_writes",
+        "count_tasks",
         "get_metadata",
         "get_task",
         "health_check",

@@ -26,6 +26,15 @@ extension StorageCalls {
         return try await storageCall("list_tasks", p).arrayValue?.compactMap(\.objectValue) ?? []
     }
 
+    /// How many tasks match; `leasedAt`: only those running under a lease live then (what `maxRunning` counts).
+    public func countTasks(agentName: String? = nil, status: String? = nil, leasedAt: Timestamp? = nil) async throws -> Int {
+        var p = JSONObject()
+        if let agentName { p["agent_name"] = .string(agentName) }
+        if let status { p["status"] = .string(status) }
+        if let leasedAt { p["leased_at"] = .string(leasedAt.rfc3339) }
+        return Int(try await storageCall("count_tasks", p).intValue ?? 0)
+    }
+
     @discardableResult
     public func deleteTask(_ id: String) async throws -> Bool {
         try await storageCall("delete_task", ["task_id": .string(id)]).boolValue ?? false

@@ -7,10 +7,10 @@ import Testing
 @Suite("Claims and leases")
 struct ClaimTests {
     /// `count` due `once` tasks, saved in batches of 500 (one JSON-RPC batch each).
-    static func saveDueTasks(_ c: LineClient, count: Int, prefix: String = "due") throws {
+    static func saveDueTasks(_ c: LineClient, count: Int, prefix: String = "due", agent: String = "a") throws {
         for start in stride(from: 0, to: count, by: 500) {
             let batch = (start..<min(count, start + 500)).map { i in
-                #"{"jsonrpc":"2.0","id":\#(i),"method":"save_task","params":{"task":{"id":"\#(prefix)-\#(i)","agent_name":"a","task_prompt":"p","schedule_type":"once","schedule_value":"2026-01-01T00:00:00Z"}}}"#
+                #"{"jsonrpc":"2.0","id":\#(i),"method":"save_task","params":{"task":{"id":"\#(prefix)-\#(i)","agent_name":"\#(agent)","task_prompt":"p","schedule_type":"once","schedule_value":"2026-01-01T00:00:00Z"}}}"#
             }
             try c.send("[" + batch.joined(separator: ",") + "]\n")
             let answers = try #require(try c.readLine())

@@ -110,6 +110,32 @@ struct EventTests {
         #expect(Self.summary(try oneAgent.next()).step == "log:last")
     }
 
+    @Test("agent_prefix picks a group of agents; leases false leaves out claims and renewals, not what ends them",
+          arguments: TestBackend.allCases)
+    func prefixAndLeases(backend: TestBackend) throws {
+        let proxy = try ProxyProcess(backend: backend)
+        let quiet = try Subscriber(proxy.address, ["topics": ["tasks"], "agent_prefix": "ns:", "leases": false])
+        let all = try Subscriber(proxy.address, ["topics": ["tasks"], "agent_prefix": "ns:"])
+        let c = try proxy.client()
+        let due: [(String, JSONValue)] = [("next_run", "2026-01-01T00:00:00Z")]
+        _ = try c.result("save_task", ["task": sampleTask(agent: "ns:jobs", id: "j1", extra: due)])
+        _ = try c.result("save_task", ["task": sampleTask(agent: "other", id: "x1", extra: due)])
+        _ = try c.result("save_task", ["task": sampleTask(agent: "nsx", id: "x2", extra: due)])
+        #expect(try c.result("claim_due_tasks", ["worker": "w", "agent_name": "ns:jobs"]).arrayValue?.count == 1)
+        _ = try c.result("renew_lease", ["task_id": "j1", "worker": "w"])
+        _ = try c.result("complete_task", ["task_id": "j1", "worker": "w", "status": "done", "next_run": .null])
+        _ = try c.result("save_task", ["task": sampleTask(agent: "ns:schedules", id: "s1")])
+        _ = try c.result("delete_task", ["task_id": "j1"])
+        let expected = [("j1", "created:pending"), ("j1", "updated:done"), ("s1", "created:pending"), ("j1", "deleted")]
+        for (task, step) in expected {
+            let got = Self.summary(try quiet.next())
+            #expect(got.task == task && got.step == step, "\(got), expected \(task) \(step)")
+        }
+        let withLeases = try (0..<6).map { _ in Self.summary(try all.next()).step }
+        #expect(withLeases == ["created:pending", "updated:running", "updated:running", "updated:done", "created:pending", "deleted"])
+        #expect(try c.errorCode("subscribe", ["leases": "no"]) == -32602)
+    }
+
     @Test("a subscriber that does not read loses events, not the proxy's memory; lagged events say how many",
           arguments: TestBackend.allCases)
     func slowSubscriberLags(backend: TestBackend) throws {

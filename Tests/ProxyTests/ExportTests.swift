@@ -27,7 +27,7 @@ struct ExportTests {
             #expect(sums.status == 0 && sums.out.contains(" 1500 "), "\(sums.out)\(sums.err)")
         }
         let migrate = try runCLI(["migrate", "--database", target])  // the dump recorded its schema version
-        #expect(migrate.out.contains("schema is up to date (version 9)"), "\(migrate.out)\(migrate.err)")
+        #expect(migrate.out.contains("schema is up to date (version 10)"), "\(migrate.out)\(migrate.err)")
         let proxy = try ProxyProcess(backend: .postgresql, dir: targetDir)
         #expect(try proxy.client().result("get_task", ["task_id": "T0"]) == original)
     }

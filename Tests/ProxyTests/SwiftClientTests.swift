@@ -108,6 +108,15 @@ struct SwiftClientTests {
         let ended = try await c.claimDueTasks(worker: "w3", now: next)
         #expect(ended.count == 1)
         #expect(try await c.completeTask(taskID: "job", worker: "w3", status: "failed", nextRun: .none)["status"] == "failed")
+        // An agent's running limit.
+        for id in ["m1", "m2"] {
+            try await c.saveTask(["id": .string(id), "agent_name": "limited", "task_prompt": "p", "schedule_type": "once",
+                                  "schedule_value": "2026-01-01T00:00:00Z"])
+        }
+        #expect(try await c.claimDueTasks(worker: "w1", limit: 2, agentName: "limited", maxRunning: 1).map { $0["id"] } == ["m1"])
+        #expect(try await c.claimDueTasks(worker: "w2", limit: 2, agentName: "limited", maxRunning: 1).isEmpty)
+        #expect(try await c.countTasks(agentName: "limited", leasedAt: .now()) == 1)
+        #expect(try await c.claimDueTasks(worker: "w3", limit: 2, agentPrefix: "limi").map { $0["id"] } == ["m2"])
     }
 
     @Test("vector store: collections, adds in and out of transactions, keyword, vector and filtered search, deletes", arguments: TestBackend.allCases)

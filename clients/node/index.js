@@ -237,6 +237,10 @@ class StorageMethods {
   listTasks({ agentName, status, limit, offset } = {}) {
     return this.inTx('list_tasks', named({ agent_name: agentName, status, limit, offset }));
   }
+  /** How many tasks match; `leasedAt`: only those running under a lease live then. */
+  countTasks({ agentName, status, leasedAt } = {}) {
+    return this.inTx('count_tasks', named({ agent_name: agentName, status, leased_at: leasedAt }));
+  }
   deleteTask(taskId) { return this.inTx('delete_task', { task_id: taskId }); }
   updateTaskStatus(taskId, status, { lastRun, nextRun } = {}) {
     return this.inTx('update_task_status', named({ task_id: taskId, status, last_run: lastRun, next_run: nextRun }));
@@ -412,8 +416,9 @@ class StorageProxyClient extends StorageMethods {
   }
 
   // Claims and leases (never in a transaction); lease seconds default to 60.
-  claimDueTasks(worker, { limit, leaseSeconds, agentName, now } = {}) {
-    return this.call('claim_due_tasks', named({ worker, limit, lease_seconds: leaseSeconds, agent_name: agentName, now }));
+  claimDueTasks(worker, { limit, leaseSeconds, agentName, now, maxRunning, agentPrefix } = {}) {
+    return this.call('claim_due_tasks', named({ worker, limit, lease_seconds: leaseSeconds, agent_name: agentName, now,
+      max_running: maxRunning, agent_prefix: agentPrefix }));
   }
   renewLease(taskId, worker, leaseSeconds, { now } = {}) {
     return this.call('renew_lease', named({ task_id: taskId, worker, lease_seconds: leaseSeconds, now }));
@@ -428,8 +433,8 @@ class StorageProxyClient extends StorageMethods {
   }
 
   /** Live events (see Subscription); `topics`: any of 'tasks', 'logs' (default both). */
-  subscribe({ topics, agentName, taskId } = {}) {
-    return new Subscription(this, named({ topics, agent_name: agentName, task_id: taskId }));
+  subscribe({ topics, agentName, taskId, agentPrefix, leases } = {}) {
+    return new Subscription(this, named({ topics, agent_name: agentName, task_id: taskId, agent_prefix: agentPrefix, leases }));
   }
 
   // cache.* (the application's key space); ttl in seconds

@@ -8,12 +8,18 @@ final class Subscription {
         var agentName: String?
         var taskID: String?
         var threadID: String?
+        var agentPrefix: String? = nil
+        /// false: without the updates that leave a task running (claims, lease renewals), the
+        /// busiest kind a listener waiting for tasks to arrive and finish has no use for.
+        var leases = true
 
         func matches(_ change: Change) -> Bool {
             topics.contains(change.topic)
                 && (agentName == nil || agentName == change.agentName)
                 && (taskID == nil || taskID == change.taskID)
                 && (threadID == nil || threadID == change.threadID)
+                && (agentPrefix.map { change.agentName?.hasPrefix($0) ?? false } ?? true)
+                && (leases || !change.leavesRunning)
         }
     }
 

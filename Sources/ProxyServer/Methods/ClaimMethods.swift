@@ -12,19 +12,29 @@ enum ClaimMethods {
                    + "Returns them, running under the worker's lease, attempts + 1. A task whose lease expired with no attempts left becomes failed instead.",
                    params: [.required("worker", Schema.string, "The claiming worker's id (1-128 printable characters), unique per process."),
                             .optional("agent_name", Schema.string, "Only this agent's tasks."),
+                            .optional("agent_prefix", Schema.string, "Only the tasks of agents whose names start with this (not with agent_name)."),
                             .integer("limit", 1...1000, default: 1, "How many tasks at most."),
                             .optional("lease_seconds", Schema.number, "How long the lease lasts unless renewed; default 60, at most server.max_lease_seconds."),
-                            nowParam],
+                            nowParam,
+                            .optional("max_running", .object(["type": "integer", "minimum": 1, "maximum": .int(Int64(maxRunningRange.upperBound))]),
+                                      "With agent_name: the agent's tasks running under a live lease stay at most this many, counting the claimed ones "
+                                      + "(claims with it take turns per agent).")],
                    result: Schema.array(Schema.task), ordering: .write, retrySafe: false) { call in
             let p = call.params
             let worker = try workerParam(p)
             let now = try callersNow(p)
-            let request = ClaimRequest(worker: worker, agentName: try p.optionalString("agent_name"),
-                                       limit: try p.int("limit"),
+            let agent = try p.optionalString("agent_name"), maxRunning = try p.optionalInt("max_running", in: maxRunningRange)
+            let prefix = try p.optionalString("agent_prefix")
+            if maxRunning != nil, agent == nil { throw ProxyError.invalidParams(field: "max_running", reason: "needs agent_name (the agent whose running tasks it limits)") }
+            if prefix != nil, agent != nil { throw ProxyError.invalidParams(field: "agent_prefix", reason: "takes the place of agent_name: give one of them") }
+            let request = ClaimRequest(worker: worker, agentName: agent, limit: try p.int("limit"),
                                        leaseUntil: try leaseEnd(p, from: now, call.services), now: now,
-                                       defaultMaxAttempts: call.services.defaultMaxAttempts)
-            call.services.operations.run(ClaimOperations.claim(request), in: nil) { result in
-                call.relay(result.map { $0.filter { $0.isClaimed(by: worker) } })
+                                       defaultMaxAttempts: call.services.defaultMaxAttempts, maxRunning: maxRunning, agentPrefix: prefix)
+            let claimed: Completion<[TaskRecord]> = { result in call.relay(result.map { $0.filter { $0.isClaimed(by: worker) } }) }
+            if maxRunning == nil {
+                call.services.operations.run(ClaimOperations.claim(request), in: nil, claimed)
+            } else {
+                call.services.operations.run(ClaimOperations.claimWithinLimit(request), in: nil, retiring: { .tasks($0.map(\.id)) }, claimed)
             }
         },
         MethodSpec("renew_lease", .write(.task("task_id")), "Extend the worker's lease to lease_seconds from now. Returns the task; -32002 (data.owner) when the worker does not hold it.",
@@ -100,6 +110,8 @@ enum ClaimMethods {
             }
         }
     }
+
+    private static let maxRunningRange = 1...1_000_000
 
     /// The caller's clock, for the three alike: a scheduler that keeps its own time (APScheduler under
     /// a test's moved clock, a backfill) decides dues and leases by it, never by the proxy's.

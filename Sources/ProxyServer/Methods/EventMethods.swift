@@ -11,11 +11,15 @@ enum EventMethods {
                                       "Any of \"tasks\", \"logs\" and \"checkpoints\"; default \"tasks\" and \"logs\" (\"checkpoints\" with `thread_id`)."),
                             .optional("agent_name", Schema.string, "Only changes to this agent's tasks (and their logs)."),
                             .optional("task_id", Schema.string, "Only changes to this task (and its logs)."),
-                            .optional("thread_id", Schema.string, "Only this LangGraph thread's checkpoints.")],
+                            .optional("thread_id", Schema.string, "Only this LangGraph thread's checkpoints."),
+                            .optional("agent_prefix", Schema.string, "Only changes to the tasks (and their logs) of agents whose name starts with this."),
+                            .optional("leases", Schema.boolean, "false: without the updates after which a task is running (claims, lease renewals); default true.")],
                    result: Schema.object, ordering: .write, retrySafe: true) { call in
             let thread = try call.params.optionalString("thread_id")
             let filter = Subscription.Filter(topics: try topics(call.params, thread: thread), agentName: try call.params.optionalString("agent_name"),
-                                             taskID: try call.params.optionalString("task_id"), threadID: thread)
+                                             taskID: try call.params.optionalString("task_id"), threadID: thread,
+                                             agentPrefix: try call.params.optionalString("agent_prefix"),
+                                             leases: try call.params.optionalBool("leases") ?? true)
             let events = call.services.events
             events.subscribe(filter, for: call.session) { result in
                 switch result {

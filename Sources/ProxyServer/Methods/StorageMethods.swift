@@ -39,6 +39,15 @@ enum StorageMethods {
                                   budget: AnswerBudget(limit: call.services.maxAnswerBytes))
             try call.answer(TaskOperations.list(query))
         },
+        MethodSpec("count_tasks", .read(.agent("agent_name")), "How many tasks match: a number, whatever how many (no page, no cache).",
+                   params: [.optional("agent_name", Schema.string, "Only this agent's tasks."),
+                            .optional("status", Schema.string, "Only tasks with this status."),
+                            .optional("leased_at", Schema.timestamp, "Only tasks running under a lease live at this instant (lease_until >= it): what a claim's max_running counts.")],
+                   result: Schema.integer, ordering: .read, transactional: true) { call in
+            let p = call.params
+            try call.answer(TaskOperations.count(agentName: try p.optionalString("agent_name"), status: try p.optionalString("status"),
+                                                 leasedAt: try p.optionalTimestamp("leased_at")))
+        },
         MethodSpec("delete_task", .write(.task("task_id")), "true if the task existed; its logs go with it.",
                    params: [.required("task_id", Schema.string, "Task id.")],
                    result: Schema.boolean, ordering: .write, transactional: true) { call in

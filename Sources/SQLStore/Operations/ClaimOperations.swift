@@ -10,8 +10,26 @@ public enum ClaimOperations {
     /// Up to `limit` due tasks, due first. Its row lock sorts last in a group
     /// commit: a claim skips locked rows and never waits.
     public static func claim(_ r: ClaimRequest) -> Operation<[TaskRecord]> {
-        var op = Operation<[TaskRecord]>(.write(.unordered), cache: .retire { tasks in .tasks(tasks.map(\.id)) },
-                                         statement: { d in (ClaimStatements[d].claim, ClaimStatements[d].claimValues(r)) }, initial: [],
+        claiming(r, r.agentPrefix == nil ? \.claim : \.claimByPrefix, cache: .retire { tasks in .tasks(tasks.map(\.id)) })
+    }
+
+    /// `claim` within the agent's running limit (`r.maxRunning`): the agent's turn (a lock on
+    /// PostgreSQL), then the claim counting its running tasks, in one transaction of their own
+    /// (not a group commit's: a lock wait there would hold up the group's other writes). The
+    /// caller retires the claimed tasks from the cache.
+    public static func claimWithinLimit(_ r: ClaimRequest) -> Unit<[TaskRecord]> {
+        Unit(.write) { steps, done in
+            let turn = Operation<Void>(.read, statement: { d in (ClaimStatements[d].claimLock, [.text(r.agentName ?? "")]) }, initial: ())
+            let failure = FirstFailure()
+            steps.run(turn) { failure.note($0) }
+            steps.run(claiming(r, \.claimWithinLimit, cache: nil)) { done(failure.answer($0)) }
+        }
+    }
+
+    private static func claiming(_ r: ClaimRequest, _ sql: KeyPath<ClaimStatements, String>,
+                                 cache: CachePolicy<[TaskRecord]>?) -> Operation<[TaskRecord]> {
+        var op = Operation<[TaskRecord]>(.write(.unordered), cache: cache,
+                                         statement: { d in (ClaimStatements[d][keyPath: sql], ClaimStatements[d].claimValues(r)) }, initial: [],
                                          eachRow: { row, d, out in out.append(Statements[d].task(row)) },
                                          finish: { out, _ in out.sort(by: TaskRecord.dueFirst) })
         op.change = .tasksReturned

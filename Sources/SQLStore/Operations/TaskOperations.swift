@@ -73,6 +73,12 @@ public enum TaskOperations {
         }
     }
 
+    /// How many tasks match (idx_tasks_agent_status for an agent and a status).
+    public static func count(agentName: String?, status: String?, leasedAt: Timestamp?) -> Operation<Int> {
+        Operation<Int>(.read, statement: { d in Statements[d].countTasks(agentName: agentName, status: status, leasedAt: leasedAt) }, initial: 0,
+                       eachRow: { row, _, out in out = Int(row.int(0) ?? 0) })
+    }
+
     /// True if the task existed; its logs go with it (a foreign key).
     public static func delete(id: String) -> Operation<Bool> {
         .changed(.task(id), cache: .retiring(.tasks([id])), change: .taskDeleted(id)) { d in (Statements[d].deleteTask, [.text(id)]) }

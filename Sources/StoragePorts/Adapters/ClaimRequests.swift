@@ -10,10 +10,17 @@ public struct ClaimRequest: Sendable {
     public var now: Timestamp
     /// Claims a task whose own `max_attempts` is null may take (0: no limit).
     public var defaultMaxAttempts: Int
+    /// At most this many of the agent's tasks running under a live lease once claimed (nil: no limit;
+    /// `agentName` then names the agent).
+    public var maxRunning: Int?
+    /// Only tasks of the agents whose names start with this (instead of `agentName`).
+    public var agentPrefix: String?
 
-    public init(worker: String, agentName: String?, limit: Int, leaseUntil: Timestamp, now: Timestamp, defaultMaxAttempts: Int) {
+    public init(worker: String, agentName: String?, limit: Int, leaseUntil: Timestamp, now: Timestamp, defaultMaxAttempts: Int,
+                maxRunning: Int? = nil, agentPrefix: String? = nil) {
         self.worker = worker; self.agentName = agentName; self.limit = limit
-        self.leaseUntil = leaseUntil; self.now = now; self.defaultMaxAttempts = defaultMaxAttempts
+        self.leaseUntil = leaseUntil; self.now = now; self.defaultMaxAttempts = defaultMaxAttempts; self.maxRunning = maxRunning
+        self.agentPrefix = agentPrefix
     }
 }
 

@@ -52,6 +52,12 @@ public enum Change: Sendable {
         }
     }
 
+    /// A task update after which it is running: a claim, a lease renewal (or a status set by hand).
+    public var leavesRunning: Bool {
+        if case .task(let t, .updated) = self { return t.status == "running" }
+        return false
+    }
+
     public var threadID: String? {
         if case .checkpoint(let c) = self { return c.threadID }
         return nil

@@ -91,6 +91,22 @@ for (const edition of EDITIONS) {
         ['2026-01-01T09:00:00.000000Z', '2026-01-02T09:00:00.000000Z']);
     });
 
+    test('claims within an agent\'s running limit (maxRunning)', async () => {
+      for (const id of ['m1', 'm2', 'm3']) {
+        await client.saveTask(task(id, { agent_name: 'limited', schedule_type: 'once', schedule_value: '2026-01-01T00:00:00Z' }));
+      }
+      const options = { agentName: 'limited', limit: 3, maxRunning: 2, now: '2026-06-01T00:00:00Z' };
+      assert.deepEqual((await client.claimDueTasks('w1', options)).map((t) => t.id), ['m1', 'm2']);
+      assert.deepEqual(await client.claimDueTasks('w2', options), []);
+      await client.completeTask('m1', 'w1', 'completed', { nextRun: null, now: '2026-06-01T00:00:01Z' });
+      assert.deepEqual((await client.claimDueTasks('w2', options)).map((t) => t.id), ['m3']);
+      assert.equal(await client.countTasks({ agentName: 'limited', leasedAt: '2026-06-01T00:00:01Z' }), 2);
+      assert.equal(await client.countTasks({ agentName: 'limited', status: 'completed' }), 1);
+      await client.saveTask(task('p0', { agent_name: 'limited:x', schedule_type: 'once', schedule_value: '2026-01-01T00:00:00Z' }));
+      assert.deepEqual((await client.claimDueTasks('w3', { agentPrefix: 'limited:' })).map((t) => t.id), ['p0']);
+      await assert.rejects(client.claimDueTasks('w3', { maxRunning: 2 }), (e) => e.code === -32602 && /max_running/.test(e.message));
+    });
+
     test('cache methods', async () => {
       assert.equal(await client.cacheSet('response:1', { text: 'hi' }), true);
       assert.deepEqual(await client.cacheGet('response:1'), { text: 'hi' });

@@ -12,13 +12,14 @@ How it is kept (protocol/PROTOCOL.md; everything under ``namespace``):
 - a schedule is a proxy task of the agent ``<ns>:schedules``, due at its next
   fire time (paused: disabled); acquiring is ``claim_due_tasks``, releasing is
   ``complete_task`` with the next fire time and the trigger's new state;
-- a job is a proxy task of ``<ns>:jobs``, due when added (first in, first out);
-  released, it is completed with its outcome as its status (what
-  ``ProxyEventBroker`` tells the other schedulers) and deleted by ``cleanup()``;
-- a task's ``max_running_jobs`` are that many slot tasks (``<ns>:slots:…``): a job
-  runs only with a slot claimed under the same lease, so the limit holds
-  across schedulers without a lock; such a task's jobs queue under
-  ``<ns>:jobs:…`` of their own, claimed only while a slot is free;
+- a job is a proxy task of its task's queue, an agent of its own, due when added
+  (first in, first out); released, it is completed with its outcome as its status
+  (what ``ProxyEventBroker`` tells the other schedulers) and deleted by ``cleanup()``.
+  A task without ``max_running_jobs`` queues under ``<ns>:jobs:open:…``, all such
+  queues claimed at once (``agent_prefix``); one with it under ``<ns>:jobs:limited:…``,
+  claimed with that ``max_running``: the proxy counts the queue's running jobs in
+  the claim, so the limit holds across schedulers. A task's running jobs are its
+  queue's, counted by the proxy (``count_tasks``);
 - task definitions and job results are metadata (``<ns>:task:…``, ``<ns>:result:…``).
 
 Every due time and lease is decided by this process's clock (``now`` on each
@@ -64,8 +65,6 @@ class ProxyDataStore(BaseExternalDataStore):
     token: Optional[str] = attrs.field(default=None, kw_only=True)
     namespace: str = attrs.field(default="apscheduler", kw_only=True)
     _client: Optional[StorageProxyClient] = attrs.field(default=None, init=False)
-    # The slot each job acquired here holds: job id → (slot task id, its holder).
-    _slots: Dict[UUID, Tuple[str, str]] = attrs.field(factory=dict, init=False)
     # Task definitions read in the last TASK_CACHE_SECONDS (id → (read at, task)): a job's acquiring,
     # running and releasing each need its task's, and tasks change rarely (configure_task at start).
     _task_cache: Dict[str, Any] = attrs.field(factory=dict, init=False)
@@ -95,25 +94,29 @@ class ProxyDataStore(BaseExternalDataStore):
     def _agent(self, kind: str) -> str:
         return f"{self.namespace}:{kind}"
 
-    def _slots_agent(self, task_id: str) -> str:
-        # Bounded, whatever the task's id (a function's dotted name can be long).
-        return f"{self.namespace}:slots:{_digest(task_id)}"
-
-    def _jobs_agent(self, task: Optional[Task]) -> str:
-        """A limited task's jobs queue apart (their worker takes a slot first, so a full task costs no
-        claim); every other task's share one queue, first in, first out."""
+    def _jobs_agent(self, task_id: str, task: Optional[Task]) -> str:
+        """The task's queue: a limited one (claimed within its limit) or an open one."""
         if task is not None and task.max_running_jobs is not None:
-            return self._limited_queue(task.id)
-        return self._agent("jobs")
+            return self._limited_queue(task_id)
+        return self._open_queue(task_id)
+
+    # Bounded, whatever the task's id (a function's dotted name can be long).
+    def _open_queue(self, task_id: str) -> str:
+        return f"{self._open_queues}{_digest(task_id)}"
+
+    @property
+    def _open_queues(self) -> str:
+        return f"{self.namespace}:jobs:open:"
 
     def _limited_queue(self, task_id: str) -> str:
-        return f"{self.namespace}:jobs:{_digest(task_id)}"
+        return f"{self.namespace}:jobs:limited:{_digest(task_id)}"
 
     async def _limited_tasks(self) -> List[Task]:
         return [t for t in await self._task_definitions() if t.max_running_jobs is not None]
 
     async def _jobs_agents(self) -> List[str]:
-        return [self._agent("jobs")] + [self._jobs_agent(t) for t in await self._limited_tasks()]
+        """Every known task's two queues (a job queued open before its task had a limit stays there until claimed)."""
+        return [q for t in await self._task_definitions() for q in (self._open_queue(t.id), self._limited_queue(t.id))]
 
     async def _all_jobs(self, status: Optional[str] = None) -> List[Dict[str, Any]]:
         found = []
@@ -137,11 +140,7 @@ class ProxyDataStore(BaseExternalDataStore):
             offset += PAGE
 
     async def _erase(self) -> None:
-        for task in await self.get_tasks():
-            for agent in (self._slots_agent(task.id), self._limited_queue(task.id)):
-                for stored in await self._all(agent):
-                    await self._proxy.delete_task(stored["id"])
-        for agent in (self._agent("schedules"), self._agent("jobs")):
+        for agent in await self._jobs_agents() + [self._agent("schedules")]:
             for stored in await self._all(agent):
                 await self._proxy.delete_task(stored["id"])
         for key in await self._metadata_keys(f"{self.namespace}:"):
@@ -165,9 +164,8 @@ class ProxyDataStore(BaseExternalDataStore):
         await self._proxy.save_metadata(key, to_json(task.marshal(self.serializer)))
         self._task_cache.pop(task.id, None)
         self._task_ids = None
-        if existed and self._jobs_agent(before) != self._jobs_agent(task):
-            await self._move_jobs(self._jobs_agent(before), self._jobs_agent(task))
-        await self._size_slots(task)
+        if existed and self._jobs_agent(task.id, before) != self._jobs_agent(task.id, task):
+            await self._move_jobs(self._jobs_agent(task.id, before), self._jobs_agent(task.id, task))
         await self._event_broker.publish(TaskUpdated(task_id=task.id) if existed else TaskAdded(task_id=task.id))
 
     async def _move_jobs(self, old: str, new: str) -> None:
@@ -175,25 +173,11 @@ class ProxyDataStore(BaseExternalDataStore):
         for stored in await self._all(old, "pending"):
             await self._proxy.save_task({"id": stored["id"], "agent_name": new})
 
-    async def _size_slots(self, task: Task) -> None:
-        """One slot task per job that may run at once: made or removed to match ``max_running_jobs``."""
-        agent = self._slots_agent(task.id)
-        wanted = task.max_running_jobs or 0
-        slots = await self._all(agent)
-        for n in range(len(slots), wanted):
-            await self._proxy.save_task({"id": f"{agent}:{n}", "agent_name": agent, "task_prompt": task.id,
-                                         "schedule_type": "apscheduler", "schedule_value": "slot", "next_run": EPOCH,
-                                         "max_attempts": 0})
-        for extra in sorted(slots, key=lambda s: s["id"])[wanted:]:
-            await self._proxy.delete_task(extra["id"])
-
     async def remove_task(self, task_id: str) -> None:
         self._task_cache.pop(task_id, None)
         self._task_ids = None
         if not await self._proxy.delete_metadata(f"{self.namespace}:task:{task_id}"):
             raise TaskLookupError(task_id)
-        for slot in await self._all(self._slots_agent(task_id)):
-            await self._proxy.delete_task(slot["id"])
         await self._event_broker.publish(TaskRemoved(task_id=task_id))
 
     async def get_task(self, task_id: str) -> Task:
@@ -228,12 +212,7 @@ class ProxyDataStore(BaseExternalDataStore):
         return sorted(tasks, key=lambda t: t.id)
 
     async def _running_jobs(self, task: Task) -> int:
-        now = _now()
-        if task.max_running_jobs is not None:
-            held = await self._all(self._slots_agent(task.id), "running")
-        else:
-            held = [j for j in await self._all(self._agent("jobs"), "running") if j.get("aps_task_id") == task.id]
-        return sum(1 for t in held if t["lease_until"] is not None and t["lease_until"] >= now)
+        return await self._proxy.count_tasks(agent_name=self._jobs_agent(task.id, task), leased_at=_now())
 
     # -- schedules
 
@@ -323,7 +302,7 @@ class ProxyDataStore(BaseExternalDataStore):
         marshalled.pop("acquired_by", None)
         marshalled.pop("acquired_until", None)
         await self._proxy.save_task({
-            "id": self._job_key(job.id), "agent_name": self._jobs_agent(await self._task_definition(job.task_id)),
+            "id": self._job_key(job.id), "agent_name": self._jobs_agent(job.task_id, await self._task_definition(job.task_id)),
             "task_prompt": job.task_id,
             "schedule_type": "apscheduler", "schedule_value": "job", "next_run": job.created_at,
             "created_at": job.created_at, "max_attempts": 0, "aps": to_json(marshalled),
@@ -350,94 +329,48 @@ class ProxyDataStore(BaseExternalDataStore):
         now = _now()
         lease = lease_duration.total_seconds()
         wanted = min(limit or CLAIM_LIMIT, CLAIM_LIMIT)
-        claimed = []
         limited = await self._limited_tasks()
-        for task in limited:
-            # Only as many as it has free slots (a read): a task at capacity costs no claim. A slot whose
-            # holder's lease ended (a scheduler that died) is free: the slot's claim takes it over.
-            free = sum(1 for slot in await self._all(self._slots_agent(task.id))
-                       if slot["status"] == "pending" or (slot["lease_until"] is not None and slot["lease_until"] < now))
-            if free and len(claimed) < wanted:
-                claimed += await self._slots_then_jobs(task, scheduler_id, min(free, wanted - len(claimed)), lease, now)
-        # The shared queue: claimed unless a read finds it empty (with limited tasks, most wake-ups are
-        # for them; an empty claim is still a write).
-        if len(claimed) < wanted and not (limited and not await self._proxy.list_tasks(
-                agent_name=self._agent("jobs"), status="pending", limit=1)):
-            claimed += await self._proxy.claim_due_tasks(scheduler_id, limit=wanted - len(claimed), lease_seconds=lease,
-                                                         agent_name=self._agent("jobs"), now=now)
-        tasks: Dict[str, Optional[Task]] = {}
+        # Every open queue at once, then each limited one within its limit.
+        claimed = await self._proxy.claim_due_tasks(scheduler_id, limit=wanted, lease_seconds=lease,
+                                                    agent_prefix=self._open_queues, now=now)
+        tasks: Dict[str, Optional[Task]] = {t.id: t for t in limited}
         acquired = []
         for stored in claimed:
             task_id = stored["aps_task_id"]
             if task_id not in tasks:
                 tasks[task_id] = await self._task_definition(task_id)
-            try:
-                job = self._job(stored)
-            except DeserializationError as exc:
-                await self._discard(stored, scheduler_id, JobOutcome.deserialization_failed, now, exc)
-                continue
-            if job.start_deadline and job.start_deadline < now:
-                await self._discard(stored, scheduler_id, JobOutcome.missed_start_deadline, now)
-                continue
             task = tasks[task_id]
-            if job.id not in self._slots and task is not None and task.max_running_jobs is not None and \
-                    not await self._take_slot(task, scheduler_id, job, lease, now):
-                # The task runs as many jobs as it may: back in the queue, in its place.
-                await self._proxy.complete_task(stored["id"], scheduler_id, "waiting", next_run=job.created_at, now=now)
+            if task is not None and task.max_running_jobs is not None:
+                # Queued before its task had a limit (or by a process that had not seen it yet): back in
+                # its place, in the task's limited queue, claimed below within the limit.
+                await self._proxy.complete_task(stored["id"], scheduler_id, "waiting", next_run=stored["next_run"], now=now)
+                await self._proxy.save_task({"id": stored["id"], "agent_name": self._limited_queue(task_id)})
                 continue
-            acquired.append(job)
+            acquired += await self._acquired(stored, scheduler_id, now)
+        for task in limited:
+            if len(acquired) >= wanted:
+                break
+            # The proxy counts the task's running jobs inside the claim: at capacity it claims nothing
+            # (and, on PostgreSQL, commits nothing).
+            for stored in await self._proxy.claim_due_tasks(scheduler_id, limit=wanted - len(acquired), lease_seconds=lease,
+                                                            agent_name=self._limited_queue(task.id), now=now,
+                                                            max_running=task.max_running_jobs):
+                acquired += await self._acquired(stored, scheduler_id, now)
         for job in acquired:
             await self._event_broker.publish(JobAcquired.from_job(job, scheduler_id=scheduler_id))
         return acquired
 
-    async def _slot(self, task: Task, scheduler_id: str, lease: float, now: datetime) -> Optional[Tuple[str, str]]:
-        """One of the task's slots, claimed by a holder of its own (this scheduler's id and a token):
-        (slot id, holder), or None when every slot is held."""
-        holder = f"{scheduler_id}/{uuid4().hex[:16]}"
-        slot = await self._proxy.claim_due_tasks(holder, limit=1, lease_seconds=lease, agent_name=self._slots_agent(task.id),
-                                                 now=now)
-        return (slot[0]["id"], holder) if slot else None
-
-    async def _slots_then_jobs(self, task: Task, scheduler_id: str, n: int, lease: float,
-                               now: datetime) -> List[Dict[str, Any]]:
-        """Up to ``n`` of a limited task's jobs, each with a slot claimed before it: when every worker
-        wakes at once, one claim wins the slot and the others change nothing (no job claimed and
-        given back)."""
-        slots = []
-        while len(slots) < n:
-            slot = await self._slot(task, scheduler_id, lease, now)
-            if slot is None:
-                break
-            slots.append(slot)
-        if not slots:
-            return []
-        jobs = await self._proxy.claim_due_tasks(scheduler_id, limit=len(slots), lease_seconds=lease,
-                                                 agent_name=self._jobs_agent(task), now=now)
-        for stored, slot in zip(jobs, slots):
-            self._slots[job_id_of(stored)] = slot
-        for slot in slots[len(jobs):]:
-            await self._free(slot)
-        return jobs
-
-    async def _take_slot(self, task: Task, scheduler_id: str, job: Job, lease: float, now: datetime) -> bool:
-        """A slot for a limited task's job found in the shared queue (queued before its task had a limit)."""
-        slot = await self._slot(task, scheduler_id, lease, now)
-        if slot is not None:
-            self._slots[job.id] = slot
-        return slot is not None
-
-    async def _free(self, slot: Tuple[str, str]) -> None:
+    async def _acquired(self, stored: Dict[str, Any], scheduler_id: str, now: datetime) -> List[Job]:
+        """The claimed job, or none when it cannot run (then released with the outcome that says why)."""
         try:
-            await self._proxy.complete_task(slot[0], slot[1], "free", next_run=EPOCH, now=_now())
-        except (Conflict, NotFound):
-            pass  # its lease ended and another holds it now (or the task went)
-
-    async def _free_slot(self, job_id: UUID) -> None:
-        """The slot the job took here. One taken by another scheduler (a job it abandoned) is free
-        when its lease ends, as the job's does."""
-        slot = self._slots.pop(job_id, None)
-        if slot is not None:
-            await self._free(slot)
+            job = self._job(stored)
+        except DeserializationError as exc:
+            await self._discard(stored, scheduler_id, JobOutcome.deserialization_failed, now, exc)
+            return []
+        if job.start_deadline and job.start_deadline < now:
+            await self._discard(stored, scheduler_id, JobOutcome.missed_start_deadline, now)
+            return []
+        return [job]
 
     async def _discard(self, stored: Dict[str, Any], scheduler_id: str, outcome: JobOutcome, now: datetime,
                        exception: Optional[BaseException] = None) -> None:
@@ -449,7 +382,6 @@ class ProxyDataStore(BaseExternalDataStore):
             await self._store_result(result)
         except Exception as error:  # a serializer that cannot write the exception: the job still goes
             self._logger.warning("could not record the result of job %s: %s", result.job_id, error)
-        await self._free_slot(result.job_id)
         released = JobReleased.from_result(result, scheduler_id, stored["aps_task_id"], stored.get("aps_schedule_id"))
         try:
             await self._proxy.complete_task(stored["id"], scheduler_id, outcome.name, next_run=None,
@@ -468,8 +400,6 @@ class ProxyDataStore(BaseExternalDataStore):
         release event as its result (what ProxyEventBroker tells every other scheduler); from then on it
         is no job of get_jobs, and cleanup() deletes it. A job whose lease another holds now is deleted."""
         await self._store_result(result)
-        # The slot first: whoever the release wakes finds it free.
-        await self._free_slot(job.id)
         released = JobReleased.from_result(result, scheduler_id, job.task_id, job.schedule_id, job.scheduled_fire_time)
         try:
             if not job.acquired_by:
@@ -492,9 +422,7 @@ class ProxyDataStore(BaseExternalDataStore):
     async def extend_acquired_job_leases(self, scheduler_id: str, job_ids: Set[UUID], duration: timedelta) -> None:
         now = _now()
         for job_id in job_ids:
-            if await self._renew(self._job_key(job_id), scheduler_id, duration, now) and job_id in self._slots:
-                slot_id, holder = self._slots[job_id]
-                await self._renew(slot_id, holder, duration, now)
+            await self._renew(self._job_key(job_id), scheduler_id, duration, now)
 
     async def _renew(self, key: str, holder: str, duration: timedelta, now: datetime) -> bool:
         """False when ``holder`` no longer holds it (its lease ended and another took it, or it went)."""
@@ -510,11 +438,6 @@ class ProxyDataStore(BaseExternalDataStore):
             if stored["lease_owner"] == scheduler_id:
                 job = self._job(stored)
                 await self.release_job(scheduler_id, job, JobResult.from_job(job, JobOutcome.abandoned, finished_at=now))
-        # The slots an earlier run of this scheduler held (their holders start with its id).
-        for task in await self._limited_tasks():
-            for slot in await self._all(self._slots_agent(task.id), "running"):
-                if (slot["lease_owner"] or "").startswith(f"{scheduler_id}/"):
-                    await self._free((slot["id"], slot["lease_owner"]))
 
     async def cleanup(self) -> None:
         now = _now()

@@ -11,6 +11,7 @@ from apscheduler.eventbrokers.base import BaseEventBroker
 
 from .apscheduler_records import LIVE, from_json, job_id_of
 from .client import StorageProxyClient
+from .wire import parse_time
 
 
 @attrs.define(eq=False, repr=False)
@@ -37,8 +38,9 @@ class ProxyEventBroker(BaseEventBroker):
         await super().start(exit_stack, logger)
         client = StorageProxyClient(self.address, token=self.token)
         exit_stack.push_async_callback(client.close)
-        # Every task change, this namespace's kept: a limited task's jobs queue under an agent of their own.
-        subscription = await client.subscribe(["tasks"]).start()
+        # The namespace's agents (a limited task's jobs queue under an agent of their own), without the
+        # claims and renewals: every worker would read two events a job instead of one, for nothing.
+        subscription = await client.subscribe(["tasks"], agent_prefix=f"{self.namespace}:", leases=False, raw=True).start()
         # Stopping cancels the relay (before the broker's task group waits for its tasks).
         relay = anyio.CancelScope()
         exit_stack.callback(relay.cancel)
@@ -65,7 +67,8 @@ ECHOED = (JobAdded, JobReleased, ScheduleAdded, ScheduleUpdated, ScheduleRemoved
 
 
 def _event_of(change: Dict[str, Any], namespace: str) -> Any:
-    """The APScheduler event a change of the store's proxy tasks stands for, if any."""
+    """The APScheduler event a change of the store's proxy tasks stands for, if any (the change as the
+    wire has it: its times are strings)."""
     if change.get("op") == "lagged":
         return None  # missed changes: the schedulers' own timers and lease loops go on regardless
     task, op = change.get("task") or {}, change.get("op")
@@ -83,9 +86,9 @@ def _event_of(change: Dict[str, Any], namespace: str) -> Any:
     if task.get("schedule_value") == "schedule":
         schedule_id = task["id"][len(f"{namespace}:s:"):]
         if op == "created":
-            return ScheduleAdded(schedule_id=schedule_id, task_id=task["task_prompt"], next_fire_time=task["next_run"])
+            return ScheduleAdded(schedule_id=schedule_id, task_id=task["task_prompt"], next_fire_time=parse_time(task["next_run"]))
         if op == "updated" and task["status"] != "running":  # not an acquisition or a lease's renewal
-            return ScheduleUpdated(schedule_id=schedule_id, task_id=task["task_prompt"], next_fire_time=task["next_run"])
+            return ScheduleUpdated(schedule_id=schedule_id, task_id=task["task_prompt"], next_fire_time=parse_time(task["next_run"]))
         if op == "deleted":
             return ScheduleRemoved(schedule_id=schedule_id, task_id=task["task_prompt"],
                                    finished=task["next_run"] is None)

@@ -55,11 +55,11 @@ class StorageClient:
     def transaction(self) -> "BlockingTransaction":
         return BlockingTransaction(self)
 
-    def subscribe(self, topics: Any = None, agent_name: Optional[str] = None,
-                  task_id: Optional[str] = None) -> "BlockingSubscription":
+    def subscribe(self, topics: Any = None, agent_name: Optional[str] = None, task_id: Optional[str] = None,
+                  agent_prefix: Optional[str] = None, leases: Optional[bool] = None) -> "BlockingSubscription":
         """``for event in client.subscribe(["tasks"])``; subscribed when this returns.
         ``events.next(timeout)`` waits at most ``timeout`` seconds (None when nothing came)."""
-        subscription = self._client.subscribe(topics, agent_name, task_id)
+        subscription = self._client.subscribe(topics, agent_name, task_id, agent_prefix, leases)
         self._run(subscription.start())
         return BlockingSubscription(self, subscription)
 

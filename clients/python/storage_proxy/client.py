@@ -77,6 +77,12 @@ class StorageMethods:
         params = _params(agent_name=agent_name, status=status, limit=limit, offset=offset)
         return tasks_from_wire(await self._in_tx("list_tasks", params))
 
+    async def count_tasks(self, agent_name: Optional[str] = None, status: Optional[str] = None,
+                          leased_at: Optional[datetime] = None) -> int:
+        """How many tasks match; ``leased_at``: only those running under a lease live then (what a
+        claim's ``max_running`` counts)."""
+        return await self._in_tx("count_tasks", _params(agent_name=agent_name, status=status, leased_at=leased_at))
+
     async def delete_task(self, task_id: str) -> bool:
         return await self._in_tx("delete_task", {"task_id": task_id})
 
@@ -289,10 +295,13 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
     # -- Claims and leases (never inside a transaction: a claim commits before the work starts)
 
     async def claim_due_tasks(self, worker: str, limit: int = 1, lease_seconds: Any = 60,
-                              agent_name: Optional[str] = None, now: Optional[datetime] = None) -> List[Dict[str, Any]]:
-        """Take up to ``limit`` due tasks for ``worker``, leased for ``lease_seconds`` (seconds or a timedelta)."""
+                              agent_name: Optional[str] = None, now: Optional[datetime] = None,
+                              max_running: Optional[int] = None, agent_prefix: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Take up to ``limit`` due tasks for ``worker``, leased for ``lease_seconds`` (seconds or a timedelta),
+        of ``agent_name`` or of the agents whose names start with ``agent_prefix``; with ``max_running``,
+        only while fewer than that many of ``agent_name``'s tasks run under live leases."""
         params = _params(worker=worker, limit=limit, lease_seconds=seconds(lease_seconds, "lease_seconds"),
-                         agent_name=agent_name, now=now)
+                         agent_name=agent_name, now=now, max_running=max_running, agent_prefix=agent_prefix)
         return tasks_from_wire(await self._call("claim_due_tasks", params))
 
     async def renew_lease(self, task_id: str, worker: str, lease_seconds: Any = 60,
@@ -325,11 +334,16 @@ class StorageProxyClient(StorageMethods, StorageAdapter, CacheAdapter, VectorSto
     # -- Live events
 
     def subscribe(self, topics: Optional[List[str]] = None, agent_name: Optional[str] = None,
-                  task_id: Optional[str] = None) -> Subscription:
+                  task_id: Optional[str] = None, agent_prefix: Optional[str] = None,
+                  leases: Optional[bool] = None, raw: bool = False) -> Subscription:
         """Committed changes as they happen: ``async for event in client.subscribe(["tasks"])``, or
         ``async with client.subscribe(...) as events`` (unsubscribes on exit). ``topics``: any of
-        ``"tasks"`` and ``"logs"`` (default both); ``agent_name``/``task_id`` narrow it."""
-        return Subscription(self._connected, self._call, topics, agent_name, task_id)
+        ``"tasks"`` and ``"logs"`` (default both); ``agent_name``/``task_id``/``agent_prefix`` narrow it;
+        ``leases=False`` leaves out claims and lease renewals (updates after which a task is running);
+        ``raw=True`` yields each event as the wire has it (timestamps as strings, not datetimes): less
+        work for a listener that reads a field or two of thousands of events."""
+        return Subscription(self._connected, self._call, {"topics": topics, "agent_name": agent_name, "task_id": task_id,
+                                                          "agent_prefix": agent_prefix, "leases": leases}, raw)
 
     # -- CacheAdapter
 

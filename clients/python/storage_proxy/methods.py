@@ -12,6 +12,7 @@ RETRY_SAFE = frozenset({
     "checkpoint.prune",
     "checkpoint.put",
     "checkpoint.put_writes",
+    "count_tasks",
     "get_metadata",
     "get_task",
     "health_check",

@@ -14,7 +14,7 @@ the iterator itself.
 """
 
 import asyncio
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional
 
 from .connection import Connection
 from .errors import ProxyConnectionError
@@ -27,13 +27,11 @@ Call = Callable[[str, Dict[str, Any]], Awaitable[Any]]
 
 
 class Subscription:
-    def __init__(self, connect: Connect, call: Call, topics: Optional[List[str]], agent_name: Optional[str],
-                 task_id: Optional[str]):
+    def __init__(self, connect: Connect, call: Call, params: Dict[str, Any], raw: bool = False):
         self._connect = connect
         self._call = call
-        self._params: Dict[str, Any] = {k: v for k, v in
-                                        (("topics", topics), ("agent_name", agent_name), ("task_id", task_id))
-                                        if v is not None}
+        self._params = {k: v for k, v in params.items() if v is not None}
+        self._raw = raw
         self._connection: Optional[Connection] = None
         self.id: Optional[str] = None
         self._closed = False
@@ -64,7 +62,7 @@ class Subscription:
             await self.start()
             return {"subscription": self.id, "op": "lagged", "dropped": {},
                     "reason": "the connection to the proxy was lost and the subscription made again"}
-        return _decoded(params)
+        return params if self._raw else _decoded(params)
 
     def __aiter__(self) -> "Subscription":
         return self

@@ -6,7 +6,7 @@ import json
 import sys
 from array import array
 from datetime import datetime, timezone
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Union
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import StorageProxyError

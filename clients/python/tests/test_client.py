@@ -93,6 +93,28 @@ def test_claims_run_on_the_callers_clock(proxy):
     run(scenario())
 
 
+def test_claims_within_a_running_limit(proxy):
+    """``max_running``: the agent's tasks under live leases stay at most that many, claims counting."""
+    at = datetime(2026, 6, 1, tzinfo=timezone.utc)
+
+    async def scenario():
+        async with StorageProxyClient(proxy.address) as c:
+            for n in range(3):
+                await c.save_task(task(f"m{n}", agent="limited", next_run=at - timedelta(days=1)))
+            claimed = await c.claim_due_tasks("w1", limit=3, agent_name="limited", max_running=2, now=at)
+            assert [t["id"] for t in claimed] == ["m0", "m1"]
+            assert await c.claim_due_tasks("w2", limit=3, agent_name="limited", max_running=2, now=at) == []
+            await c.complete_task("m0", "w1", next_run=None, now=at)
+            assert [t["id"] for t in await c.claim_due_tasks("w2", limit=3, agent_name="limited", max_running=2, now=at)] == ["m2"]
+            assert await c.count_tasks(agent_name="limited", leased_at=at) == 2
+            assert await c.count_tasks(agent_name="limited", status="completed") == 1
+            await c.save_task(task("p0", agent="limited:x", next_run=at - timedelta(days=1)))
+            assert [t["id"] for t in await c.claim_due_tasks("w3", agent_prefix="limited:", now=at)] == ["p0"]
+            with pytest.raises(InvalidParams, match="max_running"):
+                await c.claim_due_tasks("w3", max_running=2)
+    run(scenario())
+
+
 def test_cache_methods(proxy):
     async def scenario():
         async with StorageProxyClient(proxy.address) as c:

@@ -2,8 +2,8 @@
 filters, another proxy's writes (PostgreSQL), lagged after a lost connection."""
 
 import asyncio
+from datetime import datetime, timezone
 
-from conftest import Proxy
 from storage_proxy import StorageClient, StorageProxyClient
 
 
@@ -57,6 +57,20 @@ def test_blocking_iterator_and_timeout(personal):
             event = next(iter(events))
             assert event["topic"] == "logs" and event["log"]["message"] == "slow" and event["log"]["level"] == "WARNING"
         assert events.next(timeout=0.1) is None and list(events) == []  # closed: nothing more, the loop ends
+
+
+def test_agent_prefix_and_no_leases(personal):
+    """``agent_prefix`` picks a group of agents; ``leases=False`` leaves out the claim, not the completion."""
+    with StorageClient(personal.address) as watcher, StorageClient(personal.address) as writer:
+        with watcher.subscribe(["tasks"], agent_prefix="ns:", leases=False) as events:
+            writer.save_task(task("p1", agent="ns:jobs"))
+            writer.save_task(task("p2", agent="elsewhere"))
+            writer.update_task_status("p1", "pending", next_run=datetime(2026, 1, 1, tzinfo=timezone.utc))
+            assert len(writer.claim_due_tasks("w", agent_name="ns:jobs")) == 1
+            writer.complete_task("p1", "w", "done", next_run=None)
+            seen = [(e["task"]["id"], e["op"], e["task"]["status"]) for e in (events.next(timeout=5) for _ in range(3))]
+            assert seen == [("p1", "created", "pending"), ("p1", "updated", "pending"), ("p1", "updated", "done")]
+            assert events.next(timeout=0.2) is None
 
 
 def test_a_lost_connection_resubscribes_and_says_lagged(personal):

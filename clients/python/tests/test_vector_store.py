@@ -7,7 +7,6 @@ import asyncio
 import numpy as np
 import pytest
 
-from conftest import Proxy
 from storage_proxy import InvalidParams, StorageClient, StorageProxyClient
 
 

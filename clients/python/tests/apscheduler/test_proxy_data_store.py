@@ -75,6 +75,28 @@ async def test_schedulers_share_jobs_once_within_max_running_jobs(two_proxies):
         assert [r.outcome for r in results] == [JobOutcome.success] * 3
 
 
+async def test_a_job_queued_before_its_task_had_a_limit_keeps_it(proxy):
+    """A job in the shared queue whose task has a limit now (added by a process that had not seen the
+    limit yet: task definitions are read at most once a second) is moved to the task's queue and
+    claimed within the limit."""
+    namespace = "late-" + uuid.uuid4().hex[:8]
+    async with AsyncExitStack() as stack:
+        stale, fresh = await started(stack, proxy.address, namespace), await started(stack, proxy.address, namespace)
+        await stale.add_task(Task(id="t", func="builtins:print", job_executor="async"))
+        assert (await stale.get_task("t")).max_running_jobs is None  # read now: cached by `stale`
+        await fresh.add_task(Task(id="t", func="builtins:print", job_executor="async", max_running_jobs=1))
+        jobs = [Job(task_id="t", executor="async") for _ in range(3)]
+        for job in jobs:
+            await stale.add_job(job)  # into the shared queue
+        first = await fresh.acquire_jobs("s1", timedelta(seconds=30), 10)
+        assert len(first) == 1
+        assert await fresh.acquire_jobs("s2", timedelta(seconds=30), 10) == []
+        await fresh.release_job("s1", first[0], JobResult.from_job(first[0], JobOutcome.success))
+        second = await fresh.acquire_jobs("s2", timedelta(seconds=30), 10)
+        assert len(second) == 1 and second[0].id != first[0].id
+        assert sorted(j.id for j in await fresh.get_jobs()) == sorted(j.id for j in jobs if j.id != first[0].id)
+
+
 async def test_what_it_keeps_is_in_the_proxy(proxy):
     namespace = "seen-" + uuid.uuid4().hex[:8]
     async with AsyncExitStack() as stack:
