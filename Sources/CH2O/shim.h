@@ -194,6 +194,12 @@ static inline void sp_http_add_header(h2o_req_t *req, const h2o_token_t *token, 
     h2o_add_header(&req->pool, &req->res.headers, token, NULL, copy.base, copy.len);
 }
 
+/// A header the head below does not set (`Set-Cookie`, `Content-Security-Policy`, …), by name; copied.
+static inline void sp_http_add_named_header(h2o_req_t *req, const char *name, const char *value) {
+    h2o_iovec_t n = h2o_strdup(&req->pool, name, SIZE_MAX), v = h2o_strdup(&req->pool, value, SIZE_MAX);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
+}
+
 static inline void sp_http_head(h2o_req_t *req, int status, const char *reason, const char *content_type,
                                 const char *allow, const char *authenticate, int close) {
     req->res.status = status;

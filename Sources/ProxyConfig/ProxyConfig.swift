@@ -107,6 +107,8 @@ public struct ProxyConfig: Sendable, Equatable {
         public var tls: TLS?
         /// HTTP connections open at once (a scraper and a load balancer need a few).
         public var httpMaxConnections = 64
+        /// The console's live views at once (`/console/live`).
+        public var consoleMaxViewers = 8
         public var maxConnections = 1024
         public var maxLineBytes = 16 << 20
         /// Seconds a connection may stay silent with nothing in flight; 0 = never closed.

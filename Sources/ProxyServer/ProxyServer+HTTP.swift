@@ -2,12 +2,14 @@
 extension ProxyServer {
     func startHTTP() throws(ServerError) {
         let settings = HTTPEndpoint.Settings(maxBodyBytes: config.maxLineBytes, maxConnections: config.httpMaxConnections,
-                                             authFailureDelayMs: UInt64(config.authFailureDelayMs), maxAuthFailures: config.maxAuthFailures)
+                                             authFailureDelayMs: UInt64(config.authFailureDelayMs), maxAuthFailures: config.maxAuthFailures,
+                                             consoleMaxViewers: config.consoleMaxViewers)
         let host = HTTPEndpoint.Host(
             metrics: { [unowned self] in
                 Metrics.page(stats: stats, methods: dispatcher.methods, status: statusReport(), build: Self.build,
                              httpsFailures: http?.tlsFailures ?? 0)
             },
+            status: { [unowned self] in statusReport() },
             readiness: { [unowned self] answer in
                 services.health.check(storage: storage) { up in answer(up ? nil : "storage unreachable") }
             },

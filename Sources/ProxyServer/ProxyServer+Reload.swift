@@ -86,6 +86,7 @@ extension ProxyServer {
         http?.settings.authFailureDelayMs = UInt64(s.authFailureDelayMs)
         http?.settings.maxAuthFailures = s.maxAuthFailures
         http?.settings.maxBodyBytes = s.maxLineBytes
+        http?.settings.consoleMaxViewers = s.consoleMaxViewers
         startedWith.server = s
         log.info("SIGHUP: configuration reloaded" + (tokenChanged ? " (tokens changed: new connections use them)" : "")
                  + (tlsNote.map { "; \($0)" } ?? "")

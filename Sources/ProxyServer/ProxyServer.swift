@@ -403,6 +403,7 @@ public final class ProxyServer: ConnectionOwner {
             "config": ConfigKey.status(of: startedWith),
         ]
         if let allocations = AllocationCount.current { report["allocations"] = .int(Int64(truncatingIfNeeded: allocations)) }
+        if let resident = ProcessMemory.residentBytes() { report["memory"] = ["rss_bytes": .int(Int64(resident))] }
         return .object(report)
     }
 }

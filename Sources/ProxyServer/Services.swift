@@ -117,8 +117,8 @@ final class Services {
         return Scope(grant)
     }
 
-    /// Constant time: every byte is compared whatever the first difference.
-    private static func same(_ presented: String, _ token: String) -> Bool {
+    /// Constant time: every byte is compared whatever the first difference (tokens, the console's CSRF token).
+    static func same(_ presented: String, _ token: String) -> Bool {
         guard !token.isEmpty else { return false }
         let a = Array(presented.utf8), b = Array(token.utf8)
         var diff = UInt8(a.count == b.count ? 0 : 1)

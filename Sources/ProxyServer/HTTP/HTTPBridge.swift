@@ -10,6 +10,9 @@ struct HTTPRequest {
     let body: [UInt8]
     /// The `Authorization` header's value, if any.
     let authorization: String?
+    /// `Cookie` and `X-CSRF-Token` (the console's session and its guard), if any.
+    var cookie: String? = nil
+    var csrfToken: String? = nil
     /// The client's address (for logs).
     let peer: String
     /// The connection it came on (h2o's number): what auth failures are counted by.
@@ -83,12 +86,13 @@ final class HTTPBridge {
 
     private func received(_ req: UnsafeMutablePointer<h2o_req_t>, id: UInt64) {
         live[id] = req
-        let header = sp_http_header(req, "authorization")
-        let request = HTTPRequest(id: id, method: Self.string(sp_http_method(req)), path: Self.string(sp_http_path(req)),
+        var request = HTTPRequest(id: id, method: Self.string(sp_http_method(req)), path: Self.string(sp_http_path(req)),
                                   body: sp_http_has_body(req) != 0 ? Self.bytes(sp_http_body(req)) : [],
-                                  authorization: header.len > 0 ? Self.string(header) : nil, peer: Self.peer(req),
+                                  authorization: Self.header(req, "authorization"), peer: Self.peer(req),
                                   connection: sp_http_connection_id(req),
                                   framingProblem: sp_http_framing_problem(req).map { String(cString: $0) })
+        request.cookie = Self.header(req, "cookie")
+        request.csrfToken = Self.header(req, "x-csrf-token")
         onRequest(request)
     }
 
@@ -100,8 +104,9 @@ final class HTTPBridge {
     /// Answers a request, unless its client has gone meanwhile. `close`: the
     /// connection closes once this answer is out.
     func respond(_ id: UInt64, status: Int, contentType: String, allow: String? = nil,
-                 authenticate: String? = nil, close: Bool = false, body: [UInt8]) {
+                 authenticate: String? = nil, close: Bool = false, headers: [(String, String)] = [], body: [UInt8]) {
         guard let req = live.removeValue(forKey: id) else { return }
+        for (name, value) in headers { sp_http_add_named_header(req, name, value) }
         body.withUnsafeBytes { b in
             sp_http_respond(req, Int32(status), Self.reasonPointer(status), contentType, allow, authenticate, close ? 1 : 0,
                             b.baseAddress, b.count)
@@ -109,8 +114,9 @@ final class HTTPBridge {
     }
 
     /// Starts an answer sent in pieces (chunked); false when its client has gone.
-    func startStream(_ id: UInt64, status: Int, contentType: String) -> Bool {
+    func startStream(_ id: UInt64, status: Int, contentType: String, headers: [(String, String)] = []) -> Bool {
         guard let server, let req = live[id] else { return false }
+        for (name, value) in headers { sp_http_add_named_header(req, name, value) }
         return sp_http_stream_start(server, req, id, Int32(status), Self.reasonPointer(status), contentType) == 0
     }
 
@@ -138,8 +144,10 @@ final class HTTPBridge {
         switch status {
         case 200: return "OK"
         case 204: return "No Content"
+        case 303: return "See Other"
         case 400: return "Bad Request"
         case 401: return "Unauthorized"
+        case 403: return "Forbidden"
         case 404: return "Not Found"
         case 405: return "Method Not Allowed"
         case 429: return "Too Many Requests"
@@ -156,6 +164,11 @@ final class HTTPBridge {
     private static func bytes(_ v: h2o_iovec_t) -> [UInt8] {
         guard let base = v.base, v.len > 0 else { return [] }
         return Array(UnsafeRawBufferPointer(start: base, count: v.len))
+    }
+
+    private static func header(_ req: UnsafeMutablePointer<h2o_req_t>, _ name: String) -> String? {
+        let value = sp_http_header(req, name)
+        return value.len > 0 ? string(value) : nil
     }
 
     private static func string(_ v: h2o_iovec_t) -> String { String(decoding: bytes(v), as: UTF8.self) }

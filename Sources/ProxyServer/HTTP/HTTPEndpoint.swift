@@ -12,6 +12,7 @@ import TLS
 ///   GET  /readyz   200 when storage answers, else 503 with the reason
 ///   GET  /metrics  Prometheus text (needs the bearer token when one is set)
 ///   POST /         a JSON-RPC body, answered as the line protocol would
+///   /console/      the operator's console (`ConsoleRoutes`)
 ///
 /// With `server.auth_token` set, `Authorization: Bearer <token>` opens
 /// `/metrics` and authenticates a POST's session (without it, the session is
@@ -24,11 +25,15 @@ final class HTTPEndpoint: UVStreamDelegate {
         var authFailureDelayMs: UInt64
         /// Wrong bearer tokens on one connection before it is closed (`server.max_auth_failures`).
         var maxAuthFailures: Int
+        /// `/console/live` streams at once (`server.console_max_viewers`).
+        var consoleMaxViewers: Int
     }
 
     /// What the endpoint asks of the server.
     struct Host {
         var metrics: () -> String
+        /// `server.status`, for the console's live view.
+        var status: () -> JSONValue
         /// nil: ready; else why not.
         var readiness: (@escaping (String?) -> Void) -> Void
         /// A POST's session for one body, authenticated with a scope or not yet; `ended` hands it back (its transactions are rolled back).
@@ -45,7 +50,13 @@ final class HTTPEndpoint: UVStreamDelegate {
     private let loop: UVLoop
     private let dispatcher: Dispatcher
     /// SIGHUP may change them: the connection cap is read at each accept, the body limit is handed to h2o.
-    var settings: Settings { didSet { bridge?.setMaxBody(settings.maxBodyBytes) } }
+    var settings: Settings {
+        didSet {
+            bridge?.setMaxBody(settings.maxBodyBytes)
+            console.live.maxViewers = settings.consoleMaxViewers
+        }
+    }
+    private let console: ConsoleRoutes
     private let host: Host
     private let log: Logger
     private var bridge: HTTPBridge?
@@ -66,6 +77,8 @@ final class HTTPEndpoint: UVStreamDelegate {
         self.settings = settings
         self.host = host
         self.log = log
+        console = ConsoleRoutes(services: dispatcher.services,
+                                live: ConsoleLive(loop: loop, maxViewers: settings.consoleMaxViewers, status: host.status))
     }
 
     func listen(_ text: String, allowInsecure: Bool) throws(ServerError) {
@@ -86,14 +99,15 @@ final class HTTPEndpoint: UVStreamDelegate {
             throw ServerError("cannot listen for HTTP on \(address.host):\(address.port): \(uvError(rc))")
         }
         bridge.onRequest = { [unowned self] in received($0) }
-        bridge.onProceed = { [unowned self] id in answers[id]?.proceed() }
-        bridge.onGone = { [unowned self] id in answers[id]?.clientGone() }
+        bridge.onProceed = { [unowned self] id in answers[id]?.proceed() ?? console.live.proceed(id) }
+        bridge.onGone = { [unowned self] id in answers[id]?.clientGone() ?? console.live.gone(id) }
         if let tls { bridge.useTLS(tls.opaque) }
         stream.delegate = self
         stream.refusal = Self.busy
         self.bridge = bridge
+        console.live.bridge = bridge
         listener = stream
-        log.info("HTTP on \(tls == nil ? "http" : "https")://\(address.host):\(stream.boundPort) (/metrics, /healthz, /readyz, POST /)"
+        log.info("HTTP on \(tls == nil ? "http" : "https")://\(address.host):\(stream.boundPort) (/metrics, /healthz, /readyz, POST /, /console/)"
                  + (dispatcher.services.needsToken ? " (bearer token required for /metrics and POST)" : ""), event: "listening")
     }
 
@@ -104,6 +118,7 @@ final class HTTPEndpoint: UVStreamDelegate {
         retiredTLSFailures += tls?.handshakeFailures ?? 0
         context.countHandshakeFailures()
         tls = context
+        console.secure = true
         bridge?.useTLS(context.opaque)
     }
 
@@ -136,27 +151,36 @@ final class HTTPEndpoint: UVStreamDelegate {
     /// How a handler answers: a status and a body, the content type, the methods
     /// of a 405, whether to ask for a bearer token, whether the connection closes after.
     private struct Reply {
-        let send: (_ status: Int, _ body: String, _ type: String, _ allow: String?, _ challenge: Bool, _ close: Bool) -> Void
+        let send: (_ status: Int, _ body: String, _ type: String, _ allow: String?, _ challenge: Bool, _ close: Bool,
+                   _ headers: [(String, String)]) -> Void
         func callAsFunction(_ status: Int, _ body: String, type: String = HTTPEndpoint.text, allow: String? = nil,
-                            challenge: Bool = false, close: Bool = false) {
-            send(status, body, type, allow, challenge, close)
+                            challenge: Bool = false, close: Bool = false, headers: [(String, String)] = []) {
+            send(status, body, type, allow, challenge, close, headers)
         }
     }
     private static let text = "text/plain; charset=utf-8"
 
     private func received(_ request: HTTPRequest) {
+        let isConsole = ConsoleRoutes.owns(request.path)
         let route = Route(rawValue: request.path) ?? .other
-        let reply = Reply { [weak self] status, body, type, allow, challenge, close in
+        let reply = Reply { [weak self] status, body, type, allow, challenge, close, headers in
             guard let self else { return }
-            dispatcher.stats.httpRequests["\(status) \(route.rawValue)", default: 0] += 1
+            dispatcher.stats.httpRequests["\(status) \(isConsole ? "/console/" : route.rawValue)", default: 0] += 1
             bridge?.respond(request.id, status: status, contentType: type, allow: allow,
-                            authenticate: challenge ? "Bearer realm=\"storage-proxy\"" : nil, close: close, body: Array(body.utf8))
+                            authenticate: challenge ? "Bearer realm=\"storage-proxy\"" : nil, close: close, headers: headers,
+                            body: Array(body.utf8))
         }
         // A body whose length two headers tell differently is where request smuggling
         // hides (RFC 9112 §6.1, §6.3): refused, and the connection closed before
         // anything behind it on the connection is read as a request.
         if let problem = request.framingProblem {
             return reply(400, "bad request: \(problem) (RFC 9112 §6.3)\n", close: true)
+        }
+        if isConsole {
+            if stopping { return reply(503, "stopping\n") }
+            return console.handle(request, now: MonotonicClock.coarseSeconds(),
+                                  respond: { status, body, type, headers in reply(status, body, type: type, headers: headers) },
+                                  wrongToken: { wrongToken(request, reply) })
         }
         switch route {
         case .other:
@@ -212,7 +236,12 @@ final class HTTPEndpoint: UVStreamDelegate {
         switch bearer(request) {
         case .malformed: return reply(400, "Authorization must be: Bearer <token>\n", challenge: true)
         case .wrong: return wrongToken(request, reply)
-        case .absent: scope = nil  // only `auth` (in the body) opens the session
+        case .absent:
+            switch console.scope(for: request, now: MonotonicClock.coarseSeconds()) {
+            case nil: scope = nil  // only `auth` (in the body) opens the session
+            case .success(let s)?: scope = s  // the console's session, its CSRF token sent back
+            case .failure(let refusal)?: return reply(403, "forbidden: \(refusal.reason)\n")
+            }
         case .scope(let s): scope = s
         }
         guard let bridge else { return }
@@ -258,6 +287,7 @@ final class HTTPEndpoint: UVStreamDelegate {
         stopping = true
         listener?.close()
         listener = nil
+        console.live.endAll()
         for answer in answers.values { answer.stopIfWaitingForClient() }
     }
 

@@ -41,7 +41,7 @@ from apscheduler._structures import ScheduleResult
 from apscheduler.datastores.base import BaseExternalDataStore
 
 from .apscheduler_events import ProxyEventBroker
-from .apscheduler_records import LIVE, from_json, job_id_of, to_json
+from .apscheduler_records import LIVE, event_to_json, from_json, job_id_of, to_json
 from .client import StorageProxyClient
 from .errors import Conflict, NotFound
 
@@ -385,7 +385,7 @@ class ProxyDataStore(BaseExternalDataStore):
         released = JobReleased.from_result(result, scheduler_id, stored["aps_task_id"], stored.get("aps_schedule_id"))
         try:
             await self._proxy.complete_task(stored["id"], scheduler_id, outcome.name, next_run=None,
-                                            result={"aps_released": to_json(released.marshal())}, now=now)
+                                            result={"aps_released": event_to_json(released)}, now=now)
         except (Conflict, NotFound):
             await self._proxy.delete_task(stored["id"])
         await self._event_broker.publish(released)
@@ -405,7 +405,7 @@ class ProxyDataStore(BaseExternalDataStore):
             if not job.acquired_by:
                 raise NotFound("not acquired")
             await self._proxy.complete_task(self._job_key(job.id), job.acquired_by, result.outcome.name, next_run=None,
-                                            result={"aps_released": to_json(released.marshal())}, now=_now())
+                                            result={"aps_released": event_to_json(released)}, now=_now())
         except (Conflict, NotFound):
             await self._proxy.delete_task(self._job_key(job.id))
         await self._event_broker.publish(released)

@@ -9,7 +9,7 @@ import attrs
 from apscheduler import JobAdded, JobReleased, ScheduleAdded, ScheduleRemoved, ScheduleUpdated
 from apscheduler.eventbrokers.base import BaseEventBroker
 
-from .apscheduler_records import LIVE, from_json, job_id_of
+from .apscheduler_records import LIVE, job_id_of
 from .client import StorageProxyClient
 from .wire import parse_time
 
@@ -81,7 +81,7 @@ def _event_of(change: Dict[str, Any], namespace: str) -> Any:
                             schedule_id=task.get("aps_schedule_id"))
         released = task.get("last_result")
         if op == "updated" and task["status"] not in LIVE and isinstance(released, dict) and "aps_released" in released:
-            return JobReleased.unmarshal(from_json(released["aps_released"]))
+            return JobReleased.unmarshal(released["aps_released"])
         return None
     if task.get("schedule_value") == "schedule":
         schedule_id = task["id"][len(f"{namespace}:s:"):]

@@ -55,6 +55,14 @@ def from_json(value: Any) -> Any:
     return value
 
 
+def event_to_json(event: Any) -> Dict[str, Any]:
+    """An event's fields as plain JSON (ids and times as strings, enums by name): APScheduler's own
+    converters read them back (``unmarshal``), with none of ``from_json``'s work, which every worker
+    would pay for every release it hears."""
+    return {k: str(v) if isinstance(v, UUID) else v.isoformat() if isinstance(v, datetime) else
+            v.name if isinstance(v, Enum) else v for k, v in event.marshal().items()}
+
+
 def job_id_of(stored: Dict[str, Any]) -> UUID:
     """The APScheduler job id of a job's proxy task (``<namespace>:j:<uuid>``)."""
     return UUID(stored["id"].rsplit(":", 1)[1])

@@ -52,7 +52,7 @@ class Proxy:
     (with TLS, ``tls=True``: certificates made for the test, ``tls_address`` names the authority)."""
 
     def __init__(self, edition: str = "personal", tcp: bool = False, token: str = "", same_store_as: "Proxy" = None,
-                 tls: bool = False):
+                 tls: bool = False, http: bool = False):
         self.folder = Path(tempfile.mkdtemp(prefix="pyproxy-"))
         (self.folder / "storage").mkdir()
         self.edition = edition
@@ -63,10 +63,14 @@ class Proxy:
             config = same_store_as.config.read_text()  # another proxy on the same database and cache
         else:
             config = enterprise_config(self.folder) if edition == "enterprise" else ""
-        if token or tls:
+        if token or tls or http:
             config += "server:\n"
         if token:
             config += f"  auth_token: \"{token}\"\n"
+        # server.http_listen (probes, metrics, POST /, the console): self.http_url
+        self.http_url = f"http://127.0.0.1:{free_port()}" if http else None
+        if http:
+            config += f"  http_listen: \"{self.http_url[len('http://'):]}\"\n"
         if tls:
             make_certificates(self.folder)
             config += f"  tls:\n    cert: {self.folder}/server.pem\n    key: {self.folder}/server.key\n"
