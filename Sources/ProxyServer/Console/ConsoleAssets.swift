@@ -38,7 +38,7 @@ enum ConsoleAssets {
         <title>storage-proxy console</title><link rel="stylesheet" href="/console/console.css"></head>
         <body>
         <header><h1>storage-proxy</h1><span id="edition"></span><span id="version"></span>
-        <nav><a href="#overview" id="nav-overview">Overview</a><a href="#tasks" id="nav-tasks">Tasks</a></nav>
+        <nav><a href="#overview" id="nav-overview">Overview</a><a href="#tasks" id="nav-tasks">Tasks</a><a href="#workers" id="nav-workers">Workers</a><a href="#events" id="nav-events">Events</a></nav>
         <button id="logout" type="button">Log out</button></header>
         <main>
         <section id="overview">
@@ -67,6 +67,16 @@ enum ConsoleAssets {
           <div id="task-detail" hidden><h2 id="task-title"></h2><pre id="task-fields"></pre><h2>Logs</h2>
           <table id="task-logs"><thead><tr><th>time</th><th>level</th><th>message</th></tr></thead><tbody></tbody></table></div>
         </section>
+        <section id="workers" hidden>
+          <h2>Workers holding leases</h2>
+          <table id="worker-list"><thead><tr><th>worker</th><th>tasks</th><th>next lease end</th></tr></thead><tbody></tbody></table>
+          <h2>Running tasks</h2>
+          <table id="lease-list"><thead><tr><th>task</th><th>agent</th><th>worker</th><th>time left</th></tr></thead><tbody></tbody></table>
+        </section>
+        <section id="events" hidden>
+          <p><button id="events-pause" type="button">Pause</button> <span id="events-state"></span></p>
+          <table id="event-list"><thead><tr><th>topic</th><th>op</th><th>task</th><th>agent</th><th>status or message</th></tr></thead><tbody></tbody></table>
+        </section>
         <p id="error" class="error" role="alert"></p>
         </main><script src="/console/console.js"></script></body></html>
         """#
@@ -91,7 +101,7 @@ enum ConsoleAssets {
         const $ = (id) => document.getElementById(id);
         let csrf = '';
         const PAGE = 50;
-        let page = 0, openTask = null, previous = null;
+        let page = 0, openTask = null, previous = null, taskStream = null, eventStream = null, paused = false;
         const history = [];
 
         async function rpc(method, params) {
@@ -171,26 +181,74 @@ enum ConsoleAssets {
           $('page-prev').disabled = page === 0;
         }
 
-        async function openDetail(task) {
-          openTask = task.id;
-          $('task-detail').hidden = false;
-          await refreshDetail();
+        function showTask(task, id) {
+          $('task-title').textContent = task ? task.id + ' (' + task.agent_name + ')' : id + ' (deleted)';
+          $('task-fields').textContent = JSON.stringify(task, null, 2);
         }
 
-        async function refreshDetail() {
-          if (!openTask) return;
-          const task = await rpc('get_task', { task_id: openTask });
-          $('task-title').textContent = task ? task.id + ' (' + task.agent_name + ')' : openTask + ' (deleted)';
-          $('task-fields').textContent = JSON.stringify(task, null, 2);
+        // A task's fields and last 100 logs, then its changes and new logs as they commit (its events stream).
+        async function openDetail(task) {
+          openTask = task.id;
+          if (taskStream) taskStream.close();
+          $('task-detail').hidden = false;
+          showTask(await rpc('get_task', { task_id: openTask }), openTask);
           const logs = await rpc('query_logs', { task_id: openTask, limit: 100 });
           fill($('task-logs').querySelector('tbody'), logs, ['created_at', 'level', 'message']);
+          taskStream = new EventSource('/console/events?topics=tasks,logs&task_id=' + encodeURIComponent(openTask));
+          taskStream.addEventListener('change', (event) => {
+            const change = JSON.parse(event.data).params;
+            if (change.log) {
+              const tbody = $('task-logs').querySelector('tbody');
+              const tr = document.createElement('tr');
+              for (const value of [change.log.created_at, change.log.level, change.log.message]) cell(tr, value);
+              tbody.insertBefore(tr, tbody.firstChild);
+              while (tbody.children.length > 100) tbody.lastChild.remove();
+            } else if (change.task) {
+              showTask(change.op === 'deleted' ? null : change.task, openTask);
+            }
+          });
+        }
+
+        async function listWorkers() {
+          const running = await rpc('list_tasks', { status: 'running', limit: 1000 });
+          const now = Date.now();
+          const byWorker = new Map();
+          for (const t of running) {
+            const w = byWorker.get(t.lease_owner) || { worker: t.lease_owner, tasks: 0, next: null };
+            w.tasks += 1;
+            if (t.lease_until && (!w.next || t.lease_until < w.next)) w.next = t.lease_until;
+            byWorker.set(t.lease_owner, w);
+          }
+          const left = (until) => until ? Math.round((Date.parse(until) - now) / 1000) + ' s' : '';
+          fill($('worker-list').querySelector('tbody'), [...byWorker.values()], ['worker', 'tasks', (w) => w.next]);
+          fill($('lease-list').querySelector('tbody'), running, ['id', 'agent_name', 'lease_owner', (t) => left(t.lease_until)]);
+        }
+
+        function followEvents() {
+          if (eventStream) return;
+          eventStream = new EventSource('/console/events?topics=tasks,logs');
+          eventStream.addEventListener('change', (event) => {
+            if (paused) return;
+            const change = JSON.parse(event.data).params;
+            const tbody = $('event-list').querySelector('tbody');
+            const tr = document.createElement('tr');
+            const task = change.task || {};
+            const log = change.log || {};
+            const values = change.op === 'lagged' ? ['', 'lagged', '', '', JSON.stringify(change.dropped)]
+              : [change.topic, change.op, task.id || log.task_id, task.agent_name || '', task.status || ((log.level || '') + ' ' + (log.message || ''))];
+            for (const value of values) cell(tr, value);
+            tbody.insertBefore(tr, tbody.firstChild);
+            while (tbody.children.length > 200) tbody.lastChild.remove();
+          });
+          eventStream.onopen = () => { $('events-state').textContent = 'following'; };
         }
 
         function route() {
-          const tasks = window.location.hash === '#tasks';
-          $('overview').hidden = tasks;
-          $('tasks').hidden = !tasks;
-          if (tasks) listTasks().catch(showError);
+          const page = ['#tasks', '#workers', '#events'].includes(window.location.hash) ? window.location.hash.slice(1) : 'overview';
+          for (const name of ['overview', 'tasks', 'workers', 'events']) $(name).hidden = name !== page;
+          if (page === 'tasks') listTasks().catch(showError);
+          if (page === 'workers') listWorkers().catch(showError);
+          if (page === 'events') followEvents();
         }
 
         async function start() {
@@ -210,7 +268,11 @@ enum ConsoleAssets {
           live.onerror = () => showError('live updates interrupted; retrying');
           countTasks().catch(showError);
           setInterval(() => countTasks().catch(showError), 5000);
-          setInterval(() => refreshDetail().catch(showError), 2000);
+          setInterval(() => { if (window.location.hash === '#workers') listWorkers().catch(showError); }, 2000);
+          $('events-pause').addEventListener('click', () => {
+            paused = !paused;
+            $('events-pause').textContent = paused ? 'Resume' : 'Pause';
+          });
         }
         start().catch(showError);
         """#

@@ -2,7 +2,8 @@ import EventLoop
 import ProxyCore
 
 /// `GET /console/live`: `server.status` once a second as server-sent events,
-/// to at most `maxViewers` viewers (`server.console_max_viewers`). A viewer
+/// to at most `maxViewers` viewers (`server.console_max_viewers`, shared with
+/// the events streams: `ConsoleRoutes` keeps to it). A viewer
 /// whose last update is still on its way skips updates instead of queueing
 /// them, so each costs the proxy one update in flight at most; the report is
 /// built once a tick for all of them, and the timer runs only while someone
@@ -26,14 +27,12 @@ final class ConsoleLive {
         self.status = status
     }
 
-    /// Starts the stream of request `id`; false when `maxViewers` already watch.
-    func add(_ id: UInt64, headers: [(String, String)]) -> Bool {
-        guard viewers.count < maxViewers, let bridge,
-              bridge.startStream(id, status: 200, contentType: "text/event-stream; charset=utf-8", headers: headers) else { return false }
+    /// Starts the stream of request `id` (the caller keeps within `maxViewers`).
+    func add(_ id: UInt64, headers: [(String, String)]) {
+        guard let bridge, bridge.startStream(id, status: 200, contentType: "text/event-stream; charset=utf-8", headers: headers) else { return }
         viewers[id] = false
         bridge.send(id, Array("retry: 2000\n\n".utf8) + Self.event(status()), final: false)
         if cancelTick == nil { schedule() }
-        return true
     }
 
     func owns(_ id: UInt64) -> Bool { viewers[id] != nil }

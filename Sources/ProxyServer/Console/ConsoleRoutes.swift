@@ -1,4 +1,5 @@
 import ProxyCore
+import StoragePorts
 
 /// `/console/` on the HTTP listener: the operator's console (PROTOCOL.md,
 /// "Console"). Its pages are static (`ConsoleAssets`, built into the binary);
@@ -11,6 +12,7 @@ import ProxyCore
 ///   POST /console/logout    ends it
 ///   GET  /console/session   the session's CSRF token
 ///   GET  /console/live      `server.status` each second (server-sent events)
+///   GET  /console/events    live events (`ConsoleEventStream`)
 ///
 /// Every answer carries a strict Content-Security-Policy (no inline script or
 /// style, nothing from elsewhere) and refuses to be framed. Loop thread only.
@@ -23,6 +25,11 @@ final class ConsoleRoutes {
     private let services: Services
     /// `server.tls` is set: the cookie is `Secure`.
     var secure = false
+    /// A proxy session for an events stream, and its end (the server's, as for `POST /`).
+    var newSession: (Scope, UInt64) -> Session = { _, _ in fatalError("set by HTTPEndpoint") }
+    var sessionEnded: (Session) -> Void = { _ in }
+    /// Event streams by request id.
+    private var streams: [UInt64: ConsoleEventStream] = [:]
 
     static let securityHeaders: [(String, String)] = [
         ("content-security-policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -74,13 +81,69 @@ final class ConsoleRoutes {
         case ("GET", "/console/session"):
             guard let session else { return answer(401, "log in first\n", text, []) }
             answer(200, (["csrf": .string(session.entry.csrf), "version": .string(ProxyServer.build.version)] as JSONValue).jsonText, json, [])
-        case ("GET", "/console/live"):
-            guard session != nil else { return answer(401, "log in first\n", text, []) }
-            if !live.add(request.id, headers: Self.securityHeaders) {
-                answer(503, "at most \(live.maxViewers) viewers watch at once (server.console_max_viewers)\n", text, [])
+        case ("GET", "/console/live"), ("GET", "/console/events"):
+            guard let session else { return answer(401, "log in first\n", text, []) }
+            // The status views and the events streams share the bound.
+            guard live.count + streams.count < live.maxViewers else {
+                return answer(503, "at most \(live.maxViewers) viewers watch at once (server.console_max_viewers)\n", text, [])
+            }
+            if path == "/console/live" {
+                live.add(request.id, headers: Self.securityHeaders)
+            } else if let refusal = follow(request, scope: session.entry.scope) {
+                answer(refusal.status, refusal.reason + "\n", text, [])
             }
         default:
             answer(404, "not found\n", text, [])
+        }
+    }
+
+    /// Starts an events stream: a session of its own, subscribed with the
+    /// query's filter (`topics`, `agent_name`, `task_id`); or why not.
+    private func follow(_ request: HTTPRequest, scope: Scope) -> (status: Int, reason: String)? {
+        let query = ConsoleQuery.parse(request.path)
+        var filter = Subscription.Filter(topics: [.tasks, .logs], agentName: query["agent_name"], taskID: query["task_id"], threadID: nil)
+        if let topics = query["topics"] {
+            filter.topics = Set(topics.split(separator: ",").compactMap { ChangeTopic(rawValue: String($0)) })
+            guard !filter.topics.isEmpty else { return (400, "topics: any of tasks, logs, checkpoints") }
+        }
+        if let agents = scope.agents, !(filter.agentName.map(agents.contains) ?? false) {
+            return (403, "this token's scope covers some agents only: name one in agent_name")
+        }
+        let id = request.id
+        guard let bridge = live.bridge, bridge.startStream(id, status: 200, contentType: "text/event-stream; charset=utf-8",
+                                                           headers: Self.securityHeaders) else { return nil }
+        let stream = ConsoleEventStream(id: id, session: newSession(scope, id), bridge: bridge)
+        stream.session.outlet = stream
+        streams[id] = stream
+        stream.hello()
+        services.events.subscribe(filter, for: stream.session) { [weak self] result in
+            switch result {
+            case .success(let subscription): self?.services.events.activate(subscription)
+            case .failure(let error):
+                stream.end(reason: error.message)
+                self?.gone(id)
+            }
+        }
+        return nil
+    }
+
+    /// A stream's last piece went out (a status view's or an events stream's).
+    func proceed(_ id: UInt64) {
+        if let stream = streams[id] { stream.proceed() } else { live.proceed(id) }
+    }
+
+    /// A stream's client left.
+    func gone(_ id: UInt64) {
+        if let stream = streams.removeValue(forKey: id) { sessionEnded(stream.session) } else { live.gone(id) }
+    }
+
+    /// Every stream ends (the proxy stops).
+    func endAll() {
+        live.endAll()
+        for (id, stream) in streams {
+            stream.end(reason: nil)
+            streams[id] = nil
+            sessionEnded(stream.session)
         }
     }
 

@@ -79,6 +79,8 @@ final class HTTPEndpoint: UVStreamDelegate {
         self.log = log
         console = ConsoleRoutes(services: dispatcher.services,
                                 live: ConsoleLive(loop: loop, maxViewers: settings.consoleMaxViewers, status: host.status))
+        console.newSession = { [host] scope, id in host.newSession(scope, "console-h\(id)", CallerLane.of(id | 1 << 61)) }
+        console.sessionEnded = host.sessionEnded
     }
 
     func listen(_ text: String, allowInsecure: Bool) throws(ServerError) {
@@ -99,8 +101,8 @@ final class HTTPEndpoint: UVStreamDelegate {
             throw ServerError("cannot listen for HTTP on \(address.host):\(address.port): \(uvError(rc))")
         }
         bridge.onRequest = { [unowned self] in received($0) }
-        bridge.onProceed = { [unowned self] id in answers[id]?.proceed() ?? console.live.proceed(id) }
-        bridge.onGone = { [unowned self] id in answers[id]?.clientGone() ?? console.live.gone(id) }
+        bridge.onProceed = { [unowned self] id in answers[id]?.proceed() ?? console.proceed(id) }
+        bridge.onGone = { [unowned self] id in answers[id]?.clientGone() ?? console.gone(id) }
         if let tls { bridge.useTLS(tls.opaque) }
         stream.delegate = self
         stream.refusal = Self.busy
@@ -287,7 +289,7 @@ final class HTTPEndpoint: UVStreamDelegate {
         stopping = true
         listener?.close()
         listener = nil
-        console.live.endAll()
+        console.endAll()
         for answer in answers.values { answer.stopIfWaitingForClient() }
     }
 

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import urllib.error
+from datetime import datetime, timezone
 import urllib.request
 from pathlib import Path
 
@@ -129,6 +130,39 @@ def test_stored_strings_are_text_never_markup(console, browser, tmp_path):
     screenshot(browser, "task", tmp_path)
 
 
+def test_task_logs_tail_live_and_the_events_feed_follows(console, browser, tmp_path):
+    with StorageClient(console.address) as client:
+        client.save_task({"id": "tail", "agent_name": "news", "task_prompt": "p", "schedule_type": "cron", "schedule_value": "0 9 * * *"})
+        client.save_log("tail", "INFO", "first line")
+        log_in(browser, console)
+        wait = WebDriverWait(browser, 30)
+        wait.until(lambda d: d.find_element(By.ID, "edition").text)
+        browser.get(console.http_url + "/console/#tasks")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#task-list tbody tr")) == 1)
+        browser.find_elements(By.CSS_SELECTOR, "#task-list tbody tr")[0].click()
+        wait.until(lambda d: "first line" in text_of(d, "task-logs"))
+        time.sleep(0.5)  # the tail's stream is open
+        client.save_log("tail", "WARNING", f"second line {XSS[0]}")
+        wait.until(lambda d: "second line" in text_of(d, "task-logs"), "a new log did not reach the open task")
+        client.update_task_status("tail", "paused")
+        wait.until(lambda d: '"status": "paused"' in text_of(d, "task-fields"))
+        # The events feed: every change as it commits, shown as text.
+        browser.get(console.http_url + "/console/#events")
+        wait.until(lambda d: text_of(d, "events-state") == "following")
+        client.save_task({"id": f"new{XSS[1]}", "agent_name": "news", "task_prompt": XSS[2], "schedule_type": "cron",
+                          "schedule_value": "0 9 * * *"})
+        wait.until(lambda d: f"new{XSS[1]}" in text_of(d, "event-list"))
+        # Workers and leases: a claim shows its worker and the time its lease has left.
+        client.update_task_status("tail", "pending", next_run=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        assert [t["id"] for t in client.claim_due_tasks("worker-7", agent_name="news", lease_seconds=600)] == ["tail"]
+        browser.get(console.http_url + "/console/#workers")
+        wait.until(lambda d: "worker-7" in text_of(d, "worker-list") and "tail" in text_of(d, "lease-list"))
+        left = browser.find_elements(By.CSS_SELECTOR, "#lease-list tbody td")[3].text
+        assert 500 < int(left.split()[0]) <= 600
+        screenshot(browser, "workers", tmp_path)
+    assert browser.execute_script("return window.__xss === undefined")
+
+
 def test_phone_sized_screen(console, browser, tmp_path):
     browser.set_window_size(390, 844)
     log_in(browser, console)
@@ -198,6 +232,21 @@ def test_live_view_is_bounded(console):
         assert b"event: status\n" in lines
         status, _, body = http(console, "GET", "/console/live", headers={"Cookie": session})
         assert status == 503 and b"console_max_viewers" in body
+        # The events streams share the bound.
+        assert http(console, "GET", "/console/events", headers={"Cookie": session})[0] == 503
     finally:
         first.close()
     assert http(console, "GET", "/console/live")[0] == 401  # no session
+    assert http(console, "GET", "/console/events?task_id=x")[0] == 401
+    # Closed, the view frees its place: an events stream opens and says how soon to reconnect.
+    deadline = time.time() + 10
+    while True:
+        try:
+            stream = urllib.request.urlopen(urllib.request.Request(console.http_url + "/console/events?topics=logs",
+                                                                   headers={"Cookie": session}), timeout=10)
+            break
+        except urllib.error.HTTPError as error:
+            assert error.code == 503 and time.time() < deadline
+            time.sleep(0.1)
+    with stream:
+        assert stream.readline() == b"retry: 2000\n"
