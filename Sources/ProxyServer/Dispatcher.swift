@@ -102,6 +102,7 @@ final class Dispatcher {
             log.error("internal error in \(methodName): \(error!.message)", event: "internal_error", fields)
         } else if slow {
             log.warning("slow call: \(methodName) took \(ms) ms (server.slow_log_ms)", event: "slow_call", fields)
+            stats.recordSlowCall(method: methodName, ms: ms, outcome: error.map { String($0.code) } ?? "ok", client: session.origin)
         } else {
             log.debug("call \(methodName)", event: "call", fields)
         }

@@ -391,6 +391,7 @@ public final class ProxyServer: ConnectionOwner {
             "connections": ["open": .int(Int64(connections.count)), "accepted": .int(Int64(stats.connectionsAccepted)),
                             "rejected": .int(Int64(stats.connectionsRejected)), "max": .int(Int64(connectionCap))],
             "requests": stats.report(methods: dispatcher.methods),
+            "slow_calls": .array(stats.slowCalls.reversed()),
             "transactions": ["open": .int(Int64(services.transactions.open)), "opening": .int(Int64(services.transactions.opening)),
                              "max": .int(Int64(config.maxTransactions))],
             "events": ["subscriptions": .int(Int64(services.events.count)), "feed": .string(services.events.isFeedOn ? "on" : "off"),

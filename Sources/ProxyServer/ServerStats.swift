@@ -82,6 +82,15 @@ final class ServerStats {
     var transactionsExpired: UInt64 = 0
     /// HTTP endpoint requests by path and status (few of each: a small dictionary).
     var httpRequests: [String: UInt64] = [:]
+    /// The last calls slower than `server.slow_log_ms`, oldest first (`server.status`, the console).
+    private(set) var slowCalls: [JSONValue] = []
+    static let slowCallsKept = 50
+
+    func recordSlowCall(method: String, ms: String, outcome: String, client: String) {
+        if slowCalls.count == Self.slowCallsKept { slowCalls.removeFirst() }
+        slowCalls.append(["at": .string(Timestamp.now().rfc3339), "method": .string(method), "ms": .int(Int64(ms) ?? 0),
+                          "outcome": .string(outcome), "client": .string(client)])
+    }
     let startedAt = MonotonicClock.seconds()
 
     static let sampleEvery: UInt64 = 8

@@ -125,7 +125,7 @@ public final class Statements: Sendable {
 
     /// `count_tasks`: only the conditions asked for, so each shape has its own plan (an agent and a
     /// status: idx_tasks_agent_status).
-    public func countTasks(agentName: String?, status: String?, leasedAt: Timestamp?) -> (sql: String, values: [SQLValue]) {
+    public func countTasks(agentName: String?, status: String?, leasedAt: Timestamp?, by field: String? = nil) -> (sql: String, values: [SQLValue]) {
         var args: [SQLValue] = []
         var conditions: [String] = []
         if let a = agentName { args.append(.text(a)); conditions.append("agent_name = $\(args.count)") }
@@ -134,7 +134,10 @@ public final class Statements: Sendable {
             args.append(dialect.value(t))
             conditions.append("status = 'running' AND lease_until >= \(dialect.parameter(args.count, as: dialect.timeType))")
         }
-        return ("SELECT count(*) FROM tasks" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")), args)
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        // `field` is one of two column names, never the caller's text.
+        guard let field, field == "status" || field == "agent_name" else { return ("SELECT count(*) FROM tasks" + filter, args) }
+        return ("SELECT \(field), count(*) FROM tasks\(filter) GROUP BY \(field) ORDER BY count(*) DESC, \(field) LIMIT 1000", args)
     }
 
     /// `query_logs`: newest first, filtered, one page.

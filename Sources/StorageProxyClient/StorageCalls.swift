@@ -27,6 +27,7 @@ extension StorageCalls {
     }
 
     /// How many tasks match; `leasedAt`: only those running under a lease live then (what `maxRunning` counts).
+    /// (`call("count_tasks", ["group_by": "status"])` counts by status or agent.)
     public func countTasks(agentName: String? = nil, status: String? = nil, leasedAt: Timestamp? = nil) async throws -> Int {
         var p = JSONObject()
         if let agentName { p["agent_name"] = .string(agentName) }

@@ -74,6 +74,10 @@ struct RunningLimitTests {
         #expect(try c.result("count_tasks", ["status": "pending"]) == 2)
         #expect(try c.result("count_tasks") == 6)
         #expect(try c.result("count_tasks", ["agent_name": "nobody"]) == 0)
+        #expect(try c.result("count_tasks", ["group_by": "status"]) == ["running": 4, "pending": 2])
+        #expect(try c.result("count_tasks", ["group_by": "agent_name", "status": "running"]) == ["q:a": 2, "q:b": 1, "q_x": 1])
+        #expect(try c.result("count_tasks", ["group_by": "agent_name", "agent_name": "qx"]) == ["qx": 1])
+        #expect(try c.errorCode("count_tasks", ["group_by": "id"]) == -32602)
         #expect(try c.errorCode("claim_due_tasks", ["worker": "w", "agent_prefix": "q:", "agent_name": "q:a"]) == -32602)
         #expect(try c.errorCode("count_tasks", ["leased_at": "soon"]) == -32602)
     }

@@ -238,8 +238,8 @@ class StorageMethods {
     return this.inTx('list_tasks', named({ agent_name: agentName, status, limit, offset }));
   }
   /** How many tasks match; `leasedAt`: only those running under a lease live then. */
-  countTasks({ agentName, status, leasedAt } = {}) {
-    return this.inTx('count_tasks', named({ agent_name: agentName, status, leased_at: leasedAt }));
+  countTasks({ agentName, status, leasedAt, groupBy } = {}) {
+    return this.inTx('count_tasks', named({ agent_name: agentName, status, leased_at: leasedAt, group_by: groupBy }));
   }
   deleteTask(taskId) { return this.inTx('delete_task', { task_id: taskId }); }
   updateTaskStatus(taskId, status, { lastRun, nextRun } = {}) {

@@ -38,7 +38,7 @@ enum ConsoleAssets {
         <title>storage-proxy console</title><link rel="stylesheet" href="/console/console.css"></head>
         <body>
         <header><h1>storage-proxy</h1><span id="edition"></span><span id="version"></span>
-        <nav><a href="#overview" id="nav-overview">Overview</a><a href="#tasks" id="nav-tasks">Tasks</a><a href="#workers" id="nav-workers">Workers</a><a href="#events" id="nav-events">Events</a></nav>
+        <nav><a href="#overview" id="nav-overview">Overview</a><a href="#tasks" id="nav-tasks">Tasks</a><a href="#workers" id="nav-workers">Workers</a><a href="#events" id="nav-events">Events</a><a href="#vectors" id="nav-vectors">Vectors</a><a href="#slow" id="nav-slow">Slow calls</a><a href="#config" id="nav-config">Configuration</a></nav>
         <button id="logout" type="button">Log out</button></header>
         <main>
         <section id="overview">
@@ -56,6 +56,7 @@ enum ConsoleAssets {
           <h2>Requests/s, the last two minutes</h2>
           <svg id="chart" viewBox="0 0 240 60" preserveAspectRatio="none" role="img" aria-label="requests per second"><polyline id="chart-line" points=""></polyline></svg>
           <h2>Tasks by status</h2><table id="task-counts"><tbody></tbody></table>
+          <h2>Tasks by agent</h2><table id="agent-counts"><tbody></tbody></table>
           <h2>Methods</h2>
           <table id="methods"><thead><tr><th>method</th><th>calls</th><th>errors</th><th>p50 µs</th><th>p99 µs</th></tr></thead><tbody></tbody></table>
         </section>
@@ -76,6 +77,21 @@ enum ConsoleAssets {
         <section id="events" hidden>
           <p><button id="events-pause" type="button">Pause</button> <span id="events-state"></span></p>
           <table id="event-list"><thead><tr><th>topic</th><th>op</th><th>task</th><th>agent</th><th>status or message</th></tr></thead><tbody></tbody></table>
+        </section>
+        <section id="vectors" hidden>
+          <table id="collection-list"><thead><tr><th>collection</th><th>documents</th><th>dimension</th><th>metric</th></tr></thead><tbody></tbody></table>
+          <form id="vector-search"><select id="search-collection"></select><input id="search-query" placeholder="words to search for">
+          <button type="submit">Search</button></form>
+          <table id="search-hits"><thead><tr><th>id</th><th>score</th><th>document</th><th>metadata</th></tr></thead><tbody></tbody></table>
+          <h2>In memory</h2><pre id="vector-status"></pre>
+        </section>
+        <section id="slow" hidden>
+          <p>The last calls slower than <code>server.slow_log_ms</code>, newest first.</p>
+          <table id="slow-list"><thead><tr><th>at</th><th>method</th><th>ms</th><th>outcome</th><th>client</th></tr></thead><tbody></tbody></table>
+        </section>
+        <section id="config" hidden>
+          <p>In effect now (a reload's changes included); passwords, tokens and URLs only as whether they are set.</p>
+          <table id="config-list"><thead><tr><th>key</th><th>value</th></tr></thead><tbody></tbody></table>
         </section>
         <p id="error" class="error" role="alert"></p>
         </main><script src="/console/console.js"></script></body></html>
@@ -101,7 +117,7 @@ enum ConsoleAssets {
         const $ = (id) => document.getElementById(id);
         let csrf = '';
         const PAGE = 50;
-        let page = 0, openTask = null, previous = null, taskStream = null, eventStream = null, paused = false;
+        let page = 0, openTask = null, previous = null, taskStream = null, eventStream = null, paused = false, lastStatus = null;
         const history = [];
 
         async function rpc(method, params) {
@@ -129,6 +145,8 @@ enum ConsoleAssets {
         function showError(error) { $('error').textContent = error ? String(error.message || error) : ''; }
 
         function update(status) {
+          lastStatus = status;
+          if (window.location.hash === '#slow' || window.location.hash === '#config') showStatusPages();
           const now = performance.now();
           const requests = status.requests;
           $('edition').textContent = status.storage.type === 'postgresql' ? 'Enterprise Edition (PostgreSQL)' : 'Personal Edition (SQLite)';
@@ -162,12 +180,12 @@ enum ConsoleAssets {
         }
 
         async function countTasks() {
-          const statuses = ['pending', 'running', 'completed', 'failed'];
-          const counts = await Promise.all(statuses.map((s) => rpc('count_tasks', { status: s })));
-          const total = await rpc('count_tasks', {});
-          const rows = statuses.map((s, i) => ({ status: s, count: counts[i] }));
-          rows.push({ status: 'all', count: total });
+          const [byStatus, byAgent] = await Promise.all([rpc('count_tasks', { group_by: 'status' }), rpc('count_tasks', { group_by: 'agent_name' })]);
+          const rows = Object.entries(byStatus).map(([status, count]) => ({ status, count }));
+          rows.push({ status: 'all', count: rows.reduce((n, r) => n + r.count, 0) });
           fill($('task-counts').querySelector('tbody'), rows, ['status', 'count']);
+          const agents = Object.entries(byAgent).slice(0, 20).map(([agent, count]) => ({ agent, count }));
+          fill($('agent-counts').querySelector('tbody'), agents, ['agent', 'count']);
         }
 
         async function listTasks() {
@@ -224,6 +242,36 @@ enum ConsoleAssets {
           fill($('lease-list').querySelector('tbody'), running, ['id', 'agent_name', 'lease_owner', (t) => left(t.lease_until)]);
         }
 
+        // The slow calls and the configuration: from the last status the live view brought.
+        function showStatusPages() {
+          if (!lastStatus) return;
+          fill($('slow-list').querySelector('tbody'), lastStatus.slow_calls || [], ['at', 'method', 'ms', 'outcome', 'client']);
+          const config = Object.entries(lastStatus.config || {}).map(([key, value]) => ({ key, value: JSON.stringify(value) }));
+          fill($('config-list').querySelector('tbody'), config, ['key', 'value']);
+        }
+
+        async function listCollections() {
+          const collections = await rpc('vector.list_collections', {});
+          fill($('collection-list').querySelector('tbody'), collections, ['name', 'count', 'dimension', 'metric']);
+          const select = $('search-collection');
+          const chosen = select.value;
+          select.replaceChildren();
+          for (const c of collections) {
+            const option = document.createElement('option');
+            option.value = c.name;
+            option.textContent = c.name;
+            select.appendChild(option);
+          }
+          if (chosen) select.value = chosen;
+          $('vector-status').textContent = lastStatus ? JSON.stringify(lastStatus.vectors, null, 2) : '';
+        }
+
+        async function searchVectors() {
+          const params = { collection: $('search-collection').value, query: $('search-query').value, mode: 'keyword', top_k: 10 };
+          const hits = await rpc('vector.search', params);
+          fill($('search-hits').querySelector('tbody'), hits, ['id', (h) => h.score.toFixed(3), 'document', (h) => JSON.stringify(h.metadata)]);
+        }
+
         function followEvents() {
           if (eventStream) return;
           eventStream = new EventSource('/console/events?topics=tasks,logs');
@@ -244,11 +292,14 @@ enum ConsoleAssets {
         }
 
         function route() {
-          const page = ['#tasks', '#workers', '#events'].includes(window.location.hash) ? window.location.hash.slice(1) : 'overview';
-          for (const name of ['overview', 'tasks', 'workers', 'events']) $(name).hidden = name !== page;
-          if (page === 'tasks') listTasks().catch(showError);
-          if (page === 'workers') listWorkers().catch(showError);
-          if (page === 'events') followEvents();
+          const pages = ['overview', 'tasks', 'workers', 'events', 'vectors', 'slow', 'config'];
+          const shown = pages.includes(window.location.hash.slice(1)) ? window.location.hash.slice(1) : 'overview';
+          for (const name of pages) $(name).hidden = name !== shown;
+          if (shown === 'vectors') listCollections().catch(showError);
+          if (shown === 'slow' || shown === 'config') showStatusPages();
+          if (shown === 'tasks') listTasks().catch(showError);
+          if (shown === 'workers') listWorkers().catch(showError);
+          if (shown === 'events') followEvents();
         }
 
         async function start() {
@@ -269,6 +320,7 @@ enum ConsoleAssets {
           countTasks().catch(showError);
           setInterval(() => countTasks().catch(showError), 5000);
           setInterval(() => { if (window.location.hash === '#workers') listWorkers().catch(showError); }, 2000);
+          $('vector-search').addEventListener('submit', (e) => { e.preventDefault(); searchVectors().catch(showError); });
           $('events-pause').addEventListener('click', () => {
             paused = !paused;
             $('events-pause').textContent = paused ? 'Resume' : 'Pause';

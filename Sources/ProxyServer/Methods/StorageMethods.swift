@@ -42,11 +42,18 @@ enum StorageMethods {
         MethodSpec("count_tasks", .read(.agent("agent_name")), "How many tasks match: a number, whatever how many (no page, no cache).",
                    params: [.optional("agent_name", Schema.string, "Only this agent's tasks."),
                             .optional("status", Schema.string, "Only tasks with this status."),
-                            .optional("leased_at", Schema.timestamp, "Only tasks running under a lease live at this instant (lease_until >= it): what a claim's max_running counts.")],
-                   result: Schema.integer, ordering: .read, transactional: true) { call in
+                            .optional("leased_at", Schema.timestamp, "Only tasks running under a lease live at this instant (lease_until >= it): what a claim's max_running counts."),
+                            .optional("group_by", ["enum": ["status", "agent_name"]],
+                                      "Counts by this field instead: an object of value → count, the 1,000 largest groups.")],
+                   result: ["oneOf": [Schema.integer, Schema.object]], ordering: .read, transactional: true) { call in
             let p = call.params
-            try call.answer(TaskOperations.count(agentName: try p.optionalString("agent_name"), status: try p.optionalString("status"),
-                                                 leasedAt: try p.optionalTimestamp("leased_at")))
+            let agent = try p.optionalString("agent_name"), status = try p.optionalString("status"), leasedAt = try p.optionalTimestamp("leased_at")
+            switch try p.optionalString("group_by") {
+            case nil: try call.answer(TaskOperations.count(agentName: agent, status: status, leasedAt: leasedAt))
+            case let field? where field == "status" || field == "agent_name":
+                try call.answer(TaskOperations.count(agentName: agent, status: status, leasedAt: leasedAt, by: field))
+            default: throw ProxyError.invalidParams(field: "group_by", reason: "must be \"status\" or \"agent_name\"")
+            }
         },
         MethodSpec("delete_task", .write(.task("task_id")), "true if the task existed; its logs go with it.",
                    params: [.required("task_id", Schema.string, "Task id.")],

@@ -79,6 +79,17 @@ public enum TaskOperations {
                        eachRow: { row, _, out in out = Int(row.int(0) ?? 0) })
     }
 
+    /// How many tasks match, by `field` (`status` or `agent_name`): the 1,000 largest groups.
+    public static func count(agentName: String?, status: String?, leasedAt: Timestamp?, by field: String) -> Operation<JSONValue> {
+        Operation<JSONValue>(.read, statement: { d in Statements[d].countTasks(agentName: agentName, status: status, leasedAt: leasedAt, by: field) },
+                             initial: .object([:]),
+                             eachRow: { row, _, out in
+                                 guard case .object(var groups) = out else { return }
+                                 groups[row.text(0) ?? ""] = .int(row.int(1) ?? 0)
+                                 out = .object(groups)
+                             })
+    }
+
     /// True if the task existed; its logs go with it (a foreign key).
     public static func delete(id: String) -> Operation<Bool> {
         .changed(.task(id), cache: .retiring(.tasks([id])), change: .taskDeleted(id)) { d in (Statements[d].deleteTask, [.text(id)]) }

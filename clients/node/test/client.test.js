@@ -102,6 +102,7 @@ for (const edition of EDITIONS) {
       assert.deepEqual((await client.claimDueTasks('w2', options)).map((t) => t.id), ['m3']);
       assert.equal(await client.countTasks({ agentName: 'limited', leasedAt: '2026-06-01T00:00:01Z' }), 2);
       assert.equal(await client.countTasks({ agentName: 'limited', status: 'completed' }), 1);
+      assert.deepEqual(await client.countTasks({ agentName: 'limited', groupBy: 'status' }), { running: 2, completed: 1 });
       await client.saveTask(task('p0', { agent_name: 'limited:x', schedule_type: 'once', schedule_value: '2026-01-01T00:00:00Z' }));
       assert.deepEqual((await client.claimDueTasks('w3', { agentPrefix: 'limited:' })).map((t) => t.id), ['p0']);
       await assert.rejects(client.claimDueTasks('w3', { maxRunning: 2 }), (e) => e.code === -32602 && /max_running/.test(e.message));

@@ -78,10 +78,11 @@ class StorageMethods:
         return tasks_from_wire(await self._in_tx("list_tasks", params))
 
     async def count_tasks(self, agent_name: Optional[str] = None, status: Optional[str] = None,
-                          leased_at: Optional[datetime] = None) -> int:
+                          leased_at: Optional[datetime] = None, group_by: Optional[str] = None) -> Any:
         """How many tasks match; ``leased_at``: only those running under a lease live then (what a
-        claim's ``max_running`` counts)."""
-        return await self._in_tx("count_tasks", _params(agent_name=agent_name, status=status, leased_at=leased_at))
+        claim's ``max_running`` counts); ``group_by`` ("status" or "agent_name"): a dict of counts."""
+        return await self._in_tx("count_tasks", _params(agent_name=agent_name, status=status, leased_at=leased_at,
+                                                        group_by=group_by))
 
     async def delete_task(self, task_id: str) -> bool:
         return await self._in_tx("delete_task", {"task_id": task_id})

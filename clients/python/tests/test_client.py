@@ -108,6 +108,7 @@ def test_claims_within_a_running_limit(proxy):
             assert [t["id"] for t in await c.claim_due_tasks("w2", limit=3, agent_name="limited", max_running=2, now=at)] == ["m2"]
             assert await c.count_tasks(agent_name="limited", leased_at=at) == 2
             assert await c.count_tasks(agent_name="limited", status="completed") == 1
+            assert await c.count_tasks(agent_name="limited", group_by="status") == {"running": 2, "completed": 1}
             await c.save_task(task("p0", agent="limited:x", next_run=at - timedelta(days=1)))
             assert [t["id"] for t in await c.claim_due_tasks("w3", agent_prefix="limited:", now=at)] == ["p0"]
             with pytest.raises(InvalidParams, match="max_running"):

@@ -36,7 +36,8 @@ XSS = ['<img src=x onerror="window.__xss=1">', '<script>window.__xss=2</script>'
 def console(tmp_path):
     proxy = Proxy("personal", token=TOKEN, http=True)
     with open(proxy.config, "a") as f:
-        f.write(f"  tokens:\n    - name: reader\n      token: \"{READER}\"\n      agents: [news]\n      access: read-only\n")
+        f.write(f"  tokens:\n    - name: reader\n      token: \"{READER}\"\n      agents: [news]\n      access: read-only\n"
+                "  slow_log_ms: 100\n")
     proxy.stop()
     proxy.start()
     yield proxy
@@ -160,6 +161,38 @@ def test_task_logs_tail_live_and_the_events_feed_follows(console, browser, tmp_p
         left = browser.find_elements(By.CSS_SELECTOR, "#lease-list tbody td")[3].text
         assert 500 < int(left.split()[0]) <= 600
         screenshot(browser, "workers", tmp_path)
+    assert browser.execute_script("return window.__xss === undefined")
+
+
+def test_vectors_slow_calls_and_configuration(console, browser, tmp_path):
+    with StorageClient(console.address) as client, StorageClient(console.address) as other:
+        client.create_collection("kb", 3)
+        client.add_documents([f"reset a password {XSS[0]}", "quarterly revenue"], [{"source": XSS[1]}, {"source": "finance"}],
+                             collection="kb")
+        # A slow call: a write that waits for another connection's transaction to end (SQLite's one writer).
+        with client.transaction() as tx:
+            tx.save_task({"id": "held", "agent_name": "news", "task_prompt": "p", "schedule_type": "cron", "schedule_value": "0 9 * * *"})
+            waiting = threading.Thread(target=lambda: other.save_task({"id": "waited", "agent_name": "news", "task_prompt": "p",
+                                                                       "schedule_type": "cron", "schedule_value": "0 9 * * *"}))
+            waiting.start()
+            time.sleep(0.3)
+        waiting.join()
+    log_in(browser, console)
+    wait = WebDriverWait(browser, 30)
+    wait.until(lambda d: d.find_element(By.ID, "edition").text)
+    browser.get(console.http_url + "/console/#vectors")
+    wait.until(lambda d: "kb" in text_of(d, "collection-list"))
+    browser.find_element(By.ID, "search-query").send_keys("password")
+    browser.find_element(By.CSS_SELECTOR, "#vector-search button").click()
+    wait.until(lambda d: "reset a password" in text_of(d, "search-hits"))
+    assert XSS[0] in text_of(browser, "search-hits") and "finance" not in text_of(browser, "search-hits")
+    screenshot(browser, "vectors", tmp_path)
+    browser.get(console.http_url + "/console/#slow")
+    wait.until(lambda d: "save_task" in text_of(d, "slow-list"), "the write that waited is not among the slow calls")
+    browser.get(console.http_url + "/console/#config")
+    wait.until(lambda d: "server.auth_token" in text_of(d, "config-list"))
+    config = text_of(browser, "config-list")
+    assert TOKEN not in config and READER not in config  # secrets only as whether they are set
     assert browser.execute_script("return window.__xss === undefined")
 
 
