@@ -235,4 +235,13 @@ extension ProxyConfig {
     public static func keysNeedingRestart(from old: ProxyConfig, to new: ProxyConfig) -> [String] {
         ConfigKey.all.filter { !$0.reloadable && $0.differs(old, new) }.map(\.name)
     }
+
+    /// What loading `new` over `old` would change, key by key: `{key, now, after, applies}` (`"reload"`
+    /// or `"restart"`), values as `server.status` shows them (a secret only as whether it is set).
+    public static func changes(from old: ProxyConfig, to new: ProxyConfig) -> JSONValue {
+        .array(ConfigKey.all.filter { $0.differs(old, new) }.map { key in
+            ["key": .string(key.name), "now": key.show(old), "after": key.show(new),
+             "applies": .string(key.reloadable ? "reload" : "restart")]
+        })
+    }
 }

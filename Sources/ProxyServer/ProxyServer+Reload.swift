@@ -37,6 +37,17 @@ extension ProxyServer {
 
     // MARK: - Reloading (SIGHUP)
 
+    /// `server.reload_preview`: what a SIGHUP would change if sent now (the file as it reads
+    /// now against the configuration in effect), without changing anything.
+    func reloadPreview() -> JSONValue {
+        guard let reloadConfiguration else { return ["error": "started without --config: nothing to reload", "changes": []] }
+        do {
+            return ["changes": ProxyConfig.changes(from: startedWith, to: try reloadConfiguration())]
+        } catch {
+            return ["error": .string("the file does not load, a reload would change nothing: \(error)"), "changes": []]
+        }
+    }
+
     /// The configuration file again: tokens, log level and format, limits and
     /// timeouts apply to what comes next; open connections stay open. What
     /// cannot change live (listeners, backends) is named in the log and keeps

@@ -63,6 +63,7 @@ public final class ProxyServer: ConnectionOwner {
         dispatcher = Dispatcher(methods: methods, services: services, stats: stats,
                                 limits: .init(config), log: log)
         services.status = { [unowned self] in statusReport() }
+        services.reloadPreview = { [unowned self] in reloadPreview() }
         services.countAuthFailure = { [unowned self] in stats.authFailures += 1 }
         services.after = { [loop] ms, work in loop.after(ms: ms, work) }
     }

@@ -44,6 +44,8 @@ final class Services {
     private var authFailureLog = LogThrottle()
     /// `server.status`, which only the server can assemble (connections, statistics).
     var status: () -> JSONValue = { [:] }
+    /// `server.reload_preview`, which only the server can assemble.
+    var reloadPreview: () -> JSONValue = { [:] }
 
     init(_ backends: Backends, transactions: TransactionBudget, maxAnswerBytes: Int, maxPatternBytes: Int,
          defaultMaxAttempts: Int, maxLeaseSeconds: Double, maxSubscriptionsPerConnection: Int, authToken: String?,

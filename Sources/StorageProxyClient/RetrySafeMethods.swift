@@ -23,6 +23,7 @@ enum RetrySafeMethods {
         "renew_lease",
         "rpc.discover",
         "schedule.next_runs",
+        "server.reload_preview",
         "server.status",
         "store.delete",
         "store.get",

@@ -50,6 +50,7 @@ struct ScopedTokenTests {
         Case("schedule.next_runs", ["schedule_type": "interval", "schedule_value": "PT1H"], news: .ok, reader: .ok, ops: .ok),
         Case("unsubscribe", ["subscription": "none"], news: .value(false), reader: .value(false), ops: .value(false)),
         Case("server.status", news: .refused, reader: .refused, ops: .ok),
+        Case("server.reload_preview", news: .refused, reader: .refused, ops: .ok),
         Case("delete_old_logs", ["before": "2000-01-01T00:00:00Z"], news: .refused, reader: .refused, ops: .refused),
         Case("get_task", ["task_id": "t-news"], news: .ok, reader: .ok, ops: .ok),
         Case("get_task", ["task_id": "t-mail"], news: .value(.null), reader: .ok, ops: .ok),

@@ -23,6 +23,7 @@ const RETRY_SAFE = new Set([
   'renew_lease',
   'rpc.discover',
   'schedule.next_runs',
+  'server.reload_preview',
   'server.status',
   'store.delete',
   'store.get',

@@ -91,6 +91,8 @@ enum ConsoleAssets {
         </section>
         <section id="config" hidden>
           <p>In effect now (a reload's changes included); passwords, tokens and URLs only as whether they are set.</p>
+          <p><button id="reload-preview" type="button">What would a reload change?</button> <span id="reload-note"></span></p>
+          <table id="reload-changes"><thead><tr><th>key</th><th>now</th><th>after a reload</th><th>applies</th></tr></thead><tbody></tbody></table>
           <table id="config-list"><thead><tr><th>key</th><th>value</th></tr></thead><tbody></tbody></table>
         </section>
         <p id="error" class="error" role="alert"></p>
@@ -250,6 +252,13 @@ enum ConsoleAssets {
           fill($('config-list').querySelector('tbody'), config, ['key', 'value']);
         }
 
+        async function previewReload() {
+          const preview = await rpc('server.reload_preview', {});
+          $('reload-note').textContent = preview.error || (preview.changes.length ? preview.changes.length + ' key(s) differ' : 'nothing would change');
+          fill($('reload-changes').querySelector('tbody'), preview.changes,
+               ['key', (c) => JSON.stringify(c.now), (c) => JSON.stringify(c.after), (c) => c.applies === 'restart' ? 'at a restart' : 'at a reload']);
+        }
+
         async function listCollections() {
           const collections = await rpc('vector.list_collections', {});
           fill($('collection-list').querySelector('tbody'), collections, ['name', 'count', 'dimension', 'metric']);
@@ -320,6 +329,7 @@ enum ConsoleAssets {
           countTasks().catch(showError);
           setInterval(() => countTasks().catch(showError), 5000);
           setInterval(() => { if (window.location.hash === '#workers') listWorkers().catch(showError); }, 2000);
+          $('reload-preview').addEventListener('click', () => previewReload().catch(showError));
           $('vector-search').addEventListener('submit', (e) => { e.preventDefault(); searchVectors().catch(showError); });
           $('events-pause').addEventListener('click', () => {
             paused = !paused;

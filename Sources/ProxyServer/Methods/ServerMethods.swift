@@ -21,6 +21,11 @@ enum ServerMethods {
                    result: Schema.object, ordering: .read) { call in
             call.reply(.success(call.services.status()))
         },
+        MethodSpec("server.reload_preview", .admin(writes: false), "What a SIGHUP would change now: the configuration file as it reads now "
+                   + "against the configuration in effect, key by key ({key, now, after, applies: reload or restart}); secrets only as whether set.",
+                   result: Schema.object, ordering: .read) { call in
+            call.reply(.success(call.services.reloadPreview()))
+        },
         MethodSpec("rpc.discover", .anyone, "This API as an OpenRPC document.", result: Schema.object, ordering: .read) { call in
             call.reply(.success(OpenRPC.document(for: MethodTable.standard)))
         },

@@ -22,6 +22,7 @@ RETRY_SAFE = frozenset({
     "renew_lease",
     "rpc.discover",
     "schedule.next_runs",
+    "server.reload_preview",
     "server.status",
     "store.delete",
     "store.get",

@@ -193,6 +193,15 @@ def test_vectors_slow_calls_and_configuration(console, browser, tmp_path):
     wait.until(lambda d: "server.auth_token" in text_of(d, "config-list"))
     config = text_of(browser, "config-list")
     assert TOKEN not in config and READER not in config  # secrets only as whether they are set
+    # What a reload would change: the file edited, nothing applied yet.
+    browser.find_element(By.ID, "reload-preview").click()
+    wait.until(lambda d: text_of(d, "reload-note") == "nothing would change")
+    with open(console.config, "a") as f:
+        f.write("  max_connections: 77\n")
+    browser.find_element(By.ID, "reload-preview").click()
+    wait.until(lambda d: "server.max_connections" in text_of(d, "reload-changes"))
+    row = text_of(browser, "reload-changes")
+    assert "1024" in row and "77" in row and "at a reload" in row
     assert browser.execute_script("return window.__xss === undefined")
 
 
