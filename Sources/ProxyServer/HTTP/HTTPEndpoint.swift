@@ -25,7 +25,7 @@ final class HTTPEndpoint: UVStreamDelegate {
         var authFailureDelayMs: UInt64
         /// Wrong bearer tokens on one connection before it is closed (`server.max_auth_failures`).
         var maxAuthFailures: Int
-        /// `/console/live` streams at once (`server.console_max_viewers`).
+        /// The console's live views and event streams at once (`server.console_max_viewers`).
         var consoleMaxViewers: Int
     }
 

@@ -68,9 +68,10 @@ class Proxy:
         if token:
             config += f"  auth_token: \"{token}\"\n"
         # server.http_listen (probes, metrics, POST /, the console): self.http_url
-        self.http_url = f"http://127.0.0.1:{free_port()}" if http else None
+        http_port = free_port() if http else None
+        self.http_url = f"{'https' if tls else 'http'}://127.0.0.1:{http_port}" if http else None
         if http:
-            config += f"  http_listen: \"{self.http_url[len('http://'):]}\"\n"
+            config += f"  http_listen: \"127.0.0.1:{http_port}\"\n"
         if tls:
             make_certificates(self.folder)
             config += f"  tls:\n    cert: {self.folder}/server.pem\n    key: {self.folder}/server.key\n"

@@ -9,6 +9,7 @@ in ``docs/console``); otherwise into the test's temporary folder."""
 
 import json
 import os
+import ssl
 import threading
 import time
 import urllib.error
@@ -258,6 +259,23 @@ def test_session_cookie_csp_and_csrf(console):
     assert http(console, "POST", "/console/logout", headers={"Cookie": session, "X-CSRF-Token": csrf})[0] == 200
     assert http(console, "GET", "/console/session", headers={"Cookie": session})[0] == 401
     assert http(console, "POST", "/", call, {"Cookie": session, "X-CSRF-Token": csrf})[0] == 403
+
+
+def test_over_tls_the_cookie_is_secure():
+    """With server.tls the console is HTTPS (the listener's), and its cookie is never sent over plain HTTP."""
+    proxy = Proxy("personal", token=TOKEN, http=True, tls=True)
+    try:
+        context = ssl.create_default_context(cafile=proxy.ca)
+        request = urllib.request.Request(proxy.http_url + "/console/login", method="POST", data=json.dumps({"token": TOKEN}).encode(),
+                                         headers={"X-CSRF-Token": "login"})
+        with urllib.request.urlopen(request, timeout=10, context=context) as answer:
+            cookie = answer.headers["set-cookie"]
+        assert answer.status == 200 and "; Secure" in cookie and "HttpOnly" in cookie
+        with urllib.request.urlopen(urllib.request.Request(proxy.http_url + "/console/session",
+                                                           headers={"Cookie": cookie.split(";")[0]}), timeout=10, context=context) as answer:
+            assert len(json.loads(answer.read())["csrf"]) == 64
+    finally:
+        proxy.stop()
 
 
 def test_live_view_is_bounded(console):
