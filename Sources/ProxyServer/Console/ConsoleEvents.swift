@@ -47,13 +47,19 @@ final class ConsoleEventStream: EventOutlet {
     /// The first piece: how long a browser waits before it reconnects.
     func hello() { sendNow(Array("retry: 2000\n\n".utf8)) }
 
-    /// The last piece (after an error, or when the proxy stops).
+    /// The last piece (after an error, or when the proxy stops). h2o takes no
+    /// piece while one is out: then the stream is cut short instead (as
+    /// `HTTPAnswer` does), and the browser reconnects after `retry`.
     func end(reason: String?) {
+        defer { bridge = nil }
+        if inFlight {
+            bridge?.abort(id)
+            return
+        }
         var last = pending
         if let reason { last += Array("event: error\ndata: ".utf8) + Array(reason.utf8.filter { $0 != 10 && $0 != 13 }) + Self.end }
         pending = []
         bridge?.send(id, last, final: true)
-        bridge = nil
     }
 
     /// The last piece went out.
@@ -89,43 +95,18 @@ final class ConsoleEventStream: EventOutlet {
 /// The query of a console path (`?a=1&b=x%20y`), decoded; at most 16 pairs.
 enum ConsoleQuery {
     static func parse(_ path: String) -> [String: String] {
+        // A form's `+` is a space; `%2B` stays a plus (decoded after).
+        func decode(_ text: Substring) -> String { String(text).replacingPlusWithSpace.removingPercentEncodingSimple }
         guard let mark = path.firstIndex(of: "?") else { return [:] }
         var out: [String: String] = [:]
         for pair in path[path.index(after: mark)...].split(separator: "&").prefix(16) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let key = decode(parts[0]) else { continue }
-            out[key] = parts.count > 1 ? decode(parts[1]) : ""
+            out[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
         }
         return out
     }
+}
 
-    /// `%XX` and `+`; nil when malformed or not UTF-8.
-    private static func decode(_ text: Substring) -> String? {
-        var bytes: [UInt8] = []
-        var i = text.utf8.startIndex
-        let utf8 = text.utf8
-        while i != utf8.endIndex {
-            let c = utf8[i]
-            if c == UInt8(ascii: "%") {
-                let h = utf8.index(after: i)
-                guard h != utf8.endIndex, utf8.index(after: h) != utf8.endIndex,
-                      let hi = hex(utf8[h]), let lo = hex(utf8[utf8.index(after: h)]) else { return nil }
-                bytes.append(hi << 4 | lo)
-                i = utf8.index(h, offsetBy: 2)
-            } else {
-                bytes.append(c == UInt8(ascii: "+") ? UInt8(ascii: " ") : c)
-                i = utf8.index(after: i)
-            }
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hex(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
+private extension String {
+    var replacingPlusWithSpace: String { String(map { $0 == "+" ? " " : $0 }) }
 }

@@ -35,8 +35,6 @@ final class ConsoleLive {
         if cancelTick == nil { schedule() }
     }
 
-    func owns(_ id: UInt64) -> Bool { viewers[id] != nil }
-
     /// Its last update is out: the next tick sends it one.
     func proceed(_ id: UInt64) { if viewers[id] != nil { viewers[id] = true } }
 
@@ -48,7 +46,8 @@ final class ConsoleLive {
 
     /// Every stream ends (the proxy stops).
     func endAll() {
-        for id in viewers.keys { bridge?.send(id, [], final: true) }
+        // A viewer whose last update is still out is cut short: h2o takes no piece before `proceed`.
+        for (id, ready) in viewers { if ready { bridge?.send(id, [], final: true) } else { bridge?.abort(id) } }
         viewers = [:]
         cancelTick?()
         cancelTick = nil

@@ -1,3 +1,5 @@
+import ProxyCore
+
 /// The console's logins. A login with an admin token opens a session: a
 /// random id in an `HttpOnly`, `SameSite=Strict` cookie (never in a URL or
 /// in the page's storage), and a CSRF token of its own that every request
@@ -20,15 +22,13 @@ final class ConsoleSessions {
     let lifeSeconds = 12 * 3600.0
     private var entries: [String: Entry] = [:]
 
-    var count: Int { entries.count }
-
     /// A new session for `scope`: its id (the cookie's value) and CSRF token.
     func open(_ scope: Scope, now: Double) -> (id: String, csrf: String) {
         expire(now: now)
         if entries.count >= maxSessions, let oldest = entries.min(by: { $0.value.used < $1.value.used })?.key {
             entries[oldest] = nil
         }
-        let id = Self.randomToken(), csrf = Self.randomToken()
+        let id = Self.randomToken(), csrf = Self.randomToken()  // 32 random bytes each
         entries[id] = Entry(scope: scope, csrf: csrf, opened: now, used: now)
         return (id, csrf)
     }
@@ -60,13 +60,6 @@ final class ConsoleSessions {
         return nil
     }
 
-    /// 32 random bytes as hex (the system's generator: getrandom).
-    static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<4).map { _ in
-            let word = generator.next() as UInt64
-            let hex = String(word, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
-        }.joined()
-    }
+    /// 32 random bytes as hex: two of the transactions' handles (the system's generator).
+    static func randomToken() -> String { Identifier.randomToken() + Identifier.randomToken() }
 }

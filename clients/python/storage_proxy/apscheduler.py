@@ -50,7 +50,6 @@ __all__ = ["ProxyDataStore", "ProxyEventBroker"]
 # Tasks per list_tasks page, and jobs per claim (the proxy's bounds).
 PAGE = 1000
 CLAIM_LIMIT = 1000
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 TASK_CACHE_SECONDS = 1.0
 
 
