@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -64,9 +65,20 @@ def screenshot(driver, name: str, tmp_path: Path) -> None:
 
 
 def log_in(driver, proxy, token=TOKEN):
+    """Logs in and waits until the page has settled: the console (a successful login navigates to it)
+    or the login page's error. While the page navigates, a driver call can fail with "aborted by
+    navigation": that is waited out, not a failure."""
     driver.get(proxy.http_url + "/console/")
     driver.find_element(By.ID, "token").send_keys(token)
     driver.find_element(By.CSS_SELECTOR, "#login button").click()
+
+    def settled(d):
+        if d.find_elements(By.ID, "logout"):
+            return True
+        errors = d.find_elements(By.ID, "login-error")
+        return bool(errors and errors[0].text)
+
+    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(settled)
 
 
 def text_of(driver, element_id: str) -> str:
